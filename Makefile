@@ -1,0 +1,40 @@
+# One-command setup: every target creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: run test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Runtime install (uvloop included); re-done when pyproject.toml changes.
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[fast]'
+	touch $@
+
+# Development install: runtime plus test, lint and type-check tools.
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[fast,dev]'
+	touch $@ $(VENV)/.run-installed
+
+## run: set up and start the server on the embedded SQLite database (127.0.0.1:7777)
+run: $(VENV)/.run-installed
+	$(BIN)/chatapp-server $(ARGS)
+
+## test: set up, lint, type-check and run every test
+test: lint typecheck pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+pytest: $(VENV)/.dev-installed
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -1,0 +1,56 @@
+"""Stable error codes and the one exception type that carries them.
+
+Every refusal the server sends is an ``error`` frame whose ``code`` is one of
+:class:`ErrorCode`. Codes are part of the wire contract: clients branch on
+them, humans read the ``message``. Handlers raise :class:`ProtocolError`; the
+connection turns it into a frame in exactly one place.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    BAD_FRAME = "bad_frame"
+    FRAME_TOO_LARGE = "frame_too_large"
+    UNKNOWN_TYPE = "unknown_type"
+    NOT_AUTHENTICATED = "not_authenticated"
+    ALREADY_AUTHENTICATED = "already_authenticated"
+    INVALID_USERNAME = "invalid_username"
+    WEAK_PASSWORD = "weak_password"
+    USERNAME_TAKEN = "username_taken"
+    AUTH_FAILED = "auth_failed"
+    ALREADY_LOGGED_IN = "already_logged_in"
+    INVALID_TOKEN = "invalid_token"
+    RATE_LIMITED = "rate_limited"
+    TEXT_TOO_LONG = "text_too_long"
+    INVALID_ROOM = "invalid_room"
+    NOT_IN_ROOM = "not_in_room"
+    SERVER_ERROR = "server_error"
+
+
+class ProtocolError(Exception):
+    """A request was refused; ``code`` says why in a way a program can use.
+
+    ``retry_after`` (seconds) is set for :attr:`ErrorCode.RATE_LIMITED`.
+    ``ref`` is the correlation value of the frame that failed, when the decoder
+    could still read it from a frame it otherwise rejected.
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        ref: str | int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"ProtocolError({self.code.value!r}, {self.message!r})"

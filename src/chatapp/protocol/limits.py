@@ -1,0 +1,22 @@
+"""Limits of protocol v1 that both ends know about.
+
+The server may be configured with other values for frame and text size; it
+announces the ones in force in its ``welcome`` frame.
+"""
+
+from __future__ import annotations
+
+PROTOCOL_VERSION = 1
+
+MAX_FRAME_BYTES = 64 * 1024
+"""Longest line (without the newline) a peer must accept."""
+
+MAX_TEXT_CHARS = 4000
+"""Longest message text; longer ones are refused, never truncated."""
+
+USERNAME_MIN, USERNAME_MAX = 3, 32
+PASSWORD_MIN, PASSWORD_MAX = 8, 1024
+ROOM_MAX = 32
+NONCE_MAX = 64
+TOKEN_MAX = 128
+DEFAULT_ROOM = "general"

@@ -1,0 +1,29 @@
+"""Why a server closes a connection: the ``reason`` of a ``bye`` frame.
+
+Stable strings, like error codes: a client decides from them whether to
+reconnect (a shutdown or a lost link: yes; a quit, a kick or a replaced
+session: no).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ByeReason(enum.StrEnum):
+    QUIT = "quit"
+    SHUTDOWN = "server shutting down"
+    SEND_QUEUE_EXCEEDED = "send queue exceeded"
+    REPLACED = "replaced by another login"
+    AUTH_TIMEOUT = "authentication timeout"
+    TOO_MANY_INVALID = "too many invalid frames"
+    TOO_MANY_UNAUTHENTICATED = "too many frames before authentication"
+    IDLE_TIMEOUT = "idle timeout"
+    TOO_MANY_CONNECTIONS = "too many connections from your address"
+    KICKED = "kicked"
+
+
+NO_RECONNECT: frozenset[str] = frozenset(
+    {ByeReason.QUIT, ByeReason.REPLACED, ByeReason.KICKED, ByeReason.TOO_MANY_INVALID}
+)
+"""Reasons after which a client must not reconnect by itself."""

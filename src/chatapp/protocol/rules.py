@@ -1,0 +1,70 @@
+"""Value rules shared by server (which enforces them) and client (which checks early).
+
+Each check raises :class:`ProtocolError` with the code a peer would see, so a
+client can refuse bad input locally with the same words the server would use.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import ErrorCode, ProtocolError
+from .limits import (
+    MAX_TEXT_CHARS,
+    NONCE_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    ROOM_MAX,
+    USERNAME_MAX,
+    USERNAME_MIN,
+)
+
+_USERNAME = re.compile(rf"[A-Za-z0-9_.-]{{{USERNAME_MIN},{USERNAME_MAX}}}")
+_ROOM = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{ROOM_MAX - 1}}}")
+
+
+def username_key(username: str) -> str:
+    """The form under which usernames are unique: ``Alice`` and ``alice`` are one account."""
+    return username.lower()
+
+
+def check_username(username: str) -> None:
+    if _USERNAME.fullmatch(username) is None:
+        raise ProtocolError(
+            ErrorCode.INVALID_USERNAME,
+            f"usernames are {USERNAME_MIN} to {USERNAME_MAX} characters of letters, digits, '_', '.' and '-'",
+        )
+
+
+def check_password(username: str, password: str) -> None:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise ProtocolError(
+            ErrorCode.WEAK_PASSWORD,
+            f"passwords are {PASSWORD_MIN} to {PASSWORD_MAX} characters long",
+        )
+    if password.lower() == username.lower():
+        raise ProtocolError(ErrorCode.WEAK_PASSWORD, "the password must not be the username")
+
+
+def check_room(room: str) -> None:
+    if _ROOM.fullmatch(room) is None:
+        raise ProtocolError(
+            ErrorCode.INVALID_ROOM,
+            f"room names are 1 to {ROOM_MAX} lowercase letters, digits, '_' and '-', "
+            "starting with a letter or digit",
+        )
+
+
+def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
+    if not text.strip():
+        raise ProtocolError(ErrorCode.BAD_FRAME, "message text is empty")
+    if len(text) > max_chars:
+        raise ProtocolError(
+            ErrorCode.TEXT_TOO_LONG,
+            f"message is {len(text)} characters; the limit is {max_chars}",
+        )
+
+
+def check_nonce(nonce: str | None) -> None:
+    if nonce is not None and not 0 < len(nonce) <= NONCE_MAX:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"nonce must be 1 to {NONCE_MAX} characters")

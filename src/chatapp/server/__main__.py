@@ -1,0 +1,51 @@
+"""``chatapp-server``: parse settings, pick the event loop, run, exit with a clear message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from chatapp.server import activity
+from chatapp.server.app import serve
+from chatapp.server.config import load_config
+from chatapp.server.store import SchemaOutOfDate
+
+log = logging.getLogger("chatapp.server")
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = load_config(argv)
+    activity.configure_logging(config.log_level)
+    factory = _loop_factory()
+    log.info(
+        "event=starting loop=%s database=%s",
+        "uvloop" if factory else "asyncio",
+        config.resolved_database_url.split("://", 1)[0],
+    )
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve(config))
+    except SchemaOutOfDate as exc:
+        print(f"chatapp-server: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"chatapp-server: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    activity.record("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

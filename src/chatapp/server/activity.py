@@ -1,0 +1,48 @@
+"""The activity log: one structured line per event, on stderr.
+
+Lines are ``key=value`` pairs (logfmt) so they can be grepped and parsed:
+``event=login user=alice peer=127.0.0.1:50312 session=7``. Values are quoted
+when they contain spaces and stripped of control characters, so a username or
+a peer-supplied string cannot forge a log line. Never pass a secret (password,
+token) here: nothing in this module could tell it from any other value.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+log = logging.getLogger("chatapp.activity")
+
+_UNSAFE = {c: None for c in range(32)} | {127: None}
+
+
+def _format_value(value: object) -> str:
+    text = str(value).translate(_UNSAFE)
+    if not text or any(c in text for c in ' ="'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def format_event(event: str, fields: dict[str, object]) -> str:
+    parts = [f"event={event}"]
+    parts.extend(f"{key}={_format_value(value)}" for key, value in fields.items() if value is not None)
+    return " ".join(parts)
+
+
+def record(event: str, level: int = logging.INFO, **fields: object) -> None:
+    """Log one activity event (cheap when the level is off)."""
+    if log.isEnabledFor(level):
+        log.log(level, format_event(event, fields))
+
+
+def configure_logging(level: str) -> None:
+    """Send every chatapp log line to stderr as ``time level logger message``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # SQLAlchemy and asyncio are chatty at debug; their warnings still come through.
+    for noisy in ("sqlalchemy", "aiosqlite", "asyncio", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

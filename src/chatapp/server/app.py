@@ -1,0 +1,141 @@
+"""The server process: builds every part from the config, serves, and shuts down in order.
+
+This is the only module that wires parts together. Shutdown follows uvicorn's
+order: stop accepting, tell every client goodbye, wait (bounded) for their
+sessions to be ended in the database, cancel what is left, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import signal
+from contextlib import suppress
+
+from chatapp import __version__
+from chatapp.clock import utc_now
+from chatapp.protocol import Bye, ByeReason, encode
+from chatapp.server import activity
+from chatapp.server.auth import Authenticator
+from chatapp.server.config import Config
+from chatapp.server.connection import Connection, Services
+from chatapp.server.hub import Hub
+from chatapp.server.messages import MemoryMessageLog
+from chatapp.server.outbox import Flusher
+from chatapp.server.passwords import PasswordHashing
+from chatapp.server.store import Store
+
+log = logging.getLogger("chatapp.server")
+
+
+class ChatServer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.hub = Hub()
+        self._store: Store | None = None
+        self._hashing: PasswordHashing | None = None
+        self._server: asyncio.Server | None = None
+        self._services: Services | None = None
+        self._connections: dict[Connection, asyncio.Task[None]] = {}
+        self._per_address: collections.Counter[str] = collections.Counter()
+        self._stopping = False
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        config = self.config
+        self._store = await Store.open(config.resolved_database_url, migrate=config.migrate)
+        closed = await self._store.end_open_sessions("server_restart", utc_now())
+        if closed:
+            activity.record("recovered_sessions", count=closed)
+        self._hashing = PasswordHashing(
+            memory_kib=config.argon2_memory_kib,
+            time_cost=config.argon2_time_cost,
+            parallelism=config.argon2_parallelism,
+            workers=config.resolved_hash_workers,
+        )
+        await self._hashing.start()
+        loop = asyncio.get_running_loop()
+        self._services = Services(
+            config=config,
+            hub=self.hub,
+            auth=Authenticator(config, self._store, self._hashing),
+            messages=MemoryMessageLog(),
+            flusher=Flusher(loop),
+        )
+        # The reader's limit only bounds StreamReader's own buffer; lines are bounded by LineSplitter.
+        self._server = await asyncio.start_server(
+            self._accept, config.host, config.port, limit=4 * config.max_frame, reuse_address=True
+        )
+        for sock in self._server.sockets:
+            host, port = sock.getsockname()[:2]
+            activity.record("listening", host=host, port=port, version=__version__)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self._services is not None
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        address = str(peer[0])
+        if self._stopping or self._per_address[address] >= self.config.max_connections_per_address:
+            reason = ByeReason.SHUTDOWN if self._stopping else ByeReason.TOO_MANY_CONNECTIONS
+            activity.record(
+                "refused", logging.WARNING, addr=f"{address}:{peer[1]}", reason=reason.name.lower()
+            )
+            writer.write(encode(Bye(reason=reason.value)))
+            writer.close()
+            return
+        connection = Connection(reader, writer, self._services)
+        task = asyncio.current_task()
+        assert task is not None
+        self._per_address[address] += 1
+        self._connections[connection] = task
+        try:
+            await connection.run()
+        finally:
+            del self._connections[connection]
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
+
+    async def shutdown(self) -> None:
+        """Stop accepting, say goodbye to everyone, end their sessions, close the store."""
+        self._stopping = True
+        activity.record("shutdown", connections=len(self._connections))
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close(ByeReason.SHUTDOWN, end_reason="shutdown")
+        tasks = list(self._connections.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.config.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        if self._server is not None:
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        if self._store is not None:
+            # Anything a cancelled connection could not end is ended here.
+            await self._store.end_open_sessions("shutdown", utc_now())
+            await self._store.close()
+        if self._hashing is not None:
+            self._hashing.close()
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    server = ChatServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+        await stop.wait()
+    finally:
+        await server.shutdown()

@@ -1,0 +1,204 @@
+"""Every server setting in one frozen dataclass, filled from flags and ``CHATAPP_*`` env vars.
+
+This is the only module that reads the environment or the command line. The
+resulting :class:`Config` is passed down to whatever needs a setting, so tests
+build one directly with short timeouts and cheap hashing.
+
+Precedence: command-line flag, then environment variable, then default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from chatapp import __version__
+from chatapp.protocol.limits import MAX_FRAME_BYTES, MAX_TEXT_CHARS
+
+ENV_PREFIX = "CHATAPP_"
+
+
+def default_database_url() -> str:
+    """An SQLite file in the user's data directory (created on demand)."""
+    path = Path(platformdirs.user_data_dir("chatapp", appauthor=False)) / "chatapp.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The database URL the server would use, for tools such as alembic's env.py."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_PREFIX + "DATABASE_URL") or default_database_url()
+
+
+def _setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Config:
+    host: str = _setting("127.0.0.1", "address to listen on")
+    port: int = _setting(7777, "TCP port to listen on (0 picks a free one)")
+    database_url: str = _setting("", "SQLAlchemy async URL (default: an SQLite file in the user data dir)")
+    log_level: str = _setting("info", "log level", choices=("debug", "info", "warning", "error"))
+    duplicate_login: str = _setting(
+        "reject",
+        "what a second login of a signed-in account does: 'reject' it, or 'replace' the first session",
+        choices=("reject", "replace"),
+    )
+    migrate: bool = _setting(
+        True, "bring the database schema up to date at start (--no-migrate refuses instead)"
+    )
+    max_frame: int = _setting(MAX_FRAME_BYTES, "largest frame in bytes")
+    max_text: int = _setting(MAX_TEXT_CHARS, "longest message text in characters")
+    max_unauthenticated_frames: int = _setting(20, "frames a connection may send before signing in")
+    max_invalid_frames: int = _setting(10, "invalid frames in a row that close a connection")
+    auth_timeout: float = _setting(30.0, "seconds a connection may stay unauthenticated")
+    ping_interval: float = _setting(45.0, "seconds of silence before the server pings a client")
+    ping_timeout: float = _setting(30.0, "seconds to wait for any traffic after a ping before closing")
+    send_queue_limit: int = _setting(1024 * 1024, "bytes of unsent output after which a client is cut off")
+    close_grace: float = _setting(2.0, "seconds a closing connection gets to flush its last frames")
+    session_ttl: float = _setting(24 * 3600.0, "seconds a resume token stays valid")
+    shutdown_timeout: float = _setting(4.0, "seconds graceful shutdown waits before closing the rest")
+    max_connections_per_address: int = _setting(64, "simultaneous connections from one IP address")
+    send_rate: float = _setting(20.0, "messages per second one connection may send (sustained)")
+    send_burst: int = _setting(60, "messages one connection may send in a burst")
+    login_failures_per_account: int = _setting(5, "failed logins for one account before delays start")
+    login_failures_per_address: int = _setting(20, "failed logins from one address before delays start")
+    login_delay_max: float = _setting(900.0, "longest delay in seconds imposed after failed logins")
+    registrations_per_address: int = _setting(10, "accounts one address may create per hour")
+    argon2_memory_kib: int = _setting(19 * 1024, "argon2id memory cost in KiB (OWASP: 19 MiB)")
+    argon2_time_cost: int = _setting(2, "argon2id iterations (OWASP: 2)")
+    argon2_parallelism: int = _setting(1, "argon2id lanes (OWASP: 1)")
+    hash_workers: int = _setting(0, "password hashes computed at once (0: one per CPU core)")
+    server_name: str = _setting("chatapp", "name announced in the welcome frame")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or default_database_url()
+
+    @property
+    def resolved_hash_workers(self) -> int:
+        return self.hash_workers or os.cpu_count() or 1
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _converter(kind: type) -> Callable[[str], Any]:
+    return _parse_bool if kind is bool else kind
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatapp-server",
+        description="Run the chatapp server. Every flag can also be set with the environment "
+        f"variable shown (flags win). Version {__version__}.",
+    )
+    for field in dataclasses.fields(Config):
+        kind = type(field.default)
+        env = ENV_PREFIX + field.name.upper()
+        meta = field.metadata
+        if kind is bool:
+            parser.add_argument(
+                _flag(field.name),
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{meta['help']} (env {env}; default {'on' if field.default else 'off'})",
+            )
+            continue
+        parser.add_argument(
+            _flag(field.name),
+            dest=field.name,
+            type=_converter(kind),
+            choices=meta["choices"],
+            default=None,
+            metavar=None if meta["choices"] else field.name.upper(),
+            help=f"{meta['help']} (env {env}; default {field.default!r})",
+        )
+    parser.add_argument("--version", action="version", version=f"chatapp-server {__version__}")
+    return parser
+
+
+def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Build the config from command-line flags and the environment.
+
+    Exits with a usage message (argparse) on a bad flag or env value.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Config):
+        given = getattr(args, field.name)
+        if given is not None:
+            values[field.name] = given
+            continue
+        raw = env.get(ENV_PREFIX + field.name.upper())
+        if raw is None or raw == "":
+            continue
+        try:
+            value = _converter(type(field.default))(raw)
+        except ValueError:
+            parser.error(
+                f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a valid {type(field.default).__name__}"
+            )
+        choices = field.metadata["choices"]
+        if choices and value not in choices:
+            parser.error(f"{ENV_PREFIX}{field.name.upper()} must be one of {', '.join(choices)}")
+        values[field.name] = value
+    config = Config(**values)
+    problem = validate(config)
+    if problem:
+        parser.error(problem)
+    return config
+
+
+def validate(config: Config) -> str | None:
+    """Say what is wrong with a config, or None."""
+    if not 0 <= config.port <= 65535:
+        return "--port must be between 0 and 65535"
+    if config.max_frame < 1024:
+        return "--max-frame must be at least 1024 bytes"
+    if config.max_text < 1:
+        return "--max-text must be at least 1"
+    for name in (
+        "auth_timeout",
+        "ping_interval",
+        "ping_timeout",
+        "session_ttl",
+        "shutdown_timeout",
+        "send_rate",
+        "close_grace",
+    ):
+        if getattr(config, name) <= 0:
+            return f"{_flag(name)} must be positive"
+    for name in (
+        "send_queue_limit",
+        "max_connections_per_address",
+        "send_burst",
+        "max_unauthenticated_frames",
+        "max_invalid_frames",
+        "argon2_memory_kib",
+        "argon2_time_cost",
+        "argon2_parallelism",
+    ):
+        if getattr(config, name) < 1:
+            return f"{_flag(name)} must be at least 1"
+    return None

@@ -1,0 +1,124 @@
+"""Engine creation, with the SQLite settings the server relies on.
+
+SQLite connections get, on every new DBAPI connection:
+
+- ``journal_mode=WAL``: readers never block the writer and vice versa;
+- ``foreign_keys=ON``: SQLite ignores declared foreign keys otherwise;
+- ``busy_timeout=5000``: a writer waits for the lock instead of failing at once;
+- ``synchronous=FULL``: a commit is on disk before we acknowledge it.
+
+SQLAlchemy also takes over BEGIN from the sqlite3 driver, whose legacy mode
+never begins a transaction before DDL or SELECT: with it, migrations are atomic
+and reads see one snapshot. (This is the recipe of SQLAlchemy's SQLite
+dialect documentation, "Enabling Non-Legacy SQLite Transactional Modes".)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    "foreign_keys=ON",
+    "busy_timeout=5000",
+    "synchronous=FULL",
+)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file an SQLite URL names, or None for memory and ``file:`` URI databases."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or parsed.query.get("uri") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url``; for SQLite, also the directory the file will live in."""
+    if not is_sqlite(url):
+        # pre_ping: a server-side database may drop idle connections (restart, failover).
+        return create_async_engine(url, pool_pre_ping=True)
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Records are copied out of ORM objects inside the transaction, but keeping
+    # attributes loaded after commit avoids surprise lazy loads (which cannot
+    # run outside the greenlet) if that ever changes.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # None hands transaction control to SQLAlchemy (see _on_sqlite_begin), and
+    # keeps the driver from wrapping the PRAGMAs below in an implicit BEGIN,
+    # inside which journal_mode and foreign_keys would be silently ignored.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """Turn SQLite foreign key enforcement off around a schema change.
+
+    Batch migrations recreate a table and DROP the old one; with enforcement on,
+    that DROP runs the ON DELETE CASCADE of every referencing table and empties
+    it. SQLite ignores this PRAGMA inside a transaction, so it goes straight to
+    the DBAPI connection before SQLAlchemy begins one; run ``PRAGMA
+    foreign_key_check`` before committing to keep the guarantee. Does nothing
+    for other databases.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    if connection.in_transaction():
+        raise RuntimeError("foreign keys can only be switched off outside a transaction")
+    _raw_pragma(connection, "foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        # Only a failure leaves a transaction open here, and inside it the
+        # PRAGMA below would be ignored.
+        if connection.in_transaction():
+            connection.rollback()
+        _raw_pragma(connection, "foreign_keys=ON")
+        if _raw_pragma(connection, "foreign_keys") != [(1,)]:
+            # Never hand a pooled connection without enforcement to the server.
+            connection.invalidate()
+
+
+def _raw_pragma(connection: Connection, pragma: str) -> list[tuple[Any, ...]]:
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()

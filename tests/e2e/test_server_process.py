@@ -1,0 +1,196 @@
+"""The server as a user runs it: a subprocess, stopped by signals, killed, restarted, installed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+
+from chatapp.protocol import AuthOk, Bye, Login, Message, Presence, Resume, Send
+from tests.support.server import ServerProcess
+from tests.support.wire import PASSWORD, WireClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def open_sessions(db: Path) -> list[tuple[str, str | None]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT end_reason, ended_at FROM sessions ORDER BY id").fetchall()
+
+
+async def test_sigterm_says_goodbye_ends_sessions_and_exits_zero(server: ServerProcess) -> None:
+    alice = await WireClient.connect(server.host, server.port)
+    bob = await WireClient.connect(server.host, server.port)
+    await alice.register("alice")
+    await bob.register("bob")
+    await alice.expect(Presence)
+    started = time.monotonic()
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGTERM)
+    for client in (alice, bob):
+        frame = await client.recv()
+        while not isinstance(frame, Bye):
+            frame = await client.recv()
+        assert frame.reason == "server shutting down"
+        assert await client.closed()
+    assert server.stop(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    rows = open_sessions(server.database)
+    assert [r[0] for r in rows] == ["shutdown", "shutdown"] and all(r[1] for r in rows)
+    await alice.close()
+    await bob.close()
+
+
+async def test_sigint_stops_cleanly_too(server: ServerProcess) -> None:
+    assert server.stop(signal.SIGINT) == 0
+    assert "Traceback" not in server.log
+
+
+async def test_after_a_crash_sessions_are_freed_and_tokens_resume(server: ServerProcess) -> None:
+    alice = await WireClient.connect(server.host, server.port)
+    token = (await alice.register("alice")).token
+    server.kill()
+    await alice.close()
+    assert open_sessions(server.database)[0][1] is None  # the crash left it open
+    server.start()
+    assert open_sessions(server.database)[0][0] == "server_restart"
+    # Nobody is locked out: the password works, and so does the token.
+    again = await WireClient.connect(server.host, server.port)
+    await again.send(Resume(token=token))
+    assert (await again.expect(AuthOk)).username == "alice"
+    await again.close()
+    other = await WireClient.connect(server.host, server.port)
+    await other.register("bob")
+    await other.close()
+
+
+async def test_restart_keeps_accounts(server: ServerProcess) -> None:
+    alice = await WireClient.connect(server.host, server.port)
+    await alice.register("alice")
+    await alice.close()
+    assert server.stop() == 0
+    server.start()
+    again = await WireClient.connect(server.host, server.port)
+    await again.send(Login(username="ALICE", password=PASSWORD))
+    assert (await again.expect(AuthOk)).username == "alice"
+    await again.send(Send(room="general", text="back again"))
+    await again.expect(Presence)
+    assert (await again.expect(Message)).text == "back again"
+    await again.close()
+
+
+def test_activity_log_records_events_without_secrets(server: ServerProcess) -> None:
+    import asyncio
+
+    async def scenario() -> str:
+        client = await WireClient.connect(server.host, server.port)
+        token = (await client.register("logged_user")).token
+        await client.send(Login(username="logged_user", password="wrong but long", ref=1))
+        await client.expect(Presence)
+        await client.expect_error("already_authenticated")
+        other = await WireClient.connect(server.host, server.port)
+        await other.send(Login(username="logged_user", password="wrong but long"))
+        await other.expect_error("auth_failed")
+        await other.close()
+        await client.close()
+        return token
+
+    token = asyncio.run(scenario())
+    server.wait_for_log(r"event=disconnect user=logged_user .*reason=disconnect")
+    log = server.log
+    for event in ("connect", "register", "login_failed", "disconnect"):
+        assert f"event={event} " in log, event
+    assert PASSWORD not in log and "wrong but long" not in log and token not in log
+
+
+def test_no_migrate_refuses_an_out_of_date_database(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "chatapp.server", "--no-migrate", "--port", "0",
+         "--database-url", f"sqlite+aiosqlite:///{db}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "alembic upgrade head" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_a_clear_error(server: ServerProcess, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chatapp.server", "--port", str(server.port),
+         "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot start" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_documents_every_setting() -> None:
+    from chatapp.server.config import Config
+
+    result = subprocess.run([sys.executable, "-m", "chatapp.server", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for name in Config.__dataclass_fields__:
+        assert "--" + name.replace("_", "-") in result.stdout, name
+        assert "CHATAPP_" + name.upper() in result.stdout, name
+
+
+def test_bad_settings_are_usage_errors(tmp_path: Path) -> None:
+    env = {**os.environ, "CHATAPP_PORT": "not-a-port"}
+    result = subprocess.run([sys.executable, "-m", "chatapp.server"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 2 and "CHATAPP_PORT" in result.stderr and "Traceback" not in result.stderr
+    result = subprocess.run([sys.executable, "-m", "chatapp.server", "--duplicate-login", "maybe"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+@pytest.mark.slow_install
+def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
+    """Build the wheel, install it into a fresh venv and start the server from elsewhere."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+                   check=True, timeout=300, capture_output=True)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    # Dependencies come from this test environment (no network needed); chatapp itself only from the wheel.
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    wheel = next(wheels.glob("chatapp-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
+                    str(wheel)], check=True, timeout=300, capture_output=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = subprocess.run([python, "-c", "import chatapp; print(chatapp.__file__)"], cwd=elsewhere,
+                           check=True, capture_output=True, text=True).stdout
+    assert where.startswith(site), where
+    proc = subprocess.Popen(
+        [venv / "bin" / "chatapp-server", "--port", "0", "--argon2-memory-kib", "8",
+         "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"],
+        cwd=elsewhere, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "event=listening" in line:
+                break
+        else:
+            pytest.fail("server did not start")
+        with sqlite3.connect(tmp_path / "fresh.db") as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"users", "sessions", "alembic_version"} <= tables
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        if proc.stderr:
+            proc.stderr.close()

@@ -1,0 +1,83 @@
+"""An in-process server on a real socket and a real SQLite file, for server tests.
+
+End-to-end behaviour that needs a process (signals, crashes, installs) is in
+tests/e2e with a subprocess; everything else runs the same ChatServer inside
+the test's event loop, which is faster and shows tracebacks directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatapp.server.app import ChatServer
+from chatapp.server.config import Config
+from tests.support.wire import WireClient
+
+ServerFactory = Callable[..., Awaitable[ChatServer]]
+
+
+def fast_config(tmp_path: Path, **overrides: Any) -> Config:
+    base = Config(
+        port=0,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        argon2_memory_kib=8,
+        argon2_time_cost=1,
+        shutdown_timeout=2.0,
+        close_grace=0.5,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
+    servers: list[ChatServer] = []
+
+    async def start(**overrides: Any) -> ChatServer:
+        server = ChatServer(fast_config(tmp_path, **overrides))
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.shutdown()
+
+
+@pytest.fixture
+async def chat(start_server: ServerFactory) -> ChatServer:
+    return await start_server()
+
+
+Dial = Callable[..., Awaitable[WireClient]]
+
+
+@pytest.fixture
+async def dial() -> AsyncIterator[Dial]:
+    """Open WireClients to a given server; all are closed at the end of the test."""
+    clients: list[WireClient] = []
+
+    async def open_client(
+        server: ChatServer, *, local_addr: str | None = None, greet: bool = True
+    ) -> WireClient:
+        client = await WireClient.connect("127.0.0.1", server.port, local_addr=local_addr, greet=greet)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+def connect(chat: ChatServer, dial: Dial) -> Callable[..., Awaitable[WireClient]]:
+    """Open WireClients to the ``chat`` server; all are closed at the end."""
+
+    async def open_client(*, local_addr: str | None = None, greet: bool = True) -> WireClient:
+        return await dial(chat, local_addr=local_addr, greet=greet)
+
+    return open_client

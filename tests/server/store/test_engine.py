@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
+
+from chatapp.server.store import create_engine
+from chatapp.server.store.engine import sqlite_file, sqlite_foreign_keys_off
+
+
+async def test_sqlite_pragmas_are_in_force_on_every_connection(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            for connection in (first, second):
+                pragma = {
+                    name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar_one()
+                    for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+                }
+                # synchronous=2 is FULL.
+                assert pragma == {
+                    "journal_mode": "wal",
+                    "foreign_keys": 1,
+                    "busy_timeout": 5000,
+                    "synchronous": 2,
+                }
+    finally:
+        await engine.dispose()
+
+
+async def test_missing_directories_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "chat.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert path.is_file()
+
+
+async def test_transactions_are_real_for_ddl(tmp_path: Path) -> None:
+    # The sqlite3 driver's legacy mode would autocommit this CREATE TABLE.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("CREATE TABLE scratch (x INTEGER)")
+            await connection.rollback()
+            tables = await connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE name = 'scratch'")
+            assert tables.all() == []
+    finally:
+        await engine.dispose()
+
+
+async def test_memory_database_works(tmp_path: Path) -> None:
+    engine = create_engine("sqlite+aiosqlite://")
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite+aiosqlite:////srv/chat/chat.db", Path("/srv/chat/chat.db")),
+        ("sqlite+aiosqlite:///chat.db", Path("chat.db")),
+        ("sqlite+aiosqlite://", None),
+        ("sqlite+aiosqlite:///:memory:", None),
+        ("sqlite+aiosqlite:///file:chat?mode=memory&uri=true", None),
+    ],
+)
+def test_sqlite_file(url: str, expected: Path | None) -> None:
+    assert sqlite_file(url) == expected
+
+
+async def test_foreign_keys_off_spares_referencing_rows_when_a_table_is_rebuilt(tmp_path: Path) -> None:
+    # What a batch migration of `users` does; with enforcement on, DROP TABLE
+    # would cascade and delete every session.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            await connection.exec_driver_sql(
+                "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+                "parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE)"
+            )
+            await connection.exec_driver_sql("INSERT INTO parent VALUES (1)")
+            await connection.exec_driver_sql("INSERT INTO child VALUES (10, 1)")
+
+        def rebuild_parent(connection: Connection) -> tuple[int, int]:
+            with sqlite_foreign_keys_off(connection):
+                with connection.begin():
+                    enforcing = connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+                    connection.exec_driver_sql("CREATE TABLE parent_new (id INTEGER PRIMARY KEY)")
+                    connection.exec_driver_sql("INSERT INTO parent_new SELECT id FROM parent")
+                    connection.exec_driver_sql("DROP TABLE parent")
+                    connection.exec_driver_sql("ALTER TABLE parent_new RENAME TO parent")
+            return enforcing, connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+
+        async with engine.connect() as connection:
+            during, after = await connection.run_sync(rebuild_parent)
+            children = (await connection.exec_driver_sql("SELECT id FROM child")).all()
+    finally:
+        await engine.dispose()
+    assert (during, after) == (0, 1)
+    assert children == [(10,)]

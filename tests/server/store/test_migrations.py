@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection
+
+from chatapp.server.store import (
+    SchemaOutOfDate,
+    Store,
+    create_engine,
+    head_revision,
+    schema_state,
+    upgrade,
+)
+from chatapp.server.store.migrate import MIGRATIONS_DIR, alembic_config
+from chatapp.server.store.models import Base
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ALEMBIC = Path(sys.executable).with_name("alembic")
+APP_TABLES = {"users", "sessions"}
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    connection.close()
+    return {name for (name,) in rows}
+
+
+def version(path: Path) -> list[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    connection.close()
+    return [name for (name,) in rows]
+
+
+def alembic_cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHATAPP_DATABASE_URL": url}
+    return subprocess.run(
+        [str(ALEMBIC), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_open_without_migrate_refuses_an_empty_database(db_url: str, db_path: Path) -> None:
+    with pytest.raises(SchemaOutOfDate) as caught:
+        await Store.open(db_url, migrate=False)
+
+    message = str(caught.value)
+    assert "alembic upgrade head" in message
+    assert f"CHATAPP_DATABASE_URL={db_url}" in message
+    assert "--no-migrate" in message
+    assert caught.value.state.current == ()
+    assert not tables(db_path) & APP_TABLES
+
+
+async def test_open_migrates_a_fresh_database_and_then_does_nothing(db_url: str, db_path: Path) -> None:
+    store = await Store.open(db_url)
+    await store.close()
+    assert tables(db_path) >= APP_TABLES
+    assert version(db_path) == [head_revision()]
+    schema = db_path.read_bytes()
+
+    store = await Store.open(db_url, migrate=True)
+    await store.close()
+    store = await Store.open(db_url, migrate=False)
+    await store.close()
+
+    assert version(db_path) == [head_revision()]
+    assert db_path.read_bytes() == schema
+
+
+async def test_open_refuses_a_database_from_a_newer_version(db_url: str, db_path: Path) -> None:
+    await (await Store.open(db_url)).close()
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00d'")
+    connection.close()
+
+    for migrate in (True, False):
+        with pytest.raises(SchemaOutOfDate, match="f00d.*newer chatapp"):
+            await Store.open(db_url, migrate=migrate)
+
+
+async def test_upgrade_leaves_the_callers_logging_alone(db_url: str) -> None:
+    logger = logging.getLogger("chatapp.test.sentinel")
+    root_handlers = list(logging.getLogger().handlers)
+
+    await (await Store.open(db_url)).close()
+
+    assert not logger.disabled
+    assert logging.getLogger().handlers == root_handlers
+
+
+async def test_upgrade_is_idempotent_on_a_shared_engine(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        await upgrade(engine)
+        await upgrade(engine)
+        state = await schema_state(engine)
+        async with engine.connect() as connection:
+            foreign_keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
+    finally:
+        await engine.dispose()
+    assert state.up_to_date and state.current == (head_revision(),)
+    # The migration switches enforcement off on its connection; the pool must get it back on.
+    assert foreign_keys == 1
+
+
+async def test_models_and_migrations_agree(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        await upgrade(engine)
+
+        def diff(connection: Connection) -> list[object]:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
+            return list(compare_metadata(context, Base.metadata))
+
+        async with engine.connect() as connection:
+            assert await connection.run_sync(diff) == []
+    finally:
+        await engine.dispose()
+
+
+def test_alembic_cli_upgrade_and_downgrade(db_url: str, db_path: Path) -> None:
+    url, path = db_url, db_path
+
+    up = alembic_cli("upgrade", "head", url=url)
+    assert up.returncode == 0, up.stderr
+    # alembic.ini's logging sections are in effect: the CLI reports what it ran.
+    assert f"Running upgrade  -> {head_revision()}" in up.stderr
+    assert tables(path) >= APP_TABLES
+    assert version(path) == [head_revision()]
+
+    down = alembic_cli("downgrade", "base", url=url)
+    assert down.returncode == 0, down.stderr
+    assert not tables(path) & APP_TABLES
+    assert version(path) == []
+
+
+def test_offline_sql_renders_for_postgresql() -> None:
+    # No PostgreSQL server here; rendering the DDL still catches SQLite-only constructs.
+    output = io.StringIO()
+    config = alembic_config()
+    config.output_buffer = output
+    config.set_main_option("sqlalchemy.url", "postgresql+asyncpg://chat@localhost/chat")
+
+    command.upgrade(config, "head", sql=True)
+
+    sql = output.getvalue()
+    assert "CREATE TABLE users" in sql
+    assert "TIMESTAMP WITH TIME ZONE" in sql
+    assert "CONSTRAINT uq_users_username_key UNIQUE (username_key)" in sql
+    assert "ON DELETE CASCADE" in sql
+
+
+BROKEN_REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("scratch", sa.Column("x", sa.Integer()))
+    raise RuntimeError("broken migration")
+
+
+def downgrade():
+    pass
+"""
+
+
+async def test_a_failing_upgrade_leaves_the_database_untouched(
+    db_url: str, db_path: Path, tmp_path: Path
+) -> None:
+    extra = tmp_path / "versions"
+    extra.mkdir()
+    (extra / "0002_broken.py").write_text(BROKEN_REVISION)
+    config = alembic_config()
+    config.set_main_option("path_separator", "os")
+    config.set_main_option(
+        "version_locations", os.pathsep.join([str(MIGRATIONS_DIR / "versions"), str(extra)])
+    )
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(RuntimeError, match="broken migration"):
+                await connection.run_sync(run)
+    finally:
+        await engine.dispose()
+    # 0001 ran in the same transaction as the broken 0002, so it is gone too.
+    assert not tables(db_path) & (APP_TABLES | {"scratch"})
+
+
+def test_autogenerate_writes_portable_types(tmp_path: Path) -> None:
+    # Against an empty history, autogenerate renders the whole schema through env.py.
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    config = alembic_config()
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(versions))
+    config.set_main_option("sqlalchemy.url", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+
+    command.revision(
+        config, message="everything", autogenerate=True, rev_id="9999", version_path=str(versions)
+    )
+
+    script = (versions / "9999_everything.py").read_text()
+    assert "sa.DateTime(timezone=True)" in script
+    assert "chatapp" not in script

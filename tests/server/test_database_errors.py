@@ -1,0 +1,36 @@
+"""A database that refuses a write costs that one request a ``server_error``, never the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from chatapp.protocol import Ping, Pong, Register
+from tests.server.conftest import Dial, ServerFactory
+from tests.support.wire import PASSWORD
+
+
+async def test_locked_database_gives_server_error_and_the_server_goes_on(
+    start_server: ServerFactory, dial: Dial, tmp_path: Path
+) -> None:
+    server = await start_server()
+    client = await dial(server)
+    bystander = await dial(server)
+    locker = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        await client.send(Register(username="blocked", password=PASSWORD, ref="r"))
+        # While the write waits out the busy timeout, everyone else is served.
+        for i in range(3):
+            await bystander.send(Ping(ref=i))
+            assert (await bystander.expect(Pong)).ref == i
+            await asyncio.sleep(0.2)
+        error = await client.expect_error("server_error", timeout=30)
+        assert error.ref == "r"
+        assert "Traceback" not in error.message and "sqlite" not in error.message.lower()
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    # Once the database is free again the same connection registers fine.
+    await client.register("blocked")

@@ -1,0 +1,133 @@
+"""Run a real ``chatapp-server`` as a subprocess for end-to-end tests.
+
+The server is started with ``--port 0``; the port it bound is read from its
+``listening`` log line on stderr. Its whole stderr is kept, so a test can
+assert on the activity log (and that no secret ever appears in it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+LISTENING = re.compile(rb"event=listening .*?host=(\S+) port=(\d+)")
+
+# Settings that keep tests fast: cheap argon2, short timeouts. Tests override per case.
+FAST_ARGS: tuple[str, ...] = (
+    "--argon2-memory-kib",
+    "8",
+    "--argon2-time-cost",
+    "1",
+    "--log-level",
+    "debug",
+    "--shutdown-timeout",
+    "3",
+)
+
+
+class ServerProcess:
+    """A chatapp server subprocess bound to 127.0.0.1 on an ephemeral port."""
+
+    def __init__(self, database: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.database = database
+        self.args = args
+        self.env = env
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = bytearray()
+        self._log_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.database}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        """Start the server (again, after a stop) and wait until it listens."""
+        port_args = ("--port", str(self.port)) if self.port else ("--port", "0")
+        env = {**os.environ, **(self.env or {})}
+        env.pop("CHATAPP_DATABASE_URL", None)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chatapp.server",
+                "--host",
+                self.host,
+                *port_args,
+                "--database-url",
+                self.url,
+                *FAST_ARGS,
+                *self.args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        started = len(self._log)
+        self._reader = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._log_lock:
+                match = LISTENING.search(bytes(self._log[started:]))
+            if match:
+                self.host = match.group(1).decode()
+                self.port = int(match.group(2))
+                return self
+            if self.proc.poll() is not None:
+                time.sleep(0.1)
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log}")
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"server did not start within {timeout}s:\n{self.log}")
+
+    def _pump(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            with self._log_lock:
+                self._log += line
+
+    @property
+    def log(self) -> str:
+        with self._log_lock:
+            return self._log.decode("utf-8", "replace")
+
+    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        """Wait until a log line matches ``pattern`` (a regex); return the match."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.log)
+            if match:
+                return match
+            time.sleep(0.02)
+        raise AssertionError(f"no log line matched {pattern!r} within {timeout}s:\n{self.log}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Signal the server and wait for it to exit; return its exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        if self._reader is not None:
+            self._reader.join(timeout)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        return code
+
+    def kill(self) -> int:
+        return self.stop(signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
