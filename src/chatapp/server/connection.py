@@ -19,7 +19,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from chatapp.clock import monotonic
 from chatapp.protocol import (
@@ -91,8 +91,8 @@ class Connection:
         self._writer = writer
         self._services = services
         self._config = services.config
-        # uvloop's transports do not subclass asyncio's, but have the same methods.
-        transport = cast(asyncio.WriteTransport, writer.transport)
+        # No isinstance check: uvloop's transports do not subclass asyncio's, but have its methods.
+        transport = writer.transport
         self._transport = transport
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.address: str = str(peer[0])
