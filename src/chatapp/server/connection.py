@@ -382,6 +382,8 @@ class Connection:
         pass  # any traffic counts as alive; it was noted when the bytes arrived
 
     async def _on_quit(self, frame: Quit) -> None:
+        if self._signed_in is not None:
+            activity.record("logout", user=self._signed_in.username, addr=self.peer)
         self.close(ByeReason.QUIT, end_reason="quit", revoke=True)
 
     async def _need_auth(self, frame: ClientFrame) -> None:

@@ -1,0 +1,55 @@
+"""argon2id parameters: production defaults, and old hashes upgraded on login."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from chatapp.server.config import Config
+from chatapp.server.passwords import PasswordHashing
+from tests.server.conftest import Dial, ServerFactory
+
+
+async def test_production_parameters_are_owasp_argon2id() -> None:
+    config = Config()
+    hashing = PasswordHashing(
+        memory_kib=config.argon2_memory_kib,
+        time_cost=config.argon2_time_cost,
+        parallelism=config.argon2_parallelism,
+        workers=config.resolved_hash_workers,
+    )
+    try:
+        digest = await hashing.hash("correct horse battery")
+        assert digest.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert await hashing.verify(digest, "correct horse battery")
+        assert not await hashing.verify(digest, "wrong horse battery")
+        assert not await hashing.verify("not a hash", "correct horse battery")
+    finally:
+        hashing.close()
+
+
+def stored_hash(tmp_path: Path, username: str) -> str:
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        row = db.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()
+    return str(row[0])
+
+
+async def test_login_upgrades_a_hash_made_with_older_parameters(
+    start_server: ServerFactory, dial: Dial, tmp_path: Path
+) -> None:
+    old = await start_server(argon2_memory_kib=8, argon2_time_cost=1)
+    client = await dial(old)
+    await client.register("upgrader")
+    await client.close()
+    await old.shutdown()
+    assert ",t=1," in stored_hash(tmp_path, "upgrader")
+
+    new = await start_server(argon2_memory_kib=16, argon2_time_cost=2)
+    client = await dial(new)
+    await client.login("upgrader")
+    upgraded = stored_hash(tmp_path, "upgrader")
+    assert "m=16,t=2," in upgraded
+    await client.close()
+    # The upgraded hash still verifies the same password.
+    again = await dial(new)
+    await again.login("upgrader")
