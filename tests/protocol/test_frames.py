@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import typing
+
 import msgspec
 import pytest
 
 import chatapp.protocol as protocol
 from chatapp.protocol import (
     AuthOk,
+    Away,
     Bye,
+    ClientFrame,
+    Direct,
     Error,
     ErrorCode,
+    History,
+    HistoryPage,
+    Join,
+    Joined,
+    Leave,
+    Left,
+    ListRooms,
     Login,
     Message,
+    OnlineUser,
     Ping,
     Pong,
     Presence,
@@ -20,34 +33,131 @@ from chatapp.protocol import (
     Quit,
     Register,
     Resume,
+    RoomInfo,
+    RoomList,
     Send,
+    SendDirect,
+    ServerFrame,
+    SetTopic,
+    Synced,
+    TopicChanged,
+    UserInfo,
     Welcome,
+    Who,
+    Whois,
+    WhoList,
 )
 from chatapp.protocol.frames import CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES
 
 SECRET = "s3cr3t-Pa55word-XYZ"
 
-ALL_FRAMES = [
+ALL_FRAMES: list[msgspec.Struct] = [
     Register(username="alice", password=SECRET, ref=1),
     Login(username="alice", password=SECRET, ref="r"),
     Resume(token=SECRET),
+    Resume(token=SECRET, last_id=41, ref=5),
     Send(room="general", text="hi", nonce="n1", ref=2),
     Quit(),
     Ping(ref="p"),
     Pong(),
+    Join(room="dev", last_id=3, ref=6),
+    Leave(room="dev"),
+    ListRooms(ref=7),
+    SetTopic(room="dev", text="builds and bugs"),
+    Who(room="dev"),
+    Whois(username="bob"),
+    Away(text="lunch"),
+    SendDirect(to="bob", text="psst", nonce="n2", ref=8),
+    History(room="dev", before=100, limit=20),
     Welcome(server="chatapp", version=1, max_frame=65536, max_text=4000),
     AuthOk(username="alice", token=SECRET, ref=3),
     Message(id=1, room="general", sender="alice", text="hi", ts="2024-01-01T00:00:00Z", nonce="n1"),
+    Message(id=2, room="general", sender="bob", text="earlier", ts="2024-01-01T00:00:00Z", replayed=True),
     Presence(event="join", room="general", username="alice"),
+    Presence(event="away", room="general", username="alice", text="lunch"),
     Error(code="bad_frame", message="no", ref=4, retry_after=1.5),
     Bye(reason="quit"),
+    Direct(id=3, sender="alice", to="bob", text="psst", ts="2024-01-01T00:00:00Z", nonce="n2"),
+    Joined(room="dev", topic="builds", created=True, ref=6),
+    Left(room="dev"),
+    TopicChanged(room="dev", text="builds and bugs", by="alice"),
+    Synced(last_id=9, has_more=True),
+]
+
+# Frames holding lists: immutable (no field can be set) but, like a tuple of lists, not hashable.
+LIST_FRAMES: list[msgspec.Struct] = [
+    RoomList(rooms=[RoomInfo(name="dev", topic="t", members=2, online=1, joined=True)], ref=7),
+    WhoList(room="dev", users=[OnlineUser(username="bob"), OnlineUser(username="carol", away="out")]),
+    UserInfo(username="bob", online=False, member_since="2024", last_seen="2025", rooms_in_common=["dev"]),
+    HistoryPage(
+        messages=[
+            Message(id=1, room="dev", sender="a", text="t", ts="x"),
+            Direct(id=2, sender="a", to="b", text="t", ts="x"),
+        ],
+        has_more=True,
+        room="dev",
+    ),
+]
+
+NESTED: list[msgspec.Struct] = [
+    RoomInfo(name="dev", topic="t", members=2, online=1),
+    OnlineUser(username="bob", away="out"),
 ]
 
 
 def test_frame_type_sets() -> None:
-    assert CLIENT_FRAME_TYPES == {"register", "login", "resume", "send", "quit", "ping", "pong"}
-    assert SERVER_FRAME_TYPES == {"welcome", "auth_ok", "message", "presence", "error", "bye", "ping", "pong"}
+    assert CLIENT_FRAME_TYPES == {
+        "register",
+        "login",
+        "resume",
+        "send",
+        "quit",
+        "ping",
+        "pong",
+        "join",
+        "leave",
+        "rooms",
+        "topic",
+        "who",
+        "whois",
+        "away",
+        "dm",
+        "history",
+    }
+    assert SERVER_FRAME_TYPES == {
+        "welcome",
+        "auth_ok",
+        "message",
+        "presence",
+        "error",
+        "bye",
+        "ping",
+        "pong",
+        "direct",
+        "joined",
+        "left",
+        "room_list",
+        "topic_changed",
+        "who_list",
+        "user_info",
+        "history_page",
+        "synced",
+    }
     assert CLIENT_FRAME_TYPES & SERVER_FRAME_TYPES == {"ping", "pong"}
+
+
+def test_frame_type_sets_follow_the_unions() -> None:
+    """The sets are derived from the unions; every member has its own tag."""
+    for union, types in ((ClientFrame, CLIENT_FRAME_TYPES), (ServerFrame, SERVER_FRAME_TYPES)):
+        members = typing.get_args(union)
+        tags = [member.__struct_config__.tag for member in members]
+        assert len(set(tags)) == len(tags) == len(members)
+        assert set(tags) == types
+
+
+def test_frame_lists_cover_every_type() -> None:
+    tags = {f.__struct_config__.tag for f in ALL_FRAMES + LIST_FRAMES}
+    assert tags == CLIENT_FRAME_TYPES | SERVER_FRAME_TYPES
 
 
 @pytest.mark.parametrize("frame", ALL_FRAMES, ids=lambda f: type(f).__name__)
@@ -59,7 +169,28 @@ def test_frames_are_immutable_and_hashable(frame: msgspec.Struct) -> None:
     assert frame == msgspec.structs.replace(frame)
 
 
-@pytest.mark.parametrize("frame", ALL_FRAMES, ids=lambda f: type(f).__name__)
+@pytest.mark.parametrize("frame", LIST_FRAMES + NESTED, ids=lambda f: type(f).__name__)
+def test_frames_with_lists_are_immutable_and_comparable(frame: msgspec.Struct) -> None:
+    for field in frame.__struct_fields__:
+        with pytest.raises(AttributeError):
+            setattr(frame, field, "changed")
+    assert frame == msgspec.structs.replace(frame)
+    assert frame != msgspec.structs.replace(frame, **{frame.__struct_fields__[0]: "other"})
+
+
+@pytest.mark.parametrize("item", NESTED, ids=lambda f: type(f).__name__)
+def test_nested_records_are_not_frames(item: msgspec.Struct) -> None:
+    """RoomInfo and OnlineUser travel inside frames: no ``type`` of their own."""
+    config = item.__struct_config__
+    assert config.frozen
+    assert config.omit_defaults
+    assert config.tag is None
+    assert config.tag_field is None
+    assert not config.forbid_unknown_fields
+    assert hash(item) == hash(msgspec.structs.replace(item))
+
+
+@pytest.mark.parametrize("frame", ALL_FRAMES + LIST_FRAMES, ids=lambda f: type(f).__name__)
 def test_frame_config(frame: msgspec.Struct) -> None:
     config = frame.__struct_config__
     assert config.frozen
@@ -76,6 +207,26 @@ def test_defaults() -> None:
     err = Error(code="x", message="m")
     assert err.ref is None and err.retry_after is None
     assert Message(id=1, room="r", sender="a", text="t", ts="now").nonce is None
+    assert Message(id=1, room="r", sender="a", text="t", ts="now").replayed is False
+    direct = Direct(id=1, sender="a", to="b", text="t", ts="now")
+    assert direct.nonce is None and direct.replayed is False
+    assert Resume(token="t").last_id is None
+    assert Join(room="r").last_id is None
+    assert Away().text is None
+    assert History() == History(room=None, with_=None, before=None, after=None, limit=None, ref=None)
+    assert SendDirect(to="b", text="t").nonce is None
+    assert Presence(event="online", room="r", username="u").text is None
+    assert Joined(room="r", topic="").created is False
+    assert Synced(last_id=0).has_more is False
+    assert RoomInfo(name="r", topic="", members=0, online=0).joined is False
+    assert OnlineUser(username="u").away is None
+    page = HistoryPage(messages=[], has_more=False)
+    assert page.room is None and page.with_ is None and page.ref is None
+    info = UserInfo(username="u", online=True, member_since="t")
+    assert info.last_seen is None and info.away is None and info.ref is None
+    assert info.rooms_in_common == []
+    # A fresh list per frame, not one shared default.
+    assert info.rooms_in_common is not UserInfo(username="v", online=True, member_since="t").rooms_in_common
 
 
 def test_ping_and_pong_are_different_frames() -> None:
@@ -91,6 +242,7 @@ def test_ping_and_pong_are_different_frames() -> None:
         Register(username="alice", password=SECRET, ref="r1"),
         Login(username="alice", password=SECRET, ref="r1"),
         Resume(token=SECRET, ref="r1"),
+        Resume(token=SECRET, last_id=12, ref="r1"),
         AuthOk(username="alice", token=SECRET, ref="r1"),
     ],
     ids=lambda f: type(f).__name__,
@@ -108,6 +260,10 @@ def test_secrets_hidden_from_repr(frame: object) -> None:
 def test_repr_of_other_frames_is_informative() -> None:
     assert "hello" in repr(Send(room="general", text="hello"))
     assert "bad_frame" in repr(Error(code="bad_frame", message="m"))
+    assert "psst" in repr(SendDirect(to="bob", text="psst"))
+    assert "psst" in repr(Direct(id=1, sender="alice", to="bob", text="psst", ts="t"))
+    assert "bob" in repr(History(with_="bob"))
+    assert "lunch" in repr(OnlineUser(username="bob", away="lunch"))
 
 
 def test_error_codes_are_stable_strings() -> None:
@@ -127,6 +283,10 @@ def test_error_codes_are_stable_strings() -> None:
         "text_too_long",
         "invalid_room",
         "not_in_room",
+        "no_such_room",
+        "no_such_user",
+        "forbidden",
+        "too_many_rooms",
         "server_error",
     }
     for code in ErrorCode:
@@ -154,3 +314,8 @@ def test_public_names() -> None:
     for name in protocol.__all__:
         assert hasattr(protocol, name), name
     assert len(set(protocol.__all__)) == len(protocol.__all__)
+    # Every frame, and every record nested in one, is exported.
+    classes = [*typing.get_args(ClientFrame), *typing.get_args(ServerFrame), RoomInfo, OnlineUser]
+    for cls in classes:
+        assert cls.__name__ in protocol.__all__, cls.__name__
+        assert getattr(protocol, cls.__name__) is cls

@@ -10,23 +10,33 @@ from hypothesis import strategies as st
 
 from chatapp.protocol import DEFAULT_ROOM, MAX_TEXT_CHARS, ErrorCode, ProtocolError
 from chatapp.protocol.limits import (
+    AWAY_MAX,
+    HISTORY_PAGE_DEFAULT,
+    HISTORY_PAGE_MAX,
+    JOIN_CONTEXT,
     NONCE_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
     ROOM_MAX,
+    TOPIC_MAX,
     USERNAME_MAX,
     USERNAME_MIN,
 )
 from chatapp.protocol.rules import (
+    check_away,
+    check_history_limit,
     check_nonce,
     check_password,
     check_room,
     check_text,
+    check_topic,
     check_username,
     username_key,
 )
 
 FAST = settings(max_examples=200, deadline=None, database=None)
+# Rules that are a single length or range check need fewer examples.
+QUICK = settings(FAST, max_examples=60)
 
 USERNAME_CHARS = string.ascii_letters + string.digits + "_.-"
 ROOM_CHARS = string.ascii_lowercase + string.digits + "_-"
@@ -48,6 +58,10 @@ def test_limits_are_sane() -> None:
     assert (USERNAME_MIN, USERNAME_MAX) == (3, 32)
     assert (PASSWORD_MIN, PASSWORD_MAX) == (8, 1024)
     check_room(DEFAULT_ROOM)
+    assert 1 <= HISTORY_PAGE_DEFAULT <= HISTORY_PAGE_MAX
+    assert 1 <= JOIN_CONTEXT <= HISTORY_PAGE_MAX
+    assert 0 < TOPIC_MAX <= MAX_TEXT_CHARS
+    assert 0 < AWAY_MAX <= MAX_TEXT_CHARS
 
 
 # -- usernames --------------------------------------------------------------------------
@@ -310,3 +324,95 @@ def test_valid_nonces(nonce: str | None) -> None:
 @pytest.mark.parametrize("nonce", ["", "x" * (NONCE_MAX + 1), "x" * 10_000])
 def test_invalid_nonces(nonce: str) -> None:
     assert code_of(check_nonce, nonce) is ErrorCode.BAD_FRAME
+
+
+# -- topics -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["", " ", "builds and bugs", "x" * TOPIC_MAX, "😀" * TOPIC_MAX, "line\nbreak", "\u202e"],
+    ids=lambda t: repr(t[:10]) + f"*{len(t)}",
+)
+def test_valid_topics(topic: str) -> None:
+    """Any text up to the limit, counted in characters; empty clears the topic."""
+    check_topic(topic)
+
+
+@pytest.mark.parametrize("topic", ["x" * (TOPIC_MAX + 1), "😀" * (TOPIC_MAX + 1), "x" * 100_000])
+def test_long_topic_is_bad_frame(topic: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        check_topic(topic)
+    assert info.value.code is ErrorCode.BAD_FRAME
+    assert str(TOPIC_MAX) in info.value.message
+
+
+@QUICK
+@given(
+    st.text(max_size=20)
+    | st.integers(min_value=TOPIC_MAX - 2, max_value=TOPIC_MAX + 2).flatmap(
+        lambda n: st.text(min_size=n, max_size=n)
+    )
+)
+def test_topic_rule(topic: str) -> None:
+    assert code_of(check_topic, topic) is (None if len(topic) <= TOPIC_MAX else ErrorCode.BAD_FRAME)
+
+
+# -- away messages -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, "", " ", "lunch", "x" * AWAY_MAX, "😀" * AWAY_MAX, "back\nsoon"],
+    ids=lambda t: "None" if t is None else repr(t[:10]) + f"*{len(t)}",
+)
+def test_valid_away_messages(text: str | None) -> None:
+    """Absent or empty means back; otherwise any text up to the limit."""
+    check_away(text)
+
+
+@pytest.mark.parametrize("text", ["x" * (AWAY_MAX + 1), "😀" * (AWAY_MAX + 1), "x" * 100_000])
+def test_long_away_message_is_bad_frame(text: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        check_away(text)
+    assert info.value.code is ErrorCode.BAD_FRAME
+    assert str(AWAY_MAX) in info.value.message
+
+
+@QUICK
+@given(st.none() | st.integers(min_value=0, max_value=AWAY_MAX + 3).map(lambda n: "a" * n))
+def test_away_rule(text: str | None) -> None:
+    valid = text is None or len(text) <= AWAY_MAX
+    assert code_of(check_away, text) is (None if valid else ErrorCode.BAD_FRAME)
+
+
+# -- history page size ---------------------------------------------------------------------------
+
+
+def test_history_limit_defaults_when_absent() -> None:
+    assert check_history_limit(None) == HISTORY_PAGE_DEFAULT
+
+
+@pytest.mark.parametrize("limit", [1, 2, HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX - 1, HISTORY_PAGE_MAX])
+def test_valid_history_limits_are_used_as_given(limit: int) -> None:
+    assert check_history_limit(limit) == limit
+
+
+@pytest.mark.parametrize("limit", [0, -1, -(2**63), HISTORY_PAGE_MAX + 1, 2**63, 10**100])
+def test_history_limit_out_of_range_is_bad_frame(limit: int) -> None:
+    with pytest.raises(ProtocolError) as info:
+        check_history_limit(limit)
+    assert info.value.code is ErrorCode.BAD_FRAME
+    assert str(HISTORY_PAGE_MAX) in info.value.message
+    assert code_of(check_history_limit, limit) is ErrorCode.BAD_FRAME
+
+
+@QUICK
+@given(st.none() | st.integers(min_value=-5, max_value=HISTORY_PAGE_MAX + 5) | st.integers())
+def test_history_limit_rule(limit: int | None) -> None:
+    if limit is None:
+        assert check_history_limit(limit) == HISTORY_PAGE_DEFAULT
+    elif 1 <= limit <= HISTORY_PAGE_MAX:
+        assert check_history_limit(limit) == limit
+    else:
+        assert code_of(check_history_limit, limit) is ErrorCode.BAD_FRAME

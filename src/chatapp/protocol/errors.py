@@ -27,6 +27,10 @@ class ErrorCode(enum.StrEnum):
     TEXT_TOO_LONG = "text_too_long"
     INVALID_ROOM = "invalid_room"
     NOT_IN_ROOM = "not_in_room"
+    NO_SUCH_ROOM = "no_such_room"
+    NO_SUCH_USER = "no_such_user"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_ROOMS = "too_many_rooms"
     SERVER_ERROR = "server_error"
 
 

@@ -13,6 +13,7 @@ they answer with specific error codes rather than ``bad_frame``.
 
 from __future__ import annotations
 
+import typing
 from typing import Literal
 
 import msgspec
@@ -51,6 +52,8 @@ class Login(_Frame, frozen=True, tag="login"):
 
 class Resume(_Frame, frozen=True, tag="resume"):
     token: str
+    last_id: int | None = None
+    """The highest message id the client has seen; the server replays what came after it."""
     ref: Ref = None
 
     def __repr__(self) -> str:
@@ -65,6 +68,62 @@ class Send(_Frame, frozen=True, tag="send"):
 
 
 class Quit(_Frame, frozen=True, tag="quit"):
+    ref: Ref = None
+
+
+class Join(_Frame, frozen=True, tag="join"):
+    room: str
+    last_id: int | None = None
+    """Replay the room's messages after this id; without it, the most recent ones."""
+    ref: Ref = None
+
+
+class Leave(_Frame, frozen=True, tag="leave"):
+    room: str
+    ref: Ref = None
+
+
+class ListRooms(_Frame, frozen=True, tag="rooms"):
+    ref: Ref = None
+
+
+class SetTopic(_Frame, frozen=True, tag="topic"):
+    room: str
+    text: str
+    ref: Ref = None
+
+
+class Who(_Frame, frozen=True, tag="who"):
+    room: str
+    ref: Ref = None
+
+
+class Whois(_Frame, frozen=True, tag="whois"):
+    username: str
+    ref: Ref = None
+
+
+class Away(_Frame, frozen=True, tag="away"):
+    text: str | None = None
+    """The away message; absent or empty means back."""
+    ref: Ref = None
+
+
+class SendDirect(_Frame, frozen=True, tag="dm"):
+    to: str
+    text: str
+    nonce: str | None = None
+    ref: Ref = None
+
+
+class History(_Frame, frozen=True, tag="history"):
+    """A page of stored messages of a room, or of the direct conversation ``with`` someone."""
+
+    room: str | None = None
+    with_: str | None = msgspec.field(default=None, name="with")
+    before: int | None = None
+    after: int | None = None
+    limit: int | None = None
     ref: Ref = None
 
 
@@ -105,12 +164,101 @@ class Message(_Frame, frozen=True, tag="message"):
     text: str
     ts: str
     nonce: str | None = None
+    replayed: bool = False
+    """Sent again because the client missed it (a resume, a join with ``last_id``), not live."""
+
+
+class Direct(_Frame, frozen=True, tag="direct"):
+    """A direct message; the sender's copy is its acknowledgment."""
+
+    id: int
+    sender: str = msgspec.field(name="from")
+    to: str
+    text: str
+    ts: str
+    nonce: str | None = None
+    replayed: bool = False
+
+
+PresenceEvent = Literal["join", "leave", "online", "offline", "away", "back"]
 
 
 class Presence(_Frame, frozen=True, tag="presence"):
-    event: Literal["join", "leave"]
+    """``join``/``leave``: room membership; ``online``/``offline``/``away``/``back``: the user's status."""
+
+    event: PresenceEvent
     room: str
     username: str
+    text: str | None = None
+    """The away message, with ``away``."""
+
+
+class Joined(_Frame, frozen=True, tag="joined"):
+    room: str
+    topic: str
+    created: bool = False
+    ref: Ref = None
+
+
+class Left(_Frame, frozen=True, tag="left"):
+    room: str
+    ref: Ref = None
+
+
+class RoomInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    name: str
+    topic: str
+    members: int
+    online: int
+    joined: bool = False
+
+
+class RoomList(_Frame, frozen=True, tag="room_list"):
+    rooms: list[RoomInfo]
+    ref: Ref = None
+
+
+class TopicChanged(_Frame, frozen=True, tag="topic_changed"):
+    room: str
+    text: str
+    by: str
+
+
+class OnlineUser(msgspec.Struct, frozen=True, omit_defaults=True):
+    username: str
+    away: str | None = None
+
+
+class WhoList(_Frame, frozen=True, tag="who_list"):
+    room: str
+    users: list[OnlineUser]
+    ref: Ref = None
+
+
+class UserInfo(_Frame, frozen=True, tag="user_info"):
+    username: str
+    online: bool
+    member_since: str
+    last_seen: str | None = None
+    away: str | None = None
+    rooms_in_common: list[str] = msgspec.field(default_factory=list)
+    ref: Ref = None
+
+
+class HistoryPage(_Frame, frozen=True, tag="history_page"):
+    messages: list[Message | Direct]
+    has_more: bool
+    room: str | None = None
+    with_: str | None = msgspec.field(default=None, name="with")
+    ref: Ref = None
+
+
+class Synced(_Frame, frozen=True, tag="synced"):
+    """Ends a replay: everything up to ``last_id`` has been sent; live messages follow."""
+
+    last_id: int
+    has_more: bool = False
+    """True when the replay stopped at its cap; older messages are available through ``history``."""
 
 
 class Error(_Frame, frozen=True, tag="error"):
@@ -124,13 +272,19 @@ class Bye(_Frame, frozen=True, tag="bye"):
     reason: str
 
 
-ClientFrame = Register | Login | Resume | Send | Quit | Ping | Pong
-ServerFrame = Welcome | AuthOk | Message | Presence | Error | Bye | Ping | Pong
+ClientFrame = (
+    Register | Login | Resume | Send | Quit | Ping | Pong
+    | Join | Leave | ListRooms | SetTopic | Who | Whois | Away | SendDirect | History
+)
+ServerFrame = (
+    Welcome | AuthOk | Message | Presence | Error | Bye | Ping | Pong
+    | Direct | Joined | Left | RoomList | TopicChanged | WhoList | UserInfo | HistoryPage | Synced
+)
 Frame = ClientFrame | ServerFrame
 
-CLIENT_FRAME_TYPES: frozenset[str] = frozenset(
-    c.__struct_config__.tag for c in (Register, Login, Resume, Send, Quit, Ping, Pong)  # type: ignore[misc]
-)
-SERVER_FRAME_TYPES: frozenset[str] = frozenset(
-    c.__struct_config__.tag for c in (Welcome, AuthOk, Message, Presence, Error, Bye, Ping, Pong)  # type: ignore[misc]
-)
+def _tags(union: object) -> frozenset[str]:
+    return frozenset(str(member.__struct_config__.tag) for member in typing.get_args(union))
+
+
+CLIENT_FRAME_TYPES: frozenset[str] = _tags(ClientFrame)
+SERVER_FRAME_TYPES: frozenset[str] = _tags(ServerFrame)

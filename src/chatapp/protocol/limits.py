@@ -20,3 +20,9 @@ ROOM_MAX = 32
 NONCE_MAX = 64
 TOKEN_MAX = 128
 DEFAULT_ROOM = "general"
+TOPIC_MAX = 300
+AWAY_MAX = 200
+HISTORY_PAGE_MAX = 200
+HISTORY_PAGE_DEFAULT = 50
+JOIN_CONTEXT = 20
+"""Recent messages sent on ``join`` when the client gives no ``last_id``."""

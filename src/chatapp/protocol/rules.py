@@ -10,11 +10,15 @@ import re
 
 from .errors import ErrorCode, ProtocolError
 from .limits import (
+    AWAY_MAX,
+    HISTORY_PAGE_DEFAULT,
+    HISTORY_PAGE_MAX,
     MAX_TEXT_CHARS,
     NONCE_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
     ROOM_MAX,
+    TOPIC_MAX,
     USERNAME_MAX,
     USERNAME_MIN,
 )
@@ -68,3 +72,22 @@ def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
 def check_nonce(nonce: str | None) -> None:
     if nonce is not None and not 0 < len(nonce) <= NONCE_MAX:
         raise ProtocolError(ErrorCode.BAD_FRAME, f"nonce must be 1 to {NONCE_MAX} characters")
+
+
+def check_topic(topic: str) -> None:
+    if len(topic) > TOPIC_MAX:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"a topic is at most {TOPIC_MAX} characters")
+
+
+def check_away(text: str | None) -> None:
+    if text is not None and len(text) > AWAY_MAX:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"an away message is at most {AWAY_MAX} characters")
+
+
+def check_history_limit(limit: int | None) -> int:
+    """The page size to use: the default when absent; 1 to the maximum otherwise."""
+    if limit is None:
+        return HISTORY_PAGE_DEFAULT
+    if not 1 <= limit <= HISTORY_PAGE_MAX:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"history pages hold 1 to {HISTORY_PAGE_MAX} messages")
+    return limit

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, text
 
 from chatapp.server.store import create_engine
-from chatapp.server.store.engine import sqlite_file, sqlite_foreign_keys_off
+from chatapp.server.store.engine import for_writing, sqlite_file, sqlite_foreign_keys_off
 
 
 async def test_sqlite_pragmas_are_in_force_on_every_connection(tmp_path: Path) -> None:
@@ -107,3 +108,38 @@ async def test_foreign_keys_off_spares_referencing_rows_when_a_table_is_rebuilt(
         await engine.dispose()
     assert (during, after) == (0, 1)
     assert children == [(10,)]
+
+
+async def test_busy_timeout_is_configurable(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}", busy_timeout_ms=250)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one() == 250
+    finally:
+        await engine.dispose()
+    with pytest.raises(ValueError):
+        create_engine("sqlite+aiosqlite://", busy_timeout_ms=-1)
+
+
+async def test_writing_transactions_take_the_write_lock_at_begin(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE TABLE scratch (x INTEGER)")
+
+        async with engine.begin():
+            # A plain BEGIN is deferred: another writer still gets in.
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+
+        async with for_writing(engine).begin():
+            # Nothing executed yet, and the lock is already ours.
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        await engine.dispose()

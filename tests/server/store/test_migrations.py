@@ -27,7 +27,7 @@ from chatapp.server.store.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALEMBIC = Path(sys.executable).with_name("alembic")
-APP_TABLES = {"users", "sessions"}
+APP_TABLES = {"users", "sessions", "rooms", "memberships", "messages"}
 
 
 def tables(path: Path) -> set[str]:
@@ -138,7 +138,8 @@ def test_alembic_cli_upgrade_and_downgrade(db_url: str, db_path: Path) -> None:
     up = alembic_cli("upgrade", "head", url=url)
     assert up.returncode == 0, up.stderr
     # alembic.ini's logging sections are in effect: the CLI reports what it ran.
-    assert f"Running upgrade  -> {head_revision()}" in up.stderr
+    assert "Running upgrade  -> 0001" in up.stderr
+    assert f"Running upgrade 0001 -> {head_revision()}" in up.stderr
     assert tables(path) >= APP_TABLES
     assert version(path) == [head_revision()]
 
@@ -162,14 +163,18 @@ def test_offline_sql_renders_for_postgresql() -> None:
     assert "TIMESTAMP WITH TIME ZONE" in sql
     assert "CONSTRAINT uq_users_username_key UNIQUE (username_key)" in sql
     assert "ON DELETE CASCADE" in sql
+    assert "ON DELETE SET NULL" in sql
+    assert "id SERIAL NOT NULL" in sql
+    assert "AUTOINCREMENT" not in sql
+    assert "INSERT INTO rooms" in sql and "'general'" in sql
 
 
 BROKEN_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -189,7 +194,7 @@ async def test_a_failing_upgrade_leaves_the_database_untouched(
 ) -> None:
     extra = tmp_path / "versions"
     extra.mkdir()
-    (extra / "0002_broken.py").write_text(BROKEN_REVISION)
+    (extra / "9999_broken.py").write_text(BROKEN_REVISION.replace("{head}", head_revision()))
     config = alembic_config()
     config.set_main_option("path_separator", "os")
     config.set_main_option(
@@ -207,7 +212,7 @@ async def test_a_failing_upgrade_leaves_the_database_untouched(
                 await connection.run_sync(run)
     finally:
         await engine.dispose()
-    # 0001 ran in the same transaction as the broken 0002, so it is gone too.
+    # Every real revision ran in the same transaction as the broken one, so they are gone too.
     assert not tables(db_path) & (APP_TABLES | {"scratch"})
 
 

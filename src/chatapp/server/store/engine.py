@@ -4,13 +4,20 @@ SQLite connections get, on every new DBAPI connection:
 
 - ``journal_mode=WAL``: readers never block the writer and vice versa;
 - ``foreign_keys=ON``: SQLite ignores declared foreign keys otherwise;
-- ``busy_timeout=5000``: a writer waits for the lock instead of failing at once;
+- ``busy_timeout=5000`` (``busy_timeout_ms``): a writer waits for the lock
+  instead of failing at once;
 - ``synchronous=FULL``: a commit is on disk before we acknowledge it.
 
 SQLAlchemy also takes over BEGIN from the sqlite3 driver, whose legacy mode
 never begins a transaction before DDL or SELECT: with it, migrations are atomic
 and reads see one snapshot. (This is the recipe of SQLAlchemy's SQLite
 dialect documentation, "Enabling Non-Legacy SQLite Transactional Modes".)
+
+Transactions that write begin with ``BEGIN IMMEDIATE`` (see :func:`for_writing`):
+a deferred transaction that reads first and writes later fails at once with
+``database is locked`` (SQLITE_BUSY_SNAPSHOT, no busy wait) if another
+connection committed in between, whereas an immediate one queues for the write
+lock up front, so read-then-write units of work are serialised, not failed.
 """
 
 from __future__ import annotations
@@ -24,12 +31,17 @@ from sqlalchemy import Connection, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+
 SQLITE_PRAGMAS = (
     "journal_mode=WAL",
     "foreign_keys=ON",
-    "busy_timeout=5000",
+    f"busy_timeout={DEFAULT_BUSY_TIMEOUT_MS}",
     "synchronous=FULL",
 )
+
+# Execution option read by _on_sqlite_begin; set on an engine by for_writing().
+_BEGIN_IMMEDIATE = "chatapp_sqlite_begin_immediate"
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -45,8 +57,14 @@ def sqlite_file(url: str | URL) -> Path | None:
     return Path(database)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``; for SQLite, also the directory the file will live in."""
+def create_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> AsyncEngine:
+    """An async engine for ``url``; for SQLite, also the directory the file will live in.
+
+    ``busy_timeout_ms`` is how long an SQLite writer waits for another's write
+    lock before failing with ``database is locked`` (ignored for other databases).
+    """
+    if busy_timeout_ms < 0:
+        raise ValueError(f"busy_timeout_ms must not be negative, not {busy_timeout_ms}")
     if not is_sqlite(url):
         # pre_ping: a server-side database may drop idle connections (restart, failover).
         return create_async_engine(url, pool_pre_ping=True)
@@ -54,9 +72,26 @@ def create_engine(url: str) -> AsyncEngine:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url)
-    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    pragmas = tuple(
+        f"busy_timeout={int(busy_timeout_ms)}" if pragma.startswith("busy_timeout=") else pragma
+        for pragma in SQLITE_PRAGMAS
+    )
+
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        _on_sqlite_connect(dbapi_connection, connection_record, pragmas)
+
+    event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def for_writing(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (same pool), whose transactions begin with ``BEGIN IMMEDIATE`` on SQLite.
+
+    For units of work that write, so that a read before the first write cannot
+    make the transaction fail on a concurrent commit. Other databases ignore it.
+    """
+    return engine.execution_options(**{_BEGIN_IMMEDIATE: True})
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -66,21 +101,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def _on_sqlite_connect(
+    dbapi_connection: Any, connection_record: Any, pragmas: tuple[str, ...] = SQLITE_PRAGMAS
+) -> None:
     # None hands transaction control to SQLAlchemy (see _on_sqlite_begin), and
     # keeps the driver from wrapping the PRAGMAs below in an implicit BEGIN,
     # inside which journal_mode and foreign_keys would be silently ignored.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
     finally:
         cursor.close()
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    if connection.get_execution_options().get(_BEGIN_IMMEDIATE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
 
 
 @contextmanager

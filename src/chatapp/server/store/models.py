@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData, String
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -75,6 +86,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), server_default=DEFAULT_ROLE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The highest message id delivered to the user when their last session
+    # ended: what they missed is what came after it.
+    seen_message_id: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class UserSession(Base):
@@ -92,3 +106,64 @@ class UserSession(Base):
     # Indexed because start-up crash recovery looks for the rows still open.
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     end_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Lowercase, validated by the caller (protocol.rules.check_room).
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    # text("''"), not "": alembic's comparison reads an empty string default as
+    # differing from the '' SQLite reports back.
+    topic: Mapped[str] = mapped_column(String(300), server_default=text("''"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    # The primary key (user_id, room_id) serves "rooms of a user"; the index on
+    # room_id serves "members of a room" and the cascade from rooms.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Message(Base):
+    """A room message (``room_id`` set) or a direct message (``recipient_id`` and ``dm_key`` set)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # NULL nonces never collide (in SQLite and PostgreSQL alike). Its
+        # leading sender_id also serves the cascade from users.
+        UniqueConstraint("sender_id", "nonce", name="uq_messages_sender_id_nonce"),
+        Index("ix_messages_room_id_id", "room_id", "id"),
+        Index("ix_messages_dm_key_id", "dm_key", "id"),
+        Index("ix_messages_recipient_id_id", "recipient_id", "id"),
+        # Retention pruning.
+        Index("ix_messages_created_at", "created_at"),
+        # Ids only ever increase: SQLite's plain rowid reuses the id of a
+        # deleted last row; AUTOINCREMENT never does. (PostgreSQL sequences
+        # never reuse either; the option is ignored there.)
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # "<lower user id>:<higher user id>": one index serves a conversation both ways.
+    dm_key: Mapped[str | None] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def dm_key(user_a: int, user_b: int) -> str:
+    """The conversation key of two users, the same whichever of them is first."""
+    low, high = sorted((user_a, user_b))
+    return f"{low}:{high}"

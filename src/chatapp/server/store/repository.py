@@ -12,19 +12,37 @@ SQLAlchemy errors other than those translated below propagate unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, make_url, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    and_,
+    delete,
+    func,
+    insert,
+    make_url,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
+from chatapp.protocol.limits import DEFAULT_ROOM
 from chatapp.protocol.rules import username_key
 
-from .engine import create_engine, create_sessionmaker
+from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine, create_sessionmaker, for_writing
 from .migrate import SchemaState, schema_state, upgrade
-from .models import User, UserSession
+from .models import Base, Membership, Message, Room, User, UserSession, dm_key
+
+NONCE_MAX = 64
+"""The width of ``messages.nonce``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +70,64 @@ class SessionRecord:
     end_reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    id: int
+    name: str
+    topic: str
+    owner_id: int | None
+    """The creator; None for 'general' and once the owner's account is gone."""
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSummary:
+    name: str
+    topic: str
+    members: int
+    """How many users are members (online or not)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    room: str | None
+    """The room's name; None for a direct message."""
+    sender: str
+    """Usernames as registered."""
+    recipient: str | None
+    """Set for a direct message only."""
+    text: str
+    nonce: str | None
+    created_at: datetime
+    duplicate: bool = False
+    """True when this is the message already stored for a resent (sender, nonce): it was not stored again."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDraft:
+    """A message to store: exactly one of ``room_id`` and ``recipient_id`` (a direct message).
+
+    Checked when made (``ValueError``), so that one bad draft cannot fail the
+    batch it would have been committed with.
+    """
+
+    sender_id: int
+    text: str
+    created_at: datetime
+    room_id: int | None = None
+    recipient_id: int | None = None
+    nonce: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.room_id is None) == (self.recipient_id is None):
+            raise ValueError("a message draft needs exactly one of room_id and recipient_id")
+        if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:
+            raise ValueError(f"naive datetime {self.created_at!r}: the store only accepts aware datetimes")
+        if self.nonce is not None and len(self.nonce) > NONCE_MAX:
+            raise ValueError(f"a nonce is at most {NONCE_MAX} characters")
+
+
 class StoreError(Exception):
     """Base of the errors the store raises itself."""
 
@@ -74,17 +150,25 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         """Use :meth:`open`; this does not check the schema."""
         self._engine = engine
+        # Reads begin a plain (deferred) transaction: one snapshot, no lock.
         self._sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
+        # Units of work that write take SQLite's write lock at BEGIN (see
+        # engine.for_writing): they queue for it instead of failing when they
+        # read before writing and another connection commits in between.
+        self._writes: async_sessionmaker[AsyncSession] = create_sessionmaker(for_writing(engine))
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+    async def open(
+        cls, url: str, *, migrate: bool = True, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    ) -> Store:
         """Connect to ``url`` and make sure its schema is the one this code expects.
 
         With ``migrate`` the schema is upgraded to the latest revision (creating
         it in a new database); without, :class:`SchemaOutOfDate` is raised
-        unless it is already there.
+        unless it is already there. ``busy_timeout_ms``: how long an SQLite
+        write waits for another connection's write lock before it fails.
         """
-        engine = create_engine(url)
+        engine = create_engine(url, busy_timeout_ms=busy_timeout_ms)
         try:
             state = await schema_state(engine)
             if state.unknown:
@@ -107,10 +191,11 @@ class Store:
         """Register ``username``; :class:`UsernameTaken` if it exists in any letter case.
 
         The unique index decides, not a prior lookup, so of two concurrent
-        registrations of one name exactly one succeeds.
+        registrations of one name exactly one succeeds. The new user is a
+        member of the room 'general' (created if missing) in the same transaction.
         """
         try:
-            async with self._sessions.begin() as session:
+            async with self._writes.begin() as session:
                 user = User(
                     username=username,
                     username_key=username_key(username),
@@ -118,6 +203,9 @@ class Store:
                     created_at=now,
                 )
                 session.add(user)
+                await session.flush()
+                general, _ = await _get_or_create_room(session, DEFAULT_ROOM, None, now)
+                session.add(Membership(user_id=user.id, room_id=general.id, joined_at=now))
                 await session.flush()
                 return _user_record(user)
         except IntegrityError as exc:
@@ -132,9 +220,14 @@ class Store:
             user = await session.scalar(select(User).where(User.username_key == username_key(username)))
             return None if user is None else _user_record(user)
 
+    async def find_user_by_id(self, user_id: int) -> UserRecord | None:
+        async with self._sessions.begin() as session:
+            user = await session.get(User, user_id)
+            return None if user is None else _user_record(user)
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace the hash, e.g. when argon2 parameters changed and it was rehashed at login."""
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             await session.execute(
                 update(User).where(User.id == user_id).values(password_hash=password_hash),
                 execution_options=_NO_SYNC,
@@ -146,7 +239,7 @@ class Store:
         self, user_id: int, token_hash: str, peer: str, now: datetime, expires_at: datetime
     ) -> SessionRecord:
         """Record a sign-in (and the user's last login) atomically."""
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             row = UserSession(
                 user_id=user_id,
                 token_hash=token_hash,
@@ -179,7 +272,7 @@ class Store:
 
     async def reopen_session(self, session_id: int, peer: str, now: datetime) -> None:
         """Resume a session from a new connection; counts as a login of its user."""
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             await session.execute(
                 update(UserSession)
                 .where(UserSession.id == session_id)
@@ -197,7 +290,7 @@ class Store:
         values: dict[str, Any] = {"ended_at": now, "end_reason": reason, "last_seen_at": now}
         if revoke:
             values["expires_at"] = now
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             await session.execute(
                 update(UserSession).where(UserSession.id == session_id).values(values),
                 execution_options=_NO_SYNC,
@@ -210,7 +303,7 @@ class Store:
         connected. ``last_seen_at`` is left alone: after a crash it is the last
         sign of life we really saw.
         """
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             result = await session.execute(
                 update(UserSession)
                 .where(UserSession.ended_at.is_(None))
@@ -218,6 +311,255 @@ class Store:
                 execution_options=_NO_SYNC,
             )
             return cast(CursorResult[Any], result).rowcount
+
+    async def last_seen(self, user_id: int) -> datetime | None:
+        """When the user was last seen: the latest ``ended_at`` or ``last_seen_at`` of their sessions.
+
+        None if they never signed in. Whether they are online now is the hub's business.
+        """
+        async with self._sessions.begin() as session:
+            ended, seen = (
+                await session.execute(
+                    select(func.max(UserSession.ended_at), func.max(UserSession.last_seen_at)).where(
+                        UserSession.user_id == user_id
+                    )
+                )
+            ).one()
+            known = [value for value in (ended, seen) if value is not None]
+            return max(known) if known else None
+
+    # -- rooms ---------------------------------------------------------------
+
+    async def get_room(self, name: str) -> RoomRecord | None:
+        """The room called ``name`` (exactly: names are lowercase, the caller checks them)."""
+        async with self._sessions.begin() as session:
+            room = await session.scalar(select(Room).where(Room.name == name))
+            return None if room is None else _room_record(room)
+
+    async def join_room(self, user_id: int, name: str, now: datetime) -> tuple[RoomRecord, bool, bool]:
+        """Make the user a member of ``name``, creating the room (owned by them) if it does not exist.
+
+        Returns ``(room, created, newly_joined)``. Of concurrent joins that find
+        the room missing, exactly one creates it and all end up members.
+        """
+        async with self._writes.begin() as session:
+            room, created = await _get_or_create_room(session, name, user_id, now)
+            newly_joined = await _add_membership(session, user_id, room.id, now)
+            return _room_record(room), created, newly_joined
+
+    async def leave_room(self, user_id: int, room_id: int) -> bool:
+        """End a membership; False if the user was not a member. The room stays, even if empty."""
+        async with self._writes.begin() as session:
+            result = await session.execute(
+                delete(Membership).where(Membership.user_id == user_id, Membership.room_id == room_id),
+                execution_options=_NO_SYNC,
+            )
+            return cast(CursorResult[Any], result).rowcount > 0
+
+    async def set_topic(self, room_id: int, topic: str) -> None:
+        async with self._writes.begin() as session:
+            await session.execute(
+                update(Room).where(Room.id == room_id).values(topic=topic), execution_options=_NO_SYNC
+            )
+
+    async def user_rooms(self, user_id: int) -> list[RoomRecord]:
+        """The rooms the user is a member of, by name."""
+        async with self._sessions.begin() as session:
+            rooms = await session.scalars(
+                select(Room)
+                .join(Membership, Membership.room_id == Room.id)
+                .where(Membership.user_id == user_id)
+                .order_by(Room.name)
+            )
+            return [_room_record(room) for room in rooms]
+
+    async def count_user_rooms(self, user_id: int) -> int:
+        async with self._sessions.begin() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(Membership).where(Membership.user_id == user_id)
+            )
+            return int(count or 0)
+
+    async def is_member(self, user_id: int, room_id: int) -> bool:
+        async with self._sessions.begin() as session:
+            return await session.get(Membership, (user_id, room_id)) is not None
+
+    async def list_rooms(self, limit: int = 500) -> list[RoomSummary]:
+        """Rooms by name with their member counts, the first ``limit``; rooms without members included."""
+        members = (
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.room_id == Room.id)
+            .correlate(Room)
+            .scalar_subquery()
+        )
+        async with self._sessions.begin() as session:
+            rows = await session.execute(
+                select(Room.name, Room.topic, members).order_by(Room.name).limit(limit)
+            )
+            return [RoomSummary(name=name, topic=topic, members=int(count)) for name, topic, count in rows]
+
+    async def rooms_in_common(self, user_a: int, user_b: int) -> list[str]:
+        """Names of the rooms both users are members of, in order."""
+        first, second = aliased(Membership), aliased(Membership)
+        async with self._sessions.begin() as session:
+            names = await session.scalars(
+                select(Room.name)
+                .join(first, first.room_id == Room.id)
+                .join(second, second.room_id == Room.id)
+                .where(first.user_id == user_a, second.user_id == user_b)
+                .order_by(Room.name)
+            )
+            return list(names)
+
+    # -- messages ------------------------------------------------------------
+
+    async def insert_messages(self, drafts: Sequence[MessageDraft]) -> list[StoredMessage]:
+        """Store a batch of messages in one transaction; the results are in the order of ``drafts``.
+
+        New messages get increasing ids in draft order. A draft whose
+        (sender, nonce) is already stored, or comes earlier in the batch, is
+        not stored again: its result is the stored message with
+        ``duplicate=True``. Everything commits or nothing does.
+        """
+        if not drafts:
+            return []
+        async with self._writes.begin() as session:
+            stored = await _stored_by_nonce(session, drafts)
+            # Per draft: the stored message it repeats, or (index into rows,
+            # whether it repeats an earlier draft of this batch).
+            plan: list[StoredMessage | tuple[int, bool]] = []
+            rows: list[dict[str, Any]] = []
+            first_in_batch: dict[tuple[int, str], int] = {}
+            for draft in drafts:
+                key = None if draft.nonce is None else (draft.sender_id, draft.nonce)
+                if key is not None and key in stored:
+                    plan.append(replace(stored[key], duplicate=True))
+                elif key is not None and key in first_in_batch:
+                    plan.append((first_in_batch[key], True))
+                else:
+                    if key is not None:
+                        first_in_batch[key] = len(rows)
+                    plan.append((len(rows), False))
+                    rows.append(_message_row(draft))
+            inserted = await _insert_rows(session, rows)
+            results: list[StoredMessage] = []
+            for step in plan:
+                if isinstance(step, StoredMessage):
+                    results.append(step)
+                else:
+                    index, repeated = step
+                    results.append(replace(inserted[index], duplicate=True) if repeated else inserted[index])
+            return results
+
+    async def room_history(
+        self, room_id: int, *, before: int | None, after: int | None, limit: int
+    ) -> tuple[list[StoredMessage], bool]:
+        """A page of a room's messages, in ascending id order, and whether there are more.
+
+        - ``after``: the first ``limit`` with id > after; more = newer ones exist;
+        - ``before``: the last ``limit`` with id < before; more = older ones exist;
+        - neither: the latest ``limit``; more = older ones exist;
+        - both: the first ``limit`` within (after, before); more = newer ones within it.
+        """
+        async with self._sessions.begin() as session:
+            return await _page(session, Message.room_id == room_id, before, after, limit)
+
+    async def dm_history(
+        self, user_a: int, user_b: int, *, before: int | None, after: int | None, limit: int
+    ) -> tuple[list[StoredMessage], bool]:
+        """A page of the direct messages between two users, both ways; paging as :meth:`room_history`."""
+        async with self._sessions.begin() as session:
+            return await _page(session, Message.dm_key == dm_key(user_a, user_b), before, after, limit)
+
+    async def missed_messages(self, user_id: int, after_id: int, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages with id > ``after_id``, ascending, that concern the user.
+
+        Those of the rooms they are a member of now, and direct messages to or
+        from them. Each source is read through its index and cut at ``limit``
+        before the merge, so a long absence costs at most ``limit`` rows per
+        room, not everything written since; only direct messages *sent* by the
+        user are found through the (sender, nonce) index, i.e. among all they sent.
+        """
+        _check_limit(limit)
+        membership, recent = aliased(Membership, name="membership"), aliased(Message, name="recent")
+        # A lateral join, written portably: for each of the user's rooms, the
+        # first `limit` ids after `after_id` from the (room_id, id) index.
+        first_of_room = (
+            select(recent.id)
+            .where(recent.room_id == membership.room_id, recent.id > after_id)
+            .order_by(recent.id)
+            .limit(limit)
+            .correlate(membership)
+        )
+        in_rooms = (
+            select(Message.id)
+            .select_from(membership)
+            .join(Message, Message.id.in_(first_of_room))
+            .where(membership.user_id == user_id)
+        )
+        to_user = (
+            select(Message.id)
+            .where(Message.recipient_id == user_id, Message.id > after_id)
+            .order_by(Message.id)
+            .limit(limit)
+            .subquery()
+        )
+        from_user = (
+            select(Message.id)
+            .where(Message.sender_id == user_id, Message.recipient_id.is_not(None), Message.id > after_id)
+            .order_by(Message.id)
+            .limit(limit)
+            .subquery()
+        )
+        candidates = union_all(in_rooms, select(to_user.c.id), select(from_user.c.id))
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                _MESSAGE_SELECT.where(Message.id.in_(candidates)).order_by(Message.id).limit(limit)
+            )
+            return [_stored_message(row) for row in result]
+
+    async def set_seen_message_id(self, user_id: int, message_id: int) -> None:
+        """Record what was delivered to the user; never lowers the recorded id."""
+        async with self._writes.begin() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == user_id, User.seen_message_id < message_id)
+                .values(seen_message_id=message_id),
+                execution_options=_NO_SYNC,
+            )
+
+    async def seen_message_id(self, user_id: int) -> int:
+        """The id recorded by :meth:`set_seen_message_id`; 0 if none (or no such user)."""
+        async with self._sessions.begin() as session:
+            seen = await session.scalar(select(User.seen_message_id).where(User.id == user_id))
+            return int(seen or 0)
+
+    async def last_message_id(self) -> int:
+        """The highest id of a stored message; 0 if there is none."""
+        async with self._sessions.begin() as session:
+            last = await session.scalar(select(func.max(Message.id)))
+            return int(last or 0)
+
+    async def prune_messages(self, older_than: datetime, *, batch_size: int = 2000) -> int:
+        """Delete the messages created before ``older_than``; return how many.
+
+        In transactions of at most ``batch_size`` rows, so that a large prune
+        lets other writers (the message writer) in between.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        total = 0
+        while True:
+            async with self._writes.begin() as session:
+                batch = select(Message.id).where(Message.created_at < older_than).limit(batch_size)
+                result = await session.execute(
+                    delete(Message).where(Message.id.in_(batch)), execution_options=_NO_SYNC
+                )
+                deleted = cast(CursorResult[Any], result).rowcount
+            total += deleted
+            if deleted < batch_size:
+                return total
 
 
 # Bulk UPDATEs here never have matching objects loaded in their short-lived
@@ -247,6 +589,187 @@ def _session_record(row: UserSession) -> SessionRecord:
         ended_at=row.ended_at,
         end_reason=row.end_reason,
     )
+
+
+def _room_record(room: Room) -> RoomRecord:
+    return RoomRecord(
+        id=room.id, name=room.name, topic=room.topic, owner_id=room.owner_id, created_at=room.created_at
+    )
+
+
+async def _get_or_create_room(
+    session: AsyncSession, name: str, owner_id: int | None, now: datetime
+) -> tuple[Room, bool]:
+    """The room ``name`` and whether this call created it.
+
+    On SQLite the write transaction (BEGIN IMMEDIATE) already serialises
+    creators; the savepoint makes the same true where it does not (PostgreSQL):
+    the loser of the race on the unique name finds the winner's room.
+    """
+    room = await session.scalar(select(Room).where(Room.name == name))
+    if room is not None:
+        return room, False
+    try:
+        async with session.begin_nested():
+            room = Room(name=name, topic="", owner_id=owner_id, created_at=now)
+            session.add(room)
+    except IntegrityError:
+        room = await session.scalar(select(Room).where(Room.name == name))
+        if room is None:
+            raise
+        return room, False
+    return room, True
+
+
+async def _add_membership(session: AsyncSession, user_id: int, room_id: int, now: datetime) -> bool:
+    """Make the user a member; False if they already were."""
+    if await session.get(Membership, (user_id, room_id)) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(Membership(user_id=user_id, room_id=room_id, joined_at=now))
+    except IntegrityError:
+        # A concurrent join won (on a database without SQLite's write lock);
+        # anything else, such as a missing user, is still an error.
+        if await session.get(Membership, (user_id, room_id), populate_existing=True) is None:
+            raise
+        return False
+    return True
+
+
+_MESSAGES = Base.metadata.tables["messages"]
+_SENDER = aliased(User, name="sender")
+_RECIPIENT = aliased(User, name="recipient")
+
+
+# Messages with names instead of ids, in one query (outer joins: a message is
+# a room message or a DM). The trailing sender id is for matching nonces;
+# _stored_message ignores it. Statements are immutable: refine with .where().
+_MESSAGE_SELECT = (
+    select(
+        Message.id,
+        Room.name.label("room"),
+        _SENDER.username.label("sender"),
+        _RECIPIENT.username.label("recipient"),
+        Message.text,
+        Message.nonce,
+        Message.created_at,
+        Message.sender_id,
+    )
+    .select_from(Message)
+    .join(_SENDER, _SENDER.id == Message.sender_id)
+    .outerjoin(Room, Room.id == Message.room_id)
+    .outerjoin(_RECIPIENT, _RECIPIENT.id == Message.recipient_id)
+)
+
+
+def _stored_message(row: Any) -> StoredMessage:
+    return StoredMessage(
+        id=row[0], room=row[1], sender=row[2], recipient=row[3], text=row[4], nonce=row[5], created_at=row[6]
+    )
+
+
+def _message_row(draft: MessageDraft) -> dict[str, Any]:
+    return {
+        "room_id": draft.room_id,
+        "sender_id": draft.sender_id,
+        "recipient_id": draft.recipient_id,
+        "dm_key": None if draft.recipient_id is None else dm_key(draft.sender_id, draft.recipient_id),
+        "text": draft.text,
+        "nonce": draft.nonce,
+        "created_at": draft.created_at,
+    }
+
+
+async def _stored_by_nonce(
+    session: AsyncSession, drafts: Sequence[MessageDraft]
+) -> dict[tuple[int, str], StoredMessage]:
+    """The stored messages matching the (sender, nonce) of any draft.
+
+    One ``sender_id = ? AND nonce IN (...)`` term per sender, OR-ed, so that
+    SQLite looks each pair up in the unique index (a row-value IN would scan
+    the table); at most _SENDERS_PER_QUERY terms per query, to stay well within
+    SQLite's expression depth limit.
+    """
+    nonces_by_sender: dict[int, set[str]] = {}
+    for draft in drafts:
+        if draft.nonce is not None:
+            nonces_by_sender.setdefault(draft.sender_id, set()).add(draft.nonce)
+    senders = sorted(nonces_by_sender)
+    found: dict[tuple[int, str], StoredMessage] = {}
+    for start in range(0, len(senders), _SENDERS_PER_QUERY):
+        terms = [
+            and_(Message.sender_id == sender, Message.nonce.in_(sorted(nonces_by_sender[sender])))
+            for sender in senders[start : start + _SENDERS_PER_QUERY]
+        ]
+        for row in await session.execute(_MESSAGE_SELECT.where(or_(*terms))):
+            message = _stored_message(row)
+            assert message.nonce is not None
+            found[(row[7], message.nonce)] = message
+    return found
+
+
+_SENDERS_PER_QUERY = 100
+
+
+async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[StoredMessage]:
+    """Insert ``rows`` with one multi-row INSERT; the stored messages, in the order of ``rows``.
+
+    RETURNING gives rows in no promised order, but one INSERT ... VALUES
+    assigns ids in the order of its rows, so sorted ids match ``rows``
+    (checked against the returned sender and nonce). The messages are then
+    read back, with their names, in one query.
+    """
+    if not rows:
+        return []
+    connection = await session.connection()
+    # A list of parameter sets with RETURNING: SQLAlchemy's "insertmanyvalues"
+    # renders one INSERT ... VALUES (...), (...) ... RETURNING per page of rows.
+    result = await connection.execute(
+        insert(_MESSAGES).returning(_MESSAGES.c.id, _MESSAGES.c.sender_id, _MESSAGES.c.nonce), rows
+    )
+    returned: list[tuple[int, int, str | None]] = sorted((row[0], row[1], row[2]) for row in result)
+    if [(sender, nonce) for _, sender, nonce in returned] != [
+        (row["sender_id"], row["nonce"]) for row in rows
+    ]:
+        raise RuntimeError("the database did not assign message ids in the order of the rows")
+    ids = [message_id for message_id, _, _ in returned]
+    wanted = set(ids)
+    by_id: dict[int, StoredMessage] = {}
+    read_back = await session.execute(
+        _MESSAGE_SELECT.where(Message.id >= ids[0], Message.id <= ids[-1]).order_by(Message.id)
+    )
+    for row in read_back:
+        if row[0] in wanted:
+            by_id[row[0]] = _stored_message(row)
+    return [by_id[message_id] for message_id in ids]
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+
+
+async def _page(
+    session: AsyncSession,
+    where: ColumnElement[bool],
+    before: int | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[StoredMessage], bool]:
+    _check_limit(limit)
+    query = _MESSAGE_SELECT.where(where)
+    if after is not None:
+        query = query.where(Message.id > after)
+    if before is not None:
+        query = query.where(Message.id < before)
+    if after is not None:
+        # Forwards from `after`: the oldest first.
+        rows = (await session.execute(query.order_by(Message.id).limit(limit + 1))).all()
+        return [_stored_message(row) for row in rows[:limit]], len(rows) > limit
+    # Backwards from `before` (or from the newest): the newest first, then reversed.
+    rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit + 1))).all()
+    return [_stored_message(row) for row in reversed(rows[:limit])], len(rows) > limit
 
 
 def _display_url(url: str) -> str:
