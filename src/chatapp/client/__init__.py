@@ -1,0 +1,47 @@
+"""The terminal client of chatapp.
+
+- :mod:`.session` — the network side (connect, sign in, resume, reconnect, send), no UI;
+- :mod:`.tui` — the full-screen chat screen (prompt_toolkit);
+- :mod:`.signin` — the log in / register dialogue before the screen opens;
+- :mod:`.commands` — ``/commands`` parsed into actions (pure);
+- :mod:`.render` — formatting and sanitising of everything received (pure);
+- :mod:`.view`, :mod:`.completion` — the message pane and tab completion;
+- :mod:`.linemode` — the client without a terminal (scripts, pipes);
+- :mod:`.__main__` — ``chatapp-client``: options, logging, exit codes.
+"""
+
+from .session import (
+    AuthError,
+    Backoff,
+    ChatSession,
+    ClientError,
+    ConnectError,
+    ConnectionState,
+    LinkDown,
+    LinkUp,
+    Outgoing,
+    ReconnectFailed,
+    Reconnecting,
+    SendFailed,
+    SendRefused,
+    SessionEnded,
+    SessionEvent,
+)
+
+__all__ = [
+    "AuthError",
+    "Backoff",
+    "ChatSession",
+    "ClientError",
+    "ConnectError",
+    "ConnectionState",
+    "LinkDown",
+    "LinkUp",
+    "Outgoing",
+    "ReconnectFailed",
+    "Reconnecting",
+    "SendFailed",
+    "SendRefused",
+    "SessionEnded",
+    "SessionEvent",
+]

@@ -1,0 +1,158 @@
+"""Line mode: the client without a terminal, for scripts and pipes.
+
+Used when standard output is not a terminal (or no terminal can be opened for
+input). Each line read from standard input is handled like a line typed on the
+chat screen (messages are sent, ``/quit`` or ``exit`` leaves, other commands
+are refused); everything received is printed as plain, sanitised lines. At the
+end of the input the client waits (briefly) until its messages were
+acknowledged, then says ``quit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from datetime import tzinfo
+from typing import TextIO
+
+from chatapp.protocol import DEFAULT_ROOM, ByeReason, Error, Message, Presence, ProtocolError
+
+from . import commands, render
+from .clock import Clock, SystemClock
+from .session import (
+    ChatSession,
+    LinkDown,
+    LinkUp,
+    ReconnectFailed,
+    SendFailed,
+    SendRefused,
+    SessionEnded,
+    SessionEvent,
+)
+
+
+def _start_reader(stdin: TextIO, queue: asyncio.Queue[str | None]) -> None:
+    loop = asyncio.get_running_loop()
+
+    def put(item: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening any more
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def read() -> None:
+        try:
+            for line in stdin:
+                put(line)
+        except (OSError, ValueError):
+            pass
+        finally:
+            put(None)
+
+    threading.Thread(target=read, name="chatapp-client-stdin", daemon=True).start()
+
+
+class LineMode:
+    def __init__(
+        self,
+        session: ChatSession,
+        stdin: TextIO,
+        stdout: TextIO,
+        stderr: TextIO,
+        *,
+        clock: Clock | None = None,
+        tz: tzinfo | None = None,
+        drain_timeout: float = 5.0,
+    ) -> None:
+        self.session = session
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.clock = clock or SystemClock()
+        self.tz = tz
+        self.drain_timeout = drain_timeout
+
+    def _print(self, lines: list[render.Line]) -> None:
+        for line in lines:
+            self.stdout.write(line.plain + "\n")
+        self.stdout.flush()
+
+    def _note(self, text: str) -> None:
+        self.stderr.write(f"chatapp-client: {text}\n")
+        self.stderr.flush()
+
+    async def run(self) -> int:
+        """Returns 0 when the input ended and everything was sent, 1 otherwise."""
+        printer = asyncio.create_task(self._print_events())
+        typist = asyncio.create_task(self._send_input())
+        await asyncio.wait({printer, typist}, return_when=asyncio.FIRST_COMPLETED)
+        if typist.done() and not printer.done():
+            if self.session.outbox:
+                await self.session.flush(self.drain_timeout)
+            await self.session.quit()
+        typist.cancel()
+        await asyncio.gather(typist, return_exceptions=True)
+        await asyncio.gather(printer, return_exceptions=True)
+        ended = self.session.ended
+        unsent = len(self.session.outbox)
+        if unsent:
+            self._note(f"{unsent} message{'s were' if unsent != 1 else ' was'} not sent")
+        failed = ended is not None and (ended.error is not None or ended.bye not in (None, ByeReason.QUIT))
+        return 1 if failed or unsent else 0
+
+    async def _send_input(self) -> None:
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        _start_reader(self.stdin, lines)
+        while True:
+            raw = await lines.get()
+            if raw is None:
+                return
+            action = commands.parse(raw.rstrip("\r\n"))
+            if isinstance(action, commands.SendText):
+                try:
+                    self.session.send_text(action.text)
+                except ProtocolError as exc:
+                    self._note(f"not sent: {render.describe_error(exc.code, exc.message)}")
+                except SendRefused as exc:
+                    self._note(f"not sent: {exc}")
+            elif isinstance(action, commands.QuitChat):
+                return
+            elif isinstance(action, commands.Nothing):
+                continue
+            else:
+                self._note("only messages, /say, /quit and exit work without a terminal")
+
+    async def _print_events(self) -> None:
+        while True:
+            event = await self.session.next_event()
+            self._show(event)
+            if isinstance(event, SessionEnded):
+                return
+
+    def _system(self, text: str) -> None:
+        self._print(render.system_lines(text, self.clock.now(), tz=self.tz))
+
+    def _show(self, event: SessionEvent) -> None:
+        if isinstance(event, Message):
+            when = render.parse_timestamp(event.ts) or self.clock.now()
+            self._print(render.message_lines(
+                event, self.session.username, tz=self.tz, received=when, show_room=event.room != DEFAULT_ROOM
+            ))
+        elif isinstance(event, Presence):
+            self._system(render.presence_text(event)[0])
+        elif isinstance(event, Error):
+            self._system(render.describe_error(event.code, event.message, event.retry_after))
+        elif isinstance(event, SendFailed):
+            error = event.error
+            self._system(f"Not sent: {render.describe_error(error.code, error.message, error.retry_after)}")
+        elif isinstance(event, LinkDown):
+            why = render.describe_link_down(event.bye, event.error)
+            self._system(why + (" Reconnecting." if event.reconnect else ""))
+        elif isinstance(event, ReconnectFailed):
+            self._system(f"Reconnect attempt {event.attempt} failed: {render.sanitize(event.reason)}.")
+        elif isinstance(event, LinkUp):
+            self._system("Reconnected; session resumed.")
+        elif isinstance(event, SessionEnded):
+            if event.error is not None:
+                self._system(render.describe_error(event.error.code, event.error.message))
+            elif event.bye not in (None, "quit"):
+                self._system(render.describe_bye(event.bye or ""))

@@ -1,0 +1,176 @@
+"""Signing in before the chat screen opens: the "1) Log in  2) Register" dialogue.
+
+Runs on the normal terminal screen with prompt_toolkit prompts (hidden input
+for passwords). Refusals from the server are shown as sentences and the user
+tries again; nothing here needs a restart. With a password from standard
+input (``--password-stdin``) there is exactly one attempt and no prompt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import DummyHistory
+
+from chatapp.protocol import AuthOk, ErrorCode, ProtocolError
+from chatapp.protocol.rules import check_password, check_username
+
+from . import render
+from .session import AuthError, ChatSession, ConnectError
+
+PROMPT_STYLE = "bold"
+
+
+class SignInCancelled(Exception):
+    """The user pressed Ctrl-C or Ctrl-D at a prompt. ``interrupted`` is True for Ctrl-C."""
+
+    def __init__(self, interrupted: bool) -> None:
+        super().__init__("cancelled")
+        self.interrupted = interrupted
+
+
+class SignInFailed(Exception):
+    """Signing in cannot succeed without the user's help (non-interactive), or the server is gone."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SignInOptions:
+    username: str | None = None
+    register: bool = False
+    password: str | None = None
+    """Given on standard input: one attempt, no prompts."""
+
+    def __repr__(self) -> str:
+        return f"SignInOptions(username={self.username!r}, register={self.register!r}, password=<hidden>)"
+
+
+def say(text: str, style: str = "") -> None:
+    """One line on the terminal (through prompt_toolkit, so tests can capture it)."""
+    print_formatted_text(FormattedText([(style, text)]))
+
+
+def _refusal(exc: ProtocolError) -> str:
+    return render.describe_error(exc.code, exc.message)
+
+
+async def sign_in(session: ChatSession, options: SignInOptions) -> AuthOk:
+    """Sign in (or register) on a connected session; returns the server's ``auth_ok``.
+
+    Raises :class:`SignInCancelled` when the user gives up and
+    :class:`SignInFailed` when a scripted attempt is refused or the server
+    cannot be reached any more.
+    """
+    if options.password is not None:
+        return await _scripted(session, options, options.password)
+    return await _interactive(session, options)
+
+
+async def _scripted(session: ChatSession, options: SignInOptions, password: str) -> AuthOk:
+    username = options.username
+    if not username:
+        raise SignInFailed("--password-stdin needs --user")
+    try:
+        check_username(username)
+        if options.register:
+            check_password(username, password)
+    except ProtocolError as exc:
+        raise SignInFailed(_refusal(exc)) from None
+    try:
+        if options.register:
+            return await session.register(username, password)
+        return await session.login(username, password)
+    except AuthError as exc:
+        raise SignInFailed(render.describe_error(exc.code, exc.message, exc.retry_after)) from None
+    except ConnectError as exc:
+        raise SignInFailed(f"lost the connection to {session.address}: {exc.detail}") from None
+
+
+class _Dialogue:
+    def __init__(self) -> None:
+        self._text: PromptSession[str] = PromptSession()
+        self._secret: PromptSession[str] = PromptSession(history=DummyHistory())  # never keep a password
+
+    async def ask(self, label: str, *, secret: bool = False, default: str = "") -> str:
+        prompt = self._secret if secret else self._text
+        try:
+            return await prompt.prompt_async(
+                FormattedText([(PROMPT_STYLE, label)]), is_password=secret, default=default
+            )
+        except KeyboardInterrupt:
+            raise SignInCancelled(interrupted=True) from None
+        except EOFError:
+            raise SignInCancelled(interrupted=False) from None
+
+    async def choice(self) -> bool:
+        """True to register, False to log in."""
+        say("1) Log in  2) Register")
+        while True:
+            answer = (await self.ask("Choice: ")).strip().lower()
+            if answer in ("1", "l", "login", "log in"):
+                return False
+            if answer in ("2", "r", "register"):
+                return True
+            say("Please type 1 to log in or 2 to register (Ctrl-D to leave).")
+
+    async def username(self, default: str = "") -> str:
+        while True:
+            name = (await self.ask("Username: ", default=default)).strip()
+            default = ""
+            try:
+                check_username(name)
+            except ProtocolError as exc:
+                say(f"That username is not valid: {exc.message}.")
+                continue
+            return name
+
+    async def password(self, username: str, register: bool) -> str:
+        while True:
+            password = await self.ask("Password: ", secret=True)
+            if not password:
+                say("The password is empty; please type it (Ctrl-D to leave).")
+                continue
+            if not register:
+                return password
+            try:
+                check_password(username, password)
+            except ProtocolError as exc:
+                say(f"That password is not accepted: {exc.message}.")
+                continue
+            again = await self.ask("Password again: ", secret=True)
+            if again != password:
+                say("The passwords do not match; please try again.")
+                continue
+            return password
+
+
+async def _interactive(session: ChatSession, options: SignInOptions) -> AuthOk:
+    dialogue = _Dialogue()
+    welcome = session.welcome
+    server = f" ({render.sanitize(welcome.server)})" if welcome else ""
+    say(f"Connected to {session.address}{server}.")
+    fixed_user = options.username
+    while True:
+        if fixed_user:
+            register = options.register
+            username = fixed_user
+            say(f"{'Registering' if register else 'Signing in as'} {username}"
+                f"{' (choose a password)' if register else ''}.")
+        else:
+            register = await dialogue.choice()
+            username = await dialogue.username()
+        password = await dialogue.password(username, register)
+        try:
+            if register:
+                result = await session.register(username, password)
+            else:
+                result = await session.login(username, password)
+        except AuthError as exc:
+            say(render.describe_error(exc.code, exc.message, exc.retry_after), "class:error")
+            if exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME):
+                fixed_user = None  # a name given with --user cannot work: ask for another one
+            continue
+        except ConnectError as exc:
+            raise SignInFailed(f"lost the connection to {session.address}: {exc.detail}") from None
+        return result

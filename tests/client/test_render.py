@@ -1,0 +1,276 @@
+from __future__ import annotations
+
+import unicodedata
+import zlib
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from prompt_toolkit.formatted_text import to_formatted_text
+
+from chatapp.client import render
+from chatapp.client.render import sanitize
+from chatapp.protocol import ByeReason, ErrorCode, Message, Presence
+
+BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+TZ = timezone(timedelta(hours=2))
+
+
+def is_control(char: str) -> bool:
+    return unicodedata.category(char) == "Cc"
+
+
+def msg(sender: str, text: str, ts: str = "2026-11-26T01:02:03.456Z", nonce: str | None = None) -> Message:
+    return Message(id=1, room="general", sender=sender, text=text, ts=ts, nonce=nonce)
+
+
+# -- sanitize -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("hello", "hello"),
+        ("caf\u00e9 \U0001f600", "caf\u00e9 \U0001f600"),
+        ("\x1b[2J\x1b[H", "\u241b[2J\u241b[H"),  # clear screen, cursor home: inert
+        ("\x1b]0;pwned\x07", "\u241b]0;pwned\u2407"),  # retitle the terminal
+        ("\x1b]52;c;ZXZpbA==\x07", "\u241b]52;c;ZXZpbA==\u2407"),  # OSC 52 clipboard
+        ("\x9b31m", "<9b>31m"),  # 8-bit CSI
+        ("\x9d0;x\x9c", "<9d>0;x<9c>"),  # 8-bit OSC / ST
+        ("real\rfake", "real\u240dfake"),  # bare CR cannot overwrite the line
+        ("abc\b\b\bxyz", "abc\u2408\u2408\u2408xyz"),  # backspaces cannot erase
+        ("a\tb", "a    b"),
+        ("\x00\x7f", "\u2400\u2421"),
+        ("\u202eevil\u202c", "evil"),  # right-to-left override removed
+        ("\u2066x\u2069\u200f", "x"),  # isolates and marks removed
+        ("a\u2028b\u2029c", "a b c"),
+        ("tag\U000e0041\U000e0042", "tag"),  # invisible tag characters removed
+        ("\U0001f468\u200d\U0001f469", "\U0001f468\u200d\U0001f469"),  # ZWJ kept for emoji
+        ("\ud800x", "\ufffdx"),  # a lone surrogate
+        ("<evil>&amp;", "<evil>&amp;"),  # markup means nothing here
+    ],
+)
+def test_sanitize_examples(raw: str, shown: str) -> None:
+    assert sanitize(raw) == shown
+
+
+def test_combining_marks_are_capped() -> None:
+    zalgo = "e" + "\u0301" * 50 + "x"
+    assert sanitize(zalgo) == "e" + "\u0301" * render.MAX_COMBINING + "x"
+    assert sanitize("e\u0301\u0302") == "e\u0301\u0302"
+
+
+@given(st.text())
+@example("\x1b\x9b\x07\x08\r\n\u202e\u2066")
+def test_sanitized_text_has_no_controls(text: str) -> None:
+    shown = sanitize(text)
+    assert "\x1b" not in shown
+    assert not any(is_control(char) for char in shown)
+    assert not BIDI_CONTROLS & set(shown)
+    assert not any(unicodedata.category(char) in ("Cs", "Zl", "Zp") for char in shown)
+    assert all(unicodedata.category(char) != "Cf" or char in "\u200c\u200d" for char in shown)
+    shown.encode("utf-8")  # always writable to a UTF-8 terminal
+
+
+@given(st.text())
+def test_sanitize_is_idempotent(text: str) -> None:
+    once = sanitize(text)
+    assert sanitize(once) == once
+
+
+@given(st.text(alphabet=st.characters(categories=["L", "N", "P", "S", "Zs"])))
+def test_printable_text_is_unchanged(text: str) -> None:
+    if all(unicodedata.category(char) != "Cf" for char in text):
+        assert sanitize(text) == text
+
+
+@given(st.text(), st.text())
+def test_rendered_message_lines_are_inert(sender: str, text: str) -> None:
+    lines = render.message_lines(msg(sender or "x", text), "me", tz=UTC)
+    for line in lines:
+        for _style, fragment in line.fragments:
+            assert not any(is_control(char) for char in fragment)
+            assert not BIDI_CONTROLS & set(fragment)
+    # one line per \n in the text (trailing blank lines dropped), never more
+    assert 1 <= len(lines) <= text.count("\n") + 1
+
+
+# -- message lines ----------------------------------------------------------------------
+
+
+def test_message_line_shows_local_time_sender_and_text() -> None:
+    [line] = render.message_lines(msg("bob", "hi there"), "alice", tz=TZ)
+    assert line.plain == "03:02 <bob> hi there"
+    assert line.indent == len("03:02 <bob> ")
+    styles = dict((text, style) for style, text in line.fragments)
+    assert styles["bob"] == f"class:nick.{render.nick_colour('bob')}"
+    assert styles["hi there"] == "class:text"
+    assert line.kind == "message"
+
+
+def test_own_lines_are_styled_differently() -> None:
+    [line] = render.message_lines(msg("Alice", "mine"), "alice", tz=TZ)
+    styles = dict((text, style) for style, text in line.fragments)
+    assert styles["Alice"] == "class:nick.own"
+    assert styles["mine"] == "class:text.own"
+    assert line.kind == "own"
+
+
+def test_mentions_are_highlighted() -> None:
+    [line] = render.message_lines(msg("bob", "hey alice, look"), "alice", tz=TZ)
+    assert ("class:text.mention", "hey alice, look") in line.fragments
+    [line] = render.message_lines(msg("bob", "malice aforethought"), "alice", tz=TZ)
+    assert ("class:text", "malice aforethought") in line.fragments
+
+
+def test_multiline_text_becomes_indented_continuation_lines() -> None:
+    lines = render.message_lines(msg("bob", "first\n12:00 <alice> forged\r\nthird\n\n"), "alice", tz=TZ)
+    assert [line.plain for line in lines] == [
+        "03:02 <bob> first",
+        "          \u2502 12:00 <alice> forged",
+        "          \u2502 third",
+    ]
+    # continuation lines never start in the time column
+    assert all(line.plain.startswith(" ") for line in lines[1:])
+
+
+def test_a_name_that_looks_like_markup_is_just_text() -> None:
+    [line] = render.message_lines(msg("<evil", "</style><b>x"), None, tz=TZ)
+    assert "<<evil> </style><b>x" in line.plain
+    assert to_formatted_text(line.as_formatted())  # valid formatted text, no parsing involved
+
+
+def test_unreadable_timestamp_falls_back_to_receive_time() -> None:
+    received = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    [line] = render.message_lines(msg("bob", "x", ts="yesterday"), None, tz=UTC, received=received)
+    assert line.plain.startswith("03:04 ")
+
+
+def test_nick_colour_is_stable_and_case_insensitive() -> None:
+    assert render.nick_colour("alice") == zlib.crc32(b"alice") % render.NICK_COLOURS
+    assert render.nick_colour("ALICE") == render.nick_colour("alice")
+    assert len({render.nick_colour(f"user{i}") for i in range(100)}) == render.NICK_COLOURS
+
+
+def test_pending_lines_are_marked() -> None:
+    [line] = render.pending_lines("on its way", "alice", queued=True)
+    assert line.plain == "--:-- <alice> on its way  (queued: not connected)"
+    [first, second] = render.pending_lines("a\nb", "alice", queued=False)
+    assert first.plain == "--:-- <alice> a"
+    assert second.plain.endswith("b  (sending)")
+
+
+def test_system_lines() -> None:
+    when = datetime(2026, 11, 26, 1, 2, tzinfo=UTC)
+    [line] = render.system_lines("bob \x1b[31mjoined", when, tz=UTC, level="join")
+    assert line.plain == "01:02 -!- bob \u241b[31mjoined"
+    assert any("class:system.join" in style for style, _ in line.fragments)
+
+
+def test_day_change_line() -> None:
+    line = render.day_change_line(datetime(2026, 11, 26, 12, tzinfo=UTC), UTC)
+    assert line.plain == "-- Day changed to Thursday, 26 November 2026 --"
+
+
+# -- sentences ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "retry_after", "sentence"),
+    [
+        (ErrorCode.AUTH_FAILED, "bad", None, "Wrong username or password."),
+        (ErrorCode.USERNAME_TAKEN, "x", None, "That username is already taken; please choose another one."),
+        (ErrorCode.WEAK_PASSWORD, "passwords are 8 to 1024 characters long", None,
+         "That password is not accepted: passwords are 8 to 1024 characters long."),
+        (ErrorCode.RATE_LIMITED, "slow down", 42.2, "Too many attempts; please try again in 43 seconds."),
+        (ErrorCode.RATE_LIMITED, "slow down", 1, "Too many attempts; please try again in 1 second."),
+        (ErrorCode.RATE_LIMITED, "slow down", 600, "Too many attempts; please try again in 10 minutes."),
+        (ErrorCode.ALREADY_LOGGED_IN, "x", None,
+         "This account is already signed in somewhere else; sign out there first."),
+        (ErrorCode.INVALID_TOKEN, "x", None, "Your session has expired; please sign in again."),
+        ("brand_new", "some \x1b[2Jreason.", None,
+         "The server refused that: some \u241b[2Jreason (brand_new)."),
+    ],
+)
+def test_describe_error(code: str, message: str, retry_after: float | None, sentence: str) -> None:
+    assert render.describe_error(code, message, retry_after) == sentence
+
+
+def test_describe_bye() -> None:
+    assert render.describe_bye(ByeReason.SHUTDOWN) == "The server is shutting down."
+    assert "somewhere else" in render.describe_bye(ByeReason.REPLACED)
+    assert "keep up" in render.describe_bye(ByeReason.SEND_QUEUE_EXCEEDED)
+    assert render.describe_bye("gone\x07") == "The server closed the connection (gone\u2407)."
+    for reason in ByeReason:
+        assert render.describe_bye(reason).endswith(".")
+
+
+# -- wrapping -----------------------------------------------------------------------------------
+
+
+def row_texts(line: render.Line, width: int) -> list[str]:
+    return ["".join(text for _, text in row) for row in render.wrap(line, width)]
+
+
+def test_wrap_breaks_between_words_and_indents() -> None:
+    [line] = render.message_lines(msg("bob", "the quick brown fox jumps over the lazy dog"), None, tz=TZ)
+    assert row_texts(line, 30) == [
+        "03:02 <bob> the quick brown",
+        "          \u2502 fox jumps over the",
+        "          \u2502 lazy dog",
+    ]
+
+
+def test_wrap_breaks_long_words_hard_and_keeps_styles() -> None:
+    line = render.Line((("class:a", "ab "), ("class:b", "x" * 10)), indent=3)
+    rows = render.wrap(line, 6)
+    texts = ["".join(t for _, t in row) for row in rows]
+    assert texts == ["ab xxx", " \u2502 xxx", " \u2502 xxx", " \u2502 x"]
+    assert rows[0] == [("class:a", "ab "), ("class:b", "xxx")]
+
+
+def test_wrap_never_breaks_inside_the_time_and_name() -> None:
+    [line] = render.message_lines(msg("bob", "x" * 30), None, tz=TZ)
+    rows = row_texts(line, 20)
+    assert rows[0].startswith("03:02 <bob> x")
+
+
+def test_wrap_on_a_tiny_terminal_does_not_indent() -> None:
+    [line] = render.message_lines(msg("bob", "hello"), None, tz=TZ)
+    assert row_texts(line, 8) == ["03:02 <b", "ob>", "hello"]
+
+
+@given(st.text(max_size=200), st.integers(min_value=1, max_value=60))
+def test_wrap_keeps_every_character_and_fits(text: str, width: int) -> None:
+    [line, *_] = render.message_lines(msg("bob", text.replace("\n", " ")), None, tz=TZ)
+    rows = render.wrap(line, width)
+    from prompt_toolkit.utils import get_cwidth
+
+    for row in rows:
+        shown = "".join(t for _, t in row)
+        assert get_cwidth(shown) <= max(width, 2)
+    body = "".join("".join(t for s, t in row if s != "class:gutter") for row in rows)
+    assert body.replace(" ", "") == line.plain.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    ("event", "text", "sentence", "level"),
+    [
+        ("join", None, "bob joined general", "join"),
+        ("leave", None, "bob left general", "leave"),
+        ("online", None, "bob is online", "join"),
+        ("offline", None, "bob went offline", "leave"),
+        ("away", "lunch \x1b[5m", "bob is away: lunch \u241b[5m", "leave"),
+        ("back", None, "bob is back", "join"),
+    ],
+)
+def test_presence_sentences(event: str, text: str | None, sentence: str, level: str) -> None:
+    frame = Presence(event=event, room="general", username="bob", text=text)  # type: ignore[arg-type]
+    assert render.presence_text(frame) == (sentence, level)
+
+
+def test_messages_from_another_room_show_the_room() -> None:
+    [line] = render.message_lines(msg("bob", "hi"), None, tz=TZ, show_room=True)
+    assert line.plain == "03:02 [general] <bob> hi"
+    assert line.indent == len("03:02 [general] <bob> ")
