@@ -231,7 +231,7 @@ async def test_leaving_tells_the_server(server: ServerProcess, screen: Screen) -
     await until(lambda: "bob" in screen.screen.roster.online(), what="bob's presence")
     screen.type(CTRL_D)
     assert await screen.finished() is None
-    left = await receive(bob, Presence, lambda p: p.event == "leave")
+    left = await receive(bob, Presence, lambda p: p.event == "offline")
     assert isinstance(left, Presence) and left.username == "alice"
     await bob.close()
     await asyncio.to_thread(server.wait_for_log, r"event=disconnect user=alice .*reason=quit")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.protocol import AuthOk, Bye, Login, Message, Presence, Resume, Send
+from chatapp.protocol import Bye, Login, Message, Presence, Send
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD, WireClient
 
@@ -63,8 +63,7 @@ async def test_after_a_crash_sessions_are_freed_and_tokens_resume(server: Server
     assert open_sessions(server.database)[0][0] == "server_restart"
     # Nobody is locked out: the password works, and so does the token.
     again = await WireClient.connect(server.host, server.port)
-    await again.send(Resume(token=token))
-    assert (await again.expect(AuthOk)).username == "alice"
+    assert (await again.resume(token)).username == "alice"
     await again.close()
     other = await WireClient.connect(server.host, server.port)
     await other.register("bob")
@@ -78,8 +77,7 @@ async def test_restart_keeps_accounts(server: ServerProcess) -> None:
     assert server.stop() == 0
     server.start()
     again = await WireClient.connect(server.host, server.port)
-    await again.send(Login(username="ALICE", password=PASSWORD))
-    assert (await again.expect(AuthOk)).username == "alice"
+    assert (await again.login("ALICE")).username == "alice"
     await again.send(Send(room="general", text="back again"))
     await again.expect(Presence)
     assert (await again.expect(Message)).text == "back again"
@@ -113,9 +111,19 @@ def test_activity_log_records_events_without_secrets(server: ServerProcess) -> N
 def test_no_migrate_refuses_an_out_of_date_database(tmp_path: Path) -> None:
     db = tmp_path / "empty.db"
     result = subprocess.run(
-        [sys.executable, "-m", "chatapp.server", "--no-migrate", "--port", "0",
-         "--database-url", f"sqlite+aiosqlite:///{db}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "chatapp.server",
+            "--no-migrate",
+            "--port",
+            "0",
+            "--database-url",
+            f"sqlite+aiosqlite:///{db}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "alembic upgrade head" in result.stderr
@@ -124,9 +132,18 @@ def test_no_migrate_refuses_an_out_of_date_database(tmp_path: Path) -> None:
 
 def test_port_in_use_is_a_clear_error(server: ServerProcess, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "chatapp.server", "--port", str(server.port),
-         "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "chatapp.server",
+            "--port",
+            str(server.port),
+            "--database-url",
+            f"sqlite+aiosqlite:///{tmp_path / 'other.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "cannot start" in result.stderr and "Traceback" not in result.stderr
@@ -135,8 +152,9 @@ def test_port_in_use_is_a_clear_error(server: ServerProcess, tmp_path: Path) -> 
 def test_help_documents_every_setting() -> None:
     from chatapp.server.config import Config
 
-    result = subprocess.run([sys.executable, "-m", "chatapp.server", "--help"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "chatapp.server", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0
     for name in Config.__dataclass_fields__:
         assert "--" + name.replace("_", "-") in result.stdout, name
@@ -145,11 +163,16 @@ def test_help_documents_every_setting() -> None:
 
 def test_bad_settings_are_usage_errors(tmp_path: Path) -> None:
     env = {**os.environ, "CHATAPP_PORT": "not-a-port"}
-    result = subprocess.run([sys.executable, "-m", "chatapp.server"], capture_output=True, text=True,
-                            timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "chatapp.server"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode == 2 and "CHATAPP_PORT" in result.stderr and "Traceback" not in result.stderr
-    result = subprocess.run([sys.executable, "-m", "chatapp.server", "--duplicate-login", "maybe"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "chatapp.server", "--duplicate-login", "maybe"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
@@ -157,27 +180,56 @@ def test_bad_settings_are_usage_errors(tmp_path: Path) -> None:
 def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
     """Build the wheel, install it into a fresh venv and start the server from elsewhere."""
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # Dependencies come from this test environment (no network needed); chatapp itself only from the wheel.
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     wheel = next(wheels.glob("chatapp-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
-                    str(wheel)], check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = subprocess.run([python, "-c", "import chatapp; print(chatapp.__file__)"], cwd=elsewhere,
-                           check=True, capture_output=True, text=True).stdout
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run(
+        [python, "-c", "import chatapp; print(chatapp.__file__)"],
+        cwd=elsewhere,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
     assert where.startswith(site), where
     proc = subprocess.Popen(
-        [venv / "bin" / "chatapp-server", "--port", "0", "--argon2-memory-kib", "8",
-         "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"],
-        cwd=elsewhere, stderr=subprocess.PIPE, text=True,
+        [
+            venv / "bin" / "chatapp-server",
+            "--port",
+            "0",
+            "--argon2-memory-kib",
+            "8",
+            "--database-url",
+            f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+        ],
+        cwd=elsewhere,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert proc.stderr is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.protocol import AuthOk, Bye, Login, Presence, Quit, Register, Resume, Send
+from chatapp.protocol import AuthOk, Bye, Login, Message, Presence, Quit, Register, Resume, Send
 from chatapp.server.app import ChatServer
 from tests.server.conftest import Dial, ServerFactory
 from tests.support.wire import PASSWORD, WireClient
@@ -33,13 +33,13 @@ async def test_welcome_announces_version_and_limits(connect: Connect) -> None:
     assert client.welcome.max_text == 4000
 
 
-async def test_register_signs_in_and_announces_join(connect: Connect) -> None:
+async def test_register_signs_in_and_announces_online(connect: Connect) -> None:
     client = await connect()
     await client.send(Register(username="Alice", password=PASSWORD, ref="r1"))
-    ok = await client.expect(AuthOk)
+    ok = await client.signed_in()
     assert ok.username == "Alice" and ok.ref == "r1" and len(ok.token) >= 40
     presence = await client.expect(Presence)
-    assert (presence.event, presence.room, presence.username) == ("join", "general", "Alice")
+    assert (presence.event, presence.room, presence.username) == ("online", "general", "Alice")
 
 
 async def test_login_is_case_insensitive_and_keeps_registered_spelling(connect: Connect) -> None:
@@ -119,7 +119,7 @@ async def test_resume_reattaches_without_password(connect: Connect, tmp_path: Pa
     await client.close()
     again = await connect()
     await again.send(Resume(token=token, ref="x"))
-    ok = await again.expect(AuthOk)
+    ok = await again.signed_in()
     assert ok.username == "frank" and ok.ref == "x"
     assert session_rows(tmp_path)[-1][1] is None  # the one session row is open again
 
@@ -169,7 +169,7 @@ async def test_duplicate_login_rejected_by_default(connect: Connect) -> None:
     await second.expect_error("already_logged_in")
     # The first session is untouched.
     await first.send(Send(room="general", text="still here"))
-    assert (await first.recv()).text == "still here"  # type: ignore[union-attr]
+    assert (await first.expect(Message)).text == "still here"
 
 
 async def test_duplicate_login_replace_policy(start_server: ServerFactory, dial: Dial) -> None:
@@ -181,10 +181,9 @@ async def test_duplicate_login_replace_policy(start_server: ServerFactory, dial:
         await first.expect(Presence)
         await second.login("judy")
         assert (await first.expect(Bye)).reason == "replaced by another login"
-        # The user never went offline, so nobody saw a leave; the new session works.
+        # The user never went offline, so nobody saw offline/online; the new session works.
         await second.send(Send(room="general", text="moved"))
-        message = await second.recv()
-        assert getattr(message, "text", None) == "moved"
+        assert (await second.expect(Message)).text == "moved"
         # The replaced session cannot come back and bounce the new one out.
         third = await dial(server)
         await third.send(Resume(token=old_token))
@@ -196,8 +195,7 @@ async def test_resume_of_the_same_session_takes_over_a_stale_link(connect: Conne
     token = (await stale.register("kate")).token
     await stale.expect(Presence)
     fresh = await connect()
-    await fresh.send(Resume(token=token))
-    await fresh.expect(AuthOk)
+    await fresh.resume(token)
     assert (await stale.expect(Bye)).reason == "replaced by another login"
     await fresh.send(Send(room="general", text="back"))
-    assert getattr(await fresh.recv(), "text", None) == "back"
+    assert (await fresh.expect(Message)).text == "back"

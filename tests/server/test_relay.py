@@ -55,7 +55,7 @@ async def test_leave_is_announced(connect: Connect) -> None:
     alice, bob = await signed_in(connect, "alice", "bob")
     await bob.close()
     presence = await alice.expect(Presence)
-    assert (presence.event, presence.username) == ("leave", "bob")
+    assert (presence.event, presence.username) == ("offline", "bob")
 
 
 async def test_text_limits(connect: Connect) -> None:
@@ -115,7 +115,7 @@ async def test_a_client_that_stops_reading_never_delays_the_others(
             if isinstance(frame, Message):
                 ids.append(frame.id)
                 received[name] += 1
-            elif isinstance(frame, Presence) and frame.event == "leave" and client is bob:
+            elif isinstance(frame, Presence) and frame.event == "offline" and client is bob:
                 left.append(frame.username)
         return ids
 

@@ -13,10 +13,15 @@ from typing import TypeVar
 from chatapp.protocol import (
     AuthOk,
     ClientFrame,
+    Direct,
     Error,
+    HistoryPage,
     Login,
+    Message,
     Register,
+    Resume,
     ServerFrame,
+    Synced,
     Welcome,
     decode_server_frame,
     encode,
@@ -32,6 +37,9 @@ class WireClient:
         self.reader = reader
         self.writer = writer
         self.welcome: Welcome | None = None
+        self.replayed: list[Message | Direct] = []
+        self.synced: Synced | None = None
+        self.last_token = ""
         self._refs = itertools.count(1)
 
     @classmethod
@@ -64,26 +72,51 @@ class WireClient:
             raise ConnectionError("server closed the connection")
         return decode_server_frame(line)
 
-    async def expect(self, kind: type[F], timeout: float = TIMEOUT) -> F:
-        """Receive frames until one of ``kind`` arrives (skipping pings); fail on anything else."""
+    async def expect(self, kind: type[F], timeout: float = TIMEOUT, *, skip: tuple[type, ...] = ()) -> F:
+        """Receive the next frame, which must be a ``kind``; frames of the ``skip`` types are passed over."""
         while True:
             frame = await self.recv(timeout)
             if isinstance(frame, kind):
                 return frame
-            raise AssertionError(f"expected {kind.__name__}, got {frame!r}")
+            if not isinstance(frame, skip):
+                raise AssertionError(f"expected {kind.__name__}, got {frame!r}")
 
-    async def expect_error(self, code: str, timeout: float = TIMEOUT) -> Error:
-        frame = await self.expect(Error, timeout)
+    async def expect_error(
+        self, code: str, timeout: float = TIMEOUT, *, skip: tuple[type, ...] = ()
+    ) -> Error:
+        frame = await self.expect(Error, timeout, skip=skip)
         assert frame.code == code, frame
         return frame
 
     async def register(self, username: str, password: str = PASSWORD) -> AuthOk:
         await self.send(Register(username=username, password=password, ref=self.next_ref()))
-        return await self.expect(AuthOk)
+        return await self.signed_in()
 
     async def login(self, username: str, password: str = PASSWORD) -> AuthOk:
         await self.send(Login(username=username, password=password, ref=self.next_ref()))
-        return await self.expect(AuthOk)
+        return await self.signed_in()
+
+    async def resume(self, token: str, last_id: int | None = None) -> AuthOk:
+        await self.send(Resume(token=token, last_id=last_id, ref=self.next_ref()))
+        return await self.signed_in()
+
+    async def signed_in(self) -> AuthOk:
+        """Expect ``auth_ok`` and the replay that follows it up to ``synced``; keep the replay."""
+        ok = await self.expect(AuthOk)
+        if ok.token:
+            self.last_token = ok.token
+        self.replayed = []
+        while True:
+            frame = await self.recv()
+            if isinstance(frame, Synced):
+                self.synced = frame
+                return ok
+            if isinstance(frame, HistoryPage):
+                self.replayed.extend(frame.messages)
+            elif isinstance(frame, Message | Direct):
+                self.replayed.append(frame)
+            else:
+                raise AssertionError(f"unexpected {frame!r} in a replay")
 
     async def closed(self, timeout: float = TIMEOUT) -> bool:
         """Read until EOF; True when the server closed the connection."""

@@ -21,10 +21,12 @@ from chatapp.server.auth import Authenticator
 from chatapp.server.config import Config
 from chatapp.server.connection import Connection, Services
 from chatapp.server.hub import Hub
-from chatapp.server.messages import MemoryMessageLog
+from chatapp.server.messages import DurableMessageLog, MemoryMessageLog, MessageLog
 from chatapp.server.outbox import Flusher
 from chatapp.server.passwords import PasswordHashing
-from chatapp.server.store import Store
+from chatapp.server.ratelimit import WindowCounter
+from chatapp.server.retention import prune_forever, prune_once
+from chatapp.server.store import MessageWriter, Store
 
 log = logging.getLogger("chatapp.server")
 
@@ -35,6 +37,8 @@ class ChatServer:
         self.hub = Hub()
         self._store: Store | None = None
         self._hashing: PasswordHashing | None = None
+        self._writer: MessageWriter | None = None
+        self._retention: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
         self._services: Services | None = None
         self._connections: dict[Connection, asyncio.Task[None]] = {}
@@ -59,13 +63,25 @@ class ChatServer:
             workers=config.resolved_hash_workers,
         )
         await self._hashing.start()
+        messages: MessageLog
+        if config.history:
+            self._writer = MessageWriter(self._store)
+            await self._writer.start()
+            messages = DurableMessageLog(self._writer)
+        else:
+            messages = MemoryMessageLog(await self._store.last_message_id())
+        if config.history_days:
+            await prune_once(self._store, config.history_days)
+            self._retention = asyncio.create_task(prune_forever(self._store, config.history_days))
         loop = asyncio.get_running_loop()
         self._services = Services(
             config=config,
             hub=self.hub,
             auth=Authenticator(config, self._store, self._hashing),
-            messages=MemoryMessageLog(),
+            store=self._store,
+            messages=messages,
             flusher=Flusher(loop),
+            room_creations=WindowCounter(config.room_creations_per_hour, 3600.0),
         )
         # The reader's limit only bounds StreamReader's own buffer; lines are bounded by LineSplitter.
         self._server = await asyncio.start_server(
@@ -118,6 +134,12 @@ class ChatServer:
         if self._server is not None:
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        if self._retention is not None:
+            self._retention.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._retention
+        if self._writer is not None:
+            await self._writer.stop()  # commits what is queued; nothing acknowledged is left behind
         if self._store is not None:
             # Anything a cancelled connection could not end is ended here.
             await self._store.end_open_sessions("shutdown", utc_now())

@@ -72,6 +72,13 @@ class Config:
     login_failures_per_address: int = _setting(20, "failed logins from one address before delays start")
     login_delay_max: float = _setting(900.0, "longest delay in seconds imposed after failed logins")
     registrations_per_address: int = _setting(10, "accounts one address may create per hour")
+    history: bool = _setting(
+        True, "store messages (--no-history: relay only, no history or replay; for measuring)"
+    )
+    history_days: int = _setting(0, "delete messages older than this many days (0: keep forever)")
+    replay_max: int = _setting(10_000, "most missed messages replayed on a resume or login")
+    max_rooms_per_user: int = _setting(100, "rooms one user may be a member of")
+    room_creations_per_hour: int = _setting(10, "rooms one user may create per hour")
     argon2_memory_kib: int = _setting(19 * 1024, "argon2id memory cost in KiB (OWASP: 19 MiB)")
     argon2_time_cost: int = _setting(2, "argon2id iterations (OWASP: 2)")
     argon2_parallelism: int = _setting(1, "argon2id lanes (OWASP: 1)")
@@ -176,6 +183,8 @@ def validate(config: Config) -> str | None:
         return "--port must be between 0 and 65535"
     if config.max_frame < 1024:
         return "--max-frame must be at least 1024 bytes"
+    if config.history_days < 0:
+        return "--history-days must be 0 (keep forever) or more"
     if config.max_text < 1:
         return "--max-text must be at least 1"
     for name in (
@@ -198,6 +207,9 @@ def validate(config: Config) -> str | None:
         "argon2_memory_kib",
         "argon2_time_cost",
         "argon2_parallelism",
+        "replay_max",
+        "max_rooms_per_user",
+        "room_creations_per_hour",
     ):
         if getattr(config, name) < 1:
             return f"{_flag(name)} must be at least 1"

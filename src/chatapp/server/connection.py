@@ -1,10 +1,12 @@
 """One client connection, from accept to close.
 
 A connection reads chunks, splits them into lines, decodes each line once and
-dispatches the frame through one table keyed by (state, frame type). It owns
-its socket's life — timeouts, keep-alive, per-connection limits, the goodbye —
-and nothing else: who is online is the hub's business, accounts are the
-authenticator's, persistence is the store's.
+dispatches the frame through one table keyed by (state, frame type) — see
+:mod:`chatapp.server.handlers`. It owns its socket's life — timeouts,
+keep-alive, per-connection limits, the goodbye — and the order of what this
+one client receives (live delivery held back while a replay is sent). Who is
+online is the hub's business, accounts are the authenticator's, persistence
+is the store's.
 
 States: ``GREETED`` (welcome sent, not signed in) → ``AUTHENTICATED`` →
 ``CLOSING``. Every refusal is a :class:`ProtocolError` turned into an
@@ -14,12 +16,11 @@ States: ``GREETED`` (welcome sent, not signed in) → ``AUTHENTICATED`` →
 from __future__ import annotations
 
 import asyncio
-import enum
+import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from chatapp.clock import monotonic
 from chatapp.protocol import (
@@ -28,45 +29,38 @@ from chatapp.protocol import (
     AuthOk,
     Bye,
     ByeReason,
-    ClientFrame,
+    Direct,
     Error,
     ErrorCode,
     Frame,
+    HistoryPage,
     LineSplitter,
-    Login,
+    Message,
     Ping,
-    Pong,
     ProtocolError,
-    Quit,
-    Register,
-    Resume,
-    Send,
     Welcome,
     decode_client_frame,
     encode,
 )
-from chatapp.protocol.rules import check_nonce, check_room, check_text
 from chatapp.server import activity
 from chatapp.server.auth import Authenticator, SignedIn
 from chatapp.server.config import Config
+from chatapp.server.handlers import DISPATCH
 from chatapp.server.hub import Hub
 from chatapp.server.messages import MessageLog
 from chatapp.server.outbox import Flusher, Outbox
-from chatapp.server.ratelimit import TokenBucket
-from chatapp.server.store import UserRecord
+from chatapp.server.ratelimit import TokenBucket, WindowCounter
+from chatapp.server.states import State
+from chatapp.server.store import Store, StoredMessage
 
 log = logging.getLogger("chatapp.connection")
 
 READ_CHUNK = 256 * 1024
+MAX_UNCOMMITTED = 256
+"""Messages of one connection waiting for their commit before it stops reading more."""
 
 # Errors that mean the peer is sending garbage; a run of them closes the connection.
 _GARBAGE = frozenset({ErrorCode.BAD_FRAME, ErrorCode.UNKNOWN_TYPE, ErrorCode.FRAME_TOO_LARGE})
-
-
-class State(enum.Enum):
-    GREETED = "greeted"
-    AUTHENTICATED = "authenticated"
-    CLOSING = "closing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +70,10 @@ class Services:
     config: Config
     hub: Hub
     auth: Authenticator
+    store: Store
     messages: MessageLog
     flusher: Flusher
-
-
-Handler = Callable[["Connection", Any], Awaitable[None]]
+    room_creations: WindowCounter
 
 
 class Connection:
@@ -89,22 +82,26 @@ class Connection:
     ) -> None:
         self._reader = reader
         self._writer = writer
-        self._services = services
-        self._config = services.config
+        self.services = services
+        self.config = services.config
         # No isinstance check: uvloop's transports do not subclass asyncio's, but have its methods.
-        transport = writer.transport
-        self._transport = transport
+        self._transport = writer.transport
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.address: str = str(peer[0])
         self.peer = f"{peer[0]}:{peer[1]}"
         self._loop = asyncio.get_running_loop()
-        self._outbox = Outbox(transport, self._config.send_queue_limit, services.flusher, self._on_overflow)
-        self._splitter = LineSplitter(self._config.max_frame)
+        self._outbox = Outbox(
+            self._transport, self.config.send_queue_limit, services.flusher, self._on_overflow
+        )
+        self._splitter = LineSplitter(self.config.max_frame)
         self._state = State.GREETED
         self._signed_in: SignedIn | None = None
+        self.room_ids: dict[str, int] = {}
+        """The rooms this user is a member of, by name, with their store ids."""
         self._frames_before_auth = 0
         self._garbage_streak = 0
-        self._send_bucket = TokenBucket(self._config.send_rate, self._config.send_burst, monotonic())
+        self._send_bucket = TokenBucket(self.config.send_rate, self.config.send_burst, monotonic())
+        self._uncommitted = 0
         self._last_received = monotonic()
         self._pinged = False
         self._end_reason = "disconnect"
@@ -112,24 +109,44 @@ class Connection:
         self._handed_over = False  # a resume of this same session took over; the session row lives on
         self._auth_timer: asyncio.TimerHandle | None = None
         self._keepalive_timer: asyncio.TimerHandle | None = None
+        self._delivered_id = 0  # highest message id handed to this client
+        self._held: list[tuple[bytes, int]] | None = None  # live deliveries waiting for a replay
+        self._held_bytes = 0
+        self._replayed_ids: set[int] = set()
         self._set_nodelay()
 
     # -- the Member interface the hub uses ------------------------------------
 
     @property
     def user_id(self) -> int:
-        assert self._signed_in is not None
-        return self._signed_in.user_id
+        return self.user.user_id
 
     @property
     def username(self) -> str:
-        assert self._signed_in is not None
-        return self._signed_in.username
+        return self.user.username
 
-    def deliver(self, data: bytes) -> None:
+    def deliver(self, data: bytes, message_id: int = 0) -> None:
+        if self._held is not None:
+            self._held.append((data, message_id))
+            self._held_bytes += len(data)
+            if self._held_bytes > self.config.send_queue_limit:
+                self._held = None
+                self._on_overflow()
+            return
+        if message_id > self._delivered_id:
+            self._delivered_id = message_id
         self._outbox.push(data)
 
-    # -- life cycle -----------------------------------------------------------
+    # -- what handlers use ------------------------------------------------------
+
+    @property
+    def session_id(self) -> int | None:
+        return self._signed_in.session_id if self._signed_in is not None else None
+
+    @property
+    def user(self) -> SignedIn:
+        assert self._signed_in is not None, "only for handlers of signed-in connections"
+        return self._signed_in
 
     @property
     def state(self) -> State:
@@ -137,12 +154,102 @@ class Connection:
 
     @property
     def closing(self) -> bool:
-        # A method, not a comparison inline: handlers change the state while the loop awaits.
+        # A property, not a comparison inline: handlers change the state while the loop awaits.
         return self._state is State.CLOSING
+
+    def send(self, frame: Frame) -> None:
+        self._outbox.push(encode(frame))
+
+    def send_message(self, frame: Message | Direct, message_id: int) -> None:
+        """Send a message to this client alone (a replay, a de-duplicated echo)."""
+        self._note_sent(message_id)
+        self._outbox.push(encode(frame))
+
+    def send_history(self, page: HistoryPage) -> None:
+        for message in page.messages:
+            self._note_sent(message.id)
+        self._outbox.push(encode(page))
+
+    def _note_sent(self, message_id: int) -> None:
+        if self._held is not None:
+            self._replayed_ids.add(message_id)
+        if message_id > self._delivered_id:
+            self._delivered_id = message_id
+
+    @contextlib.asynccontextmanager
+    async def holding_live(self) -> AsyncIterator[None]:
+        """Hold live deliveries back while stored messages are sent, then release them.
+
+        Whatever was both replayed and delivered live in the meantime is sent
+        once, so the client sees every message once and in order.
+        """
+        if self._held is not None:  # already holding (nested): the outer one releases
+            yield
+            return
+        self._held, self._held_bytes, self._replayed_ids = [], 0, set()
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            replayed, self._replayed_ids = self._replayed_ids, set()
+            for data, message_id in held or ():
+                if not (message_id and message_id in replayed):
+                    self.deliver(data, message_id)
+
+    async def drain(self) -> None:
+        """Wait until this client has taken most of what was sent (flow control for long replays)."""
+        self._outbox.flush()
+        with contextlib.suppress(ConnectionError):
+            # A lost peer shows up in the read loop too; the caller just stops early.
+            await self._writer.drain()
+
+    def take_send_token(self) -> None:
+        wait = self._send_bucket.take(monotonic())
+        if wait:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "you are sending too fast; slow down", retry_after=round(wait, 3)
+            )
+
+    async def after_commit(
+        self,
+        future: asyncio.Future[StoredMessage],
+        ref: str | int | None,
+        deliver: Callable[[StoredMessage], None],
+    ) -> None:
+        """Deliver a message once it is committed, without waiting for that here.
+
+        Done-callbacks run in the order the futures resolve, which is commit
+        order, so fan-out follows message ids. Past ``MAX_UNCOMMITTED`` this
+        connection waits before reading more: a flood is slowed at its source.
+        """
+        self._uncommitted += 1
+
+        def done(done_future: asyncio.Future[StoredMessage]) -> None:
+            self._uncommitted -= 1
+            if done_future.cancelled():
+                return
+            error = done_future.exception()
+            if error is not None:
+                log.error("a message could not be stored: %r", error)
+                self.refuse(
+                    ProtocolError(
+                        ErrorCode.SERVER_ERROR,
+                        "your message could not be stored and was not delivered; try again",
+                    ),
+                    ref,
+                )
+                return
+            deliver(done_future.result())
+
+        future.add_done_callback(done)
+        if self._uncommitted > MAX_UNCOMMITTED:
+            await asyncio.wait([future])
+
+    # -- life cycle -----------------------------------------------------------
 
     async def run(self) -> None:
         activity.record("connect", addr=self.peer)
-        config = self._config
+        config = self.config
         self.send(
             Welcome(
                 server=config.server_name,
@@ -184,7 +291,7 @@ class Connection:
         self._transport.close()
         # A peer that does not read never lets close() finish flushing: abort after a grace period.
         if self._transport.get_write_buffer_size():
-            self._loop.call_later(self._config.close_grace, self._transport.abort)
+            self._loop.call_later(self.config.close_grace, self._transport.abort)
 
     async def _finish(self) -> None:
         if self._state is not State.CLOSING:
@@ -195,11 +302,12 @@ class Connection:
                 timer.cancel()
         signed = self._signed_in
         if signed is not None and not self._handed_over:
-            self._services.hub.detach(self)
+            self.services.hub.detach(self)
             try:
-                await self._services.auth.end_session(
-                    signed.session_id, self._end_reason, revoke=self._revoke
-                )
+                auth = self.services.auth
+                await auth.end_session(signed.session_id, self._end_reason, revoke=self._revoke)
+                if self._delivered_id:
+                    await self.services.store.set_seen_message_id(signed.user_id, self._delivered_id)
             except Exception:
                 log.exception("could not end session %s", signed.session_id)
         activity.record(
@@ -210,10 +318,56 @@ class Connection:
         # Chat is many small writes: never let Nagle hold one back waiting for an ACK.
         sock = self._writer.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+
+    # -- signing in -------------------------------------------------------------
+
+    def check_duplicate(self, user_id: int, session_id: int | None = None) -> None:
+        """Refuse a second sign-in of an online account under the ``reject`` policy.
+
+        The same session coming back (a reconnect before we noticed the old
+        link died) is always let in.
+        """
+        current = self.services.hub.online(user_id)
+        if current is None or self.config.duplicate_login != "reject":
+            return
+        if (
+            isinstance(current, Connection)
+            and current._signed_in is not None
+            and current._signed_in.session_id == session_id
+        ):
+            return
+        raise ProtocolError(
+            ErrorCode.ALREADY_LOGGED_IN, "this account is already signed in elsewhere; quit there first"
+        )
+
+    def become(self, signed: SignedIn, rooms: dict[str, int], ref: str | int | None, event: str) -> bool:
+        """Finish signing in: answer ``auth_ok`` and go online. False if the peer left meanwhile."""
+        self._signed_in = signed
+        if self._state is State.CLOSING:
+            return False  # _finish ends the session row
+        self._state = State.AUTHENTICATED
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        self.room_ids = dict(rooms)
+        self.send(AuthOk(username=signed.username, token=signed.token or "", ref=ref))
+        previous = self.services.hub.attach(self, rooms)
+        if isinstance(previous, Connection) and previous is not self:
+            previous._displace(
+                same_session=previous._signed_in is not None
+                and previous._signed_in.session_id == signed.session_id
+            )
+        activity.record(event, user=signed.username, addr=self.peer, session=signed.session_id)
+        return True
+
+    def _displace(self, *, same_session: bool) -> None:
+        """Another connection took this user's place (resume of this session, or a replacing login)."""
+        if same_session:
+            self._handed_over = True
+            self.close(ByeReason.REPLACED, end_reason="resumed_elsewhere")
+        else:
+            self.close(ByeReason.REPLACED, end_reason="replaced", revoke=True)
 
     # -- timers ---------------------------------------------------------------
 
@@ -224,7 +378,7 @@ class Connection:
     def _keepalive(self) -> None:
         if self._state is State.CLOSING:
             return
-        config = self._config
+        config = self.config
         idle = monotonic() - self._last_received
         if idle >= config.ping_interval + config.ping_timeout:
             self.close(ByeReason.IDLE_TIMEOUT)
@@ -249,169 +403,39 @@ class Connection:
 
     # -- frames in ------------------------------------------------------------
 
-    def send(self, frame: Frame) -> None:
-        self._outbox.push(encode(frame))
-
     async def _handle_line(self, line: bytes | object) -> None:
         ref = None
         try:
             if line is LINE_TOO_LONG:
                 raise ProtocolError(
-                    ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {self._config.max_frame} bytes"
+                    ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {self.config.max_frame} bytes"
                 )
             assert isinstance(line, bytes)
             frame = decode_client_frame(line)
             ref = frame.ref
             if self._state is State.GREETED:
                 self._frames_before_auth += 1
-                if self._frames_before_auth > self._config.max_unauthenticated_frames:
+                if self._frames_before_auth > self.config.max_unauthenticated_frames:
                     self.close(ByeReason.TOO_MANY_UNAUTHENTICATED)
                     return
-            await _DISPATCH[self._state][type(frame)](self, frame)
+            await DISPATCH[self._state][type(frame)](self, frame)
             self._garbage_streak = 0
         except ProtocolError as exc:
-            self._refuse(exc, ref if ref is not None else exc.ref)
+            self.refuse(exc, ref if ref is not None else exc.ref)
         except Exception:
             log.exception("unexpected error handling a frame from %s", self.peer)
-            self._refuse(
+            self.refuse(
                 ProtocolError(ErrorCode.SERVER_ERROR, "the server could not handle that; try again"), ref
             )
 
-    def _refuse(self, exc: ProtocolError, ref: str | int | None) -> None:
+    def refuse(self, exc: ProtocolError, ref: str | int | None) -> None:
+        """Answer a refused frame with an ``error``; a run of garbage closes the connection."""
         if self._state is State.CLOSING:
             return
         self.send(Error(code=exc.code.value, message=exc.message, ref=ref, retry_after=exc.retry_after))
         if exc.code in _GARBAGE:
             self._garbage_streak += 1
-            if self._garbage_streak >= self._config.max_invalid_frames:
+            if self._garbage_streak >= self.config.max_invalid_frames:
                 self.close(ByeReason.TOO_MANY_INVALID)
         else:
             self._garbage_streak = 0
-
-    # -- handlers -------------------------------------------------------------
-
-    async def _on_register(self, frame: Register) -> None:
-        user = await self._services.auth.register(frame.username, frame.password, self.address)
-        await self._open_session(user, frame.ref, "register")
-
-    async def _on_login(self, frame: Login) -> None:
-        user = await self._services.auth.login(frame.username, frame.password, self.address)
-        await self._open_session(user, frame.ref, "login")
-
-    async def _on_resume(self, frame: Resume) -> None:
-        auth = self._services.auth
-        signed = await auth.check_token(frame.token, self.address)
-        self._check_duplicate(signed)
-        await auth.reopen_session(signed, self.peer)
-        self._become(signed, frame.ref, "resume")
-
-    async def _open_session(self, user: UserRecord, ref: str | int | None, event: str) -> None:
-        self._check_duplicate_user(user.id)
-        signed = await self._services.auth.open_session(user, self.peer)
-        try:
-            # Another login of this account may have finished while we awaited the database.
-            self._check_duplicate(signed)
-        except ProtocolError:
-            await self._services.auth.end_session(signed.session_id, "rejected", revoke=True)
-            raise
-        self._become(signed, ref, event)
-
-    def _check_duplicate_user(self, user_id: int) -> None:
-        current = self._services.hub.online(user_id)
-        if current is not None and self._config.duplicate_login == "reject":
-            raise ProtocolError(
-                ErrorCode.ALREADY_LOGGED_IN, "this account is already signed in elsewhere; quit there first"
-            )
-
-    def _check_duplicate(self, signed: SignedIn) -> None:
-        current = self._services.hub.online(signed.user_id)
-        # The same session coming back (a reconnect before we noticed the old link died) always wins.
-        if (
-            isinstance(current, Connection)
-            and current._signed_in is not None
-            and current._signed_in.session_id == signed.session_id
-        ):
-            return
-        self._check_duplicate_user(signed.user_id)
-
-    def _become(self, signed: SignedIn, ref: str | int | None, event: str) -> None:
-        if self._state is State.CLOSING:
-            # The peer left while we were signing it in: _finish will end the session row.
-            self._signed_in = signed
-            return
-        self._signed_in = signed
-        self._state = State.AUTHENTICATED
-        if self._auth_timer is not None:
-            self._auth_timer.cancel()
-        self.send(AuthOk(username=signed.username, token=signed.token or "", ref=ref))
-        previous = self._services.hub.attach(self)
-        if isinstance(previous, Connection) and previous is not self:
-            previous._displace(
-                same_session=previous._signed_in is not None
-                and previous._signed_in.session_id == signed.session_id
-            )
-        activity.record(event, user=signed.username, addr=self.peer, session=signed.session_id)
-
-    def _displace(self, *, same_session: bool) -> None:
-        """Another connection took this user's place (resume of this session, or a replacing login)."""
-        if same_session:
-            self._handed_over = True
-            self.close(ByeReason.REPLACED, end_reason="resumed_elsewhere")
-        else:
-            self.close(ByeReason.REPLACED, end_reason="replaced", revoke=True)
-
-    async def _on_send(self, frame: Send) -> None:
-        wait = self._send_bucket.take(monotonic())
-        if wait:
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED, "you are sending too fast; slow down", retry_after=round(wait, 3)
-            )
-        check_room(frame.room)
-        hub = self._services.hub
-        if not hub.is_member(frame.room, self):
-            raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {frame.room!r}")
-        check_text(frame.text, self._config.max_text)
-        check_nonce(frame.nonce)
-        message = await self._services.messages.append(frame.room, self.username, frame.text, frame.nonce)
-        hub.publish(frame.room, message)
-
-    async def _on_ping(self, frame: Ping) -> None:
-        self.send(Pong(ref=frame.ref))
-
-    async def _on_pong(self, frame: Pong) -> None:
-        pass  # any traffic counts as alive; it was noted when the bytes arrived
-
-    async def _on_quit(self, frame: Quit) -> None:
-        if self._signed_in is not None:
-            activity.record("logout", user=self._signed_in.username, addr=self.peer)
-        self.close(ByeReason.QUIT, end_reason="quit", revoke=True)
-
-    async def _need_auth(self, frame: ClientFrame) -> None:
-        raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, "log in or register first")
-
-    async def _already_authenticated(self, frame: ClientFrame) -> None:
-        raise ProtocolError(ErrorCode.ALREADY_AUTHENTICATED, "you are already signed in")
-
-
-_COMMON: dict[type, Handler] = {
-    Ping: Connection._on_ping,
-    Pong: Connection._on_pong,
-    Quit: Connection._on_quit,
-}
-
-_DISPATCH: dict[State, dict[type, Handler]] = {
-    State.GREETED: {
-        **_COMMON,
-        Register: Connection._on_register,
-        Login: Connection._on_login,
-        Resume: Connection._on_resume,
-        Send: Connection._need_auth,
-    },
-    State.AUTHENTICATED: {
-        **_COMMON,
-        Register: Connection._already_authenticated,
-        Login: Connection._already_authenticated,
-        Resume: Connection._already_authenticated,
-        Send: Connection._on_send,
-    },
-}

@@ -1,17 +1,20 @@
-"""Who is online and in which rooms, and delivery to them.
+"""Who is online, in which rooms, with which status — and delivery to them.
 
-The hub encodes a frame once and hands the same bytes to every recipient's
-outbox; it never awaits a recipient, so one slow reader cannot delay a room.
-It knows nothing of SQL or sockets: members are anything with an outbox-like
-``deliver`` and a ``close``. When several server processes share a broker,
-this is the one place that learns to publish to and consume from it.
+The hub encodes a frame once and hands the same bytes to every recipient; it
+never awaits a recipient, so one slow reader cannot delay a room. It knows
+nothing of SQL or sockets: a member is anything with the :class:`Member`
+methods. Rooms here hold *online* members only; stored memberships are the
+store's business, and a member brings its rooms with it when it comes online.
+When several server processes share a broker, this is the one place that
+learns to publish to and consume from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
-from chatapp.protocol import DEFAULT_ROOM, Frame, Presence, encode
+from chatapp.protocol import Frame, OnlineUser, Presence, encode
 
 
 class Member(Protocol):
@@ -19,13 +22,19 @@ class Member(Protocol):
     def user_id(self) -> int: ...
     @property
     def username(self) -> str: ...
-    def deliver(self, data: bytes) -> None: ...
+    def deliver(self, data: bytes, message_id: int = 0) -> None:
+        """Queue encoded frames; ``message_id`` is set when they carry that message."""
+        ...
 
 
 class Hub:
     def __init__(self) -> None:
         self._online: dict[int, Member] = {}
-        self._rooms: dict[str, dict[int, Member]] = {DEFAULT_ROOM: {}}
+        self._rooms: dict[str, dict[int, Member]] = {}
+        self._rooms_of: dict[int, set[str]] = {}
+        self._away: dict[int, str] = {}
+
+    # -- questions ------------------------------------------------------------
 
     def online(self, user_id: int) -> Member | None:
         return self._online.get(user_id)
@@ -34,43 +43,99 @@ class Hub:
     def online_count(self) -> int:
         return len(self._online)
 
-    def members(self, room: str) -> list[Member]:
-        return list(self._rooms.get(room, {}).values())
+    def online_in(self, room: str) -> int:
+        return len(self._rooms.get(room, ()))
 
     def is_member(self, room: str, member: Member) -> bool:
         return self._rooms.get(room, {}).get(member.user_id) is member
 
-    def attach(self, member: Member) -> Member | None:
-        """Put a signed-in member online in the default room.
+    def rooms_of(self, user_id: int) -> frozenset[str]:
+        return frozenset(self._rooms_of.get(user_id, ()))
+
+    def away(self, user_id: int) -> str | None:
+        return self._away.get(user_id)
+
+    def who(self, room: str) -> list[OnlineUser]:
+        members = self._rooms.get(room, {})
+        return sorted(
+            (OnlineUser(username=m.username, away=self._away.get(uid)) for uid, m in members.items()),
+            key=lambda user: user.username.lower(),
+        )
+
+    # -- coming and going -----------------------------------------------------
+
+    def attach(self, member: Member, rooms: Iterable[str]) -> Member | None:
+        """Put a signed-in member online in its rooms and tell those rooms.
 
         If the same user was online through another member (a replaced or
         resumed session), that member is swapped out silently — the user never
-        went offline, so nobody sees a leave and a join — and returned so the
+        went offline, so nobody sees offline and online — and returned so the
         caller can close it.
         """
-        previous = self._online.get(member.user_id)
-        self._online[member.user_id] = member
-        for members in self._rooms.values():
-            if previous is not None and members.get(member.user_id) is previous:
-                members[member.user_id] = member
-        room = self._rooms[DEFAULT_ROOM]
-        if member.user_id not in room:
-            room[member.user_id] = member
-            self.publish(DEFAULT_ROOM, Presence(event="join", room=DEFAULT_ROOM, username=member.username))
-        return previous
+        user_id = member.user_id
+        previous = self._online.get(user_id)
+        self._online[user_id] = member
+        if previous is not None:
+            for name in self._rooms_of.get(user_id, ()):
+                self._rooms[name][user_id] = member
+            return previous
+        names = set(rooms)
+        self._rooms_of[user_id] = names
+        for name in names:
+            self._rooms.setdefault(name, {})[user_id] = member
+        for name in sorted(names):
+            self.publish(name, Presence(event="online", room=name, username=member.username))
+        return None
 
     def detach(self, member: Member) -> None:
-        """Take a member offline; announce it unless another member already took its place."""
-        if self._online.get(member.user_id) is not member:
+        """Take a member offline and tell its rooms, unless another member already took its place."""
+        user_id = member.user_id
+        if self._online.get(user_id) is not member:
             return
-        del self._online[member.user_id]
-        for name, members in self._rooms.items():
-            if members.get(member.user_id) is member:
-                del members[member.user_id]
-                self.publish(name, Presence(event="leave", room=name, username=member.username))
+        del self._online[user_id]
+        self._away.pop(user_id, None)
+        for name in sorted(self._rooms_of.pop(user_id, ())):
+            members = self._rooms[name]
+            del members[user_id]
+            if members:
+                self.publish(name, Presence(event="offline", room=name, username=member.username))
+            else:
+                del self._rooms[name]
 
-    def publish(self, room: str, frame: Frame) -> int:
-        """Deliver a frame to every member of a room; return how many it went to."""
+    def join(self, member: Member, room: str) -> None:
+        """An online member joined a room: add it and announce it to the room, itself included."""
+        self._rooms.setdefault(room, {})[member.user_id] = member
+        self._rooms_of.setdefault(member.user_id, set()).add(room)
+        self.publish(room, Presence(event="join", room=room, username=member.username))
+
+    def leave(self, member: Member, room: str) -> None:
+        """An online member left a room: announce it to the room, itself included, then remove it."""
+        self.publish(room, Presence(event="leave", room=room, username=member.username))
+        members = self._rooms.get(room, {})
+        members.pop(member.user_id, None)
+        if not members:
+            self._rooms.pop(room, None)
+        self._rooms_of.get(member.user_id, set()).discard(room)
+
+    def set_away(self, member: Member, text: str | None) -> None:
+        """Set (text) or clear (None) a member's away message and tell its rooms."""
+        user_id = member.user_id
+        if text:
+            self._away[user_id] = text
+        elif self._away.pop(user_id, None) is None:
+            return  # was not away: nothing to announce
+        for name in sorted(self._rooms_of.get(user_id, ())):
+            event = (
+                Presence(event="away", room=name, username=member.username, text=text)
+                if text
+                else Presence(event="back", room=name, username=member.username)
+            )
+            self.publish(name, event)
+
+    # -- delivery -------------------------------------------------------------
+
+    def publish(self, room: str, frame: Frame, message_id: int = 0) -> int:
+        """Deliver a frame to every online member of a room; return how many it went to."""
         members = self._rooms.get(room)
         if not members:
             return 0
@@ -78,5 +143,16 @@ class Hub:
         # A copy: delivery can cut off a member, which removes it from the room.
         recipients = list(members.values())
         for member in recipients:
-            member.deliver(data)
+            member.deliver(data, message_id)
         return len(recipients)
+
+    def send_to_users(self, user_ids: Iterable[int], frame: Frame, message_id: int = 0) -> int:
+        """Deliver a frame to the online sessions of these users (each once)."""
+        data = encode(frame)
+        delivered = 0
+        for user_id in set(user_ids):
+            member = self._online.get(user_id)
+            if member is not None:
+                member.deliver(data, message_id)
+                delivered += 1
+        return delivered

@@ -1,31 +1,62 @@
-"""Where relayed messages get their id and timestamp.
+"""Where relayed messages get their id and time: the durable log or, for measuring, memory.
 
-Today messages live only in memory (ids increase for the life of the
-process); durable history replaces :class:`MemoryMessageLog` with one backed by
-the store's group-commit writer, behind the same ``append`` method, so the
-connection and the hub do not change.
+Both hand back a future that resolves once the message may be shown to anyone
+— for the durable log, after the batch holding it is committed — so callers
+publish from the future's callback and never wait per message.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
-from chatapp.clock import utc_now, wire_timestamp
-from chatapp.protocol import Message
+from chatapp.server.store import MessageDraft, MessageWriter, StoredMessage
 
 
 class MessageLog(Protocol):
-    async def append(self, room: str, sender: str, text: str, nonce: str | None) -> Message:
-        """Assign id and time to a message and make it durable (if this log is durable)."""
+    def submit(
+        self, draft: MessageDraft, *, room: str | None, sender: str, recipient: str | None
+    ) -> asyncio.Future[StoredMessage]:
+        """Give the message its id; the future resolves when it is safe to deliver."""
         ...
 
 
-class MemoryMessageLog:
-    def __init__(self) -> None:
-        self._last_id = 0
+class DurableMessageLog:
+    """Messages are committed (group commit, one writer) before anyone sees them."""
 
-    async def append(self, room: str, sender: str, text: str, nonce: str | None) -> Message:
+    def __init__(self, writer: MessageWriter) -> None:
+        self._writer = writer
+
+    def submit(
+        self, draft: MessageDraft, *, room: str | None, sender: str, recipient: str | None
+    ) -> asyncio.Future[StoredMessage]:
+        return self._writer.submit(draft)
+
+
+class MemoryMessageLog:
+    """No storage: ids count up from the last stored one for the life of the process.
+
+    Only for measuring what durability costs (``--no-history``): there is no
+    history, replay or nonce de-duplication.
+    """
+
+    def __init__(self, last_id: int = 0) -> None:
+        self._last_id = last_id
+
+    def submit(
+        self, draft: MessageDraft, *, room: str | None, sender: str, recipient: str | None
+    ) -> asyncio.Future[StoredMessage]:
         self._last_id += 1
-        return Message(
-            id=self._last_id, room=room, sender=sender, text=text, ts=wire_timestamp(utc_now()), nonce=nonce
+        future: asyncio.Future[StoredMessage] = asyncio.get_running_loop().create_future()
+        future.set_result(
+            StoredMessage(
+                id=self._last_id,
+                room=room,
+                sender=sender,
+                recipient=recipient,
+                text=draft.text,
+                nonce=draft.nonce,
+                created_at=draft.created_at,
+            )
         )
+        return future
