@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[fast,dev]'
 	touch $@ $(VENV)/.run-installed
 
+# Benchmark install: development plus matplotlib (the chart) and py-spy (the profile).
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[fast,dev,bench]'
+	touch $@ $(VENV)/.dev-installed $(VENV)/.run-installed
+
 ## run: set up and start the server on the embedded SQLite database (127.0.0.1:7777)
 run: $(VENV)/.run-installed
 	$(BIN)/chatapp-server $(ARGS)
@@ -28,7 +33,7 @@ run: $(VENV)/.run-installed
 test: lint typecheck pytest
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
@@ -38,3 +43,7 @@ pytest: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+
+## bench: set up and run the benchmark suite, writing docs/performance.md and its chart (under 10 minutes)
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.run $(ARGS)
