@@ -19,6 +19,7 @@ from chatapp.protocol import (
     AuthOk,
     Bye,
     ClientFrame,
+    Direct,
     Error,
     LineSplitter,
     Login,
@@ -31,6 +32,7 @@ from chatapp.protocol import (
     Register,
     Resume,
     Send,
+    SendDirect,
     ServerFrame,
     Welcome,
     decode_client_frame,
@@ -100,9 +102,21 @@ class FakeServer:
         for conn in self.online():
             conn.send(frame)
 
-    def message(self, sender: str, text: str, *, nonce: str | None = None, ts: str | None = None) -> Message:
+    def message(
+        self, sender: str, text: str, *, nonce: str | None = None, ts: str | None = None,
+        room: str = "general",
+    ) -> Message:
         stamp = ts or datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return Message(id=next(self._ids), room="general", sender=sender, text=text, ts=stamp, nonce=nonce)
+        return Message(id=next(self._ids), room=room, sender=sender, text=text, ts=stamp, nonce=nonce)
+
+    def direct(
+        self, sender: str, to: str, text: str, *, nonce: str | None = None, ts: str | None = None
+    ) -> Direct:
+        stamp = ts or datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return Direct(id=next(self._ids), sender=sender, to=to, text=text, ts=stamp, nonce=nonce)
+
+    def next_id(self) -> int:
+        return next(self._ids)
 
     async def next_frame(self, kind: type | tuple[type, ...] = object, timeout: float = 10.0) -> ClientFrame:
         """The next frame of ``kind`` any client sent (others are skipped)."""
@@ -151,15 +165,16 @@ class FakeServer:
             except (ConnectionError, OSError):
                 pass
             if was:
-                self.broadcast(Presence(event="leave", room="general", username=was))
+                self.broadcast(Presence(event="offline", room="general", username=was))
             self._tasks.discard(task)
 
-    def _auth_ok(self, conn: FakeConnection, username: str, ref: object) -> None:
+    def _auth_ok(self, conn: FakeConnection, username: str, ref: object, *, resumed: bool = False) -> None:
         token = f"token-{username}"
         self.tokens[token] = username
         conn.username = username
-        conn.send(AuthOk(username=username, token=token, ref=ref))  # type: ignore[arg-type]
-        self.broadcast(Presence(event="join", room="general", username=username))
+        # Like the real server: a resume answers with an empty token (keep the one you have).
+        conn.send(AuthOk(username=username, token="" if resumed else token, ref=ref))  # type: ignore[arg-type]
+        self.broadcast(Presence(event="online", room="general", username=username))
 
     def _handle(self, conn: FakeConnection, frame: ClientFrame) -> None:
         if isinstance(frame, Register):
@@ -178,7 +193,19 @@ class FakeServer:
             if username is None:
                 conn.send(Error(code="invalid_token", message="unknown or expired token", ref=frame.ref))
                 return
-            self._auth_ok(conn, username, frame.ref)
+            self._auth_ok(conn, username, frame.ref, resumed=True)
+        elif isinstance(frame, SendDirect):
+            if conn.username is None:
+                conn.send(Error(code="not_authenticated", message="sign in first", ref=frame.ref))
+                return
+            if frame.to.lower() not in self.accounts:
+                conn.send(Error(code="no_such_user", message=f"there is no user {frame.to!r}", ref=frame.ref))
+                return
+            direct = self.direct(conn.username, frame.to, frame.text, nonce=frame.nonce)
+            for other in self.online():
+                if other.username is not None and other.username.lower() in (conn.username.lower(),
+                                                                              frame.to.lower()):
+                    other.send(direct)
         elif isinstance(frame, Send):
             if conn.username is None:
                 conn.send(Error(code="not_authenticated", message="sign in first", ref=frame.ref))
@@ -186,7 +213,7 @@ class FakeServer:
             if len(frame.text) > self.max_text:
                 conn.send(Error(code="text_too_long", message="too long", ref=frame.ref))
                 return
-            self.broadcast(self.message(conn.username, frame.text, nonce=frame.nonce))
+            self.broadcast(self.message(conn.username, frame.text, nonce=frame.nonce, room=frame.room))
         elif isinstance(frame, Ping):
             if self.answer_pings:
                 conn.send(Pong(ref=frame.ref))

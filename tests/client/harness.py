@@ -34,6 +34,9 @@ CTRL_D = "\x04"
 ALT_ENTER = "\x1b\r"
 PAGE_UP = "\x1b[5~"
 PAGE_DOWN = "\x1b[6~"
+CTRL_N = "\x0e"
+CTRL_P = "\x10"
+CTRL_U = "\x15"
 
 
 async def until(

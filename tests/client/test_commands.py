@@ -6,12 +6,23 @@ from chatapp.client import commands
 from chatapp.client.commands import (
     BadUsage,
     ClearScreen,
+    DirectMessage,
+    FetchHistory,
+    JoinRoom,
+    LeaveTarget,
+    ListRooms,
     Nothing,
     QuitChat,
     ReconnectNow,
     SendText,
+    SetAway,
+    SetTopic,
     ShowHelp,
+    ShowTopic,
+    SwitchTarget,
     UnknownCommand,
+    WhoIs,
+    WhoIsOnline,
     parse,
 )
 
@@ -41,20 +52,94 @@ from chatapp.client.commands import (
         ("/say  two spaces", SendText(" two spaces")),
         ("/qiut", UnknownCommand("qiut", "/quit")),
         ("/he", UnknownCommand("he", "/help")),
-        ("/join general", UnknownCommand("join", None)),
+        ("/jion general", UnknownCommand("jion", "/join")),
         ("/", UnknownCommand("", None)),
         (" /quit", SendText(" /quit")),
+        # rooms: with or without '#', any case; the wire name is plain lowercase
+        ("/join general", JoinRoom("general")),
+        ("/join #rust", JoinRoom("rust")),
+        ("/JOIN #Rust-Lang_2", JoinRoom("rust-lang_2")),
+        ("/join  rust ", JoinRoom("rust")),
+        ("/leave", LeaveTarget()),
+        ("/leave rust", LeaveTarget("#rust")),
+        ("/leave #Rust", LeaveTarget("#rust")),
+        ("/leave @bob", LeaveTarget("@bob")),
+        ("/switch rust", SwitchTarget("rust")),
+        ("/switch #rust", SwitchTarget("#rust")),
+        ("/w @bob", SwitchTarget("@bob")),
+        ("/w 3", SwitchTarget("3")),
+        ("/rooms", ListRooms()),
+        ("/who", WhoIsOnline()),
+        ("/who #rust", WhoIsOnline("rust")),
+        ("/who rust", WhoIsOnline("rust")),
+        ("/topic", ShowTopic()),
+        ("/topic #rust", ShowTopic("rust")),
+        ("/topic Rust talk", SetTopic(None, "Rust talk")),
+        ("/topic rust is fun", SetTopic(None, "rust is fun")),  # a bare word is part of the topic
+        ("/topic #rust Rust talk", SetTopic("rust", "Rust talk")),
+        ("/topic --clear", SetTopic(None, "")),
+        ("/topic #rust --clear", SetTopic("rust", "")),
+        # direct messages: the text exactly as typed after one space
+        ("/msg bob hello there", DirectMessage("bob", "hello there")),
+        ("/msg @Bob  two spaces", DirectMessage("Bob", " two spaces")),
+        ("/msg bob line one\nline two", DirectMessage("bob", "line one\nline two")),
+        ("/msg bob", DirectMessage("bob")),
+        ("/msg bob    ", DirectMessage("bob")),
+        ("/whois bob", WhoIs("bob")),
+        ("/whois @bob", WhoIs("bob")),
+        ("/away", SetAway()),
+        ("/away   ", SetAway()),
+        ("/away out to  lunch", SetAway("out to lunch")),
+        ("/history", FetchHistory(50)),
+        ("/history 10", FetchHistory(10)),
+        ("/history 200", FetchHistory(200)),
     ],
 )
 def test_parse(line: str, action: commands.Action) -> None:
     assert parse(line) == action
 
 
-@pytest.mark.parametrize("line", ["/quit now", "/clear all", "/say", "/say   ", "/help a b"])
-def test_bad_usage_is_reported_not_sent(line: str) -> None:
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("/quit now", "/quit takes no arguments"),
+        ("/clear all", "/clear takes no arguments"),
+        ("/rooms all", "/rooms takes no arguments"),
+        ("/say", "/say needs the text"),
+        ("/say   ", "/say needs the text"),
+        ("/help a b", "at most one"),
+        ("/join", "/join needs a room name"),
+        ("/join a b", "/join takes one room name"),
+        ("/join Bad!", "'Bad!' is not a room name: room names are 1 to 32"),
+        ("/join -dash", "is not a room name"),
+        ("/join " + "x" * 33, "is not a room name"),
+        ("/leave a b", "/leave takes one room"),
+        ("/leave @x", "'@x' is not a username"),
+        ("/leave #no!", "is not a room name"),
+        ("/switch", "/switch needs one"),
+        ("/switch a b", "/switch needs one"),
+        ("/who a b", "/who takes one room name"),
+        ("/who #", "is not a room name"),
+        ("/topic #bad! text", "is not a room name"),
+        ("/topic " + "t" * 301, "A topic is at most 300 characters"),
+        ("/msg", "/msg needs the name"),
+        ("/msg b@d hi", "'b@d' is not a username"),
+        ("/msg ab hi", "'ab' is not a username: usernames are 3 to 32"),
+        ("/whois", "/whois needs one username"),
+        ("/whois a b", "/whois needs one username"),
+        ("/whois no!", "is not a username"),
+        ("/away " + "a" * 201, "An away message is at most 200 characters"),
+        ("/history 0", "from 1 to 200"),
+        ("/history 201", "from 1 to 200"),
+        ("/history ten", "from 1 to 200"),
+        ("/history 1 2", "from 1 to 200"),
+    ],
+)
+def test_bad_usage_is_reported_not_sent(line: str, problem: str) -> None:
     action = parse(line)
-    assert isinstance(action, BadUsage)
-    assert action.usage.startswith("/")
+    assert isinstance(action, BadUsage), action
+    assert problem in action.problem
+    assert action.usage.startswith("/" + action.command)
 
 
 def test_unknown_command_hint() -> None:
@@ -80,5 +165,14 @@ def test_help_for_one_command() -> None:
 
 def test_command_names_for_completion() -> None:
     names = commands.command_names()
-    assert "/help" in names and "/quit" in names and "/exit" in names
+    for name in ("/help", "/quit", "/exit", "/join", "/leave", "/switch", "/w", "/msg", "/rooms", "/who",
+                 "/whois", "/topic", "/away", "/history"):
+        assert name in names
     assert names == sorted(names)
+
+
+def test_help_for_the_new_commands() -> None:
+    assert commands.help_text("w").startswith("/switch NAME (also /w): go to a room or conversation")
+    assert commands.help_text("topic").startswith("/topic [#ROOM] [TEXT]: show or set the topic")
+    text = commands.help_text()
+    assert "Ctrl-N / Ctrl-P" in text and "PageUp at the top fetches older ones" in text

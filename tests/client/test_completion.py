@@ -39,10 +39,44 @@ def test_roster_is_case_insensitive() -> None:
 
 def test_complete_commands() -> None:
     completer = ChatCompleter(lambda: [])
-    assert complete(completer, "/h") == ["/help "]
-    every = ("help", "quit", "exit", "clear", "reconnect", "say")
+    assert complete(completer, "/he") == ["/help "]
+    assert complete(completer, "/h") == ["/help ", "/history "]
+    every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
+             "history", "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
+
+
+def test_roster_remembers_people_seen_in_history_behind_the_live_ones() -> None:
+    roster = Roster("alice")
+    roster.saw("zed")
+    roster.joined("bob")
+    roster.saw("bob")  # already known: stays where it is
+    roster.saw("not a name")
+    assert roster.names() == ["bob", "zed"]
+    assert roster.online() == ["bob"]
+
+
+def test_complete_the_first_argument_by_what_the_command_takes() -> None:
+    completer = ChatCompleter(
+        lambda: ["bob", "carol"],
+        users=lambda: ["bob", "Bobby", "carol", "dave"],
+        rooms=lambda: ["general", "rust", "rustaceans"],
+        targets=lambda: ["#general", "#rust", "@bob"],
+    )
+    assert complete(completer, "/join ru") == ["#rust ", "#rustaceans "]
+    assert complete(completer, "/join #rusta") == ["#rustaceans "]
+    assert complete(completer, "/who g") == ["#general "]
+    assert complete(completer, "/topic #") == ["#general ", "#rust ", "#rustaceans "]
+    assert complete(completer, "/leave ") == ["#general ", "#rust ", "@bob "]
+    assert complete(completer, "/switch b") == ["@bob "]
+    assert complete(completer, "/w @") == ["@bob "]
+    assert complete(completer, "/w #r") == ["#rust "]
+    assert complete(completer, "/msg bo") == ["bob ", "Bobby "]
+    assert complete(completer, "/whois @da") == ["dave "]
+    assert complete(completer, "/msg bob hi ca") == ["carol "]  # the text: names as usual
+    assert complete(completer, "/away ca") == ["carol "]  # a command without a kind of argument
+    assert complete(completer, "/join x") == []
 
 
 def test_complete_names() -> None:

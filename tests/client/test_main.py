@@ -115,7 +115,7 @@ async def test_line_mode_sends_and_prints(server: FakeServer) -> None:
     code, out, err = await run_piped(options, f"{PASSWORD}\nhello\n//slash\n/help\n")
     assert code == 0, err
     assert "<alice> hello" in out and "<alice> /slash" in out
-    assert "only messages, /say, /quit and exit work without a terminal" in err
+    assert "only messages, /say, /msg NAME TEXT, /quit and exit work without a terminal" in err
     assert PASSWORD not in out + err
 
 
@@ -148,3 +148,12 @@ async def test_line_mode_messages_reach_the_server(server: FakeServer) -> None:
             texts.append(frame.text)
     assert texts == ["one", "two"]
     assert "not sent" not in out
+
+
+async def test_line_mode_direct_messages(server: FakeServer) -> None:
+    server.accounts["bob"] = PASSWORD
+    options = ClientOptions(port=server.port, user="alice", password_stdin=True)
+    code, out, err = await run_piped(options, f"{PASSWORD}\n/msg bob psst\n/msg nobody hello\n")
+    assert "[@bob] <alice> psst" in out
+    assert "Not sent: There is no user named nobody." in out
+    assert code == 1, err  # one message could not be delivered

@@ -11,7 +11,16 @@ from prompt_toolkit.formatted_text import to_formatted_text
 
 from chatapp.client import render
 from chatapp.client.render import sanitize
-from chatapp.protocol import ByeReason, ErrorCode, Message, Presence
+from chatapp.protocol import (
+    ByeReason,
+    Direct,
+    ErrorCode,
+    Message,
+    OnlineUser,
+    Presence,
+    RoomInfo,
+    UserInfo,
+)
 
 BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 TZ = timezone(timedelta(hours=2))
@@ -257,8 +266,8 @@ def test_wrap_keeps_every_character_and_fits(text: str, width: int) -> None:
 @pytest.mark.parametrize(
     ("event", "text", "sentence", "level"),
     [
-        ("join", None, "bob joined general", "join"),
-        ("leave", None, "bob left general", "leave"),
+        ("join", None, "bob joined #general", "join"),
+        ("leave", None, "bob left #general", "leave"),
         ("online", None, "bob is online", "join"),
         ("offline", None, "bob went offline", "leave"),
         ("away", "lunch \x1b[5m", "bob is away: lunch \u241b[5m", "leave"),
@@ -272,5 +281,86 @@ def test_presence_sentences(event: str, text: str | None, sentence: str, level: 
 
 def test_messages_from_another_room_show_the_room() -> None:
     [line] = render.message_lines(msg("bob", "hi"), None, tz=TZ, show_room=True)
-    assert line.plain == "03:02 [general] <bob> hi"
-    assert line.indent == len("03:02 [general] <bob> ")
+    assert line.plain == "03:02 [#general] <bob> hi"
+    assert line.indent == len("03:02 [#general] <bob> ")
+
+
+# -- rooms, direct messages, profiles ---------------------------------------------------------
+
+
+def test_direct_messages_render_like_messages_and_name_the_conversation() -> None:
+    dm = Direct(id=4, sender="alice", to="bob", text="psst", ts="2026-11-26T01:02:03Z")
+    [line] = render.message_lines(dm, "alice", tz=TZ)
+    assert line.plain == "03:02 <alice> psst" and line.kind == "own"
+    [tagged] = render.message_lines(dm, "alice", tz=TZ, show_room=True)
+    assert tagged.plain == "03:02 [@bob] <alice> psst"
+    assert render.dm_peer(dm, "ALICE") == "bob" and render.dm_peer(dm, "bob") == "alice"
+
+
+@pytest.mark.parametrize(
+    ("code", "options", "sentence"),
+    [
+        (ErrorCode.NOT_IN_ROOM, {"room": "rust"}, "You are not in #rust; /join rust first."),
+        (ErrorCode.NOT_IN_ROOM, {}, "You are not in that room; /join it first."),
+        (ErrorCode.NO_SUCH_ROOM, {"room": "nope"},
+         "There is no room #nope; /rooms lists them, /join nope creates it."),
+        (ErrorCode.NO_SUCH_USER, {"user": "zed\x1b"}, "There is no user named zed\u241b."),
+        (ErrorCode.NO_SUCH_USER, {}, "There is no such user."),
+        (ErrorCode.FORBIDDEN, {"action": "topic", "room": "ops"},
+         "Only the owner of #ops can set its topic."),
+        (ErrorCode.FORBIDDEN, {}, "You are not allowed to do that: server says no."),
+        (ErrorCode.TOO_MANY_ROOMS, {"action": "join", "room": "x"},
+         "You are in too many rooms already; /leave one first."),
+        (ErrorCode.INVALID_ROOM, {"action": "join"}, "That is not a room name: server says no."),
+        (ErrorCode.RATE_LIMITED, {"action": "join", "room": "x"},
+         "You have created many rooms lately; try again in 2 minutes."),
+        (ErrorCode.RATE_LIMITED, {"action": "send"}, "You are sending too fast; try again in 2 minutes."),
+        (ErrorCode.RATE_LIMITED, {"action": "dm"}, "You are sending too fast; try again in 2 minutes."),
+        (ErrorCode.SERVER_ERROR, {"action": "who"},
+         "The server could not handle that request; please try again."),
+    ],
+)
+def test_refusals_are_sentences(code: str, options: dict[str, str], sentence: str) -> None:
+    assert render.describe_refusal(code, "server says no.", 95.0, **options) == sentence
+
+
+def test_local_time_of_a_last_seen() -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert render.local_time(datetime(2026, 11, 26, 9, 5, tzinfo=UTC), TZ, now) == "today at 11:05"
+    assert render.local_time(datetime(2026, 11, 25, 9, 5, tzinfo=UTC), TZ, now) == "yesterday at 11:05"
+    assert render.local_time(datetime(2026, 11, 2, 22, 30, tzinfo=UTC), TZ, now) == "2026-11-03 00:30"
+
+
+def test_user_info() -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    online = UserInfo(username="bob", online=True, member_since="2026-01-02T03:04:05.000Z", away="lunch",
+                      rooms_in_common=["general", "rust"])
+    assert render.user_info_text(online, tz=TZ, now=now).splitlines() == [
+        "bob is online, away: lunch.", "Member since 2026-01-02.", "Rooms in common: #general, #rust.",
+    ]
+    offline = UserInfo(username="bob", online=False, member_since="2026-01-02T03:04:05.000Z",
+                       last_seen="2026-11-26T09:00:00.000Z")
+    assert render.user_info_text(offline, tz=TZ, now=now).splitlines() == [
+        "bob is offline, last seen today at 11:00.", "Member since 2026-01-02.", "No rooms in common.",
+    ]
+
+
+def test_who_and_room_list() -> None:
+    users = [OnlineUser(username="alice"), OnlineUser(username="bob", away="brb \x07")]
+    assert render.who_text("rust", users) == "Online in #rust (2): alice, bob (away: brb \u2407)"
+    assert render.who_text("rust", []) == "Nobody is online in #rust."
+    rooms = [
+        RoomInfo(name="general", topic="", members=12, online=3, joined=True),
+        RoomInfo(name="rust", topic="Rust \x1b[31mtalk", members=1, online=0),
+    ]
+    assert render.room_list_text(rooms).splitlines() == [
+        "Rooms (2; * = you are in it):",
+        "* #general  12 members, 3 online",
+        "  #rust     1 member, 0 online    Rust \u241b[31mtalk",
+    ]
+    assert "no rooms yet" in render.room_list_text([])
+
+
+def test_history_start_line() -> None:
+    line = render.history_start_line("#rust")
+    assert line.plain == "-- Beginning of the history of #rust --" and line.kind == "day"

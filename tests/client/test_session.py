@@ -28,10 +28,14 @@ from chatapp.protocol import (
     AuthOk,
     ByeReason,
     ClientFrame,
+    Direct,
     Error,
     ErrorCode,
+    HistoryPage,
+    Join,
     Login,
     Message,
+    OnlineUser,
     Ping,
     Pong,
     Presence,
@@ -39,7 +43,11 @@ from chatapp.protocol import (
     Quit,
     Resume,
     Send,
+    SendDirect,
+    Synced,
     TopicChanged,
+    Who,
+    WhoList,
 )
 from tests.client.fakeserver import PASSWORD, FakeConnection, FakeServer
 from tests.client.harness import next_event, until
@@ -407,3 +415,86 @@ async def test_frames_of_later_features_are_passed_on(server: FakeServer, sessio
     server.connections[0].send(TopicChanged(room="general", text="new topic", by="bob"))
     changed = await next_event(session, TopicChanged)
     assert changed.text == "new topic"
+
+
+# -- direct messages, requests, ids -----------------------------------------------------------------
+
+
+async def test_direct_message_is_acknowledged_by_the_echo(server: FakeServer, session: ChatSession) -> None:
+    await signed_in(session)
+    server.accounts["bob"] = PASSWORD
+    outgoing = session.send_direct("psst", "bob")
+    assert outgoing.to == "bob" and outgoing.room is None and session.outbox == (outgoing,)
+    sent = await server.next_frame(SendDirect)
+    assert isinstance(sent, SendDirect) and sent.to == "bob" and sent.nonce == outgoing.nonce
+    echo = await next_event(session, Direct)
+    assert echo.text == "psst" and echo.sender == "alice" and session.outbox == ()
+    assert session.last_id == echo.id
+
+
+async def test_direct_message_to_nobody_is_refused(server: FakeServer, session: ChatSession) -> None:
+    await signed_in(session)
+    with pytest.raises(ProtocolError) as caught:
+        session.send_direct("hi", "no such name!")
+    assert caught.value.code == ErrorCode.INVALID_USERNAME
+    outgoing = session.send_direct("hi", "nobody")
+    failed = await next_event(session, SendFailed)
+    assert failed.outgoing is outgoing and failed.error.code == ErrorCode.NO_SUCH_USER
+
+
+async def test_requests_carry_a_ref_and_need_a_connection(server: FakeServer, session: ChatSession) -> None:
+    with pytest.raises(SendRefused, match="not connected"):
+        session.request(lambda ref: Who(room="general", ref=ref))
+    await signed_in(session)
+    assert session.online
+
+    def answer(conn: FakeConnection, frame: ClientFrame) -> bool:
+        if isinstance(frame, Who):
+            conn.send(WhoList(room=frame.room, users=[OnlineUser(username="alice")], ref=frame.ref))
+            return True
+        if isinstance(frame, Join):
+            conn.send(Error(code="too_many_rooms", message="leave one", ref=frame.ref))
+            return True
+        return False
+
+    server.on_frame = answer
+    ref = session.request(lambda ref: Who(room="general", ref=ref))
+    who = await next_event(session, WhoList)
+    assert who.ref == ref and who.users[0].username == "alice"
+    ref = session.request(lambda ref: Join(room="rust", ref=ref))
+    refused = await next_event(session, Error)
+    assert refused.ref == ref and refused.code == "too_many_rooms"
+    server.connections[0].writer.transport.abort()
+    await next_event(session, LinkDown)
+    assert not session.online
+    with pytest.raises(SendRefused):
+        session.request(lambda ref: Who(room="general", ref=ref))
+
+
+async def test_synced_and_direct_messages_move_last_id(server: FakeServer, session: ChatSession) -> None:
+    await signed_in(session)
+    conn = server.connections[0]
+    conn.send(Synced(last_id=40))
+    assert (await next_event(session, Synced)).last_id == 40
+    assert session.last_id == 40
+    conn.send(Direct(id=41, sender="bob", to="alice", text="one", ts="2026-01-01T00:00:00Z"))
+    conn.send(Direct(id=41, sender="bob", to="alice", text="one", ts="2026-01-01T00:00:00Z"))
+    conn.send(HistoryPage(messages=[server.message("bob", "old")], has_more=False, room="general"))
+    conn.send(server.message("bob", "two"))
+    assert (await next_event(session, Direct)).id == 41
+    page = await next_event(session, HistoryPage)  # the duplicate 41 was dropped
+    assert page.messages[0].text == "old"
+    assert session.last_id == 41  # a history page does not move it
+    assert (await next_event(session, Message)).text == "two"
+
+
+async def test_the_token_survives_resumes_answered_with_an_empty_token(
+    server: FakeServer, session: ChatSession
+) -> None:
+    await signed_in(session)
+    for _ in range(3):
+        server.connections[-1].writer.transport.abort()
+        await next_event(session, LinkDown)
+        await next_event(session, LinkUp)
+    resumes = [frame for conn in server.connections for frame in conn.received if isinstance(frame, Resume)]
+    assert resumes and all(frame.token == "token-alice" for frame in resumes)

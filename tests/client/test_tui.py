@@ -5,16 +5,35 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 import pytest
 
 from chatapp.client.session import Backoff, ChatSession, ConnectionState
-from chatapp.protocol import ByeReason, ClientFrame, Error, Presence, Quit, Send
+from chatapp.protocol import (
+    ByeReason,
+    ClientFrame,
+    Error,
+    History,
+    HistoryPage,
+    Join,
+    Leave,
+    Left,
+    Message,
+    Presence,
+    Quit,
+    Send,
+    SetTopic,
+    Who,
+    Whois,
+)
 from tests.client.fakeserver import PASSWORD, FakeConnection, FakeServer
 from tests.client.harness import (
     ALT_ENTER,
     CTRL_C,
     CTRL_D,
+    CTRL_N,
+    CTRL_P,
     DOWN,
     ENTER,
     PAGE_DOWN,
@@ -48,7 +67,7 @@ async def session(server: FakeServer) -> AsyncIterator[ChatSession]:
 @pytest.fixture
 async def screen(session: ChatSession) -> AsyncIterator[Screen]:
     async with running_screen(session) as running:
-        await running.wait_line("alice joined general")
+        await running.wait_line("You are online in #general.")
         yield running
 
 
@@ -118,7 +137,7 @@ async def test_refused_message_comes_back_to_the_input(server: FakeServer, scree
 
     server.on_frame = refuse
     screen.type("spam" + ENTER)
-    await screen.wait_line("Not sent ('spam'): Too many attempts; please try again in 2 seconds.")
+    await screen.wait_line("Not sent ('spam'): You are sending too fast; try again in 2 seconds.")
     await screen.wait_input("spam")
 
 
@@ -137,7 +156,7 @@ async def test_history_recall(screen: Screen) -> None:
 
 async def test_tab_completes_commands_and_names(server: FakeServer, screen: Screen) -> None:
     server.broadcast(Presence(event="join", room="general", username="bobby"))
-    await screen.wait_line("bobby joined general")
+    await screen.wait_line("bobby joined #general")
     screen.type("bo" + TAB)
     await screen.wait_input("bobby: ")
     screen.type("\x15")  # Ctrl-U: clear the line
@@ -251,3 +270,132 @@ async def test_unexpected_errors_are_one_line_notes(screen: Screen) -> None:
     assert "Traceback" not in screen.terminal.text and "kaboom" not in screen.terminal.text
     screen.type("still works" + ENTER)
     await screen.wait_line("<alice> still works")
+
+
+# -- rooms, conversations, history (scripted answers; the real server is in tests/e2e) ----------------
+
+
+def status(screen: Screen) -> str:
+    return "".join(text for _, text, *_ in screen.screen._status())
+
+
+async def test_targets_switch_with_keys_and_count_unread(server: FakeServer, screen: Screen) -> None:
+    conn = server.connections[0]
+    conn.send(Presence(event="online", room="rust", username="alice"))
+    await screen.wait_line("You are online in #general.")
+    await until(lambda: screen.screen.targets.resolve("#rust") is not None, what="#rust")
+    conn.send(server.message("bob", "in rust", room="rust"))
+    conn.send(server.message("bob", "alice: in rust too", room="rust"))
+    conn.send(server.direct("carol", "alice", "a word"))
+    await screen.wait_drawn("[#rust 2] [@carol 1]")
+    assert screen.find("in rust") is None
+    screen.type(CTRL_N)
+    await screen.wait_drawn("#rust>")
+    await screen.wait_drawn(" #rust \u2014 fake at")
+    await screen.wait_line("<bob> alice: in rust too")
+    assert "[#rust 2]" not in status(screen) and "[@carol 1]" in status(screen)
+    screen.type("typed in rust" + ENTER)
+    sent = await server.next_frame(Send)
+    assert isinstance(sent, Send) and sent.room == "rust"
+    screen.type(CTRL_N)
+    await screen.wait_drawn("@carol>")
+    await screen.wait_line("<carol> a word")
+    screen.type(CTRL_N)
+    await screen.wait_drawn("#general>")
+    screen.type(CTRL_P + CTRL_P)
+    await screen.wait_drawn("#rust>")
+
+
+async def test_messages_show_the_server_time(server: FakeServer, session: ChatSession) -> None:
+    async with running_screen(session, tz=UTC) as screen:
+        conn = server.connections[0]
+        conn.send(Message(id=50, room="general", sender="bob", text="replayed", ts="2026-01-01T07:08:09.000Z",
+                          replayed=True))
+        conn.send(HistoryPage(messages=[
+            Message(id=20, room="general", sender="bob", text="from history", ts="2026-01-01T06:05:04.000Z"),
+        ], has_more=True, room="general"))
+        await screen.wait_line("07:08 <bob> replayed")
+        await screen.wait_line("06:05 <bob> from history")
+        texts = [line for line in screen.lines() if "<bob>" in line]
+        assert texts == ["06:05 <bob> from history", "07:08 <bob> replayed"]  # in id order
+
+
+async def test_refusals_of_requests_are_sentences(server: FakeServer, screen: Screen) -> None:
+    refusals: dict[type, Error] = {
+        Join: Error(code="too_many_rooms", message="you are in 100 rooms", ref=None),
+        SetTopic: Error(code="forbidden", message="only the owner", ref=None),
+        Who: Error(code="no_such_room", message="no", ref=None),
+        History: Error(code="not_in_room", message="no", ref=None),
+        Whois: Error(code="no_such_user", message="no", ref=None),
+    }
+
+    def refuse(conn: FakeConnection, frame: ClientFrame) -> bool:
+        for kind, error in refusals.items():
+            if isinstance(frame, kind):
+                conn.send(Error(code=error.code, message=error.message, ref=frame.ref))
+                return True
+        return False
+
+    server.on_frame = refuse
+    screen.type("/join rust" + ENTER)
+    await screen.wait_line("You are in too many rooms already; /leave one first.")
+    screen.type("/topic #ops mine" + ENTER)
+    await screen.wait_line("Only the owner of #ops can set its topic.")
+    screen.type("/who #nope" + ENTER)
+    await screen.wait_line("There is no room #nope; /rooms lists them, /join nope creates it.")
+    screen.type("/history" + ENTER)
+    await screen.wait_line("You are not in #general; /join general first.")
+    screen.type("/whois zed" + ENTER)
+    await screen.wait_line("There is no user named zed.")
+    refusals[Join] = Error(code="rate_limited", message="slow", ref=None)
+    screen.type("/join other" + ENTER)
+    await screen.wait_line("You have created many rooms lately; try again later.")
+    refusals[Join] = Error(code="invalid_room", message="room names are short", ref=None)
+    screen.type("/join okname" + ENTER)
+    await screen.wait_line("That is not a room name: room names are short.")
+    assert "Traceback" not in screen.terminal.text
+
+
+async def test_a_direct_message_to_nobody_closes_the_new_conversation(
+    server: FakeServer, screen: Screen
+) -> None:
+    screen.type("/msg nobody hello?" + ENTER)
+    await screen.wait_line("Not sent ('hello?'): There is no user named nobody.")
+    await screen.wait_drawn("#general>")
+    assert screen.screen.targets.resolve("@nobody") is None
+    await screen.wait_input("hello?")  # the text is back in the input line
+
+
+async def test_unsent_messages_are_shown_in_their_own_target(
+    server: FakeServer, screen: Screen, session: ChatSession
+) -> None:
+    server.accounts["bob"] = PASSWORD
+    screen.type("/msg bob" + ENTER)
+    await screen.wait_drawn("@bob>")
+    await server.stop()
+    await screen.wait_line("Connection lost")
+    screen.type("for bob" + ENTER)
+    await screen.wait_line("<alice> for bob  (queued: not connected)")
+    screen.type(CTRL_P)
+    await screen.wait_drawn("#general>")
+    assert screen.find("for bob") is None
+    screen.type("/who" + ENTER)
+    await screen.wait_line("Not done: not connected. Try again once the client is connected.")
+    await screen.wait_input("/who")
+
+
+async def test_leaving_the_last_room_keeps_its_buffer(server: FakeServer, screen: Screen) -> None:
+    def leave(conn: FakeConnection, frame: ClientFrame) -> bool:
+        if isinstance(frame, Leave):
+            conn.send(Presence(event="leave", room=frame.room, username="alice"))
+            conn.send(Left(room=frame.room, ref=frame.ref))
+            return True
+        return False
+
+    server.on_frame = leave
+    screen.type("/leave" + ENTER)
+    await screen.wait_line("You left #general. /join a room to talk again")
+    await screen.wait_drawn("(you left this room)")
+    screen.type("anyone?" + ENTER)
+    await screen.wait_line("You are not in #general; /join general to go back. The text is kept.")
+    await screen.wait_input("anyone?")

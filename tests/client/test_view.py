@@ -115,3 +115,81 @@ def test_wrap_cache_is_pruned() -> None:
 def test_empty_control() -> None:
     content = ChatLogControl(ChatLog()).create_content(40, 10)
     assert content.line_count == 0
+
+
+def at(minute: int, day: int = 26) -> datetime:
+    return datetime(2026, 11, day, 9, minute, tzinfo=UTC)
+
+
+def test_messages_are_kept_in_id_order_and_once() -> None:
+    log = ChatLog(tz=UTC)
+    log.append(lines("note"))
+    assert log.add_message(5, lines("m5"), at(5))
+    assert log.add_message(9, lines("m9"), at(9))
+    assert log.add_message(7, lines("m7"), at(7))  # late: goes to its place
+    assert not log.add_message(9, lines("m9 again"), at(9))
+    log.append(lines("later note"))
+    assert log.add_message(8, lines("m8"), at(8))
+    assert log.plain() == ["note", "m5", "m7", "m8", "m9", "later note"]
+    assert (log.oldest_id, log.newest_id, log.message_count) == (5, 9, 4)
+    assert 7 in log and 6 not in log
+
+
+def test_prepend_puts_older_messages_on_top_without_moving_the_view() -> None:
+    log = ChatLog(tz=UTC)
+    log.append(lines("welcome"))
+    for n in range(10, 20):
+        log.add_message(n, lines(f"m{n}"), at(n))
+    log.scroll_to(3)  # "m12" at the top of the pane
+    assert log.lines[log.anchor].plain == "m12"
+    added = log.prepend([(n, lines(f"m{n}"), at(n)) for n in range(5, 11)])  # 10 overlaps
+    assert added == 5
+    assert log.plain()[:7] == ["m5", "m6", "m7", "m8", "m9", "welcome", "m10"]
+    assert log.lines[log.anchor].plain == "m12"  # still the same line on top
+    assert log.unseen == 0
+    assert log.prepend([(25, lines("m25"), at(25))]) == 1  # not older: goes to its place at the end
+    assert log.plain()[-1] == "m25"
+
+
+def test_day_changes_are_worked_out_around_inserted_messages() -> None:
+    log = ChatLog(tz=UTC)
+    log.add_message(10, lines("today"), at(0, day=27))
+    log.prepend([(3, lines("yesterday"), at(0, day=26))])
+    assert log.plain() == ["yesterday", "-- Day changed to Friday, 27 November 2026 --", "today"]
+    log.add_message(11, lines("still today"), at(1, day=27))
+    assert log.plain()[-1] == "still today" and len(log.plain()) == 4
+
+
+def test_note_at_top_and_clear() -> None:
+    log = ChatLog()
+    log.add_message(1, lines("m1"), at(1))
+    log.note_at_top(lines("-- beginning --"))
+    assert log.plain() == ["-- beginning --", "m1"]
+    log.clear()
+    assert log.plain() == [] and log.oldest_id is None and log.newest_id is None
+    assert log.add_message(1, lines("m1"), at(1))  # after a clear the same message may come back
+
+
+def test_trimming_drops_the_oldest_messages() -> None:
+    log = ChatLog(max_lines=20)
+    for n in range(1, 31):
+        log.add_message(n, lines(f"m{n}"), at(n % 60))
+    assert len(log) <= 20 and log.trimmed
+    assert log.newest_id == 30 and log.oldest_id == 30 - len(log) + 1
+    assert log.plain()[-1] == "m30"
+
+
+def test_page_up_after_older_messages_were_put_on_top() -> None:
+    log = ChatLog()
+    for n in range(20, 40):
+        log.add_message(n, lines(f"m{n}"), None)
+    control = ChatLogControl(log)
+    control.create_content(40, 10)
+    assert control.top_row() == 10 and not control.at_top()
+    log.prepend([(n, lines(f"m{n}"), None) for n in range(0, 20)])
+    log.page_up_pending = True
+    control.create_content(40, 10)
+    assert not log.follow and not log.page_up_pending
+    assert control.top_row() == 21  # one page (9 rows) up from where the pane was (row 30 of 40)
+    control.scroll_rows(-100)
+    assert control.at_top()

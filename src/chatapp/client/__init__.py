@@ -5,6 +5,7 @@
 - :mod:`.signin` — the log in / register dialogue before the screen opens;
 - :mod:`.commands` — ``/commands`` parsed into actions (pure);
 - :mod:`.render` — formatting and sanitising of everything received (pure);
+- :mod:`.targets` — rooms and direct conversations, each with its own pane and unread count;
 - :mod:`.view`, :mod:`.completion` — the message pane and tab completion;
 - :mod:`.linemode` — the client without a terminal (scripts, pipes);
 - :mod:`.__main__` — ``chatapp-client``: options, logging, exit codes.

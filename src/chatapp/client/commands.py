@@ -2,8 +2,8 @@
 
 :func:`parse` turns one input line into an :data:`Action`; the TUI carries it
 out. Commands live in one table, :data:`COMMANDS`, which also feeds ``/help``
-and tab completion; a new command (``/join``, ``/msg``, ``/history`` ...) is one
-action class, one parse function and one table entry.
+and tab completion; a new command is one action class, one parse function and
+one table entry.
 
 Rules:
 
@@ -11,7 +11,12 @@ Rules:
   answered with a hint (and the closest known command, if any);
 - ``//text`` sends ``/text`` literally, as does ``/say /text``;
 - ``exit`` alone leaves, as in the original application;
-- anything else is a message, sent as typed.
+- anything else is a message, sent as typed (to the active room or conversation).
+
+Room names may be typed with or without ``#`` (``/join #rust``, ``/join rust``)
+and in any case; actions carry the wire name (``rust``). Usernames may be
+typed with an ``@``. Names are checked with the protocol's own rules, so a
+name the server would refuse is refused here with the same words.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Callable
+
+from chatapp.protocol import ProtocolError
+from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX
+from chatapp.protocol.rules import check_away, check_room, check_topic, check_username
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +59,75 @@ class ReconnectNow:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DirectMessage:
+    """Send ``text`` to the user ``to`` and show the conversation; an empty text only opens it."""
+
+    to: str
+    text: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JoinRoom:
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaveTarget:
+    """Leave a room (``#name``) or close a conversation (``@name``); None: the active one."""
+
+    label: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SwitchTarget:
+    """Make a room or conversation the active one: ``#rust``, ``@bob``, ``rust``, ``bob`` or its number."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListRooms:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowTopic:
+    room: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetTopic:
+    """Set (or, with an empty text, clear) the topic of ``room``; None: the active room."""
+
+    room: str | None
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WhoIsOnline:
+    room: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WhoIs:
+    username: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetAway:
+    """Mark yourself away with ``text``; None: back."""
+
+    text: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FetchHistory:
+    """Fetch up to ``limit`` messages older than the oldest one shown."""
+
+    limit: int = HISTORY_PAGE_DEFAULT
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class UnknownCommand:
     name: str
     suggestion: str | None = None
@@ -67,23 +145,32 @@ class Nothing:
     """A blank line: nothing to do."""
 
 
-Action = SendText | ShowHelp | QuitChat | ClearScreen | ReconnectNow | UnknownCommand | BadUsage | Nothing
+Action = (
+    SendText | ShowHelp | QuitChat | ClearScreen | ReconnectNow | UnknownCommand | BadUsage | Nothing
+    | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
+    | WhoIsOnline | WhoIs | SetAway | FetchHistory
+)
+
+Parser = Callable[["Command", str], Action]
+"""``parse(command, arguments)``."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Command:
     name: str
     summary: str
-    parse: Callable[[Command, str], Action]
+    parse: Parser
     usage: str = ""
     aliases: tuple[str, ...] = ()
+    completes: str = ""
+    """What Tab completes as the first argument: ``room``, ``target`` (room or conversation), ``user``."""
 
     @property
     def synopsis(self) -> str:
         return f"/{self.name} {self.usage}".rstrip()
 
 
-def _no_args(action: Action) -> Callable[[Command, str], Action]:
+def _no_args(action: Action) -> Parser:
     def parse(command: Command, args: str) -> Action:
         if args.strip():
             return BadUsage(command.name, f"/{command.name} takes no arguments", command.synopsis)
@@ -92,21 +179,180 @@ def _no_args(action: Action) -> Callable[[Command, str], Action]:
     return parse
 
 
+def _bad(command: Command, problem: str) -> BadUsage:
+    return BadUsage(command.name, problem, command.synopsis)
+
+
+def _refusal(exc: ProtocolError) -> str:
+    return exc.message[0].upper() + exc.message[1:]
+
+
+def room_name(word: str) -> str:
+    """The wire name of a room as typed: ``#Rust`` -> ``rust``. Raises ProtocolError ``invalid_room``."""
+    name = word.removeprefix("#").lower()
+    check_room(name)
+    return name
+
+
+def username(word: str) -> str:
+    """A username as typed, without a leading ``@``. Raises ProtocolError ``invalid_username``."""
+    name = word.removeprefix("@")
+    check_username(name)
+    return name
+
+
+def _split(args: str) -> tuple[str, str]:
+    """The first word and the rest (the rest exactly as typed after one blank)."""
+    stripped = args.lstrip()
+    match = re.match(r"(\S+)\s?(.*)", stripped, re.DOTALL)
+    if match is None:
+        return "", ""
+    return match.group(1), match.group(2)
+
+
 def _parse_help(command: Command, args: str) -> Action:
     words = args.split()
     if len(words) > 1:
-        return BadUsage(command.name, "/help takes at most one command name", command.synopsis)
+        return _bad(command, "/help takes at most one command name")
     return ShowHelp(words[0].lstrip("/").lower() if words else None)
 
 
 def _parse_say(command: Command, args: str) -> Action:
     if not args.strip():
-        return BadUsage(command.name, "/say needs the text to send", command.synopsis)
+        return _bad(command, "/say needs the text to send")
     return SendText(args)
+
+
+def _parse_msg(command: Command, args: str) -> Action:
+    who, text = _split(args)
+    if not who:
+        return _bad(command, "/msg needs the name of the person to write to")
+    try:
+        to = username(who)
+    except ProtocolError as exc:
+        return _bad(command, f"{who!r} is not a username: {exc.message}")
+    return DirectMessage(to, text if text.strip() else "")
+
+
+def _one_room(command: Command, args: str, *, required: bool) -> str | None | BadUsage:
+    words = args.split()
+    if len(words) > 1:
+        return _bad(command, f"/{command.name} takes one room name")
+    if not words:
+        return _bad(command, f"/{command.name} needs a room name") if required else None
+    try:
+        return room_name(words[0])
+    except ProtocolError as exc:
+        return _bad(command, f"{words[0]!r} is not a room name: {exc.message}")
+
+
+def _parse_join(command: Command, args: str) -> Action:
+    room = _one_room(command, args, required=True)
+    if isinstance(room, BadUsage):
+        return room
+    assert room is not None
+    return JoinRoom(room)
+
+
+def _parse_leave(command: Command, args: str) -> Action:
+    words = args.split()
+    if not words:
+        return LeaveTarget()
+    if len(words) > 1:
+        return _bad(command, "/leave takes one room (or @name of a conversation)")
+    if words[0].startswith("@"):
+        try:
+            return LeaveTarget("@" + username(words[0]))
+        except ProtocolError as exc:
+            return _bad(command, f"{words[0]!r} is not a username: {exc.message}")
+    room = _one_room(command, args, required=True)
+    if isinstance(room, BadUsage):
+        return room
+    return LeaveTarget(f"#{room}")
+
+
+def _parse_switch(command: Command, args: str) -> Action:
+    words = args.split()
+    if len(words) != 1:
+        return _bad(command, "/switch needs one room, @name or number")
+    return SwitchTarget(words[0])
+
+
+def _parse_topic(command: Command, args: str) -> Action:
+    first, rest = _split(args)
+    room: str | None = None
+    text = args.strip()
+    if first.startswith("#"):  # a bare word is the topic's first word: "/topic rust is fun"
+        try:
+            room = room_name(first)
+        except ProtocolError as exc:
+            return _bad(command, f"{first!r} is not a room name: {exc.message}")
+        text = rest.strip()
+    if not text:
+        return ShowTopic(room)
+    if text == "--clear":
+        return SetTopic(room, "")
+    try:
+        check_topic(text)
+    except ProtocolError as exc:
+        return _bad(command, _refusal(exc))
+    return SetTopic(room, text)
+
+
+def _parse_who(command: Command, args: str) -> Action:
+    room = _one_room(command, args, required=False)
+    if isinstance(room, BadUsage):
+        return room
+    return WhoIsOnline(room)
+
+
+def _parse_whois(command: Command, args: str) -> Action:
+    words = args.split()
+    if len(words) != 1:
+        return _bad(command, "/whois needs one username")
+    try:
+        return WhoIs(username(words[0]))
+    except ProtocolError as exc:
+        return _bad(command, f"{words[0]!r} is not a username: {exc.message}")
+
+
+def _parse_away(command: Command, args: str) -> Action:
+    text = " ".join(args.split())  # one line: an away message is shown in a status bar
+    try:
+        check_away(text)
+    except ProtocolError as exc:
+        return _bad(command, _refusal(exc))
+    return SetAway(text or None)
+
+
+def _parse_history(command: Command, args: str) -> Action:
+    words = args.split()
+    if not words:
+        return FetchHistory()
+    if len(words) > 1 or not words[0].isdigit() or not 1 <= int(words[0]) <= HISTORY_PAGE_MAX:
+        return _bad(command, f"/history takes a number of messages from 1 to {HISTORY_PAGE_MAX}")
+    return FetchHistory(int(words[0]))
 
 
 COMMANDS: tuple[Command, ...] = (
     Command("help", "list the commands, or explain one", _parse_help, usage="[command]"),
+    Command("join", "join a room; a new one is created, and you own it", _parse_join, usage="ROOM",
+            completes="room"),
+    Command("leave", "leave this room or ROOM; in a conversation: close it", _parse_leave, usage="[ROOM]",
+            completes="target"),
+    Command("switch", "go to a room or conversation: #room, @name or its number", _parse_switch,
+            usage="NAME", aliases=("w",), completes="target"),
+    Command("msg", "send NAME a direct message; without TEXT: open the conversation", _parse_msg,
+            usage="NAME [TEXT]", completes="user"),
+    Command("rooms", "list the rooms with topic, members and how many are online", _no_args(ListRooms())),
+    Command("who", "who is online in this room, or in ROOM", _parse_who, usage="[ROOM]", completes="room"),
+    Command("whois", "someone's profile: online or last seen, rooms in common", _parse_whois, usage="NAME",
+            completes="user"),
+    Command("topic", "show or set the topic (owners only); --clear clears it", _parse_topic,
+            usage="[#ROOM] [TEXT]", completes="room"),
+    Command("away", "mark yourself away with TEXT; without it: back", _parse_away, usage="[TEXT]"),
+    Command("history", f"fetch N older messages (default {HISTORY_PAGE_DEFAULT}, at most {HISTORY_PAGE_MAX})",
+            _parse_history, usage="[N]"),
     Command("quit", "leave the chat (also: exit, Ctrl-D on an empty line, Ctrl-C)", _no_args(QuitChat()),
             aliases=("exit",)),
     Command("clear", "clear the message pane", _no_args(ClearScreen())),
@@ -124,9 +370,11 @@ _BY_NAME: dict[str, Command] = {
 KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "send the line"),
     ("Alt-Enter", "start a new line in the same message"),
-    ("Tab", "complete a command or the name of someone online"),
+    ("Tab", "complete a command, a room or the name of someone"),
     ("Up / Down", "recall earlier input"),
-    ("PageUp / PageDown", "scroll the messages (End of scroll-back: PageDown)"),
+    ("Ctrl-N / Ctrl-P", "next / previous room or conversation"),
+    ("PageUp / PageDown", "scroll the messages; PageUp at the top fetches older ones"),
+    ("Ctrl-End", "back to the newest message"),
     ("Ctrl-D", "leave (on an empty line)"),
     ("Ctrl-C", "leave"),
 )

@@ -16,7 +16,7 @@ import threading
 from datetime import tzinfo
 from typing import TextIO
 
-from chatapp.protocol import DEFAULT_ROOM, ByeReason, Error, Message, Presence, ProtocolError
+from chatapp.protocol import DEFAULT_ROOM, ByeReason, Direct, Error, Message, Presence, ProtocolError
 
 from . import commands, render
 from .clock import Clock, SystemClock
@@ -70,6 +70,8 @@ class LineMode:
         self.clock = clock or SystemClock()
         self.tz = tz
         self.drain_timeout = drain_timeout
+        self.refused = 0
+        """Messages the server refused (``SendFailed``): the exit status is then 1."""
 
     def _print(self, lines: list[render.Line]) -> None:
         for line in lines:
@@ -97,7 +99,7 @@ class LineMode:
         if unsent:
             self._note(f"{unsent} message{'s were' if unsent != 1 else ' was'} not sent")
         failed = ended is not None and (ended.error is not None or ended.bye not in (None, ByeReason.QUIT))
-        return 1 if failed or unsent else 0
+        return 1 if failed or unsent or self.refused else 0
 
     async def _send_input(self) -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -107,9 +109,12 @@ class LineMode:
             if raw is None:
                 return
             action = commands.parse(raw.rstrip("\r\n"))
-            if isinstance(action, commands.SendText):
+            if isinstance(action, commands.SendText | commands.DirectMessage) and action.text:
                 try:
-                    self.session.send_text(action.text)
+                    if isinstance(action, commands.DirectMessage):
+                        self.session.send_direct(action.text, action.to)
+                    else:
+                        self.session.send_text(action.text)
                 except ProtocolError as exc:
                     self._note(f"not sent: {render.describe_error(exc.code, exc.message)}")
                 except SendRefused as exc:
@@ -119,7 +124,7 @@ class LineMode:
             elif isinstance(action, commands.Nothing):
                 continue
             else:
-                self._note("only messages, /say, /quit and exit work without a terminal")
+                self._note("only messages, /say, /msg NAME TEXT, /quit and exit work without a terminal")
 
     async def _print_events(self) -> None:
         while True:
@@ -132,18 +137,24 @@ class LineMode:
         self._print(render.system_lines(text, self.clock.now(), tz=self.tz))
 
     def _show(self, event: SessionEvent) -> None:
-        if isinstance(event, Message):
+        if isinstance(event, Message | Direct):
             when = render.parse_timestamp(event.ts) or self.clock.now()
+            elsewhere = isinstance(event, Direct) or event.room != DEFAULT_ROOM
             self._print(render.message_lines(
-                event, self.session.username, tz=self.tz, received=when, show_room=event.room != DEFAULT_ROOM
+                event, self.session.username, tz=self.tz, received=when, show_room=elsewhere
             ))
         elif isinstance(event, Presence):
             self._system(render.presence_text(event)[0])
         elif isinstance(event, Error):
             self._system(render.describe_error(event.code, event.message, event.retry_after))
         elif isinstance(event, SendFailed):
-            error = event.error
-            self._system(f"Not sent: {render.describe_error(error.code, error.message, error.retry_after)}")
+            self.refused += 1
+            error, outgoing = event.error, event.outgoing
+            why = render.describe_refusal(
+                error.code, error.message, error.retry_after,
+                action="dm" if outgoing.to else "send", room=outgoing.room, user=outgoing.to,
+            )
+            self._system(f"Not sent: {why}")
         elif isinstance(event, LinkDown):
             why = render.describe_link_down(event.bye, event.error)
             self._system(why + (" Reconnecting." if event.reconnect else ""))

@@ -34,7 +34,16 @@ from datetime import UTC, datetime, tzinfo
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.utils import get_cwidth
 
-from chatapp.protocol import ByeReason, ErrorCode, Message, Presence
+from chatapp.protocol import (
+    ByeReason,
+    Direct,
+    ErrorCode,
+    Message,
+    OnlineUser,
+    Presence,
+    RoomInfo,
+    UserInfo,
+)
 
 TAB = "    "
 MAX_COMBINING = 4
@@ -198,8 +207,30 @@ def _name_char(char: str) -> bool:
     return char.isalnum() or char in "_-"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 message``, ``3 messages``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def room_label(room: str) -> str:
+    """How a room is shown: ``#rust`` (sanitised, although the server only allows plain names)."""
+    return "#" + sanitize(room)
+
+
+def dm_label(username: str) -> str:
+    """How a direct conversation is shown: ``@bob``."""
+    return "@" + sanitize(username)
+
+
+def dm_peer(message: Direct, me: str | None) -> str:
+    """The other person of a direct message (yourself, for a note to self)."""
+    if me is not None and message.sender.casefold() == me.casefold():
+        return message.to
+    return message.sender
+
+
 def message_lines(
-    message: Message,
+    message: Message | Direct,
     me: str | None,
     *,
     tz: tzinfo | None = None,
@@ -209,8 +240,8 @@ def message_lines(
     """The lines showing one chat message: ``HH:MM <sender> text`` and continuation lines.
 
     ``received`` is used for the time when the message's own timestamp is
-    unreadable; ``show_room`` puts ``[room]`` before the sender (a message from
-    a room other than the one on screen).
+    unreadable; ``show_room`` puts ``[#room]`` (or ``[@name]`` for a direct
+    message) before the sender, for a view that mixes conversations.
     """
     when = parse_timestamp(message.ts) or received or datetime.now(UTC)
     stamp = clock_time(when, tz)
@@ -222,7 +253,8 @@ def message_lines(
         text_style = "class:text.mention"
     head: list[tuple[str, str]] = [("class:timestamp", stamp + " ")]
     if show_room:
-        head.append(("class:room", f"[{sanitize(message.room)}] "))
+        where = room_label(message.room) if isinstance(message, Message) else dm_label(dm_peer(message, me))
+        head.append(("class:room", f"[{where}] "))
     head += [
         ("class:nick.bracket", "<"),
         (nick_style(message.sender, me), sender),
@@ -275,8 +307,8 @@ def system_lines(text: str, when: datetime, *, tz: tzinfo | None = None, level: 
 
 
 _PRESENCE: dict[str, tuple[str, str]] = {
-    "join": ("{name} joined {room}", "join"),
-    "leave": ("{name} left {room}", "leave"),
+    "join": ("{name} joined #{room}", "join"),
+    "leave": ("{name} left #{room}", "leave"),
     "online": ("{name} is online", "join"),
     "offline": ("{name} went offline", "leave"),
     "away": ("{name} is away", "leave"),
@@ -296,6 +328,70 @@ def presence_text(event: Presence) -> tuple[str, str]:
 def day_change_line(day: datetime, tz: tzinfo | None = None) -> Line:
     label = day.astimezone(tz).strftime("%A, %d %B %Y")
     return Line((("class:system.day", f"-- Day changed to {label} --"),), indent=0, kind="day")
+
+
+def history_start_line(label: str) -> Line:
+    """The line at the top of a conversation whose whole stored history is shown."""
+    return Line((("class:system.day", f"-- Beginning of the history of {label} --"),), indent=0, kind="day")
+
+
+def local_time(when: datetime, tz: tzinfo | None, now: datetime) -> str:
+    """``today at 14:02``, ``yesterday at 09:30`` or ``2026-11-20 14:02``, in the given zone."""
+    local, today = when.astimezone(tz), now.astimezone(tz).date()
+    clock = local.strftime("%H:%M")
+    if local.date() == today:
+        return f"today at {clock}"
+    if (today - local.date()).days == 1:
+        return f"yesterday at {clock}"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime) -> str:
+    """The answer to ``/whois`` as lines of text."""
+    name = sanitize(info.username)
+    if info.online:
+        state = "online"
+        if info.away:
+            state += f", away: {sanitize(info.away)}"
+    else:
+        seen = parse_timestamp(info.last_seen) if info.last_seen else None
+        state = f"offline, last seen {local_time(seen, tz, now)}" if seen else "offline, never seen online"
+    since = parse_timestamp(info.member_since)
+    lines = [f"{name} is {state}."]
+    if since is not None:
+        lines.append(f"Member since {since.astimezone(tz).strftime('%Y-%m-%d')}.")
+    if info.rooms_in_common:
+        lines.append("Rooms in common: " + ", ".join(room_label(r) for r in info.rooms_in_common) + ".")
+    else:
+        lines.append("No rooms in common.")
+    return "\n".join(lines)
+
+
+def who_text(room: str, users: Sequence[OnlineUser]) -> str:
+    """The answer to ``/who``: one line, everyone online in the room, away messages included."""
+    if not users:
+        return f"Nobody is online in {room_label(room)}."
+    names = [
+        sanitize(user.username) + (f" (away: {sanitize(user.away)})" if user.away else "") for user in users
+    ]
+    return f"Online in {room_label(room)} ({len(users)}): " + ", ".join(names)
+
+
+def room_list_text(rooms: Sequence[RoomInfo]) -> str:
+    """The answer to ``/rooms``: a line per room with its counts and topic (yours marked ``*``)."""
+    if not rooms:
+        return "There are no rooms yet; /join NAME creates one."
+    labels = [room_label(room.name) for room in rooms]
+    counts = [f"{plural(room.members, 'member')}, {room.online} online" for room in rooms]
+    label_width = max(get_cwidth(label) for label in labels)
+    count_width = max(len(count) for count in counts)
+    lines = [f"Rooms ({len(rooms)}; * = you are in it):"]
+    for room, label, count in zip(rooms, labels, counts, strict=True):
+        mark = "*" if room.joined else " "
+        topic = f"  {sanitize(room.topic)}" if room.topic else ""
+        pad = " " * (label_width - get_cwidth(label))
+        lines.append(f"{mark} {label}{pad}  {count:<{count_width}}{topic}".rstrip())
+    return "\n".join(lines)
 
 
 # -- sentences for codes ----------------------------------------------------------
@@ -333,9 +429,55 @@ def describe_error(code: str, message: str, retry_after: float | None = None) ->
         return f"That message is too long: {detail}." if detail else "That message is too long."
     if code == ErrorCode.SERVER_ERROR:
         return "The server could not handle that request; please try again."
+    if code == ErrorCode.NOT_IN_ROOM:
+        return "You are not in that room; /join it first."
+    if code == ErrorCode.NO_SUCH_ROOM:
+        return "There is no such room; /rooms lists them."
+    if code == ErrorCode.NO_SUCH_USER:
+        return "There is no such user."
+    if code == ErrorCode.FORBIDDEN:
+        return f"You are not allowed to do that: {detail}." if detail else "You are not allowed to do that."
+    if code == ErrorCode.TOO_MANY_ROOMS:
+        return "You are in too many rooms already; /leave one first."
+    if code == ErrorCode.INVALID_ROOM:
+        return f"That is not a room name: {detail}." if detail else "That is not a room name."
     if detail:
         return f"The server refused that: {detail} ({sanitize(code)})."
     return f"The server refused that ({sanitize(code)})."
+
+
+def describe_refusal(
+    code: str,
+    message: str,
+    retry_after: float | None = None,
+    *,
+    action: str | None = None,
+    room: str | None = None,
+    user: str | None = None,
+) -> str:
+    """A refused request as a sentence that names what it was about.
+
+    ``action`` is the request (``send``, ``join``, ``topic``, ``who``, ``history``,
+    ``whois``, ``dm``, ...), ``room`` and ``user`` what it named. Without them
+    this is :func:`describe_error`.
+    """
+    where = room_label(room) if room else None
+    name = sanitize(user) if user else None
+    if code == ErrorCode.NOT_IN_ROOM and where:
+        return f"You are not in {where}; /join {sanitize(room or '')} first."
+    if code == ErrorCode.NO_SUCH_ROOM and where:
+        return f"There is no room {where}; /rooms lists them, /join {sanitize(room or '')} creates it."
+    if code == ErrorCode.NO_SUCH_USER and name:
+        return f"There is no user named {name}."
+    if code == ErrorCode.FORBIDDEN and action == "topic" and where:
+        return f"Only the owner of {where} can set its topic."
+    if code == ErrorCode.RATE_LIMITED and action == "join":
+        when = wait_phrase(retry_after) if retry_after else "later"
+        return f"You have created many rooms lately; try again {when}."
+    if code == ErrorCode.RATE_LIMITED and action in ("send", "dm"):
+        when = wait_phrase(retry_after) if retry_after else "in a moment"
+        return f"You are sending too fast; try again {when}."
+    return describe_error(code, message, retry_after)
 
 
 _BYE_SENTENCES: dict[str, str] = {

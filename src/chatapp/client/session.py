@@ -8,6 +8,8 @@
         await session.connect()                 # ConnectError if the server is down
         await session.login("alice", password)  # AuthError(code, message, retry_after)
         session.send_text("hello")              # queued while the link is down
+        session.send_direct("psst", "bob")      # a direct message, acknowledged the same way
+        session.request(lambda ref: Join(room="rust", ref=ref))  # any other request; returns its ref
         while True:
             event = await session.next_event()  # Message, Presence, LinkDown, ...
             if isinstance(event, SessionEnded):
@@ -24,6 +26,10 @@ What it does on its own:
   then reports :class:`LinkUp`; it does not reconnect after a ``bye`` whose
   reason is in :data:`chatapp.protocol.NO_RECONNECT` or when the token is no
   longer accepted (:class:`SessionEnded`);
+- remembers the highest message id it has seen (``message`` and ``direct``
+  frames, ``synced``) and sends it as ``last_id`` when it resumes, so the
+  server replays exactly what was missed; a message id seen twice is passed on
+  once;
 - keeps every message it was asked to send in an *outbox* until the server's
   copy comes back with the same ``nonce`` (the acknowledgment); messages
   written while the link was down, or not acknowledged when it dropped, are
@@ -60,6 +66,7 @@ from chatapp.protocol import (
     AuthOk,
     ByeReason,
     ClientFrame,
+    Direct,
     Error,
     ErrorCode,
     LineSplitter,
@@ -72,14 +79,16 @@ from chatapp.protocol import (
     Register,
     Resume,
     Send,
+    SendDirect,
     ServerFrame,
+    Synced,
     Welcome,
     decode_server_frame,
     encode,
 )
 from chatapp.protocol.frames import Bye
 from chatapp.protocol.limits import MAX_FRAME_BYTES
-from chatapp.protocol.rules import check_text
+from chatapp.protocol.rules import check_text, check_username
 
 from .clock import Clock, SystemClock
 
@@ -176,14 +185,24 @@ class Backoff:
 
 @dataclasses.dataclass(eq=False, slots=True)
 class Outgoing:
-    """A message handed to :meth:`ChatSession.send_text`, until the server echoes it."""
+    """A message handed to :meth:`ChatSession.send_text` or :meth:`~ChatSession.send_direct`,
+    until the server echoes it.
+
+    ``room`` is set for a room message, ``to`` (the recipient) for a direct message.
+    """
 
     nonce: str
     ref: int
-    room: str
+    room: str | None
     text: str
     queued: bool = True
     """True while it is not written on the current connection (it will be after resuming)."""
+    to: str | None = None
+
+    def frame(self) -> Send | SendDirect:
+        if self.to is not None:
+            return SendDirect(to=self.to, text=self.text, nonce=self.nonce, ref=self.ref)
+        return Send(room=self.room or DEFAULT_ROOM, text=self.text, nonce=self.nonce, ref=self.ref)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -250,9 +269,10 @@ class SessionEnded:
 
 SessionEvent = ServerFrame | LinkDown | Reconnecting | ReconnectFailed | LinkUp | SendFailed | SessionEnded
 """What :meth:`ChatSession.next_event` returns: frames from the server (``Message``,
-``Presence``, ``Error`` not tied to a request, and any frame a later protocol
-feature adds) and the session's own news about the connection. ``Welcome``,
-``AuthOk``, ``Ping``, ``Pong`` and ``Bye`` are handled by the session itself."""
+``Direct``, ``Presence``, ``Joined``, ``HistoryPage``, ``Synced``, the answers to
+:meth:`ChatSession.request`, ``Error`` not tied to a message being sent, ...)
+and the session's own news about the connection. ``Welcome``, ``AuthOk``,
+``Ping``, ``Pong`` and ``Bye`` are handled by the session itself."""
 
 
 # -- one TCP connection ------------------------------------------------------------------
@@ -418,13 +438,25 @@ class ChatSession:
         return await self._sign_in(lambda ref: Resume(token=token, ref=ref))
 
     def send_text(self, text: str, room: str = DEFAULT_ROOM) -> Outgoing:
-        """Hand a message over for sending; returns at once.
+        """Hand a message to ``room`` over for sending; returns at once.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (from the shared rules:
         empty text, ``text_too_long`` against the server's ``max_text``) or
         :class:`SendRefused`. While the link is down the message waits in the
         outbox and goes out after resuming.
         """
+        return self._queue(text, room=room, to=None)
+
+    def send_direct(self, text: str, to: str) -> Outgoing:
+        """Hand a direct message to the user ``to`` over for sending, like :meth:`send_text`.
+
+        Also raises :class:`~chatapp.protocol.ProtocolError` ``invalid_username``
+        when ``to`` cannot be a username.
+        """
+        check_username(to)
+        return self._queue(text, room=None, to=to)
+
+    def _queue(self, text: str, *, room: str | None, to: str | None) -> Outgoing:
         if self.ended is not None or self._closing:
             raise SendRefused("the session is over")
         if self.username is None:
@@ -432,19 +464,41 @@ class ChatSession:
         check_text(text, self.max_text)
         max_frame = self.welcome.max_frame if self.welcome is not None else MAX_FRAME_BYTES
         nonce = f"{self._rng.getrandbits(64):016x}"
-        ref = next(self._refs)
-        if len(encode(Send(room=room, text=text, nonce=nonce, ref=ref))) > max_frame:
+        outgoing = Outgoing(nonce=nonce, ref=next(self._refs), room=room, text=text, to=to)
+        if len(encode(outgoing.frame())) > max_frame:
             raise ProtocolError(
                 ErrorCode.TEXT_TOO_LONG, f"the message is larger than the server's limit of {max_frame} bytes"
             )
         if len(self._outbox) >= self._max_outbox:
             raise SendRefused(f"{len(self._outbox)} messages are already waiting to be sent")
-        outgoing = Outgoing(nonce=nonce, ref=ref, room=room, text=text)
         self._outbox.append(outgoing)
         link = self._link
         if link is not None and link.online:
             self._write_send(link, outgoing)
         return outgoing
+
+    @property
+    def online(self) -> bool:
+        """Signed in and connected: requests can be sent now."""
+        link = self._link
+        return self.state is ConnectionState.ONLINE and link is not None and link.online and link.alive
+
+    def request(self, build: Callable[[int], ClientFrame]) -> int:
+        """Send the frame ``build(ref)`` now and return its ``ref``.
+
+        For every request that is not a message (``join``, ``who``, ``history``,
+        ...): the answer, or an ``error`` with the same ``ref``, comes as an
+        event. Raises :class:`SendRefused` while not connected (requests are not
+        queued: what they would answer may be stale by the time the link is back).
+        """
+        if self.ended is not None or self._closing:
+            raise SendRefused("the session is over")
+        link = self._link
+        if not self.online or link is None:
+            raise SendRefused("not connected")
+        ref = next(self._refs)
+        link.write(build(ref))
+        return ref
 
     async def next_event(self) -> SessionEvent:
         """The next thing that happened; :class:`SessionEnded` is the last one."""
@@ -604,7 +658,8 @@ class ChatSession:
 
     def _signed_in(self, link: _Link, auth: AuthOk) -> None:
         self.username = auth.username
-        self._token = auth.token
+        if auth.token:  # a resume answers with an empty token: the one we have stays valid
+            self._token = auth.token
         link.online = True
         self.state = ConnectionState.ONLINE
         self.reconnect_deadline = None
@@ -687,7 +742,7 @@ class ChatSession:
                     return
             self._emit(frame)
             return
-        if isinstance(frame, Message):
+        if isinstance(frame, Message | Direct):
             if frame.nonce is not None:
                 for outgoing in self._outbox:
                     if outgoing.nonce == frame.nonce:
@@ -697,14 +752,21 @@ class ChatSession:
                 log.debug("link %d: dropped message %d, already seen", link.number, frame.id)
                 return
             self._seen_ids.append(frame.id)
-            if self.last_id is None or frame.id > self.last_id:
-                self.last_id = frame.id
+            self._saw_id(frame.id)
             self._emit(frame)
             return
+        if isinstance(frame, Synced):
+            # Everything up to here was sent. (History pages do not move last_id: a page may
+            # hold a message whose live delivery, and that of older ones, is still on its way.)
+            self._saw_id(frame.last_id)
         if isinstance(frame, AuthOk):
             log.info("link %d: ignored an auth_ok nobody asked for", link.number)
             return
         self._emit(frame)
+
+    def _saw_id(self, message_id: int) -> None:
+        if self.last_id is None or message_id > self.last_id:
+            self.last_id = message_id
 
     def _end_link(self, link: _Link) -> None:
         if link.ended.done():
@@ -732,8 +794,7 @@ class ChatSession:
     # -- sending ----------------------------------------------------------------------------------------
 
     def _write_send(self, link: _Link, outgoing: Outgoing) -> None:
-        frame = Send(room=outgoing.room, text=outgoing.text, nonce=outgoing.nonce, ref=outgoing.ref)
-        if link.write(frame):
+        if link.write(outgoing.frame()):
             outgoing.queued = False
 
     def _remove_outgoing(self, outgoing: Outgoing) -> None:
