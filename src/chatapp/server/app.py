@@ -52,7 +52,9 @@ class ChatServer:
 
     async def start(self) -> None:
         config = self.config
-        self._store = await Store.open(config.resolved_database_url, migrate=config.migrate)
+        self._store = await Store.open(
+            config.resolved_database_url, migrate=config.migrate, synchronous=config.sqlite_synchronous
+        )
         closed = await self._store.end_open_sessions("server_restart", utc_now())
         if closed:
             activity.record("recovered_sessions", count=closed)

@@ -75,6 +75,12 @@ class Config:
     history: bool = _setting(
         True, "store messages (--no-history: relay only, no history or replay; for measuring)"
     )
+    sqlite_synchronous: str = _setting(
+        "normal",
+        "SQLite durability: 'normal' (a commit survives a crash of the server; WAL synced at checkpoints) "
+        "or 'full' (also a power cut; each commit waits for the disk)",
+        choices=("normal", "full"),
+    )
     history_days: int = _setting(0, "delete messages older than this many days (0: keep forever)")
     replay_max: int = _setting(10_000, "most missed messages replayed on a resume or login")
     max_rooms_per_user: int = _setting(100, "rooms one user may be a member of")
@@ -82,7 +88,9 @@ class Config:
     argon2_memory_kib: int = _setting(19 * 1024, "argon2id memory cost in KiB (OWASP: 19 MiB)")
     argon2_time_cost: int = _setting(2, "argon2id iterations (OWASP: 2)")
     argon2_parallelism: int = _setting(1, "argon2id lanes (OWASP: 1)")
-    hash_workers: int = _setting(0, "password hashes computed at once (0: one per CPU core)")
+    hash_workers: int = _setting(
+        0, "password hashes computed at once (0: one fewer than the CPU cores, at least 1)"
+    )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
 
     @property
@@ -91,7 +99,8 @@ class Config:
 
     @property
     def resolved_hash_workers(self) -> int:
-        return self.hash_workers or os.cpu_count() or 1
+        # One core short of all of them: the event loop keeps one even during a login storm.
+        return self.hash_workers or max(1, (os.cpu_count() or 1) - 1)
 
 
 def _flag(name: str) -> str:

@@ -14,9 +14,7 @@ from chatapp.server.store import MessageDraft, MessageWriter, StoredMessage
 
 
 class MessageLog(Protocol):
-    def submit(
-        self, draft: MessageDraft, *, room: str | None, sender: str, recipient: str | None
-    ) -> asyncio.Future[StoredMessage]:
+    def submit(self, draft: MessageDraft) -> asyncio.Future[StoredMessage]:
         """Give the message its id; the future resolves when it is safe to deliver."""
         ...
 
@@ -27,9 +25,7 @@ class DurableMessageLog:
     def __init__(self, writer: MessageWriter) -> None:
         self._writer = writer
 
-    def submit(
-        self, draft: MessageDraft, *, room: str | None, sender: str, recipient: str | None
-    ) -> asyncio.Future[StoredMessage]:
+    def submit(self, draft: MessageDraft) -> asyncio.Future[StoredMessage]:
         return self._writer.submit(draft)
 
 
@@ -43,17 +39,16 @@ class MemoryMessageLog:
     def __init__(self, last_id: int = 0) -> None:
         self._last_id = last_id
 
-    def submit(
-        self, draft: MessageDraft, *, room: str | None, sender: str, recipient: str | None
-    ) -> asyncio.Future[StoredMessage]:
+    def submit(self, draft: MessageDraft) -> asyncio.Future[StoredMessage]:
         self._last_id += 1
         future: asyncio.Future[StoredMessage] = asyncio.get_running_loop().create_future()
+        assert draft.sender_name is not None, "drafts carry their names"
         future.set_result(
             StoredMessage(
                 id=self._last_id,
-                room=room,
-                sender=sender,
-                recipient=recipient,
+                room=draft.room_name,
+                sender=draft.sender_name,
+                recipient=draft.recipient_name,
                 text=draft.text,
                 nonce=draft.nonce,
                 created_at=draft.created_at,

@@ -15,7 +15,16 @@ from collections.abc import Callable
 
 
 class Outbox:
-    __slots__ = ("_transport", "_limit", "_flusher", "_on_overflow", "_queued", "_queued_bytes", "_open")
+    __slots__ = (
+        "_transport",
+        "_limit",
+        "_flusher",
+        "_on_overflow",
+        "_queued",
+        "_queued_bytes",
+        "_buffered",
+        "_open",
+    )
 
     def __init__(
         self,
@@ -30,6 +39,7 @@ class Outbox:
         self._on_overflow = on_overflow
         self._queued: list[bytes] = []
         self._queued_bytes = 0
+        self._buffered = 0  # the transport's unsent bytes after the last flush
         self._open = True
 
     @property
@@ -44,7 +54,11 @@ class Outbox:
             self._flusher.mark(self)
         self._queued.append(data)
         self._queued_bytes += len(data)
-        if self._queued_bytes + self._transport.get_write_buffer_size() > self._limit:
+        # The transport's buffer as of the last flush can only have shrunk since: ask it again
+        # only when the total looks over the limit (not on every push: this is the fan-out loop).
+        if self._queued_bytes + self._buffered > self._limit and (
+            self._queued_bytes + self._transport.get_write_buffer_size() > self._limit
+        ):
             self._open = False
             self._queued.clear()
             self._queued_bytes = 0
@@ -69,6 +83,7 @@ class Outbox:
         self._transport.write(queued[0] if len(queued) == 1 else b"".join(queued))
         queued.clear()
         self._queued_bytes = 0
+        self._buffered = self._transport.get_write_buffer_size()
 
 
 class Flusher:

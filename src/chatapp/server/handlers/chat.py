@@ -24,9 +24,15 @@ async def on_send(conn: Connection, frame: Send) -> None:
     check_nonce(frame.nonce)
     user = conn.user
     draft = MessageDraft(
-        sender_id=user.user_id, text=frame.text, created_at=utc_now(), room_id=room_id, nonce=frame.nonce
+        sender_id=user.user_id,
+        text=frame.text,
+        created_at=utc_now(),
+        room_id=room_id,
+        nonce=frame.nonce,
+        sender_name=user.username,
+        room_name=frame.room,
     )
-    future = conn.services.messages.submit(draft, room=frame.room, sender=user.username, recipient=None)
+    future = conn.services.messages.submit(draft)
     hub = conn.services.hub
 
     def deliver(stored: StoredMessage) -> None:
@@ -51,8 +57,10 @@ async def on_direct(conn: Connection, frame: SendDirect) -> None:
         created_at=utc_now(),
         recipient_id=target.id,
         nonce=frame.nonce,
+        sender_name=user.username,
+        recipient_name=target.username,
     )
-    future = conn.services.messages.submit(draft, room=None, sender=user.username, recipient=target.username)
+    future = conn.services.messages.submit(draft)
     hub = conn.services.hub
 
     def deliver(stored: StoredMessage) -> None:

@@ -57,12 +57,19 @@ def sqlite_file(url: str | URL) -> Path | None:
     return Path(database)
 
 
-def create_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> AsyncEngine:
+def create_engine(
+    url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, synchronous: str = "full"
+) -> AsyncEngine:
     """An async engine for ``url``; for SQLite, also the directory the file will live in.
 
     ``busy_timeout_ms`` is how long an SQLite writer waits for another's write
     lock before failing with ``database is locked`` (ignored for other databases).
+    ``synchronous`` is SQLite's ``synchronous`` pragma: ``full`` syncs the WAL to
+    disk at every commit (a commit survives a power cut); ``normal`` leaves it
+    to the OS (a commit survives the server process crashing, not the machine).
     """
+    if synchronous not in ("full", "normal"):
+        raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
     if busy_timeout_ms < 0:
         raise ValueError(f"busy_timeout_ms must not be negative, not {busy_timeout_ms}")
     if not is_sqlite(url):
@@ -72,10 +79,7 @@ def create_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url)
-    pragmas = tuple(
-        f"busy_timeout={int(busy_timeout_ms)}" if pragma.startswith("busy_timeout=") else pragma
-        for pragma in SQLITE_PRAGMAS
-    )
+    pragmas = sqlite_pragmas(busy_timeout_ms, synchronous)
 
     def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         _on_sqlite_connect(dbapi_connection, connection_record, pragmas)
@@ -83,6 +87,15 @@ def create_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -
     event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def sqlite_pragmas(busy_timeout_ms: int, synchronous: str) -> tuple[str, ...]:
+    """The PRAGMAs every SQLite connection of the store runs when it opens."""
+    settings = {"busy_timeout": str(int(busy_timeout_ms)), "synchronous": synchronous.upper()}
+    return tuple(
+        f"{name}={settings[name]}" if (name := pragma.split("=", 1)[0]) in settings else pragma
+        for pragma in SQLITE_PRAGMAS
+    )
 
 
 def for_writing(engine: AsyncEngine) -> AsyncEngine:

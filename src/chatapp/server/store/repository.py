@@ -12,7 +12,9 @@ SQLAlchemy errors other than those translated below propagate unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -20,16 +22,18 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
+    Table,
     and_,
     delete,
     func,
-    insert,
     make_url,
     or_,
     select,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -37,9 +41,18 @@ from sqlalchemy.orm import aliased
 from chatapp.protocol.limits import DEFAULT_ROOM
 from chatapp.protocol.rules import username_key
 
-from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine, create_sessionmaker, for_writing
+from .engine import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    create_engine,
+    create_sessionmaker,
+    for_writing,
+    is_sqlite,
+    sqlite_file,
+    sqlite_pragmas,
+)
 from .migrate import SchemaState, schema_state, upgrade
 from .models import Base, Membership, Message, Room, User, UserSession, dm_key
+from .sqlite_batch import SqliteBatchInserter, batch_row
 
 NONCE_MAX = 64
 """The width of ``messages.nonce``."""
@@ -118,6 +131,11 @@ class MessageDraft:
     room_id: int | None = None
     recipient_id: int | None = None
     nonce: str | None = None
+    sender_name: str | None = None
+    room_name: str | None = None
+    recipient_name: str | None = None
+    """The names, when the caller knows them: then the stored message is built
+    without reading it back (the hot path of every send)."""
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.recipient_id is None):
@@ -147,19 +165,31 @@ class SchemaOutOfDate(StoreError):
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, batch_inserter: SqliteBatchInserter | None = None) -> None:
         """Use :meth:`open`; this does not check the schema."""
         self._engine = engine
+        self._batch_inserter = batch_inserter
         # Reads begin a plain (deferred) transaction: one snapshot, no lock.
         self._sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
         # Units of work that write take SQLite's write lock at BEGIN (see
         # engine.for_writing): they queue for it instead of failing when they
         # read before writing and another connection commits in between.
         self._writes: async_sessionmaker[AsyncSession] = create_sessionmaker(for_writing(engine))
+        # SQLite has one writer at a time. Taking turns here, in the event loop,
+        # is cheaper than pooled connections competing for its lock through
+        # busy-timeout sleeps (which also ended in "database is locked" under load).
+        self._write_turn: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._dialect = engine.dialect.name
+        self._last_id: int | None = None
 
     @classmethod
     async def open(
-        cls, url: str, *, migrate: bool = True, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        synchronous: str = "full",
     ) -> Store:
         """Connect to ``url`` and make sure its schema is the one this code expects.
 
@@ -168,7 +198,7 @@ class Store:
         unless it is already there. ``busy_timeout_ms``: how long an SQLite
         write waits for another connection's write lock before it fails.
         """
-        engine = create_engine(url, busy_timeout_ms=busy_timeout_ms)
+        engine = create_engine(url, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         try:
             state = await schema_state(engine)
             if state.unknown:
@@ -180,10 +210,25 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine)
+        path = sqlite_file(url) if is_sqlite(url) else None
+        inserter = SqliteBatchInserter(path, sqlite_pragmas(busy_timeout_ms, synchronous)) if path else None
+        return cls(engine, inserter)
 
     async def close(self) -> None:
+        if self._batch_inserter is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._batch_inserter.close)
+            self._batch_inserter = None
         await self._engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that writes: one at a time on SQLite, begun with ``BEGIN IMMEDIATE``."""
+        if self._write_turn is None:
+            async with self._writes.begin() as session:
+                yield session
+            return
+        async with self._write_turn, self._writes.begin() as session:
+            yield session
 
     # -- users ---------------------------------------------------------------
 
@@ -195,7 +240,7 @@ class Store:
         member of the room 'general' (created if missing) in the same transaction.
         """
         try:
-            async with self._writes.begin() as session:
+            async with self._writing() as session:
                 user = User(
                     username=username,
                     username_key=username_key(username),
@@ -227,7 +272,7 @@ class Store:
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace the hash, e.g. when argon2 parameters changed and it was rehashed at login."""
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(User).where(User.id == user_id).values(password_hash=password_hash),
                 execution_options=_NO_SYNC,
@@ -239,7 +284,7 @@ class Store:
         self, user_id: int, token_hash: str, peer: str, now: datetime, expires_at: datetime
     ) -> SessionRecord:
         """Record a sign-in (and the user's last login) atomically."""
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             row = UserSession(
                 user_id=user_id,
                 token_hash=token_hash,
@@ -272,7 +317,7 @@ class Store:
 
     async def reopen_session(self, session_id: int, peer: str, now: datetime) -> None:
         """Resume a session from a new connection; counts as a login of its user."""
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(UserSession)
                 .where(UserSession.id == session_id)
@@ -290,7 +335,7 @@ class Store:
         values: dict[str, Any] = {"ended_at": now, "end_reason": reason, "last_seen_at": now}
         if revoke:
             values["expires_at"] = now
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(UserSession).where(UserSession.id == session_id).values(values),
                 execution_options=_NO_SYNC,
@@ -303,7 +348,7 @@ class Store:
         connected. ``last_seen_at`` is left alone: after a crash it is the last
         sign of life we really saw.
         """
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             result = await session.execute(
                 update(UserSession)
                 .where(UserSession.ended_at.is_(None))
@@ -342,14 +387,14 @@ class Store:
         Returns ``(room, created, newly_joined)``. Of concurrent joins that find
         the room missing, exactly one creates it and all end up members.
         """
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             room, created = await _get_or_create_room(session, name, user_id, now)
             newly_joined = await _add_membership(session, user_id, room.id, now)
             return _room_record(room), created, newly_joined
 
     async def leave_room(self, user_id: int, room_id: int) -> bool:
         """End a membership; False if the user was not a member. The room stays, even if empty."""
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             result = await session.execute(
                 delete(Membership).where(Membership.user_id == user_id, Membership.room_id == room_id),
                 execution_options=_NO_SYNC,
@@ -357,7 +402,7 @@ class Store:
             return cast(CursorResult[Any], result).rowcount > 0
 
     async def set_topic(self, room_id: int, topic: str) -> None:
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(Room).where(Room.id == room_id).values(topic=topic), execution_options=_NO_SYNC
             )
@@ -424,33 +469,56 @@ class Store:
         """
         if not drafts:
             return []
-        async with self._writes.begin() as session:
-            stored = await _stored_by_nonce(session, drafts)
-            # Per draft: the stored message it repeats, or (index into rows,
-            # whether it repeats an earlier draft of this batch).
-            plan: list[StoredMessage | tuple[int, bool]] = []
-            rows: list[dict[str, Any]] = []
-            first_in_batch: dict[tuple[int, str], int] = {}
-            for draft in drafts:
-                key = None if draft.nonce is None else (draft.sender_id, draft.nonce)
-                if key is not None and key in stored:
-                    plan.append(replace(stored[key], duplicate=True))
-                elif key is not None and key in first_in_batch:
-                    plan.append((first_in_batch[key], True))
-                else:
-                    if key is not None:
-                        first_in_batch[key] = len(rows)
-                    plan.append((len(rows), False))
-                    rows.append(_message_row(draft))
-            inserted = await _insert_rows(session, rows)
-            results: list[StoredMessage] = []
-            for step in plan:
-                if isinstance(step, StoredMessage):
-                    results.append(step)
-                else:
-                    index, repeated = step
-                    results.append(replace(inserted[index], duplicate=True) if repeated else inserted[index])
-            return results
+        # A repeat of an earlier (sender, nonce) of this batch is not sent to the database at all.
+        rows: list[MessageDraft] = []
+        plan: list[tuple[int, bool]] = []  # per draft: (index into rows, repeats an earlier draft)
+        first_in_batch: dict[tuple[int, str], int] = {}
+        for draft in drafts:
+            key = None if draft.nonce is None else (draft.sender_id, draft.nonce)
+            if key is not None and key in first_in_batch:
+                plan.append((first_in_batch[key], True))
+                continue
+            if key is not None:
+                first_in_batch[key] = len(rows)
+            plan.append((len(rows), False))
+            rows.append(draft)
+        if self._batch_inserter is not None:
+            assert self._write_turn is not None
+            async with self._write_turn:
+                returned = await self._batch_inserter.insert([batch_row(row, _dm_key(row)) for row in rows])
+            ids = _ids_in_row_order(rows, returned)
+            skipped = [row for row, message_id in zip(rows, ids, strict=True) if message_id is None]
+            unnamed = [i for row, i in zip(rows, ids, strict=True) if i is not None and not _named(row)]
+            if skipped or unnamed:
+                async with self._sessions.begin() as session:
+                    earlier = await _stored_by_nonce(session, skipped) if skipped else {}
+                    read_back = await _read_back(session, unnamed) if unnamed else {}
+            else:
+                earlier, read_back = {}, {}
+        else:
+            async with self._writing() as session:
+                ids = await _insert_new(session, rows, self._dialect)
+                # Rows the database skipped repeat a (sender, nonce) stored before this batch.
+                skipped = [row for row, message_id in zip(rows, ids, strict=True) if message_id is None]
+                earlier = await _stored_by_nonce(session, skipped) if skipped else {}
+                unnamed = [i for row, i in zip(rows, ids, strict=True) if i is not None and not _named(row)]
+                read_back = await _read_back(session, unnamed) if unnamed else {}
+        newest = max((i for i in ids if i is not None), default=0)
+        if self._last_id is not None and newest > self._last_id:
+            self._last_id = newest
+        results_by_row: list[StoredMessage] = []
+        for row, message_id in zip(rows, ids, strict=True):
+            if message_id is None:
+                assert row.nonce is not None
+                results_by_row.append(replace(earlier[(row.sender_id, row.nonce)], duplicate=True))
+            elif _named(row):
+                results_by_row.append(_built(row, message_id))
+            else:
+                results_by_row.append(read_back[message_id])
+        return [
+            replace(results_by_row[index], duplicate=True) if repeated else results_by_row[index]
+            for index, repeated in plan
+        ]
 
     async def room_history(
         self, room_id: int, *, before: int | None, after: int | None, limit: int
@@ -521,7 +589,7 @@ class Store:
 
     async def set_seen_message_id(self, user_id: int, message_id: int) -> None:
         """Record what was delivered to the user; never lowers the recorded id."""
-        async with self._writes.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(User)
                 .where(User.id == user_id, User.seen_message_id < message_id)
@@ -536,10 +604,17 @@ class Store:
             return int(seen or 0)
 
     async def last_message_id(self) -> int:
-        """The highest id of a stored message; 0 if there is none."""
-        async with self._sessions.begin() as session:
-            last = await session.scalar(select(func.max(Message.id)))
-            return int(last or 0)
+        """The highest id of a stored message; 0 if there is none.
+
+        Remembered after the first query and raised by every insert, so asking
+        costs nothing on a sign-in. (Several server processes on one database
+        will need to ask the database, or the broker, instead.)
+        """
+        if self._last_id is None:
+            async with self._sessions.begin() as session:
+                last = int(await session.scalar(select(func.max(Message.id))) or 0)
+            self._last_id = max(last, self._last_id or 0)
+        return self._last_id
 
     async def prune_messages(self, older_than: datetime, *, batch_size: int = 2000) -> int:
         """Delete the messages created before ``older_than``; return how many.
@@ -551,7 +626,7 @@ class Store:
             raise ValueError("batch_size must be at least 1")
         total = 0
         while True:
-            async with self._writes.begin() as session:
+            async with self._writing() as session:
                 batch = select(Message.id).where(Message.created_at < older_than).limit(batch_size)
                 result = await session.execute(
                     delete(Message).where(Message.id.in_(batch)), execution_options=_NO_SYNC
@@ -669,12 +744,16 @@ def _stored_message(row: Any) -> StoredMessage:
     )
 
 
+def _dm_key(draft: MessageDraft) -> str | None:
+    return None if draft.recipient_id is None else dm_key(draft.sender_id, draft.recipient_id)
+
+
 def _message_row(draft: MessageDraft) -> dict[str, Any]:
     return {
         "room_id": draft.room_id,
         "sender_id": draft.sender_id,
         "recipient_id": draft.recipient_id,
-        "dm_key": None if draft.recipient_id is None else dm_key(draft.sender_id, draft.recipient_id),
+        "dm_key": _dm_key(draft),
         "text": draft.text,
         "nonce": draft.nonce,
         "created_at": draft.created_at,
@@ -712,37 +791,73 @@ async def _stored_by_nonce(
 _SENDERS_PER_QUERY = 100
 
 
-async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[StoredMessage]:
-    """Insert ``rows`` with one multi-row INSERT; the stored messages, in the order of ``rows``.
+# Both dialects' INSERT can skip rows that break a unique constraint (ON CONFLICT DO NOTHING).
+_INSERTS: dict[str, Callable[[Table], Any]] = {"sqlite": sqlite_insert, "postgresql": pg_insert}
+
+
+async def _insert_new(session: AsyncSession, rows: list[MessageDraft], dialect: str) -> list[int | None]:
+    """Insert ``rows`` with one multi-row INSERT; per row its new id, or None where the database
+    skipped it because its (sender, nonce) is stored already.
 
     RETURNING gives rows in no promised order, but one INSERT ... VALUES
-    assigns ids in the order of its rows, so sorted ids match ``rows``
-    (checked against the returned sender and nonce). The messages are then
-    read back, with their names, in one query.
+    assigns ids in the order of its rows, so the sorted ids belong to the
+    inserted rows in order (checked against the returned sender and nonce).
     """
     if not rows:
         return []
+    if dialect not in _INSERTS:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise StoreError(f"unsupported database {dialect!r}")
+    statement = _INSERTS[dialect](_MESSAGES).on_conflict_do_nothing(index_elements=["sender_id", "nonce"])
     connection = await session.connection()
     # A list of parameter sets with RETURNING: SQLAlchemy's "insertmanyvalues"
     # renders one INSERT ... VALUES (...), (...) ... RETURNING per page of rows.
     result = await connection.execute(
-        insert(_MESSAGES).returning(_MESSAGES.c.id, _MESSAGES.c.sender_id, _MESSAGES.c.nonce), rows
+        statement.returning(_MESSAGES.c.id, _MESSAGES.c.sender_id, _MESSAGES.c.nonce),
+        [_message_row(row) for row in rows],
     )
-    returned: list[tuple[int, int, str | None]] = sorted((row[0], row[1], row[2]) for row in result)
-    if [(sender, nonce) for _, sender, nonce in returned] != [
-        (row["sender_id"], row["nonce"]) for row in rows
-    ]:
+    return _ids_in_row_order(rows, [(row[0], row[1], row[2]) for row in result])
+
+
+def _ids_in_row_order(
+    rows: list[MessageDraft], result: list[tuple[int, int, str | None]]
+) -> list[int | None]:
+    """Match the (id, sender, nonce) an INSERT returned to its rows: per row its id, or None if skipped."""
+    returned = sorted(result)
+    inserted_keys = {(sender, nonce) for _, sender, nonce in returned if nonce is not None}
+    inserted = [row.nonce is None or (row.sender_id, row.nonce) in inserted_keys for row in rows]
+    expected = [(row.sender_id, row.nonce) for row, kept in zip(rows, inserted, strict=True) if kept]
+    if [(sender, nonce) for _, sender, nonce in returned] != expected:
         raise RuntimeError("the database did not assign message ids in the order of the rows")
-    ids = [message_id for message_id, _, _ in returned]
-    wanted = set(ids)
-    by_id: dict[int, StoredMessage] = {}
-    read_back = await session.execute(
-        _MESSAGE_SELECT.where(Message.id >= ids[0], Message.id <= ids[-1]).order_by(Message.id)
+    ids = iter(message_id for message_id, _, _ in returned)
+    return [next(ids) if kept else None for kept in inserted]
+
+
+def _named(draft: MessageDraft) -> bool:
+    if draft.sender_name is None:
+        return False
+    return draft.room_name is not None if draft.room_id is not None else draft.recipient_name is not None
+
+
+def _built(draft: MessageDraft, message_id: int) -> StoredMessage:
+    assert draft.sender_name is not None
+    return StoredMessage(
+        id=message_id,
+        room=draft.room_name,
+        sender=draft.sender_name,
+        recipient=draft.recipient_name,
+        text=draft.text,
+        nonce=draft.nonce,
+        created_at=draft.created_at,
     )
-    for row in read_back:
-        if row[0] in wanted:
-            by_id[row[0]] = _stored_message(row)
-    return [by_id[message_id] for message_id in ids]
+
+
+async def _read_back(session: AsyncSession, ids: list[int]) -> dict[int, StoredMessage]:
+    """The stored messages with these ids, with their names, in one query."""
+    wanted = set(ids)
+    rows = await session.execute(
+        _MESSAGE_SELECT.where(Message.id >= min(ids), Message.id <= max(ids)).order_by(Message.id)
+    )
+    return {row[0]: _stored_message(row) for row in rows if row[0] in wanted}
 
 
 def _check_limit(limit: int) -> None:

@@ -1,0 +1,120 @@
+"""The message writer's SQLite fast path: a whole batch in one trip to one thread.
+
+Through SQLAlchemy's async adaption every statement costs several hops
+between the event loop and aiosqlite's thread (about 0.4 ms each here), so a
+batch (BEGIN, INSERT ... RETURNING, COMMIT) cost 2 to 3 ms of latency and much
+of the event loop's time. Here one dedicated thread with its own ``sqlite3``
+connection runs the batch start to finish in one call: one hop per batch.
+
+Only the INSERT of new messages takes this path; everything else, the rare
+nonce look-ups included, goes through SQLAlchemy as usual. Values are bound
+with SQLAlchemy's own type processors, so rows are stored exactly as the
+rest of the store writes and reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError
+
+from .models import Base
+
+if TYPE_CHECKING:
+    from .repository import MessageDraft
+
+_COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at")
+_MESSAGES = Base.metadata.tables["messages"]
+_DIALECT = sqlite.dialect()
+_PAGE = 500
+
+
+def _processor(column: str) -> Callable[[Any], Any]:
+    process = _MESSAGES.c[column].type.bind_processor(_DIALECT)
+    return process if process is not None else (lambda value: value)
+
+
+_CREATED_AT = _processor("created_at")
+
+
+class SqliteBatchInserter:
+    def __init__(self, path: Path, pragmas: Sequence[str]) -> None:
+        self._path = path
+        self._pragmas = tuple(pragmas)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._connection: sqlite3.Connection | None = None
+        self._statements: dict[int, str] = {}
+
+    async def insert(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
+        """Insert rows of ``_COLUMNS`` values in one transaction; the (id, sender_id, nonce) of
+        those inserted (rows whose (sender_id, nonce) is stored already are skipped)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._thread, self._insert, list(rows))
+        except sqlite3.Error as exc:
+            # The store's callers see database errors as SQLAlchemy's, whichever path failed.
+            raise DBAPIError.instance("INSERT INTO messages", None, exc, sqlite3.Error) from exc
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        self._thread.submit(shut).result()
+        self._thread.shutdown(wait=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        for pragma in self._pragmas:
+            connection.execute(f"PRAGMA {pragma}")
+        return connection
+
+    def _statement(self, count: int) -> str:
+        statement = self._statements.get(count)
+        if statement is None:
+            row = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+            statement = (
+                f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * count)} "
+                "ON CONFLICT (sender_id, nonce) DO NOTHING RETURNING id, sender_id, nonce"
+            )
+            if len(self._statements) < 64:
+                self._statements[count] = statement
+        return statement
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
+        if self._connection is None:
+            self._connection = self._connect()
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            returned = []
+            # Pages keep each statement well under SQLite's limit of bound variables.
+            for start in range(0, len(rows), _PAGE):
+                page = rows[start : start + _PAGE]
+                parameters = [value for row in page for value in row]
+                returned.extend(connection.execute(self._statement(len(page)), parameters).fetchall())
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return [(int(r[0]), int(r[1]), r[2]) for r in returned]
+
+
+def batch_row(draft: MessageDraft, dm_key: str | None) -> tuple[Any, ...]:
+    return (
+        draft.room_id,
+        draft.sender_id,
+        draft.recipient_id,
+        dm_key,
+        draft.text,
+        draft.nonce,
+        _CREATED_AT(draft.created_at),
+    )
