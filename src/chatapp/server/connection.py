@@ -302,12 +302,15 @@ class Connection:
                 timer.cancel()
         signed = self._signed_in
         if signed is not None and not self._handed_over:
-            self.services.hub.detach(self)
+            hub = self.services.hub
+            hub.note_seen(signed.user_id, self._delivered_id)
+            hub.detach(self)
             try:
                 auth = self.services.auth
                 await auth.end_session(signed.session_id, self._end_reason, revoke=self._revoke)
                 if self._delivered_id:
                     await self.services.store.set_seen_message_id(signed.user_id, self._delivered_id)
+                hub.forget_seen(signed.user_id, self._delivered_id)
             except Exception:
                 log.exception("could not end session %s", signed.session_id)
         activity.record(

@@ -33,6 +33,7 @@ class Hub:
         self._rooms: dict[str, dict[int, Member]] = {}
         self._rooms_of: dict[int, set[str]] = {}
         self._away: dict[int, str] = {}
+        self._seen: dict[int, int] = {}  # last message id delivered, while the store catches up
 
     # -- questions ------------------------------------------------------------
 
@@ -54,6 +55,23 @@ class Hub:
 
     def away(self, user_id: int) -> str | None:
         return self._away.get(user_id)
+
+    def seen(self, user_id: int) -> int:
+        """The highest message id delivered to a user who just went offline, until the store has it.
+
+        A login right after a disconnect must not replay what the old session
+        already delivered, though the old session's record is still being written.
+        """
+        return self._seen.get(user_id, 0)
+
+    def note_seen(self, user_id: int, message_id: int) -> None:
+        if message_id > self._seen.get(user_id, 0):
+            self._seen[user_id] = message_id
+
+    def forget_seen(self, user_id: int, message_id: int) -> None:
+        """The store has recorded ``message_id``: the hint is no longer needed."""
+        if self._seen.get(user_id, 0) <= message_id:
+            self._seen.pop(user_id, None)
 
     def who(self, room: str) -> list[OnlineUser]:
         members = self._rooms.get(room, {})

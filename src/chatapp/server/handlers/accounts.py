@@ -36,7 +36,7 @@ async def on_register(conn: Connection, frame: Register) -> None:
 
 async def on_login(conn: Connection, frame: Login) -> None:
     user = await conn.services.auth.login(frame.username, frame.password, conn.address)
-    after = await conn.services.store.seen_message_id(user.id)
+    after = max(await conn.services.store.seen_message_id(user.id), conn.services.hub.seen(user.id))
     await _open_session(conn, user, frame.ref, "login", replay_after=after)
 
 
@@ -47,7 +47,9 @@ async def on_resume(conn: Connection, frame: Resume) -> None:
     await auth.reopen_session(signed, conn.peer)
     after = frame.last_id
     if after is None:
-        after = await conn.services.store.seen_message_id(signed.user_id)
+        after = max(
+            await conn.services.store.seen_message_id(signed.user_id), conn.services.hub.seen(signed.user_id)
+        )
     await _sign_in(conn, signed, frame.ref, "resume", replay_after=after)
 
 
