@@ -134,8 +134,10 @@ class Authenticator:
         session, user = found
         return SignedIn(user.id, user.username, user.role, session.id, None)
 
-    async def reopen_session(self, signed: SignedIn, peer: str) -> None:
-        await self._store.reopen_session(signed.session_id, peer, utc_now())
+    async def reopen_session(self, signed: SignedIn, peer: str) -> dict[str, int]:
+        """Re-open a resumed session; the user's rooms (name to id), read in the same transaction."""
+        rooms = await self._store.reopen_session_with_rooms(signed.session_id, peer, utc_now())
+        return {room.name: room.id for room in rooms}
 
     async def end_session(self, session_id: int, reason: str, *, revoke: bool) -> None:
         await self._store.end_session(session_id, reason, utc_now(), revoke=revoke)

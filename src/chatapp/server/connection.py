@@ -113,6 +113,8 @@ class Connection:
         self._held: list[tuple[bytes, int]] | None = None  # live deliveries waiting for a replay
         self._held_bytes = 0
         self._replayed_ids: set[int] = set()
+        # The hub's fan-out loop calls this once per recipient: normally straight into the outbox.
+        self.deliver: Callable[[bytes, int], None] = self._outbox.push
         self._set_nodelay()
 
     # -- the Member interface the hub uses ------------------------------------
@@ -125,17 +127,15 @@ class Connection:
     def username(self) -> str:
         return self.user.username
 
-    def deliver(self, data: bytes, message_id: int = 0) -> None:
-        if self._held is not None:
-            self._held.append((data, message_id))
-            self._held_bytes += len(data)
-            if self._held_bytes > self.config.send_queue_limit:
-                self._held = None
-                self._on_overflow()
+    def _deliver_held(self, data: bytes, message_id: int, /) -> None:
+        """``deliver`` while a replay is being sent: keep live deliveries for afterwards."""
+        if self._held is None:  # cut off while holding
             return
-        if message_id > self._delivered_id:
-            self._delivered_id = message_id
-        self._outbox.push(data)
+        self._held.append((data, message_id))
+        self._held_bytes += len(data)
+        if self._held_bytes > self.config.send_queue_limit:
+            self._held = None
+            self._on_overflow()
 
     # -- what handlers use ------------------------------------------------------
 
@@ -187,14 +187,16 @@ class Connection:
             yield
             return
         self._held, self._held_bytes, self._replayed_ids = [], 0, set()
+        self.deliver = self._deliver_held
         try:
             yield
         finally:
             held, self._held = self._held, None
             replayed, self._replayed_ids = self._replayed_ids, set()
+            self.deliver = self._outbox.push
             for data, message_id in held or ():
                 if not (message_id and message_id in replayed):
-                    self.deliver(data, message_id)
+                    self._outbox.push(data)
 
     async def drain(self) -> None:
         """Wait until this client has taken most of what was sent (flow control for long replays)."""
@@ -303,6 +305,7 @@ class Connection:
         signed = self._signed_in
         if signed is not None and not self._handed_over:
             hub = self.services.hub
+            self._delivered_id = max(self._delivered_id, hub.last_delivered(signed.user_id))
             hub.note_seen(signed.user_id, self._delivered_id)
             hub.detach(self)
             try:

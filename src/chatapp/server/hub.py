@@ -22,8 +22,8 @@ class Member(Protocol):
     def user_id(self) -> int: ...
     @property
     def username(self) -> str: ...
-    def deliver(self, data: bytes, message_id: int = 0) -> None:
-        """Queue encoded frames; ``message_id`` is set when they carry that message."""
+    def deliver(self, data: bytes, message_id: int, /) -> None:
+        """Queue encoded frames; ``message_id`` is set (not 0) when they carry that message."""
         ...
 
 
@@ -34,6 +34,10 @@ class Hub:
         self._rooms_of: dict[int, set[str]] = {}
         self._away: dict[int, str] = {}
         self._seen: dict[int, int] = {}  # last message id delivered, while the store catches up
+        # The last message id published to each room and sent to each user directly: what a member
+        # has been handed when it leaves, without counting per delivery in the fan-out loop.
+        self._last_in_room: dict[str, int] = {}
+        self._last_direct: dict[int, int] = {}
 
     # -- questions ------------------------------------------------------------
 
@@ -55,6 +59,12 @@ class Hub:
 
     def away(self, user_id: int) -> str | None:
         return self._away.get(user_id)
+
+    def last_delivered(self, user_id: int) -> int:
+        """The highest message id handed to an online user's member by room or direct delivery."""
+        rooms = self._rooms_of.get(user_id, ())
+        in_rooms = max((self._last_in_room.get(room, 0) for room in rooms), default=0)
+        return max(in_rooms, self._last_direct.get(user_id, 0))
 
     def seen(self, user_id: int) -> int:
         """The highest message id delivered to a user who just went offline, until the store has it.
@@ -112,6 +122,7 @@ class Hub:
             return
         del self._online[user_id]
         self._away.pop(user_id, None)
+        self._last_direct.pop(user_id, None)
         for name in sorted(self._rooms_of.pop(user_id, ())):
             members = self._rooms[name]
             del members[user_id]
@@ -158,6 +169,8 @@ class Hub:
         if not members:
             return 0
         data = encode(frame)
+        if message_id:
+            self._last_in_room[room] = message_id
         # A copy: delivery can cut off a member, which removes it from the room.
         recipients = list(members.values())
         for member in recipients:
@@ -172,5 +185,7 @@ class Hub:
             member = self._online.get(user_id)
             if member is not None:
                 member.deliver(data, message_id)
+                if message_id:
+                    self._last_direct[user_id] = message_id
                 delivered += 1
         return delivered

@@ -46,8 +46,12 @@ class Outbox:
     def unsent(self) -> int:
         return self._queued_bytes + self._transport.get_write_buffer_size()
 
-    def push(self, data: bytes) -> None:
-        """Queue bytes for this recipient; cut it off if it is too far behind."""
+    def push(self, data: bytes, message_id: int = 0, /) -> None:
+        """Queue bytes for this recipient; cut it off if it is too far behind.
+
+        ``message_id`` is unused here; it lets the hub call this directly as a
+        member's ``deliver`` (one call less per recipient in the fan-out loop).
+        """
         if not self._open:
             return
         if not self._queued:

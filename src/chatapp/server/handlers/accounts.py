@@ -44,13 +44,13 @@ async def on_resume(conn: Connection, frame: Resume) -> None:
     auth = conn.services.auth
     signed = await auth.check_token(frame.token, conn.address)
     conn.check_duplicate(signed.user_id, signed.session_id)
-    await auth.reopen_session(signed, conn.peer)
+    rooms = await auth.reopen_session(signed, conn.peer)
     after = frame.last_id
     if after is None:
         after = max(
             await conn.services.store.seen_message_id(signed.user_id), conn.services.hub.seen(signed.user_id)
         )
-    await _sign_in(conn, signed, frame.ref, "resume", replay_after=after)
+    await _sign_in(conn, signed, frame.ref, "resume", replay_after=after, rooms=rooms)
 
 
 async def _open_session(
@@ -76,10 +76,17 @@ async def _open_session(
 
 
 async def _sign_in(
-    conn: Connection, signed: SignedIn, ref: str | int | None, event: str, *, replay_after: int | None
+    conn: Connection,
+    signed: SignedIn,
+    ref: str | int | None,
+    event: str,
+    *,
+    replay_after: int | None,
+    rooms: dict[str, int] | None = None,
 ) -> None:
     store = conn.services.store
-    rooms = {room.name: room.id for room in await store.user_rooms(signed.user_id)}
+    if rooms is None:
+        rooms = {room.name: room.id for room in await store.user_rooms(signed.user_id)}
     async with conn.holding_live():
         if not conn.become(signed, rooms, ref, event):
             return

@@ -330,6 +330,28 @@ class Store:
                 execution_options=_NO_SYNC,
             )
 
+    async def reopen_session_with_rooms(self, session_id: int, peer: str, now: datetime) -> list[RoomRecord]:
+        """:meth:`reopen_session` and :meth:`user_rooms` in one transaction: what a resume needs."""
+        async with self._writing() as session:
+            await session.execute(
+                update(UserSession)
+                .where(UserSession.id == session_id)
+                .values(ended_at=None, end_reason=None, peer=peer, last_seen_at=now),
+                execution_options=_NO_SYNC,
+            )
+            owner = select(UserSession.user_id).where(UserSession.id == session_id).scalar_subquery()
+            await session.execute(
+                update(User).where(User.id == owner).values(last_login_at=now),
+                execution_options=_NO_SYNC,
+            )
+            rooms = await session.scalars(
+                select(Room)
+                .join(Membership, Membership.room_id == Room.id)
+                .where(Membership.user_id == owner)
+                .order_by(Room.name)
+            )
+            return [_room_record(room) for room in rooms]
+
     async def end_session(self, session_id: int, reason: str, now: datetime, *, revoke: bool = False) -> None:
         """Mark a session ended; with ``revoke`` (logout, replaced) its token can no longer resume it."""
         values: dict[str, Any] = {"ended_at": now, "end_reason": reason, "last_seen_at": now}
