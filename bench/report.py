@@ -157,7 +157,9 @@ default (64): the driver spreads its clients over source addresses 127.x.y.z, 20
 gets a fresh copy of a prepared SQLite file on disk.
 - **Signing in** is a `resume` with a pre-made session token and `last_id` (accounts and sessions are \
 inserted before the run; nothing was missed), so argon2 is not in the connect phase — except in the login \
-storm (e), where it is the point. Every message carries a `nonce`, as the chatapp client's do.
+storm (e), where it is the point; the storm's accounts count as having seen every message, so their logins \
+measure signing in (argon2, session) and not a history replay, which (g) measures. Every message carries a \
+`nonce`, as the chatapp client's do.
 - **The driver** (`bench/driver.py`) runs all clients in one process on uvloop. While the clock runs it \
 only stores each received chunk with its arrival time and counts newlines; senders find their own \
 messages coming back (their acknowledgment) by searching the chunk for their marker. After the clock \

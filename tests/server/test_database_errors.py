@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from chatapp.protocol import Ping, Pong, Register
+from chatapp.protocol import Message, Ping, Pong, Presence, Register, Send
 from tests.server.conftest import Dial, ServerFactory
 from tests.support.wire import PASSWORD
 
@@ -34,3 +34,29 @@ async def test_locked_database_gives_server_error_and_the_server_goes_on(
         locker.close()
     # Once the database is free again the same connection registers fine.
     await client.register("blocked")
+
+
+async def test_a_message_the_database_refuses_is_not_delivered(
+    start_server: ServerFactory, dial: Dial, tmp_path: Path
+) -> None:
+    server = await start_server()
+    alice = await dial(server)
+    await alice.register("alice")
+    await alice.expect(Presence)
+    bob = await dial(server)
+    await bob.register("bob")
+    await bob.expect(Presence)
+    locker = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        await alice.send(Send(room="general", text="never stored", ref="s1"))
+        error = await alice.expect_error("server_error", timeout=30, skip=(Presence,))
+        assert error.ref == "s1" and "not delivered" in error.message
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    # The next message goes through; bob never saw the refused one.
+    await alice.send(Send(room="general", text="stored"))
+    assert (await bob.expect(Message, skip=(Presence,))).text == "stored"
+    history = await alice.expect(Message, skip=(Presence,))
+    assert history.text == "stored"

@@ -172,3 +172,21 @@ async def test_room_limits(start_server: ServerFactory, dial: Dial) -> None:
     await join(alice, "two")  # joining an existing room is not a creation
     await alice.send(Join(room="three"))
     await alice.expect_error("too_many_rooms")
+
+
+async def test_large_rooms_get_no_status_events(start_server: ServerFactory, dial: Dial) -> None:
+    server = await start_server(room_status_limit=2)
+    alice = await dial(server)
+    await alice.register("alice")
+    await alice.expect(Presence)
+    bob = await dial(server)
+    await bob.register("bob")
+    presence = await alice.expect(Presence)
+    assert (presence.event, presence.username) == ("online", "bob")
+    carol = await dial(server)
+    await carol.register("carol")  # the third online member: over the limit
+    await alice.send(Send(room="general", text="who is here?"))
+    assert (await alice.recv()).text == "who is here?"  # type: ignore[union-attr]
+    await alice.send(Who(room="general"))
+    who = await alice.expect(WhoList, skip=(Message,))
+    assert [u.username for u in who.users] == ["alice", "bob", "carol"]

@@ -34,7 +34,7 @@ log = logging.getLogger("chatapp.server")
 class ChatServer:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.hub = Hub()
+        self.hub = Hub(status_limit=config.room_status_limit)
         self._store: Store | None = None
         self._hashing: PasswordHashing | None = None
         self._writer: MessageWriter | None = None

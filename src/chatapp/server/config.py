@@ -83,6 +83,9 @@ class Config:
     )
     history_days: int = _setting(0, "delete messages older than this many days (0: keep forever)")
     replay_max: int = _setting(10_000, "most missed messages replayed on a resume or login")
+    room_status_limit: int = _setting(
+        500, "rooms with more online members get no online/offline/away/back events (0: no limit)"
+    )
     max_rooms_per_user: int = _setting(100, "rooms one user may be a member of")
     room_creations_per_hour: int = _setting(10, "rooms one user may create per hour")
     argon2_memory_kib: int = _setting(19 * 1024, "argon2id memory cost in KiB (OWASP: 19 MiB)")
@@ -192,6 +195,8 @@ def validate(config: Config) -> str | None:
         return "--port must be between 0 and 65535"
     if config.max_frame < 1024:
         return "--max-frame must be at least 1024 bytes"
+    if config.room_status_limit < 0:
+        return "--room-status-limit must be 0 (no limit) or more"
     if config.history_days < 0:
         return "--history-days must be 0 (keep forever) or more"
     if config.max_text < 1:

@@ -28,7 +28,11 @@ class Member(Protocol):
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, status_limit: int = 0) -> None:
+        """``status_limit``: rooms with more online members than this get no online, offline,
+        away and back events (0: no limit). Each sign-in would otherwise write to every member:
+        N sign-ins cost N² frames, which is what limits a room of thousands."""
+        self._status_limit = status_limit
         self._online: dict[int, Member] = {}
         self._rooms: dict[str, dict[int, Member]] = {}
         self._rooms_of: dict[int, set[str]] = {}
@@ -112,7 +116,7 @@ class Hub:
         for name in names:
             self._rooms.setdefault(name, {})[user_id] = member
         for name in sorted(names):
-            self.publish(name, Presence(event="online", room=name, username=member.username))
+            self._publish_status(name, Presence(event="online", room=name, username=member.username))
         return None
 
     def detach(self, member: Member) -> None:
@@ -127,7 +131,7 @@ class Hub:
             members = self._rooms[name]
             del members[user_id]
             if members:
-                self.publish(name, Presence(event="offline", room=name, username=member.username))
+                self._publish_status(name, Presence(event="offline", room=name, username=member.username))
             else:
                 del self._rooms[name]
 
@@ -159,9 +163,13 @@ class Hub:
                 if text
                 else Presence(event="back", room=name, username=member.username)
             )
-            self.publish(name, event)
+            self._publish_status(name, event)
 
     # -- delivery -------------------------------------------------------------
+
+    def _publish_status(self, room: str, frame: Presence) -> None:
+        if not self._status_limit or len(self._rooms.get(room, ())) <= self._status_limit:
+            self.publish(room, frame)
 
     def publish(self, room: str, frame: Frame, message_id: int = 0) -> int:
         """Deliver a frame to every online member of a room; return how many it went to."""
