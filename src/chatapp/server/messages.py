@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from chatapp.server.store import MessageDraft, MessageWriter, StoredMessage
+from chatapp.server.store import MessageDraft, MessageWriter, StoredMessage, stored_from_draft
 
 
 class MessageLog(Protocol):
@@ -42,16 +42,5 @@ class MemoryMessageLog:
     def submit(self, draft: MessageDraft) -> asyncio.Future[StoredMessage]:
         self._last_id += 1
         future: asyncio.Future[StoredMessage] = asyncio.get_running_loop().create_future()
-        assert draft.sender_name is not None, "drafts carry their names"
-        future.set_result(
-            StoredMessage(
-                id=self._last_id,
-                room=draft.room_name,
-                sender=draft.sender_name,
-                recipient=draft.recipient_name,
-                text=draft.text,
-                nonce=draft.nonce,
-                created_at=draft.created_at,
-            )
-        )
+        future.set_result(stored_from_draft(draft, self._last_id))
         return future

@@ -20,10 +20,12 @@ from .repository import (
     StoreError,
     UsernameTaken,
     UserRecord,
+    stored_from_draft,
 )
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
+    "stored_from_draft",
     "DEFAULT_BUSY_TIMEOUT_MS",
     "MessageDraft",
     "MessageWriter",

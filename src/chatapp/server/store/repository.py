@@ -37,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from chatapp.protocol.limits import DEFAULT_ROOM
 from chatapp.protocol.rules import username_key
@@ -318,32 +319,12 @@ class Store:
     async def reopen_session(self, session_id: int, peer: str, now: datetime) -> None:
         """Resume a session from a new connection; counts as a login of its user."""
         async with self._writing() as session:
-            await session.execute(
-                update(UserSession)
-                .where(UserSession.id == session_id)
-                .values(ended_at=None, end_reason=None, peer=peer, last_seen_at=now),
-                execution_options=_NO_SYNC,
-            )
-            owner = select(UserSession.user_id).where(UserSession.id == session_id).scalar_subquery()
-            await session.execute(
-                update(User).where(User.id == owner).values(last_login_at=now),
-                execution_options=_NO_SYNC,
-            )
+            await _reopen(session, session_id, peer, now)
 
     async def reopen_session_with_rooms(self, session_id: int, peer: str, now: datetime) -> list[RoomRecord]:
         """:meth:`reopen_session` and :meth:`user_rooms` in one transaction: what a resume needs."""
         async with self._writing() as session:
-            await session.execute(
-                update(UserSession)
-                .where(UserSession.id == session_id)
-                .values(ended_at=None, end_reason=None, peer=peer, last_seen_at=now),
-                execution_options=_NO_SYNC,
-            )
-            owner = select(UserSession.user_id).where(UserSession.id == session_id).scalar_subquery()
-            await session.execute(
-                update(User).where(User.id == owner).values(last_login_at=now),
-                execution_options=_NO_SYNC,
-            )
+            owner = await _reopen(session, session_id, peer, now)
             rooms = await session.scalars(
                 select(Room)
                 .join(Membership, Membership.room_id == Room.id)
@@ -534,7 +515,7 @@ class Store:
                 assert row.nonce is not None
                 results_by_row.append(replace(earlier[(row.sender_id, row.nonce)], duplicate=True))
             elif _named(row):
-                results_by_row.append(_built(row, message_id))
+                results_by_row.append(stored_from_draft(row, message_id))
             else:
                 results_by_row.append(read_back[message_id])
         return [
@@ -766,6 +747,21 @@ def _stored_message(row: Any) -> StoredMessage:
     )
 
 
+async def _reopen(session: AsyncSession, session_id: int, peer: str, now: datetime) -> ScalarSelect[int]:
+    """Re-open a session row and count it as a login of its user; the user's id, as a subquery."""
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id)
+        .values(ended_at=None, end_reason=None, peer=peer, last_seen_at=now),
+        execution_options=_NO_SYNC,
+    )
+    owner = select(UserSession.user_id).where(UserSession.id == session_id).scalar_subquery()
+    await session.execute(
+        update(User).where(User.id == owner).values(last_login_at=now), execution_options=_NO_SYNC
+    )
+    return owner
+
+
 def _dm_key(draft: MessageDraft) -> str | None:
     return None if draft.recipient_id is None else dm_key(draft.sender_id, draft.recipient_id)
 
@@ -860,8 +856,9 @@ def _named(draft: MessageDraft) -> bool:
     return draft.room_name is not None if draft.room_id is not None else draft.recipient_name is not None
 
 
-def _built(draft: MessageDraft, message_id: int) -> StoredMessage:
-    assert draft.sender_name is not None
+def stored_from_draft(draft: MessageDraft, message_id: int) -> StoredMessage:
+    """The stored message a draft with names becomes once it has its id."""
+    assert draft.sender_name is not None, "a draft with its names (see MessageDraft)"
     return StoredMessage(
         id=message_id,
         room=draft.room_name,
