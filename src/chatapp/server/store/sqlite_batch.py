@@ -33,6 +33,7 @@ _COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "
 _MESSAGES = Base.metadata.tables["messages"]
 _DIALECT = sqlite.dialect()
 _PAGE = 500
+CHECKPOINT_EVERY = 64
 
 
 def _processor(column: str) -> Callable[[Any], Any]:
@@ -50,6 +51,14 @@ class SqliteBatchInserter:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._connection: sqlite3.Connection | None = None
         self._statements: dict[int, str] = {}
+        # Checkpoints copy the WAL back into the database (and sync it). Run by the committing
+        # connection, as SQLite does by default, one would stall that commit and every message
+        # waiting behind it; so the writer's connection never checkpoints, and a second thread
+        # does it (PASSIVE: it never blocks a writer) after every CHECKPOINT_EVERY batches.
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+        self._checkpoint_connection: sqlite3.Connection | None = None
+        self._checkpoint_pending = False
+        self._batches = 0
 
     async def insert(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
         """Insert rows of ``_COLUMNS`` values in one transaction; the (id, sender_id, nonce) of
@@ -70,11 +79,30 @@ class SqliteBatchInserter:
         self._thread.submit(shut).result()
         self._thread.shutdown(wait=True)
 
+        def shut_checkpointer() -> None:
+            if self._checkpoint_connection is not None:
+                self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._checkpoint_connection.close()
+                self._checkpoint_connection = None
+
+        self._checkpointer.submit(shut_checkpointer).result()
+        self._checkpointer.shutdown(wait=True)
+
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         for pragma in self._pragmas:
             connection.execute(f"PRAGMA {pragma}")
         return connection
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._checkpoint_connection is None:
+                self._checkpoint_connection = self._connect()
+            self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # the next one will try again; SQLite's own connections still checkpoint too
+        finally:
+            self._checkpoint_pending = False
 
     def _statement(self, count: int) -> str:
         statement = self._statements.get(count)
@@ -91,6 +119,7 @@ class SqliteBatchInserter:
     def _insert(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
         if self._connection is None:
             self._connection = self._connect()
+            self._connection.execute("PRAGMA wal_autocheckpoint=0")
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -105,6 +134,10 @@ class SqliteBatchInserter:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
+        self._batches += 1
+        if self._batches % CHECKPOINT_EVERY == 0 and not self._checkpoint_pending:
+            self._checkpoint_pending = True
+            self._checkpointer.submit(self._checkpoint)
         return [(int(r[0]), int(r[1]), r[2]) for r in returned]
 
 
