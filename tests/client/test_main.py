@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,11 +17,10 @@ from tests.client.fakeserver import PASSWORD, FakeServer
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeServer]:
-    fake = await FakeServer().start()
-    fake.accounts["alice"] = PASSWORD
-    yield fake
-    await fake.stop()
+def server(server: FakeServer) -> FakeServer:
+    """The scripted server, with the account alice."""
+    server.accounts["alice"] = PASSWORD
+    return server
 
 
 def closed_port() -> int:

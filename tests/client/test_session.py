@@ -56,13 +56,6 @@ FAST = Backoff(initial=0.01, factor=2.0, maximum=0.05, jitter=0.5)
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeServer]:
-    fake = await FakeServer().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def session(server: FakeServer) -> AsyncIterator[ChatSession]:
     client = ChatSession(server.host, server.port, backoff=FAST, rng=random.Random(1))
     yield client

@@ -18,11 +18,10 @@ OTHER = "another good password"
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeServer]:
-    fake = await FakeServer().start()
-    fake.accounts["alice"] = PASSWORD
-    yield fake
-    await fake.stop()
+def server(server: FakeServer) -> FakeServer:
+    """The scripted server, with the account alice."""
+    server.accounts["alice"] = PASSWORD
+    return server
 
 
 @pytest.fixture

@@ -325,13 +325,7 @@ class Store:
         """:meth:`reopen_session` and :meth:`user_rooms` in one transaction: what a resume needs."""
         async with self._writing() as session:
             owner = await _reopen(session, session_id, peer, now)
-            rooms = await session.scalars(
-                select(Room)
-                .join(Membership, Membership.room_id == Room.id)
-                .where(Membership.user_id == owner)
-                .order_by(Room.name)
-            )
-            return [_room_record(room) for room in rooms]
+            return await _rooms_of(session, owner)
 
     async def end_session(self, session_id: int, reason: str, now: datetime, *, revoke: bool = False) -> None:
         """Mark a session ended; with ``revoke`` (logout, replaced) its token can no longer resume it."""
@@ -413,13 +407,7 @@ class Store:
     async def user_rooms(self, user_id: int) -> list[RoomRecord]:
         """The rooms the user is a member of, by name."""
         async with self._sessions.begin() as session:
-            rooms = await session.scalars(
-                select(Room)
-                .join(Membership, Membership.room_id == Room.id)
-                .where(Membership.user_id == user_id)
-                .order_by(Room.name)
-            )
-            return [_room_record(room) for room in rooms]
+            return await _rooms_of(session, user_id)
 
     async def count_user_rooms(self, user_id: int) -> int:
         async with self._sessions.begin() as session:
@@ -745,6 +733,17 @@ def _stored_message(row: Any) -> StoredMessage:
     return StoredMessage(
         id=row[0], room=row[1], sender=row[2], recipient=row[3], text=row[4], nonce=row[5], created_at=row[6]
     )
+
+
+async def _rooms_of(session: AsyncSession, user: int | ScalarSelect[int]) -> list[RoomRecord]:
+    """The rooms a user is a member of, by name."""
+    rooms = await session.scalars(
+        select(Room)
+        .join(Membership, Membership.room_id == Room.id)
+        .where(Membership.user_id == user)
+        .order_by(Room.name)
+    )
+    return [_room_record(room) for room in rooms]
 
 
 async def _reopen(session: AsyncSession, session_id: int, peer: str, now: datetime) -> ScalarSelect[int]:
