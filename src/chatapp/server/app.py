@@ -76,13 +76,15 @@ class ChatServer:
             await prune_once(self._store, config.history_days)
             self._retention = asyncio.create_task(prune_forever(self._store, config.history_days))
         loop = asyncio.get_running_loop()
+        flusher = Flusher(loop, first=self.hub.flush)
+        self.hub.flush_at_turn_end(flusher.wake)
         self._services = Services(
             config=config,
             hub=self.hub,
             auth=Authenticator(config, self._store, self._hashing),
             store=self._store,
             messages=messages,
-            flusher=Flusher(loop),
+            flusher=flusher,
             room_creations=WindowCounter(config.room_creations_per_hour, 3600.0),
         )
         # The reader's limit only bounds StreamReader's own buffer; lines are bounded by LineSplitter.

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from chatapp.clock import monotonic
@@ -114,7 +114,7 @@ class Connection:
         self._held_bytes = 0
         self._replayed_ids: set[int] = set()
         # The hub's fan-out loop calls this once per recipient: normally straight into the outbox.
-        self.deliver: Callable[[bytes, int], None] = self._outbox.push
+        self.deliver: Callable[[bytes, int, Sequence[tuple[bytes, int]] | None], None] = self._outbox.push
         self._set_nodelay()
 
     # -- the Member interface the hub uses ------------------------------------
@@ -127,11 +127,16 @@ class Connection:
     def username(self) -> str:
         return self.user.username
 
-    def _deliver_held(self, data: bytes, message_id: int, /) -> None:
+    def _deliver_held(
+        self, data: bytes, message_id: int, parts: Sequence[tuple[bytes, int]] | None, /
+    ) -> None:
         """``deliver`` while a replay is being sent: keep live deliveries for afterwards."""
         if self._held is None:  # cut off while holding
             return
-        self._held.append((data, message_id))
+        if parts is None:
+            self._held.append((data, message_id))
+        else:
+            self._held.extend(parts)  # one by one: some of them may be in the replay
         self._held_bytes += len(data)
         if self._held_bytes > self.config.send_queue_limit:
             self._held = None

@@ -1,7 +1,13 @@
 """Who is online, in which rooms, with which status — and delivery to them.
 
 The hub encodes a frame once and hands the same bytes to every recipient; it
-never awaits a recipient, so one slow reader cannot delay a room. It knows
+never awaits a recipient, so one slow reader cannot delay a room. Frames
+published to a room wait until the end of the event-loop turn (``flush``), so
+that a run of messages to the same room goes to each member as one joined
+piece of bytes: the fan-out loop then runs once per run, not once per
+message, which is what lets a busy room cost little more per message than the
+write system calls themselves. Runs keep publishing order, so a member in
+several rooms still gets every message in id order. It knows
 nothing of SQL or sockets: a member is anything with the :class:`Member`
 methods. Rooms here hold *online* members only; stored memberships are the
 store's business, and a member brings its rooms with it when it comes online.
@@ -11,7 +17,7 @@ learns to publish to and consume from it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from chatapp.protocol import Frame, OnlineUser, Presence, encode
@@ -22,17 +28,37 @@ class Member(Protocol):
     def user_id(self) -> int: ...
     @property
     def username(self) -> str: ...
-    def deliver(self, data: bytes, message_id: int, /) -> None:
-        """Queue encoded frames; ``message_id`` is set (not 0) when they carry that message."""
+    def deliver(self, data: bytes, message_id: int, parts: Sequence[tuple[bytes, int]] | None, /) -> None:
+        """Queue encoded frames; ``message_id`` is the highest message id they carry (0: none).
+
+        ``data`` is one frame, or several joined; then ``parts`` lists each
+        frame with its message id, for a member that must tell them apart.
+        """
         ...
 
 
+class _Run:
+    """Frames published to one room one after another, waiting for the end of the turn."""
+
+    __slots__ = ("room", "parts", "last_id")
+
+    def __init__(self, room: str, data: bytes, message_id: int) -> None:
+        self.room = room
+        self.parts = [(data, message_id)]
+        self.last_id = message_id
+
+
 class Hub:
-    def __init__(self, status_limit: int = 0) -> None:
+    def __init__(self, status_limit: int = 0, wake: Callable[[], None] | None = None) -> None:
         """``status_limit``: rooms with more online members than this get no online, offline,
         away and back events (0: no limit). Each sign-in would otherwise write to every member:
-        N sign-ins cost N² frames, which is what limits a room of thousands."""
+        N sign-ins cost N² frames, which is what limits a room of thousands.
+
+        ``wake``: asks for :meth:`flush` to run at the end of the current event-loop turn
+        (before anything is written). Without it, every publish is delivered at once."""
         self._status_limit = status_limit
+        self._wake = wake
+        self._runs: list[_Run] = []
         self._online: dict[int, Member] = {}
         self._rooms: dict[str, dict[int, Member]] = {}
         self._rooms_of: dict[int, set[str]] = {}
@@ -42,6 +68,11 @@ class Hub:
         # has been handed when it leaves, without counting per delivery in the fan-out loop.
         self._last_in_room: dict[str, int] = {}
         self._last_direct: dict[int, int] = {}
+
+    def flush_at_turn_end(self, wake: Callable[[], None]) -> None:
+        """From now on, batch publishes until ``wake``'s callback calls :meth:`flush`."""
+        self.flush()
+        self._wake = wake
 
     # -- questions ------------------------------------------------------------
 
@@ -104,6 +135,7 @@ class Hub:
         went offline, so nobody sees offline and online — and returned so the
         caller can close it.
         """
+        self.flush()  # what was published before it came online is not for it
         user_id = member.user_id
         previous = self._online.get(user_id)
         self._online[user_id] = member
@@ -124,6 +156,7 @@ class Hub:
         user_id = member.user_id
         if self._online.get(user_id) is not member:
             return
+        self.flush()  # what was published while it was online is still handed to it
         del self._online[user_id]
         self._away.pop(user_id, None)
         self._last_direct.pop(user_id, None)
@@ -137,13 +170,16 @@ class Hub:
 
     def join(self, member: Member, room: str) -> None:
         """An online member joined a room: add it and announce it to the room, itself included."""
+        self.flush()
         self._rooms.setdefault(room, {})[member.user_id] = member
         self._rooms_of.setdefault(member.user_id, set()).add(room)
         self.publish(room, Presence(event="join", room=room, username=member.username))
+        self.flush()  # before the caller answers ``joined``: the announcement comes first, as it did
 
     def leave(self, member: Member, room: str) -> None:
         """An online member left a room: announce it to the room, itself included, then remove it."""
         self.publish(room, Presence(event="leave", room=room, username=member.username))
+        self.flush()  # the leaver gets its own announcement and everything before it
         members = self._rooms.get(room, {})
         members.pop(member.user_id, None)
         if not members:
@@ -172,27 +208,58 @@ class Hub:
             self.publish(room, frame)
 
     def publish(self, room: str, frame: Frame, message_id: int = 0) -> int:
-        """Deliver a frame to every online member of a room; return how many it went to."""
+        """Deliver a frame to every online member of a room at the end of this turn.
+
+        Returns how many members it goes to.
+        """
         members = self._rooms.get(room)
         if not members:
             return 0
         data = encode(frame)
+        runs = self._runs
         if message_id:
             self._last_in_room[room] = message_id
-        # A copy: delivery can cut off a member, which removes it from the room.
-        recipients = list(members.values())
-        for member in recipients:
-            member.deliver(data, message_id)
-        return len(recipients)
+        if runs and runs[-1].room == room:
+            run = runs[-1]
+            run.parts.append((data, message_id))
+            if message_id:
+                run.last_id = message_id
+        else:
+            runs.append(_Run(room, data, message_id))
+            if len(runs) == 1:
+                if self._wake is None:
+                    self.flush()
+                else:
+                    self._wake()
+        return len(members)
+
+    def flush(self) -> None:
+        """Hand every run published so far to the members of its room, in publishing order."""
+        while self._runs:
+            runs, self._runs = self._runs, []
+            for run in runs:
+                members = self._rooms.get(run.room)
+                if not members:
+                    continue
+                parts = run.parts
+                if len(parts) == 1:
+                    data, joined = parts[0][0], None
+                else:
+                    data, joined = b"".join([part for part, _ in parts]), parts
+                last_id = run.last_id
+                # A copy: delivery can cut off a member, which removes it from the room.
+                for member in list(members.values()):
+                    member.deliver(data, last_id, joined)
 
     def send_to_users(self, user_ids: Iterable[int], frame: Frame, message_id: int = 0) -> int:
         """Deliver a frame to the online sessions of these users (each once)."""
+        self.flush()  # keeps id order for a recipient who also gets room messages
         data = encode(frame)
         delivered = 0
         for user_id in set(user_ids):
             member = self._online.get(user_id)
             if member is not None:
-                member.deliver(data, message_id)
+                member.deliver(data, message_id, None)
                 if message_id:
                     self._last_direct[user_id] = message_id
                 delivered += 1

@@ -11,7 +11,7 @@ never notices.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 class Outbox:
@@ -46,11 +46,14 @@ class Outbox:
     def unsent(self) -> int:
         return self._queued_bytes + self._transport.get_write_buffer_size()
 
-    def push(self, data: bytes, message_id: int = 0, /) -> None:
+    def push(
+        self, data: bytes, message_id: int = 0, parts: Sequence[tuple[bytes, int]] | None = None, /
+    ) -> None:
         """Queue bytes for this recipient; cut it off if it is too far behind.
 
-        ``message_id`` is unused here; it lets the hub call this directly as a
-        member's ``deliver`` (one call less per recipient in the fan-out loop).
+        ``message_id`` and ``parts`` are unused here; they let the hub call this
+        directly as a member's ``deliver`` (one call less per recipient in the
+        fan-out loop).
         """
         if not self._open:
             return
@@ -91,14 +94,25 @@ class Outbox:
 
 
 class Flusher:
-    """Flushes every outbox that got data during this loop turn, in one callback."""
+    """Runs at the end of each event-loop turn that produced output, in one callback.
 
-    __slots__ = ("_loop", "_dirty", "_scheduled")
+    First the hub hands out what was published during the turn (``first``),
+    then every outbox that got data is written once.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("_loop", "_dirty", "_scheduled", "_first")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, first: Callable[[], None] | None = None) -> None:
         self._loop = loop
         self._dirty: list[Outbox] = []
         self._scheduled = False
+        self._first = first
+
+    def wake(self) -> None:
+        """Make sure the flush runs at the end of this turn."""
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush_all)
 
     def mark(self, outbox: Outbox) -> None:
         self._dirty.append(outbox)
@@ -108,6 +122,8 @@ class Flusher:
 
     def flush_all(self) -> None:
         self._scheduled = False
+        if self._first is not None:
+            self._first()
         dirty, self._dirty = self._dirty, []
         for outbox in dirty:
             outbox.flush()
