@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
+import sys
 from pathlib import Path
+
+import pytest
 
 from chatapp.server.config import Config
 from chatapp.server.passwords import PasswordHashing
@@ -53,3 +58,20 @@ async def test_login_upgrades_a_hash_made_with_older_parameters(
     # The upgraded hash still verifies the same password.
     again = await dial(new)
     await again.login("upgrader")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are set on Linux only")
+async def test_hashing_threads_run_at_idle_priority_and_the_loop_thread_does_not() -> None:
+    hashing = PasswordHashing(memory_kib=8, time_cost=1, parallelism=1, workers=1)
+    try:
+        await hashing.start()
+
+        def policy_and_nice() -> tuple[int, int]:
+            return os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0)
+
+        loop = asyncio.get_running_loop()
+        in_pool = await loop.run_in_executor(hashing._executor, policy_and_nice)
+        assert in_pool[0] == os.SCHED_IDLE or in_pool[1] == 19
+        assert policy_and_nice()[0] != os.SCHED_IDLE  # only the hashing threads were lowered
+    finally:
+        hashing.close()

@@ -5,12 +5,20 @@ OWASP parameters). Run on the event loop it would stall every chat; run without
 a bound, a login storm would queue unbounded work and memory. So hashes run in
 a dedicated thread pool (argon2's C code releases the GIL) of ``workers``
 threads, and callers beyond ``max_waiting`` are turned away as busy.
+
+Those threads also run at the lowest CPU priority the system offers
+(``SCHED_IDLE`` on Linux, else the highest nice value): a login storm then
+uses only the CPU that chat traffic leaves over. Logins take longer while the
+machine is busy; messages never wait behind a hash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import secrets
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher, Type
@@ -34,7 +42,9 @@ class PasswordHashing:
         )
         self.workers = workers
         self.max_waiting = max_waiting if max_waiting is not None else 64 * workers
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="argon2", initializer=lower_thread_priority
+        )
         self._in_flight = 0
         self._dummy_hash: str | None = None
 
@@ -81,3 +91,18 @@ class PasswordHashing:
             return self.hasher.check_needs_rehash(password_hash)
         except InvalidHashError:
             return True
+
+
+def lower_thread_priority() -> None:
+    """Give the calling thread the lowest CPU priority available.
+
+    Only on Linux, where both calls below act on the calling thread alone;
+    elsewhere they would slow the whole server, so nothing changes there.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (OSError, AttributeError):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, 19)

@@ -92,6 +92,14 @@ class MessageWriter:
         if self._task is None:
             return
         await asyncio.wait({self._task})
+        stats = self._stats
+        logger.info(
+            "message writer stopped: %d messages in %d batches (largest %d), %d failed batches",
+            stats.messages,
+            stats.batches,
+            stats.largest_batch,
+            stats.failed_batches,
+        )
         if not self._task.cancelled() and (error := self._task.exception()) is not None:
             raise error
 
