@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 
-from chatapp.protocol import Message, Presence, Send, encode
+from chatapp.protocol import HistoryPage, Join, Joined, Message, Presence, Send, encode
 from tests.server.conftest import Dial, ServerFactory
 from tests.support.wire import WireClient
 
@@ -136,3 +136,20 @@ async def test_a_client_that_stops_reading_never_delays_the_others(
         left.append(presence.username)
     assert left == ["stalled"]
     await stalled.close()
+
+
+async def test_a_burst_to_two_rooms_reaches_a_member_of_both_in_id_order(connect: Connect) -> None:
+    # Messages of one commit batch reach the hub in one loop turn; the hub joins runs of
+    # messages to the same room. Alternating rooms must not be regrouped room by room.
+    alice, bob = await signed_in(connect, "alice", "bob")
+    for client in (alice, bob):
+        await client.send(Join(room="side"))
+        await client.expect(Joined, skip=(Presence,))
+    rooms = ["general", "side", "side", "general", "side"] * 8
+    await alice.send_raw(
+        b"".join(encode(Send(room=room, text=f"m{i}", nonce=f"n{i}")) for i, room in enumerate(rooms))
+    )
+    got = [await bob.expect(Message, skip=(Presence, HistoryPage)) for _ in rooms]
+    assert [(m.room, m.text) for m in got] == [(room, f"m{i}") for i, room in enumerate(rooms)]
+    ids = [m.id for m in got]
+    assert ids == sorted(ids) and len(set(ids)) == len(rooms)
