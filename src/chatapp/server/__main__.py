@@ -15,10 +15,16 @@ from chatapp.server.store import SchemaOutOfDate
 log = logging.getLogger("chatapp.server")
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory, or None for asyncio's own loop; ImportError if uvloop is demanded
+    but missing."""
+    if choice == "asyncio":
+        return None
     try:
         import uvloop
     except ImportError:
+        if choice == "uvloop":
+            raise
         return None
     return uvloop.new_event_loop
 
@@ -26,7 +32,15 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(argv)
     activity.configure_logging(config.log_level)
-    factory = _loop_factory()
+    try:
+        factory = _loop_factory(config.event_loop)
+    except ImportError:
+        print(
+            "chatapp-server: --event-loop uvloop, but uvloop is not installed "
+            "(pip install 'chatapp[fast]', or use --event-loop auto)",
+            file=sys.stderr,
+        )
+        return 2
     log.info(
         "event=starting loop=%s database=%s",
         "uvloop" if factory else "asyncio",

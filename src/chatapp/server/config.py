@@ -95,6 +95,12 @@ class Config:
         0, "password hashes computed at once (0: one fewer than the CPU cores, at least 1)"
     )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
+    event_loop: str = _setting(
+        "auto",
+        "event loop: 'uvloop' (faster; the 'fast' extra), 'asyncio' (the standard library's), "
+        "or 'auto' (uvloop when installed)",
+        choices=("auto", "uvloop", "asyncio"),
+    )
 
     @property
     def resolved_database_url(self) -> str:
