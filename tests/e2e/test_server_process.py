@@ -246,3 +246,35 @@ def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
         assert proc.wait(30) == 0
         if proc.stderr:
             proc.stderr.close()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_event_loop_choice_is_used_and_serves(tmp_path: Path, loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = ServerProcess(tmp_path / "chat.db", "--event-loop", loop, "--argon2-memory-kib", "8").start()
+    try:
+        server.wait_for_log(rf"event=starting loop={loop}\b")
+        alice = await WireClient.connect(server.host, server.port)
+        await alice.register("alice")
+        await alice.send(Send(room="general", text="on " + loop))
+        assert (await alice.expect(Message, skip=(Presence,))).text == "on " + loop
+        await alice.close()
+        assert server.stop() == 0
+    finally:
+        server.close()
+
+
+def test_demanding_a_missing_uvloop_is_a_clear_error(tmp_path: Path) -> None:
+    # A Python with the package importable but uvloop hidden: a path entry that shadows it.
+    shadow = tmp_path / "shadow"
+    (shadow / "uvloop").mkdir(parents=True)
+    (shadow / "uvloop" / "__init__.py").write_text("raise ImportError('hidden for this test')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "chatapp.server", "--event-loop", "uvloop", "--port", "0",
+         "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "uvloop is not installed" in proc.stderr and "Traceback" not in proc.stderr
