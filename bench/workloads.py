@@ -169,6 +169,25 @@ REPLAY_G = Workload(
     description="10,000 messages are sent to the room before workload (c) starts; 1 s into (c) a client "
     "that missed them resumes (with last_id just before them) and gets them replayed, then live traffic",
 )
+EVENT_LOOP_U = replace(
+    HISTORY_F,
+    key="u",
+    title="(u) asyncio's event loop: throughput",
+    server_args=("--event-loop", "asyncio"),
+    needs="a choice of event loop",
+    needs_flag="--event-loop",
+    description="workload (a) against a server started with --event-loop asyncio (every other chatapp "
+    "run uses uvloop), to show what uvloop gives",
+)
+EVENT_LOOP_U_LATENCY = replace(
+    HISTORY_F_LATENCY,
+    key="u-c",
+    title="(u) asyncio's event loop: latency",
+    server_args=("--event-loop", "asyncio"),
+    needs="a choice of event loop",
+    needs_flag="--event-loop",
+    description="workload (c) against a server started with --event-loop asyncio, to compare with (c)",
+)
 SWEEP_POINTS = (50, 100, 250, 1000)
 """N for the chart, besides (b) at N=500 (same S=5, M=100)."""
 
@@ -198,6 +217,8 @@ def default_suite() -> list[Workload]:
         STORM_E,
         HISTORY_F,
         HISTORY_F_LATENCY,
+        EVENT_LOOP_U,
+        EVENT_LOOP_U_LATENCY,
         REPLAY_G,
         CONNECTIONS_D,
         *sweep(),
@@ -214,6 +235,8 @@ def quick_suite() -> list[Workload]:
         replace(CONNECTIONS_D, title="(d) 200 idle clients", clients=200, hold=0.2),
         replace(HISTORY_F, clients=20, senders=4, messages=50, rounds=2, repeats=1),
         replace(HISTORY_F_LATENCY, clients=20, senders=4, messages=20, repeats=1),
+        replace(EVENT_LOOP_U, clients=20, senders=4, messages=50, rounds=2, repeats=1),
+        replace(EVENT_LOOP_U_LATENCY, clients=20, senders=4, messages=20, repeats=1),
         replace(REPLAY_G, clients=20, senders=4, messages=20, replay_missed=500, replay_after=0.2),
         *[replace(w, rounds=1) for w in sweep((20, 40))],
     ]
