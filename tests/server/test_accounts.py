@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -199,3 +200,102 @@ async def test_resume_of_the_same_session_takes_over_a_stale_link(connect: Conne
     assert (await stale.expect(Bye)).reason == "replaced by another login"
     await fresh.send(Send(room="general", text="back"))
     assert (await fresh.expect(Message)).text == "back"
+
+
+async def test_an_expired_token_is_refused(connect: Connect, tmp_path: Path) -> None:
+    client = await connect()
+    token = (await client.register("lena")).token
+    await client.close()
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        db.execute("UPDATE sessions SET expires_at = '2000-01-01 00:00:00.000000'")
+    again = await connect()
+    await again.send(Resume(token=token, ref="late"))
+    assert (await again.expect_error("invalid_token")).ref == "late"
+    # Refused before anything was written: the row stays as the disconnect left it.
+    for _ in range(100):
+        if session_rows(tmp_path)[-1][2] is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert session_rows(tmp_path)[-1][2] == "disconnect"
+
+
+async def test_bad_tokens_are_throttled_per_address(start_server: ServerFactory, dial: Dial) -> None:
+    server = await start_server(login_failures_per_address=2)
+    owner = await dial(server)
+    token = (await owner.register("mona")).token
+    await owner.close()
+    client = await dial(server)
+    for attempt in range(3):
+        await client.send(Resume(token=f"wrong-{attempt}", ref=attempt))
+        assert (await client.expect_error("invalid_token")).ref == attempt
+    # Past the free failures the address waits, even with a good token ...
+    await client.send(Resume(token=token, ref="good"))
+    error = await client.expect_error("rate_limited")
+    assert error.ref == "good" and error.retry_after is not None and error.retry_after >= 1
+    # ... while another address is not held up.
+    other = await dial(server, local_addr="127.0.0.2")
+    assert (await other.resume(token)).username == "mona"
+
+
+async def test_many_resumes_at_once_sign_in_and_their_sign_outs_are_stored(
+    start_server: ServerFactory, dial: Dial, tmp_path: Path
+) -> None:
+    server = await start_server(registrations_per_address=1000)
+    tokens = []
+    for n in range(40):
+        client = await dial(server)
+        tokens.append((await client.register(f"crowd{n}")).token)
+        await client.close()
+    clients = [await dial(server, local_addr=f"127.0.0.{2 + n % 5}") for n in range(40)]
+
+    # All at once: the sign-ins share the store's transactions.
+    oks = await asyncio.gather(*(client.resume(token) for client, token in zip(clients, tokens, strict=True)))
+
+    assert sorted(ok.username for ok in oks) == sorted(f"crowd{n}" for n in range(40))
+    assert all(ended is None for _, ended, _ in session_rows(tmp_path))
+    await clients[0].send(Send(room="general", text="everyone here?"))
+    received = [await client.expect(Message, skip=(Presence,)) for client in clients]
+    message_id = received[0].id
+    assert {m.id for m in received} == {message_id}
+    # And all at once out: every session ended, every seen cursor saved.
+    await asyncio.gather(*(client.close() for client in clients))
+    for _ in range(250):
+        if all(reason == "disconnect" for _, _, reason in session_rows(tmp_path)):
+            break
+        await asyncio.sleep(0.02)
+    assert [reason for _, _, reason in session_rows(tmp_path)] == ["disconnect"] * 40
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        seen = dict(db.execute("SELECT username, seen_message_id FROM users").fetchall())
+    assert seen == {f"crowd{n}": message_id for n in range(40)}
+
+
+async def test_shutdown_past_its_timeout_logs_no_tracebacks_and_still_saves_every_sign_out(
+    start_server: ServerFactory, dial: Dial, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(shutdown_timeout=0.3, registrations_per_address=100)
+    clients = [await dial(server) for _ in range(5)]
+    for n, client in enumerate(clients):
+        await client.register(f"late{n}")
+    await clients[0].send(Send(room="general", text="last words"))
+    message_id = (await clients[-1].expect(Message, skip=(Presence,))).id
+    for client in clients[:-1]:
+        await client.expect(Message, skip=(Presence,))
+    locker = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
+    try:
+        # The sign-outs wait for the database longer than shutdown_timeout: the connections
+        # are cancelled while their writes are queued.
+        locker.execute("BEGIN IMMEDIATE")
+        shutdown = asyncio.create_task(server.shutdown())
+        await asyncio.sleep(1.0)
+        assert not shutdown.done()
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await asyncio.wait_for(shutdown, 10)
+
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    assert [reason for _, _, reason in session_rows(tmp_path)] == ["shutdown"] * 5
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        seen = dict(db.execute("SELECT username, seen_message_id FROM users").fetchall())
+    assert seen == {f"late{n}": message_id for n in range(5)}

@@ -114,6 +114,12 @@ class ChatServer:
         self._connections[connection] = task
         try:
             await connection.run()
+        except asyncio.CancelledError:
+            # Only shutdown cancels these tasks (those still running after shutdown_timeout), and
+            # it ends their sessions itself. Python 3.11's start_server logs a cancelled handler
+            # task as an unhandled exception, a traceback per connection: end quietly instead.
+            if not self._stopping:
+                raise
         finally:
             del self._connections[connection]
             self._per_address[address] -= 1
@@ -145,9 +151,17 @@ class ChatServer:
         if self._writer is not None:
             await self._writer.stop()  # commits what is queued; nothing acknowledged is left behind
         if self._store is not None:
-            # Anything a cancelled connection could not end is ended here.
-            await self._store.end_open_sessions("shutdown", utc_now())
-            await self._store.close()
+            # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
+            # when it closed, and the store commits them many per transaction; a connection
+            # cancelled above still has its end written. This comes after
+            # all of those and ends anything left open, then close() waits for it all.
+            store, self._store = self._store, None  # a second shutdown finds nothing to close
+            try:
+                await store.end_open_sessions("shutdown", utc_now())
+            except Exception:
+                # The next start ends them ("server_restart"); the store must still be closed.
+                log.exception("could not end the sessions still open at shutdown")
+            await store.close()
         if self._hashing is not None:
             self._hashing.close()
 

@@ -139,5 +139,11 @@ class Authenticator:
         rooms = await self._store.reopen_session_with_rooms(signed.session_id, peer, utc_now())
         return {room.name: room.id for room in rooms}
 
-    async def end_session(self, session_id: int, reason: str, *, revoke: bool) -> None:
-        await self._store.end_session(session_id, reason, utc_now(), revoke=revoke)
+    async def end_session(
+        self, session_id: int, reason: str, *, revoke: bool, seen_message_id: int = 0
+    ) -> None:
+        """End the session; with ``seen_message_id``, record what its user was handed, in the same
+        write (the store groups many connections' ends into one transaction)."""
+        await self._store.end_session(
+            session_id, reason, utc_now(), revoke=revoke, seen_message_id=seen_message_id
+        )

@@ -314,10 +314,14 @@ class Connection:
             hub.note_seen(signed.user_id, self._delivered_id)
             hub.detach(self)
             try:
-                auth = self.services.auth
-                await auth.end_session(signed.session_id, self._end_reason, revoke=self._revoke)
-                if self._delivered_id:
-                    await self.services.store.set_seen_message_id(signed.user_id, self._delivered_id)
+                # One write for both: the store batches many connections' ends into one
+                # transaction, so thousands leaving at once (or a shutdown) cost a few commits.
+                await self.services.auth.end_session(
+                    signed.session_id,
+                    self._end_reason,
+                    revoke=self._revoke,
+                    seen_message_id=self._delivered_id,
+                )
                 hub.forget_seen(signed.user_id, self._delivered_id)
             except Exception:
                 log.exception("could not end session %s", signed.session_id)

@@ -6,7 +6,11 @@ the same interface. Every datetime in and out is timezone-aware UTC; a naive
 datetime is refused (``ValueError`` wrapped in SQLAlchemy's ``StatementError``).
 
 Each method is one unit of work in its own transaction and its own
-``AsyncSession``, so concurrent tasks may share a :class:`Store` freely.
+``AsyncSession``, so concurrent tasks may share a :class:`Store` freely. The
+session methods (what signing in and out reads and writes) are the exception:
+each is still atomic, but concurrent calls share transactions (group commit,
+see :mod:`.session_ops`), on SQLite in one trip to a thread of the store's own
+(:mod:`.sqlite_sessions`).
 SQLAlchemy errors other than those translated below propagate unchanged.
 """
 
@@ -34,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -53,7 +57,17 @@ from .engine import (
 )
 from .migrate import SchemaState, schema_state, upgrade
 from .models import Base, Membership, Message, Room, User, UserSession, dm_key
+from .session_ops import (
+    EndOpenSessions,
+    EndSession,
+    FindSession,
+    ReopenSession,
+    SessionBatcher,
+    SessionOp,
+    SetSeen,
+)
 from .sqlite_batch import SqliteBatchInserter, batch_row
+from .sqlite_sessions import SqliteSessions
 
 NONCE_MAX = 64
 """The width of ``messages.nonce``."""
@@ -166,10 +180,22 @@ class SchemaOutOfDate(StoreError):
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, batch_inserter: SqliteBatchInserter | None = None) -> None:
-        """Use :meth:`open`; this does not check the schema."""
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        batch_inserter: SqliteBatchInserter | None = None,
+        session_fast_path: SqliteSessions | None = None,
+    ) -> None:
+        """Use :meth:`open`; this does not check the schema.
+
+        Without ``session_fast_path`` session work goes through SQLAlchemy (as
+        on PostgreSQL), still grouped into batches.
+        """
         self._engine = engine
         self._batch_inserter = batch_inserter
+        self._session_fast_path = session_fast_path
+        # Signing in and out: many connections' session work per transaction (see session_ops).
+        self._session_ops = SessionBatcher(self._run_session_ops)
         # Reads begin a plain (deferred) transaction: one snapshot, no lock.
         self._sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
         # Units of work that write take SQLite's write lock at BEGIN (see
@@ -212,10 +238,16 @@ class Store:
             await engine.dispose()
             raise
         path = sqlite_file(url) if is_sqlite(url) else None
-        inserter = SqliteBatchInserter(path, sqlite_pragmas(busy_timeout_ms, synchronous)) if path else None
-        return cls(engine, inserter)
+        pragmas = sqlite_pragmas(busy_timeout_ms, synchronous)
+        inserter = SqliteBatchInserter(path, pragmas) if path else None
+        return cls(engine, inserter, SqliteSessions(path, pragmas) if path else None)
 
     async def close(self) -> None:
+        # Session work already submitted (a shutdown's sign-outs) is written first.
+        await self._session_ops.close()
+        if self._session_fast_path is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._session_fast_path.close)
+            self._session_fast_path = None
         if self._batch_inserter is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._batch_inserter.close)
             self._batch_inserter = None
@@ -304,55 +336,90 @@ class Store:
 
     async def find_session(self, token_hash: str) -> tuple[SessionRecord, UserRecord] | None:
         """The session with this token and its user, ended and expired ones included."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                select(UserSession, User)
-                .join(User, UserSession.user_id == User.id)
-                .where(UserSession.token_hash == token_hash)
-            )
-            found = result.one_or_none()
-            if found is None:
-                return None
-            row, user = found
-            return _session_record(row), _user_record(user)
+        found = await self._session_read(FindSession(token_hash))
+        return cast(tuple[SessionRecord, UserRecord] | None, found)
 
     async def reopen_session(self, session_id: int, peer: str, now: datetime) -> None:
         """Resume a session from a new connection; counts as a login of its user."""
-        async with self._writing() as session:
-            await _reopen(session, session_id, peer, now)
+        await self._session_write(ReopenSession(session_id, peer, _aware(now), with_rooms=False))
 
     async def reopen_session_with_rooms(self, session_id: int, peer: str, now: datetime) -> list[RoomRecord]:
         """:meth:`reopen_session` and :meth:`user_rooms` in one transaction: what a resume needs."""
-        async with self._writing() as session:
-            owner = await _reopen(session, session_id, peer, now)
-            return await _rooms_of(session, owner)
+        rooms = await self._session_write(ReopenSession(session_id, peer, _aware(now), with_rooms=True))
+        return cast(list[RoomRecord], rooms)
 
-    async def end_session(self, session_id: int, reason: str, now: datetime, *, revoke: bool = False) -> None:
-        """Mark a session ended; with ``revoke`` (logout, replaced) its token can no longer resume it."""
-        values: dict[str, Any] = {"ended_at": now, "end_reason": reason, "last_seen_at": now}
-        if revoke:
-            values["expires_at"] = now
-        async with self._writing() as session:
-            await session.execute(
-                update(UserSession).where(UserSession.id == session_id).values(values),
-                execution_options=_NO_SYNC,
-            )
+    async def end_session(
+        self, session_id: int, reason: str, now: datetime, *, revoke: bool = False, seen_message_id: int = 0
+    ) -> None:
+        """Mark a session ended; with ``revoke`` (logout, replaced) its token can no longer resume it.
+
+        With ``seen_message_id``, also what :meth:`set_seen_message_id` records for the
+        session's user, in the same transaction: what a disconnect stores.
+        """
+        await self._session_write(EndSession(session_id, reason, _aware(now), revoke, seen_message_id))
 
     async def end_open_sessions(self, reason: str, now: datetime) -> int:
         """End every session still marked open; return how many.
 
         At start this closes what a crash left open; at shutdown, what is still
-        connected. ``last_seen_at`` is left alone: after a crash it is the last
-        sign of life we really saw.
+        connected (after every session end already submitted). ``last_seen_at``
+        is left alone: after a crash it is the last sign of life we really saw.
         """
-        async with self._writing() as session:
-            result = await session.execute(
-                update(UserSession)
-                .where(UserSession.ended_at.is_(None))
-                .values(ended_at=now, end_reason=reason),
-                execution_options=_NO_SYNC,
-            )
-            return cast(CursorResult[Any], result).rowcount
+        return cast(int, await self._session_write(EndOpenSessions(reason, _aware(now))))
+
+    async def _session_read(self, op: SessionOp) -> object:
+        return await self._session_ops.submit(op)
+
+    async def _session_write(self, op: SessionOp) -> object:
+        # Done even if this caller is cancelled (the batcher runs cancelled writes): a connection
+        # cancelled at shutdown still has its session ended and its seen cursor saved.
+        return await self._session_ops.submit(op)
+
+    async def _run_session_ops(self, ops: Sequence[SessionOp]) -> list[object]:
+        """Run a batch of session ops in one transaction (see :mod:`.session_ops`)."""
+        writes = any(op.writes for op in ops)
+        fast = self._session_fast_path
+        if fast is None:
+            return await self._run_session_ops_orm(ops, writes)
+        if writes:
+            assert self._write_turn is not None
+            async with self._write_turn:
+                raw = await fast.run(ops)
+        else:
+            raw = await fast.run(ops)
+        return [_from_raw(op, result) for op, result in zip(ops, raw, strict=True)]
+
+    async def _run_session_ops_orm(self, ops: Sequence[SessionOp], writes: bool) -> list[object]:
+        """The same through SQLAlchemy: the path for databases other than SQLite.
+
+        As on the fast path, ops run without savepoints first; only if one fails is the batch
+        run again with a savepoint per op, so that the failing ones alone fail.
+        """
+        if len(ops) > 1:
+            applied = False
+            try:
+                async with self._session_transaction(writes) as session:
+                    results = [await _apply_session_op(session, op) for op in ops]
+                    applied = True
+                return results
+            except SQLAlchemyError:
+                if applied:
+                    raise  # the transaction itself failed (COMMIT): every op of the batch fails
+        async with self._session_transaction(writes) as session:
+            if len(ops) == 1:
+                # Alone in its transaction, an op that fails fails the batch: no savepoint needed.
+                return [await _apply_session_op(session, ops[0])]
+            results = []
+            for op in ops:
+                try:
+                    async with session.begin_nested():
+                        results.append(await _apply_session_op(session, op))
+                except SQLAlchemyError as exc:
+                    results.append(exc)  # rolled back to its savepoint; the others go on
+            return results
+
+    def _session_transaction(self, writes: bool) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        return self._writing() if writes else self._sessions.begin()
 
     async def last_seen(self, user_id: int) -> datetime | None:
         """When the user was last seen: the latest ``ended_at`` or ``last_seen_at`` of their sessions.
@@ -580,13 +647,7 @@ class Store:
 
     async def set_seen_message_id(self, user_id: int, message_id: int) -> None:
         """Record what was delivered to the user; never lowers the recorded id."""
-        async with self._writing() as session:
-            await session.execute(
-                update(User)
-                .where(User.id == user_id, User.seen_message_id < message_id)
-                .values(seen_message_id=message_id),
-                execution_options=_NO_SYNC,
-            )
+        await self._session_write(SetSeen(user_id, message_id))
 
     async def seen_message_id(self, user_id: int) -> int:
         """The id recorded by :meth:`set_seen_message_id`; 0 if none (or no such user)."""
@@ -759,6 +820,75 @@ async def _reopen(session: AsyncSession, session_id: int, peer: str, now: dateti
         update(User).where(User.id == owner).values(last_login_at=now), execution_options=_NO_SYNC
     )
     return owner
+
+
+def _aware(now: datetime) -> datetime:
+    """Refuse a naive datetime when the op is made, as the ORM's bind would (StatementError)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        error = ValueError(f"naive datetime {now!r}: the store only accepts timezone-aware datetimes")
+        raise StatementError(str(error), None, None, error)
+    return now
+
+
+async def _apply_session_op(session: AsyncSession, op: SessionOp) -> object:
+    """One session op through SQLAlchemy; results as records (see :mod:`.session_ops`)."""
+    if isinstance(op, FindSession):
+        found = (
+            await session.execute(
+                select(UserSession, User)
+                .join(User, UserSession.user_id == User.id)
+                .where(UserSession.token_hash == op.token_hash)
+            )
+        ).one_or_none()
+        return None if found is None else (_session_record(found[0]), _user_record(found[1]))
+    if isinstance(op, ReopenSession):
+        owner = await _reopen(session, op.session_id, op.peer, op.now)
+        return await _rooms_of(session, owner) if op.with_rooms else None
+    if isinstance(op, EndSession):
+        values: dict[str, Any] = {"ended_at": op.now, "end_reason": op.reason, "last_seen_at": op.now}
+        if op.revoke:
+            values["expires_at"] = op.now
+        await session.execute(
+            update(UserSession).where(UserSession.id == op.session_id).values(values),
+            execution_options=_NO_SYNC,
+        )
+        if op.seen_message_id:
+            owner = select(UserSession.user_id).where(UserSession.id == op.session_id).scalar_subquery()
+            await _raise_seen(session, owner, op.seen_message_id)
+        return None
+    if isinstance(op, SetSeen):
+        await _raise_seen(session, op.user_id, op.message_id)
+        return None
+    if isinstance(op, EndOpenSessions):
+        result = await session.execute(
+            update(UserSession)
+            .where(UserSession.ended_at.is_(None))
+            .values(ended_at=op.now, end_reason=op.reason),
+            execution_options=_NO_SYNC,
+        )
+        return cast(CursorResult[Any], result).rowcount
+    raise TypeError(f"not a session op: {op!r}")  # pragma: no cover
+
+
+async def _raise_seen(session: AsyncSession, user: int | ScalarSelect[int], message_id: int) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user, User.seen_message_id < message_id)
+        .values(seen_message_id=message_id),
+        execution_options=_NO_SYNC,
+    )
+
+
+def _from_raw(op: SessionOp, raw: object) -> object:
+    """The fast path's plain tuples as the records the ORM path returns (errors pass through)."""
+    if raw is None or isinstance(raw, BaseException):
+        return raw
+    if isinstance(op, FindSession):
+        row = cast(tuple[Any, ...], raw)
+        return SessionRecord(*row[:8]), UserRecord(*row[8:])
+    if isinstance(op, ReopenSession):
+        return [RoomRecord(*room) for room in cast(list[tuple[Any, ...]], raw)]
+    return raw
 
 
 def _dm_key(draft: MessageDraft) -> str | None:

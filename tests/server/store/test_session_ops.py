@@ -1,0 +1,369 @@
+"""Session work (sign-in and sign-out) in batches: the SQLite fast path and the SQLAlchemy path.
+
+Both paths run on real SQLite files. The SQLAlchemy path is what other
+databases (PostgreSQL) use; here it is a :class:`Store` built without the fast
+path. The two must store the very same rows and return the very same records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
+
+from chatapp.server.store import SessionRecord, Store, UserRecord, create_engine, sqlite_sessions
+
+HOUR = timedelta(hours=1)
+PATHS = ("fast", "sqlalchemy")
+
+
+def token(n: int) -> str:
+    return f"{n:064x}"
+
+
+async def open_store(url: str, path: str, **options: Any) -> Store:
+    store = await Store.open(url, **options)  # migrates; SQLite: with the fast path
+    if path == "fast":
+        return store
+    await store.close()
+    return Store(create_engine(url, **options))
+
+
+@pytest.fixture(params=PATHS)
+async def any_store(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[Store]:
+    store = await open_store(db_url, request.param)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def users_with_sessions(store: Store, now: datetime, count: int) -> list[SessionRecord]:
+    sessions = []
+    for n in range(count):
+        user = await store.create_user(f"user{n}", "h", now)
+        sessions.append(await store.create_session(user.id, token(n), f"10.0.0.{n}:1", now, now + 24 * HOUR))
+    return sessions
+
+
+def rows(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db_path) as db:
+        return db.execute(sql).fetchall()
+
+
+def seen_ids(db_path: Path) -> dict[str, int]:
+    return dict(rows(db_path, "SELECT username, seen_message_id FROM users"))  # type: ignore[arg-type]
+
+
+# -- the two paths agree -------------------------------------------------------
+
+
+async def run_life_cycle(store: Store, now: datetime) -> list[object]:
+    """Everything signing in and out stores, through the store's API."""
+    alice = await store.create_user("Alice", "h", now)
+    bob = await store.create_user("Bob", "h", now)
+    await store.join_room(alice.id, "dev", now)
+    first = await store.create_session(alice.id, token(1), "10.0.0.1:1", now, now + 24 * HOUR)
+    second = await store.create_session(bob.id, token(2), "10.0.0.2:2", now, now + 24 * HOUR)
+    third = await store.create_session(bob.id, token(3), "10.0.0.2:3", now, now + 24 * HOUR)
+    seen: list[object] = []
+    await store.end_session(first.id, "disconnect", now + HOUR, seen_message_id=7)
+    seen.append(await store.find_session(token(1)))
+    rooms = await store.reopen_session_with_rooms(first.id, "10.9.8.7:6", now + 2 * HOUR)
+    # (Not the records whole: 'general' is made by the migration, at a different time in each file.)
+    seen.append([(room.id, room.name, room.topic, room.owner_id) for room in rooms])
+    seen.append(await store.find_session(token(1)))
+    await store.end_session(first.id, "quit", now + 3 * HOUR, revoke=True, seen_message_id=5)
+    await store.reopen_session(second.id, "10.0.0.3:3", now + 4 * HOUR)
+    await store.set_seen_message_id(bob.id, 9)
+    await store.set_seen_message_id(bob.id, 3)
+    seen.append(await store.end_open_sessions("shutdown", now + 5 * HOUR))
+    seen.append(await store.find_session(token(2)))
+    seen.append(await store.find_session(token(3)))
+    seen.append(await store.find_session(token(99)))
+    seen.append((await store.seen_message_id(alice.id), await store.seen_message_id(bob.id)))
+    assert third.id
+    return seen
+
+
+async def test_both_paths_store_the_same_rows_and_return_the_same_records(
+    tmp_path: Path, now: datetime
+) -> None:
+    results = {}
+    for path in PATHS:
+        db_path = tmp_path / path / "chat.db"
+        store = await open_store(f"sqlite+aiosqlite:///{db_path}", path)
+        try:
+            results[path] = await run_life_cycle(store, now)
+        finally:
+            await store.close()
+        results[path + " rows"] = [
+            rows(db_path, "SELECT * FROM sessions ORDER BY id"),
+            rows(db_path, "SELECT * FROM users ORDER BY id"),
+        ]
+
+    assert results["fast"] == results["sqlalchemy"]
+    # Byte for byte the same stored values: timestamps as the ORM writes them, not as sqlite3's
+    # default adapter would ("...+00:00").
+    assert results["fast rows"] == results["sqlalchemy rows"]
+    stamps = rows(tmp_path / "fast" / "chat.db", "SELECT created_at, expires_at FROM sessions ORDER BY id")
+    # created_at written by the ORM; expires_at by the fast path (revoked).
+    assert stamps[0] == ("2025-01-02 03:04:05.678901", "2025-01-02 06:04:05.678901")
+    # What the life cycle shows.
+    ended, rooms, reopened, closed, bob_second, bob_third, missing, seen = results["fast"]
+    assert isinstance(ended, tuple) and ended[0].end_reason == "disconnect"
+    assert [room[1] for room in rooms] == ["dev", "general"]  # type: ignore[index]
+    assert isinstance(reopened, tuple) and reopened[0].ended_at is None
+    assert reopened[0].peer == "10.9.8.7:6" and reopened[1].last_login_at == now + 2 * HOUR
+    assert closed == 2  # bob's two sessions; alice's had quit
+    assert isinstance(bob_second, tuple) and bob_second[0].end_reason == "shutdown"
+    assert isinstance(bob_third, tuple) and bob_third[0].last_seen_at == now
+    assert missing is None
+    assert seen == (7, 9)  # never lowered
+
+
+async def test_a_session_reopened_by_the_fast_path_is_found_by_sqlalchemy_identically(
+    db_url: str, now: datetime
+) -> None:
+    fast = await open_store(db_url, "fast")
+    orm = await open_store(db_url, "sqlalchemy")
+    try:
+        (session,) = await users_with_sessions(fast, now, 1)
+        await fast.end_session(session.id, "disconnect", now + HOUR)
+
+        rooms = await fast.reopen_session_with_rooms(session.id, "10.9.8.7:6543", now + 2 * HOUR)
+
+        by_fast, by_orm = await fast.find_session(token(0)), await orm.find_session(token(0))
+        assert by_fast == by_orm
+        assert by_orm is not None
+        assert by_orm[0] == dataclasses.replace(
+            session, peer="10.9.8.7:6543", last_seen_at=now + 2 * HOUR, ended_at=None, end_reason=None
+        )
+        assert by_orm[1].last_login_at == now + 2 * HOUR
+        assert rooms == await orm.user_rooms(session.user_id)
+        # And the other way round: what SQLAlchemy writes, the fast path reads alike.
+        await orm.end_session(session.id, "quit", now + 3 * HOUR, revoke=True, seen_message_id=4)
+        assert await fast.find_session(token(0)) == await orm.find_session(token(0))
+        assert await fast.seen_message_id(session.user_id) == 4
+    finally:
+        await fast.close()
+        await orm.close()
+
+
+async def test_naive_datetimes_are_refused(any_store: Store, now: datetime) -> None:
+    (session,) = await users_with_sessions(any_store, now, 1)
+    naive = datetime(2025, 1, 1, 12, 0)
+
+    for call in (
+        any_store.end_session(session.id, "disconnect", naive),
+        any_store.reopen_session_with_rooms(session.id, "1.2.3.4:5", naive),
+        any_store.end_open_sessions("shutdown", naive),
+    ):
+        with pytest.raises(StatementError) as caught:
+            await call
+        assert isinstance(caught.value.orig, ValueError)
+    found = await any_store.find_session(token(0))
+    assert found is not None and found[0] == session
+
+
+# -- batches -------------------------------------------------------------------
+
+
+async def test_concurrent_sign_outs_share_a_transaction(
+    any_store: Store, db_path: Path, now: datetime
+) -> None:
+    sessions = await users_with_sessions(any_store, now, 120)
+    before = any_store._session_ops.stats  # noqa: SLF001 - how the store batched its work
+
+    await asyncio.gather(
+        *(
+            any_store.end_session(s.id, "disconnect", now + HOUR, seen_message_id=100 + n)
+            for n, s in enumerate(sessions)
+        )
+    )
+
+    after = any_store._session_ops.stats  # noqa: SLF001
+    assert after.ops - before.ops == 120
+    assert after.batches - before.batches <= 2  # everything queued in one turn goes together
+    assert rows(db_path, "SELECT COUNT(*) FROM sessions WHERE end_reason = 'disconnect'") == [(120,)]
+    assert seen_ids(db_path) == {f"user{n}": 100 + n for n in range(120)}
+
+
+async def test_a_failing_op_fails_alone_and_the_rest_of_its_batch_commits(
+    any_store: Store, db_path: Path, now: datetime
+) -> None:
+    sessions = await users_with_sessions(any_store, now, 5)
+    doomed = sessions[2]
+    with sqlite3.connect(db_path) as db:
+        # A real SQLite failure of one statement: ending that one session is refused.
+        db.execute(
+            f"CREATE TRIGGER refuse BEFORE UPDATE OF ended_at ON sessions WHEN NEW.id = {doomed.id} "
+            "AND NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    before = any_store._session_ops.stats  # noqa: SLF001
+
+    outcomes = await asyncio.gather(
+        *(
+            any_store.end_session(s.id, "disconnect", now + HOUR, seen_message_id=10 + n)
+            for n, s in enumerate(sessions)
+        ),
+        any_store.find_session(token(4)),
+        any_store.reopen_session_with_rooms(sessions[4].id, "1.2.3.4:5", now + 2 * HOUR),
+        return_exceptions=True,
+    )
+
+    after = any_store._session_ops.stats  # noqa: SLF001
+    assert after.batches - before.batches == 1 and after.failed_batches == before.failed_batches
+    ends, found, rooms = outcomes[:5], outcomes[5], outcomes[6]
+    assert isinstance(ends[2], IntegrityError) and "refused" in str(ends[2])
+    assert [end for n, end in enumerate(ends) if n != 2] == [None] * 4
+    # The read and the reopen queued after the failure ran in the same transaction, in order.
+    assert isinstance(found, tuple) and found[0].end_reason == "disconnect"
+    assert [room.name for room in rooms] == ["general"]  # type: ignore[union-attr]
+    by_session = {
+        sid: (ended, reason)
+        for sid, ended, reason in rows(db_path, "SELECT id, ended_at, end_reason FROM sessions")
+    }
+    assert by_session[doomed.id] == (None, None)  # its op rolled back whole ...
+    assert seen_ids(db_path)["user2"] == 0  # ... its seen cursor with it
+    assert {n: seen_ids(db_path)[f"user{n}"] for n in (0, 1, 3, 4)} == {0: 10, 1: 11, 3: 13, 4: 14}
+    assert [by_session[s.id][1] for s in sessions] == ["disconnect", "disconnect", None, "disconnect", None]
+
+
+async def test_a_lone_failing_op_raises(any_store: Store, db_path: Path, now: datetime) -> None:
+    (session,) = await users_with_sessions(any_store, now, 1)
+    with sqlite3.connect(db_path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE OF ended_at ON sessions "
+            "WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+
+    with pytest.raises(IntegrityError):
+        await any_store.end_session(session.id, "disconnect", now + HOUR, seen_message_id=3)
+
+    assert seen_ids(db_path) == {"user0": 0}
+    await any_store.reopen_session(session.id, "1.2.3.4:5", now)  # the next batch is fine
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_a_failed_transaction_fails_every_op_and_stores_nothing(
+    path: str, db_url: str, db_path: Path, now: datetime
+) -> None:
+    store = await open_store(db_url, path, busy_timeout_ms=200)
+    try:
+        sessions = await users_with_sessions(store, now, 3)
+        locker = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            locker.execute("BEGIN IMMEDIATE")
+            # Reads never wait for the write lock.
+            assert await store.find_session(token(0)) is not None
+            outcomes = await asyncio.gather(
+                *(store.end_session(s.id, "disconnect", now + HOUR, seen_message_id=5) for s in sessions),
+                return_exceptions=True,
+            )
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert all(isinstance(o, OperationalError) and "locked" in str(o) for o in outcomes), outcomes
+        # One exception object per caller: a shared one would grow one traceback per await.
+        assert len({id(o) for o in outcomes}) == 3
+        assert rows(db_path, "SELECT COUNT(*) FROM sessions WHERE ended_at IS NOT NULL") == [(0,)]
+        assert set(seen_ids(db_path).values()) == {0}
+        # Once the lock is gone the same store goes on.
+        await store.end_session(sessions[0].id, "disconnect", now + HOUR, seen_message_id=5)
+        assert seen_ids(db_path)["user0"] == 5
+    finally:
+        await store.close()
+
+
+async def test_a_write_is_done_even_if_its_caller_is_cancelled(
+    any_store: Store, db_path: Path, now: datetime
+) -> None:
+    (session,) = await users_with_sessions(any_store, now, 1)
+
+    caller = asyncio.create_task(any_store.end_session(session.id, "shutdown", now + HOUR, seen_message_id=8))
+    await asyncio.sleep(0)  # submitted
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    # Ops run in submit order: this read comes after the cancelled caller's write.
+    found = await any_store.find_session(token(0))
+    assert found is not None and found[0].end_reason == "shutdown"
+    assert seen_ids(db_path) == {"user0": 8}
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_close_writes_what_is_queued(path: str, db_url: str, db_path: Path, now: datetime) -> None:
+    store = await open_store(db_url, path)
+    sessions = await users_with_sessions(store, now, 50)
+    pending = [
+        asyncio.create_task(store.end_session(s.id, "shutdown", now + HOUR, seen_message_id=n + 1))
+        for n, s in enumerate(sessions)
+    ]
+    await asyncio.sleep(0)
+
+    await store.close()
+
+    assert all(task.done() and task.exception() is None for task in pending)
+    assert rows(db_path, "SELECT COUNT(*) FROM sessions WHERE end_reason = 'shutdown'") == [(50,)]
+    assert seen_ids(db_path) == {f"user{n}": n + 1 for n in range(50)}
+
+
+async def test_end_open_sessions_comes_after_the_ends_queued_before_it(
+    any_store: Store, db_path: Path, now: datetime
+) -> None:
+    sessions = await users_with_sessions(any_store, now, 3)
+
+    outcomes = await asyncio.gather(
+        any_store.end_session(sessions[0].id, "disconnect", now + HOUR, seen_message_id=6),
+        any_store.end_open_sessions("shutdown", now + 2 * HOUR),
+    )
+
+    assert outcomes == [None, 2]
+    reasons = [reason for (reason,) in rows(db_path, "SELECT end_reason FROM sessions ORDER BY id")]
+    assert reasons == ["disconnect", "shutdown", "shutdown"]
+    assert seen_ids(db_path)["user0"] == 6
+
+
+async def test_seen_cursor_is_never_lowered(any_store: Store, now: datetime) -> None:
+    (session,) = await users_with_sessions(any_store, now, 1)
+    user_id = session.user_id
+
+    await any_store.set_seen_message_id(user_id, 10)
+    await any_store.end_session(session.id, "disconnect", now, seen_message_id=5)
+    assert await any_store.seen_message_id(user_id) == 10
+    await any_store.end_session(session.id, "disconnect", now, seen_message_id=12)
+    assert await any_store.seen_message_id(user_id) == 12
+    await any_store.end_session(session.id, "disconnect", now)  # 0: nothing delivered
+    assert await any_store.seen_message_id(user_id) == 12
+
+
+async def test_users_records_from_the_fast_path_are_plain_records(store: Store, now: datetime) -> None:
+    (session,) = await users_with_sessions(store, now, 1)
+    found = await store.find_session(token(0))
+    assert found is not None
+    assert type(found[0]) is SessionRecord and type(found[1]) is UserRecord
+    assert found[1].created_at.tzinfo is not None and found[1].role == "user"
+
+
+async def test_every_session_statement_uses_an_index(store: Store, db_path: Path) -> None:
+    statements = [
+        value for name, value in vars(sqlite_sessions).items() if name.startswith("_") and name.isupper()
+    ]
+    statements = [s for s in statements if isinstance(s, str) and s.split()[0] in ("SELECT", "UPDATE")]
+    assert len(statements) >= 8
+    with sqlite3.connect(db_path) as db:
+        for statement in statements:
+            plan = [
+                row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", (1,) * statement.count("?"))
+            ]
+            # A sign-in or sign-out never reads a whole table, however many users there are.
+            assert not any(step.startswith("SCAN") for step in plan), (statement, plan)
