@@ -506,3 +506,19 @@ async def test_ids_keep_increasing_after_everything_is_pruned(store: Store, now:
 
     (after,) = await store.insert_messages([room_draft(alice, dev.id, "after the prune", now)])
     assert after.id > stored[-1].id
+
+
+async def test_batch_fast_path_stores_timestamps_as_the_orm_does(
+    store: Store, now: datetime, db_path: Path
+) -> None:
+    # Messages go through the raw sqlite3 fast path, users through SQLAlchemy: the same instant
+    # must be the same text in both tables, or SQL comparisons (retention) would disagree.
+    (alice,) = await make_users(store, now, "Alice")
+    dev = await room(store, alice, "dev", now)
+    plus_two = now.astimezone(timezone(timedelta(hours=2)))
+    await store.insert_messages([room_draft(alice, dev.id, "hi", plus_two, nonce="t1")])
+    with sqlite3.connect(db_path) as db:
+        (message_at,) = db.execute("SELECT created_at FROM messages").fetchone()
+        (user_at,) = db.execute("SELECT created_at FROM users").fetchone()
+    assert message_at == user_at
+    assert "+" not in message_at

@@ -16,32 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
 from .models import Base
+from .sqlite_values import bind
 
 if TYPE_CHECKING:
     from .repository import MessageDraft
 
 _COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at")
 _MESSAGES = Base.metadata.tables["messages"]
-_DIALECT = sqlite.dialect()
 _PAGE = 500
 CHECKPOINT_EVERY = 64
 
 
-def _processor(column: str) -> Callable[[Any], Any]:
-    process = _MESSAGES.c[column].type.bind_processor(_DIALECT)
-    return process if process is not None else (lambda value: value)
-
-
-_CREATED_AT = _processor("created_at")
+_CREATED_AT = bind(_MESSAGES.c.created_at)
 
 
 class SqliteBatchInserter:

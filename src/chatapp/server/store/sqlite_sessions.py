@@ -20,18 +20,16 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
 from .models import Base
 from .session_ops import EndOpenSessions, EndSession, FindSession, ReopenSession, SessionOp, SetSeen
+from .sqlite_values import bind, result
 
-_DIALECT = sqlite.dialect()
 _SESSIONS = Base.metadata.tables["sessions"]
 _USERS = Base.metadata.tables["users"]
 _ROOMS = Base.metadata.tables["rooms"]
@@ -39,18 +37,7 @@ CHECKPOINT_EVERY = 64
 """Write batches between two WAL checkpoints (see :class:`SqliteSessions`)."""
 
 
-def _bind(column: Any) -> Callable[[Any], Any]:
-    # dialect_impl: a TypeDecorator's own bind_processor would use its generic impl, not SQLite's.
-    process = column.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
-    return process if process is not None else (lambda value: value)
-
-
-def _result(column: Any) -> Callable[[Any], Any]:
-    process = column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None)
-    return process if process is not None else (lambda value: value)
-
-
-_STAMP = _bind(_SESSIONS.c.last_seen_at)  # every timestamp column has the same type (UTCDateTime)
+_STAMP = bind(_SESSIONS.c.last_seen_at)  # every timestamp column has the same type (UTCDateTime)
 
 # Columns read, in the order of the records the store builds from them.
 _SESSION_COLUMNS = (
@@ -65,10 +52,10 @@ _SESSION_COLUMNS = (
 )
 _USER_COLUMNS = ("id", "username", "password_hash", "role", "created_at", "last_login_at")
 _ROOM_COLUMNS = ("id", "name", "topic", "owner_id", "created_at")
-_SESSION_USER_READERS = [_result(_SESSIONS.c[name]) for name in _SESSION_COLUMNS] + [
-    _result(_USERS.c[name]) for name in _USER_COLUMNS
+_SESSION_USER_READERS = [result(_SESSIONS.c[name]) for name in _SESSION_COLUMNS] + [
+    result(_USERS.c[name]) for name in _USER_COLUMNS
 ]
-_ROOM_READERS = [_result(_ROOMS.c[name]) for name in _ROOM_COLUMNS]
+_ROOM_READERS = [result(_ROOMS.c[name]) for name in _ROOM_COLUMNS]
 
 _FIND_SESSION = (
     f"SELECT {', '.join('sessions.' + c for c in _SESSION_COLUMNS)}, "

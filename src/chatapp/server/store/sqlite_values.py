@@ -1,0 +1,30 @@
+"""Values for the raw ``sqlite3`` fast paths, converted exactly as SQLAlchemy's SQLite dialect does.
+
+The fast paths (message batches, session batches) bypass SQLAlchemy but share
+tables with it, so a value must be stored as the ORM stores it and read as the
+ORM reads it: a timestamp written as a ``datetime`` would otherwise be stored
+by ``sqlite3``'s own adapter (with ``+00:00``, deprecated since Python 3.12)
+and compare differently in SQL from the ORM's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.dialects import sqlite
+
+DIALECT = sqlite.dialect()
+
+
+def bind(column: Any) -> Callable[[Any], Any]:
+    """How a Python value of ``column`` is passed to ``sqlite3``."""
+    # dialect_impl: a TypeDecorator's own bind_processor would use its generic impl, not SQLite's.
+    process = column.type.dialect_impl(DIALECT).bind_processor(DIALECT)
+    return process if process is not None else (lambda value: value)
+
+
+def result(column: Any) -> Callable[[Any], Any]:
+    """How a value of ``column`` read from ``sqlite3`` becomes a Python value."""
+    process = column.type.dialect_impl(DIALECT).result_processor(DIALECT, None)
+    return process if process is not None else (lambda value: value)
