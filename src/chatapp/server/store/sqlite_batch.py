@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from .models import Base
-from .sqlite_values import bind
+from .sqlite_values import utc_timestamp_text
 
 if TYPE_CHECKING:
     from .repository import MessageDraft
@@ -33,9 +33,6 @@ _COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "
 _MESSAGES = Base.metadata.tables["messages"]
 _PAGE = 500
 CHECKPOINT_EVERY = 64
-
-
-_CREATED_AT = bind(_MESSAGES.c.created_at)
 
 
 class SqliteBatchInserter:
@@ -143,5 +140,5 @@ def batch_row(draft: MessageDraft, dm_key: str | None) -> tuple[Any, ...]:
         dm_key,
         draft.text,
         draft.nonce,
-        _CREATED_AT(draft.created_at),
+        utc_timestamp_text(draft.created_at),
     )
