@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from chatapp.server import activity
 from chatapp.server.app import serve
-from chatapp.server.config import load_config
+from chatapp.server.config import Config, load_config
 from chatapp.server.store import SchemaOutOfDate
 
 log = logging.getLogger("chatapp.server")
@@ -31,7 +31,14 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(argv)
-    activity.configure_logging(config.log_level)
+    listener = activity.configure_logging(config.log_level)
+    try:
+        return _run(config)
+    finally:
+        listener.stop()  # writes every line still queued
+
+
+def _run(config: Config) -> int:
     try:
         factory = _loop_factory(config.event_loop)
     except ImportError:

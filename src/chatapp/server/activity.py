@@ -10,6 +10,8 @@ token) here: nothing in this module could tell it from any other value.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
 import sys
 
 log = logging.getLogger("chatapp.activity")
@@ -36,13 +38,23 @@ def record(event: str, level: int = logging.INFO, **fields: object) -> None:
         log.log(level, format_event(event, fields))
 
 
-def configure_logging(level: str) -> None:
-    """Send every chatapp log line to stderr as ``time level logger message``."""
+def configure_logging(level: str) -> logging.handlers.QueueListener:
+    """Send every chatapp log line to stderr as ``time level logger message``.
+
+    The event loop only queues each record; a listener thread formats it and
+    writes it (the write and its flush are what a log line costs, and thousands
+    of clients signing in at once make thousands of lines). The returned
+    listener is started; stop it at exit to write what is still queued.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, handler)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [logging.handlers.QueueHandler(records)]
     root.setLevel(level.upper())
     # SQLAlchemy and asyncio are chatty at debug; their warnings still come through.
     for noisy in ("sqlalchemy", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    listener.start()
+    return listener
