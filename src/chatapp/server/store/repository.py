@@ -208,6 +208,7 @@ class Store:
         self._write_turn: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._dialect = engine.dialect.name
         self._last_id: int | None = None
+        self._last_id_lock = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -663,9 +664,11 @@ class Store:
         will need to ask the database, or the broker, instead.)
         """
         if self._last_id is None:
-            async with self._sessions.begin() as session:
-                last = int(await session.scalar(select(func.max(Message.id))) or 0)
-            self._last_id = max(last, self._last_id or 0)
+            async with self._last_id_lock:  # the sign-ins right after a start ask it once, not each
+                if self._last_id is None:
+                    async with self._sessions.begin() as session:
+                        last = int(await session.scalar(select(func.max(Message.id))) or 0)
+                    self._last_id = max(last, self._last_id or 0)
         return self._last_id
 
     async def prune_messages(self, older_than: datetime, *, batch_size: int = 2000) -> int:
