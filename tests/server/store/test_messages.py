@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -522,3 +523,23 @@ async def test_batch_fast_path_stores_timestamps_as_the_orm_does(
         (user_at,) = db.execute("SELECT created_at FROM users").fetchone()
     assert message_at == user_at
     assert "+" not in message_at
+
+
+
+async def test_fast_path_ids_are_the_stored_rows_ids(store: Store, now: datetime, db_path: Path) -> None:
+    # The fast path infers ids from the last one when no row was skipped, and reads them back
+    # otherwise: either way each result must be the row the database holds under that id.
+    (alice,) = await make_users(store, now, "Alice")
+    dev = await room(store, alice, "dev", now)
+    rng = random.Random(5)
+    for round_ in range(30):
+        earlier = {f"{round_}-{n}" for n in rng.sample("abcd", rng.randint(0, 3))}
+        await store.insert_messages([room_draft(alice, dev.id, f"old {n}", now, nonce=n) for n in earlier])
+        nonces = [rng.choice([f"{round_}-{n}" for n in "abcd"] + [None]) for _ in range(rng.randint(1, 40))]
+        drafts = [room_draft(alice, dev.id, f"r{round_} m{i}", now, nonce=n) for i, n in enumerate(nonces)]
+        results = await store.insert_messages(drafts)
+        with sqlite3.connect(db_path) as db:
+            rows = {r[0]: r[1:] for r in db.execute("SELECT id, sender_id, nonce, text FROM messages")}
+        for draft, result in zip(drafts, results, strict=True):
+            assert rows[result.id] == (alice.id, draft.nonce, result.text)
+            assert result.duplicate or result.text == draft.text

@@ -101,11 +101,36 @@ class SqliteBatchInserter:
             row = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
             statement = (
                 f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * count)} "
-                "ON CONFLICT (sender_id, nonce) DO NOTHING RETURNING id, sender_id, nonce"
+                "ON CONFLICT (sender_id, nonce) DO NOTHING"
             )
             if len(self._statements) < 64:
                 self._statements[count] = statement
         return statement
+
+    @staticmethod
+    def _inserted(
+        connection: sqlite3.Connection, page: list[tuple[Any, ...]], count: int, last: int | None
+    ) -> list[tuple[int, int, str | None]]:
+        """(id, sender_id, nonce) of the rows one INSERT of ``page`` stored.
+
+        Not with RETURNING: that steps the statement once per row, and Python's
+        sqlite3 releases and retakes the GIL around every step, each time
+        waiting for the event loop to let go of it. One multi-row INSERT gives
+        its rows consecutive ids in VALUES order (one writer, inside our
+        transaction), so when none was skipped the ids follow from the last
+        one. Only when some repeated a stored (sender, nonce) are the stored
+        ones read back: a skipped row may have used up an id (AUTOINCREMENT),
+        but the ``count`` highest ids up to ``last`` are this statement's rows.
+        """
+        if count <= 0 or last is None:
+            return []
+        if count == len(page):
+            first = last - count + 1
+            return [(first + i, row[1], row[5]) for i, row in enumerate(page)]
+        found = connection.execute(
+            "SELECT id, sender_id, nonce FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?", (last, count)
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), r[2]) for r in reversed(found)]
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
         if self._connection is None:
@@ -114,12 +139,13 @@ class SqliteBatchInserter:
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
-            returned = []
+            returned: list[tuple[int, int, str | None]] = []
             # Pages keep each statement well under SQLite's limit of bound variables.
             for start in range(0, len(rows), _PAGE):
                 page = rows[start : start + _PAGE]
                 parameters = [value for row in page for value in row]
-                returned.extend(connection.execute(self._statement(len(page)), parameters).fetchall())
+                cursor = connection.execute(self._statement(len(page)), parameters)
+                returned.extend(self._inserted(connection, page, cursor.rowcount, cursor.lastrowid))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -129,7 +155,7 @@ class SqliteBatchInserter:
         if self._batches % CHECKPOINT_EVERY == 0 and not self._checkpoint_pending:
             self._checkpoint_pending = True
             self._checkpointer.submit(self._checkpoint)
-        return [(int(r[0]), int(r[1]), r[2]) for r in returned]
+        return returned
 
 
 def batch_row(draft: MessageDraft, dm_key: str | None) -> tuple[Any, ...]:
