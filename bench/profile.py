@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?):(?P<line>\d+)\)$")
-_THREAD = re.compile(r"^thread \(0?x?[0-9a-fA-F]+\)(?:: (?P<name>.*))?$")
+_THREAD = re.compile(r"^thread \((?P<id>0?x?[0-9a-fA-F]+)\)(?:: (?P<name>.*))?$")
 
 # Stacks containing these are start-up or shutdown, not the workload.
 EXCLUDE = (
@@ -90,6 +90,8 @@ def _thread_group(name: str) -> str:
         return "event loop (main thread)"
     if "_connection_worker_thread" in name:
         return "aiosqlite worker threads"
+    if name.startswith("sqlite-"):
+        return "SQLite fast-path threads (message writer, sessions, checkpoints)"
     if "argon2" in name:
         return "argon2 threads"
     return "other threads"
@@ -108,7 +110,15 @@ def summarize(raw: Path, top: int = 15) -> Profile:
     inclusive: Counter[str] = Counter()
     signin: Counter[str] = Counter()
     flow_total = 0
-    for text in raw.read_text("utf-8", "replace").splitlines():
+    lines = raw.read_text("utf-8", "replace").splitlines()
+    # py-spy does not always know a thread's name: a sample without one is named after the
+    # other samples of the same thread id (the main thread's id is the process id).
+    thread_names: dict[str, str] = {}
+    for text in lines:
+        match = _THREAD.match(text.split(";", 1)[0])
+        if match and match["name"]:
+            thread_names.setdefault(match["id"], match["name"])
+    for text in lines:
         text = text.strip()
         if not text:
             continue
@@ -123,7 +133,7 @@ def summarize(raw: Path, top: int = 15) -> Profile:
         frames = stack.split(";")
         thread = "?"
         if frames and (match := _THREAD.match(frames[0])):
-            thread = match["name"] or "?"
+            thread = match["name"] or thread_names.get(match["id"], "?")
             frames = frames[1:]
         profile.samples += count
         threads[_thread_group(thread)] += count
