@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -9,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
@@ -102,9 +102,9 @@ async def test_nonce_repeated_within_one_batch(store: Store, now: datetime) -> N
     )
 
     first, bobs, resent, plain1, plain2, dm = stored
-    assert resent == dataclasses.replace(first, duplicate=True)
+    assert resent == msgspec.structs.replace(first, duplicate=True)
     assert resent.text == "first"
-    assert dm == dataclasses.replace(first, duplicate=True)
+    assert dm == msgspec.structs.replace(first, duplicate=True)
     assert not any(m.duplicate for m in (first, bobs, plain1, plain2))
     assert len({first.id, bobs.id, plain1.id, plain2.id}) == 4
     assert first.id < bobs.id < plain1.id < plain2.id
@@ -127,7 +127,7 @@ async def test_nonce_repeated_across_batches(store: Store, now: datetime) -> Non
     )
 
     new, resent, again, other = stored
-    assert resent == again == dataclasses.replace(original, duplicate=True)
+    assert resent == again == msgspec.structs.replace(original, duplicate=True)
     assert not new.duplicate and not other.duplicate
     assert original.id < new.id < other.id
     assert await store.last_message_id() == other.id

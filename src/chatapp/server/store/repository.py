@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import msgspec
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
@@ -116,8 +117,9 @@ class RoomSummary:
     """How many users are members (online or not)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
+# The two message records are msgspec Structs, not dataclasses: one of each is made per relayed
+# message, and a frozen Struct is built about ten times faster than a frozen dataclass.
+class StoredMessage(msgspec.Struct, frozen=True):
     id: int
     room: str | None
     """The room's name; None for a direct message."""
@@ -132,8 +134,7 @@ class StoredMessage:
     """True when this is the message already stored for a resent (sender, nonce): it was not stored again."""
 
 
-@dataclass(frozen=True, slots=True)
-class MessageDraft:
+class MessageDraft(msgspec.Struct, frozen=True):
     """A message to store: exactly one of ``room_id`` and ``recipient_id`` (a direct message).
 
     Checked when made (``ValueError``), so that one bad draft cannot fail the
@@ -569,13 +570,13 @@ class Store:
         for row, message_id in zip(rows, ids, strict=True):
             if message_id is None:
                 assert row.nonce is not None
-                results_by_row.append(replace(earlier[(row.sender_id, row.nonce)], duplicate=True))
+                results_by_row.append(_as_duplicate(earlier[(row.sender_id, row.nonce)]))
             elif _named(row):
                 results_by_row.append(stored_from_draft(row, message_id))
             else:
                 results_by_row.append(read_back[message_id])
         return [
-            replace(results_by_row[index], duplicate=True) if repeated else results_by_row[index]
+            _as_duplicate(results_by_row[index]) if repeated else results_by_row[index]
             for index, repeated in plan
         ]
 
@@ -986,6 +987,10 @@ def _named(draft: MessageDraft) -> bool:
     if draft.sender_name is None:
         return False
     return draft.room_name is not None if draft.room_id is not None else draft.recipient_name is not None
+
+
+def _as_duplicate(stored: StoredMessage) -> StoredMessage:
+    return msgspec.structs.replace(stored, duplicate=True)
 
 
 def stored_from_draft(draft: MessageDraft, message_id: int) -> StoredMessage:
