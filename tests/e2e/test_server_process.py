@@ -278,3 +278,17 @@ def test_demanding_a_missing_uvloop_is_a_clear_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "uvloop is not installed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_server_process_freezes_its_start_up_objects_for_the_garbage_collector() -> None:
+    # In a child process: freezing would otherwise keep this test process's garbage forever.
+    code = (
+        "import gc\n"
+        "from chatapp.server.app import _settle_garbage_collection\n"
+        "before = gc.get_freeze_count()\n"
+        "_settle_garbage_collection()\n"
+        "print(before, gc.get_freeze_count() > 1000, gc.get_threshold()[0])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0", "True", "10000"]
