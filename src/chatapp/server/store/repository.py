@@ -546,6 +546,11 @@ class Store:
             assert self._write_turn is not None
             async with self._write_turn:
                 returned = await self._batch_inserter.insert([batch_row(row, _dm_key(row)) for row in rows])
+            if len(returned) == len(drafts) and all(_named(row) for row in rows):
+                # The common case, every draft new and named: its result is made from the draft.
+                stored = [stored_from_draft(row, r[0]) for row, r in zip(rows, returned, strict=True)]
+                self._note_last_id(stored[-1].id)
+                return stored
             ids = _ids_in_row_order(rows, returned)
             skipped = [row for row, message_id in zip(rows, ids, strict=True) if message_id is None]
             unnamed = [i for row, i in zip(rows, ids, strict=True) if i is not None and not _named(row)]
@@ -563,9 +568,7 @@ class Store:
                 earlier = await _stored_by_nonce(session, skipped) if skipped else {}
                 unnamed = [i for row, i in zip(rows, ids, strict=True) if i is not None and not _named(row)]
                 read_back = await _read_back(session, unnamed) if unnamed else {}
-        newest = max((i for i in ids if i is not None), default=0)
-        if self._last_id is not None and newest > self._last_id:
-            self._last_id = newest
+        self._note_last_id(max((i for i in ids if i is not None), default=0))
         results_by_row: list[StoredMessage] = []
         for row, message_id in zip(rows, ids, strict=True):
             if message_id is None:
@@ -579,6 +582,10 @@ class Store:
             _as_duplicate(results_by_row[index]) if repeated else results_by_row[index]
             for index, repeated in plan
         ]
+
+    def _note_last_id(self, newest: int) -> None:
+        if self._last_id is not None and newest > self._last_id:
+            self._last_id = newest
 
     async def room_history(
         self, room_id: int, *, before: int | None, after: int | None, limit: int
