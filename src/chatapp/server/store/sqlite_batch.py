@@ -2,28 +2,27 @@
 
 Through SQLAlchemy's async adaption every statement costs several hops
 between the event loop and aiosqlite's thread (about 0.4 ms each here), so a
-batch (BEGIN, INSERT ... RETURNING, COMMIT) cost 2 to 3 ms of latency and much
-of the event loop's time. Here one dedicated thread with its own ``sqlite3``
-connection runs the batch start to finish in one call: one hop per batch.
+batch (BEGIN, INSERT, COMMIT) cost 2 to 3 ms of latency and much of the event
+loop's time. Here a :class:`SqliteThread` runs the batch start to finish in
+one call: one hop per batch.
 
 Only the INSERT of new messages takes this path; everything else, the rare
-nonce look-ups included, goes through SQLAlchemy as usual. Values are bound
-with SQLAlchemy's own type processors, so rows are stored exactly as the
-rest of the store writes and reads them.
+nonce look-ups included, goes through SQLAlchemy as usual. Values are
+converted as SQLAlchemy's SQLite dialect does (``sqlite_values``), so rows
+are stored exactly as the rest of the store writes and reads them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
 from .models import Base
+from .sqlite_thread import SqliteThread
 from .sqlite_values import utc_timestamp_text
 
 if TYPE_CHECKING:
@@ -32,68 +31,25 @@ if TYPE_CHECKING:
 _COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at")
 _MESSAGES = Base.metadata.tables["messages"]
 _PAGE = 500
-CHECKPOINT_EVERY = 64
 
 
 class SqliteBatchInserter:
     def __init__(self, path: Path, pragmas: Sequence[str]) -> None:
-        self._path = path
-        self._pragmas = tuple(pragmas)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._connection: sqlite3.Connection | None = None
+        self._thread = SqliteThread(path, pragmas, "sqlite-writer")
         self._statements: dict[int, str] = {}
-        # Checkpoints copy the WAL back into the database (and sync it). Run by the committing
-        # connection, as SQLite does by default, one would stall that commit and every message
-        # waiting behind it; so the writer's connection never checkpoints, and a second thread
-        # does it (PASSIVE: it never blocks a writer) after every CHECKPOINT_EVERY batches.
-        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
-        self._checkpoint_connection: sqlite3.Connection | None = None
-        self._checkpoint_pending = False
-        self._batches = 0
 
     async def insert(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
         """Insert rows of ``_COLUMNS`` values in one transaction; the (id, sender_id, nonce) of
-        those inserted (rows whose (sender_id, nonce) is stored already are skipped)."""
-        loop = asyncio.get_running_loop()
+        those inserted, in row order (rows whose (sender_id, nonce) is stored already are skipped)."""
+        batch = list(rows)
         try:
-            return await loop.run_in_executor(self._thread, self._insert, list(rows))
+            return await self._thread.call(lambda connection: self._insert(connection, batch))
         except sqlite3.Error as exc:
             # The store's callers see database errors as SQLAlchemy's, whichever path failed.
             raise DBAPIError.instance("INSERT INTO messages", None, exc, sqlite3.Error) from exc
 
     def close(self) -> None:
-        def shut() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-        self._thread.submit(shut).result()
-        self._thread.shutdown(wait=True)
-
-        def shut_checkpointer() -> None:
-            if self._checkpoint_connection is not None:
-                self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self._checkpoint_connection.close()
-                self._checkpoint_connection = None
-
-        self._checkpointer.submit(shut_checkpointer).result()
-        self._checkpointer.shutdown(wait=True)
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        for pragma in self._pragmas:
-            connection.execute(f"PRAGMA {pragma}")
-        return connection
-
-    def _checkpoint(self) -> None:
-        try:
-            if self._checkpoint_connection is None:
-                self._checkpoint_connection = self._connect()
-            self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass  # the next one will try again; SQLite's own connections still checkpoint too
-        finally:
-            self._checkpoint_pending = False
+        self._thread.close()
 
     def _statement(self, count: int) -> str:
         statement = self._statements.get(count)
@@ -132,11 +88,9 @@ class SqliteBatchInserter:
         ).fetchall()
         return [(int(r[0]), int(r[1]), r[2]) for r in reversed(found)]
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
-        if self._connection is None:
-            self._connection = self._connect()
-            self._connection.execute("PRAGMA wal_autocheckpoint=0")
-        connection = self._connection
+    def _insert(
+        self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[int, int, str | None]]:
         connection.execute("BEGIN IMMEDIATE")
         try:
             returned: list[tuple[int, int, str | None]] = []
@@ -151,10 +105,7 @@ class SqliteBatchInserter:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
-        self._batches += 1
-        if self._batches % CHECKPOINT_EVERY == 0 and not self._checkpoint_pending:
-            self._checkpoint_pending = True
-            self._checkpointer.submit(self._checkpoint)
+        self._thread.wrote()
         return returned
 
 

@@ -16,25 +16,20 @@ subclasses, as from every other path of the store.
 
 from __future__ import annotations
 
-import asyncio
-import queue
 import sqlite3
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
 from .models import Base
 from .session_ops import EndOpenSessions, EndSession, FindSession, ReopenSession, SessionOp, SetSeen
+from .sqlite_thread import SqliteThread
 from .sqlite_values import bind, result
 
 _SESSIONS = Base.metadata.tables["sessions"]
 _USERS = Base.metadata.tables["users"]
 _ROOMS = Base.metadata.tables["rooms"]
-CHECKPOINT_EVERY = 64
-"""Write batches between two WAL checkpoints (see :class:`SqliteSessions`)."""
 
 
 _STAMP = bind(_SESSIONS.c.last_seen_at)  # every timestamp column has the same type (UTCDateTime)
@@ -113,19 +108,6 @@ def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
     raise TypeError(f"not a session op: {op!r}")  # pragma: no cover
 
 
-_Request = tuple[list[SessionOp], "asyncio.Future[list[object]]"]
-
-
-def _set_result(future: asyncio.Future[list[object]], results: list[object]) -> None:
-    if not future.done():  # its caller may have been cancelled meanwhile
-        future.set_result(results)
-
-
-def _set_exception(future: asyncio.Future[list[object]], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
-
-
 def _database_error(exc: sqlite3.Error, ops: Sequence[SessionOp]) -> DBAPIError:
     # The store's callers see database errors as SQLAlchemy's, whichever path failed.
     kinds = ", ".join(sorted({type(op).__name__ for op in ops}))
@@ -142,89 +124,24 @@ class SqliteSessions:
     """
 
     def __init__(self, path: Path, pragmas: Sequence[str]) -> None:
-        self._path = path
-        self._pragmas = tuple(pragmas)
-        # A thread of its own fed by a queue, answering through call_soon_threadsafe: measured here,
-        # half the event loop's time per hop of loop.run_in_executor (~30 µs against ~70 µs).
-        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="sqlite-sessions", daemon=True)
-        self._started = False
-        self._connection: sqlite3.Connection | None = None
-        # As for the message writer (sqlite_batch): the committing connection never checkpoints,
-        # which would stall the commit while it holds the write turn; a second thread runs a
-        # PASSIVE checkpoint (it never blocks a writer) after every CHECKPOINT_EVERY write batches.
-        self._checkpointer = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="sqlite-sessions-checkpoint"
-        )
-        self._checkpoint_connection: sqlite3.Connection | None = None
-        self._checkpoint_pending = False
-        self._write_batches = 0
+        self._thread = SqliteThread(path, pragmas, "sqlite-sessions")
 
     async def run(self, ops: Sequence[SessionOp]) -> list[object]:
         """Run ``ops`` in one transaction; per op its raw result or the ``DBAPIError`` that failed it.
 
         Raises ``DBAPIError`` if the transaction failed as a whole (nothing of it is stored).
         """
-        if not self._started:
-            self._started = True
-            self._thread.start()
-        future: asyncio.Future[list[object]] = asyncio.get_running_loop().create_future()
-        self._requests.put((list(ops), future))
+        batch = list(ops)
         try:
-            return await future
+            return await self._thread.call(lambda connection: self._run(connection, batch))
         except sqlite3.Error as exc:
             raise _database_error(exc, ops) from exc
 
     def close(self) -> None:
         """Stop the thread (after the batches handed to it) and close the connections; blocks."""
-        if self._started:
-            self._requests.put(None)
-            self._thread.join()
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._thread.close()
 
-        def shut_checkpointer() -> None:
-            if self._checkpoint_connection is not None:
-                self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self._checkpoint_connection.close()
-                self._checkpoint_connection = None
-
-        self._checkpointer.submit(shut_checkpointer).result()
-        self._checkpointer.shutdown(wait=True)
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: this code says BEGIN and COMMIT itself, as the store's engine does.
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        for pragma in self._pragmas:
-            connection.execute(f"PRAGMA {pragma}")
-        return connection
-
-    def _checkpoint(self) -> None:
-        try:
-            if self._checkpoint_connection is None:
-                self._checkpoint_connection = self._connect()
-            self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass  # the next one will try again
-        finally:
-            self._checkpoint_pending = False
-
-    def _serve(self) -> None:
-        while (request := self._requests.get()) is not None:
-            ops, future = request
-            try:
-                results = self._run(ops)
-            except BaseException as exc:  # handed to the waiting coroutine, which raises it
-                future.get_loop().call_soon_threadsafe(_set_exception, future, exc)
-            else:
-                future.get_loop().call_soon_threadsafe(_set_result, future, results)
-
-    def _run(self, ops: list[SessionOp]) -> list[object]:
-        if self._connection is None:
-            self._connection = self._connect()
-            self._connection.execute("PRAGMA wal_autocheckpoint=0")
-        connection = self._connection
+    def _run(self, connection: sqlite3.Connection, ops: list[SessionOp]) -> list[object]:
         writes = any(op.writes for op in ops)
         # A batch that writes takes the write lock at BEGIN (see engine.for_writing); reads alone
         # take a plain BEGIN: one snapshot, no lock, never waiting for a writer (WAL).
@@ -248,10 +165,7 @@ class SqliteSessions:
                 connection.execute("ROLLBACK")
             raise
         if writes:
-            self._write_batches += 1
-            if self._write_batches % CHECKPOINT_EVERY == 0 and not self._checkpoint_pending:
-                self._checkpoint_pending = True
-                self._checkpointer.submit(self._checkpoint)
+            self._thread.wrote()
         return results
 
     @staticmethod
