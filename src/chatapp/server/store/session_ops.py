@@ -22,15 +22,12 @@ SQLAlchemy elsewhere); this module only queues and hands out results.
 from __future__ import annotations
 
 import asyncio
-import copy
-import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-logger = logging.getLogger(__name__)
+from .group_commit import GroupCommit
 
 MAX_BATCH = 500
 """Ops per transaction at most, so one batch never holds the write lock for long."""
@@ -109,7 +106,7 @@ class SessionOpsClosed(Exception):
     """An op was submitted after :meth:`SessionBatcher.close`."""
 
 
-class SessionBatcher:
+class SessionBatcher(GroupCommit[SessionOp, object]):
     """Queues ops and runs them in batches, in submit order, one batch at a time.
 
     The task starts with the first op (the store is made before it knows its
@@ -118,119 +115,38 @@ class SessionBatcher:
     ending their sessions, and their seen cursors must still be saved.
     """
 
+    label = "session operations"
+
     def __init__(self, run_batch: BatchRunner, *, max_batch: int = MAX_BATCH) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
-        self._run_batch = run_batch
-        self._max_batch = max_batch
-        self._queue: deque[tuple[SessionOp, asyncio.Future[object]]] = deque()
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(max_batch=max_batch)
+        self._run_ops = run_batch
         self._closing = False
-        self.stats = BatchStats()
+
+    @property
+    def stats(self) -> BatchStats:
+        stats = self.group_stats
+        return BatchStats(stats.batches, stats.items, stats.largest_batch, stats.failed_batches)
 
     def submit(self, op: SessionOp) -> asyncio.Future[object]:
         """Queue ``op``; the future resolves once the batch holding it is committed."""
         if self._closing:
             raise SessionOpsClosed("the store is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[object] = loop.create_future()
-        self._queue.append((op, future))
-        if self._task is None:
-            self._task = loop.create_task(self._run(), name="chatapp-session-ops")
-            self._task.add_done_callback(self._on_task_done)
-        else:
-            self._wakeup.set()
-        return future
+        return self._enqueue(op)
 
     async def close(self) -> None:
         """Run what is queued, then end the task."""
         self._closing = True
-        self._wakeup.set()
-        if self._task is None:
-            return
-        await asyncio.wait({self._task})
-        stats = self.stats
-        logger.info(
-            "session operations stopped: %d in %d batches (largest %d), %d failed batches",
-            stats.ops,
-            stats.batches,
-            stats.largest_batch,
-            stats.failed_batches,
-        )
+        await self._finish()
 
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            batch = self._take()
-            if batch:
-                await self._execute(batch)
+    async def _run_batch(self, items: Sequence[SessionOp]) -> list[object]:
+        return await self._run_ops(items)
 
-    def _take(self) -> list[tuple[SessionOp, asyncio.Future[object]]]:
-        batch: list[tuple[SessionOp, asyncio.Future[object]]] = []
-        while self._queue and len(batch) < self._max_batch:
-            op, future = self._queue.popleft()
-            # A read whose caller gave up is dropped; a write is done all the same.
-            if op.writes or not future.cancelled():
-                batch.append((op, future))
-        return batch
+    def _keep(self, item: SessionOp, future: asyncio.Future[object]) -> bool:
+        # A read whose caller gave up is dropped; a write is done all the same.
+        return item.writes or not future.cancelled()
 
-    async def _execute(self, batch: list[tuple[SessionOp, asyncio.Future[object]]]) -> None:
-        stats = self.stats
-        try:
-            results = await self._run_batch([op for op, _ in batch])
-        except Exception as exc:
-            logger.error("a batch of %d session operations failed: %r", len(batch), exc)
-            self.stats = BatchStats(stats.batches, stats.ops, stats.largest_batch, stats.failed_batches + 1)
-            for _, future in batch:
-                _fail(future, exc)
-            return
-        except BaseException as exc:
-            for _, future in batch:
-                _fail(future, exc)
-            raise
-        self.stats = BatchStats(
-            stats.batches + 1,
-            stats.ops + len(batch),
-            max(stats.largest_batch, len(batch)),
-            stats.failed_batches,
-        )
-        # In submit order: done-callbacks are scheduled in the order results are set.
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+    def _closed_error(self) -> BaseException:
+        return SessionOpsClosed("closed")
 
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        # However the task ended, nothing queued may wait forever, and nothing more may be queued.
+    def _ended(self) -> None:
         self._closing = True
-        if not task.cancelled() and (error := task.exception()) is not None:
-            logger.error("the session operations task died: %r", error)
-        cause: BaseException = (
-            asyncio.CancelledError() if task.cancelled() else task.exception() or SessionOpsClosed("closed")
-        )
-        while self._queue:
-            _, future = self._queue.popleft()
-            _fail(future, cause)
-
-
-def _fail(future: asyncio.Future[object], cause: BaseException) -> None:
-    if future.done():
-        return
-    # One exception object per future: each await that raises it adds to its traceback, and a
-    # batch of 500 sharing one would log a traceback 500 awaits long.
-    try:
-        error = copy.copy(cause)
-    except Exception:  # pragma: no cover - an exception class that cannot be copied
-        error = cause
-    if error is not cause:
-        error.__cause__ = cause.__cause__
-    future.set_exception(error)
