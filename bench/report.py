@@ -132,7 +132,8 @@ def _machine(results: Results) -> list[str]:
         f"- {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}",
         f"- {m['implementation']} {m['python']}; event loop: {loop} in the chatapp server, the baseline "
         f"servers and the driver; msgspec {m.get('msgspec')}",
-        f"- chatapp {m.get('chatapp')}, commit `{commit}` plus the working tree's uncommitted changes",
+        f"- chatapp {m.get('chatapp')}, commit `{commit}`"
+        + (" plus the working tree's uncommitted changes" if m.get("uncommitted", True) else ""),
         f"- load average {m['loadavg_start']} at the start, {m.get('loadavg_end', '?')} at the end "
         "(the machine is shared: other work running at the same time shows up as noise)",
         f"- the whole suite took {m.get('suite_seconds', '?')} s",

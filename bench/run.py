@@ -78,8 +78,16 @@ def machine() -> dict[str, Any]:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
         ).stdout.strip()
+        # What this run writes (the report, its chart, raw results) does not count as a change.
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":!docs/performance.md", ":!docs/performance.png"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        commit, changed = "", ""
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": model,
@@ -92,6 +100,7 @@ def machine() -> dict[str, Any]:
         "msgspec": _version("msgspec"),
         "chatapp": _version("chatapp"),
         "commit": commit,
+        "uncommitted": bool(changed),
         "fd_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         "loadavg_start": _loadavg(),
     }
