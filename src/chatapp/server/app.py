@@ -154,8 +154,8 @@ class ChatServer:
         if self._store is not None:
             # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
             # when it closed, and the store commits them many per transaction; a connection
-            # cancelled above still has its end written. This comes after
-            # all of those and ends anything left open, then close() waits for it all.
+            # cancelled above still has its end written. This comes after all of those and ends
+            # anything left open, then close() waits for it all.
             store, self._store = self._store, None  # a second shutdown finds nothing to close
             try:
                 await store.end_open_sessions("shutdown", utc_now())

@@ -116,9 +116,7 @@ class Flusher:
 
     def mark(self, outbox: Outbox) -> None:
         self._dirty.append(outbox)
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self.flush_all)
+        self.wake()
 
     def flush_all(self) -> None:
         self._scheduled = False
