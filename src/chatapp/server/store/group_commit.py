@@ -117,7 +117,7 @@ class GroupCommit(Generic[Item, Result]):
         await asyncio.wait({self._task})
         stats = self.group_stats
         logger.info(
-            "%s stopped: %d in %d batches (largest %d), %d failed batches",
+            "%s stopped: %d done in %d batches (largest %d), %d failed batches",
             self.label,
             stats.items,
             stats.batches,
