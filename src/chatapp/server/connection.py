@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from chatapp.clock import monotonic
@@ -46,7 +46,7 @@ from chatapp.server import activity
 from chatapp.server.auth import Authenticator, SignedIn
 from chatapp.server.config import Config
 from chatapp.server.handlers import DISPATCH
-from chatapp.server.hub import Hub
+from chatapp.server.hub import Hub, Parts
 from chatapp.server.messages import MessageLog
 from chatapp.server.outbox import Flusher, Outbox
 from chatapp.server.ratelimit import TokenBucket, WindowCounter
@@ -114,7 +114,7 @@ class Connection:
         self._held_bytes = 0
         self._replayed_ids: set[int] = set()
         # The hub's fan-out loop calls this once per recipient: normally straight into the outbox.
-        self.deliver: Callable[[bytes, int, Sequence[tuple[bytes, int]] | None], None] = self._outbox.push
+        self.deliver: Callable[[bytes, int, Parts | None], None] = self._outbox.push
         self._set_nodelay()
 
     # -- the Member interface the hub uses ------------------------------------
@@ -127,9 +127,7 @@ class Connection:
     def username(self) -> str:
         return self.user.username
 
-    def _deliver_held(
-        self, data: bytes, message_id: int, parts: Sequence[tuple[bytes, int]] | None, /
-    ) -> None:
+    def _deliver_held(self, data: bytes, message_id: int, parts: Parts | None, /) -> None:
         """``deliver`` while a replay is being sent: keep live deliveries for afterwards."""
         if self._held is None:  # cut off while holding
             return

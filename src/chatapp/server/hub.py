@@ -22,13 +22,16 @@ from typing import Protocol
 
 from chatapp.protocol import Frame, OnlineUser, Presence, encode
 
+Parts = Sequence[tuple[bytes, int]]
+"""The frames of a run, one by one, each with its message id (0: none)."""
+
 
 class Member(Protocol):
     @property
     def user_id(self) -> int: ...
     @property
     def username(self) -> str: ...
-    def deliver(self, data: bytes, message_id: int, parts: Sequence[tuple[bytes, int]] | None, /) -> None:
+    def deliver(self, data: bytes, message_id: int, parts: Parts | None, /) -> None:
         """Queue encoded frames; ``message_id`` is the highest message id they carry (0: none).
 
         ``data`` is one frame, or several joined; then ``parts`` lists each
@@ -49,15 +52,14 @@ class _Run:
 
 
 class Hub:
-    def __init__(self, status_limit: int = 0, wake: Callable[[], None] | None = None) -> None:
+    def __init__(self, status_limit: int = 0) -> None:
         """``status_limit``: rooms with more online members than this get no online, offline,
         away and back events (0: no limit). Each sign-in would otherwise write to every member:
         N sign-ins cost N² frames, which is what limits a room of thousands.
 
-        ``wake``: asks for :meth:`flush` to run at the end of the current event-loop turn
-        (before anything is written). Without it, every publish is delivered at once."""
+        Until :meth:`flush_at_turn_end` is called, every publish is delivered at once."""
         self._status_limit = status_limit
-        self._wake = wake
+        self._wake: Callable[[], None] | None = None
         self._runs: list[_Run] = []
         self._online: dict[int, Member] = {}
         self._rooms: dict[str, dict[int, Member]] = {}
@@ -70,7 +72,8 @@ class Hub:
         self._last_direct: dict[int, int] = {}
 
     def flush_at_turn_end(self, wake: Callable[[], None]) -> None:
-        """From now on, batch publishes until ``wake``'s callback calls :meth:`flush`."""
+        """From now on, hold publishes until :meth:`flush`; ``wake`` asks for that to run at the
+        end of the current event-loop turn (the server's ``Flusher``, before anything is written)."""
         self.flush()
         self._wake = wake
 

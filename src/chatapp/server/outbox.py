@@ -11,7 +11,11 @@ never notices.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chatapp.server.hub import Parts
 
 
 class Outbox:
@@ -46,9 +50,7 @@ class Outbox:
     def unsent(self) -> int:
         return self._queued_bytes + self._transport.get_write_buffer_size()
 
-    def push(
-        self, data: bytes, message_id: int = 0, parts: Sequence[tuple[bytes, int]] | None = None, /
-    ) -> None:
+    def push(self, data: bytes, message_id: int = 0, parts: Parts | None = None, /) -> None:
         """Queue bytes for this recipient; cut it off if it is too far behind.
 
         ``message_id`` and ``parts`` are unused here; they let the hub call this

@@ -39,6 +39,13 @@ NAMING_CONVENTION = {
 DEFAULT_ROLE = "user"
 
 
+def require_aware(moment: datetime) -> datetime:
+    """``moment`` itself; ``ValueError`` if it is naive (the store refuses to guess its zone)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: the store only accepts timezone-aware datetimes")
+    return moment
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp that is always UTC, on every backend.
 
@@ -54,9 +61,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: the store only accepts timezone-aware datetimes")
-        return value.astimezone(UTC)
+        return require_aware(value).astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

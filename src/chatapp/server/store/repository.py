@@ -57,7 +57,7 @@ from .engine import (
     sqlite_pragmas,
 )
 from .migrate import SchemaState, schema_state, upgrade
-from .models import Base, Membership, Message, Room, User, UserSession, dm_key
+from .models import Base, Membership, Message, Room, User, UserSession, dm_key, require_aware
 from .session_ops import (
     EndOpenSessions,
     EndSession,
@@ -156,8 +156,7 @@ class MessageDraft(msgspec.Struct, frozen=True):
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.recipient_id is None):
             raise ValueError("a message draft needs exactly one of room_id and recipient_id")
-        if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:
-            raise ValueError(f"naive datetime {self.created_at!r}: the store only accepts aware datetimes")
+        require_aware(self.created_at)
         if self.nonce is not None and len(self.nonce) > NONCE_MAX:
             raise ValueError(f"a nonce is at most {NONCE_MAX} characters")
 
@@ -338,16 +337,16 @@ class Store:
 
     async def find_session(self, token_hash: str) -> tuple[SessionRecord, UserRecord] | None:
         """The session with this token and its user, ended and expired ones included."""
-        found = await self._session_read(FindSession(token_hash))
+        found = await self._session_op(FindSession(token_hash))
         return cast(tuple[SessionRecord, UserRecord] | None, found)
 
     async def reopen_session(self, session_id: int, peer: str, now: datetime) -> None:
         """Resume a session from a new connection; counts as a login of its user."""
-        await self._session_write(ReopenSession(session_id, peer, _aware(now), with_rooms=False))
+        await self._session_op(ReopenSession(session_id, peer, _aware(now), with_rooms=False))
 
     async def reopen_session_with_rooms(self, session_id: int, peer: str, now: datetime) -> list[RoomRecord]:
         """:meth:`reopen_session` and :meth:`user_rooms` in one transaction: what a resume needs."""
-        rooms = await self._session_write(ReopenSession(session_id, peer, _aware(now), with_rooms=True))
+        rooms = await self._session_op(ReopenSession(session_id, peer, _aware(now), with_rooms=True))
         return cast(list[RoomRecord], rooms)
 
     async def end_session(
@@ -358,7 +357,7 @@ class Store:
         With ``seen_message_id``, also what :meth:`set_seen_message_id` records for the
         session's user, in the same transaction: what a disconnect stores.
         """
-        await self._session_write(EndSession(session_id, reason, _aware(now), revoke, seen_message_id))
+        await self._session_op(EndSession(session_id, reason, _aware(now), revoke, seen_message_id))
 
     async def end_open_sessions(self, reason: str, now: datetime) -> int:
         """End every session still marked open; return how many.
@@ -367,14 +366,11 @@ class Store:
         connected (after every session end already submitted). ``last_seen_at``
         is left alone: after a crash it is the last sign of life we really saw.
         """
-        return cast(int, await self._session_write(EndOpenSessions(reason, _aware(now))))
+        return cast(int, await self._session_op(EndOpenSessions(reason, _aware(now))))
 
-    async def _session_read(self, op: SessionOp) -> object:
-        return await self._session_ops.submit(op)
-
-    async def _session_write(self, op: SessionOp) -> object:
-        # Done even if this caller is cancelled (the batcher runs cancelled writes): a connection
-        # cancelled at shutdown still has its session ended and its seen cursor saved.
+    async def _session_op(self, op: SessionOp) -> object:
+        # A write is done even if this caller is cancelled (the batcher runs cancelled writes): a
+        # connection cancelled at shutdown still has its session ended and its seen cursor saved.
         return await self._session_ops.submit(op)
 
     async def _run_session_ops(self, ops: Sequence[SessionOp]) -> list[object]:
@@ -656,7 +652,7 @@ class Store:
 
     async def set_seen_message_id(self, user_id: int, message_id: int) -> None:
         """Record what was delivered to the user; never lowers the recorded id."""
-        await self._session_write(SetSeen(user_id, message_id))
+        await self._session_op(SetSeen(user_id, message_id))
 
     async def seen_message_id(self, user_id: int) -> int:
         """The id recorded by :meth:`set_seen_message_id`; 0 if none (or no such user)."""
@@ -835,10 +831,10 @@ async def _reopen(session: AsyncSession, session_id: int, peer: str, now: dateti
 
 def _aware(now: datetime) -> datetime:
     """Refuse a naive datetime when the op is made, as the ORM's bind would (StatementError)."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        error = ValueError(f"naive datetime {now!r}: the store only accepts timezone-aware datetimes")
-        raise StatementError(str(error), None, None, error)
-    return now
+    try:
+        return require_aware(now)
+    except ValueError as error:
+        raise StatementError(str(error), None, None, error) from None
 
 
 async def _apply_session_op(session: AsyncSession, op: SessionOp) -> object:

@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
-from .models import Base
-from .sqlite_thread import SqliteThread
+from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import utc_timestamp_text
 
 if TYPE_CHECKING:
     from .repository import MessageDraft
 
 _COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at")
-_MESSAGES = Base.metadata.tables["messages"]
+_SENDER, _NONCE = _COLUMNS.index("sender_id"), _COLUMNS.index("nonce")
 _PAGE = 500
 
 
@@ -82,7 +81,7 @@ class SqliteBatchInserter:
             return []
         if count == len(page):
             first = last - count + 1
-            return [(first + i, row[1], row[5]) for i, row in enumerate(page)]
+            return [(first + i, row[_SENDER], row[_NONCE]) for i, row in enumerate(page)]
         found = connection.execute(
             "SELECT id, sender_id, nonce FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?", (last, count)
         ).fetchall()
@@ -91,20 +90,14 @@ class SqliteBatchInserter:
     def _insert(
         self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]
     ) -> list[tuple[int, int, str | None]]:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            returned: list[tuple[int, int, str | None]] = []
+        returned: list[tuple[int, int, str | None]] = []
+        with transaction(connection):
             # Pages keep each statement well under SQLite's limit of bound variables.
             for start in range(0, len(rows), _PAGE):
                 page = rows[start : start + _PAGE]
                 parameters = [value for row in page for value in row]
                 cursor = connection.execute(self._statement(len(page)), parameters)
                 returned.extend(self._inserted(connection, page, cursor.rowcount, cursor.lastrowid))
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
         self._thread.wrote()
         return returned
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .models import Base
 from .session_ops import EndOpenSessions, EndSession, FindSession, ReopenSession, SessionOp, SetSeen
-from .sqlite_thread import SqliteThread
+from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import bind, result
 
 _SESSIONS = Base.metadata.tables["sessions"]
@@ -146,8 +146,7 @@ class SqliteSessions:
         # A batch that writes takes the write lock at BEGIN (see engine.for_writing); reads alone
         # take a plain BEGIN: one snapshot, no lock, never waiting for a writer (WAL).
         begin = "BEGIN IMMEDIATE" if writes else "BEGIN"
-        connection.execute(begin)
-        try:
+        with transaction(connection, begin):
             try:
                 results = [_apply(connection, op) for op in ops]
             except sqlite3.Error:
@@ -159,11 +158,6 @@ class SqliteSessions:
                 connection.execute("ROLLBACK")
                 connection.execute(begin)
                 results = [self._apply_in_savepoint(connection, op) for op in ops]
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
         if writes:
             self._thread.wrote()
         return results

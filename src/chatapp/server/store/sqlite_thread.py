@@ -17,10 +17,11 @@ wrote, a second thread runs a PASSIVE checkpoint, which never blocks a writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -113,6 +114,19 @@ class SqliteThread:
             pass  # the next one will try again; SQLite's other connections still checkpoint too
         finally:
             self._checkpoint_pending = False
+
+
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    """``begin`` … ``COMMIT``, or ``ROLLBACK`` if the body (or the commit) raises."""
+    connection.execute(begin)
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 def _set_result(future: asyncio.Future[Any], result: object) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy.dialects import sqlite
 
+from .models import require_aware
+
 DIALECT = sqlite.dialect()
 
 
@@ -44,9 +46,7 @@ def utc_timestamp_text(moment: datetime) -> str:
     """
     global _second, _second_text
     if moment.tzinfo is not UTC:
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise ValueError(f"naive datetime {moment!r}: the store only accepts timezone-aware datetimes")
-        moment = moment.astimezone(UTC)
+        moment = require_aware(moment).astimezone(UTC)
     # Exact (a float timestamp is not) and cheap (comparing aware datetimes is not).
     second = moment.toordinal() * 86400 + moment.hour * 3600 + moment.minute * 60 + moment.second
     if second != _second:
