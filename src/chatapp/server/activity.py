@@ -2,8 +2,9 @@
 
 Lines are ``key=value`` pairs (logfmt) so they can be grepped and parsed:
 ``event=login user=alice peer=127.0.0.1:50312 session=7``. Values are quoted
-when they contain spaces and stripped of control characters, so a username or
-a peer-supplied string cannot forge a log line. Never pass a secret (password,
+when they contain whitespace, and every character that could end or reorder a
+line (controls, Unicode line separators, bidi controls) is written as an escape,
+so a username or a peer-supplied string cannot forge a log line. Never pass a secret (password,
 token) here: nothing in this module could tell it from any other value.
 """
 
@@ -16,13 +17,19 @@ import sys
 
 log = logging.getLogger("chatapp.activity")
 
-_UNSAFE = {c: None for c in range(32)} | {127: None}
+# Everything that could end a line or reorder one for some reader of the log is written as an
+# escape: C0 and C1 controls (U+0085 among them), DEL, the Unicode line and paragraph separators,
+# and the bidirectional controls. The backslash is escaped too, so an escape is never ambiguous.
+_ESCAPED = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029]
+_ESCAPED += [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _ESCAPED} | {ord("\\"): "\\\\"}
 
 
 def _format_value(value: object) -> str:
-    text = str(value).translate(_UNSAFE)
-    if not text or any(c in text for c in ' ="'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = str(value).translate(_ESCAPES)
+    # Quoted when a reader splitting on whitespace (any of Unicode's) or on '=' would cut it.
+    if not text or '"' in text or "=" in text or any(c.isspace() for c in text):
+        return '"' + text.replace('"', '\\"') + '"'
     return text
 
 
