@@ -351,7 +351,7 @@ def test_who_and_room_list() -> None:
     assert render.who_text("rust", []) == "Nobody is online in #rust."
     rooms = [
         RoomInfo(name="general", topic="", members=12, online=3, joined=True),
-        RoomInfo(name="rust", topic="Rust \x1b[31mtalk", members=1, online=0),
+        RoomInfo(name="rust", topic="Rust \x1b[31mtalk", members=1, online=0, joined=False),
     ]
     assert render.room_list_text(rooms).splitlines() == [
         "Rooms (2; * = you are in it):",

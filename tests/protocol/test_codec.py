@@ -56,7 +56,7 @@ from chatapp.protocol import (
     encode,
 )
 from chatapp.protocol.frames import CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES, PresenceEvent
-from chatapp.protocol.limits import AWAY_MAX, NONCE_MAX, ROOM_MAX, TOPIC_MAX, USERNAME_MAX
+from chatapp.protocol.limits import AWAY_MAX, NONCE_MAX, REF_MAX, ROOM_MAX, TOPIC_MAX, USERNAME_MAX
 
 FAST = settings(
     max_examples=200,
@@ -126,7 +126,7 @@ CLIENT_CASES: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {
 
 MESSAGE_WIRE = {"type": "message", "id": 7, "room": "general", "from": "bob", "text": "hi", "ts": "t1"}
 DIRECT_WIRE = {"type": "direct", "id": 8, "from": "bob", "to": "alice", "text": "psst", "ts": "t2"}
-ROOM_INFO_WIRE = {"name": "general", "topic": "all things chat", "members": 3, "online": 2}
+ROOM_INFO_WIRE = {"name": "general", "topic": "all things chat", "members": 3, "online": 2, "joined": False}
 
 SERVER_CASES: dict[str, tuple[dict[str, Any], Frame]] = {
     "welcome": (
@@ -154,7 +154,9 @@ SERVER_CASES: dict[str, tuple[dict[str, Any], Frame]] = {
     "left": ({"room": "dev"}, Left(room="dev")),
     "room_list": (
         {"rooms": [ROOM_INFO_WIRE]},
-        RoomList(rooms=[RoomInfo(name="general", topic="all things chat", members=3, online=2)]),
+        RoomList(
+            rooms=[RoomInfo(name="general", topic="all things chat", members=3, online=2, joined=False)]
+        ),
     ),
     "topic_changed": (
         {"room": "dev", "text": "builds", "by": "alice"},
@@ -204,7 +206,8 @@ SERVER_OPTIONAL: dict[str, dict[str, Any]] = {
 CLIENT_OPTIONAL_FIELDS = [(k, f) for k, fields in sorted(CLIENT_OPTIONAL.items()) for f in fields]
 SERVER_OPTIONAL_FIELDS = [(k, f) for k, fields in sorted(SERVER_OPTIONAL.items()) for f in fields]
 
-REFS: list[Any] = ["abc", "", "0", 0, 42, -7, 2**64, -(2**63) - 1, 10**100]
+REFS: list[Any] = ["abc", "", "0", "r" * REF_MAX, 0, 42, -7, 2**63 - 1, -(2**63)]
+UNBOUNDED_REFS: list[Any] = ["r" * (REF_MAX + 1), 2**63, -(2**63) - 1, 2**64, 10**100]
 
 
 def frame_class(decoder_types: frozenset[str], kind: str) -> Any:
@@ -327,9 +330,7 @@ def test_every_presence_event(event: PresenceEvent) -> None:
 
 def test_codec_does_not_check_values() -> None:
     """Structure only: values are for the rules, which answer with their own codes."""
-    assert decode_client_frame(line({"type": "history", "limit": 0, "before": -1})) == History(
-        limit=0, before=-1
-    )
+    assert decode_client_frame(line({"type": "history", "limit": 0})) == History(limit=0)
     assert decode_client_frame(line({"type": "history", "limit": 10**6})) == History(limit=10**6)
     assert decode_client_frame(line({"type": "join", "room": "Not A Room!"})) == Join(room="Not A Room!")
     assert decode_client_frame(line({"type": "topic", "room": "r", "text": ""})) == SetTopic(
@@ -337,6 +338,33 @@ def test_codec_does_not_check_values() -> None:
     )
     assert decode_client_frame(line({"type": "away", "text": ""})) == Away(text="")
     assert decode_client_frame(line({"type": "whois", "username": ""})) == Whois(username="")
+
+
+MESSAGE_IDS = st.integers(min_value=0, max_value=2**63 - 1)
+INT_REFS = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+MESSAGE_ID_FIELDS = [
+    ({"type": "history", "room": "r"}, "before"),
+    ({"type": "history", "room": "r"}, "after"),
+    ({"type": "join", "room": "r"}, "last_id"),
+    ({"type": "resume", "token": "t"}, "last_id"),
+]
+
+
+@pytest.mark.parametrize(("fields", "name"), MESSAGE_ID_FIELDS, ids=lambda v: str(v))
+@pytest.mark.parametrize("value", [-1, 2**63, -(2**63) - 1, 10**30])
+def test_message_id_out_of_range_is_bad_frame(fields: dict[str, Any], name: str, value: int) -> None:
+    """Ids are 64-bit in every database: a bigger one is refused here, never handed to a query."""
+    error = refused(decode_client_frame, line({**fields, name: value, "ref": 5}))
+    assert error.code is ErrorCode.BAD_FRAME
+    assert error.ref == 5
+
+
+@pytest.mark.parametrize(("fields", "name"), MESSAGE_ID_FIELDS, ids=lambda v: str(v))
+@pytest.mark.parametrize("value", [0, 1, 2**63 - 1])
+def test_message_id_in_range_decodes(fields: dict[str, Any], name: str, value: int) -> None:
+    frame = decode_client_frame(line({**fields, name: value}))
+    assert getattr(frame, name) == value
 
 
 @pytest.mark.parametrize("kind", sorted(SERVER_CASES))
@@ -627,7 +655,7 @@ def test_unusable_ref_is_not_echoed_on_other_errors(bad_ref: Any) -> None:
     assert err.ref is None
 
 
-@pytest.mark.parametrize("ref", ["r", "", 0, -1, 10**30], ids=repr)
+@pytest.mark.parametrize("ref", ["r", "", 0, -1, 2**63 - 1], ids=repr)
 def test_unknown_type_echoes_ref(ref: Any) -> None:
     err = refused(decode_client_frame, line({"type": "teleport", "ref": ref}))
     assert err.code is ErrorCode.UNKNOWN_TYPE
@@ -893,11 +921,21 @@ def test_big_integer_ref_decodes_or_is_refused(decode: Decoder, digits: int) -> 
             assert decode(encode(frame)) == frame
 
 
-def test_ordinary_big_integer_refs_round_trip() -> None:
-    for ref in (2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**100, -(10**100)):
+def test_64_bit_integer_refs_round_trip() -> None:
+    for ref in (2**63 - 1, -(2**63), 2**53 + 1):
         frame = decode_client_frame(line({"type": "ping", "ref": ref}))
         assert frame == Ping(ref=ref)
         assert decode_client_frame(encode(frame)) == frame
+
+
+@pytest.mark.parametrize("ref", UNBOUNDED_REFS, ids=lambda r: repr(r)[:20])
+@pytest.mark.parametrize("kind", sorted(CLIENT_CASES))
+def test_ref_past_its_bounds_is_bad_frame_and_not_echoed(kind: str, ref: Any) -> None:
+    """A reply echoes the ref, and every reply must fit in a frame: refs are bounded."""
+    fields, _ = CLIENT_CASES[kind]
+    error = refused(decode_client_frame, line({"type": kind, **fields, "ref": ref}))
+    assert error.code is ErrorCode.BAD_FRAME
+    assert error.ref is None
 
 
 def test_secrets_not_in_error_messages() -> None:
@@ -949,7 +987,7 @@ SERVER_FRAMES: list[Frame] = [
     RoomList(rooms=[]),
     RoomList(
         rooms=[
-            RoomInfo(name="general", topic="", members=0, online=0),
+            RoomInfo(name="general", topic="", members=0, online=0, joined=False),
             RoomInfo(name="dev", topic="builds", members=5, online=2, joined=True),
         ],
         ref=2,
@@ -1009,7 +1047,7 @@ CLIENT_FRAMES: list[Frame] = [
     Quit(),
     Quit(ref=""),
     Ping(ref="\n"),
-    Pong(ref=10**30),
+    Pong(ref=2**63 - 1),
     Resume(token="tok", last_id=0),
     Resume(token="tok", last_id=2**40, ref=5),
     Join(room="dev"),
@@ -1115,8 +1153,9 @@ def test_exact_wire_form() -> None:
     assert encode(Synced(last_id=5)) == b'{"type":"synced","last_id":5}\n'
     assert encode(Joined(room="dev", topic="")) == b'{"type":"joined","room":"dev","topic":""}\n'
     assert (
-        encode(RoomList(rooms=[RoomInfo(name="dev", topic="t", members=2, online=1)]))
-        == b'{"type":"room_list","rooms":[{"name":"dev","topic":"t","members":2,"online":1}]}\n'
+        encode(RoomList(rooms=[RoomInfo(name="dev", topic="t", members=2, online=1, joined=False)]))
+        == b'{"type":"room_list","rooms":[{"name":"dev","topic":"t","members":2,"online":1,'
+        b'"joined":false}]}\n'
     )
     assert (
         encode(WhoList(room="dev", users=[OnlineUser(username="bob"), OnlineUser(username="eve", away="x")]))
@@ -1210,8 +1249,11 @@ def test_omit_defaults_of_new_fields() -> None:
     assert set(json.loads(encode(History()))) == {"type"}
     assert set(json.loads(encode(Away(text="")))) == {"type", "text"}
     # In nested records too.
-    rooms = json.loads(encode(RoomList(rooms=[RoomInfo(name="r", topic="", members=0, online=0)])))["rooms"]
-    assert rooms == [{"name": "r", "topic": "", "members": 0, "online": 0}]
+    # ...except ``joined``, which is always there (a client must not have to guess what absent means).
+    rooms = json.loads(
+        encode(RoomList(rooms=[RoomInfo(name="r", topic="", members=0, online=0, joined=False)]))
+    )["rooms"]
+    assert rooms == [{"name": "r", "topic": "", "members": 0, "online": 0, "joined": False}]
     users = json.loads(encode(WhoList(room="r", users=[OnlineUser(username="u")])))["users"]
     assert users == [{"username": "u"}]
     page = HistoryPage(messages=[message, direct], has_more=False)
@@ -1326,9 +1368,9 @@ def frame_like_values(name: str) -> st.SearchStrategy[Any]:
     plausible: dict[str, st.SearchStrategy[Any]] = {
         "event": st.sampled_from(["join", "leave", "online", "offline", "away", "back"]),
         "id": st.integers(),
-        "last_id": st.integers(),
-        "before": st.integers(),
-        "after": st.integers(),
+        "last_id": MESSAGE_IDS,
+        "before": MESSAGE_IDS,
+        "after": MESSAGE_IDS,
         "limit": st.integers(),
         "online": st.booleans(),
         "has_more": st.booleans(),
@@ -1343,8 +1385,8 @@ def frame_like_values(name: str) -> st.SearchStrategy[Any]:
                     "topic": st.text(max_size=5),
                     "members": st.integers(),
                     "online": st.integers(),
+                    "joined": st.booleans(),
                 },
-                optional={"joined": st.just(True)},
             ),
             max_size=2,
         ),
@@ -1357,7 +1399,7 @@ def frame_like_values(name: str) -> st.SearchStrategy[Any]:
         "max_frame": st.integers(),
         "max_text": st.integers(),
         "retry_after": st.floats(allow_nan=False, allow_infinity=False) | st.integers(),
-        "ref": st.text(max_size=10) | st.integers(),
+        "ref": st.text(max_size=10) | INT_REFS,
     }
     return plausible.get(name, st.text(max_size=10)) | JSON_SCALARS | JSON_VALUES
 
@@ -1438,7 +1480,9 @@ def test_frame_like_objects(wire: dict[str, Any]) -> None:
             else:
                 assert result.code is ErrorCode.BAD_FRAME
             ref = wire.get("ref")
-            if isinstance(ref, str | int) and not isinstance(ref, bool):
+            if (isinstance(ref, str) and len(ref) <= REF_MAX) or (
+                isinstance(ref, int) and not isinstance(ref, bool) and -(2**63) <= ref < 2**63
+            ):
                 assert result.ref == ref
                 assert type(result.ref) is type(ref)
             else:
@@ -1516,7 +1560,10 @@ def test_awkward_text_in_client_frames(field: tuple[str, str], text: str, ascii_
 
 
 @FAST
-@given(text=AWKWARD_TEXT.filter(lambda t: not has_surrogate(t)), ref=st.none() | st.text() | st.integers())
+@given(
+    text=AWKWARD_TEXT.filter(lambda t: not has_surrogate(t)),
+    ref=st.none() | st.text(max_size=REF_MAX) | INT_REFS,
+)
 def test_server_frames_round_trip_any_text(text: str, ref: str | int | None) -> None:
     if isinstance(ref, str) and has_surrogate(ref):
         ref = None
@@ -1532,7 +1579,7 @@ def test_server_frames_round_trip_any_text(text: str, ref: str | int | None) -> 
         Joined(room=text, topic=text, ref=ref),
         Left(room=text, ref=ref),
         TopicChanged(room=text, text=text, by=text),
-        RoomList(rooms=[RoomInfo(name=text, topic=text, members=1, online=0)], ref=ref),
+        RoomList(rooms=[RoomInfo(name=text, topic=text, members=1, online=0, joined=True)], ref=ref),
         WhoList(room=text, users=[OnlineUser(username=text, away=text)], ref=ref),
         UserInfo(
             username=text,
@@ -1560,7 +1607,10 @@ def test_server_frames_round_trip_any_text(text: str, ref: str | int | None) -> 
 
 
 @FAST_JSON
-@given(text=AWKWARD_TEXT.filter(lambda t: not has_surrogate(t)), ref=st.none() | st.text() | st.integers())
+@given(
+    text=AWKWARD_TEXT.filter(lambda t: not has_surrogate(t)),
+    ref=st.none() | st.text(max_size=REF_MAX) | INT_REFS,
+)
 def test_client_frames_round_trip_any_text(text: str, ref: str | int | None) -> None:
     if isinstance(ref, str) and has_surrogate(ref):
         ref = None
@@ -1584,24 +1634,29 @@ def test_client_frames_round_trip_any_text(text: str, ref: str | int | None) -> 
 @FAST
 @given(
     retry_after=st.none() | st.floats(allow_nan=False, allow_infinity=False),
-    ref=st.none() | st.integers() | st.text().filter(lambda t: not has_surrogate(t)),
+    ref=st.none() | INT_REFS | st.text(max_size=REF_MAX).filter(lambda t: not has_surrogate(t)),
     version=st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    message_id=MESSAGE_IDS,
 )
-def test_numbers_round_trip(retry_after: float | None, ref: str | int | None, version: int) -> None:
+def test_numbers_round_trip(
+    retry_after: float | None, ref: str | int | None, version: int, message_id: int
+) -> None:
     frames: list[Frame] = [
         Error(code="c", message="m", ref=ref, retry_after=retry_after),
         Welcome(server="s", version=version, max_frame=version, max_text=version),
         Message(id=version, room="r", sender="s", text="t", ts="now"),
         Direct(id=version, sender="s", to="t", text="t", ts="now"),
         Synced(last_id=version),
-        RoomList(rooms=[RoomInfo(name="r", topic="", members=version, online=version)], ref=ref),
+        RoomList(
+            rooms=[RoomInfo(name="r", topic="", members=version, online=version, joined=False)], ref=ref
+        ),
     ]
     for frame in frames:
         assert decode_server_frame(encode(frame)) == frame
     client: list[Frame] = [
-        Resume(token="t", last_id=version, ref=ref),
-        Join(room="r", last_id=version),
-        History(before=version, after=version, limit=version, ref=ref),
+        Resume(token="t", last_id=message_id, ref=ref),
+        Join(room="r", last_id=message_id),
+        History(before=message_id, after=message_id, limit=version, ref=ref),
     ]
     for frame in client:
         assert decode_client_frame(encode(frame)) == frame

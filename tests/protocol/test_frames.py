@@ -100,7 +100,7 @@ LIST_FRAMES: list[msgspec.Struct] = [
 ]
 
 NESTED: list[msgspec.Struct] = [
-    RoomInfo(name="dev", topic="t", members=2, online=1),
+    RoomInfo(name="dev", topic="t", members=2, online=1, joined=True),
     OnlineUser(username="bob", away="out"),
 ]
 
@@ -218,7 +218,6 @@ def test_defaults() -> None:
     assert Presence(event="online", room="r", username="u").text is None
     assert Joined(room="r", topic="").created is False
     assert Synced(last_id=0).has_more is False
-    assert RoomInfo(name="r", topic="", members=0, online=0).joined is False
     assert OnlineUser(username="u").away is None
     page = HistoryPage(messages=[], has_more=False)
     assert page.room is None and page.with_ is None and page.ref is None

@@ -340,10 +340,10 @@ def test_valid_topics(topic: str) -> None:
 
 
 @pytest.mark.parametrize("topic", ["x" * (TOPIC_MAX + 1), "😀" * (TOPIC_MAX + 1), "x" * 100_000])
-def test_long_topic_is_bad_frame(topic: str) -> None:
+def test_long_topic_is_text_too_long(topic: str) -> None:
     with pytest.raises(ProtocolError) as info:
         check_topic(topic)
-    assert info.value.code is ErrorCode.BAD_FRAME
+    assert info.value.code is ErrorCode.TEXT_TOO_LONG
     assert str(TOPIC_MAX) in info.value.message
 
 
@@ -355,7 +355,7 @@ def test_long_topic_is_bad_frame(topic: str) -> None:
     )
 )
 def test_topic_rule(topic: str) -> None:
-    assert code_of(check_topic, topic) is (None if len(topic) <= TOPIC_MAX else ErrorCode.BAD_FRAME)
+    assert code_of(check_topic, topic) is (None if len(topic) <= TOPIC_MAX else ErrorCode.TEXT_TOO_LONG)
 
 
 # -- away messages -----------------------------------------------------------------------------
@@ -372,10 +372,10 @@ def test_valid_away_messages(text: str | None) -> None:
 
 
 @pytest.mark.parametrize("text", ["x" * (AWAY_MAX + 1), "😀" * (AWAY_MAX + 1), "x" * 100_000])
-def test_long_away_message_is_bad_frame(text: str) -> None:
+def test_long_away_message_is_text_too_long(text: str) -> None:
     with pytest.raises(ProtocolError) as info:
         check_away(text)
-    assert info.value.code is ErrorCode.BAD_FRAME
+    assert info.value.code is ErrorCode.TEXT_TOO_LONG
     assert str(AWAY_MAX) in info.value.message
 
 
@@ -383,7 +383,7 @@ def test_long_away_message_is_bad_frame(text: str) -> None:
 @given(st.none() | st.integers(min_value=0, max_value=AWAY_MAX + 3).map(lambda n: "a" * n))
 def test_away_rule(text: str | None) -> None:
     valid = text is None or len(text) <= AWAY_MAX
-    assert code_of(check_away, text) is (None if valid else ErrorCode.BAD_FRAME)
+    assert code_of(check_away, text) is (None if valid else ErrorCode.TEXT_TOO_LONG)
 
 
 # -- history page size ---------------------------------------------------------------------------

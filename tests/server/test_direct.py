@@ -21,10 +21,19 @@ async def test_direct_message_reaches_recipient_and_echoes_to_sender(connect: Co
     alice = await online(connect, "alice")
     bob = await online(connect, "bob")
     carol = await online(connect, "carol")
-    await alice.send(SendDirect(to="BOB", text="psst", nonce="d1"))
-    for client in (alice, bob):
-        direct = await client.expect(Direct, skip=(Presence,))
-        assert (direct.sender, direct.to, direct.text, direct.nonce) == ("alice", "bob", "psst", "d1")
+    await alice.send(SendDirect(to="BOB", text="psst", nonce="d1", ref=7))
+    # The sender's copy is its acknowledgment: with its nonce and ref. The recipient gets neither.
+    mine = await alice.expect(Direct, skip=(Presence,))
+    assert (mine.sender, mine.to, mine.text, mine.nonce, mine.ref) == ("alice", "bob", "psst", "d1", 7)
+    theirs = await bob.expect(Direct, skip=(Presence,))
+    assert (theirs.sender, theirs.to, theirs.text, theirs.nonce, theirs.ref) == (
+        "alice",
+        "bob",
+        "psst",
+        None,
+        None,
+    )
+    assert theirs.id == mine.id
     # Carol saw only presence, never the DM: the next thing she gets is her own message.
     await carol.send(SendDirect(to="carol", text="note to self"))
     direct = await carol.expect(Direct, skip=(Presence,))

@@ -13,13 +13,18 @@ from chatapp.protocol import (
     HistoryPage,
     Join,
     Joined,
+    ListRooms,
     Message,
     Presence,
+    Resume,
     Send,
     SendDirect,
     Synced,
+    Who,
+    decode_server_frame,
     encode,
 )
+from chatapp.protocol.limits import REF_MAX
 from tests.server.conftest import Dial, ServerFactory
 from tests.support.wire import WireClient
 
@@ -196,3 +201,61 @@ async def test_join_with_last_id_sends_what_came_after(connect: Connect) -> None
     await bob.expect(Joined)
     context = await bob.expect(HistoryPage)
     assert [m.id for m in context.messages] == ids[2:] and context.room == "rust"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        History(room="general", before=2**63),
+        History(room="general", after=10**20),
+        Join(room="general", last_id=2**64),
+    ],
+    ids=["before", "after", "join"],
+)
+async def test_ids_past_64_bits_are_bad_frames_not_server_errors(connect: Connect, frame: object) -> None:
+    alice = await online(connect, "alice")
+    await alice.send(frame)  # type: ignore[arg-type]
+    await alice.expect_error("bad_frame")
+    await alice.send(Send(room="general", text="still fine"))
+    assert (await alice.expect(Message)).text == "still fine"
+
+
+async def test_a_resume_with_an_id_past_64_bits_is_refused_before_signing_in(connect: Connect) -> None:
+    alice = await online(connect, "alice")
+    token = alice.last_token
+    await alice.close()
+    again = await connect()
+    await again.send(Resume(token=token, last_id=2**63, ref=1))
+    error = await again.expect_error("bad_frame")
+    assert error.ref == 1
+    await again.send(Send(room="general", text="am I in?"))
+    await again.expect_error("not_authenticated")
+    await again.resume(token, last_id=0)
+    assert again.synced is not None
+
+
+async def read_line(client: WireClient) -> bytes:
+    return await asyncio.wait_for(client.reader.readline(), 10)
+
+
+async def test_a_reply_echoing_the_longest_ref_still_fits_a_frame(
+    start_server: ServerFactory, dial: Dial
+) -> None:
+    """Pages are cut to the frame limit counting the ref they echo (128 control characters: 768
+    bytes once escaped), so no reply is ever longer than the ``max_frame`` of ``welcome``."""
+    server = await start_server(send_rate=1000.0, send_burst=1000, max_frame=4096, max_text=1000)
+    alice = await dial(server)
+    await alice.register("alice")
+    await alice.expect(Presence)
+    await say(alice, 12, text="y" * 990)
+    ref = "\x01" * REF_MAX
+    requests = (History(room="general", limit=12, ref=ref), ListRooms(ref=ref), Who(room="general", ref=ref))
+    for request in requests:
+        await alice.send(request)
+        line = await read_line(alice)
+        assert len(line) - 1 <= 4096, (request, len(line))
+        reply = decode_server_frame(line)
+        assert getattr(reply, "ref", None) == ref
+    await alice.send(History(room="general", limit=12, ref="r" * (REF_MAX + 1)))
+    error = await alice.expect_error("bad_frame")
+    assert error.ref is None

@@ -29,16 +29,14 @@ async def signed_in(connect: Connect, *names: str) -> list[WireClient]:
 
 async def test_message_reaches_everyone_including_sender(connect: Connect) -> None:
     alice, bob, carol = await signed_in(connect, "alice", "bob", "carol")
-    await alice.send(Send(room="general", text="hello all", nonce="n-1"))
+    await alice.send(Send(room="general", text="hello all", nonce="n-1", ref="s1"))
     for client in (alice, bob, carol):
         message = await client.expect(Message)
-        assert (message.room, message.sender, message.text, message.nonce) == (
-            "general",
-            "alice",
-            "hello all",
-            "n-1",
-        )
+        assert (message.room, message.sender, message.text) == ("general", "alice", "hello all")
         assert TS.fullmatch(message.ts)
+        # The sender's copy answers its send (nonce and ref); nobody else sees either.
+        expected = ("n-1", "s1") if client is alice else (None, None)
+        assert (message.nonce, message.ref) == expected
 
 
 async def test_ids_increase_and_order_is_kept_per_sender(connect: Connect) -> None:

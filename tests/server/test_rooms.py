@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from chatapp.protocol import (
+    Away,
     HistoryPage,
     Join,
     Joined,
@@ -121,12 +122,10 @@ async def test_only_the_owner_sets_the_topic(connect: Connect) -> None:
     await bob.send(SetTopic(room="nowhere", text="x"))
     await bob.expect_error("no_such_room")
     await alice.send(SetTopic(room="rust", text="x" * 301))
-    await alice.expect_error("bad_frame", skip=(Presence,))
+    await alice.expect_error("text_too_long", skip=(Presence,))
 
 
 async def test_who_lists_online_members_with_away(connect: Connect) -> None:
-    from chatapp.protocol import Away
-
     alice = await online(connect, "alice")
     bob = await online(connect, "bob")
     await alice.expect(Presence)
@@ -190,3 +189,63 @@ async def test_large_rooms_get_no_status_events(start_server: ServerFactory, dia
     await alice.send(Who(room="general"))
     who = await alice.expect(WhoList, skip=(Message,))
     assert [u.username for u in who.users] == ["alice", "bob", "carol"]
+
+
+async def test_answers_to_topic_and_away_carry_the_ref_on_the_requesters_copy_only(
+    connect: Connect,
+) -> None:
+    alice = await online(connect, "alice")
+    await join(alice, "rust")
+    bob = await online(connect, "bob")
+    await join(bob, "rust")
+    await alice.expect(Presence)  # bob online in general
+    await alice.expect(Presence)  # bob joined rust
+    await alice.send(SetTopic(room="rust", text="crabs", ref="t1"))
+    for client, ref in ((alice, "t1"), (bob, None)):
+        changed = await client.expect(TopicChanged)
+        assert (changed.room, changed.text, changed.by, changed.ref) == ("rust", "crabs", "alice", ref)
+    await alice.send(Away(text="lunch", ref="a1"))
+    for client, ref in ((alice, "a1"), (bob, None)):
+        events = [await client.expect(Presence), await client.expect(Presence)]
+        assert {(p.event, p.room, p.username, p.text, p.ref) for p in events} == {
+            ("away", "general", "alice", "lunch", ref),
+            ("away", "rust", "alice", "lunch", ref),
+        }
+
+
+async def test_the_requester_hears_its_away_even_in_a_room_too_big_for_status_events(
+    start_server: ServerFactory, dial: Dial
+) -> None:
+    server = await start_server(room_status_limit=1)
+    alice = await dial(server)
+    await alice.register("alice")
+    await alice.expect(Presence)
+    bob = await dial(server)
+    await bob.register("bob")  # two online in general: over the limit, no status events
+    await alice.send(Away(text="afk", ref=5))
+    presence = await alice.expect(Presence)
+    assert (presence.event, presence.username, presence.ref) == ("away", "alice", 5)
+    await bob.send(Send(room="general", text="anyone?"))
+    assert (await bob.expect(Message)).text == "anyone?"  # no away event came before it
+
+
+async def test_joins_leaves_away_and_topics_are_rate_limited(start_server: ServerFactory, dial: Dial) -> None:
+    """Each of them is announced to a whole room: one frame from a client would otherwise make
+    thousands of frames a second."""
+    server = await start_server(status_burst=4, status_rate=0.5)
+    alice = await dial(server)
+    await alice.register("alice")
+    await alice.expect(Presence)
+    await join(alice, "rust")
+    await alice.send(Leave(room="rust"))
+    await alice.expect(Left, skip=(Presence,))
+    await alice.send(Away(text="x"))
+    await alice.expect(Presence)
+    await alice.send(SetTopic(room="general", text="x"))
+    await alice.expect_error("forbidden")  # it took a token all the same: it was a request
+    for frame in (Away(), Join(room="rust"), Leave(room="general"), SetTopic(room="rust", text="y")):
+        await alice.send(frame)
+        error = await alice.expect_error("rate_limited")
+        assert error.retry_after and 0 < error.retry_after <= 2.0
+    await alice.send(Send(room="general", text="messages have their own budget"))
+    assert (await alice.expect(Message)).text == "messages have their own budget"

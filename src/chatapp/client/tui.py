@@ -420,6 +420,7 @@ class ChatScreen:
         return True
 
     def _presence(self, event: Presence) -> None:
+        self._answered(event.ref)  # our own away/back carries the ref of the request it answers
         target = self.targets.room(event.room)  # presence only comes for one's own rooms
         name = event.username
         if self._is_me(name):
@@ -554,6 +555,7 @@ class ChatScreen:
             self.system(render.room_list_text(event.rooms))
 
     def _topic_changed(self, event: TopicChanged) -> None:
+        self._answered(event.ref)
         target = self.targets.find(Kind.ROOM, event.room)
         if target is not None:
             target.topic = event.text

@@ -8,7 +8,7 @@ decides what to answer.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 import msgspec
 
@@ -20,6 +20,7 @@ from .frames import (
     Frame,
     ServerFrame,
 )
+from .limits import REF_MAX
 
 _encoder = msgspec.json.Encoder()
 # Annotated: a union is not a ``type[T]``, so msgspec's stubs would infer Any.
@@ -72,9 +73,8 @@ def _decode(decoder: msgspec.json.Decoder[_F], known: frozenset[str], line: byte
         probe = _probe(line)
         if probe is None:
             raise ProtocolError(ErrorCode.BAD_FRAME, _NOT_A_FRAME) from None
-        kind, ref = probe
-        if not isinstance(ref, str | int) or isinstance(ref, bool):
-            ref = None
+        kind, raw_ref = probe
+        ref = raw_ref if _echoable(raw_ref) else None
         if kind is None:
             raise ProtocolError(
                 ErrorCode.BAD_FRAME, "every frame needs a string field 'type'", ref=ref
@@ -88,6 +88,15 @@ def _decode(decoder: msgspec.json.Decoder[_F], known: frozenset[str], line: byte
         # RecursionError: JSON nested deeper than msgspec will go (possible in an
         # ignored field of an otherwise valid frame); it must not escape as such.
         raise ProtocolError(ErrorCode.BAD_FRAME, _NOT_A_FRAME) from None
+
+
+def _echoable(ref: object) -> TypeGuard[str | int]:
+    """Whether a rejected frame's ``ref`` is one a valid frame could carry (and so fits a reply)."""
+    if isinstance(ref, bool):
+        return False
+    if isinstance(ref, str):
+        return len(ref) <= REF_MAX
+    return isinstance(ref, int) and -(2**63) <= ref < 2**63
 
 
 def _is_utf8(line: bytes) -> bool:

@@ -14,11 +14,21 @@ they answer with specific error codes rather than ``bad_frame``.
 from __future__ import annotations
 
 import typing
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-Ref = str | int | None
+from .limits import MESSAGE_ID_MAX, REF_MAX
+
+Ref = (
+    Annotated[str, msgspec.Meta(max_length=REF_MAX)]
+    | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+    | None
+)
+"""A string of at most ``REF_MAX`` characters or a 64-bit integer: echoed on the reply, so bounded."""
+
+MessageId = Annotated[int, msgspec.Meta(ge=0, le=MESSAGE_ID_MAX)]
+"""A message id as a client may name one: 0 (before the first) up to the largest 64-bit id."""
 
 
 class _Frame(msgspec.Struct, frozen=True, omit_defaults=True, tag_field="type"):
@@ -52,7 +62,7 @@ class Login(_Frame, frozen=True, tag="login"):
 
 class Resume(_Frame, frozen=True, tag="resume"):
     token: str
-    last_id: int | None = None
+    last_id: MessageId | None = None
     """The highest message id the client has seen; the server replays what came after it."""
     ref: Ref = None
 
@@ -73,7 +83,7 @@ class Quit(_Frame, frozen=True, tag="quit"):
 
 class Join(_Frame, frozen=True, tag="join"):
     room: str
-    last_id: int | None = None
+    last_id: MessageId | None = None
     """Replay the room's messages after this id; without it, the most recent ones."""
     ref: Ref = None
 
@@ -121,8 +131,8 @@ class History(_Frame, frozen=True, tag="history"):
 
     room: str | None = None
     with_: str | None = msgspec.field(default=None, name="with")
-    before: int | None = None
-    after: int | None = None
+    before: MessageId | None = None
+    after: MessageId | None = None
     limit: int | None = None
     ref: Ref = None
 
@@ -164,8 +174,11 @@ class Message(_Frame, frozen=True, tag="message"):
     text: str
     ts: str
     nonce: str | None = None
+    """Only on the sender's own copies: the value its ``send`` carried."""
     replayed: bool = False
     """Sent again because the client missed it (a resume, a join with ``last_id``), not live."""
+    ref: Ref = None
+    """Only on the sender's live copy: the ``ref`` of its ``send``."""
 
 
 class Direct(_Frame, frozen=True, tag="direct"):
@@ -178,6 +191,7 @@ class Direct(_Frame, frozen=True, tag="direct"):
     ts: str
     nonce: str | None = None
     replayed: bool = False
+    ref: Ref = None
 
 
 PresenceEvent = Literal["join", "leave", "online", "offline", "away", "back"]
@@ -191,6 +205,8 @@ class Presence(_Frame, frozen=True, tag="presence"):
     username: str
     text: str | None = None
     """The away message, with ``away``."""
+    ref: Ref = None
+    """Only on the requester's own copies of ``away``/``back``: the ``ref`` of its ``away``."""
 
 
 class Joined(_Frame, frozen=True, tag="joined"):
@@ -210,7 +226,8 @@ class RoomInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     topic: str
     members: int
     online: int
-    joined: bool = False
+    joined: bool
+    """Whether the asking user is a member: always on the wire, true or false."""
 
 
 class RoomList(_Frame, frozen=True, tag="room_list"):
@@ -222,6 +239,8 @@ class TopicChanged(_Frame, frozen=True, tag="topic_changed"):
     room: str
     text: str
     by: str
+    ref: Ref = None
+    """Only on the setter's copy."""
 
 
 class OnlineUser(msgspec.Struct, frozen=True, omit_defaults=True):

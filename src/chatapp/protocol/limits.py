@@ -19,6 +19,10 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 ROOM_MAX = 32
 NONCE_MAX = 64
 TOKEN_MAX = 128
+REF_MAX = 128
+"""Longest string ``ref``: a reply echoes it, and every reply must fit in a frame."""
+MESSAGE_ID_MAX = 2**63 - 1
+"""Message ids are 64-bit signed integers in every database; larger ones are refused as ``bad_frame``."""
 DEFAULT_ROOM = "general"
 TOPIC_MAX = 300
 AWAY_MAX = 200

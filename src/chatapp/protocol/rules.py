@@ -76,12 +76,12 @@ def check_nonce(nonce: str | None) -> None:
 
 def check_topic(topic: str) -> None:
     if len(topic) > TOPIC_MAX:
-        raise ProtocolError(ErrorCode.BAD_FRAME, f"a topic is at most {TOPIC_MAX} characters")
+        raise ProtocolError(ErrorCode.TEXT_TOO_LONG, f"a topic is at most {TOPIC_MAX} characters")
 
 
 def check_away(text: str | None) -> None:
     if text is not None and len(text) > AWAY_MAX:
-        raise ProtocolError(ErrorCode.BAD_FRAME, f"an away message is at most {AWAY_MAX} characters")
+        raise ProtocolError(ErrorCode.TEXT_TOO_LONG, f"an away message is at most {AWAY_MAX} characters")
 
 
 def check_history_limit(limit: int | None) -> int:

@@ -68,6 +68,12 @@ class Config:
     max_connections_per_address: int = _setting(64, "simultaneous connections from one IP address")
     send_rate: float = _setting(20.0, "messages per second one connection may send (sustained)")
     send_burst: int = _setting(60, "messages one connection may send in a burst")
+    status_rate: float = _setting(
+        2.0, "joins, leaves, away/back and topic changes per second one connection may make (sustained)"
+    )
+    status_burst: int = _setting(
+        20, "joins, leaves, away/back and topic changes one connection may make at once"
+    )
     login_failures_per_account: int = _setting(5, "failed logins for one account before delays start")
     login_failures_per_address: int = _setting(20, "failed logins from one address before delays start")
     login_delay_max: float = _setting(900.0, "longest delay in seconds imposed after failed logins")
@@ -214,6 +220,7 @@ def validate(config: Config) -> str | None:
         "session_ttl",
         "shutdown_timeout",
         "send_rate",
+        "status_rate",
         "close_grace",
     ):
         if getattr(config, name) <= 0:
@@ -222,6 +229,7 @@ def validate(config: Config) -> str | None:
         "send_queue_limit",
         "max_connections_per_address",
         "send_burst",
+        "status_burst",
         "max_unauthenticated_frames",
         "max_invalid_frames",
         "argon2_memory_kib",

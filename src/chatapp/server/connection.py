@@ -63,6 +63,12 @@ MAX_UNCOMMITTED = 256
 _GARBAGE = frozenset({ErrorCode.BAD_FRAME, ErrorCode.UNKNOWN_TYPE, ErrorCode.FRAME_TOO_LARGE})
 
 
+def _take(bucket: TokenBucket, message: str) -> None:
+    wait = bucket.take(monotonic())
+    if wait:
+        raise ProtocolError(ErrorCode.RATE_LIMITED, message, retry_after=round(wait, 3))
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What every connection shares, built once by the app."""
@@ -101,6 +107,8 @@ class Connection:
         self._frames_before_auth = 0
         self._garbage_streak = 0
         self._send_bucket = TokenBucket(self.config.send_rate, self.config.send_burst, monotonic())
+        # Joining, leaving, away/back and topics each fan out to whole rooms: a budget of their own.
+        self._status_bucket = TokenBucket(self.config.status_rate, self.config.status_burst, monotonic())
         self._uncommitted = 0
         self._last_received = monotonic()
         self._pinged = False
@@ -209,11 +217,11 @@ class Connection:
             await self._writer.drain()
 
     def take_send_token(self) -> None:
-        wait = self._send_bucket.take(monotonic())
-        if wait:
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED, "you are sending too fast; slow down", retry_after=round(wait, 3)
-            )
+        _take(self._send_bucket, "you are sending too fast; slow down")
+
+    def take_status_token(self) -> None:
+        """For a join, leave, away/back or topic: each is announced to whole rooms."""
+        _take(self._status_bucket, "you are joining, leaving or changing status too fast; slow down")
 
     async def after_commit(
         self,

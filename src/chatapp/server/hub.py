@@ -20,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+import msgspec
+
 from chatapp.protocol import Frame, OnlineUser, Presence, encode
+from chatapp.protocol.frames import Ref
 
 Parts = Sequence[tuple[bytes, int]]
 """The frames of a run, one by one, each with its message id (0: none)."""
@@ -40,15 +43,42 @@ class Member(Protocol):
         ...
 
 
+Own = tuple[int, Frame]
+"""A user and the copy of a frame meant for them alone: the requester's, with its ``ref`` and ``nonce``."""
+
+
 class _Run:
-    """Frames published to one room one after another, waiting for the end of the turn."""
+    """Frames published to one room one after another, waiting for the end of the turn.
 
-    __slots__ = ("room", "parts", "last_id")
+    ``own`` holds, per user, the parts of the run that user gets in a copy of its own (by index).
+    """
 
-    def __init__(self, room: str, data: bytes, message_id: int) -> None:
+    __slots__ = ("room", "parts", "last_id", "own")
+
+    def __init__(self, room: str) -> None:
         self.room = room
-        self.parts = [(data, message_id)]
-        self.last_id = message_id
+        self.parts: list[tuple[bytes, int]] = []
+        self.last_id = 0
+        self.own: dict[int, list[tuple[int, bytes]]] | None = None
+
+    def add(self, data: bytes, message_id: int, own: Own | None) -> None:
+        if own is not None:
+            if self.own is None:
+                self.own = {}
+            self.own.setdefault(own[0], []).append((len(self.parts), encode(own[1])))
+        self.parts.append((data, message_id))
+        if message_id:
+            self.last_id = message_id
+
+    def parts_for(self, user_id: int) -> Parts:
+        """The run as ``user_id`` gets it: with its own copies in place of the shared ones."""
+        mine = self.own.get(user_id) if self.own is not None else None
+        if mine is None:
+            return self.parts
+        parts = list(self.parts)
+        for index, data in mine:
+            parts[index] = (data, parts[index][1])
+        return parts
 
 
 class Hub:
@@ -85,6 +115,11 @@ class Hub:
     @property
     def online_count(self) -> int:
         return len(self._online)
+
+    @property
+    def tracked_rooms(self) -> int:
+        """Rooms the hub keeps anything of: only those with someone online in them."""
+        return len(self._rooms.keys() | self._last_in_room.keys())
 
     def online_in(self, room: str) -> int:
         return len(self._rooms.get(room, ()))
@@ -169,7 +204,7 @@ class Hub:
             if members:
                 self._publish_status(name, Presence(event="offline", room=name, username=member.username))
             else:
-                del self._rooms[name]
+                self._forget_room(name)
 
     def join(self, member: Member, room: str) -> None:
         """An online member joined a room: add it and announce it to the room, itself included."""
@@ -186,11 +221,12 @@ class Hub:
         members = self._rooms.get(room, {})
         members.pop(member.user_id, None)
         if not members:
-            self._rooms.pop(room, None)
+            self._forget_room(room)
         self._rooms_of.get(member.user_id, set()).discard(room)
 
-    def set_away(self, member: Member, text: str | None) -> None:
-        """Set (text) or clear (None) a member's away message and tell its rooms."""
+    def set_away(self, member: Member, text: str | None, ref: Ref = None) -> None:
+        """Set (text) or clear (None) a member's away message and tell its rooms; the member's own
+        copies carry ``ref``."""
         user_id = member.user_id
         if text:
             self._away[user_id] = text
@@ -202,17 +238,32 @@ class Hub:
                 if text
                 else Presence(event="back", room=name, username=member.username)
             )
-            self._publish_status(name, event)
+            self._publish_status(name, event, (user_id, msgspec.structs.replace(event, ref=ref)))
+
+    def _forget_room(self, room: str) -> None:
+        """Nobody is online in ``room`` any more: keep nothing of it (rooms come and go by the
+        thousand; what the hub keeps must be bounded by who is online)."""
+        self._rooms.pop(room, None)
+        self._last_in_room.pop(room, None)
 
     # -- delivery -------------------------------------------------------------
 
-    def _publish_status(self, room: str, frame: Presence) -> None:
+    def _publish_status(self, room: str, frame: Presence, own: Own | None = None) -> None:
         if not self._status_limit or len(self._rooms.get(room, ())) <= self._status_limit:
-            self.publish(room, frame)
+            self.publish(room, frame, own=own)
+            return
+        if own is None:
+            return
+        # Too many online for status events, but the one who asked still hears its answer.
+        member = self._rooms[room].get(own[0])
+        if member is not None:
+            self.flush()
+            member.deliver(encode(own[1]), 0, None)
 
-    def publish(self, room: str, frame: Frame, message_id: int = 0) -> int:
+    def publish(self, room: str, frame: Frame, message_id: int = 0, *, own: Own | None = None) -> int:
         """Deliver a frame to every online member of a room at the end of this turn.
 
+        With ``own``, that user gets its own copy instead (the requester's, with its ``ref``).
         Returns how many members it goes to.
         """
         members = self._rooms.get(room)
@@ -223,12 +274,11 @@ class Hub:
         if message_id:
             self._last_in_room[room] = message_id
         if runs and runs[-1].room == room:
-            run = runs[-1]
-            run.parts.append((data, message_id))
-            if message_id:
-                run.last_id = message_id
+            runs[-1].add(data, message_id, own)
         else:
-            runs.append(_Run(room, data, message_id))
+            run = _Run(room)
+            run.add(data, message_id, own)
+            runs.append(run)
             if len(runs) == 1:
                 if self._wake is None:
                     self.flush()
@@ -244,26 +294,44 @@ class Hub:
                 members = self._rooms.get(run.room)
                 if not members:
                     continue
-                parts = run.parts
-                if len(parts) == 1:
-                    data, joined = parts[0][0], None
-                else:
-                    data, joined = b"".join([part for part, _ in parts]), parts
+                data, joined = _joined(run.parts)
                 last_id = run.last_id
                 # A copy: delivery can cut off a member, which removes it from the room.
-                for member in list(members.values()):
-                    member.deliver(data, last_id, joined)
+                if run.own is None:
+                    for member in list(members.values()):
+                        member.deliver(data, last_id, joined)
+                    continue
+                own = run.own
+                for user_id, member in list(members.items()):
+                    if user_id in own:
+                        own_data, own_joined = _joined(run.parts_for(user_id))
+                        member.deliver(own_data, last_id, own_joined)
+                    else:
+                        member.deliver(data, last_id, joined)
 
-    def send_to_users(self, user_ids: Iterable[int], frame: Frame, message_id: int = 0) -> int:
-        """Deliver a frame to the online sessions of these users (each once)."""
+    def send_to_users(
+        self, user_ids: Iterable[int], frame: Frame, message_id: int = 0, *, own: Own | None = None
+    ) -> int:
+        """Deliver a frame to the online sessions of these users (each once); with ``own``, that
+        user gets its own copy instead."""
         self.flush()  # keeps id order for a recipient who also gets room messages
         data = encode(frame)
         delivered = 0
         for user_id in set(user_ids):
             member = self._online.get(user_id)
             if member is not None:
-                member.deliver(data, message_id, None)
+                if own is not None and own[0] == user_id:
+                    member.deliver(encode(own[1]), message_id, None)
+                else:
+                    member.deliver(data, message_id, None)
                 if message_id:
                     self._last_direct[user_id] = message_id
                 delivered += 1
         return delivered
+
+
+def _joined(parts: Parts) -> tuple[bytes, Parts | None]:
+    """A run's frames as one piece of bytes, and the parts when there are several."""
+    if len(parts) == 1:
+        return parts[0][0], None
+    return b"".join([part for part, _ in parts]), parts

@@ -116,7 +116,8 @@ async def replay_missed(conn: Connection, after: int) -> None:
         want = min(HISTORY_PAGE_MAX, cap - sent)
         page = await store.missed_messages(conn.user.user_id, last, want)
         for stored in page:
-            conn.send_message(message_frame(stored, replayed=True), stored.id)
+            own = stored.sender == conn.user.username
+            conn.send_message(message_frame(stored, for_sender=own, replayed=True), stored.id)
             last = stored.id
         sent += len(page)
         if len(page) < want:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chatapp.clock import utc_now
 from chatapp.protocol import ErrorCode, History, HistoryPage, ProtocolError, Send, SendDirect
 from chatapp.protocol.rules import check_history_limit, check_nonce, check_room, check_text
-from chatapp.server.handlers.common import encoded_size, fit, message_frame
+from chatapp.server.handlers.common import encoded_size, fit, message_frame, message_frames, reply_budget
 from chatapp.server.store import MessageDraft, StoredMessage, UserRecord
 
 if TYPE_CHECKING:
@@ -34,15 +34,16 @@ async def on_send(conn: Connection, frame: Send) -> None:
     )
     future = conn.services.messages.submit(draft)
     hub = conn.services.hub
+    ref = frame.ref
 
     def deliver(stored: StoredMessage) -> None:
-        message = message_frame(stored)
+        own = message_frame(stored, for_sender=True, ref=ref)
         if stored.duplicate:
-            conn.send_message(message, stored.id)  # a resend: the sender's acknowledgment only
+            conn.send_message(own, stored.id)  # a resend: the sender's acknowledgment only
         elif stored.room is not None:
-            hub.publish(stored.room, message, stored.id)
+            hub.publish(stored.room, message_frame(stored), stored.id, own=(user.user_id, own))
 
-    await conn.after_commit(future, frame.ref, deliver)
+    await conn.after_commit(future, ref, deliver)
 
 
 async def on_direct(conn: Connection, frame: SendDirect) -> None:
@@ -62,24 +63,24 @@ async def on_direct(conn: Connection, frame: SendDirect) -> None:
     )
     future = conn.services.messages.submit(draft)
     hub = conn.services.hub
+    ref = frame.ref
 
     def deliver(stored: StoredMessage) -> None:
-        message = message_frame(stored)
+        own = message_frame(stored, for_sender=True, ref=ref)
         if stored.duplicate:
-            conn.send_message(message, stored.id)
+            conn.send_message(own, stored.id)
         else:
-            hub.send_to_users((user.user_id, target.id), message, stored.id)
+            hub.send_to_users(
+                (user.user_id, target.id), message_frame(stored), stored.id, own=(user.user_id, own)
+            )
 
-    await conn.after_commit(future, frame.ref, deliver)
+    await conn.after_commit(future, ref, deliver)
 
 
 async def on_history(conn: Connection, frame: History) -> None:
     limit = check_history_limit(frame.limit)
     if (frame.room is None) == (frame.with_ is None):
         raise ProtocolError(ErrorCode.BAD_FRAME, "history needs either 'room' or 'with'")
-    for bound in (frame.before, frame.after):
-        if bound is not None and bound < 0:
-            raise ProtocolError(ErrorCode.BAD_FRAME, "'before' and 'after' are message ids (0 or more)")
     store = conn.services.store
     if frame.room is not None:
         check_room(frame.room)
@@ -97,9 +98,11 @@ async def on_history(conn: Connection, frame: History) -> None:
             conn.user.user_id, target.id, before=frame.before, after=frame.after, limit=limit
         )
         with_ = target.username
-    frames = [message_frame(m) for m in messages]
+    frames = message_frames(messages, conn.user.username)
     # Paging forward (after) keeps the oldest; otherwise the newest, nearest to what the client has.
-    frames, cut = fit(frames, encoded_size, conn.config.max_frame, keep_newest=frame.after is None)
+    frames, cut = fit(
+        frames, encoded_size, reply_budget(conn.config.max_frame, frame.ref), keep_newest=frame.after is None
+    )
     conn.send_history(
         HistoryPage(messages=frames, has_more=more or cut, room=frame.room, with_=with_, ref=frame.ref)
     )

@@ -5,18 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import msgspec
+
 from chatapp.clock import wire_timestamp
 from chatapp.protocol import Direct, Message, encode
+from chatapp.protocol.frames import Ref
 from chatapp.server.store import StoredMessage
 
 T = TypeVar("T")
 
 FRAME_OVERHEAD = 512
-"""Room left in a frame for the fields around a list (type, ref, room, has_more)."""
+"""Room left in a frame for the fields around a list (type, room, has_more), the ``ref`` apart."""
 
 
-def message_frame(stored: StoredMessage, *, replayed: bool = False) -> Message | Direct:
+def reply_budget(max_frame: int, ref: Ref) -> int:
+    """The bytes a reply carrying ``ref`` has for its list: the frame limit less the echoed ref
+    (a string ref of ``REF_MAX`` control characters takes six bytes each once escaped)."""
+    return max_frame - len(msgspec.json.encode(ref))
+
+
+def message_frame(
+    stored: StoredMessage, *, for_sender: bool = False, replayed: bool = False, ref: Ref = None
+) -> Message | Direct:
+    """The frame of a stored message. The client-chosen ``nonce`` is only on the sender's copies
+    (``for_sender``): nobody else has any use for it, and it is the sender's to see."""
     ts = wire_timestamp(stored.created_at)
+    nonce = stored.nonce if for_sender else None
     if stored.room is not None:
         return Message(
             id=stored.id,
@@ -24,8 +38,9 @@ def message_frame(stored: StoredMessage, *, replayed: bool = False) -> Message |
             sender=stored.sender,
             text=stored.text,
             ts=ts,
-            nonce=stored.nonce,
+            nonce=nonce,
             replayed=replayed,
+            ref=ref,
         )
     assert stored.recipient is not None
     return Direct(
@@ -34,9 +49,17 @@ def message_frame(stored: StoredMessage, *, replayed: bool = False) -> Message |
         to=stored.recipient,
         text=stored.text,
         ts=ts,
-        nonce=stored.nonce,
+        nonce=nonce,
         replayed=replayed,
+        ref=ref,
     )
+
+
+def message_frames(
+    stored: Sequence[StoredMessage], viewer: str, *, replayed: bool = False
+) -> list[Message | Direct]:
+    """Stored messages as ``viewer`` (a username) sees them: nonces on its own messages only."""
+    return [message_frame(m, for_sender=m.sender == viewer, replayed=replayed) for m in stored]
 
 
 def fit(

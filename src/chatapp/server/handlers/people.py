@@ -35,5 +35,6 @@ async def on_whois(conn: Connection, frame: Whois) -> None:
 
 async def on_away(conn: Connection, frame: Away) -> None:
     check_away(frame.text)
+    conn.take_status_token()
     text = frame.text.strip() if frame.text else None
-    conn.services.hub.set_away(conn, text or None)
+    conn.services.hub.set_away(conn, text or None, frame.ref)

@@ -24,7 +24,7 @@ from chatapp.protocol import (
 from chatapp.protocol.limits import HISTORY_PAGE_MAX, JOIN_CONTEXT
 from chatapp.protocol.rules import check_room, check_topic
 from chatapp.server import activity
-from chatapp.server.handlers.common import encoded_size, fit, message_frame
+from chatapp.server.handlers.common import encoded_size, fit, message_frames, reply_budget
 from chatapp.server.store import RoomRecord
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 async def on_join(conn: Connection, frame: Join) -> None:
     check_room(frame.room)
+    conn.take_status_token()
     store = conn.services.store
     user = conn.user
     async with conn.holding_live():
@@ -74,13 +75,14 @@ async def send_room_context(conn: Connection, room: str, room_id: int, *, last_i
         messages, more = await store.room_history(room_id, before=None, after=None, limit=JOIN_CONTEXT)
     else:
         messages, more = await store.room_history(room_id, before=None, after=last_id, limit=HISTORY_PAGE_MAX)
-    frames = [message_frame(m, replayed=True) for m in messages]
+    frames = message_frames(messages, conn.user.username, replayed=True)
     frames, cut = fit(frames, encoded_size, conn.config.max_frame, keep_newest=last_id is None)
     conn.send_history(HistoryPage(messages=frames, has_more=more or cut, room=room))
 
 
 async def on_leave(conn: Connection, frame: Leave) -> None:
     check_room(frame.room)
+    conn.take_status_token()
     room_id = conn.room_ids.get(frame.room)
     if room_id is None:
         raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {frame.room!r}")
@@ -106,7 +108,10 @@ async def on_list_rooms(conn: Connection, frame: ListRooms) -> None:
         for s in summaries
     ]
     rooms, _ = fit(
-        rooms, lambda r: len(r.name) + len(r.topic) * 6 + 64, conn.config.max_frame, keep_newest=False
+        rooms,
+        lambda r: len(r.name) + len(r.topic) * 6 + 64,
+        reply_budget(conn.config.max_frame, frame.ref),
+        keep_newest=False,
     )
     conn.send(RoomList(rooms=rooms, ref=frame.ref))
 
@@ -114,13 +119,16 @@ async def on_list_rooms(conn: Connection, frame: ListRooms) -> None:
 async def on_set_topic(conn: Connection, frame: SetTopic) -> None:
     check_room(frame.room)
     check_topic(frame.text)
+    conn.take_status_token()
     room = await _existing_room(conn, frame.room)
     if room.owner_id != conn.user.user_id:
         raise ProtocolError(ErrorCode.FORBIDDEN, f"only the owner of {room.name!r} can set its topic")
     await conn.services.store.set_topic(room.id, frame.text)
     changed = TopicChanged(room=room.name, text=frame.text, by=conn.user.username)
-    if not conn.services.hub.publish(room.name, changed) or room.name not in conn.room_ids:
-        conn.send(changed)  # the owner hears it even when not in the room
+    own = TopicChanged(room=room.name, text=frame.text, by=conn.user.username, ref=frame.ref)
+    published = conn.services.hub.publish(room.name, changed, own=(conn.user.user_id, own))
+    if not published or room.name not in conn.room_ids:
+        conn.send(own)  # the owner hears it even when not in the room
 
 
 async def on_who(conn: Connection, frame: Who) -> None:
@@ -130,7 +138,7 @@ async def on_who(conn: Connection, frame: Who) -> None:
     users, _ = fit(
         users,
         lambda u: len(u.username) + len(u.away or "") * 6 + 40,
-        conn.config.max_frame,
+        reply_budget(conn.config.max_frame, frame.ref),
         keep_newest=False,
     )
     conn.send(WhoList(room=room.name, users=users, ref=frame.ref))
