@@ -109,6 +109,7 @@ class Connection:
         self._handed_over = False  # a resume of this same session took over; the session row lives on
         self._auth_timer: asyncio.TimerHandle | None = None
         self._keepalive_timer: asyncio.TimerHandle | None = None
+        self._abort_timer: asyncio.TimerHandle | None = None
         self._delivered_id = 0  # highest message id handed to this client
         self._held: list[tuple[bytes, int]] | None = None  # live deliveries waiting for a replay
         self._held_bytes = 0
@@ -296,7 +297,22 @@ class Connection:
         self._transport.close()
         # A peer that does not read never lets close() finish flushing: abort after a grace period.
         if self._transport.get_write_buffer_size():
-            self._loop.call_later(self.config.close_grace, self._transport.abort)
+            self._abort_timer = self._loop.call_later(self.config.close_grace, self._abort_if_stuck)
+
+    def _abort_if_stuck(self) -> None:
+        # A transport that flushed everything has closed, or is closing, by itself; asyncio's
+        # abort() of one that has closed fails in the event loop's log.
+        if self._transport.get_write_buffer_size():
+            self._transport.abort()
+
+    async def _wait_closed(self) -> None:
+        """Wait until the socket is closed: bounded by the abort timer, or at once when it is."""
+        try:
+            await self._writer.wait_closed()
+        except OSError:  # lost with an error: closed all the same
+            pass
+        if self._abort_timer is not None:
+            self._abort_timer.cancel()
 
     async def _finish(self) -> None:
         if self._state is not State.CLOSING:
@@ -326,6 +342,8 @@ class Connection:
         activity.record(
             "disconnect", user=signed.username if signed else None, addr=self.peer, reason=self._end_reason
         )
+        # Until then the connection holds a descriptor.
+        await self._wait_closed()
 
     def _set_nodelay(self) -> None:
         # Chat is many small writes: never let Nagle hold one back waiting for an ACK.
