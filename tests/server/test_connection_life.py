@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from chatapp.protocol import (
+    Bye,
     History,
     Message,
     Presence,
@@ -17,7 +18,7 @@ from chatapp.protocol import (
     Welcome,
     encode,
 )
-from tests.server.conftest import ServerFactory
+from tests.server.conftest import Dial, ServerFactory
 from tests.support.wire import WireClient
 
 
@@ -31,6 +32,33 @@ def no_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 # -- closing --------------------------------------------------------------------------------------
+
+
+async def test_a_client_that_half_closes_gets_its_acknowledgments_and_a_bye(
+    connect: Dial, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = await connect()
+    token = (await alice.register("alice")).token
+    sent = [f"n{n}" for n in range(30)]
+    for nonce in sent:
+        alice.writer.write(encode(Send(room="general", text=f"hello {nonce}", nonce=nonce)))
+    alice.writer.write_eof()  # shutdown(SHUT_WR), as `nc -N` does after its input
+    acknowledged = []
+    frame = await alice.recv()
+    while not isinstance(frame, Bye):
+        if isinstance(frame, Message):
+            acknowledged.append(frame.nonce)
+        else:
+            assert isinstance(frame, Presence), frame
+        frame = await alice.recv()
+    assert frame.reason == "client closed"
+    assert acknowledged == sent
+    assert await alice.closed()
+    # Stored, and a disconnect rather than a quit: the session's token still resumes.
+    again = await connect()
+    assert (await again.resume(token, last_id=0)).username == "alice"
+    assert [m.nonce for m in again.replayed] == sent
+    assert not no_errors(caplog)
 
 
 async def test_a_client_that_reads_its_last_frames_after_the_close_leaves_no_error(

@@ -496,6 +496,7 @@ _BYE_SENTENCES: dict[str, str] = {
     ByeReason.TOO_MANY_CONNECTIONS: (
         "The server refused the connection: too many connections from your address."
     ),
+    ByeReason.CLIENT_CLOSED: "The connection was closed from this side.",
     ByeReason.KICKED: "You were removed from the chat by the server's operator.",
 }
 

@@ -62,7 +62,11 @@ class Config:
     ping_interval: float = _setting(45.0, "seconds of silence before the server pings a client")
     ping_timeout: float = _setting(30.0, "seconds to wait for any traffic after a ping before closing")
     send_queue_limit: int = _setting(1024 * 1024, "bytes of unsent output after which a client is cut off")
-    close_grace: float = _setting(2.0, "seconds a closing connection gets to flush its last frames")
+    close_grace: float = _setting(
+        2.0,
+        "seconds a closing connection gets to flush its last frames (and, when the client closed "
+        "its side, for its messages to be stored and acknowledged first)",
+    )
     session_ttl: float = _setting(24 * 3600.0, "seconds a resume token stays valid")
     shutdown_timeout: float = _setting(4.0, "seconds graceful shutdown waits before closing the rest")
     max_connections_per_address: int = _setting(64, "simultaneous connections from one IP address")

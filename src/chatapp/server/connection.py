@@ -102,6 +102,7 @@ class Connection:
         self._garbage_streak = 0
         self._send_bucket = TokenBucket(self.config.send_rate, self.config.send_burst, monotonic())
         self._uncommitted = 0
+        self._last_commit: asyncio.Future[StoredMessage] | None = None  # commits resolve in order
         self._last_received = monotonic()
         self._pinged = False
         self._end_reason = "disconnect"
@@ -229,6 +230,7 @@ class Connection:
         connection waits before reading more: a flood is slowed at its source.
         """
         self._uncommitted += 1
+        self._last_commit = future
 
         def done(done_future: asyncio.Future[StoredMessage]) -> None:
             self._uncommitted -= 1
@@ -270,6 +272,7 @@ class Connection:
             while not self.closing:
                 data = await self._reader.read(READ_CHUNK)
                 if not data:
+                    await self._on_end_of_input()
                     break
                 self._last_received = monotonic()
                 self._pinged = False
@@ -292,6 +295,24 @@ class Connection:
         self._outbox.push_final(encode(Bye(reason=reason.value)))
         self._outbox.flush()
         self._close_transport()
+
+    async def _on_end_of_input(self) -> None:
+        """The client closed its side: finish what it asked for, then say ``bye``.
+
+        After a half-close (``shutdown(SHUT_WR)``, ``nc -N``) the client still
+        reads, so it gets the acknowledgments of the messages it sent and a
+        ``bye``. It is a disconnect, not a quit: the session's token still
+        resumes. Waiting is bounded by ``close_grace``.
+        """
+        if self.closing:
+            return
+        pending = self._last_commit
+        if self._uncommitted and pending is not None:
+            # Commits resolve in submit order: when the last is in, so are all of this client's.
+            await asyncio.wait([pending], timeout=self.config.close_grace)
+        # Acknowledgments published since are handed out now, so that they come before the bye.
+        self.services.hub.flush()
+        self.close(ByeReason.CLIENT_CLOSED, end_reason="disconnect")
 
     def _close_transport(self) -> None:
         self._transport.close()
