@@ -1,8 +1,8 @@
 """Why a server closes a connection: the ``reason`` of a ``bye`` frame.
 
 Stable strings, like error codes: a client decides from them whether to
-reconnect (a shutdown or a lost link: yes; a quit, a kick, a replaced
-session or the client's own end of input: no).
+reconnect (a shutdown, a full server or a lost link: yes; a quit, a kick,
+a replaced session or the client's own end of input: no).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ class ByeReason(enum.StrEnum):
     TOO_MANY_UNAUTHENTICATED = "too many frames before authentication"
     IDLE_TIMEOUT = "idle timeout"
     TOO_MANY_CONNECTIONS = "too many connections from your address"
+    TOO_MANY_FROM_NETWORK = "too many connections from your network"
+    SERVER_FULL = "server full"
     CLIENT_CLOSED = "client closed"
     KICKED = "kicked"
 

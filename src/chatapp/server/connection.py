@@ -363,7 +363,7 @@ class Connection:
         activity.record(
             "disconnect", user=signed.username if signed else None, addr=self.peer, reason=self._end_reason
         )
-        # Until then the connection holds a descriptor.
+        # Until then the connection holds a descriptor (and its seat in the server's capacity).
         await self._wait_closed()
 
     def _set_nodelay(self) -> None:
