@@ -9,7 +9,8 @@ Phases:
 
 1. **connect**: open N connections (at most ``connect_concurrency`` signing in
    at once), spread over source addresses 127.x.y.z (``per_address`` each, under
-   the server's per-address limit). Against chatapp each client waits for
+   the server's per-address limit; 12 addresses per /24, under its per-network
+   limit). Against chatapp each client waits for
    ``welcome``, sends ``resume`` with a pre-made session token (no argon2 in
    this phase) and is ready at ``auth_ok``; against the baseline it is ready at
    ``welcome``. Then the driver waits for the presence fan-out to settle.
@@ -237,10 +238,14 @@ class DriverResult(msgspec.Struct):
     replay: ReplayResult | None = None
 
 
+ADDRESSES_PER_NETWORK = 12
+"""Source addresses per /24: 12 of 20 clients each stay under the server's 256 per network."""
+
+
 def source_address(index: int, per_address: int, network: int = 0) -> str:
     """127.<network>.x.y for client ``index``: ``per_address`` clients share one address."""
     k = index // per_address
-    return f"127.{network}.{1 + k // 250}.{1 + k % 250}"
+    return f"127.{network}.{1 + k // ADDRESSES_PER_NETWORK}.{1 + k % ADDRESSES_PER_NETWORK}"
 
 
 def percentiles(values: list[int], scale: float = 1e-6) -> Latency:

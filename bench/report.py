@@ -153,8 +153,9 @@ event-loop turn with one `write` (as chatapp's outbox does). Ratios compare chat
 of this same run.
 - **chatapp runs with everything on**: production argon2 parameters, activity logging at `info`, every \
 per-connection limit checked on every frame. Only the message rate limit is raised (`--send-rate \
-1000000 --send-burst 1000000`) so that it never binds. The per-address connection limit stays at its \
-default (64): the driver spreads its clients over source addresses 127.x.y.z, 20 per address. Each run \
+1000000 --send-burst 1000000`) so that it never binds. The connection limits stay at their defaults \
+(64 per address, 256 per /24): the driver spreads its clients over source addresses 127.x.y.z, 20 per \
+address and 12 addresses per /24. Each run \
 gets a fresh copy of a prepared SQLite file on disk.
 - **Signing in** is a `resume` with a pre-made session token and `last_id` (accounts and sessions are \
 inserted before the run; nothing was missed), so argon2 is not in the connect phase — except in the login \

@@ -7,6 +7,7 @@ speed: a loaded CI machine must not fail them.
 
 from __future__ import annotations
 
+import collections
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 from bench.driver import DriverSpec, ReplaySpec, StormSpec, _Marker, percentiles, source_address
 
 from bench import accounts, profile, report, servers
+from chatapp.server.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -173,10 +175,12 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentiles([]).count == 0
 
 
-def test_source_addresses_stay_under_the_per_address_limit() -> None:
+def test_source_addresses_stay_under_the_per_address_and_per_network_limits() -> None:
     addresses = [source_address(i, 20) for i in range(5000)]
     assert max(addresses.count(a) for a in set(addresses)) == 20
     assert all(a.startswith("127.") for a in addresses)
+    networks = collections.Counter(a.rsplit(".", 1)[0] for a in addresses)
+    assert max(networks.values()) <= Config().max_connections_per_subnet
 
 
 def test_profile_summary_reads_py_spy_raw_stacks(tmp_path: Path) -> None:

@@ -211,8 +211,12 @@ def test_describe_bye() -> None:
     assert "somewhere else" in render.describe_bye(ByeReason.REPLACED)
     assert "keep up" in render.describe_bye(ByeReason.SEND_QUEUE_EXCEEDED)
     assert render.describe_bye("gone\x07") == "The server closed the connection (gone\u2407)."
+    assert render.describe_bye(ByeReason.SERVER_FULL) == "The server is full; try again later."
+    assert "your network" in render.describe_bye(ByeReason.TOO_MANY_FROM_NETWORK)
     for reason in ByeReason:
-        assert render.describe_bye(reason).endswith(".")
+        # Every reason has its own sentence, not the fallback that quotes it.
+        sentence = render.describe_bye(reason)
+        assert sentence.endswith(".") and sentence != f"The server closed the connection ({reason})."
 
 
 # -- wrapping -----------------------------------------------------------------------------------

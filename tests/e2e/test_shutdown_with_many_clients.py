@@ -25,7 +25,13 @@ async def test_shutdown_with_many_clients_ends_every_session_and_keeps_seen_curs
 ) -> None:
     database = tmp_path / "chat.db"
     server = server_factory(
-        database, "--registrations-per-address", "1000", "--max-connections-per-address", "1000"
+        database,
+        "--registrations-per-address",
+        "1000",
+        "--max-connections-per-address",
+        "1000",
+        "--max-connections-per-subnet",
+        "1000",
     ).start()
     clients = [await WireClient.connect(server.host, server.port) for _ in range(CLIENTS)]
     tokens = []

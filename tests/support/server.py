@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -34,10 +35,18 @@ FAST_ARGS: tuple[str, ...] = (
 class ServerProcess:
     """A chatapp server subprocess bound to 127.0.0.1 on an ephemeral port."""
 
-    def __init__(self, database: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        fd_limit: int | None = None,
+    ) -> None:
+        """``fd_limit``: start the server with this many file descriptors at most (soft and hard)."""
         self.database = database
         self.args = args
         self.env = env
+        self.fd_limit = fd_limit
         self.host = "127.0.0.1"
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -71,6 +80,7 @@ class ServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
+            preexec_fn=self._limit_descriptors if self.fd_limit is not None else None,
         )
         started = len(self._log)
         self._reader = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
@@ -89,6 +99,10 @@ class ServerProcess:
             time.sleep(0.02)
         self.kill()
         raise RuntimeError(f"server did not start within {timeout}s:\n{self.log}")
+
+    def _limit_descriptors(self) -> None:
+        assert self.fd_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def _pump(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None

@@ -496,6 +496,11 @@ _BYE_SENTENCES: dict[str, str] = {
     ByeReason.TOO_MANY_CONNECTIONS: (
         "The server refused the connection: too many connections from your address."
     ),
+    ByeReason.TOO_MANY_FROM_NETWORK: (
+        "The server refused the connection: too many connections from your network."
+    ),
+    ByeReason.SERVER_FULL: "The server is full; try again later.",
+    ByeReason.CLIENT_CLOSED: "The connection was closed from this side.",
     ByeReason.KICKED: "You were removed from the chat by the server's operator.",
 }
 

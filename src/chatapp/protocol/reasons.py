@@ -1,8 +1,8 @@
 """Why a server closes a connection: the ``reason`` of a ``bye`` frame.
 
 Stable strings, like error codes: a client decides from them whether to
-reconnect (a shutdown or a lost link: yes; a quit, a kick or a replaced
-session: no).
+reconnect (a shutdown, a full server or a lost link: yes; a quit, a kick,
+a replaced session or the client's own end of input: no).
 """
 
 from __future__ import annotations
@@ -20,10 +20,19 @@ class ByeReason(enum.StrEnum):
     TOO_MANY_UNAUTHENTICATED = "too many frames before authentication"
     IDLE_TIMEOUT = "idle timeout"
     TOO_MANY_CONNECTIONS = "too many connections from your address"
+    TOO_MANY_FROM_NETWORK = "too many connections from your network"
+    SERVER_FULL = "server full"
+    CLIENT_CLOSED = "client closed"
     KICKED = "kicked"
 
 
 NO_RECONNECT: frozenset[str] = frozenset(
-    {ByeReason.QUIT, ByeReason.REPLACED, ByeReason.KICKED, ByeReason.TOO_MANY_INVALID}
+    {
+        ByeReason.QUIT,
+        ByeReason.REPLACED,
+        ByeReason.KICKED,
+        ByeReason.TOO_MANY_INVALID,
+        ByeReason.CLIENT_CLOSED,
+    }
 )
 """Reasons after which a client must not reconnect by itself."""

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from chatapp.server import activity
+from chatapp.server import activity, descriptors
 from chatapp.server.app import serve
 from chatapp.server.config import Config, load_config
 from chatapp.server.store import SchemaOutOfDate
@@ -48,6 +48,9 @@ def _run(config: Config) -> int:
             file=sys.stderr,
         )
         return 2
+    # Each connection is a descriptor: use all the system grants (the limit in force is logged
+    # with the connection limit it allows, as event=capacity).
+    descriptors.raise_limit()
     log.info(
         "event=starting loop=%s database=%s",
         "uvloop" if factory else "asyncio",

@@ -8,17 +8,17 @@ sessions to be ended in the database, cancel what is left, close the store.
 from __future__ import annotations
 
 import asyncio
-import collections
 import gc
 import logging
 import signal
 from contextlib import suppress
 
 from chatapp import __version__
-from chatapp.clock import utc_now
+from chatapp.clock import monotonic, utc_now
 from chatapp.protocol import Bye, ByeReason, encode
-from chatapp.server import activity
+from chatapp.server import activity, descriptors
 from chatapp.server.auth import Authenticator
+from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, connections_allowed
 from chatapp.server.config import Config
 from chatapp.server.connection import Connection, Services
 from chatapp.server.hub import Hub
@@ -30,6 +30,17 @@ from chatapp.server.retention import prune_forever, prune_once
 from chatapp.server.store import MessageWriter, Store
 
 log = logging.getLogger("chatapp.server")
+
+_NO_FD_LIMIT_CONNECTIONS = 100_000
+"""The total connection limit where the process has no open-file limit (and none is set)."""
+
+_BYES = {reason: encode(Bye(reason=reason.value)) for reason in ByeReason}
+
+_REFUSALS = {
+    Limit.ADDRESS: ByeReason.TOO_MANY_CONNECTIONS,
+    Limit.NETWORK: ByeReason.TOO_MANY_FROM_NETWORK,
+    Limit.SERVER: ByeReason.SERVER_FULL,
+}
 
 
 class ChatServer:
@@ -43,7 +54,9 @@ class ChatServer:
         self._server: asyncio.Server | None = None
         self._services: Services | None = None
         self._connections: dict[Connection, asyncio.Task[None]] = {}
-        self._per_address: collections.Counter[str] = collections.Counter()
+        self._capacity: Capacity | None = None
+        self._refusal_log = LogThrottle()
+        self._accept_guard: descriptors.AcceptGuard | None = None
         self._stopping = False
 
     @property
@@ -88,30 +101,71 @@ class ChatServer:
             flusher=flusher,
             room_creations=WindowCounter(config.room_creations_per_hour, 3600.0),
         )
+        self._capacity = self._make_capacity()
         # The reader's limit only bounds StreamReader's own buffer; lines are bounded by LineSplitter.
         self._server = await asyncio.start_server(
-            self._accept, config.host, config.port, limit=4 * config.max_frame, reuse_address=True
+            self._accept,
+            config.host,
+            config.port,
+            limit=4 * config.max_frame,
+            reuse_address=True,
+            backlog=LISTEN_BACKLOG,
         )
+        self._accept_guard = descriptors.AcceptGuard(
+            loop, _BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
+        )
+        self._accept_guard.install()
         for sock in self._server.sockets:
             host, port = sock.getsockname()[:2]
             activity.record("listening", host=host, port=port, version=__version__)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        assert self._services is not None
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        address = str(peer[0])
-        if self._stopping or self._per_address[address] >= self.config.max_connections_per_address:
-            reason = ByeReason.SHUTDOWN if self._stopping else ByeReason.TOO_MANY_CONNECTIONS
+    def _make_capacity(self) -> Capacity:
+        """The connection limits in force, the total one derived from the open-file limit."""
+        config = self.config
+        fd_limit = descriptors.limit()
+        allowed = connections_allowed(fd_limit) if fd_limit is not None else None
+        if config.max_connections:
+            total = config.max_connections
+        else:
+            total = allowed if allowed is not None else _NO_FD_LIMIT_CONNECTIONS
+        if allowed is not None and total > allowed:
+            # validate() checks against the hard limit: here the soft one could not be raised to it.
             activity.record(
-                "refused", logging.WARNING, addr=f"{address}:{peer[1]}", reason=reason.name.lower()
+                "capacity_lowered", logging.WARNING, wanted=total, descriptors=fd_limit, allowed=allowed
             )
-            writer.write(encode(Bye(reason=reason.value)))
-            writer.close()
+            total = allowed
+        total = max(1, total)
+        activity.record(
+            "capacity",
+            descriptors=fd_limit if fd_limit is not None else "unlimited",
+            max_connections=total,
+            per_address=config.max_connections_per_address,
+            per_subnet=config.max_connections_per_subnet,
+            ipv4_prefix=config.ipv4_subnet_prefix,
+            ipv6_prefix=config.ipv6_subnet_prefix,
+        )
+        return Capacity(
+            total=total,
+            per_address=config.max_connections_per_address,
+            per_network=config.max_connections_per_subnet,
+            ipv4_prefix=config.ipv4_subnet_prefix,
+            ipv6_prefix=config.ipv6_subnet_prefix,
+        )
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self._services is not None and self._capacity is not None
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        # Refusals come first, before any work: a full server spends nothing on the refused.
+        if self._stopping:
+            self._refuse(writer, ByeReason.SHUTDOWN, peer)
+            return
+        seat = self._capacity.take(str(peer[0]))
+        if isinstance(seat, Limit):
+            self._refuse(writer, _REFUSALS[seat], peer)
             return
         connection = Connection(reader, writer, self._services)
         task = asyncio.current_task()
         assert task is not None
-        self._per_address[address] += 1
         self._connections[connection] = task
         try:
             await connection.run()
@@ -122,10 +176,41 @@ class ChatServer:
             if not self._stopping:
                 raise
         finally:
+            # run() returns once the socket is closed: the seat stood for a descriptor until then.
             del self._connections[connection]
-            self._per_address[address] -= 1
-            if not self._per_address[address]:
-                del self._per_address[address]
+            self._capacity.give_back(seat)
+
+    def _refuse(self, writer: asyncio.StreamWriter, reason: ByeReason, peer: tuple[object, ...]) -> None:
+        assert self._capacity is not None
+        writer.write(_BYES[reason])
+        if writer.transport.get_write_buffer_size():
+            writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
+        else:
+            writer.close()
+        suppressed = self._refusal_log.admit(reason.name, monotonic())
+        if suppressed is not None:
+            # One line per kind every few seconds, however many are refused: a flood of
+            # connections must not become a flood of log lines.
+            activity.record(
+                "refused",
+                logging.WARNING,
+                addr=f"{peer[0]}:{peer[1]}",
+                reason=reason.name.lower(),
+                connections=self._capacity.held,
+                suppressed=suppressed,
+            )
+
+    def _on_out_of_descriptors(self, error: str, refused: int) -> None:
+        suppressed = self._refusal_log.admit("out_of_descriptors", monotonic())
+        if suppressed is not None:
+            activity.record(
+                "out_of_descriptors",
+                logging.WARNING,
+                error=error,
+                refused=refused,
+                connections=self._capacity.held if self._capacity is not None else None,
+                suppressed=suppressed,
+            )
 
     async def shutdown(self) -> None:
         """Stop accepting, say goodbye to everyone, end their sessions, close the store."""
@@ -165,6 +250,8 @@ class ChatServer:
             await store.close()
         if self._hashing is not None:
             self._hashing.close()
+        if self._accept_guard is not None:
+            self._accept_guard.uninstall()
 
 
 async def serve(config: Config) -> None:

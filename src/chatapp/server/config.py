@@ -20,6 +20,8 @@ import platformdirs
 
 from chatapp import __version__
 from chatapp.protocol.limits import MAX_FRAME_BYTES, MAX_TEXT_CHARS
+from chatapp.server import descriptors
+from chatapp.server.capacity import HEADROOM, connections_allowed
 
 ENV_PREFIX = "CHATAPP_"
 
@@ -62,10 +64,24 @@ class Config:
     ping_interval: float = _setting(45.0, "seconds of silence before the server pings a client")
     ping_timeout: float = _setting(30.0, "seconds to wait for any traffic after a ping before closing")
     send_queue_limit: int = _setting(1024 * 1024, "bytes of unsent output after which a client is cut off")
-    close_grace: float = _setting(2.0, "seconds a closing connection gets to flush its last frames")
+    close_grace: float = _setting(
+        2.0,
+        "seconds a closing connection gets to flush its last frames (and, when the client closed "
+        "its side, for its messages to be stored and acknowledged first)",
+    )
     session_ttl: float = _setting(24 * 3600.0, "seconds a resume token stays valid")
     shutdown_timeout: float = _setting(4.0, "seconds graceful shutdown waits before closing the rest")
+    max_connections: int = _setting(
+        0,
+        "simultaneous connections in all (0: as many as the open-file limit allows, "
+        f"less {HEADROOM} descriptors kept for the server itself)",
+    )
     max_connections_per_address: int = _setting(64, "simultaneous connections from one IP address")
+    max_connections_per_subnet: int = _setting(
+        256, "simultaneous connections from one network (see --ipv4-subnet-prefix, --ipv6-subnet-prefix)"
+    )
+    ipv4_subnet_prefix: int = _setting(24, "prefix length of the IPv4 networks counted per subnet")
+    ipv6_subnet_prefix: int = _setting(64, "prefix length of the IPv6 networks counted per subnet")
     send_rate: float = _setting(20.0, "messages per second one connection may send (sustained)")
     send_burst: int = _setting(60, "messages one connection may send in a burst")
     status_rate: float = _setting(
@@ -195,14 +211,19 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
             parser.error(f"{ENV_PREFIX}{field.name.upper()} must be one of {', '.join(choices)}")
         values[field.name] = value
     config = Config(**values)
-    problem = validate(config)
+    problem = validate(config, descriptors.hard_limit())
     if problem:
         parser.error(problem)
     return config
 
 
-def validate(config: Config) -> str | None:
-    """Say what is wrong with a config, or None."""
+def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
+    """Say what is wrong with a config, or None.
+
+    ``descriptor_limit`` is the most files the server will be able to open
+    (the hard limit, which it raises itself to at start; None: unknown or
+    unlimited, not checked).
+    """
     if not 0 <= config.port <= 65535:
         return "--port must be between 0 and 65535"
     if config.max_frame < 1024:
@@ -228,6 +249,7 @@ def validate(config: Config) -> str | None:
     for name in (
         "send_queue_limit",
         "max_connections_per_address",
+        "max_connections_per_subnet",
         "send_burst",
         "status_burst",
         "max_unauthenticated_frames",
@@ -241,4 +263,28 @@ def validate(config: Config) -> str | None:
     ):
         if getattr(config, name) < 1:
             return f"{_flag(name)} must be at least 1"
+    if not 0 <= config.ipv4_subnet_prefix <= 32:
+        return "--ipv4-subnet-prefix must be between 0 and 32"
+    if not 0 <= config.ipv6_subnet_prefix <= 128:
+        return "--ipv6-subnet-prefix must be between 0 and 128"
+    return _check_descriptors(config, descriptor_limit)
+
+
+def _check_descriptors(config: Config, descriptor_limit: int | None) -> str | None:
+    if config.max_connections < 0:
+        return "--max-connections must be 0 (as many as the open-file limit allows) or more"
+    if descriptor_limit is None:
+        return None
+    allowed = connections_allowed(descriptor_limit)
+    if allowed < 1:
+        return (
+            f"the open-file limit ({descriptor_limit}) leaves no descriptor for connections: the server "
+            f"keeps {HEADROOM} for itself; raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit)"
+        )
+    if config.max_connections > allowed:
+        return (
+            f"--max-connections {config.max_connections} is more than the open-file limit allows: "
+            f"{descriptor_limit} descriptors less {HEADROOM} kept for the server leave {allowed}; "
+            "raise the limit (ulimit -Hn, or LimitNOFILE= in a systemd unit) or lower --max-connections"
+        )
     return None

@@ -110,6 +110,7 @@ class Connection:
         # Joining, leaving, away/back and topics each fan out to whole rooms: a budget of their own.
         self._status_bucket = TokenBucket(self.config.status_rate, self.config.status_burst, monotonic())
         self._uncommitted = 0
+        self._last_commit: asyncio.Future[StoredMessage] | None = None  # commits resolve in order
         self._last_received = monotonic()
         self._pinged = False
         self._end_reason = "disconnect"
@@ -117,6 +118,7 @@ class Connection:
         self._handed_over = False  # a resume of this same session took over; the session row lives on
         self._auth_timer: asyncio.TimerHandle | None = None
         self._keepalive_timer: asyncio.TimerHandle | None = None
+        self._abort_timer: asyncio.TimerHandle | None = None
         self._delivered_id = 0  # highest message id handed to this client
         self._held: list[tuple[bytes, int]] | None = None  # live deliveries waiting for a replay
         self._held_bytes = 0
@@ -236,6 +238,7 @@ class Connection:
         connection waits before reading more: a flood is slowed at its source.
         """
         self._uncommitted += 1
+        self._last_commit = future
 
         def done(done_future: asyncio.Future[StoredMessage]) -> None:
             self._uncommitted -= 1
@@ -277,6 +280,7 @@ class Connection:
             while not self.closing:
                 data = await self._reader.read(READ_CHUNK)
                 if not data:
+                    await self._on_end_of_input()
                     break
                 self._last_received = monotonic()
                 self._pinged = False
@@ -300,11 +304,44 @@ class Connection:
         self._outbox.flush()
         self._close_transport()
 
+    async def _on_end_of_input(self) -> None:
+        """The client closed its side: finish what it asked for, then say ``bye``.
+
+        After a half-close (``shutdown(SHUT_WR)``, ``nc -N``) the client still
+        reads, so it gets the acknowledgments of the messages it sent and a
+        ``bye``. It is a disconnect, not a quit: the session's token still
+        resumes. Waiting is bounded by ``close_grace``.
+        """
+        if self.closing:
+            return
+        pending = self._last_commit
+        if self._uncommitted and pending is not None:
+            # Commits resolve in submit order: when the last is in, so are all of this client's.
+            await asyncio.wait([pending], timeout=self.config.close_grace)
+        # Acknowledgments published since are handed out now, so that they come before the bye.
+        self.services.hub.flush()
+        self.close(ByeReason.CLIENT_CLOSED, end_reason="disconnect")
+
     def _close_transport(self) -> None:
         self._transport.close()
         # A peer that does not read never lets close() finish flushing: abort after a grace period.
         if self._transport.get_write_buffer_size():
-            self._loop.call_later(self.config.close_grace, self._transport.abort)
+            self._abort_timer = self._loop.call_later(self.config.close_grace, self._abort_if_stuck)
+
+    def _abort_if_stuck(self) -> None:
+        # A transport that flushed everything has closed, or is closing, by itself; asyncio's
+        # abort() of one that has closed fails in the event loop's log.
+        if self._transport.get_write_buffer_size():
+            self._transport.abort()
+
+    async def _wait_closed(self) -> None:
+        """Wait until the socket is closed: bounded by the abort timer, or at once when it is."""
+        try:
+            await self._writer.wait_closed()
+        except OSError:  # lost with an error: closed all the same
+            pass
+        if self._abort_timer is not None:
+            self._abort_timer.cancel()
 
     async def _finish(self) -> None:
         if self._state is not State.CLOSING:
@@ -334,6 +371,8 @@ class Connection:
         activity.record(
             "disconnect", user=signed.username if signed else None, addr=self.peer, reason=self._end_reason
         )
+        # Until then the connection holds a descriptor (and its seat in the server's capacity).
+        await self._wait_closed()
 
     def _set_nodelay(self) -> None:
         # Chat is many small writes: never let Nagle hold one back waiting for an ACK.
