@@ -1,8 +1,8 @@
 """Why a server closes a connection: the ``reason`` of a ``bye`` frame.
 
 Stable strings, like error codes: a client decides from them whether to
-reconnect (a shutdown or a lost link: yes; a quit, a kick or a replaced
-session: no).
+reconnect (a shutdown or a lost link: yes; a quit, a kick, a replaced or an
+ended session: no).
 """
 
 from __future__ import annotations
@@ -21,9 +21,16 @@ class ByeReason(enum.StrEnum):
     IDLE_TIMEOUT = "idle timeout"
     TOO_MANY_CONNECTIONS = "too many connections from your address"
     KICKED = "kicked"
+    SESSION_ENDED = "session ended by its user"
 
 
 NO_RECONNECT: frozenset[str] = frozenset(
-    {ByeReason.QUIT, ByeReason.REPLACED, ByeReason.KICKED, ByeReason.TOO_MANY_INVALID}
+    {
+        ByeReason.QUIT,
+        ByeReason.REPLACED,
+        ByeReason.KICKED,
+        ByeReason.TOO_MANY_INVALID,
+        ByeReason.SESSION_ENDED,
+    }
 )
 """Reasons after which a client must not reconnect by itself."""
