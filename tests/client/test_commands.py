@@ -7,10 +7,12 @@ from chatapp.client.commands import (
     BadUsage,
     ClearScreen,
     DirectMessage,
+    EndSession,
     FetchHistory,
     JoinRoom,
     LeaveTarget,
     ListRooms,
+    ListSessions,
     Nothing,
     QuitChat,
     ReconnectNow,
@@ -93,6 +95,9 @@ from chatapp.client.commands import (
         ("/history", FetchHistory(50)),
         ("/history 10", FetchHistory(10)),
         ("/history 200", FetchHistory(200)),
+        ("/sessions", ListSessions()),
+        ("/endsession 42", EndSession(42)),
+        ("/ENDSESSION  7 ", EndSession(7)),
     ],
 )
 def test_parse(line: str, action: commands.Action) -> None:
@@ -133,6 +138,12 @@ def test_parse(line: str, action: commands.Action) -> None:
         ("/history 201", "from 1 to 200"),
         ("/history ten", "from 1 to 200"),
         ("/history 1 2", "from 1 to 200"),
+        ("/sessions all", "/sessions takes no arguments"),
+        ("/endsession", "/endsession needs the number of one of your sessions"),
+        ("/endsession 1 2", "/endsession needs the number"),
+        ("/endsession -3", "/endsession needs the number"),
+        ("/endsession \u00b2", "/endsession needs the number"),
+        ("/endsession 1234567890123456789", "/endsession needs the number"),
     ],
 )
 def test_bad_usage_is_reported_not_sent(line: str, problem: str) -> None:
@@ -166,7 +177,7 @@ def test_help_for_one_command() -> None:
 def test_command_names_for_completion() -> None:
     names = commands.command_names()
     for name in ("/help", "/quit", "/exit", "/join", "/leave", "/switch", "/w", "/msg", "/rooms", "/who",
-                 "/whois", "/topic", "/away", "/history"):
+                 "/whois", "/topic", "/away", "/history", "/sessions", "/endsession"):
         assert name in names
     assert names == sorted(names)
 
@@ -176,3 +187,8 @@ def test_help_for_the_new_commands() -> None:
     assert commands.help_text("topic").startswith("/topic [#ROOM] [TEXT]: show or set the topic")
     text = commands.help_text()
     assert "Ctrl-N / Ctrl-P" in text and "PageUp at the top fetches older ones" in text
+
+
+def test_help_for_the_session_commands() -> None:
+    assert commands.help_text("sessions").startswith("/sessions: list where you are signed in")
+    assert commands.help_text("endsession").startswith("/endsession ID: sign out one of your sessions")

@@ -42,7 +42,7 @@ def test_complete_commands() -> None:
     assert complete(completer, "/he") == ["/help "]
     assert complete(completer, "/h") == ["/help ", "/history "]
     every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
-             "history", "quit", "exit", "clear", "reconnect", "say")
+             "history", "sessions", "endsession", "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
 

@@ -12,8 +12,8 @@ import pytest
 
 from chatapp.client.__main__ import ClientOptions, connect_failure, parse_args, run, setup_logging
 from chatapp.client.session import ConnectError
-from chatapp.protocol import Send
-from tests.client.fakeserver import PASSWORD, FakeServer
+from chatapp.protocol import ClientFrame, Error, Login, Send
+from tests.client.fakeserver import PASSWORD, FakeConnection, FakeServer
 
 
 @pytest.fixture
@@ -39,6 +39,8 @@ def test_environment_and_flags() -> None:
     argv = ["--host", "h", "--port", "1234", "--user", "bob", "--password-stdin", "--register"]
     options = parse_args(argv, env)
     assert options == ClientOptions(host="h", port=1234, user="bob", password_stdin=True, register=True)
+    assert parse_args(["--takeover"], env) == ClientOptions(host="chat.example", port=9000, user="alice",
+                                                            takeover=True)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +51,7 @@ def test_environment_and_flags() -> None:
         (["--port", "0"], {}, "between 1 and 65535"),
         ([], {"CHATAPP_PORT": "http"}, "CHATAPP_PORT='http' is not a port number"),
         (["--password", "x"], {}, "unrecognized arguments"),
+        (["--user", "x", "--register", "--takeover"], {}, "--takeover is for logging in"),
     ],
 )
 def test_usage_errors(argv: list[str], env: dict[str, str], complaint: str,
@@ -156,3 +159,26 @@ async def test_line_mode_direct_messages(server: FakeServer) -> None:
     assert "[@bob] <alice> psst" in out
     assert "Not sent: There is no user named nobody." in out
     assert code == 1, err  # one message could not be delivered
+
+
+async def test_line_mode_takes_over_a_session_signed_in_elsewhere_only_with_takeover(
+    server: FakeServer,
+) -> None:
+    def signed_in_elsewhere(conn: FakeConnection, frame: ClientFrame) -> bool:
+        if isinstance(frame, Login) and not frame.takeover:
+            conn.send(Error(code="already_logged_in", message="signed in elsewhere", ref=frame.ref))
+            return True
+        return False
+
+    server.on_frame = signed_in_elsewhere
+    options = ClientOptions(port=server.port, user="alice", password_stdin=True)
+    code, _, err = await run_piped(options, f"{PASSWORD}\nhello\n")
+    assert code == 1
+    assert err == (
+        "chatapp-client: This account is already signed in somewhere else; sign out there, "
+        "or take that session over. (--takeover takes it over.)\n"
+    )
+    takeover = ClientOptions(port=server.port, user="alice", password_stdin=True, takeover=True)
+    code, out, err = await run_piped(takeover, f"{PASSWORD}\nhello\n")
+    assert code == 0, err
+    assert "<alice> hello" in out

@@ -19,6 +19,7 @@ from chatapp.protocol import (
     OnlineUser,
     Presence,
     RoomInfo,
+    SessionInfo,
     UserInfo,
 )
 
@@ -196,7 +197,9 @@ def test_day_change_line() -> None:
         (ErrorCode.RATE_LIMITED, "slow down", 1, "Too many attempts; please try again in 1 second."),
         (ErrorCode.RATE_LIMITED, "slow down", 600, "Too many attempts; please try again in 10 minutes."),
         (ErrorCode.ALREADY_LOGGED_IN, "x", None,
-         "This account is already signed in somewhere else; sign out there first."),
+         "This account is already signed in somewhere else; sign out there, or take that session over."),
+        (ErrorCode.NO_SUCH_SESSION, "x", None,
+         "You have no such session (or it is already over); /sessions lists them."),
         (ErrorCode.INVALID_TOKEN, "x", None, "Your session has expired; please sign in again."),
         ("brand_new", "some \x1b[2Jreason.", None,
          "The server refused that: some \u241b[2Jreason (brand_new)."),
@@ -206,8 +209,42 @@ def test_describe_error(code: str, message: str, retry_after: float | None, sent
     assert render.describe_error(code, message, retry_after) == sentence
 
 
+def test_already_logged_in_says_where_and_since_when_in_local_time() -> None:
+    message = (
+        "this account is already signed in elsewhere from 203.0.113.9:41022 since 2026-11-26T09:15:02.123Z; "
+        "quit there, or log in with takeover to end that session"
+    )
+    since = datetime(2026, 11, 26, 9, 15, 2, tzinfo=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    assert render.describe_error(ErrorCode.ALREADY_LOGGED_IN, message) == (
+        f"This account is already signed in somewhere else (from 203.0.113.9:41022 since {since}); "
+        "sign out there, or take that session over."
+    )
+    hostile = message.replace("203.0.113.9", "\x1b]0;pwned\x07")
+    assert "\x1b" not in render.describe_error(ErrorCode.ALREADY_LOGGED_IN, hostile)
+
+
+def test_session_list_text() -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    sessions = [
+        SessionInfo(id=9, address="198.51.100.4:50312", created="2026-11-26T09:20:11.020Z",
+                    last_seen="2026-11-26T09:20:11.020Z", current=True, connected=True),
+        SessionInfo(id=12, address="198.51.100.4:50400", created="2026-11-26T10:00:00.000Z",
+                    last_seen="2026-11-26T10:00:00.000Z", connected=True),
+        SessionInfo(id=5, address="\x1b[2J198.51.100.4:49001", created="2026-11-25T18:02:40.513Z",
+                    last_seen="not a time"),
+    ]
+    assert render.session_list_text(sessions, tz=UTC, now=now).splitlines() == [
+        "Your sessions (3; /endsession ID signs one out):",
+        "   9  198.51.100.4:50312, signed in today at 09:20; this one",
+        "  12  198.51.100.4:50400, signed in today at 10:00; connected",
+        "   5  \u241b[2J198.51.100.4:49001, signed in yesterday at 18:02; last seen not a time",
+    ]
+    assert render.session_list_text([], tz=UTC, now=now) == "You have no sessions that can still be used."
+
+
 def test_describe_bye() -> None:
     assert render.describe_bye(ByeReason.SHUTDOWN) == "The server is shutting down."
+    assert "/endsession" in render.describe_bye(ByeReason.SESSION_ENDED)
     assert "somewhere else" in render.describe_bye(ByeReason.REPLACED)
     assert "keep up" in render.describe_bye(ByeReason.SEND_QUEUE_EXCEEDED)
     assert render.describe_bye("gone\x07") == "The server closed the connection (gone\u2407)."

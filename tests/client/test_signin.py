@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from msgspec.structs import replace as dataclass_replace
@@ -92,8 +93,8 @@ async def test_taken_username_then_another(session: ChatSession) -> None:
     [
         (Error(code="rate_limited", message="slow", retry_after=12.5),
          "Too many attempts; please try again in 13 seconds."),
-        (Error(code="already_logged_in", message="x"),
-         "This account is already signed in somewhere else; sign out there first."),
+        (Error(code="username_taken", message="x"),
+         "That username is already taken; please choose another one."),
         (Error(code="weak_password", message="too common"), "That password is not accepted: too common."),
     ],
 )
@@ -159,3 +160,61 @@ async def test_server_gone_during_sign_in(server: FakeServer, session: ChatSessi
     await server.stop()
     with pytest.raises(SignInFailed, match="lost the connection"):
         await dialogue(session, typed("1", "alice", PASSWORD))
+
+
+ELSEWHERE = (
+    "this account is already signed in elsewhere from 10.1.2.3:4567 since 2026-11-26T09:15:02.123Z; "
+    "quit there, or log in with takeover to end that session"
+)
+
+
+def signed_in_elsewhere(conn: FakeConnection, frame: ClientFrame) -> bool:
+    """The account is signed in elsewhere: only a login with takeover gets in."""
+    if isinstance(frame, Login) and not frame.takeover:
+        conn.send(Error(code="already_logged_in", message=ELSEWHERE, ref=frame.ref))
+        return True
+    return False
+
+
+def logins(server: FakeServer) -> list[tuple[str, bool | None]]:
+    return [(f.password, f.takeover) for c in server.connections for f in c.received if isinstance(f, Login)]
+
+
+async def test_signed_in_elsewhere_offers_to_take_over(server: FakeServer, session: ChatSession) -> None:
+    server.on_frame = signed_in_elsewhere
+    ok, terminal = await dialogue(session, typed("1", "alice", PASSWORD, "y"))
+    assert ok.username == "alice"
+    screen = terminal.plain()
+    since = datetime(2026, 11, 26, 9, 15, 2, tzinfo=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    assert f"already signed in somewhere else (from 10.1.2.3:4567 since {since})" in screen
+    assert "Take that session over? It will be signed out. [y/N]" in screen
+    # The password is not asked again: the same one goes with takeover.
+    assert logins(server) == [(PASSWORD, None), (PASSWORD, True)]
+    assert PASSWORD not in terminal.text
+
+
+async def test_declining_the_takeover_changes_nothing(server: FakeServer, session: ChatSession) -> None:
+    server.on_frame = signed_in_elsewhere
+    with pytest.raises(SignInCancelled):
+        await dialogue(session, typed("1", "alice", PASSWORD, "") + CTRL_D)
+    assert logins(server) == [(PASSWORD, None)]
+
+
+async def test_takeover_given_up_front(server: FakeServer, session: ChatSession) -> None:
+    server.on_frame = signed_in_elsewhere
+    options = SignInOptions(username="alice", takeover=True)
+    ok, terminal = await dialogue(session, typed(PASSWORD), options)
+    assert ok.username == "alice"
+    assert "Take that session over?" not in terminal.plain()
+    assert logins(server) == [(PASSWORD, True)]
+
+
+async def test_scripted_sign_in_takes_over_only_when_told(server: FakeServer) -> None:
+    server.on_frame = signed_in_elsewhere
+    async with ChatSession(server.host, server.port) as session:
+        await session.connect()
+        with pytest.raises(SignInFailed, match=r"signed in somewhere else .*\(--takeover takes it over\.\)"):
+            await sign_in(session, SignInOptions(username="alice", password=PASSWORD))
+        ok = await sign_in(session, SignInOptions(username="alice", password=PASSWORD, takeover=True))
+        assert ok.username == "alice"
+    assert SignInOptions(password=PASSWORD, takeover=True).__repr__().count(PASSWORD) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,16 +13,21 @@ from chatapp.client.session import Backoff, ChatSession, ConnectionState
 from chatapp.protocol import (
     ByeReason,
     ClientFrame,
+    EndSession,
     Error,
     History,
     HistoryPage,
     Join,
     Leave,
     Left,
+    ListSessions,
     Message,
     Presence,
     Quit,
     Send,
+    SessionClosed,
+    SessionInfo,
+    SessionList,
     SetTopic,
     Who,
     Whois,
@@ -392,3 +397,51 @@ async def test_leaving_the_last_room_keeps_its_buffer(server: FakeServer, screen
     screen.type("anyone?" + ENTER)
     await screen.wait_line("You are not in #general; /join general to go back. The text is kept.")
     await screen.wait_input("anyone?")
+
+
+async def test_sessions_are_listed_and_one_is_ended(server: FakeServer, screen: Screen) -> None:
+    now = datetime.now(UTC)
+    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    older = (now - timedelta(days=3)).replace(hour=12, minute=0)
+    old_stamp = older.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    sessions = [
+        SessionInfo(id=12, address="127.0.0.1:5000", created=stamp, last_seen=stamp, current=True,
+                    connected=True),
+        SessionInfo(id=7, address="203.0.113.9:\x1b[2J41022", created=old_stamp, last_seen=old_stamp),
+    ]
+    ended: list[int] = []
+
+    def answer(conn: FakeConnection, frame: ClientFrame) -> bool:
+        if isinstance(frame, ListSessions):
+            conn.send(SessionList(sessions=sessions, ref=frame.ref))
+            return True
+        if isinstance(frame, EndSession):
+            if frame.id == 7 and 7 not in ended:
+                ended.append(frame.id)
+                conn.send(SessionClosed(id=frame.id, ref=frame.ref))
+            else:
+                conn.send(Error(code="no_such_session", message="no", ref=frame.ref))
+            return True
+        return False
+
+    server.on_frame = answer
+    screen.type("/sessions" + ENTER)
+    await screen.wait_line("Your sessions (2; /endsession ID signs one out):")
+    clock = now.astimezone().strftime("%H:%M")
+    assert screen.find(f"12  127.0.0.1:5000, signed in today at {clock}; this one")
+    when = older.astimezone().strftime("%Y-%m-%d %H:%M")
+    line = screen.find(" 7  203.0.113.9:")
+    assert line is not None and f"signed in {when}; last seen {when}" in line
+    assert "\x1b" not in line
+    screen.type("/endsession 7" + ENTER)
+    await screen.wait_line("Session 7 is signed out; its saved login no longer works.")
+    screen.type("/endsession 7" + ENTER)
+    await screen.wait_line("You have no such session (or it is already over); /sessions lists them.")
+    screen.type("/endsession seven" + ENTER)
+    await screen.wait_line("/endsession needs the number of one of your sessions")
+    assert ended == [7]
+
+
+async def test_an_ended_session_is_explained_and_not_retried(server: FakeServer, screen: Screen) -> None:
+    server.connections[0].bye(ByeReason.SESSION_ENDED)
+    await screen.wait_line("This session was ended (/endsession), so it is signed out. Not reconnecting.")

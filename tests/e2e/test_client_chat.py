@@ -112,10 +112,11 @@ async def test_login_errors_are_sentences_and_retry_works(server: ServerProcess)
         other = new_session(server)
         await other.connect()
         with fake_terminal() as (pipe, terminal):
-            pipe.send_text(PASSWORD + "\r\x04")
-            with pytest.raises(SignInCancelled):  # Ctrl-D at the second password prompt
+            pipe.send_text(PASSWORD + "\rn\r\x04")
+            with pytest.raises(SignInCancelled):  # no takeover, then Ctrl-D at the second password prompt
                 await asyncio.wait_for(sign_in(other, SignInOptions(username="dave")), 20)
         assert "This account is already signed in somewhere else" in terminal.plain()
+        assert "Take that session over? It will be signed out. [y/N]" in terminal.plain()
         await other.aclose()
     finally:
         await session.aclose()

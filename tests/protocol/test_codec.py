@@ -19,6 +19,7 @@ from chatapp.protocol import (
     Away,
     Bye,
     Direct,
+    EndSession,
     Error,
     ErrorCode,
     Frame,
@@ -29,6 +30,7 @@ from chatapp.protocol import (
     Leave,
     Left,
     ListRooms,
+    ListSessions,
     Login,
     Message,
     OnlineUser,
@@ -43,6 +45,9 @@ from chatapp.protocol import (
     RoomList,
     Send,
     SendDirect,
+    SessionClosed,
+    SessionInfo,
+    SessionList,
     SetTopic,
     Synced,
     TopicChanged,
@@ -122,11 +127,14 @@ CLIENT_CASES: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {
     "away": ({}, Away),
     "dm": ({"to": "bob", "text": "psst"}, SendDirect),
     "history": ({}, History),
+    "sessions": ({}, ListSessions),
+    "end_session": ({"id": 3}, EndSession),
 }
 
 MESSAGE_WIRE = {"type": "message", "id": 7, "room": "general", "from": "bob", "text": "hi", "ts": "t1"}
 DIRECT_WIRE = {"type": "direct", "id": 8, "from": "bob", "to": "alice", "text": "psst", "ts": "t2"}
 ROOM_INFO_WIRE = {"name": "general", "topic": "all things chat", "members": 3, "online": 2, "joined": False}
+SESSION_INFO_WIRE = {"id": 3, "address": "10.0.0.1:5000", "created": "t1", "last_seen": "t2"}
 
 SERVER_CASES: dict[str, tuple[dict[str, Any], Frame]] = {
     "welcome": (
@@ -181,10 +189,22 @@ SERVER_CASES: dict[str, tuple[dict[str, Any], Frame]] = {
         ),
     ),
     "synced": ({"last_id": 41}, Synced(last_id=41)),
+    "session_list": (
+        {"sessions": [SESSION_INFO_WIRE, {**SESSION_INFO_WIRE, "id": 4, "current": True, "connected": True}]},
+        SessionList(
+            sessions=[
+                SessionInfo(id=3, address="10.0.0.1:5000", created="t1", last_seen="t2"),
+                SessionInfo(id=4, address="10.0.0.1:5000", created="t1", last_seen="t2", current=True,
+                            connected=True),
+            ]
+        ),
+    ),
+    "session_closed": ({"id": 3}, SessionClosed(id=3)),
 }
 
 # Optional fields other than ref, with a valid value each (wire names).
 CLIENT_OPTIONAL: dict[str, dict[str, Any]] = {
+    "login": {"takeover": True},
     "resume": {"last_id": 41},
     "send": {"nonce": "n-1"},
     "join": {"last_id": 0},
@@ -593,6 +613,10 @@ NESTED_BAD: list[tuple[str, dict[str, Any]]] = [
     ("history_page", {"has_more": False, "messages": [{**DIRECT_WIRE, "replayed": "yes"}]}),
     ("history_page", {"has_more": False, "messages": [{**MESSAGE_WIRE, "id": "7"}]}),
     ("history_page", {"has_more": False, "messages": [MESSAGE_WIRE, None]}),
+    ("session_list", {"sessions": [{**SESSION_INFO_WIRE, "id": "3"}]}),
+    ("session_list", {"sessions": [{**SESSION_INFO_WIRE, "current": "yes"}]}),
+    ("session_list", {"sessions": [{k: v for k, v in SESSION_INFO_WIRE.items() if k != "address"}]}),
+    ("session_list", {"sessions": [3]}),
 ]
 
 
@@ -1036,6 +1060,14 @@ SERVER_FRAMES: list[Frame] = [
     ),
     Synced(last_id=0),
     Synced(last_id=2**40, has_more=True),
+    SessionList(sessions=[], ref=5),
+    SessionList(
+        sessions=[
+            SessionInfo(id=1, address="[::1]:5000", created="t", last_seen="t", current=True, connected=True),
+            SessionInfo(id=2, address="10.0.0.1:7", created="t", last_seen="u"),
+        ]
+    ),
+    SessionClosed(id=2, ref="e"),
 ]
 
 CLIENT_FRAMES: list[Frame] = [
@@ -1068,6 +1100,9 @@ CLIENT_FRAMES: list[Frame] = [
     History(room="dev", before=10, limit=5),
     History(with_="bob", after=3, ref="h"),
     History(room="dev", with_="bob", before=9, after=1, limit=200, ref=0),
+    Login(username="alice", password="password", takeover=True, ref=2),
+    ListSessions(),
+    EndSession(id=2, ref="e"),
 ]
 
 

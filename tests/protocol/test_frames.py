@@ -14,6 +14,7 @@ from chatapp.protocol import (
     Bye,
     ClientFrame,
     Direct,
+    EndSession,
     Error,
     ErrorCode,
     History,
@@ -23,6 +24,7 @@ from chatapp.protocol import (
     Leave,
     Left,
     ListRooms,
+    ListSessions,
     Login,
     Message,
     OnlineUser,
@@ -38,6 +40,9 @@ from chatapp.protocol import (
     Send,
     SendDirect,
     ServerFrame,
+    SessionClosed,
+    SessionInfo,
+    SessionList,
     SetTopic,
     Synced,
     TopicChanged,
@@ -54,6 +59,7 @@ SECRET = "s3cr3t-Pa55word-XYZ"
 ALL_FRAMES: list[msgspec.Struct] = [
     Register(username="alice", password=SECRET, ref=1),
     Login(username="alice", password=SECRET, ref="r"),
+    Login(username="alice", password=SECRET, takeover=True),
     Resume(token=SECRET),
     Resume(token=SECRET, last_id=41, ref=5),
     Send(room="general", text="hi", nonce="n1", ref=2),
@@ -82,6 +88,9 @@ ALL_FRAMES: list[msgspec.Struct] = [
     Left(room="dev"),
     TopicChanged(room="dev", text="builds and bugs", by="alice"),
     Synced(last_id=9, has_more=True),
+    ListSessions(ref=10),
+    EndSession(id=4, ref=11),
+    SessionClosed(id=4, ref=11),
 ]
 
 # Frames holding lists: immutable (no field can be set) but, like a tuple of lists, not hashable.
@@ -97,11 +106,13 @@ LIST_FRAMES: list[msgspec.Struct] = [
         has_more=True,
         room="dev",
     ),
+    SessionList(sessions=[SessionInfo(id=4, address="a", created="c", last_seen="l", current=True)], ref=10),
 ]
 
 NESTED: list[msgspec.Struct] = [
     RoomInfo(name="dev", topic="t", members=2, online=1, joined=True),
     OnlineUser(username="bob", away="out"),
+    SessionInfo(id=4, address="a", created="c", last_seen="l"),
 ]
 
 
@@ -123,6 +134,8 @@ def test_frame_type_sets() -> None:
         "away",
         "dm",
         "history",
+        "sessions",
+        "end_session",
     }
     assert SERVER_FRAME_TYPES == {
         "welcome",
@@ -142,6 +155,8 @@ def test_frame_type_sets() -> None:
         "user_info",
         "history_page",
         "synced",
+        "session_list",
+        "session_closed",
     }
     assert CLIENT_FRAME_TYPES & SERVER_FRAME_TYPES == {"ping", "pong"}
 
@@ -286,6 +301,7 @@ def test_error_codes_are_stable_strings() -> None:
         "no_such_user",
         "forbidden",
         "too_many_rooms",
+        "no_such_session",
         "server_error",
     }
     for code in ErrorCode:
@@ -314,7 +330,8 @@ def test_public_names() -> None:
         assert hasattr(protocol, name), name
     assert len(set(protocol.__all__)) == len(protocol.__all__)
     # Every frame, and every record nested in one, is exported.
-    classes = [*typing.get_args(ClientFrame), *typing.get_args(ServerFrame), RoomInfo, OnlineUser]
+    nested = [RoomInfo, OnlineUser, SessionInfo]
+    classes = [*typing.get_args(ClientFrame), *typing.get_args(ServerFrame), *nested]
     for cls in classes:
         assert cls.__name__ in protocol.__all__, cls.__name__
         assert getattr(protocol, cls.__name__) is cls

@@ -49,6 +49,7 @@ class ClientOptions:
     user: str | None = None
     password_stdin: bool = False
     register: bool = False
+    takeover: bool = False
     log_file: Path | None = None
     debug: bool = False
 
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--register", action="store_true", help="create the account --user instead of logging in"
+    )
+    parser.add_argument(
+        "--takeover", action="store_true",
+        help="if the account is signed in elsewhere, end that session instead of being refused "
+        "(without it the sign-in dialogue asks; with --password-stdin the login is refused)",
     )
     parser.add_argument(
         "--log-file", type=Path,
@@ -109,9 +115,11 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         parser.error("--password-stdin needs --user (or CHATAPP_USER)")
     if args.register and not user:
         parser.error("--register needs --user (or CHATAPP_USER); without it the client asks")
+    if args.register and args.takeover:
+        parser.error("--takeover is for logging in; a new account is signed in nowhere else")
     return ClientOptions(
         host=host, port=port, user=user, password_stdin=args.password_stdin, register=args.register,
-        log_file=args.log_file, debug=args.debug,
+        takeover=args.takeover, log_file=args.log_file, debug=args.debug,
     )
 
 
@@ -238,7 +246,9 @@ async def _run(
         except ConnectError as exc:
             fail(connect_failure(session.address, exc))
             return 1
-        sign_in_options = SignInOptions(username=options.user, register=options.register, password=password)
+        sign_in_options = SignInOptions(
+            username=options.user, register=options.register, password=password, takeover=options.takeover
+        )
         with terminal(stdin, stdout, stdin_used=password is not None) as term:
             if term is None:
                 if password is None:

@@ -128,6 +128,18 @@ class FetchHistory:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ListSessions:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EndSession:
+    """Sign one of your sessions out (its token stops working), by the id ``/sessions`` shows."""
+
+    session_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class UnknownCommand:
     name: str
     suggestion: str | None = None
@@ -148,7 +160,7 @@ class Nothing:
 Action = (
     SendText | ShowHelp | QuitChat | ClearScreen | ReconnectNow | UnknownCommand | BadUsage | Nothing
     | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
-    | WhoIsOnline | WhoIs | SetAway | FetchHistory
+    | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession
 )
 
 Parser = Callable[["Command", str], Action]
@@ -334,6 +346,13 @@ def _parse_history(command: Command, args: str) -> Action:
     return FetchHistory(int(words[0]))
 
 
+def _parse_endsession(command: Command, args: str) -> Action:
+    words = args.split()
+    if len(words) != 1 or not re.fullmatch(r"[0-9]{1,18}", words[0]):
+        return _bad(command, "/endsession needs the number of one of your sessions (/sessions lists them)")
+    return EndSession(int(words[0]))
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("help", "list the commands, or explain one", _parse_help, usage="[command]"),
     Command("join", "join a room; a new one is created, and you own it", _parse_join, usage="ROOM",
@@ -353,6 +372,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("away", "mark yourself away with TEXT; without it: back", _parse_away, usage="[TEXT]"),
     Command("history", f"fetch N older messages (default {HISTORY_PAGE_DEFAULT}, at most {HISTORY_PAGE_MAX})",
             _parse_history, usage="[N]"),
+    Command("sessions", "list where you are signed in or could resume: address, since when",
+            _no_args(ListSessions())),
+    Command("endsession", "sign out one of your sessions (its saved login stops working)", _parse_endsession,
+            usage="ID"),
     Command("quit", "leave the chat (also: exit, Ctrl-D on an empty line, Ctrl-C)", _no_args(QuitChat()),
             aliases=("exit",)),
     Command("clear", "clear the message pane", _no_args(ClearScreen())),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ from chatapp.protocol import (
     OnlineUser,
     Presence,
     RoomInfo,
+    SessionInfo,
     UserInfo,
 )
 
@@ -394,6 +396,27 @@ def room_list_text(rooms: Sequence[RoomInfo]) -> str:
     return "\n".join(lines)
 
 
+def session_list_text(sessions: Sequence[SessionInfo], *, tz: tzinfo | None, now: datetime) -> str:
+    """The answer to ``/sessions``: a line per session, with what ``/endsession`` needs."""
+    if not sessions:
+        return "You have no sessions that can still be used."
+    lines = [f"Your sessions ({len(sessions)}; /endsession ID signs one out):"]
+    width = max(len(str(info.id)) for info in sessions)
+    for info in sessions:
+        created = parse_timestamp(info.created)
+        seen = parse_timestamp(info.last_seen)
+        since = local_time(created, tz, now) if created else sanitize(info.created)
+        last = local_time(seen, tz, now) if seen else sanitize(info.last_seen)
+        if info.current:
+            state = "this one"
+        elif info.connected:
+            state = "connected"
+        else:
+            state = f"last seen {last}"
+        lines.append(f"  {info.id:>{width}}  {sanitize(info.address)}, signed in {since}; {state}")
+    return "\n".join(lines)
+
+
 # -- sentences for codes ----------------------------------------------------------
 
 
@@ -422,7 +445,10 @@ def describe_error(code: str, message: str, retry_after: float | None = None) ->
             return f"Too many attempts; please try again {wait_phrase(retry_after)}."
         return "Too many attempts; please wait a little and try again."
     if code == ErrorCode.ALREADY_LOGGED_IN:
-        return "This account is already signed in somewhere else; sign out there first."
+        return f"This account is already signed in somewhere else{_signed_in_where(detail)}; " \
+            "sign out there, or take that session over."
+    if code == ErrorCode.NO_SUCH_SESSION:
+        return "You have no such session (or it is already over); /sessions lists them."
     if code == ErrorCode.INVALID_TOKEN:
         return "Your session has expired; please sign in again."
     if code == ErrorCode.TEXT_TOO_LONG:
@@ -444,6 +470,19 @@ def describe_error(code: str, message: str, retry_after: float | None = None) ->
     if detail:
         return f"The server refused that: {detail} ({sanitize(code)})."
     return f"The server refused that ({sanitize(code)})."
+
+
+_WHERE = re.compile(r"\bfrom (\S+) since (\S+?)[;,.]?(?:\s|$)")
+
+
+def _signed_in_where(detail: str) -> str:
+    """`` (from ADDRESS since LOCAL TIME)`` as the server's refusal tells it, or nothing."""
+    match = _WHERE.search(detail)
+    if match is None:
+        return ""
+    since = parse_timestamp(match.group(2))
+    when = since.astimezone().strftime("%Y-%m-%d %H:%M") if since else match.group(2)
+    return f" (from {match.group(1)} since {when})"
 
 
 def describe_refusal(
@@ -502,6 +541,7 @@ _BYE_SENTENCES: dict[str, str] = {
     ByeReason.SERVER_FULL: "The server is full; try again later.",
     ByeReason.CLIENT_CLOSED: "The connection was closed from this side.",
     ByeReason.KICKED: "You were removed from the chat by the server's operator.",
+    ByeReason.SESSION_ENDED: "This session was ended (/endsession), so it is signed out.",
 }
 
 

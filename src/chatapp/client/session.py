@@ -6,7 +6,8 @@
 
     async with ChatSession("127.0.0.1", 7777) as session:
         await session.connect()                 # ConnectError if the server is down
-        await session.login("alice", password)  # AuthError(code, message, retry_after)
+        await session.login("alice", password)  # AuthError(code, message, retry_after); takeover=True
+                                                # ends a session of alice signed in elsewhere
         session.send_text("hello")              # queued while the link is down
         session.send_direct("psst", "bob")      # a direct message, acknowledged the same way
         session.request(lambda ref: Join(room="rust", ref=ref))  # any other request; returns its ref
@@ -425,9 +426,15 @@ class ChatSession:
         assert self.welcome is not None
         return self.welcome
 
-    async def login(self, username: str, password: str) -> AuthOk:
-        """Sign in to an existing account. Raises :class:`AuthError` or :class:`ConnectError`."""
-        return await self._sign_in(lambda ref: Login(username=username, password=password, ref=ref))
+    async def login(self, username: str, password: str, *, takeover: bool = False) -> AuthOk:
+        """Sign in to an existing account. Raises :class:`AuthError` or :class:`ConnectError`.
+
+        With ``takeover``, a session of the account signed in elsewhere is ended
+        (instead of the refusal ``already_logged_in``).
+        """
+        return await self._sign_in(
+            lambda ref: Login(username=username, password=password, takeover=takeover or None, ref=ref)
+        )
 
     async def register(self, username: str, password: str) -> AuthOk:
         """Create an account and sign in to it."""

@@ -2,8 +2,10 @@
 
 Runs on the normal terminal screen with prompt_toolkit prompts (hidden input
 for passwords). Refusals from the server are shown as sentences and the user
-tries again; nothing here needs a restart. With a password from standard
-input (``--password-stdin``) there is exactly one attempt and no prompt.
+tries again; nothing here needs a restart. An account signed in elsewhere is
+offered to be taken over with the password just typed. With a password from
+standard input (``--password-stdin``) there is exactly one attempt and no
+prompt (``--takeover`` decides that question beforehand).
 """
 
 from __future__ import annotations
@@ -41,9 +43,14 @@ class SignInOptions:
     register: bool = False
     password: str | None = None
     """Given on standard input: one attempt, no prompts."""
+    takeover: bool = False
+    """End a session of the account signed in elsewhere instead of being refused."""
 
     def __repr__(self) -> str:
-        return f"SignInOptions(username={self.username!r}, register={self.register!r}, password=<hidden>)"
+        return (
+            f"SignInOptions(username={self.username!r}, register={self.register!r}, password=<hidden>, "
+            f"takeover={self.takeover!r})"
+        )
 
 
 def say(text: str, style: str = "") -> None:
@@ -80,9 +87,12 @@ async def _scripted(session: ChatSession, options: SignInOptions, password: str)
     try:
         if options.register:
             return await session.register(username, password)
-        return await session.login(username, password)
+        return await session.login(username, password, takeover=options.takeover)
     except AuthError as exc:
-        raise SignInFailed(render.describe_error(exc.code, exc.message, exc.retry_after)) from None
+        why = render.describe_error(exc.code, exc.message, exc.retry_after)
+        if exc.code == ErrorCode.ALREADY_LOGGED_IN:
+            why += " (--takeover takes it over.)"
+        raise SignInFailed(why) from None
     except ConnectError as exc:
         raise SignInFailed(f"lost the connection to {session.address}: {exc.detail}") from None
 
@@ -113,6 +123,11 @@ class _Dialogue:
             if answer in ("2", "r", "register"):
                 return True
             say("Please type 1 to log in or 2 to register (Ctrl-D to leave).")
+
+    async def confirm(self, question: str) -> bool:
+        """A yes/no question; anything but yes is no."""
+        answer = (await self.ask(f"{question} [y/N] ")).strip().lower()
+        return answer in ("y", "yes")
 
     async def username(self, default: str = "") -> str:
         while True:
@@ -161,16 +176,21 @@ async def _interactive(session: ChatSession, options: SignInOptions) -> AuthOk:
             register = await dialogue.choice()
             username = await dialogue.username()
         password = await dialogue.password(username, register)
-        try:
-            if register:
-                result = await session.register(username, password)
-            else:
-                result = await session.login(username, password)
-        except AuthError as exc:
-            say(render.describe_error(exc.code, exc.message, exc.retry_after), "class:error")
-            if exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME):
-                fixed_user = None  # a name given with --user cannot work: ask for another one
-            continue
-        except ConnectError as exc:
-            raise SignInFailed(f"lost the connection to {session.address}: {exc.detail}") from None
-        return result
+        takeover = options.takeover
+        while True:
+            try:
+                if register:
+                    return await session.register(username, password)
+                return await session.login(username, password, takeover=takeover)
+            except AuthError as exc:
+                say(render.describe_error(exc.code, exc.message, exc.retry_after), "class:error")
+                if exc.code == ErrorCode.ALREADY_LOGGED_IN and not takeover:
+                    # The password was right: offer to end the other session with it, no retyping.
+                    takeover = await dialogue.confirm("Take that session over? It will be signed out.")
+                    if takeover:
+                        continue
+                if exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME):
+                    fixed_user = None  # a name given with --user cannot work: ask for another one
+                break
+            except ConnectError as exc:
+                raise SignInFailed(f"lost the connection to {session.address}: {exc.detail}") from None

@@ -52,6 +52,7 @@ from chatapp.protocol import (
     ByeReason,
     ClientFrame,
     Direct,
+    EndSession,
     Error,
     ErrorCode,
     History,
@@ -61,11 +62,14 @@ from chatapp.protocol import (
     Leave,
     Left,
     ListRooms,
+    ListSessions,
     Message,
     Presence,
     ProtocolError,
     RoomInfo,
     RoomList,
+    SessionClosed,
+    SessionList,
     SetTopic,
     Synced,
     TopicChanged,
@@ -378,6 +382,12 @@ class ChatScreen:
             self.roster.saw(event.username)
             if request is None or not request.silent:
                 self.system(render.user_info_text(event, tz=self.tz, now=self.clock.now()))
+        elif isinstance(event, SessionList):
+            self._answered(event.ref)
+            self.system(render.session_list_text(event.sessions, tz=self.tz, now=self.clock.now()))
+        elif isinstance(event, SessionClosed):
+            self._answered(event.ref)
+            self.system(f"Session {event.id} is signed out; its saved login no longer works.", level="ok")
         elif isinstance(event, Error):
             self._error(event)
         elif isinstance(event, SendFailed):
@@ -790,6 +800,11 @@ class ChatScreen:
         if isinstance(action, commands.FetchHistory):
             self.fetch_older(self.targets.active, action.limit)
             return False
+        if isinstance(action, commands.ListSessions):
+            return not self._ask(_Request("sessions"), lambda ref: ListSessions(ref=ref))
+        if isinstance(action, commands.EndSession):
+            session_id = action.session_id
+            return not self._ask(_Request("end_session"), lambda ref: EndSession(id=session_id, ref=ref))
         raise AssertionError(f"unhandled action {action!r}")
 
     def _active_room(self, command: str) -> str | None:

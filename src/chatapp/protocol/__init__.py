@@ -11,6 +11,7 @@ from .frames import (
     Bye,
     ClientFrame,
     Direct,
+    EndSession,
     Error,
     Frame,
     History,
@@ -20,6 +21,7 @@ from .frames import (
     Leave,
     Left,
     ListRooms,
+    ListSessions,
     Login,
     Message,
     OnlineUser,
@@ -34,6 +36,9 @@ from .frames import (
     Send,
     SendDirect,
     ServerFrame,
+    SessionClosed,
+    SessionInfo,
+    SessionList,
     SetTopic,
     Synced,
     TopicChanged,
@@ -48,6 +53,11 @@ from .limits import DEFAULT_ROOM, MAX_FRAME_BYTES, MAX_TEXT_CHARS, PROTOCOL_VERS
 from .reasons import NO_RECONNECT, ByeReason
 
 __all__ = [
+    "EndSession",
+    "ListSessions",
+    "SessionClosed",
+    "SessionInfo",
+    "SessionList",
     "Away",
     "Direct",
     "History",

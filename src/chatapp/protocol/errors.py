@@ -31,6 +31,7 @@ class ErrorCode(enum.StrEnum):
     NO_SUCH_USER = "no_such_user"
     FORBIDDEN = "forbidden"
     TOO_MANY_ROOMS = "too_many_rooms"
+    NO_SUCH_SESSION = "no_such_session"
     SERVER_ERROR = "server_error"
 
 

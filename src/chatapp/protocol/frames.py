@@ -54,10 +54,14 @@ class Register(_Frame, frozen=True, tag="register"):
 class Login(_Frame, frozen=True, tag="login"):
     username: str
     password: str
+    takeover: bool | None = None
+    """True: end the account's session signed in elsewhere, if any, instead of being refused.
+    (Like every optional field of a client frame, null means absent.)"""
     ref: Ref = None
 
     def __repr__(self) -> str:
-        return f"Login(username={self.username!r}, password=<hidden>, ref={self.ref!r})"
+        takeover = ", takeover=True" if self.takeover else ""
+        return f"Login(username={self.username!r}, password=<hidden>{takeover}, ref={self.ref!r})"
 
 
 class Resume(_Frame, frozen=True, tag="resume"):
@@ -123,6 +127,19 @@ class SendDirect(_Frame, frozen=True, tag="dm"):
     to: str
     text: str
     nonce: str | None = None
+    ref: Ref = None
+
+
+class ListSessions(_Frame, frozen=True, tag="sessions"):
+    """The signed-in user's sessions that can still be used."""
+
+    ref: Ref = None
+
+
+class EndSession(_Frame, frozen=True, tag="end_session"):
+    """End one of one's own sessions (its token stops working) by its ``id`` from ``session_list``."""
+
+    id: int
     ref: Ref = None
 
 
@@ -272,6 +289,31 @@ class HistoryPage(_Frame, frozen=True, tag="history_page"):
     ref: Ref = None
 
 
+class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: int
+    address: str
+    """The client address ("ip:port") that last used the session."""
+    created: str
+    last_seen: str
+    """When the session last signed in or out."""
+    current: bool = False
+    """The session of the connection that asked."""
+    connected: bool = False
+    """A connection holds the session now."""
+
+
+class SessionList(_Frame, frozen=True, tag="session_list"):
+    sessions: list[SessionInfo]
+    ref: Ref = None
+
+
+class SessionClosed(_Frame, frozen=True, tag="session_closed"):
+    """The answer to ``end_session``: that session is over and its token no longer works."""
+
+    id: int
+    ref: Ref = None
+
+
 class Synced(_Frame, frozen=True, tag="synced"):
     """Ends a replay: everything up to ``last_id`` has been sent; live messages follow."""
 
@@ -294,10 +336,12 @@ class Bye(_Frame, frozen=True, tag="bye"):
 ClientFrame = (
     Register | Login | Resume | Send | Quit | Ping | Pong
     | Join | Leave | ListRooms | SetTopic | Who | Whois | Away | SendDirect | History
+    | ListSessions | EndSession
 )
 ServerFrame = (
     Welcome | AuthOk | Message | Presence | Error | Bye | Ping | Pong
     | Direct | Joined | Left | RoomList | TopicChanged | WhoList | UserInfo | HistoryPage | Synced
+    | SessionList | SessionClosed
 )
 Frame = ClientFrame | ServerFrame
 

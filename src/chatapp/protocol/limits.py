@@ -30,3 +30,5 @@ HISTORY_PAGE_MAX = 200
 HISTORY_PAGE_DEFAULT = 50
 JOIN_CONTEXT = 20
 """Recent messages sent on ``join`` when the client gives no ``last_id``."""
+SESSION_LIST_MAX = 100
+"""Most sessions one ``session_list`` holds (the most recently used)."""

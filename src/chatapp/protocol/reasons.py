@@ -1,8 +1,8 @@
 """Why a server closes a connection: the ``reason`` of a ``bye`` frame.
 
 Stable strings, like error codes: a client decides from them whether to
-reconnect (a shutdown, a full server or a lost link: yes; a quit, a kick,
-a replaced session or the client's own end of input: no).
+reconnect (a shutdown, a full server or a lost link: yes; a quit, a kick, a
+replaced or ended session or the client's own end of input: no).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class ByeReason(enum.StrEnum):
     SERVER_FULL = "server full"
     CLIENT_CLOSED = "client closed"
     KICKED = "kicked"
+    SESSION_ENDED = "session ended by its user"
 
 
 NO_RECONNECT: frozenset[str] = frozenset(
@@ -33,6 +34,7 @@ NO_RECONNECT: frozenset[str] = frozenset(
         ByeReason.KICKED,
         ByeReason.TOO_MANY_INVALID,
         ByeReason.CLIENT_CLOSED,
+        ByeReason.SESSION_ENDED,
     }
 )
 """Reasons after which a client must not reconnect by itself."""

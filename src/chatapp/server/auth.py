@@ -3,8 +3,10 @@
 Answers never tell an attacker more than they must: a failed login is
 ``auth_failed`` whether or not the account exists, and both cases cost one
 argon2 verification. Failed logins are throttled per address and per account
-with escalating delays (never a permanent lock). Tokens are 256 random bits;
-only their SHA-256 is stored, so a leaked database cannot resume anyone.
+with escalating delays that decay with time (never a permanent lock); each
+attempt is counted before its hash, so a burst gets no more hashes than a
+sequence would. Tokens are 256 random bits; only their SHA-256 is stored, so a
+leaked database cannot resume anyone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from chatapp.protocol.rules import check_password, check_username, username_key
 from chatapp.server import activity
 from chatapp.server.config import Config
 from chatapp.server.passwords import PasswordHashing
-from chatapp.server.ratelimit import FailureThrottle, WindowCounter
+from chatapp.server.ratelimit import FailureThrottle, WindowCounter, address_key
 from chatapp.server.store import Store, UsernameTaken, UserRecord
 
 
@@ -60,20 +62,35 @@ class Authenticator:
         self._hashing = hashing
         self._clock = clock
         self._by_account = FailureThrottle(
-            config.login_failures_per_account, max_delay=config.login_delay_max
+            config.login_failures_per_account,
+            max_delay=config.login_delay_max,
+            decay=config.login_failure_decay,
         )
         self._by_address = FailureThrottle(
-            config.login_failures_per_address, max_delay=config.login_delay_max
+            config.login_failures_per_address,
+            max_delay=config.login_delay_max,
+            decay=config.login_failure_decay,
         )
         self._registrations = WindowCounter(config.registrations_per_address, 3600.0)
 
     async def register(self, username: str, password: str, address: str) -> UserRecord:
         check_username(username)
         check_password(username, password)
-        now = self._clock()
-        wait = self._registrations.retry_after(address, now)
+        # Counted before the hash, so a burst of registrations cannot all pass the check first.
+        reserved = self._clock()
+        counted_as = address_key(address)
+        wait = self._registrations.reserve(counted_as, reserved)
         if wait:
             raise _rate_limited(wait)
+        try:
+            user = await self._create_account(username, password)
+        except BaseException:
+            self._registrations.cancel(counted_as, reserved)  # no account was made: it does not count
+            raise
+        activity.record("register", user=user.username, addr=address)
+        return user
+
+    async def _create_account(self, username: str, password: str) -> UserRecord:
         if await self._store.find_user(username) is not None:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"the name {username!r} is taken")
         password_hash = await self._hashing.hash(password)
@@ -81,36 +98,67 @@ class Authenticator:
             user = await self._store.create_user(username, password_hash, utc_now())
         except UsernameTaken:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"the name {username!r} is taken") from None
-        self._registrations.add(address, self._clock())
-        activity.record("register", user=user.username, addr=address)
         return user
 
     async def login(self, username: str, password: str, address: str) -> UserRecord:
         key = username_key(username)[:64]
-        now = self._clock()
-        wait = max(self._by_address.retry_after(address, now), self._by_account.retry_after(key, now))
-        if wait:
-            activity.record("login_throttled", user=username[:64], addr=address)
-            raise _rate_limited(wait)
+        self._reserve_login(username, key, address)
+        verdict: bool | None = None  # None: no verdict (an error), so the attempt is not counted
+        try:
+            user, verdict = await self._check_password(username, password)
+        finally:
+            self._settle_login(key, address_key(address), verdict)
+        if not verdict:
+            activity.record("login_failed", user=username[:64], addr=address)
+            raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong username or password")
+        assert user is not None
+        if self._hashing.needs_rehash(user.password_hash):
+            # Parameters were raised since this hash was made: upgrade it while we know the password.
+            await self._store.set_password_hash(user.id, await self._hashing.hash(password))
+            activity.record("password_rehashed", user=user.username)
+        return user
+
+    async def _check_password(self, username: str, password: str) -> tuple[UserRecord | None, bool]:
+        """The user and whether the password is theirs; an unknown user costs a verification too."""
         user = await self._store.find_user(username) if len(username) <= 64 else None
         if user is None:
             await self._hashing.verify_dummy(password)
             ok = False
         else:
             ok = await self._hashing.verify(user.password_hash, password)
-        if not ok:
-            now = self._clock()
-            self._by_address.failed(address, now)
+        return user, ok
+
+    def _reserve_login(self, username: str, key: str, address: str) -> None:
+        """Count the attempt against its address and account before the hash, or refuse it.
+
+        An account blocked by failures still lets an attempt from a *clean* address
+        (no failures, nothing in flight) be verified: its owner is never locked out
+        by someone guessing from elsewhere. A wrong password from there counts for
+        both, so the address is clean no more.
+        """
+        now = self._clock()
+        counted_as = address_key(address)
+        clean = self._by_address.is_clean(counted_as, now)
+        wait = self._by_address.reserve(counted_as, now)
+        if not wait:
+            wait = self._by_account.reserve(key, now, past_block=clean)
+            if wait:
+                self._by_address.release(counted_as, now)
+        if wait:
+            activity.record("login_throttled", user=username[:64], addr=address)
+            raise _rate_limited(wait)
+
+    def _settle_login(self, key: str, counted_as: str, verdict: bool | None) -> None:
+        now = self._clock()
+        if verdict is False:
+            self._by_address.failed(counted_as, now)
             self._by_account.failed(key, now)
-            activity.record("login_failed", user=username[:64], addr=address)
-            raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong username or password")
-        assert user is not None
-        self._by_account.succeeded(key)
-        if self._hashing.needs_rehash(user.password_hash):
-            # Parameters were raised since this hash was made: upgrade it while we know the password.
-            await self._store.set_password_hash(user.id, await self._hashing.hash(password))
-            activity.record("password_rehashed", user=user.username)
-        return user
+            return
+        self._by_address.release(counted_as, now)
+        if verdict:
+            self._by_account.succeeded(key, now)
+        else:
+            self._by_account.release(key, now)
 
     async def open_session(self, user: UserRecord, peer: str) -> SignedIn:
         token = secrets.token_urlsafe(32)
@@ -123,12 +171,14 @@ class Authenticator:
     async def check_token(self, token: str, address: str) -> SignedIn:
         """Find the session a resume token belongs to (without re-opening it yet)."""
         now = self._clock()
-        wait = self._by_address.retry_after(address, now)
+        wait = self._by_address.retry_after(address_key(address), now)
         if wait:
             raise _rate_limited(wait)
         found = await self._store.find_session(token_digest(token)) if len(token) <= TOKEN_MAX else None
         if found is None or found[0].expires_at <= utc_now():
-            self._by_address.failed(address, self._clock())
+            # Not reserved: a token cannot be guessed, so a burst gains nothing; the count only
+            # bounds what garbage costs (and a reconnect storm from one address is not held up).
+            self._by_address.failed(address_key(address), self._clock(), reserved=False)
             activity.record("resume_failed", addr=address)
             raise ProtocolError(ErrorCode.INVALID_TOKEN, "that session has expired or ended; log in again")
         session, user = found

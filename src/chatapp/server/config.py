@@ -93,6 +93,9 @@ class Config:
     login_failures_per_account: int = _setting(5, "failed logins for one account before delays start")
     login_failures_per_address: int = _setting(20, "failed logins from one address before delays start")
     login_delay_max: float = _setting(900.0, "longest delay in seconds imposed after failed logins")
+    login_failure_decay: float = _setting(
+        600.0, "seconds after which one failed login is forgiven (per account and per address)"
+    )
     registrations_per_address: int = _setting(10, "accounts one address may create per hour")
     history: bool = _setting(
         True, "store messages (--no-history: relay only, no history or replay; for measuring)"
@@ -243,6 +246,8 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         "send_rate",
         "status_rate",
         "close_grace",
+        "login_delay_max",
+        "login_failure_decay",
     ):
         if getattr(config, name) <= 0:
             return f"{_flag(name)} must be positive"
@@ -260,6 +265,8 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         "replay_max",
         "max_rooms_per_user",
         "room_creations_per_hour",
+        "login_failures_per_account",
+        "login_failures_per_address",
     ):
         if getattr(config, name) < 1:
             return f"{_flag(name)} must be at least 1"

@@ -21,8 +21,9 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from chatapp.clock import monotonic
+from chatapp.clock import monotonic, utc_now, wire_timestamp
 from chatapp.protocol import (
     LINE_TOO_LONG,
     PROTOCOL_VERSION,
@@ -116,6 +117,7 @@ class Connection:
         self._end_reason = "disconnect"
         self._revoke = False
         self._handed_over = False  # a resume of this same session took over; the session row lives on
+        self._online_since: datetime | None = None
         self._auth_timer: asyncio.TimerHandle | None = None
         self._keepalive_timer: asyncio.TimerHandle | None = None
         self._abort_timer: asyncio.TimerHandle | None = None
@@ -383,23 +385,28 @@ class Connection:
 
     # -- signing in -------------------------------------------------------------
 
-    def check_duplicate(self, user_id: int, session_id: int | None = None) -> None:
+    def check_duplicate(self, user_id: int, session_id: int | None = None, *, takeover: bool = False) -> None:
         """Refuse a second sign-in of an online account under the ``reject`` policy.
 
         The same session coming back (a reconnect before we noticed the old
-        link died) is always let in.
+        link died) is always let in; so is a password login with ``takeover``,
+        which ends the other session. A resume of another session never is.
+        The refusal says where the account is signed in and since when (only
+        someone who gave its password or a token of it gets this far).
         """
         current = self.services.hub.online(user_id)
-        if current is None or self.config.duplicate_login != "reject":
+        if current is None or takeover or self.config.duplicate_login != "reject":
             return
-        if (
-            isinstance(current, Connection)
-            and current._signed_in is not None
-            and current._signed_in.session_id == session_id
-        ):
-            return
+        where = ""
+        if isinstance(current, Connection) and current._signed_in is not None:
+            if current._signed_in.session_id == session_id:
+                return
+            since = f" since {wire_timestamp(current._online_since)}" if current._online_since else ""
+            where = f" from {current.peer}{since}"
         raise ProtocolError(
-            ErrorCode.ALREADY_LOGGED_IN, "this account is already signed in elsewhere; quit there first"
+            ErrorCode.ALREADY_LOGGED_IN,
+            f"this account is already signed in elsewhere{where}; quit there, "
+            "or log in with takeover to end that session",
         )
 
     def become(self, signed: SignedIn, rooms: dict[str, int], ref: str | int | None, event: str) -> bool:
@@ -411,6 +418,7 @@ class Connection:
         if self._auth_timer is not None:
             self._auth_timer.cancel()
         self.room_ids = dict(rooms)
+        self._online_since = utc_now()
         self.send(AuthOk(username=signed.username, token=signed.token or "", ref=ref))
         previous = self.services.hub.attach(self, rooms)
         if isinstance(previous, Connection) and previous is not self:

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from chatapp.protocol import (
     Away,
+    EndSession,
     History,
     Join,
     Leave,
     ListRooms,
+    ListSessions,
     Login,
     Ping,
     Pong,
@@ -29,7 +31,7 @@ from chatapp.protocol import (
     Who,
     Whois,
 )
-from chatapp.server.handlers import accounts, chat, people, rooms
+from chatapp.server.handlers import accounts, chat, people, rooms, sessions
 from chatapp.server.states import State
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ _SIGNED_IN: dict[type, Handler] = {
     Who: rooms.on_who,
     Whois: people.on_whois,
     Away: people.on_away,
+    ListSessions: sessions.on_list_sessions,
+    EndSession: sessions.on_end_session,
 }
 
 _SIGN_IN: dict[type, Handler] = {

@@ -37,7 +37,7 @@ async def on_register(conn: Connection, frame: Register) -> None:
 async def on_login(conn: Connection, frame: Login) -> None:
     user = await conn.services.auth.login(frame.username, frame.password, conn.address)
     after = max(await conn.services.store.seen_message_id(user.id), conn.services.hub.seen(user.id))
-    await _open_session(conn, user, frame.ref, "login", replay_after=after)
+    await _open_session(conn, user, frame.ref, "login", replay_after=after, takeover=bool(frame.takeover))
 
 
 async def on_resume(conn: Connection, frame: Resume) -> None:
@@ -54,25 +54,33 @@ async def on_resume(conn: Connection, frame: Resume) -> None:
 
 
 async def _open_session(
-    conn: Connection, user: UserRecord, ref: str | int | None, event: str, *, replay_after: int | None
+    conn: Connection,
+    user: UserRecord,
+    ref: str | int | None,
+    event: str,
+    *,
+    replay_after: int | None,
+    takeover: bool = False,
 ) -> None:
-    conn.check_duplicate(user.id)
+    conn.check_duplicate(user.id, takeover=takeover)
     auth = conn.services.auth
     signed = await auth.open_session(user, conn.peer)
     try:
         # Another login of this account may have finished while we awaited the database.
-        conn.check_duplicate(user.id, signed.session_id)
+        conn.check_duplicate(user.id, signed.session_id, takeover=takeover)
     except ProtocolError:
         await auth.end_session(signed.session_id, "rejected", revoke=True)
         raise
     replaced = conn.services.hub.online(user.id)
     if replaced is not None:
-        # Policy "replace": revoke the old session's token before we go online, so its client
-        # cannot resume in the meantime and bounce this one out.
+        # A takeover, or policy "replace": revoke the old session's token before we go online,
+        # so its client cannot resume in the meantime and bounce this one out.
         old_session = getattr(replaced, "session_id", None)
         if isinstance(old_session, int):
             await auth.end_session(old_session, "replaced", revoke=True)
-    await _sign_in(conn, signed, ref, event, replay_after=replay_after)
+            if takeover:
+                activity.record("takeover", user=user.username, addr=conn.peer, replaced=old_session)
+    await _sign_in(conn, signed, ref, event, replay_after=replay_after, takeover=takeover)
 
 
 async def _sign_in(
@@ -83,10 +91,19 @@ async def _sign_in(
     *,
     replay_after: int | None,
     rooms: dict[str, int] | None = None,
+    takeover: bool = False,
 ) -> None:
     store = conn.services.store
     if rooms is None:
         rooms = {room.name: room.id for room in await store.user_rooms(signed.user_id)}
+    try:
+        # The last look, with nothing awaited between it and going online: another sign-in of
+        # the account may have come online meanwhile, and only a takeover may displace it.
+        conn.check_duplicate(signed.user_id, signed.session_id, takeover=takeover)
+    except ProtocolError:
+        # A new session dies with its token; a resumed one goes back to waiting for its client.
+        await conn.services.auth.end_session(signed.session_id, "rejected", revoke=signed.token is not None)
+        raise
     async with conn.holding_live():
         if not conn.become(signed, rooms, ref, event):
             return

@@ -435,6 +435,40 @@ class Store:
             known = [value for value in (ended, seen) if value is not None]
             return max(known) if known else None
 
+    # Session control by their user (list, end one): rare, so plain ORM work outside the batcher.
+
+    async def live_sessions(self, user_id: int, now: datetime, limit: int) -> list[SessionRecord]:
+        """The user's sessions that can still be used: open, or ended but resumable (not revoked,
+        not expired); the most recently used first, at most ``limit``."""
+        async with self._sessions.begin() as session:
+            rows = await session.scalars(
+                select(UserSession)
+                .where(
+                    UserSession.user_id == user_id,
+                    or_(UserSession.ended_at.is_(None), UserSession.expires_at > _aware(now)),
+                )
+                .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+                .limit(limit)
+            )
+            return [_session_record(row) for row in rows]
+
+    async def revoke_user_session(self, user_id: int, session_id: int, reason: str, now: datetime) -> bool:
+        """End one of the user's live sessions and revoke its token; False (and nothing changed)
+        when it is not one: unknown, another user's, or already over."""
+        now = _aware(now)
+        async with self._writing() as session:
+            result = await session.execute(
+                update(UserSession)
+                .where(
+                    UserSession.id == session_id,
+                    UserSession.user_id == user_id,
+                    or_(UserSession.ended_at.is_(None), UserSession.expires_at > now),
+                )
+                .values(ended_at=now, end_reason=reason, last_seen_at=now, expires_at=now),
+                execution_options=_NO_SYNC,
+            )
+            return cast(CursorResult[Any], result).rowcount == 1
+
     # -- rooms ---------------------------------------------------------------
 
     async def get_room(self, name: str) -> RoomRecord | None:
