@@ -39,6 +39,15 @@ def message_frame(stored: StoredMessage, *, replayed: bool = False) -> Message |
     )
 
 
+def encode_replayed(messages: list[StoredMessage]) -> tuple[bytes, list[int]]:
+    """A page of a replay as the bytes to send (each message encoded with ``replayed``) and its ids.
+
+    Runs where the store read the page (a reader thread on SQLite), not on the event loop.
+    """
+    frames = b"".join([encode(message_frame(message, replayed=True)) for message in messages])
+    return frames, [message.id for message in messages]
+
+
 def fit(
     items: Sequence[T], size_of: Callable[[T], int], budget: int, *, keep_newest: bool
 ) -> tuple[list[T], bool]:
