@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from chatapp.server.store import MessageDraft, RoomRecord, Store, StoredMessage, UserRecord
+from chatapp.server.store import MessageDraft, RoomRecord, Store, StoredMessage, UserRecord, repository
 from chatapp.server.store.readers import ThreadReaders
 from tests.server.store.helpers import dm_draft, make_users, room_draft
 
@@ -400,18 +400,21 @@ async def test_history_and_missed_queries_use_indexes(store: Store, db_path: Pat
         await store.room_history(dev.id, before=10, after=None, limit=5)
         await store.room_history(dev.id, before=None, after=1, limit=5)
         await store.dm_history(alice.id, bob.id, before=10, after=None, limit=5)
-        await store.missed_messages(alice.id, 0, 5)
         await store.insert_messages([room_draft(alice, dev.id, "x", now, nonce="n")])
-        await store.replay_start(alice.id, 0, 10, 5)
-
     plans = [plan(db_path, statement, parameters) for statement, parameters in seen]
-    room_plans, dm_plan, missed_plan, nonce_plan, start_plan = plans[:3], *plans[3:7]
-    assert "ix_messages_room_id_id (room_id=? AND id>? AND id<?)" in start_plan
+    # The replay's statements run as plain SQL on the readers' connections: their plans as such.
+    values = {"user": alice.id, "after": 0, "until": 10, "scan": 5, "keep": 4}
+    for replay in (repository._SQLITE_REPLAY_PAGE, repository._SQLITE_REPLAY_START):  # noqa: SLF001
+        given = replay.compiled.construct_params(values)
+        plans.append(plan(db_path, replay.sql, [given[name] for name in replay.names]))
+
+    room_plans, dm_plan, nonce_plan, missed_plan, start_plan = plans[:3], *plans[3:7]
     for room_plan in room_plans:
         assert "USING INDEX ix_messages_room_id_id" in room_plan
     assert "USING INDEX ix_messages_dm_key_id" in dm_plan
-    assert "ix_messages_room_id_id (room_id=? AND id>? AND id<?)" in missed_plan
-    assert "ix_messages_recipient_id_id (recipient_id=? AND id>? AND id<?)" in missed_plan
+    for replay_plan in (missed_plan, start_plan):
+        assert "ix_messages_room_id_id (room_id=? AND id>? AND id<?)" in replay_plan
+        assert "ix_messages_recipient_id_id (recipient_id=? AND id>? AND id<?)" in replay_plan
     assert "sqlite_autoindex_messages_1 (sender_id=? AND nonce=?)" in nonce_plan
     for query_plan in plans:
         # Never a full scan of messages (SCAN of a subquery or of constant rows is fine).

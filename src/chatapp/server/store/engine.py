@@ -95,7 +95,12 @@ def create_engine(
 
 def create_reader_engine(path: Path, *, busy_timeout_ms: int, synchronous: str, readers: int) -> Engine:
     """A synchronous engine on the SQLite file ``path`` for the store's reader threads (see
-    :mod:`.readers`): read-only connections (``query_only``), one per reader, each read one snapshot."""
+    :mod:`.readers`): read-only connections (``query_only``), one per reader.
+
+    No BEGIN and no COMMIT: each statement is its own snapshot (a read is one
+    statement), and every statement a reader thread runs costs it a hand-over
+    of the GIL from the event loop.
+    """
     _check_settings(busy_timeout_ms, synchronous)
     engine = sqlalchemy.create_engine(
         f"sqlite:///{path}",
@@ -110,7 +115,6 @@ def create_reader_engine(path: Path, *, busy_timeout_ms: int, synchronous: str, 
         _on_sqlite_connect(dbapi_connection, connection_record, pragmas)
 
     event.listen(engine, "connect", on_connect)
-    event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
 

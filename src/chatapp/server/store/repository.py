@@ -45,6 +45,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as cast_
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
@@ -671,7 +672,12 @@ class Store:
         if until <= after_id:
             return after_id, False
         values = {"user": user_id, "after": after_id, "until": until, "scan": keep + 1, "keep": keep}
-        cut = await self._readers.run(lambda connection: connection.execute(_REPLAY_START, values).scalar())
+        if self._dialect == "sqlite":
+            cut = await self._readers.run(lambda connection: _SQLITE_REPLAY_START.scalar(connection, values))
+        else:
+            cut = await self._readers.run(
+                lambda connection: connection.execute(_REPLAY_START, values).scalar()
+            )
         return (after_id, False) if cut is None else (int(cut), True)
 
     async def replay_page(
@@ -696,7 +702,7 @@ class Store:
 
         def read(connection: Connection) -> tuple[R, int | None]:
             if packed:
-                messages = _unpack_page(connection.execute(_REPLAY_PAGE_PACKED, values).scalar())
+                messages = _unpack_page(_SQLITE_REPLAY_PAGE.scalar(connection, values))
             else:
                 messages = [_stored_message(row) for row in connection.execute(_REPLAY_PAGE, values)]
             return render(messages), messages[-1].id if messages else None
@@ -1231,7 +1237,32 @@ _REPLAY_PAGE = (
     .order_by(Message.id)
     .limit(bindparam("scan", type_=Integer))
 )
-_REPLAY_PAGE_PACKED = _packed(_REPLAY_PAGE)
+
+
+class _SqliteStatement:
+    """A Core statement compiled once for SQLite and run as plain SQL.
+
+    A replay runs these several times per sign-in; SQLAlchemy's statement cache still
+    walks a statement this size to make its cache key on every execution, which cost
+    more than running it.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.compiled = statement.compile(dialect=sqlite_dialect.dialect())
+        self.sql = str(self.compiled)
+        self.names = tuple(self.compiled.positiontup or ())
+
+    def scalar(self, connection: Connection, values: dict[str, Any]) -> Any:
+        """The first column of the first row, for these values of the named parameters."""
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        given = self.compiled.construct_params(values)  # with the statement's own (LIMIT 1, ...)
+        row = raw.execute(self.sql, [given[name] for name in self.names]).fetchone()
+        return None if row is None else row[0]
+
+
+_SQLITE_REPLAY_START = _SqliteStatement(_REPLAY_START)
+_SQLITE_REPLAY_PAGE = _SqliteStatement(_packed(_REPLAY_PAGE))
 
 
 def _display_url(url: str) -> str:
