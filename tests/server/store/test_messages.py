@@ -13,7 +13,15 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from chatapp.server.store import MessageDraft, RoomRecord, Store, StoredMessage, UserRecord, repository
+from chatapp.server.store import (
+    MessageDraft,
+    RoomRecord,
+    Store,
+    StoredMessage,
+    UserRecord,
+    create_engine,
+    repository,
+)
 from chatapp.server.store.readers import ThreadReaders
 from tests.server.store.helpers import dm_draft, make_users, room_draft
 
@@ -572,3 +580,30 @@ async def test_replay_pages_carry_any_text_exactly(store: Store, now: datetime) 
     assert await store.missed_messages(alice.id, 0, 100) == stored
     page, last = await store.replay_page(alice.id, stored[2].id, stored[-2].id, 3, list)
     assert page == stored[3:6] and last == stored[5].id
+
+
+async def test_replays_through_sqlalchemy_read_what_the_sqlite_readers_read(
+    store: Store, db_url: str, now: datetime
+) -> None:
+    # The path of other databases (PostgreSQL): the same statements through SQLAlchemy on the pool.
+    alice, bob = await make_users(store, now, "Alice", "Bob")
+    dev = await room(store, alice, "dev", now)
+    drafts = [room_draft(bob, [1, dev.id][n % 2], f"r{n}\x1e", now, nonce=f"n{n}") for n in range(30)]
+    drafts += [dm_draft(bob, alice, "to alice", now), dm_draft(alice, alice, "to myself", now)]
+    stored = await store.insert_messages(drafts)
+    orm = Store(create_engine(db_url))
+    try:
+        last = stored[-1].id
+        for after, until, keep in [(0, last, 5), (stored[3].id, stored[20].id, 100), (0, last, 0)]:
+            assert await orm.replay_start(alice.id, after, until, keep) == await store.replay_start(
+                alice.id, after, until, keep
+            )
+        assert await orm.missed_messages(alice.id, 0, 100) == await store.missed_messages(alice.id, 0, 100)
+        assert [m.text for m in await orm.missed_messages(alice.id, stored[-3].id, 10)] == [
+            "to alice",
+            "to myself",
+        ]
+        cut = await orm.replay_start(alice.id, 0, last, 5)
+        assert cut == (stored[-6].id, True)  # the newest five are kept
+    finally:
+        await orm.close()

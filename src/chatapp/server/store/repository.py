@@ -236,6 +236,9 @@ class Store:
         self._batch_inserter = batch_inserter
         self._session_fast_path = session_fast_path
         self._readers = readers if readers is not None else PoolReaders(engine)
+        # The replay's SQL runs as plain SQL on the readers' own sqlite3 connections (see
+        # _SqliteStatement); through the pool (aiosqlite, other databases) it goes through SQLAlchemy.
+        self._plain_sqlite_reads = isinstance(self._readers, ThreadReaders)
         self.opened: OpenedDatabase | None = None
         # Signing in and out: many connections' session work per transaction (see session_ops).
         self._session_ops = SessionBatcher(self._run_session_ops)
@@ -672,7 +675,7 @@ class Store:
         if until <= after_id:
             return after_id, False
         values = {"user": user_id, "after": after_id, "until": until, "scan": keep + 1, "keep": keep}
-        if self._dialect == "sqlite":
+        if self._plain_sqlite_reads:
             cut = await self._readers.run(lambda connection: _SQLITE_REPLAY_START.scalar(connection, values))
         else:
             cut = await self._readers.run(
@@ -698,7 +701,7 @@ class Store:
         _check_limit(limit)
         end = _NO_END if until is None else until
         values = {"user": user_id, "after": after_id, "until": end, "scan": limit}
-        packed = self._dialect == "sqlite"
+        packed = self._plain_sqlite_reads
 
         def read(connection: Connection) -> tuple[R, int | None]:
             if packed:
