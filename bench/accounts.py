@@ -146,3 +146,82 @@ async def _join_default_room(conn: AsyncConnection, count: int, now: datetime) -
                 row[stamp] = now
         rows.append(row)
     await conn.execute(insert(membership), rows)
+
+
+TEST_ARGON2_ARGS: tuple[str, ...] = ("--argon2-memory-kib", "8", "--argon2-time-cost", "1")
+"""Server flags for argon2 so cheap that signing in measures the server, not the hash."""
+
+
+def test_hasher() -> PasswordHasher:
+    """argon2id with the parameters of :data:`TEST_ARGON2_ARGS` (no rehash at login)."""
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)
+
+
+@dataclass(frozen=True, slots=True)
+class ChurnAccounts:
+    template: Path
+    usernames: list[str]
+    tokens: list[str]
+    churn_usernames: list[str]
+    password: str
+    last_id: int
+    """The highest message id in the template: the clients resume from it."""
+
+    def copy_to(self, path: Path) -> Path:
+        return Accounts(self.template, [], [], [], self.password).copy_to(path)
+
+
+def prepare_churn(
+    path: Path, clients: int, churn: int, *, missed: int, live_rate: float, signin_rate: float
+) -> ChurnAccounts:
+    """Accounts for the churn workload: ``clients`` with resumable sessions, ``churn`` to log in.
+
+    ``missed`` messages are stored in ``general`` first. The i-th churn account
+    signs in ``i / signin_rate`` seconds into the run, when about ``live_rate``
+    messages per second have been added since: its seen mark is set so that it
+    missed about ``missed`` messages by then. Their hashes use
+    :data:`TEST_ARGON2_ARGS`' parameters.
+    """
+    return asyncio.run(_prepare_churn(path, clients, churn, missed, live_rate, signin_rate))
+
+
+async def _prepare_churn(
+    path: Path, clients: int, churn: int, missed: int, live_rate: float, signin_rate: float
+) -> ChurnAccounts:
+    base = await _prepare(path, clients, 0, PASSWORD)
+    cheap = test_hasher().hash(PASSWORD)
+    now = datetime.now(UTC)
+    names = [f"churn{i:05d}" for i in range(churn)]
+    engine = create_engine(sqlite_url(path))
+    try:
+        async with engine.begin() as conn:
+            room_id = await conn.scalar(select(models.Room.id).where(models.Room.name == DEFAULT_ROOM))
+            await conn.execute(
+                insert(models.Message),
+                [
+                    {"room_id": room_id, "sender_id": 1, "text": f"F{i:07d} backlog", "created_at": now}
+                    for i in range(missed)
+                ],
+            )
+            first = clients + 1
+            await conn.execute(
+                insert(User),
+                [
+                    {
+                        "id": first + i,
+                        "username": name,
+                        "username_key": username_key(name),
+                        "password_hash": cheap,
+                        "created_at": now,
+                        "seen_message_id": int(live_rate * i / signin_rate) if signin_rate else 0,
+                    }
+                    for i, name in enumerate(names)
+                ],
+            )
+            await conn.execute(
+                insert(models.Membership),
+                [{"user_id": first + i, "room_id": room_id, "joined_at": now} for i in range(churn)],
+            )
+    finally:
+        await engine.dispose()
+    return ChurnAccounts(path, base.usernames, base.tokens, names, PASSWORD, missed)

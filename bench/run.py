@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, profile, servers
+from bench import accounts, profile, servers, signins
 from bench.driver import DriverSpec, ReplaySpec, StormSpec
 from bench.workloads import THROUGHPUT_A, Workload, default_suite, quick_suite
 
@@ -131,14 +131,36 @@ class Bench:
         self.results_dir = results_dir
         self.counter = 0
         self.server_help = servers.chatapp_help()
+        self.churn_accounts: dict[tuple[int, int, int, float, float], accounts.ChurnAccounts] = {}
+
+    def churn_template(self, workload: Workload) -> accounts.ChurnAccounts:
+        """The database of a churn workload, made on first use (its messages would disturb the others)."""
+        live_rate = workload.senders * (workload.rate or 0.0)
+        churn = int(workload.duration * workload.signin_rate) + 10
+        key = (workload.clients, churn, workload.churn_missed, live_rate, workload.signin_rate)
+        if key not in self.churn_accounts:
+            log(f"preparing {workload.clients} accounts, {churn} to sign in, {workload.churn_missed} missed")
+            self.churn_accounts[key] = accounts.prepare_churn(
+                self.workdir / f"churn{len(self.churn_accounts)}.db",
+                workload.clients,
+                churn,
+                missed=workload.churn_missed,
+                live_rate=live_rate,
+                signin_rate=workload.signin_rate,
+            )
+        return self.churn_accounts[key]
 
     def start_server(
-        self, target: str, extra: tuple[str, ...] = (), profile_to: Path | None = None
+        self,
+        target: str,
+        extra: tuple[str, ...] = (),
+        profile_to: Path | None = None,
+        template: accounts.Accounts | accounts.ChurnAccounts | None = None,
     ) -> servers.ServerProcess:
         self.counter += 1
         log_path = self.results_dir / "logs" / f"{self.counter:02d}-{target}.log"
         if target == "chatapp":
-            database = self.accounts.copy_to(self.workdir / f"run{self.counter}.db")
+            database = (template or self.accounts).copy_to(self.workdir / f"run{self.counter}.db")
             return servers.chatapp_server(database, log_path, extra, profile_to=profile_to).start()
         return servers.baseline_server(target, log_path).start()
 
@@ -179,12 +201,44 @@ class Bench:
             replay=replay,
         )
 
-    def drive(self, spec: DriverSpec, timeout: float) -> dict[str, Any]:
+    def signin_spec(
+        self, workload: Workload, server: servers.ServerProcess, template: accounts.ChurnAccounts | None
+    ) -> signins.ChurnSpec | signins.RegistrationSpec:
+        if workload.kind == "registrations":
+            return signins.RegistrationSpec(
+                host=server.host,
+                port=server.port,
+                usernames=[f"newcomer{i:05d}" for i in range(workload.clients)],
+                password=self.accounts.password,
+            )
+        assert template is not None
+        return signins.ChurnSpec(
+            host=server.host,
+            port=server.port,
+            tokens=template.tokens[: workload.clients],
+            usernames=template.usernames[: workload.clients],
+            resume_last_id=template.last_id,
+            chatters=workload.senders,
+            rate=workload.rate or 1.0,
+            duration=workload.duration,
+            churn_usernames=template.churn_usernames,
+            churn_password=template.password,
+            signin_rate=workload.signin_rate,
+            connect_concurrency=workload.connect_concurrency,
+        )
+
+    def drive(
+        self, spec: DriverSpec | signins.ChurnSpec | signins.RegistrationSpec, timeout: float
+    ) -> dict[str, Any]:
         stderr_path = self.results_dir / "logs" / f"{self.counter:02d}-driver.log"
+        if isinstance(spec, DriverSpec):
+            module, payload = "bench.driver", msgspec.json.encode(spec)
+        else:
+            module, payload = "bench.signins", signins.wrap(spec)
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.run(
-                [sys.executable, "-m", "bench.driver", "--spec", "-"],
-                input=msgspec.json.encode(spec),
+                [sys.executable, "-m", module, "--spec", "-"],
+                input=payload,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 cwd=REPO,
@@ -198,11 +252,16 @@ class Bench:
 
     def run_one(self, workload: Workload, target: str, profile_to: Path | None = None) -> dict[str, Any]:
         started = time.monotonic()
-        server = self.start_server(target, workload.server_args, profile_to)
+        churn = self.churn_template(workload) if workload.kind == "churn" else None
+        server = self.start_server(target, workload.server_args, profile_to, churn)
         outcome: dict[str, Any] = {"target": target}
         try:
-            spec = self.spec(workload, target, server)
-            budget = workload.connect_timeout + 120.0 * max(1, workload.rounds) + 120.0
+            spec: DriverSpec | signins.ChurnSpec | signins.RegistrationSpec
+            if workload.kind in ("churn", "registrations"):
+                spec = self.signin_spec(workload, server, churn)
+            else:
+                spec = self.spec(workload, target, server)
+            budget = workload.connect_timeout + 120.0 * max(1, workload.rounds) + 120.0 + workload.duration
             outcome["driver"] = self.drive(spec, budget)
         except Exception as exc:  # recorded in the report, the suite goes on
             outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
@@ -236,17 +295,20 @@ class Bench:
                 outcome = self.run_one(workload, target)
                 entry["all_runs"].setdefault(target, []).append(outcome)
                 log(f"{label}: {_brief(outcome)}")
-        latency = workload.kind in ("latency", "storm")
         for target, outcomes in entry["all_runs"].items():
-            entry["runs"][target] = best(outcomes, latency)
+            entry["runs"][target] = best(outcomes, workload.kind)
         return entry
 
 
-def best(outcomes: list[dict[str, Any]], latency: bool) -> dict[str, Any]:
+def best(outcomes: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     good = [o for o in outcomes if "driver" in o and not o["driver"].get("problems")]
     if not good:
         return outcomes[-1]
-    if latency:
+    if kind == "churn":
+        return min(good, key=lambda o: o["driver"]["ack_ms"].get("p99") or float("inf"))
+    if kind == "registrations":
+        return min(good, key=lambda o: o["driver"].get("ready_seconds") or float("inf"))
+    if kind in ("latency", "storm"):
         return min(good, key=lambda o: o["driver"]["latency_ms"].get("p99") or float("inf"))
     return max(good, key=lambda o: o["driver"].get("deliveries_per_s") or 0.0)
 
@@ -256,6 +318,21 @@ def _brief(outcome: dict[str, Any]) -> str:
         return "ERROR " + str(outcome["error"])[:300]
     d = outcome["driver"]
     parts = [f"{outcome['wall_seconds']}s"]
+    if d.get("kind") == "registrations":
+        parts.append(f"{d['ready']}/{d['count']} ready in {d['ready_seconds']} s, {d['retries']} retries")
+        parts.append(f"failed {d['failed']}")
+        return ", ".join(parts + d["problems"])
+    if d.get("kind") == "churn":
+        ack = d["ack_ms"]
+        parts.append(f"acks {d['acked']}/{d['sent']} p50 {ack['p50']} p99 {ack['p99']} max {ack['max']} ms")
+        if d.get("signins"):
+            s = d["signins"]
+            parts.append(
+                f"sign-ins {s['ok']}/{s['attempted']} ok, failed {s['failed']}, "
+                f"unfinished {s['unfinished']}, synced p50 {s['synced_ms']['p50']} "
+                f"p99 {s['synced_ms']['p99']} ms"
+            )
+        return ", ".join(parts + d["problems"])
     if d.get("deliveries_per_s"):
         parts.append(f"{d['deliveries_per_s']:,.0f} deliveries/s")
     if d["latency_ms"].get("p99") is not None:

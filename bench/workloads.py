@@ -13,7 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-Kind = Literal["throughput", "latency", "connections", "storm", "sweep", "history", "replay", "pending"]
+from bench.accounts import TEST_ARGON2_ARGS
+
+Kind = Literal[
+    "throughput",
+    "latency",
+    "connections",
+    "storm",
+    "sweep",
+    "history",
+    "replay",
+    "churn",
+    "registrations",
+    "pending",
+]
 Target = Literal["naive", "coalesced", "chatapp"]
 
 ALL_TARGETS: tuple[Target, ...] = ("naive", "coalesced", "chatapp")
@@ -47,6 +60,12 @@ class Workload:
     connect_concurrency: int = 50
     connect_timeout: float = 120.0
     server_args: tuple[str, ...] = ()
+    duration: float = 0.0
+    """Churn: seconds the chatters send (and the sign-ins go on)."""
+    signin_rate: float = 0.0
+    """Churn: password logins per second (0 in the baseline run without churn)."""
+    churn_missed: int = 0
+    """Churn: messages each signing-in account missed."""
     needs: str | None = None
     """A server feature this workload cannot run without (listed, not run, while it is missing)."""
     needs_flag: str | None = None
@@ -188,6 +207,42 @@ EVENT_LOOP_U_LATENCY = replace(
     needs_flag="--event-loop",
     description="workload (c) against a server started with --event-loop asyncio, to compare with (c)",
 )
+CHURN_H = Workload(
+    key="h",
+    title="(h) sign-in churn with catch-up replays",
+    kind="churn",
+    clients=300,
+    senders=30,
+    rate=5.0,
+    duration=30.0,
+    signin_rate=20.0,
+    churn_missed=2000,
+    targets=("chatapp",),
+    repeats=2,
+    server_args=TEST_ARGON2_ARGS,
+    description="300 clients signed in, 30 of them each sending 5 msg/s to the room for 30 s; meanwhile 20 "
+    "password logins per second (test argon2 parameters) of accounts that each missed about 2,000 "
+    "messages, each taking its replay up to synced and quitting. The same run without the sign-ins "
+    "(h0) is the baseline; best of 2 runs each",
+)
+CHURN_H0 = replace(
+    CHURN_H,
+    key="h0",
+    title="(h0) the same without churn",
+    signin_rate=0.0,
+    description="workload (h) without the sign-ins: its baseline",
+)
+REGISTRATIONS_R = Workload(
+    key="r",
+    title="(r) 500 registrations at once",
+    kind="registrations",
+    clients=500,
+    targets=("chatapp",),
+    server_args=(*TEST_ARGON2_ARGS, "--registrations-per-address", "1000"),
+    repeats=2,
+    description="500 connections, greeted, each send register at the same moment (test argon2 "
+    "parameters); the time until the last one is signed in (its synced); best of 2",
+)
 SWEEP_POINTS = (50, 100, 250, 1000)
 """N for the chart, besides (b) at N=500 (same S=5, M=100)."""
 
@@ -220,6 +275,9 @@ def default_suite() -> list[Workload]:
         EVENT_LOOP_U,
         EVENT_LOOP_U_LATENCY,
         REPLAY_G,
+        CHURN_H0,
+        CHURN_H,
+        REGISTRATIONS_R,
         CONNECTIONS_D,
         *sweep(),
     ]
@@ -238,5 +296,8 @@ def quick_suite() -> list[Workload]:
         replace(EVENT_LOOP_U, clients=20, senders=4, messages=50, rounds=2, repeats=1),
         replace(EVENT_LOOP_U_LATENCY, clients=20, senders=4, messages=20, repeats=1),
         replace(REPLAY_G, clients=20, senders=4, messages=20, replay_missed=500, replay_after=0.2),
+        replace(CHURN_H0, clients=30, senders=5, duration=2.0, churn_missed=200, repeats=1),
+        replace(CHURN_H, clients=30, senders=5, duration=2.0, churn_missed=200, signin_rate=5.0, repeats=1),
+        replace(REGISTRATIONS_R, clients=40, repeats=1),
         *[replace(w, rounds=1) for w in sweep((20, 40))],
     ]

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 from bench.driver import DriverSpec, ReplaySpec, StormSpec, _Marker, percentiles, source_address
 
-from bench import accounts, profile, report, servers
+from bench import accounts, profile, report, servers, signins
 from chatapp.server.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -203,3 +203,61 @@ def test_profile_summary_reads_py_spy_raw_stacks(tmp_path: Path) -> None:
         "run (asyncio/runners.py:118)": 0.6667,
         "Outbox.flush (chatapp/server/outbox.py:69)": 0.3333,
     }
+
+
+def drive_signins(spec: signins.ChurnSpec | signins.RegistrationSpec) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.signins", "--spec", "-"],
+        input=signins.wrap(spec),
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_churn_and_registration_drivers(tmp_path: Path) -> None:
+    prepared = accounts.prepare_churn(
+        tmp_path / "churn.db", clients=5, churn=8, missed=40, live_rate=10.0, signin_rate=4.0
+    )
+    args = (*accounts.TEST_ARGON2_ARGS, "--registrations-per-address", "100")
+    server = servers.chatapp_server(prepared.copy_to(tmp_path / "chat.db"), tmp_path / "server.log", args)
+    server.start()
+    try:
+        churn = drive_signins(
+            signins.ChurnSpec(
+                host=server.host,
+                port=server.port,
+                tokens=prepared.tokens,
+                usernames=prepared.usernames,
+                resume_last_id=prepared.last_id,
+                chatters=2,
+                rate=5.0,
+                duration=1.0,
+                churn_usernames=prepared.churn_usernames,
+                churn_password=prepared.password,
+                signin_rate=4.0,
+            )
+        )
+        registrations = drive_signins(
+            signins.RegistrationSpec(
+                host=server.host,
+                port=server.port,
+                usernames=[f"new{n}" for n in range(10)],
+                password="p" * 12,
+            )
+        )
+    finally:
+        server.stop(timeout=10)
+    assert churn["problems"] == [] and churn["ready_clients"] == 5
+    assert churn["acked"] == churn["sent"] == 10 and churn["errors"] == {}
+    assert churn["ack_ms"]["count"] == 10 and churn["windows"]
+    signed = churn["signins"]
+    assert signed["attempted"] == signed["ok"] == 4 and signed["failed"] == {}
+    # Each of them missed about 40 messages (the backlog, less what was sent since it was made).
+    assert signed["replayed_mean"] >= 30
+    assert registrations["ready"] == registrations["count"] == 10
+    assert registrations["ready_seconds"] is not None and registrations["failed"] == {}
+    assert "Traceback" not in server.log()

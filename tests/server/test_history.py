@@ -259,3 +259,23 @@ async def test_a_reply_echoing_the_longest_ref_still_fits_a_frame(
     await alice.send(History(room="general", limit=12, ref="r" * (REF_MAX + 1)))
     error = await alice.expect_error("bad_frame")
     assert error.ref is None
+
+
+async def test_replays_and_history_show_nonces_on_ones_own_messages_only(connect: Connect) -> None:
+    alice = await online(connect, "alice")
+    bob = await online(connect, "bob")
+    await alice.send(Send(room="general", text="from alice", nonce="a-1"))
+    await bob.send(Send(room="general", text="from bob", nonce="b-1"))
+    await bob.send(SendDirect(to="alice", text="psst", nonce="b-2"))
+    for _ in range(3):
+        await alice.expect(Message | Direct, skip=(Presence,))  # type: ignore[arg-type]
+    token = alice.last_token
+    await alice.close()
+    again = await connect()
+    await again.resume(token, last_id=0)
+    seen = {m.text: m.nonce for m in again.replayed}
+    assert seen == {"from alice": "a-1", "from bob": None, "psst": None}
+    listed = await page(again, room="general")
+    assert {m.text: m.nonce for m in listed.messages} == {"from alice": "a-1", "from bob": None}
+    conversation = await page(again, with_="bob")
+    assert [(m.text, m.nonce) for m in conversation.messages] == [("psst", None)]

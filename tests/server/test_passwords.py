@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.server.config import Config
 from chatapp.server.passwords import PasswordHashing
 from tests.server.conftest import Dial, ServerFactory
@@ -73,5 +74,29 @@ async def test_hashing_threads_run_at_idle_priority_and_the_loop_thread_does_not
         in_pool = await loop.run_in_executor(hashing._executor, policy_and_nice)
         assert in_pool[0] == os.SCHED_IDLE or in_pool[1] == 19
         assert policy_and_nice()[0] != os.SCHED_IDLE  # only the hashing threads were lowered
+    finally:
+        hashing.close()
+
+
+async def test_a_burst_of_cheap_hashes_is_queued_not_turned_away() -> None:
+    # With test parameters the workers get through hundreds in well under the queue's time
+    # bound: a burst of sign-ups waits its turn instead of being told to come back later.
+    hashing = PasswordHashing(memory_kib=8, time_cost=1, parallelism=1, workers=1)
+    await hashing.start()
+    try:
+        hashes = await asyncio.gather(*(hashing.hash(f"password {n}") for n in range(300)))
+        assert len(set(hashes)) == 300
+    finally:
+        hashing.close()
+
+
+async def test_callers_are_turned_away_when_the_queue_would_take_too_long() -> None:
+    hashing = PasswordHashing(memory_kib=8, time_cost=1, parallelism=1, workers=1, max_waiting=2)
+    await hashing.start()
+    try:
+        hashing._mean_seconds = 1.0  # as if each hash took a second: 2 waiting need 2 s already
+        outcomes = await asyncio.gather(*(hashing.hash("password") for _ in range(4)), return_exceptions=True)
+        refused = [o for o in outcomes if isinstance(o, ProtocolError)]
+        assert [e.code for e in refused] == [ErrorCode.RATE_LIMITED] * 2
     finally:
         hashing.close()

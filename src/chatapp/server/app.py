@@ -26,6 +26,7 @@ from chatapp.server.messages import DurableMessageLog, MemoryMessageLog, Message
 from chatapp.server.outbox import Flusher
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.ratelimit import WindowCounter
+from chatapp.server.replay_budget import ReplayBudget
 from chatapp.server.retention import prune_forever, prune_once
 from chatapp.server.store import MessageWriter, Store
 
@@ -67,8 +68,19 @@ class ChatServer:
     async def start(self) -> None:
         config = self.config
         self._store = await Store.open(
-            config.resolved_database_url, migrate=config.migrate, synchronous=config.sqlite_synchronous
+            config.resolved_database_url,
+            migrate=config.migrate,
+            synchronous=config.sqlite_synchronous,
+            busy_timeout_ms=round(config.sqlite_busy_timeout * 1000),
         )
+        opened = self._store.opened
+        if opened is not None:
+            activity.record(
+                "database",
+                url=opened.url,
+                schema=opened.revision,
+                migrated_from=opened.migrated_from or "no migration needed",
+            )
         closed = await self._store.end_open_sessions("server_restart", utc_now())
         if closed:
             activity.record("recovered_sessions", count=closed)
@@ -100,6 +112,7 @@ class ChatServer:
             messages=messages,
             flusher=flusher,
             room_creations=WindowCounter(config.room_creations_per_hour, 3600.0),
+            replay_budget=ReplayBudget(config.replay_budget),
         )
         self._capacity = self._make_capacity()
         # The reader's limit only bounds StreamReader's own buffer; lines are bounded by LineSplitter.

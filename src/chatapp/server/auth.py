@@ -160,13 +160,16 @@ class Authenticator:
         else:
             self._by_account.release(key, now)
 
-    async def open_session(self, user: UserRecord, peer: str) -> SignedIn:
+    async def open_session(self, user: UserRecord, peer: str) -> tuple[SignedIn, dict[str, int], int]:
+        """A new session for ``user``; with the user's rooms (name to id) and seen cursor, read in
+        the same transaction."""
         token = secrets.token_urlsafe(32)
         now = utc_now()
-        session = await self._store.create_session(
+        opened = await self._store.sign_in(
             user.id, token_digest(token), peer, now, now + timedelta(seconds=self._config.session_ttl)
         )
-        return SignedIn(user.id, user.username, user.role, session.id, token)
+        signed = SignedIn(user.id, user.username, user.role, opened.session.id, token)
+        return signed, {room.name: room.id for room in opened.rooms}, opened.seen_message_id
 
     async def check_token(self, token: str, address: str) -> SignedIn:
         """Find the session a resume token belongs to (without re-opening it yet)."""

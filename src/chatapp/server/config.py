@@ -108,6 +108,14 @@ class Config:
     )
     history_days: int = _setting(0, "delete messages older than this many days (0: keep forever)")
     replay_max: int = _setting(10_000, "most missed messages replayed on a resume or login")
+    replay_budget: int = _setting(
+        20_000,
+        "missed messages replayed to one account per hour at most, over all its resumes and logins "
+        "(the newest are kept)",
+    )
+    sqlite_busy_timeout: float = _setting(
+        5.0, "seconds an SQLite write waits for a lock held by another process before it fails"
+    )
     room_status_limit: int = _setting(
         500, "rooms with more online members get no online/offline/away/back events (0: no limit)"
     )
@@ -248,6 +256,7 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         "close_grace",
         "login_delay_max",
         "login_failure_decay",
+        "sqlite_busy_timeout",
     ):
         if getattr(config, name) <= 0:
             return f"{_flag(name)} must be positive"
@@ -263,6 +272,7 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         "argon2_time_cost",
         "argon2_parallelism",
         "replay_max",
+        "replay_budget",
         "max_rooms_per_user",
         "room_creations_per_hour",
         "login_failures_per_account",

@@ -51,6 +51,7 @@ from chatapp.server.hub import Hub, Parts
 from chatapp.server.messages import MessageLog
 from chatapp.server.outbox import Flusher, Outbox
 from chatapp.server.ratelimit import TokenBucket, WindowCounter
+from chatapp.server.replay_budget import ReplayBudget
 from chatapp.server.states import State
 from chatapp.server.store import Store, StoredMessage
 
@@ -81,6 +82,7 @@ class Services:
     messages: MessageLog
     flusher: Flusher
     room_creations: WindowCounter
+    replay_budget: ReplayBudget
 
 
 class Connection:
@@ -179,6 +181,12 @@ class Connection:
         """Send a message to this client alone (a replay, a de-duplicated echo)."""
         self._note_sent(message_id)
         self._outbox.push(encode(frame))
+
+    def send_replayed(self, frames: bytes, message_ids: list[int]) -> None:
+        """Send a page of replayed messages, encoded already (see handlers.accounts.replay_missed)."""
+        for message_id in message_ids:
+            self._note_sent(message_id)
+        self._outbox.push(frames)
 
     def send_history(self, page: HistoryPage) -> None:
         for message in page.messages:

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
-from chatapp.server.store import create_engine
+from chatapp.server.config import Config
+from chatapp.server.store import Store, create_engine
 from chatapp.server.store.engine import for_writing, sqlite_file, sqlite_foreign_keys_off
 
 
@@ -19,13 +21,40 @@ async def test_sqlite_pragmas_are_in_force_on_every_connection(tmp_path: Path) -
                     name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar_one()
                     for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
                 }
-                # synchronous=2 is FULL.
+                # synchronous=1 is NORMAL: the default of the server's --sqlite-synchronous too.
                 assert pragma == {
                     "journal_mode": "wal",
                     "foreign_keys": 1,
                     "busy_timeout": 5000,
-                    "synchronous": 2,
+                    "synchronous": 1,
                 }
+    finally:
+        await engine.dispose()
+
+
+async def test_store_open_defaults_to_the_servers_synchronous_setting(tmp_path: Path) -> None:
+    # Store.open, create_engine and the server's config once disagreed (FULL against NORMAL).
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    try:
+        assert Config().sqlite_synchronous == "normal"
+        engine = store._engine
+        async with engine.connect() as connection:
+            assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one() == 1
+    finally:
+        await store.close()
+
+
+async def test_database_errors_do_not_show_statement_parameters(tmp_path: Path) -> None:
+    # A database error is logged; its parameters would be password hashes and message texts.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("CREATE TABLE secrets (value TEXT UNIQUE)")
+            await connection.execute(text("INSERT INTO secrets VALUES (:v)"), {"v": "hunter2-secret"})
+            with pytest.raises(IntegrityError) as caught:
+                await connection.execute(text("INSERT INTO secrets VALUES (:v)"), {"v": "hunter2-secret"})
+        assert "hunter2-secret" not in str(caught.value)
+        assert "hunter2-secret" not in repr(caught.value)
     finally:
         await engine.dispose()
 

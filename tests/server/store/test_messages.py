@@ -13,7 +13,16 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from chatapp.server.store import MessageDraft, RoomRecord, Store, StoredMessage, UserRecord
+from chatapp.server.store import (
+    MessageDraft,
+    RoomRecord,
+    Store,
+    StoredMessage,
+    UserRecord,
+    create_engine,
+    repository,
+)
+from chatapp.server.store.readers import ThreadReaders
 from tests.server.store.helpers import dm_draft, make_users, room_draft
 
 SECOND = timedelta(seconds=1)
@@ -365,12 +374,18 @@ def statements(store: Store, kind: str = "SELECT") -> Iterator[list[tuple[str, A
         if statement.lstrip().upper().startswith(kind):
             seen.append((statement, parameters))
 
-    engine = store._engine.sync_engine  # noqa: SLF001 - a test of the store's own SQL
-    event.listen(engine, "before_cursor_execute", record)
+    # The store's own SQL, on its engine and on its readers' (heavy reads on SQLite).
+    engines = [store._engine.sync_engine]  # noqa: SLF001
+    readers = store._readers  # noqa: SLF001
+    if isinstance(readers, ThreadReaders):
+        engines.append(readers._engine)  # noqa: SLF001
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def plan(path: Path, statement: str, parameters: Any) -> str:
@@ -393,16 +408,21 @@ async def test_history_and_missed_queries_use_indexes(store: Store, db_path: Pat
         await store.room_history(dev.id, before=10, after=None, limit=5)
         await store.room_history(dev.id, before=None, after=1, limit=5)
         await store.dm_history(alice.id, bob.id, before=10, after=None, limit=5)
-        await store.missed_messages(alice.id, 0, 5)
         await store.insert_messages([room_draft(alice, dev.id, "x", now, nonce="n")])
-
     plans = [plan(db_path, statement, parameters) for statement, parameters in seen]
-    room_plans, dm_plan, missed_plan, nonce_plan = plans[:3], plans[3], plans[4], plans[5]
+    # The replay's statements run as plain SQL on the readers' connections: their plans as such.
+    values = {"user": alice.id, "after": 0, "until": 10, "scan": 5, "keep": 4}
+    for replay in (repository._SQLITE_REPLAY_PAGE, repository._SQLITE_REPLAY_START):  # noqa: SLF001
+        given = replay.compiled.construct_params(values)
+        plans.append(plan(db_path, replay.sql, [given[name] for name in replay.names]))
+
+    room_plans, dm_plan, nonce_plan, missed_plan, start_plan = plans[:3], *plans[3:7]
     for room_plan in room_plans:
         assert "USING INDEX ix_messages_room_id_id" in room_plan
     assert "USING INDEX ix_messages_dm_key_id" in dm_plan
-    assert "ix_messages_room_id_id (room_id=? AND id>?)" in missed_plan
-    assert "ix_messages_recipient_id_id (recipient_id=? AND id>?)" in missed_plan
+    for replay_plan in (missed_plan, start_plan):
+        assert "ix_messages_room_id_id (room_id=? AND id>? AND id<?)" in replay_plan
+        assert "ix_messages_recipient_id_id (recipient_id=? AND id>? AND id<?)" in replay_plan
     assert "sqlite_autoindex_messages_1 (sender_id=? AND nonce=?)" in nonce_plan
     for query_plan in plans:
         # Never a full scan of messages (SCAN of a subquery or of constant rows is fine).
@@ -543,3 +563,47 @@ async def test_fast_path_ids_are_the_stored_rows_ids(store: Store, now: datetime
         for draft, result in zip(drafts, results, strict=True):
             assert rows[result.id] == (alice.id, draft.nonce, result.text)
             assert result.duplicate or result.text == draft.text
+
+
+async def test_replay_pages_carry_any_text_exactly(store: Store, now: datetime) -> None:
+    # On SQLite a page travels packed in one value: texts holding its separators, newlines,
+    # quotes, emoji and every other character come back exactly, and nonces too.
+    alice, bob = await make_users(store, now, "Alice", "Bob")
+    texts = ["\x1e\x1f", "a\x1fb\x1ec", "line\nbreak", '"quoted"', "émoji 🎉", "\x00nul", "\\", "0" * 4000]
+    drafts = [
+        room_draft(bob, 1, text, now + timedelta(microseconds=n), nonce=text[:64] if n % 2 else None)
+        for n, text in enumerate(texts)
+    ]
+    drafts.append(dm_draft(bob, alice, "\x1fdirect\x1e", now, nonce="\x1e"))
+    stored = await store.insert_messages(drafts)
+
+    assert await store.missed_messages(alice.id, 0, 100) == stored
+    page, last = await store.replay_page(alice.id, stored[2].id, stored[-2].id, 3, list)
+    assert page == stored[3:6] and last == stored[5].id
+
+
+async def test_replays_through_sqlalchemy_read_what_the_sqlite_readers_read(
+    store: Store, db_url: str, now: datetime
+) -> None:
+    # The path of other databases (PostgreSQL): the same statements through SQLAlchemy on the pool.
+    alice, bob = await make_users(store, now, "Alice", "Bob")
+    dev = await room(store, alice, "dev", now)
+    drafts = [room_draft(bob, [1, dev.id][n % 2], f"r{n}\x1e", now, nonce=f"n{n}") for n in range(30)]
+    drafts += [dm_draft(bob, alice, "to alice", now), dm_draft(alice, alice, "to myself", now)]
+    stored = await store.insert_messages(drafts)
+    orm = Store(create_engine(db_url))
+    try:
+        last = stored[-1].id
+        for after, until, keep in [(0, last, 5), (stored[3].id, stored[20].id, 100), (0, last, 0)]:
+            assert await orm.replay_start(alice.id, after, until, keep) == await store.replay_start(
+                alice.id, after, until, keep
+            )
+        assert await orm.missed_messages(alice.id, 0, 100) == await store.missed_messages(alice.id, 0, 100)
+        assert [m.text for m in await orm.missed_messages(alice.id, stored[-3].id, 10)] == [
+            "to alice",
+            "to myself",
+        ]
+        cut = await orm.replay_start(alice.id, 0, last, 5)
+        assert cut == (stored[-6].id, True)  # the newest five are kept
+    finally:
+        await orm.close()

@@ -89,6 +89,9 @@ async def run_life_cycle(store: Store, now: datetime) -> list[object]:
     seen.append(await store.find_session(token(3)))
     seen.append(await store.find_session(token(99)))
     seen.append((await store.seen_message_id(alice.id), await store.seen_message_id(bob.id)))
+    seen.append((await store.find_user("ALICE"), await store.find_user("nobody")))
+    signed = await store.sign_in(bob.id, token(4), "10.0.0.2:4", now + 6 * HOUR, now + 30 * HOUR)
+    seen.append((signed.session, [room.name for room in signed.rooms], signed.seen_message_id))
     assert third.id
     return seen
 
@@ -117,7 +120,7 @@ async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     # created_at written by the ORM; expires_at by the fast path (revoked).
     assert stamps[0] == ("2025-01-02 03:04:05.678901", "2025-01-02 06:04:05.678901")
     # What the life cycle shows.
-    ended, rooms, reopened, closed, bob_second, bob_third, missing, seen = results["fast"]
+    ended, rooms, reopened, closed, bob_second, bob_third, missing, seen, found, signed = results["fast"]
     assert isinstance(ended, tuple) and ended[0].end_reason == "disconnect"
     assert [room[1] for room in rooms] == ["dev", "general"]  # type: ignore[index]
     assert isinstance(reopened, tuple) and reopened[0].ended_at is None
@@ -127,6 +130,44 @@ async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     assert isinstance(bob_third, tuple) and bob_third[0].last_seen_at == now
     assert missing is None
     assert seen == (7, 9)  # never lowered
+    alice, nobody = found  # type: ignore[misc]
+    assert alice.username == "Alice" and alice.last_login_at == now + 2 * HOUR and nobody is None
+    session, room_names, bob_seen = signed  # type: ignore[misc]
+    assert session.peer == "10.0.0.2:4" and session.expires_at == now + 30 * HOUR and session.ended_at is None
+    assert (room_names, bob_seen) == (["general"], 9)
+
+
+async def test_concurrent_registrations_and_logins_share_transactions(
+    any_store: Store, db_path: Path, now: datetime
+) -> None:
+    before = any_store._session_ops.stats  # noqa: SLF001 - how the store batched its work
+    users = await asyncio.gather(*(any_store.create_user(f"new{n}", f"hash{n}", now) for n in range(100)))
+    signed = await asyncio.gather(
+        *(any_store.sign_in(u.id, token(n), f"10.0.0.1:{n}", now, now + HOUR) for n, u in enumerate(users))
+    )
+    after = any_store._session_ops.stats  # noqa: SLF001
+
+    assert after.ops - before.ops == 200
+    assert after.batches - before.batches <= 4
+    assert [u.username for u in users] == [f"new{n}" for n in range(100)]
+    assert all(u.role == "user" and u.created_at == now and u.last_login_at is None for u in users)
+    assert all([room.name for room in s.rooms] == ["general"] and s.seen_message_id == 0 for s in signed)
+    assert len({s.session.id for s in signed}) == 100
+    assert rows(db_path, "SELECT COUNT(*) FROM memberships") == [(100,)]
+    assert rows(db_path, "SELECT COUNT(*) FROM users WHERE last_login_at IS NOT NULL") == [(100,)]
+
+
+async def test_a_taken_name_fails_alone_in_its_batch(any_store: Store, db_path: Path, now: datetime) -> None:
+    outcomes = await asyncio.gather(
+        any_store.create_user("Carol", "h", now),
+        any_store.create_user("carol", "h", now),
+        any_store.create_user("Dave", "h", now),
+        return_exceptions=True,
+    )
+
+    assert [type(o).__name__ for o in outcomes] == ["UserRecord", "UsernameTaken", "UserRecord"]
+    assert rows(db_path, "SELECT username FROM users ORDER BY id") == [("Carol",), ("Dave",)]
+    assert rows(db_path, "SELECT COUNT(*) FROM memberships") == [(2,)]
 
 
 async def test_a_session_reopened_by_the_fast_path_is_found_by_sqlalchemy_identically(

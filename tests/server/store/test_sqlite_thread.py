@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -70,3 +71,19 @@ async def test_writes_are_checkpointed_now_and_then_by_another_connection(tmp_pa
         thread.close()
     with sqlite3.connect(path) as check:
         assert check.execute("SELECT count(*) FROM t").fetchone()[0] == CHECKPOINT_EVERY * 2 + 1
+
+
+def test_a_failing_checkpoint_is_logged_at_most_once_a_minute(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A directory that does not exist: the checkpointer cannot even open the database.
+    thread = SqliteThread(tmp_path / "missing" / "chat.db", (), "test-writer")
+    try:
+        with caplog.at_level(logging.WARNING, logger="chatapp.server.store.sqlite_thread"):
+            thread._checkpoint()  # noqa: SLF001 - what the checkpointer thread runs
+            thread._checkpoint()  # noqa: SLF001
+        lines = [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()]
+        assert len(lines) == 1
+        assert "WAL checkpoint of" in lines[0] and "missing" in lines[0] and "1 failures" in lines[0]
+    finally:
+        thread.close()

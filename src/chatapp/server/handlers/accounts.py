@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from chatapp.protocol import (
@@ -17,10 +18,10 @@ from chatapp.protocol import (
     Resume,
     Synced,
 )
-from chatapp.protocol.limits import DEFAULT_ROOM, HISTORY_PAGE_MAX
+from chatapp.protocol.limits import DEFAULT_ROOM
 from chatapp.server import activity
 from chatapp.server.auth import SignedIn
-from chatapp.server.handlers.common import message_frame
+from chatapp.server.handlers.common import replay_encoder
 from chatapp.server.handlers.rooms import send_room_context
 from chatapp.server.states import State
 from chatapp.server.store import UserRecord
@@ -31,13 +32,12 @@ if TYPE_CHECKING:
 
 async def on_register(conn: Connection, frame: Register) -> None:
     user = await conn.services.auth.register(frame.username, frame.password, conn.address)
-    await _open_session(conn, user, frame.ref, "register", replay_after=None)
+    await _open_session(conn, user, frame.ref, "register", new_account=True)
 
 
 async def on_login(conn: Connection, frame: Login) -> None:
     user = await conn.services.auth.login(frame.username, frame.password, conn.address)
-    after = max(await conn.services.store.seen_message_id(user.id), conn.services.hub.seen(user.id))
-    await _open_session(conn, user, frame.ref, "login", replay_after=after, takeover=bool(frame.takeover))
+    await _open_session(conn, user, frame.ref, "login", new_account=False, takeover=bool(frame.takeover))
 
 
 async def on_resume(conn: Connection, frame: Resume) -> None:
@@ -59,12 +59,12 @@ async def _open_session(
     ref: str | int | None,
     event: str,
     *,
-    replay_after: int | None,
+    new_account: bool,
     takeover: bool = False,
 ) -> None:
     conn.check_duplicate(user.id, takeover=takeover)
     auth = conn.services.auth
-    signed = await auth.open_session(user, conn.peer)
+    signed, rooms, seen = await auth.open_session(user, conn.peer)
     try:
         # Another login of this account may have finished while we awaited the database.
         conn.check_duplicate(user.id, signed.session_id, takeover=takeover)
@@ -80,7 +80,10 @@ async def _open_session(
             await auth.end_session(old_session, "replaced", revoke=True)
             if takeover:
                 activity.record("takeover", user=user.username, addr=conn.peer, replaced=old_session)
-    await _sign_in(conn, signed, ref, event, replay_after=replay_after, takeover=takeover)
+    # A login replays from the highest id the user was handed before (stored when their last
+    # session ended, or still in the hub's memory if that end is not written yet).
+    replay_after = None if new_account else max(seen, conn.services.hub.seen(user.id))
+    await _sign_in(conn, signed, ref, event, replay_after=replay_after, rooms=rooms, takeover=takeover)
 
 
 async def _sign_in(
@@ -90,12 +93,10 @@ async def _sign_in(
     event: str,
     *,
     replay_after: int | None,
-    rooms: dict[str, int] | None = None,
+    rooms: dict[str, int],
     takeover: bool = False,
 ) -> None:
     store = conn.services.store
-    if rooms is None:
-        rooms = {room.name: room.id for room in await store.user_rooms(signed.user_id)}
     try:
         # The last look, with nothing awaited between it and going online: another sign-in of
         # the account may have come online meanwhile, and only a takeover may displace it.
@@ -109,41 +110,78 @@ async def _sign_in(
             return
         if replay_after is None:
             # A new account: some recent context of the room it starts in, nothing "missed" —
-            # and its next login replays only what comes from now on.
-            last_id = await store.last_message_id()
-            await store.set_seen_message_id(signed.user_id, last_id)
+            # and its next login replays only what comes from now on. The page may hold messages
+            # committed after the store's last id was noted: synced covers them too.
+            newest = 0
             if DEFAULT_ROOM in rooms:
-                await send_room_context(conn, DEFAULT_ROOM, rooms[DEFAULT_ROOM], last_id=None)
+                newest = await send_room_context(conn, DEFAULT_ROOM, rooms[DEFAULT_ROOM], last_id=None)
+            last_id = max(await store.last_message_id(), newest)
+            await store.set_seen_message_id(signed.user_id, last_id)
             conn.send(Synced(last_id=last_id))
         else:
             await replay_missed(conn, replay_after)
 
 
+REPLAY_PAGE = 250
+"""Messages read, encoded and sent at a time; the client's reading paces the next page."""
+
+
 async def replay_missed(conn: Connection, after: int) -> None:
-    """Send every message of the user's rooms and DMs after ``after``, then ``synced``."""
+    """Send the messages of the user's rooms and DMs after ``after``, then ``synced``.
+
+    At most ``--replay-max``, and no more than the account's replay budget
+    allows: when either cuts the replay, the newest messages are the ones sent
+    and ``synced.has_more`` says older ones were left out. Pages are read in id
+    order and encoded off the event loop (:func:`replay_encoder`), and each is
+    sent once the client has taken most of the one before.
+    """
     store = conn.services.store
-    if after >= await store.last_message_id():
+    until = await store.last_message_id()
+    if after >= until:
         conn.send(Synced(last_id=after))  # nothing was missed: the common case, and free
         return
-    cap = conn.config.replay_max
+    user_id = conn.user.user_id
+    budget = conn.services.replay_budget
+    granted = budget.take(user_id, conn.config.replay_max)
     sent = 0
-    last = after
-    has_more = False
-    while not conn.closing:
-        want = min(HISTORY_PAGE_MAX, cap - sent)
-        page = await store.missed_messages(conn.user.user_id, last, want)
-        for stored in page:
-            own = stored.sender == conn.user.username
-            conn.send_message(message_frame(stored, for_sender=own, replayed=True), stored.id)
-            last = stored.id
-        sent += len(page)
-        if len(page) < want:
-            break
-        if sent >= cap:
-            has_more = True
-            break
-        await conn.drain()
-    conn.send(Synced(last_id=last, has_more=has_more))
+    try:
+        start, cut = await store.replay_start(user_id, after, until, granted)
+        sent = await _send_pages(conn, start, until, granted)
+    finally:
+        budget.give_back(user_id, granted - sent)
+    if sent:
+        activity.record("replayed", user=conn.user.username, messages=sent, cut=cut or None)
+    conn.send(Synced(last_id=until, has_more=cut))
+
+
+async def _send_pages(conn: Connection, after: int, until: int, most: int) -> int:
+    """Send the user's messages in (``after``, ``until``], at most ``most``; how many were sent."""
+    store = conn.services.store
+    user_id = conn.user.user_id
+    sent = 0
+    if most < 1:
+        return 0
+    encode_replayed = replay_encoder(conn.user.username)
+    first = min(REPLAY_PAGE, most)
+    page = asyncio.ensure_future(store.replay_page(user_id, after, until, first, encode_replayed))
+    try:
+        while True:
+            (frames, ids), last = await page
+            if last is None or conn.closing:
+                break
+            conn.send_replayed(frames, ids)
+            sent += len(ids)
+            if len(ids) < REPLAY_PAGE or sent >= most:
+                break
+            # The next page is read while this one goes out.
+            page = asyncio.ensure_future(
+                store.replay_page(user_id, last, until, min(REPLAY_PAGE, most - sent), encode_replayed)
+            )
+            await conn.drain()
+    finally:
+        if not page.done():
+            page.cancel()
+    return sent
 
 
 async def on_quit(conn: Connection, frame: Quit) -> None:

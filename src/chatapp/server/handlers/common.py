@@ -62,6 +62,20 @@ def message_frames(
     return [message_frame(m, for_sender=m.sender == viewer, replayed=replayed) for m in stored]
 
 
+def replay_encoder(viewer: str) -> Callable[[list[StoredMessage]], tuple[bytes, list[int]]]:
+    """How a page of ``viewer``'s replay becomes the bytes to send (each message encoded with
+    ``replayed``, nonces on the viewer's own only) and its ids.
+
+    The encoder runs where the store read the page (a reader thread on SQLite), not on the event loop.
+    """
+
+    def encode_replayed(messages: list[StoredMessage]) -> tuple[bytes, list[int]]:
+        frames = b"".join([encode(m) for m in message_frames(messages, viewer, replayed=True)])
+        return frames, [message.id for message in messages]
+
+    return encode_replayed
+
+
 def fit(
     items: Sequence[T], size_of: Callable[[T], int], budget: int, *, keep_newest: bool
 ) -> tuple[list[T], bool]:

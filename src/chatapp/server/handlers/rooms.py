@@ -68,8 +68,11 @@ async def on_join(conn: Connection, frame: Join) -> None:
         await send_room_context(conn, frame.room, conn.room_ids[frame.room], last_id=frame.last_id)
 
 
-async def send_room_context(conn: Connection, room: str, room_id: int, *, last_id: int | None) -> None:
-    """What a client joining a room should see: what it missed after ``last_id``, or the latest few."""
+async def send_room_context(conn: Connection, room: str, room_id: int, *, last_id: int | None) -> int:
+    """What a client joining a room should see: what it missed after ``last_id``, or the latest few.
+
+    Returns the highest message id the page holds (0 if none).
+    """
     store = conn.services.store
     if last_id is None:
         messages, more = await store.room_history(room_id, before=None, after=None, limit=JOIN_CONTEXT)
@@ -78,6 +81,7 @@ async def send_room_context(conn: Connection, room: str, room_id: int, *, last_i
     frames = message_frames(messages, conn.user.username, replayed=True)
     frames, cut = fit(frames, encoded_size, conn.config.max_frame, keep_newest=last_id is None)
     conn.send_history(HistoryPage(messages=frames, has_more=more or cut, room=room))
+    return max((frame.id for frame in frames), default=0)
 
 
 async def on_leave(conn: Connection, frame: Leave) -> None:

@@ -6,7 +6,12 @@ SQLite connections get, on every new DBAPI connection:
 - ``foreign_keys=ON``: SQLite ignores declared foreign keys otherwise;
 - ``busy_timeout=5000`` (``busy_timeout_ms``): a writer waits for the lock
   instead of failing at once;
-- ``synchronous=FULL``: a commit is on disk before we acknowledge it.
+- ``synchronous=NORMAL`` (``FULL`` on request): a commit survives a crash of
+  the process (WAL); with ``FULL`` also a power cut.
+
+Every engine hides statement parameters from its error messages
+(``hide_parameters``): a database error is logged, and its parameters would be
+password hashes, token digests and message texts.
 
 SQLAlchemy also takes over BEGIN from the sqlite3 driver, whose legacy mode
 never begins a transaction before DDL or SELECT: with it, migrations are atomic
@@ -27,7 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event, make_url
+import sqlalchemy
+from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -37,8 +43,9 @@ SQLITE_PRAGMAS = (
     "journal_mode=WAL",
     "foreign_keys=ON",
     f"busy_timeout={DEFAULT_BUSY_TIMEOUT_MS}",
-    "synchronous=FULL",
+    "synchronous=NORMAL",
 )
+DEFAULT_SYNCHRONOUS = "normal"
 
 # Execution option read by _on_sqlite_begin; set on an engine by for_writing().
 _BEGIN_IMMEDIATE = "chatapp_sqlite_begin_immediate"
@@ -58,7 +65,7 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 
 def create_engine(
-    url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, synchronous: str = "full"
+    url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, synchronous: str = DEFAULT_SYNCHRONOUS
 ) -> AsyncEngine:
     """An async engine for ``url``; for SQLite, also the directory the file will live in.
 
@@ -68,17 +75,14 @@ def create_engine(
     disk at every commit (a commit survives a power cut); ``normal`` leaves it
     to the OS (a commit survives the server process crashing, not the machine).
     """
-    if synchronous not in ("full", "normal"):
-        raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
-    if busy_timeout_ms < 0:
-        raise ValueError(f"busy_timeout_ms must not be negative, not {busy_timeout_ms}")
+    _check_settings(busy_timeout_ms, synchronous)
     if not is_sqlite(url):
         # pre_ping: a server-side database may drop idle connections (restart, failover).
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     pragmas = sqlite_pragmas(busy_timeout_ms, synchronous)
 
     def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -87,6 +91,38 @@ def create_engine(
     event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def create_reader_engine(path: Path, *, busy_timeout_ms: int, synchronous: str, readers: int) -> Engine:
+    """A synchronous engine on the SQLite file ``path`` for the store's reader threads (see
+    :mod:`.readers`): read-only connections (``query_only``), one per reader.
+
+    No BEGIN and no COMMIT: each statement is its own snapshot (a read is one
+    statement), and every statement a reader thread runs costs it a hand-over
+    of the GIL from the event loop.
+    """
+    _check_settings(busy_timeout_ms, synchronous)
+    engine = sqlalchemy.create_engine(
+        f"sqlite:///{path}",
+        hide_parameters=True,
+        pool_size=readers,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+    )
+    pragmas = (*sqlite_pragmas(busy_timeout_ms, synchronous), "query_only=ON")
+
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        _on_sqlite_connect(dbapi_connection, connection_record, pragmas)
+
+    event.listen(engine, "connect", on_connect)
+    return engine
+
+
+def _check_settings(busy_timeout_ms: int, synchronous: str) -> None:
+    if synchronous not in ("full", "normal"):
+        raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
+    if busy_timeout_ms < 0:
+        raise ValueError(f"busy_timeout_ms must not be negative, not {busy_timeout_ms}")
 
 
 def sqlite_pragmas(busy_timeout_ms: int, synchronous: str) -> tuple[str, ...]:

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .write_turn import lock_timed_out
+
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -116,7 +118,7 @@ class GroupCommit(Generic[Item, Result]):
             return
         await asyncio.wait({self._task})
         stats = self.group_stats
-        logger.info(
+        logger.debug(
             "%s stopped: %d done in %d batches (largest %d), %d failed batches",
             self.label,
             stats.items,
@@ -164,6 +166,10 @@ class GroupCommit(Generic[Item, Result]):
             )
             for _, future in batch:
                 self._fail(future, exc)
+            if lock_timed_out(exc):
+                # Everything queued meanwhile would wait its own busy timeout for the same lock in
+                # turn: it fails now, with this batch (see write_turn). Later submissions try again.
+                self._fail_queued(exc)
             return
         except BaseException as exc:
             for _, future in batch:
@@ -184,6 +190,19 @@ class GroupCommit(Generic[Item, Result]):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    def _fail_queued(self, cause: BaseException) -> None:
+        queued, self._queue = self._queue, deque()
+        stats = self.group_stats
+        self.group_stats = GroupStats(
+            stats.batches,
+            stats.items,
+            stats.largest_batch,
+            stats.failed_batches,
+            stats.failed_items + len(queued),
+        )
+        for _, future in queued:
+            self._fail(future, cause)
 
     def _fail(self, future: asyncio.Future[Result], cause: BaseException) -> None:
         if not future.done():

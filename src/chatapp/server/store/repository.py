@@ -5,13 +5,15 @@ rest of the server does not depend on SQLAlchemy and another backend can offer
 the same interface. Every datetime in and out is timezone-aware UTC; a naive
 datetime is refused (``ValueError`` wrapped in SQLAlchemy's ``StatementError``).
 
-Each method is one unit of work in its own transaction and its own
-``AsyncSession``, so concurrent tasks may share a :class:`Store` freely. The
-session methods (what signing in and out reads and writes) are the exception:
-each is still atomic, but concurrent calls share transactions (group commit,
-see :mod:`.session_ops`), on SQLite in one trip to a thread of the store's own
-(:mod:`.sqlite_sessions`).
-SQLAlchemy errors other than those translated below propagate unchanged.
+Each method is one unit of work in its own transaction, so concurrent tasks
+may share a :class:`Store` freely. What signing in and out reads and writes
+(users, sessions, seen cursors) is atomic per call too, but concurrent calls
+share transactions (group commit, see :mod:`.session_ops`), on SQLite in one
+trip to a thread of the store's own (:mod:`.sqlite_sessions`). Heavy reads
+(history pages, replays) run on readers of their own (:mod:`.readers`), and
+every write takes the write turn (:mod:`.write_turn`) only once it has its
+connection: no read, and no wait for a connection, ever holds up the message
+writer. SQLAlchemy errors other than those translated below propagate unchanged.
 """
 
 from __future__ import annotations
@@ -20,23 +22,30 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
 
 import msgspec
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     CursorResult,
+    Integer,
+    Select,
+    String,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     make_url,
     or_,
     select,
-    union_all,
+    union,
     update,
 )
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
@@ -49,7 +58,9 @@ from chatapp.protocol.rules import username_key
 
 from .engine import (
     DEFAULT_BUSY_TIMEOUT_MS,
+    DEFAULT_SYNCHRONOUS,
     create_engine,
+    create_reader_engine,
     create_sessionmaker,
     for_writing,
     is_sqlite,
@@ -58,10 +69,14 @@ from .engine import (
 )
 from .migrate import SchemaState, schema_state, upgrade
 from .models import Base, Membership, Message, Room, User, UserSession, dm_key, require_aware
+from .readers import READER_THREADS, PoolReaders, Readers, ThreadReaders
 from .session_ops import (
+    CreateSession,
+    CreateUser,
     EndOpenSessions,
     EndSession,
     FindSession,
+    FindUser,
     ReopenSession,
     SessionBatcher,
     SessionOp,
@@ -69,9 +84,12 @@ from .session_ops import (
 )
 from .sqlite_batch import SqliteBatchInserter, batch_row
 from .sqlite_sessions import SqliteSessions
+from .write_turn import WriteTurn
 
 NONCE_MAX = 64
 """The width of ``messages.nonce``."""
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +115,18 @@ class SessionRecord:
     ended_at: datetime | None
     """None while a connection holds the session."""
     end_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedDatabase:
+    """What :meth:`Store.open` found and did, for the start-up log."""
+
+    url: str
+    """The database URL with its password masked."""
+    revision: str
+    """The schema revision now."""
+    migrated_from: str | None
+    """The revision before the migrations run at open ("none" for a new database); None if none ran."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,21 +209,37 @@ class SchemaOutOfDate(StoreError):
         self.state = state
 
 
+@dataclass(frozen=True, slots=True)
+class SignInRecord:
+    """What a login stores and reads in one go: the new session, the user's rooms and seen cursor."""
+
+    session: SessionRecord
+    rooms: list[RoomRecord]
+    seen_message_id: int
+
+
 class Store:
     def __init__(
         self,
         engine: AsyncEngine,
         batch_inserter: SqliteBatchInserter | None = None,
         session_fast_path: SqliteSessions | None = None,
+        readers: Readers | None = None,
     ) -> None:
         """Use :meth:`open`; this does not check the schema.
 
         Without ``session_fast_path`` session work goes through SQLAlchemy (as
-        on PostgreSQL), still grouped into batches.
+        on PostgreSQL), still grouped into batches. Without ``readers`` heavy
+        reads use a few of the engine's pooled connections at most.
         """
         self._engine = engine
         self._batch_inserter = batch_inserter
         self._session_fast_path = session_fast_path
+        self._readers = readers if readers is not None else PoolReaders(engine)
+        # The replay's SQL runs as plain SQL on the readers' own sqlite3 connections (see
+        # _SqliteStatement); through the pool (aiosqlite, other databases) it goes through SQLAlchemy.
+        self._plain_sqlite_reads = isinstance(self._readers, ThreadReaders)
+        self.opened: OpenedDatabase | None = None
         # Signing in and out: many connections' session work per transaction (see session_ops).
         self._session_ops = SessionBatcher(self._run_session_ops)
         # Reads begin a plain (deferred) transaction: one snapshot, no lock.
@@ -201,11 +247,12 @@ class Store:
         # Units of work that write take SQLite's write lock at BEGIN (see
         # engine.for_writing): they queue for it instead of failing when they
         # read before writing and another connection commits in between.
-        self._writes: async_sessionmaker[AsyncSession] = create_sessionmaker(for_writing(engine))
+        self._write_engine = for_writing(engine)
+        self._writes: async_sessionmaker[AsyncSession] = create_sessionmaker(self._write_engine)
         # SQLite has one writer at a time. Taking turns here, in the event loop,
         # is cheaper than pooled connections competing for its lock through
         # busy-timeout sleeps (which also ended in "database is locked" under load).
-        self._write_turn: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._write_turn: WriteTurn | None = WriteTurn() if engine.dialect.name == "sqlite" else None
         self._dialect = engine.dialect.name
         self._last_id: int | None = None
         self._last_id_lock = asyncio.Lock()
@@ -217,7 +264,7 @@ class Store:
         *,
         migrate: bool = True,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-        synchronous: str = "full",
+        synchronous: str = DEFAULT_SYNCHRONOUS,
     ) -> Store:
         """Connect to ``url`` and make sure its schema is the one this code expects.
 
@@ -231,7 +278,10 @@ class Store:
             state = await schema_state(engine)
             if state.unknown:
                 raise SchemaOutOfDate(_newer_schema_message(url, state), state)
+            migrated_from = None
             if migrate:
+                if not state.up_to_date:
+                    migrated_from = _describe(state.current)
                 await upgrade(engine)
             elif not state.up_to_date:
                 raise SchemaOutOfDate(_out_of_date_message(url, state), state)
@@ -239,9 +289,17 @@ class Store:
             await engine.dispose()
             raise
         path = sqlite_file(url) if is_sqlite(url) else None
-        pragmas = sqlite_pragmas(busy_timeout_ms, synchronous)
-        inserter = SqliteBatchInserter(path, pragmas) if path else None
-        return cls(engine, inserter, SqliteSessions(path, pragmas) if path else None)
+        if path is None:
+            store = cls(engine)
+        else:
+            pragmas = sqlite_pragmas(busy_timeout_ms, synchronous)
+            reader_engine = create_reader_engine(
+                path, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous, readers=READER_THREADS
+            )
+            readers = ThreadReaders(reader_engine, READER_THREADS)
+            store = cls(engine, SqliteBatchInserter(path, pragmas), SqliteSessions(path, pragmas), readers)
+        store.opened = OpenedDatabase(_display_url(url), _describe(state.heads), migrated_from)
+        return store
 
     async def close(self) -> None:
         # Session work already submitted (a shutdown's sign-outs) is written first.
@@ -252,17 +310,23 @@ class Store:
         if self._batch_inserter is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._batch_inserter.close)
             self._batch_inserter = None
+        await self._readers.close()
         await self._engine.dispose()
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work that writes: one at a time on SQLite, begun with ``BEGIN IMMEDIATE``."""
+        """A unit of work that writes: one at a time on SQLite, begun with ``BEGIN IMMEDIATE``.
+
+        The pooled connection is taken first, then the write turn: a writer
+        waiting for a connection (held by readers, say) holds up nobody.
+        """
         if self._write_turn is None:
             async with self._writes.begin() as session:
                 yield session
             return
-        async with self._write_turn, self._writes.begin() as session:
-            yield session
+        async with self._write_engine.connect() as connection, self._write_turn.hold():
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session, session.begin():
+                yield session
 
     # -- users ---------------------------------------------------------------
 
@@ -273,20 +337,9 @@ class Store:
         registrations of one name exactly one succeeds. The new user is a
         member of the room 'general' (created if missing) in the same transaction.
         """
+        op = CreateUser(username, username_key(username), password_hash, _aware(now))
         try:
-            async with self._writing() as session:
-                user = User(
-                    username=username,
-                    username_key=username_key(username),
-                    password_hash=password_hash,
-                    created_at=now,
-                )
-                session.add(user)
-                await session.flush()
-                general, _ = await _get_or_create_room(session, DEFAULT_ROOM, None, now)
-                session.add(Membership(user_id=user.id, room_id=general.id, joined_at=now))
-                await session.flush()
-                return _user_record(user)
+            return cast(UserRecord, await self._session_op(op))
         except IntegrityError as exc:
             # SQLite names the column (users.username_key), PostgreSQL the
             # constraint (uq_users_username_key): both contain this.
@@ -295,9 +348,7 @@ class Store:
             raise
 
     async def find_user(self, username: str) -> UserRecord | None:
-        async with self._sessions.begin() as session:
-            user = await session.scalar(select(User).where(User.username_key == username_key(username)))
-            return None if user is None else _user_record(user)
+        return cast(UserRecord | None, await self._session_op(FindUser(username_key(username))))
 
     async def find_user_by_id(self, user_id: int) -> UserRecord | None:
         async with self._sessions.begin() as session:
@@ -318,22 +369,14 @@ class Store:
         self, user_id: int, token_hash: str, peer: str, now: datetime, expires_at: datetime
     ) -> SessionRecord:
         """Record a sign-in (and the user's last login) atomically."""
-        async with self._writing() as session:
-            row = UserSession(
-                user_id=user_id,
-                token_hash=token_hash,
-                peer=peer,
-                created_at=now,
-                last_seen_at=now,
-                expires_at=expires_at,
-            )
-            session.add(row)
-            await session.flush()
-            await session.execute(
-                update(User).where(User.id == user_id).values(last_login_at=now),
-                execution_options=_NO_SYNC,
-            )
-            return _session_record(row)
+        return (await self.sign_in(user_id, token_hash, peer, now, expires_at)).session
+
+    async def sign_in(
+        self, user_id: int, token_hash: str, peer: str, now: datetime, expires_at: datetime
+    ) -> SignInRecord:
+        """:meth:`create_session`, and the user's rooms and seen cursor, in one transaction."""
+        op = CreateSession(user_id, token_hash, peer, _aware(now), _aware(expires_at))
+        return cast(SignInRecord, await self._session_op(op))
 
     async def find_session(self, token_hash: str) -> tuple[SessionRecord, UserRecord] | None:
         """The session with this token and its user, ended and expired ones included."""
@@ -381,7 +424,7 @@ class Store:
             return await self._run_session_ops_orm(ops, writes)
         if writes:
             assert self._write_turn is not None
-            async with self._write_turn:
+            async with self._write_turn.hold():
                 raw = await fast.run(ops)
         else:
             raw = await fast.run(ops)
@@ -574,8 +617,9 @@ class Store:
             rows.append(draft)
         if self._batch_inserter is not None:
             assert self._write_turn is not None
-            async with self._write_turn:
-                returned = await self._batch_inserter.insert([batch_row(row, _dm_key(row)) for row in rows])
+            batch = [batch_row(row, _dm_key(row)) for row in rows]
+            async with self._write_turn.hold():
+                returned = await self._batch_inserter.insert(batch)
             if len(returned) == len(drafts) and all(_named(row) for row in rows):
                 # The common case, every draft new and named: its result is made from the draft.
                 stored = [stored_from_draft(row, r[0]) for row, r in zip(rows, returned, strict=True)]
@@ -627,18 +671,23 @@ class Store:
         - neither: the latest ``limit``; more = older ones exist;
         - both: the first ``limit`` within (after, before); more = newer ones within it.
         """
-        async with self._sessions.begin() as session:
-            return await _page(session, Message.room_id == room_id, before, after, limit)
+        _check_limit(limit)
+        where = Message.room_id == room_id
+        return await self._readers.run(lambda connection: _page(connection, where, before, after, limit))
 
     async def dm_history(
         self, user_a: int, user_b: int, *, before: int | None, after: int | None, limit: int
     ) -> tuple[list[StoredMessage], bool]:
         """A page of the direct messages between two users, both ways; paging as :meth:`room_history`."""
-        async with self._sessions.begin() as session:
-            return await _page(session, Message.dm_key == dm_key(user_a, user_b), before, after, limit)
+        _check_limit(limit)
+        where = Message.dm_key == dm_key(user_a, user_b)
+        return await self._readers.run(lambda connection: _page(connection, where, before, after, limit))
 
-    async def missed_messages(self, user_id: int, after_id: int, limit: int) -> list[StoredMessage]:
-        """Up to ``limit`` messages with id > ``after_id``, ascending, that concern the user.
+    async def missed_messages(
+        self, user_id: int, after_id: int, limit: int, *, until: int | None = None
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` messages with id > ``after_id`` (and <= ``until``), ascending, that
+        concern the user.
 
         Those of the rooms they are a member of now, and direct messages to or
         from them. Each source is read through its index and cut at ``limit``
@@ -646,43 +695,56 @@ class Store:
         room, not everything written since; only direct messages *sent* by the
         user are found through the (sender, nonce) index, i.e. among all they sent.
         """
-        _check_limit(limit)
-        membership, recent = aliased(Membership, name="membership"), aliased(Message, name="recent")
-        # A lateral join, written portably: for each of the user's rooms, the
-        # first `limit` ids after `after_id` from the (room_id, id) index.
-        first_of_room = (
-            select(recent.id)
-            .where(recent.room_id == membership.room_id, recent.id > after_id)
-            .order_by(recent.id)
-            .limit(limit)
-            .correlate(membership)
-        )
-        in_rooms = (
-            select(Message.id)
-            .select_from(membership)
-            .join(Message, Message.id.in_(first_of_room))
-            .where(membership.user_id == user_id)
-        )
-        to_user = (
-            select(Message.id)
-            .where(Message.recipient_id == user_id, Message.id > after_id)
-            .order_by(Message.id)
-            .limit(limit)
-            .subquery()
-        )
-        from_user = (
-            select(Message.id)
-            .where(Message.sender_id == user_id, Message.recipient_id.is_not(None), Message.id > after_id)
-            .order_by(Message.id)
-            .limit(limit)
-            .subquery()
-        )
-        candidates = union_all(in_rooms, select(to_user.c.id), select(from_user.c.id))
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                _MESSAGE_SELECT.where(Message.id.in_(candidates)).order_by(Message.id).limit(limit)
+        page, _ = await self.replay_page(user_id, after_id, until, limit, list)
+        return page
+
+    async def replay_start(self, user_id: int, after_id: int, until: int, keep: int) -> tuple[int, bool]:
+        """Where a replay of the user's messages in (``after_id``, ``until``] starts so that it holds
+        at most ``keep`` of them, the newest; and whether older ones were left out.
+
+        One row is read, whatever ``keep`` is: the newest message left out, if any.
+        """
+        if keep < 0:
+            raise ValueError(f"keep must not be negative, not {keep}")
+        if until <= after_id:
+            return after_id, False
+        values = {"user": user_id, "after": after_id, "until": until, "scan": keep + 1, "keep": keep}
+        if self._plain_sqlite_reads:
+            cut = await self._readers.run(lambda connection: _SQLITE_REPLAY_START.scalar(connection, values))
+        else:
+            cut = await self._readers.run(
+                lambda connection: connection.execute(_REPLAY_START, values).scalar()
             )
-            return [_stored_message(row) for row in result]
+        return (after_id, False) if cut is None else (int(cut), True)
+
+    async def replay_page(
+        self,
+        user_id: int,
+        after_id: int,
+        until: int | None,
+        limit: int,
+        render: Callable[[list[StoredMessage]], R],
+    ) -> tuple[R, int | None]:
+        """The next ``limit`` messages for the user after ``after_id`` (up to ``until``), in id order,
+        passed to ``render`` on the reader that read them; its result and the last id read (None
+        if there were none).
+
+        ``render`` is how a replay turns its page into frames off the event loop (on SQLite it
+        runs in a reader thread): it must not touch anything the event loop does.
+        """
+        _check_limit(limit)
+        end = _NO_END if until is None else until
+        values = {"user": user_id, "after": after_id, "until": end, "scan": limit}
+        packed = self._plain_sqlite_reads
+
+        def read(connection: Connection) -> tuple[R, int | None]:
+            if packed:
+                messages = _unpack_page(_SQLITE_REPLAY_PAGE.scalar(connection, values))
+            else:
+                messages = [_stored_message(row) for row in connection.execute(_REPLAY_PAGE, values)]
+            return render(messages), messages[-1].id if messages else None
+
+        return await self._readers.run(read)
 
     async def set_seen_message_id(self, user_id: int, message_id: int) -> None:
         """Record what was delivered to the user; never lowers the recorded id."""
@@ -873,6 +935,38 @@ def _aware(now: datetime) -> datetime:
 
 async def _apply_session_op(session: AsyncSession, op: SessionOp) -> object:
     """One session op through SQLAlchemy; results as records (see :mod:`.session_ops`)."""
+    if isinstance(op, FindUser):
+        user = await session.scalar(select(User).where(User.username_key == op.username_key))
+        return None if user is None else _user_record(user)
+    if isinstance(op, CreateUser):
+        user = User(
+            username=op.username,
+            username_key=op.username_key,
+            password_hash=op.password_hash,
+            created_at=op.now,
+        )
+        session.add(user)
+        await session.flush()
+        general, _ = await _get_or_create_room(session, DEFAULT_ROOM, None, op.now)
+        session.add(Membership(user_id=user.id, room_id=general.id, joined_at=op.now))
+        await session.flush()
+        return _user_record(user)
+    if isinstance(op, CreateSession):
+        row = UserSession(
+            user_id=op.user_id,
+            token_hash=op.token_hash,
+            peer=op.peer,
+            created_at=op.now,
+            last_seen_at=op.now,
+            expires_at=op.expires_at,
+        )
+        session.add(row)
+        await session.flush()
+        await session.execute(
+            update(User).where(User.id == op.user_id).values(last_login_at=op.now), execution_options=_NO_SYNC
+        )
+        seen = await session.scalar(select(User.seen_message_id).where(User.id == op.user_id))
+        return SignInRecord(_session_record(row), await _rooms_of(session, op.user_id), int(seen or 0))
     if isinstance(op, FindSession):
         found = (
             await session.execute(
@@ -924,6 +1018,11 @@ def _from_raw(op: SessionOp, raw: object) -> object:
     """The fast path's plain tuples as the records the ORM path returns (errors pass through)."""
     if raw is None or isinstance(raw, BaseException):
         return raw
+    if isinstance(op, FindUser | CreateUser):
+        return UserRecord(*cast(tuple[Any, ...], raw))
+    if isinstance(op, CreateSession):
+        session, rooms, seen = cast(tuple[tuple[Any, ...], list[tuple[Any, ...]], int], raw)
+        return SignInRecord(SessionRecord(*session), [RoomRecord(*room) for room in rooms], seen)
     if isinstance(op, FindSession):
         row = cast(tuple[Any, ...], raw)
         return SessionRecord(*row[:8]), UserRecord(*row[8:])
@@ -1058,14 +1157,13 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be at least 1, not {limit}")
 
 
-async def _page(
-    session: AsyncSession,
+def _page(
+    connection: Connection,
     where: ColumnElement[bool],
     before: int | None,
     after: int | None,
     limit: int,
 ) -> tuple[list[StoredMessage], bool]:
-    _check_limit(limit)
     query = _MESSAGE_SELECT.where(where)
     if after is not None:
         query = query.where(Message.id > after)
@@ -1073,11 +1171,135 @@ async def _page(
         query = query.where(Message.id < before)
     if after is not None:
         # Forwards from `after`: the oldest first.
-        rows = (await session.execute(query.order_by(Message.id).limit(limit + 1))).all()
+        rows = connection.execute(query.order_by(Message.id).limit(limit + 1)).all()
         return [_stored_message(row) for row in rows[:limit]], len(rows) > limit
     # Backwards from `before` (or from the newest): the newest first, then reversed.
-    rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit + 1))).all()
+    rows = connection.execute(query.order_by(Message.id.desc()).limit(limit + 1)).all()
     return [_stored_message(row) for row in reversed(rows[:limit])], len(rows) > limit
+
+
+# A replay page on SQLite is read as one value, not one row per message. A reader thread lets go
+# of the GIL around every row SQLite steps to and must take it back from the event loop each time
+# (up to the 5 ms switch interval when the loop is busy): at 250 rows a page, that made replays
+# crawl and stalled the loop. One row per page is one hand-over. Fields are separated by control
+# characters that names cannot hold; text and nonce, which can hold anything, travel as hex.
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+
+def _packed(query: Any) -> Any:
+    page = query.subquery("page")
+    c = page.c
+    fields = [
+        cast_(c.id, String),
+        func.coalesce(c.room, ""),
+        c.sender,
+        func.coalesce(c.recipient, ""),
+        func.hex(c.text),
+        func.hex(c.nonce),
+        cast_(c.created_at, String),
+    ]
+    record = fields[0]
+    for field in fields[1:]:
+        record = record.concat(_FIELD).concat(field)
+    return select(func.group_concat(record, _RECORD))
+
+
+def _unpack_page(packed: str | None) -> list[StoredMessage]:
+    if not packed:
+        return []
+    messages = []
+    for record in packed.split(_RECORD):
+        message_id, room, sender, recipient, text, nonce, created_at = record.split(_FIELD)
+        messages.append(
+            StoredMessage(
+                id=int(message_id),
+                room=room or None,
+                sender=sender,
+                recipient=recipient or None,
+                text=bytes.fromhex(text).decode(),
+                nonce=bytes.fromhex(nonce).decode() if nonce else None,
+                created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
+            )
+        )
+    # group_concat keeps the order of the subquery it reads in practice, but no document says so.
+    if any(a.id >= b.id for a, b in zip(messages, messages[1:], strict=False)):
+        messages.sort(key=lambda message: message.id)
+    return messages
+
+
+def _concerning(*, newest_first: bool) -> Any:
+    """The ids of messages in (``:after``, ``:until``] that concern the user ``:user``, as a
+    subquery with an ``id`` column: for each of their rooms and for direct messages to and from
+    them, the ``:scan`` first (or newest) read through that source's index, so a long absence
+    costs at most ``:scan`` rows per source. A direct message to oneself is found twice: UNION
+    keeps it once.
+    """
+    user_id = bindparam("user", type_=Integer)
+    after_id = bindparam("after", type_=Integer)
+    until = bindparam("until", type_=Integer)
+    limit = bindparam("scan", type_=Integer)
+    membership, recent = aliased(Membership, name="membership"), aliased(Message, name="recent")
+
+    def bounded(column: Any, query: Select[Any]) -> Select[Any]:
+        query = query.where(column > after_id, column <= until)
+        return query.order_by(column.desc() if newest_first else column).limit(limit)
+
+    # A lateral join, written portably: for each of the user's rooms, the first
+    # (or last) `limit` ids from its (room_id, id) index.
+    of_room = bounded(recent.id, select(recent.id).where(recent.room_id == membership.room_id)).correlate(
+        membership
+    )
+    in_rooms = (
+        select(Message.id)
+        .select_from(membership)
+        .join(Message, Message.id.in_(of_room))
+        .where(membership.user_id == user_id)
+    )
+    to_user = bounded(Message.id, select(Message.id).where(Message.recipient_id == user_id)).subquery()
+    from_user = bounded(
+        Message.id, select(Message.id).where(Message.sender_id == user_id, Message.recipient_id.is_not(None))
+    ).subquery()
+    return union(in_rooms, select(to_user.c.id), select(from_user.c.id)).subquery("concerning")
+
+
+# Built once: making these statements anew for every page cost more than running them.
+_NO_END = 2**62
+"""``:until`` when a page has no upper bound."""
+_NEWEST = _concerning(newest_first=True)
+_REPLAY_START = (
+    select(_NEWEST.c.id).order_by(_NEWEST.c.id.desc()).limit(1).offset(bindparam("keep", type_=Integer))
+)
+_REPLAY_PAGE = (
+    _MESSAGE_SELECT.where(Message.id.in_(select(_concerning(newest_first=False).c.id)))
+    .order_by(Message.id)
+    .limit(bindparam("scan", type_=Integer))
+)
+
+
+class _SqliteStatement:
+    """A Core statement compiled once for SQLite and run as plain SQL.
+
+    A replay runs these several times per sign-in; SQLAlchemy's statement cache still
+    walks a statement this size to make its cache key on every execution, which cost
+    more than running it.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.compiled = statement.compile(dialect=sqlite_dialect.dialect())
+        self.sql = str(self.compiled)
+        self.names = tuple(self.compiled.positiontup or ())
+
+    def scalar(self, connection: Connection, values: dict[str, Any]) -> Any:
+        """The first column of the first row, for these values of the named parameters."""
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        given = self.compiled.construct_params(values)  # with the statement's own (LIMIT 1, ...)
+        row = raw.execute(self.sql, [given[name] for name in self.names]).fetchone()
+        return None if row is None else row[0]
+
+
+_SQLITE_REPLAY_START = _SqliteStatement(_REPLAY_START)
+_SQLITE_REPLAY_PAGE = _SqliteStatement(_packed(_REPLAY_PAGE))
 
 
 def _display_url(url: str) -> str:

@@ -1,7 +1,9 @@
 """Group commit for what signing in and out stores: many connections' session work per transaction.
 
-A resume reads its session by token, then re-opens it and reads the user's
-rooms; a disconnect ends its session and records what was delivered. One
+A registration looks its name up and creates the user (a member of
+``general``); a login looks the user up and creates a session; a resume reads
+its session by token, then re-opens it and reads the user's rooms; a
+disconnect ends its session and records what was delivered. One
 transaction each, serialised behind SQLite's single writer, capped sign-ins at
 about 100 per second and made 5,000 disconnects (or a shutdown) take tens of
 seconds. Here every such unit of work is an *op*, queued; one task takes
@@ -31,6 +33,44 @@ from .group_commit import GroupCommit
 
 MAX_BATCH = 500
 """Ops per transaction at most, so one batch never holds the write lock for long."""
+
+
+@dataclass(frozen=True, slots=True)
+class FindUser:
+    """The user whose ``username_key`` this is, or None."""
+
+    username_key: str
+    writes: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUser:
+    """Create a user, a member of ``general`` (created if missing); the result is its record.
+
+    Fails (``IntegrityError``) when the username key is taken: the unique index decides.
+    """
+
+    username: str
+    username_key: str
+    password_hash: str
+    now: datetime
+    writes: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSession:
+    """Record a sign-in of the user (a new session row and their last login).
+
+    The result is the session, the user's rooms (by name) and their seen
+    cursor, read in the same transaction: all a login needs from the store.
+    """
+
+    user_id: int
+    token_hash: str
+    peer: str
+    now: datetime
+    expires_at: datetime
+    writes: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +127,16 @@ class EndOpenSessions:
     writes: ClassVar[bool] = True
 
 
-SessionOp = FindSession | ReopenSession | EndSession | SetSeen | EndOpenSessions
+SessionOp = (
+    FindUser
+    | CreateUser
+    | CreateSession
+    | FindSession
+    | ReopenSession
+    | EndSession
+    | SetSeen
+    | EndOpenSessions
+)
 
 BatchRunner = Callable[[Sequence[SessionOp]], Awaitable[list[object]]]
 """Runs a batch in one transaction; per op its result, or the exception that failed that op alone.

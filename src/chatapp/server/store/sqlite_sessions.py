@@ -17,13 +17,26 @@ subclasses, as from every other path of the store.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from .models import Base
-from .session_ops import EndOpenSessions, EndSession, FindSession, ReopenSession, SessionOp, SetSeen
+from chatapp.protocol.limits import DEFAULT_ROOM
+
+from .models import DEFAULT_ROLE, Base
+from .session_ops import (
+    CreateSession,
+    CreateUser,
+    EndOpenSessions,
+    EndSession,
+    FindSession,
+    FindUser,
+    ReopenSession,
+    SessionOp,
+    SetSeen,
+)
 from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import bind, result
 
@@ -51,6 +64,27 @@ _SESSION_USER_READERS = [result(_SESSIONS.c[name]) for name in _SESSION_COLUMNS]
     result(_USERS.c[name]) for name in _USER_COLUMNS
 ]
 _ROOM_READERS = [result(_ROOMS.c[name]) for name in _ROOM_COLUMNS]
+_USER_READERS = [result(_USERS.c[name]) for name in _USER_COLUMNS]
+_READ_STAMP = result(_SESSIONS.c.last_seen_at)
+
+_FIND_USER = f"SELECT {', '.join(_USER_COLUMNS)} FROM users WHERE username_key = ?"
+_INSERT_USER = (
+    "INSERT INTO users (username, username_key, password_hash, role, created_at, seen_message_id) "
+    "VALUES (?, ?, ?, ?, ?, 0)"
+)
+_ROOM_ID = "SELECT id FROM rooms WHERE name = ?"
+_INSERT_ROOM = "INSERT INTO rooms (name, topic, owner_id, created_at) VALUES (?, '', NULL, ?)"
+_INSERT_MEMBERSHIP = "INSERT INTO memberships (user_id, room_id, joined_at) VALUES (?, ?, ?)"
+_INSERT_SESSION = (
+    "INSERT INTO sessions (user_id, token_hash, peer, created_at, last_seen_at, expires_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_USER_LOGGED_IN = "UPDATE users SET last_login_at = ? WHERE id = ?"
+_ROOMS_OF_USER = (
+    f"SELECT {', '.join('rooms.' + c for c in _ROOM_COLUMNS)} FROM rooms "
+    "JOIN memberships ON memberships.room_id = rooms.id WHERE memberships.user_id = ? ORDER BY rooms.name"
+)
+_SEEN_OF_USER = "SELECT seen_message_id FROM users WHERE id = ?"
 
 _FIND_SESSION = (
     f"SELECT {', '.join('sessions.' + c for c in _SESSION_COLUMNS)}, "
@@ -74,8 +108,37 @@ _SEEN = "UPDATE users SET seen_message_id = ? WHERE id = ? AND seen_message_id <
 _END_OPEN = "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL"
 
 
+def _read_row(readers: list[Callable[[Any], Any]], row: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(read(value) for read, value in zip(readers, row, strict=True))
+
+
 def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
     """Run one op's statements; its raw result (tuples of values as the ORM would read them)."""
+    if isinstance(op, FindUser):
+        found = connection.execute(_FIND_USER, (op.username_key,)).fetchone()
+        return None if found is None else _read_row(_USER_READERS, found)
+    if isinstance(op, CreateUser):
+        now = _STAMP(op.now)
+        cursor = connection.execute(
+            _INSERT_USER, (op.username, op.username_key, op.password_hash, DEFAULT_ROLE, now)
+        )
+        user_id = cursor.lastrowid
+        room = connection.execute(_ROOM_ID, (DEFAULT_ROOM,)).fetchone()
+        if room is None:
+            room = (connection.execute(_INSERT_ROOM, (DEFAULT_ROOM, now)).lastrowid,)
+        connection.execute(_INSERT_MEMBERSHIP, (user_id, room[0], now))
+        return (user_id, op.username, op.password_hash, DEFAULT_ROLE, _READ_STAMP(now), None)
+    if isinstance(op, CreateSession):
+        now = _STAMP(op.now)
+        cursor = connection.execute(
+            _INSERT_SESSION, (op.user_id, op.token_hash, op.peer, now, now, _STAMP(op.expires_at))
+        )
+        connection.execute(_USER_LOGGED_IN, (now, op.user_id))
+        stamp, expires = _READ_STAMP(now), _READ_STAMP(_STAMP(op.expires_at))
+        session = (cursor.lastrowid, op.user_id, op.peer, stamp, stamp, expires, None, None)
+        rooms = [_read_row(_ROOM_READERS, row) for row in connection.execute(_ROOMS_OF_USER, (op.user_id,))]
+        seen = connection.execute(_SEEN_OF_USER, (op.user_id,)).fetchone()
+        return session, rooms, int(seen[0] if seen is not None else 0)
     if isinstance(op, FindSession):
         row = connection.execute(_FIND_SESSION, (op.token_hash,)).fetchone()
         if row is None:

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +32,10 @@ T = TypeVar("T")
 
 CHECKPOINT_EVERY = 64
 """Batches that wrote between two WAL checkpoints."""
+CHECKPOINT_LOG_INTERVAL = 60.0
+"""Seconds between two log lines about failing checkpoints."""
+
+log = logging.getLogger(__name__)
 
 _Call = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
 
@@ -46,6 +52,8 @@ class SqliteThread:
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-checkpoint")
         self._checkpoint_connection: sqlite3.Connection | None = None
         self._checkpoint_pending = False
+        self._checkpoint_failures = 0
+        self._checkpoint_logged_at = float("-inf")
         self._write_batches = 0
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -110,8 +118,19 @@ class SqliteThread:
             if self._checkpoint_connection is None:
                 self._checkpoint_connection = self._connect()
             self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass  # the next one will try again; SQLite's other connections still checkpoint too
+        except sqlite3.Error as exc:
+            # The next one tries again, but a WAL that is never checkpointed grows without bound:
+            # say so, once a minute at most (it fails again every CHECKPOINT_EVERY batches).
+            self._checkpoint_failures += 1
+            now = time.monotonic()
+            if now - self._checkpoint_logged_at >= CHECKPOINT_LOG_INTERVAL:
+                self._checkpoint_logged_at = now
+                log.warning(
+                    "WAL checkpoint of %s failed (%d failures so far): %r",
+                    self._path,
+                    self._checkpoint_failures,
+                    exc,
+                )
         finally:
             self._checkpoint_pending = False
 
