@@ -111,6 +111,29 @@ async def test_a_client_that_half_closes_gets_its_acknowledgments_and_a_bye(
     assert not no_errors(caplog)
 
 
+async def test_a_quit_right_after_sending_still_gets_every_acknowledgment_before_its_bye(
+    connect: Dial, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = await connect()
+    await alice.register("alice")
+    sent = [f"q{n}" for n in range(30)]
+    for nonce in sent:
+        alice.writer.write(encode(Send(room="general", text=f"hello {nonce}", nonce=nonce)))
+    alice.writer.write(encode(Quit()))
+    acknowledged = []
+    frame = await alice.recv()
+    while not isinstance(frame, Bye):
+        if isinstance(frame, Message):
+            acknowledged.append(frame.nonce)
+        else:
+            assert isinstance(frame, Presence), frame
+        frame = await alice.recv()
+    assert frame.reason == "quit"
+    assert acknowledged == sent
+    assert await alice.closed()
+    assert not no_errors(caplog)
+
+
 async def test_a_client_that_reads_its_last_frames_after_the_close_leaves_no_error(
     start_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

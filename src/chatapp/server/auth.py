@@ -190,6 +190,9 @@ class Authenticator:
     async def reopen_session(self, signed: SignedIn, peer: str) -> dict[str, int]:
         """Re-open a resumed session; the user's rooms (name to id), read in the same transaction."""
         rooms = await self._store.reopen_session_with_rooms(signed.session_id, peer, utc_now())
+        if rooms is None:
+            # Its token was revoked (a quit, a takeover, ended by its user) after the check above.
+            raise ProtocolError(ErrorCode.INVALID_TOKEN, "that session has expired or ended; log in again")
         return {room.name: room.id for room in rooms}
 
     async def end_session(

@@ -324,13 +324,18 @@ class Connection:
         """
         if self.closing:
             return
+        await self.settle()
+        self.close(ByeReason.CLIENT_CLOSED, end_reason="disconnect")
+
+    async def settle(self) -> None:
+        """Wait (at most ``close_grace``) until this client's messages are committed and their
+        acknowledgments handed out: what a client that leaves is still owed before its ``bye``."""
         pending = self._last_commit
         if self._uncommitted and pending is not None:
             # Commits resolve in submit order: when the last is in, so are all of this client's.
             await asyncio.wait([pending], timeout=self.config.close_grace)
         # Acknowledgments published since are handed out now, so that they come before the bye.
         self.services.hub.flush()
-        self.close(ByeReason.CLIENT_CLOSED, end_reason="disconnect")
 
     def _close_transport(self) -> None:
         self._transport.close()

@@ -408,3 +408,18 @@ async def test_every_session_statement_uses_an_index(store: Store, db_path: Path
             ]
             # A sign-in or sign-out never reads a whole table, however many users there are.
             assert not any(step.startswith("SCAN") for step in plan), (statement, plan)
+
+
+async def test_a_revoked_or_expired_session_is_not_reopened(any_store: Store, now: datetime) -> None:
+    """A resume checks the token, then re-opens the row: a revocation in between (a quit, a
+    takeover, the user ending it) must win, on both paths."""
+    revoked, expired, valid = await users_with_sessions(any_store, now, 3)
+    await any_store.end_session(revoked.id, "quit", now + HOUR, revoke=True)
+    later = now + 25 * HOUR  # past the 24-hour expiry of the other two
+    assert await any_store.reopen_session_with_rooms(revoked.id, "1.2.3.4:5", now + 2 * HOUR) is None
+    assert await any_store.reopen_session(expired.id, "1.2.3.4:5", later) is False
+    rooms = await any_store.reopen_session_with_rooms(valid.id, "1.2.3.4:5", now + 2 * HOUR)
+    assert rooms is not None and [room.name for room in rooms] == ["general"]
+    found = await any_store.find_session(token(0))
+    assert found is not None and found[0].end_reason == "quit" and found[0].ended_at is not None
+    assert found[1].last_login_at is None or found[1].last_login_at < now + 2 * HOUR

@@ -187,6 +187,7 @@ async def _send_pages(conn: Connection, after: int, until: int, most: int) -> in
 async def on_quit(conn: Connection, frame: Quit) -> None:
     if conn.state is State.AUTHENTICATED:
         activity.record("logout", user=conn.user.username, addr=conn.peer)
+        await conn.settle()  # the messages sent just before the quit are acknowledged first
     conn.close(ByeReason.QUIT, end_reason="quit", revoke=True)
 
 

@@ -383,14 +383,21 @@ class Store:
         found = await self._session_op(FindSession(token_hash))
         return cast(tuple[SessionRecord, UserRecord] | None, found)
 
-    async def reopen_session(self, session_id: int, peer: str, now: datetime) -> None:
-        """Resume a session from a new connection; counts as a login of its user."""
-        await self._session_op(ReopenSession(session_id, peer, _aware(now), with_rooms=False))
+    async def reopen_session(self, session_id: int, peer: str, now: datetime) -> bool:
+        """Resume a session from a new connection; counts as a login of its user.
 
-    async def reopen_session_with_rooms(self, session_id: int, peer: str, now: datetime) -> list[RoomRecord]:
-        """:meth:`reopen_session` and :meth:`user_rooms` in one transaction: what a resume needs."""
+        False, and nothing changed, if its token is no longer valid (``expires_at`` passed: revoked
+        or expired), however recently it was checked.
+        """
+        return await self._session_op(ReopenSession(session_id, peer, _aware(now), with_rooms=False)) is True
+
+    async def reopen_session_with_rooms(
+        self, session_id: int, peer: str, now: datetime
+    ) -> list[RoomRecord] | None:
+        """:meth:`reopen_session` and :meth:`user_rooms` in one transaction: what a resume needs.
+        None if the token is no longer valid."""
         rooms = await self._session_op(ReopenSession(session_id, peer, _aware(now), with_rooms=True))
-        return cast(list[RoomRecord], rooms)
+        return cast(list[RoomRecord] | None, rooms)
 
     async def end_session(
         self, session_id: int, reason: str, now: datetime, *, revoke: bool = False, seen_message_id: int = 0
@@ -910,14 +917,19 @@ async def _rooms_of(session: AsyncSession, user: int | ScalarSelect[int]) -> lis
     return [_room_record(room) for room in rooms]
 
 
-async def _reopen(session: AsyncSession, session_id: int, peer: str, now: datetime) -> ScalarSelect[int]:
-    """Re-open a session row and count it as a login of its user; the user's id, as a subquery."""
-    await session.execute(
+async def _reopen(
+    session: AsyncSession, session_id: int, peer: str, now: datetime
+) -> ScalarSelect[int] | None:
+    """Re-open a session row and count it as a login of its user; the user's id, as a subquery.
+    None, and nothing changed, when its token is no longer valid."""
+    result = await session.execute(
         update(UserSession)
-        .where(UserSession.id == session_id)
+        .where(UserSession.id == session_id, UserSession.expires_at > now)
         .values(ended_at=None, end_reason=None, peer=peer, last_seen_at=now),
         execution_options=_NO_SYNC,
     )
+    if not cast(CursorResult[Any], result).rowcount:
+        return None
     owner = select(UserSession.user_id).where(UserSession.id == session_id).scalar_subquery()
     await session.execute(
         update(User).where(User.id == owner).values(last_login_at=now), execution_options=_NO_SYNC
@@ -978,7 +990,9 @@ async def _apply_session_op(session: AsyncSession, op: SessionOp) -> object:
         return None if found is None else (_session_record(found[0]), _user_record(found[1]))
     if isinstance(op, ReopenSession):
         owner = await _reopen(session, op.session_id, op.peer, op.now)
-        return await _rooms_of(session, owner) if op.with_rooms else None
+        if owner is None:
+            return None
+        return await _rooms_of(session, owner) if op.with_rooms else True
     if isinstance(op, EndSession):
         values: dict[str, Any] = {"ended_at": op.now, "end_reason": op.reason, "last_seen_at": op.now}
         if op.revoke:
@@ -1027,6 +1041,8 @@ def _from_raw(op: SessionOp, raw: object) -> object:
         row = cast(tuple[Any, ...], raw)
         return SessionRecord(*row[:8]), UserRecord(*row[8:])
     if isinstance(op, ReopenSession):
+        if not isinstance(raw, list):
+            return raw
         return [RoomRecord(*room) for room in cast(list[tuple[Any, ...]], raw)]
     return raw
 

@@ -85,7 +85,9 @@ class FindSession:
 class ReopenSession:
     """Re-open a session from a new connection and count it as a login of its user.
 
-    With ``with_rooms``, the result is the user's rooms (by name), read in the same transaction.
+    With ``with_rooms``, the result is the user's rooms (by name), read in the same transaction;
+    without, True. None when the session's token is no longer valid (revoked or expired since the
+    resume checked it): then nothing is changed.
     """
 
     session_id: int

@@ -91,7 +91,12 @@ _FIND_SESSION = (
     f"{', '.join('users.' + c for c in _USER_COLUMNS)} "
     "FROM sessions JOIN users ON sessions.user_id = users.id WHERE sessions.token_hash = ?"
 )
-_REOPEN = "UPDATE sessions SET ended_at = NULL, end_reason = NULL, peer = ?, last_seen_at = ? WHERE id = ?"
+# Only while its token is valid: a token revoked (quit, ended by its user, taken over) after the
+# resume checked it must not bring the session back.
+_REOPEN = (
+    "UPDATE sessions SET ended_at = NULL, end_reason = NULL, peer = ?, last_seen_at = ? "
+    "WHERE id = ? AND expires_at > ?"
+)
 _OWNER = "(SELECT sessions.user_id FROM sessions WHERE sessions.id = ?)"
 _LOGGED_IN = f"UPDATE users SET last_login_at = ? WHERE id = {_OWNER}"
 _ROOMS_OF_OWNER = (
@@ -146,10 +151,11 @@ def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
         return tuple(read(value) for read, value in zip(_SESSION_USER_READERS, row, strict=True))
     if isinstance(op, ReopenSession):
         now = _STAMP(op.now)
-        connection.execute(_REOPEN, (op.peer, now, op.session_id))
+        if not connection.execute(_REOPEN, (op.peer, now, op.session_id, now)).rowcount:
+            return None
         connection.execute(_LOGGED_IN, (now, op.session_id))
         if not op.with_rooms:
-            return None
+            return True
         return [
             tuple(read(value) for read, value in zip(_ROOM_READERS, row, strict=True))
             for row in connection.execute(_ROOMS_OF_OWNER, (op.session_id,))
