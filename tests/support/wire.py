@@ -1,12 +1,15 @@
 """A bare protocol client for tests: real sockets, frames in and out, nothing hidden.
 
-It speaks through the same codec as the real client, so a test written with it
-checks the server, not a second implementation of the protocol.
+It speaks through the protocol's own client half (:class:`ClientProtocol`, not
+strict: a test may send any frame in any state to see how the server refuses it),
+so a test written with it checks the server, not a second implementation of the
+protocol. A line the server should not have sent fails the test at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 from typing import TypeVar
 
@@ -23,9 +26,8 @@ from chatapp.protocol import (
     ServerFrame,
     Synced,
     Welcome,
-    decode_server_frame,
-    encode,
 )
+from chatapp.protocol.connection import BadLine, ClientProtocol, ServerFrameReceived
 
 F = TypeVar("F", bound=ServerFrame)
 TIMEOUT = 10.0
@@ -40,6 +42,10 @@ class WireClient:
         self.replayed: list[Message | Direct] = []
         self.synced: Synced | None = None
         self.last_token = ""
+        self.last_size = 0
+        """The size of the last frame received, in bytes without the newline."""
+        self.protocol = ClientProtocol(strict=False)
+        self._received: collections.deque[ServerFrameReceived] = collections.deque()
         self._refs = itertools.count(1)
 
     @classmethod
@@ -58,7 +64,7 @@ class WireClient:
         return next(self._refs)
 
     async def send(self, frame: ClientFrame) -> None:
-        self.writer.write(encode(frame))
+        self.writer.write(self.protocol.send(frame))
         await self.writer.drain()
 
     async def send_raw(self, data: bytes) -> None:
@@ -66,11 +72,20 @@ class WireClient:
         await self.writer.drain()
 
     async def recv(self, timeout: float = TIMEOUT) -> ServerFrame:
-        line = await asyncio.wait_for(self.reader.readline(), timeout)
-        if not line.endswith(b"\n"):
-            # EOF, possibly in the middle of a frame the server could not finish sending.
-            raise ConnectionError("server closed the connection")
-        return decode_server_frame(line)
+        async with asyncio.timeout(timeout):
+            while not self._received:
+                data = await self.reader.read(1 << 16)
+                if not data:
+                    # EOF, possibly in the middle of a frame the server could not finish sending.
+                    self.protocol.receive_eof()
+                    raise ConnectionError("server closed the connection")
+                for event in self.protocol.receive_data(data):
+                    if isinstance(event, BadLine):
+                        raise AssertionError(f"the server sent a line it should not have: {event.error!r}")
+                    self._received.append(event)
+        received = self._received.popleft()
+        self.last_size = received.size
+        return received.frame
 
     async def expect(self, kind: type[F], timeout: float = TIMEOUT, *, skip: tuple[type, ...] = ()) -> F:
         """Receive the next frame, which must be a ``kind``; frames of the ``skip`` types are passed over."""
@@ -119,7 +134,8 @@ class WireClient:
                 raise AssertionError(f"unexpected {frame!r} in a replay")
 
     async def closed(self, timeout: float = TIMEOUT) -> bool:
-        """Read until EOF; True when the server closed the connection."""
+        """Read until EOF, passing over any frames; True when the server closed the connection."""
+        self._received.clear()
         try:
             while await asyncio.wait_for(self.reader.read(65536), timeout):
                 pass

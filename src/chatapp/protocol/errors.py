@@ -59,3 +59,9 @@ class ProtocolError(Exception):
 
     def __repr__(self) -> str:
         return f"ProtocolError({self.code.value!r}, {self.message!r})"
+
+
+class LocalProtocolError(Exception):
+    """This side tried to do something the protocol does not allow (send a frame its state does
+    not allow, sign in twice): a bug in the caller, never the peer's fault. The peer's mistakes
+    are :class:`ProtocolError` values with a code, which the other side is told about."""
