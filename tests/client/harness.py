@@ -18,7 +18,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from chatapp.client.session import ChatSession, SessionEvent
+from chatapp.client import ChatSession, SessionEvent
 from chatapp.client.tui import ChatScreen
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from msgspec.structs import replace as dataclass_replace
 
-from chatapp.client.session import ChatSession
+from chatapp.client import ChatSession
 from chatapp.client.signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
 from chatapp.protocol import AuthOk, ClientFrame, Error, Login, Register
 from tests.client.fakeserver import PASSWORD, FakeConnection, FakeServer

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chatapp.client.session import Backoff, ChatSession, ConnectionState
+from chatapp.client import Backoff, ChatSession, ConnectionState
 from chatapp.protocol import (
     ByeReason,
     ClientFrame,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chatapp.client.session import Backoff, ChatSession, ConnectionState
+from chatapp.client import Backoff, ChatSession, ConnectionState
 from chatapp.client.signin import SignInCancelled, SignInOptions, sign_in
 from chatapp.protocol import Message, Ping, Pong, Presence, Send, ServerFrame
 from tests.client.harness import CTRL_D, ENTER, Screen, fake_terminal, running_screen, until

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.client import render
-from chatapp.client.session import Backoff, ChatSession, ConnectionState
+from chatapp.client import Backoff, ChatSession, ConnectionState, render
 from chatapp.client.targets import Kind
 from chatapp.protocol import (
     Away,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chatapp.client.session import ChatSession
+from chatapp.client import ChatSession
 from chatapp.client.signin import SignInOptions, sign_in
 from chatapp.protocol import Bye, ListSessions, Presence, Resume, SessionList
 from tests.client.harness import ENTER, fake_terminal, running_screen

@@ -30,7 +30,8 @@ from chatapp import __version__
 
 from . import render
 from .linemode import LineMode
-from .session import ChatSession, ConnectError
+from .net.errors import ConnectError
+from .net.session import ChatSession
 from .signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
 from .tui import ChatScreen
 

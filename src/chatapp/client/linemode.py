@@ -20,16 +20,9 @@ from chatapp.protocol import DEFAULT_ROOM, ByeReason, Direct, Error, Message, Pr
 
 from . import commands, render
 from .clock import Clock, SystemClock
-from .session import (
-    ChatSession,
-    LinkDown,
-    LinkUp,
-    ReconnectFailed,
-    SendFailed,
-    SendRefused,
-    SessionEnded,
-    SessionEvent,
-)
+from .net.errors import SendRefused
+from .net.events import LinkDown, LinkUp, ReconnectFailed, SendFailed, SessionEnded, SessionEvent
+from .net.session import ChatSession
 
 
 def _start_reader(stdin: TextIO, queue: asyncio.Queue[str | None]) -> None:

@@ -20,7 +20,8 @@ from chatapp.protocol import AuthOk, ErrorCode, ProtocolError
 from chatapp.protocol.rules import check_password, check_username
 
 from . import render
-from .session import AuthError, ChatSession, ConnectError
+from .net.errors import AuthError, ConnectError
+from .net.session import ChatSession
 
 PROMPT_STYLE = "bold"
 

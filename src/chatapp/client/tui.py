@@ -83,18 +83,18 @@ from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, JOIN_CONTEXT
 from . import commands, render
 from .clock import Clock, SystemClock
 from .completion import ChatCompleter, Roster
-from .session import (
-    ChatSession,
+from .net.errors import SendRefused
+from .net.events import (
     ConnectionState,
     LinkDown,
     LinkUp,
     ReconnectFailed,
     Reconnecting,
     SendFailed,
-    SendRefused,
     SessionEnded,
     SessionEvent,
 )
+from .net.session import ChatSession
 from .targets import Kind, Target, Targets
 from .view import ChatLog, ChatLogControl
 
