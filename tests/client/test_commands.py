@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatapp.client import commands
-from chatapp.client.commands import (
+from chatapp.client.ui import commands
+from chatapp.client.ui.actions import (
     BadUsage,
     ClearScreen,
     DirectMessage,
@@ -25,8 +25,8 @@ from chatapp.client.commands import (
     UnknownCommand,
     WhoIs,
     WhoIsOnline,
-    parse,
 )
+from chatapp.client.ui.commands import parse
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from chatapp.client.targets import Kind, Targets
+from chatapp.client.ui.targets import Kind, Targets
 
 
 def test_starts_in_one_room_and_keeps_order() -> None:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chatapp.client.render import Line
-from chatapp.client.view import ChatLog, ChatLogControl
+from chatapp.client.ui.chatlog import ChatLog
+from chatapp.client.ui.lines import Line
+from chatapp.client.ui.pane import ChatLogControl
 
 
 def lines(*texts: str, indent: int = 4) -> list[Line]:
@@ -56,7 +57,7 @@ def test_clear() -> None:
 def test_control_shows_log_then_extra_lines_with_cursor_at_the_end() -> None:
     log = ChatLog()
     log.append(lines("a", "b"))
-    control = ChatLogControl(log, lambda: lines("pending"))
+    control = ChatLogControl(lambda: log, lambda: lines("pending"))
     content = control.create_content(40, 10)
     assert content.line_count == 3
     assert content.cursor_position.y == 2
@@ -66,14 +67,14 @@ def test_control_shows_log_then_extra_lines_with_cursor_at_the_end() -> None:
 def test_long_lines_are_word_wrapped_under_the_text_column() -> None:
     log = ChatLog()
     log.append([Line((("t", "12:00 <bob> "), ("x", "alpha beta gamma delta")), indent=12)])
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     assert rows(control, width=24) == ["12:00 <bob> alpha beta", "          \u2502 gamma delta"]
 
 
 def test_paging_through_history() -> None:
     log = ChatLog()
     log.append(lines(*(f"line {n}" for n in range(30))))
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     assert control.create_content(40, 10).line_count == 30
     assert control.top_row() == 20
     control.page_up()
@@ -97,7 +98,7 @@ def test_paging_through_history() -> None:
 def test_paging_is_a_no_op_when_everything_fits() -> None:
     log = ChatLog()
     log.append(lines("a", "b"))
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     control.create_content(40, 10)
     control.page_up()
     assert log.follow
@@ -105,7 +106,7 @@ def test_paging_is_a_no_op_when_everything_fits() -> None:
 
 def test_wrap_cache_is_pruned() -> None:
     log = ChatLog(max_lines=10)
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     for n in range(500):
         log.append(lines(f"l{n}"))
         control.create_content(40, 10)
@@ -113,7 +114,8 @@ def test_wrap_cache_is_pruned() -> None:
 
 
 def test_empty_control() -> None:
-    content = ChatLogControl(ChatLog()).create_content(40, 10)
+    empty = ChatLog()
+    content = ChatLogControl(lambda: empty).create_content(40, 10)
     assert content.line_count == 0
 
 
@@ -183,7 +185,7 @@ def test_page_up_after_older_messages_were_put_on_top() -> None:
     log = ChatLog()
     for n in range(20, 40):
         log.add_message(n, lines(f"m{n}"), None)
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     control.create_content(40, 10)
     assert control.top_row() == 10 and not control.at_top()
     log.prepend([(n, lines(f"m{n}"), None) for n in range(0, 20)])

@@ -2,7 +2,7 @@
 
 Pure values, no I/O: :class:`~chatapp.client.net.session.ChatSession` hands
 them out with :meth:`~chatapp.client.net.session.ChatSession.next_event`, and
-the chat screen and line mode take them in.
+the client's state object (:mod:`chatapp.client.ui.state`) takes them in.
 """
 
 from __future__ import annotations
