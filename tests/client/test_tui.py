@@ -247,7 +247,7 @@ async def test_clear_and_reconnect_commands(screen: Screen) -> None:
     screen.type("/reconnect" + ENTER)
     await screen.wait_line("Nothing to do: already connected.")
     screen.type("/clear" + ENTER)
-    await until(lambda: screen.screen.state.log.plain() == [])
+    await until(lambda: screen.screen.state.log.lines == [])
 
 
 async def test_long_lines_wrap_under_the_text_column(server: FakeServer, session: ChatSession) -> None:

@@ -52,8 +52,6 @@ class ChatLog:
         """Lines added below while not following."""
         self.page_up_pending = False
         """Scroll up one page at the next render (after older messages were put on top)."""
-        self.trimmed = False
-        """Messages were dropped at the top to respect ``max_lines``."""
         self._ids: set[int] = set()
         self._newest: int | None = None
         self._day: date | None = None
@@ -193,7 +191,6 @@ class ChatLog:
         for entry in self.entries[:drop]:
             if entry.id is not None:
                 self._ids.discard(entry.id)
-                self.trimmed = True
         before = len(self.lines)
         del self.entries[:drop]
         self._newest = max(self._ids) if self._ids else None
@@ -210,7 +207,6 @@ class ChatLog:
         self._ids.clear()
         self._newest = None
         self._day = None
-        self.trimmed = False
         self.scroll_to_end()
 
     def scroll_to(self, index: int, row: int = 0) -> None:
@@ -223,7 +219,3 @@ class ChatLog:
         self.follow = True
         self.anchor = self.anchor_row = 0
         self.unseen = 0
-
-    def plain(self) -> list[str]:
-        """The text of every line, without styles (for tests and logs)."""
-        return [line.plain for line in self.lines]

@@ -295,11 +295,6 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def command_names() -> list[str]:
-    """Every command with its slash, aliases included, sorted (for completion)."""
-    return sorted(f"/{name}" for name in _BY_NAME)
-
-
 def find(name: str) -> Command | None:
     return _BY_NAME.get(name.lower())
 

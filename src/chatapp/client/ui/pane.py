@@ -33,7 +33,6 @@ class ChatLogControl(UIControl):
     ) -> None:
         self.source = source
         self.extra = extra
-        self._snapshot: list[Line] = []
         self._starts: list[int] = []
         self._rows = 0
         self._height = 1
@@ -45,10 +44,6 @@ class ChatLogControl(UIControl):
 
     def is_focusable(self) -> bool:
         return False
-
-    def snapshot(self) -> list[Line]:
-        """The lines shown by the last render."""
-        return self._snapshot
 
     def _wrapped(self, line: Line, width: int) -> list[Fragments]:
         cached = self._cache.get(id(line))
@@ -68,7 +63,7 @@ class ChatLogControl(UIControl):
         for line in lines:
             starts.append(len(rows))
             rows.extend(self._wrapped(line, width))
-        self._snapshot, self._starts, self._rows, self._height = lines, starts, len(rows), max(1, height)
+        self._starts, self._rows, self._height = starts, len(rows), max(1, height)
         if self.log.page_up_pending:
             self.log.page_up_pending = False
             self.page_up()

@@ -160,7 +160,3 @@ class Targets:
         if self.active is target:
             self.activate(self._items[max(0, index - 1)])
         return True
-
-    def position(self, target: Target) -> int:
-        """1-based place of a target in the order (its number for ``/switch``)."""
-        return self._items.index(target) + 1
