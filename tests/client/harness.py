@@ -18,8 +18,8 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from chatapp.client.session import ChatSession, SessionEvent
-from chatapp.client.tui import ChatScreen
+from chatapp.client import ChatSession, SessionEvent
+from chatapp.client.ui.screen import ChatScreen
 
 T = TypeVar("T")
 TIMEOUT = 10.0
@@ -118,7 +118,7 @@ class Screen:
 
     def lines(self) -> list[str]:
         """What the message pane holds now (logged lines, then messages still being sent)."""
-        return [line.plain for line in (*self.screen.log.lines, *self.screen.pending_lines())]
+        return [line.plain for line in (*self.screen.state.log.lines, *self.screen.state.pending_lines())]
 
     def find(self, fragment: str) -> str | None:
         return next((line for line in self.lines() if fragment in line), None)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatapp.client import commands
-from chatapp.client.commands import (
+from chatapp.client.ui import commands
+from chatapp.client.ui.actions import (
     BadUsage,
     ClearScreen,
     DirectMessage,
@@ -25,8 +25,8 @@ from chatapp.client.commands import (
     UnknownCommand,
     WhoIs,
     WhoIsOnline,
-    parse,
 )
+from chatapp.client.ui.commands import parse
 
 
 @pytest.mark.parametrize(
@@ -174,12 +174,11 @@ def test_help_for_one_command() -> None:
     assert "There is no command /qit. Did you mean /quit?" in commands.help_text("qit")
 
 
-def test_command_names_for_completion() -> None:
-    names = commands.command_names()
-    for name in ("/help", "/quit", "/exit", "/join", "/leave", "/switch", "/w", "/msg", "/rooms", "/who",
-                 "/whois", "/topic", "/away", "/history", "/sessions", "/endsession"):
-        assert name in names
-    assert names == sorted(names)
+def test_every_command_and_alias_is_known() -> None:
+    for name in ("help", "quit", "exit", "join", "leave", "switch", "w", "msg", "rooms", "who",
+                 "whois", "topic", "away", "history", "sessions", "endsession"):
+        command = commands.find(name)
+        assert command is not None and name in (command.name, *command.aliases)
 
 
 def test_help_for_the_new_commands() -> None:

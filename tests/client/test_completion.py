@@ -3,7 +3,8 @@ from __future__ import annotations
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chatapp.client.completion import ChatCompleter, Roster
+from chatapp.client.ui.completion import ChatCompleter
+from chatapp.client.ui.roster import Roster
 
 
 def complete(completer: ChatCompleter, text: str) -> list[str]:

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chatapp.client.session import ChatSession
+from chatapp.client import ChatSession
 from chatapp.protocol import (
     ClientFrame,
     Direct,
@@ -94,8 +94,8 @@ async def test_the_documented_screen_is_the_real_one() -> None:
     try:
         await session.connect()
         await session.register("alice", PASSWORD)
-        session.welcome = Welcome(server="chatapp", version=1, max_frame=65536, max_text=4000)
-        session.port = 7777  # as shown (only used to reconnect, which does not happen here)
+        session.core.welcome = Welcome(server="chatapp", version=1, max_frame=65536, max_text=4000)
+        session.keeper.port = 7777  # as shown (only used to reconnect, which does not happen here)
         async with running_screen(session, rows=22, columns=80, clock=clock, tz=UTC) as screen:
             await screen.wait_line("You are online in #general.")
             conn = server.connections[0]
@@ -130,7 +130,7 @@ async def test_the_documented_screen_is_the_real_one() -> None:
             screen.type(CTRL_U + "half-typed repl")
             await screen.wait_input("half-typed repl")
             await until(lambda: session.latency is not None, what="the first ping's answer")
-            session.latency = 0.003  # as shown (there is no other ping: ping_interval is an hour)
+            session.core.latency = 0.003  # as shown (there is no other ping: ping_interval is an hour)
             screen.screen.app.invalidate()
             await screen.wait_drawn("[@bob 1]")
             await screen.wait_drawn("[connected, 3 ms]")  # not a stale "33 ms" still on screen

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from chatapp.client import ConnectError
 from chatapp.client.__main__ import ClientOptions, connect_failure, parse_args, run, setup_logging
-from chatapp.client.session import ConnectError
 from chatapp.protocol import ClientFrame, Error, Login, Send
 from tests.client.fakeserver import PASSWORD, FakeConnection, FakeServer
 

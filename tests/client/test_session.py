@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from chatapp.client.session import (
+from chatapp.client import (
     AuthError,
     Backoff,
     ChatSession,

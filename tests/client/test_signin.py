@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from msgspec.structs import replace as dataclass_replace
 
-from chatapp.client.session import ChatSession
-from chatapp.client.signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
+from chatapp.client import ChatSession
+from chatapp.client.ui.signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
 from chatapp.protocol import AuthOk, ClientFrame, Error, Login, Register
 from tests.client.fakeserver import PASSWORD, FakeConnection, FakeServer
 from tests.client.harness import CTRL_C, CTRL_D, ENTER, CapturedTerminal, fake_terminal

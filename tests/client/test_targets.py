@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from chatapp.client.targets import Kind, Targets
+from chatapp.client.ui.targets import Kind, Targets
 
 
 def test_starts_in_one_room_and_keeps_order() -> None:
@@ -13,7 +13,7 @@ def test_starts_in_one_room_and_keeps_order() -> None:
     assert bob.name == "bob"  # the spelling is the latest one given (the server's)
     assert [t.label for t in targets] == ["#general", "#rust", "@bob"]
     assert [t.name for t in targets.rooms()] == ["general", "rust"]
-    assert targets.position(bob) == 3
+    assert targets.resolve("3") is bob  # its number for /switch
 
 
 def test_step_wraps_around() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chatapp.client.session import Backoff, ChatSession, ConnectionState
+from chatapp.client import Backoff, ChatSession, ConnectionState
 from chatapp.protocol import (
     ByeReason,
     ClientFrame,
@@ -234,20 +234,20 @@ async def test_scrolling_back_and_forth(server: FakeServer, session: ChatSession
         await screen.wait_line("line 39")
         await screen.wait_drawn("line 39")
         screen.type(PAGE_UP)
-        await until(lambda: not screen.screen.log.follow)
+        await until(lambda: not screen.screen.state.log.follow)
         server.broadcast(server.message("bob", "while scrolled"))
         await screen.wait_line("while scrolled")
         await screen.wait_drawn("1 new below")
         screen.type(PAGE_DOWN * 10)
-        await until(lambda: screen.screen.log.follow)
-        assert screen.screen.log.unseen == 0
+        await until(lambda: screen.screen.state.log.follow)
+        assert screen.screen.state.log.unseen == 0
 
 
 async def test_clear_and_reconnect_commands(screen: Screen) -> None:
     screen.type("/reconnect" + ENTER)
     await screen.wait_line("Nothing to do: already connected.")
     screen.type("/clear" + ENTER)
-    await until(lambda: screen.screen.log.plain() == [])
+    await until(lambda: screen.screen.state.log.lines == [])
 
 
 async def test_long_lines_wrap_under_the_text_column(server: FakeServer, session: ChatSession) -> None:
@@ -274,14 +274,14 @@ async def test_unexpected_errors_are_one_line_notes(screen: Screen) -> None:
 
 
 def status(screen: Screen) -> str:
-    return "".join(text for _, text, *_ in screen.screen._status())
+    return "".join(text for _, text, *_ in screen.screen.bars.status())
 
 
 async def test_targets_switch_with_keys_and_count_unread(server: FakeServer, screen: Screen) -> None:
     conn = server.connections[0]
     conn.send(Presence(event="online", room="rust", username="alice"))
     await screen.wait_line("You are online in #general.")
-    await until(lambda: screen.screen.targets.resolve("#rust") is not None, what="#rust")
+    await until(lambda: screen.screen.state.targets.resolve("#rust") is not None, what="#rust")
     conn.send(server.message("bob", "in rust", room="rust"))
     conn.send(server.message("bob", "alice: in rust too", room="rust"))
     conn.send(server.direct("carol", "alice", "a word"))
@@ -360,7 +360,7 @@ async def test_a_direct_message_to_nobody_closes_the_new_conversation(
     screen.type("/msg nobody hello?" + ENTER)
     await screen.wait_line("Not sent ('hello?'): There is no user named nobody.")
     await screen.wait_drawn("#general>")
-    assert screen.screen.targets.resolve("@nobody") is None
+    assert screen.screen.state.targets.resolve("@nobody") is None
     await screen.wait_input("hello?")  # the text is back in the input line
 
 

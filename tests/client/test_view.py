@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chatapp.client.render import Line
-from chatapp.client.view import ChatLog, ChatLogControl
+from chatapp.client.ui.chatlog import ChatLog
+from chatapp.client.ui.lines import Line
+from chatapp.client.ui.pane import ChatLogControl
 
 
 def lines(*texts: str, indent: int = 4) -> list[Line]:
     return [Line((("", text),), indent=indent) for text in texts]
+
+
+def plain(log: ChatLog) -> list[str]:
+    return [line.plain for line in log.lines]
 
 
 def rows(control: ChatLogControl, width: int = 40, height: int = 10) -> list[str]:
@@ -32,7 +37,7 @@ def test_log_is_bounded() -> None:
     log.append(lines("a", "b"))
     log.scroll_to(1)
     log.append(lines("c", "d", "e"))
-    assert log.plain() == ["c", "d", "e"]
+    assert plain(log) == ["c", "d", "e"]
     assert log.anchor == 0
 
 
@@ -42,7 +47,7 @@ def test_day_change_marker() -> None:
     log.append(lines("late"), day)
     log.append(lines("later"), day + timedelta(seconds=30))
     log.append(lines("next day"), day + timedelta(minutes=2))
-    assert log.plain() == ["late", "later", "-- Day changed to Friday, 27 November 2026 --", "next day"]
+    assert plain(log) == ["late", "later", "-- Day changed to Friday, 27 November 2026 --", "next day"]
 
 
 def test_clear() -> None:
@@ -50,13 +55,13 @@ def test_clear() -> None:
     log.append(lines("a"))
     log.scroll_to(0)
     log.clear()
-    assert log.plain() == [] and log.follow
+    assert plain(log) == [] and log.follow
 
 
 def test_control_shows_log_then_extra_lines_with_cursor_at_the_end() -> None:
     log = ChatLog()
     log.append(lines("a", "b"))
-    control = ChatLogControl(log, lambda: lines("pending"))
+    control = ChatLogControl(lambda: log, lambda: lines("pending"))
     content = control.create_content(40, 10)
     assert content.line_count == 3
     assert content.cursor_position.y == 2
@@ -66,14 +71,14 @@ def test_control_shows_log_then_extra_lines_with_cursor_at_the_end() -> None:
 def test_long_lines_are_word_wrapped_under_the_text_column() -> None:
     log = ChatLog()
     log.append([Line((("t", "12:00 <bob> "), ("x", "alpha beta gamma delta")), indent=12)])
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     assert rows(control, width=24) == ["12:00 <bob> alpha beta", "          \u2502 gamma delta"]
 
 
 def test_paging_through_history() -> None:
     log = ChatLog()
     log.append(lines(*(f"line {n}" for n in range(30))))
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     assert control.create_content(40, 10).line_count == 30
     assert control.top_row() == 20
     control.page_up()
@@ -97,7 +102,7 @@ def test_paging_through_history() -> None:
 def test_paging_is_a_no_op_when_everything_fits() -> None:
     log = ChatLog()
     log.append(lines("a", "b"))
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     control.create_content(40, 10)
     control.page_up()
     assert log.follow
@@ -105,7 +110,7 @@ def test_paging_is_a_no_op_when_everything_fits() -> None:
 
 def test_wrap_cache_is_pruned() -> None:
     log = ChatLog(max_lines=10)
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     for n in range(500):
         log.append(lines(f"l{n}"))
         control.create_content(40, 10)
@@ -113,7 +118,8 @@ def test_wrap_cache_is_pruned() -> None:
 
 
 def test_empty_control() -> None:
-    content = ChatLogControl(ChatLog()).create_content(40, 10)
+    empty = ChatLog()
+    content = ChatLogControl(lambda: empty).create_content(40, 10)
     assert content.line_count == 0
 
 
@@ -130,7 +136,7 @@ def test_messages_are_kept_in_id_order_and_once() -> None:
     assert not log.add_message(9, lines("m9 again"), at(9))
     log.append(lines("later note"))
     assert log.add_message(8, lines("m8"), at(8))
-    assert log.plain() == ["note", "m5", "m7", "m8", "m9", "later note"]
+    assert plain(log) == ["note", "m5", "m7", "m8", "m9", "later note"]
     assert (log.oldest_id, log.newest_id, log.message_count) == (5, 9, 4)
     assert 7 in log and 6 not in log
 
@@ -144,29 +150,29 @@ def test_prepend_puts_older_messages_on_top_without_moving_the_view() -> None:
     assert log.lines[log.anchor].plain == "m12"
     added = log.prepend([(n, lines(f"m{n}"), at(n)) for n in range(5, 11)])  # 10 overlaps
     assert added == 5
-    assert log.plain()[:7] == ["m5", "m6", "m7", "m8", "m9", "welcome", "m10"]
+    assert plain(log)[:7] == ["m5", "m6", "m7", "m8", "m9", "welcome", "m10"]
     assert log.lines[log.anchor].plain == "m12"  # still the same line on top
     assert log.unseen == 0
     assert log.prepend([(25, lines("m25"), at(25))]) == 1  # not older: goes to its place at the end
-    assert log.plain()[-1] == "m25"
+    assert plain(log)[-1] == "m25"
 
 
 def test_day_changes_are_worked_out_around_inserted_messages() -> None:
     log = ChatLog(tz=UTC)
     log.add_message(10, lines("today"), at(0, day=27))
     log.prepend([(3, lines("yesterday"), at(0, day=26))])
-    assert log.plain() == ["yesterday", "-- Day changed to Friday, 27 November 2026 --", "today"]
+    assert plain(log) == ["yesterday", "-- Day changed to Friday, 27 November 2026 --", "today"]
     log.add_message(11, lines("still today"), at(1, day=27))
-    assert log.plain()[-1] == "still today" and len(log.plain()) == 4
+    assert plain(log)[-1] == "still today" and len(plain(log)) == 4
 
 
 def test_note_at_top_and_clear() -> None:
     log = ChatLog()
     log.add_message(1, lines("m1"), at(1))
     log.note_at_top(lines("-- beginning --"))
-    assert log.plain() == ["-- beginning --", "m1"]
+    assert plain(log) == ["-- beginning --", "m1"]
     log.clear()
-    assert log.plain() == [] and log.oldest_id is None and log.newest_id is None
+    assert plain(log) == [] and log.oldest_id is None and log.newest_id is None
     assert log.add_message(1, lines("m1"), at(1))  # after a clear the same message may come back
 
 
@@ -174,16 +180,16 @@ def test_trimming_drops_the_oldest_messages() -> None:
     log = ChatLog(max_lines=20)
     for n in range(1, 31):
         log.add_message(n, lines(f"m{n}"), at(n % 60))
-    assert len(log) <= 20 and log.trimmed
+    assert len(log) <= 20
     assert log.newest_id == 30 and log.oldest_id == 30 - len(log) + 1
-    assert log.plain()[-1] == "m30"
+    assert plain(log)[-1] == "m30"
 
 
 def test_page_up_after_older_messages_were_put_on_top() -> None:
     log = ChatLog()
     for n in range(20, 40):
         log.add_message(n, lines(f"m{n}"), None)
-    control = ChatLogControl(log)
+    control = ChatLogControl(lambda: log)
     control.create_content(40, 10)
     assert control.top_row() == 10 and not control.at_top()
     log.prepend([(n, lines(f"m{n}"), None) for n in range(0, 20)])

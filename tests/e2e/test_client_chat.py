@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from chatapp.client.session import Backoff, ChatSession, ConnectionState
-from chatapp.client.signin import SignInCancelled, SignInOptions, sign_in
+from chatapp.client import Backoff, ChatSession, ConnectionState
+from chatapp.client.ui.signin import SignInCancelled, SignInOptions, sign_in
 from chatapp.protocol import Message, Ping, Pong, Presence, Send, ServerFrame
 from tests.client.harness import CTRL_D, ENTER, Screen, fake_terminal, running_screen, until
 from tests.support.server import ServerProcess
@@ -191,7 +191,7 @@ async def test_reconnects_after_the_server_restarts(server: ServerProcess, scree
     await asyncio.to_thread(server.start)
     await screen.wait_line("session resumed", timeout=20)
     bob = await wire(server, "bob")
-    await until(lambda: "bob" in screen.screen.roster.online(), what="bob's presence")
+    await until(lambda: "bob" in screen.screen.state.roster.online(), what="bob's presence")
     await until(lambda: not alice.outbox, what="the queued message to be acknowledged")
     await screen.wait_line("<alice> draft while away")
     await bob.send(Send(room="general", text="welcome back"))
@@ -229,7 +229,7 @@ async def test_replaced_session_is_not_retried(server_factory: type[ServerProces
 
 async def test_leaving_tells_the_server(server: ServerProcess, screen: Screen) -> None:
     bob = await wire(server, "bob")
-    await until(lambda: "bob" in screen.screen.roster.online(), what="bob's presence")
+    await until(lambda: "bob" in screen.screen.state.roster.online(), what="bob's presence")
     screen.type(CTRL_D)
     assert await screen.finished() is None
     left = await receive(bob, Presence, lambda p: p.event == "offline")

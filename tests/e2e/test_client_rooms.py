@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.client import render
-from chatapp.client.session import Backoff, ChatSession, ConnectionState
-from chatapp.client.targets import Kind
+from chatapp.client import Backoff, ChatSession, ConnectionState
+from chatapp.client.ui.lines import parse_timestamp
+from chatapp.client.ui.targets import Kind
 from chatapp.protocol import (
     Away,
     Direct,
@@ -86,13 +86,13 @@ async def join(client: WireClient, room: str) -> None:
 
 def messages_in(screen: Screen, label: str) -> list[str]:
     """The message lines (``<name> text``, time cut off) of one target's buffer, in order."""
-    target = screen.screen.targets.resolve(label)
+    target = screen.screen.state.targets.resolve(label)
     assert target is not None, label
     return [line.plain[6:] for line in target.log.lines if line.kind in ("message", "own")]
 
 
 def status(screen: Screen) -> str:
-    return "".join(text for _, text, *_ in screen.screen._status())
+    return "".join(text for _, text, *_ in screen.screen.bars.status())
 
 
 async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Screen, people: People) -> None:
@@ -102,7 +102,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     await screen.wait_drawn("#rust>")  # the prompt names the active room
     await screen.wait_line("You joined #rust.")
     await screen.wait_drawn(" #rust \u2014 chatapp at")  # the title too
-    assert screen.screen.room == "#rust"
+    assert screen.screen.state.room == "#rust"
 
     # a message to the room on screen is shown; one to another room is counted
     await bob.send(Send(room="rust", text="rust is fun"))
@@ -110,9 +110,9 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     await bob.send(Send(room="general", text="over here"))
     await bob.send(Send(room="general", text="alice: are you there?"))
     await screen.wait_drawn("[#general 2]")
-    general = screen.screen.targets.resolve("#general")
+    general = screen.screen.state.targets.resolve("#general")
     assert general is not None and general.unread == 2 and general.mentions == 1
-    assert [style for style, text, *_ in screen.screen.unread_parts() if "#general" in text] == [
+    assert [style for style, text, *_ in screen.screen.bars.unread_parts() if "#general" in text] == [
         "class:status.mention"
     ]
     assert screen.find("over here") is None  # not in the #rust buffer
@@ -147,7 +147,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     await screen.wait_line("You left #rust.")
     left = await receive(bob, Presence, lambda p: p.event == "leave" and p.username == "alice")
     assert isinstance(left, Presence) and left.room == "rust"
-    assert screen.screen.targets.resolve("#rust") is None
+    assert screen.screen.state.targets.resolve("#rust") is None
     screen.type("/join rust" + ENTER)  # the # is optional
     await screen.wait_drawn("#rust>")
     await screen.wait_line("<alice> hello rust")  # the room's recent messages come with the join
@@ -176,7 +176,7 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
     await screen.wait_drawn("#general>")
     await bob.send(SendDirect(to="alice", text="ping"))
     await screen.wait_drawn("[@bob 1]")
-    styles = [style for style, text, *_ in screen.screen.unread_parts() if "@bob" in text]
+    styles = [style for style, text, *_ in screen.screen.bars.unread_parts() if "@bob" in text]
     assert styles == ["class:status.mention"]  # a direct message is always highlighted
     assert screen.find("ping") is None
 
@@ -193,7 +193,7 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
     try:
         async with running_screen(again) as second:
             await second.wait_drawn("[@bob 1]")
-            conversation = second.screen.targets.resolve("@bob")
+            conversation = second.screen.state.targets.resolve("@bob")
             assert conversation is not None and conversation.unread == 1
             second.type("/w @bob" + ENTER)
             await second.wait_drawn("@bob>")
@@ -205,7 +205,7 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
             # a direct message to someone who does not exist is refused as a sentence
             second.type("/msg nobody_here hello?" + ENTER)
             await second.wait_line("There is no user named nobody_here.")
-            await until(lambda: second.screen.targets.resolve("@nobody_here") is None)
+            await until(lambda: second.screen.state.targets.resolve("@nobody_here") is None)
     finally:
         await again.aclose()
     await bob.close()
@@ -229,7 +229,7 @@ async def test_history_pages_and_page_up(
             screen.type("/history" + ENTER)
             await until(lambda: len(messages_in(screen, "#general")) == 70, what="/history: 50 more")
             assert messages_in(screen, "#general")[0] == "<bob> msg 061"
-            await until(lambda: not screen.screen.log.follow, what="scrolling up into the older page")
+            await until(lambda: not screen.screen.state.log.follow, what="scrolling up into the older page")
 
             def at_beginning() -> bool:
                 if screen.find("Beginning of the history of #general"):
@@ -243,9 +243,9 @@ async def test_history_pages_and_page_up(
             await until(at_beginning, timeout=30, what="PageUp to reach the beginning of history")
             expected = [f"<bob> msg {n:03}" for n in range(1, total + 1)]
             await until(lambda: messages_in(screen, "#general") == expected, what="all 130, in order, once")
-            assert screen.screen.log.lines[0].plain == "-- Beginning of the history of #general --"
+            assert screen.screen.state.log.lines[0].plain == "-- Beginning of the history of #general --"
             # times are the server's, in local time
-            first = screen.screen.log.lines[1].plain
+            first = screen.screen.state.log.lines[1].plain
             assert re.match(r"\d\d:\d\d <bob> msg 001", first)
             screen.type("/history" + ENTER)
             await screen.wait_line("That is the beginning of the history of #general.")
@@ -337,7 +337,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
 
     await bob.send(Away(text="lunch", ref=bob.next_ref()))
     await screen.wait_line("bob is away: lunch")  # in #ops, the active room
-    rust_target = screen.screen.targets.resolve("#rust")
+    rust_target = screen.screen.state.targets.resolve("#rust")
     assert rust_target is not None
     await until(lambda: any("bob is away: lunch" in line.plain for line in rust_target.log.lines))
     screen.type("/who #rust" + ENTER)
@@ -383,8 +383,8 @@ async def test_tab_completes_rooms_and_people(server: ServerProcess, people: Peo
     try:
         async with running_screen(session) as screen:
             # the room list and who is online are learned after signing in
-            await until(lambda: "rustaceans" in screen.screen.known_rooms, what="the room list")
-            general = screen.screen.targets.resolve("#general")
+            await until(lambda: "rustaceans" in screen.screen.state.known_rooms, what="the room list")
+            general = screen.screen.state.targets.resolve("#general")
             assert general is not None
             await until(lambda: "bob" in general.online, what="who is online in #general")
             screen.type("/join ru" + TAB)
@@ -414,8 +414,8 @@ async def test_join_history_shows_server_times(
     async with running_screen(alice) as screen:
         screen.type("/join news" + ENTER)
         line = await screen.wait_line("<bob> old news")
-        when = render.parse_timestamp(stored.ts)
+        when = parse_timestamp(stored.ts)
         assert when is not None and line.startswith(when.astimezone().strftime("%H:%M") + " ")
-        target = screen.screen.targets.resolve("#news")
+        target = screen.screen.state.targets.resolve("#news")
         assert target is not None and target.kind is Kind.ROOM and target.unread == 0
     await bob.close()

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chatapp.client.session import ChatSession
-from chatapp.client.signin import SignInOptions, sign_in
+from chatapp.client import ChatSession
+from chatapp.client.ui.signin import SignInOptions, sign_in
 from chatapp.protocol import Bye, ListSessions, Presence, Resume, SessionList
 from tests.client.harness import ENTER, fake_terminal, running_screen
 from tests.support.server import ServerProcess

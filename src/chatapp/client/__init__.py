@@ -1,22 +1,13 @@
 """The terminal client of chatapp.
 
-- :mod:`.session` — the network side (connect, sign in, resume, reconnect, send), no UI;
-- :mod:`.tui` — the full-screen chat screen (prompt_toolkit);
-- :mod:`.signin` — the log in / register dialogue before the screen opens;
-- :mod:`.commands` — ``/commands`` parsed into actions (pure);
-- :mod:`.render` — formatting and sanitising of everything received (pure);
-- :mod:`.targets` — rooms and direct conversations, each with its own pane and unread count;
-- :mod:`.view`, :mod:`.completion` — the message pane and tab completion;
-- :mod:`.linemode` — the client without a terminal (scripts, pipes);
+- :mod:`.net` — the network side (the session's protocol part, its TCP link, reconnecting), no UI;
+- :mod:`.ui` — the chat's state (pure), the full-screen chat screen, line mode, signing in;
+- :mod:`.clock` — time, injected so tests control it;
 - :mod:`.__main__` — ``chatapp-client``: options, logging, exit codes.
 """
 
-from .session import (
-    AuthError,
-    Backoff,
-    ChatSession,
-    ClientError,
-    ConnectError,
+from .net.errors import AuthError, ClientError, ConnectError, SendRefused
+from .net.events import (
     ConnectionState,
     LinkDown,
     LinkUp,
@@ -24,10 +15,11 @@ from .session import (
     ReconnectFailed,
     Reconnecting,
     SendFailed,
-    SendRefused,
     SessionEnded,
     SessionEvent,
 )
+from .net.keeper import Backoff
+from .net.session import ChatSession
 
 __all__ = [
     "AuthError",

@@ -28,11 +28,12 @@ from prompt_toolkit.output import Output, create_output
 
 from chatapp import __version__
 
-from . import render
-from .linemode import LineMode
-from .session import ChatSession, ConnectError
-from .signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
-from .tui import ChatScreen
+from .net.errors import ConnectError
+from .net.session import ChatSession
+from .ui.linemode import LineMode
+from .ui.screen import ChatScreen
+from .ui.sentences import describe_bye
+from .ui.signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
 
 ENV_PREFIX = "CHATAPP_"
 DEFAULT_HOST = "127.0.0.1"
@@ -177,7 +178,7 @@ def _isatty(stream: TextIO) -> bool:
 
 def connect_failure(address: str, exc: ConnectError) -> str:
     if exc.bye is not None:
-        return f"cannot connect to {address}: {render.describe_bye(exc.bye)}"
+        return f"cannot connect to {address}: {describe_bye(exc.bye)}"
     hint = " (is the server running? see --host and --port)" if "refused" in exc.detail else ""
     return f"cannot connect to {address}: {exc.detail}{hint}"
 

@@ -19,8 +19,10 @@ from prompt_toolkit.history import DummyHistory
 from chatapp.protocol import AuthOk, ErrorCode, ProtocolError
 from chatapp.protocol.rules import check_password, check_username
 
-from . import render
-from .session import AuthError, ChatSession, ConnectError
+from ..net.errors import AuthError, ConnectError
+from ..net.session import ChatSession
+from .sanitize import sanitize
+from .sentences import describe_error
 
 PROMPT_STYLE = "bold"
 
@@ -59,7 +61,7 @@ def say(text: str, style: str = "") -> None:
 
 
 def _refusal(exc: ProtocolError) -> str:
-    return render.describe_error(exc.code, exc.message)
+    return describe_error(exc.code, exc.message)
 
 
 async def sign_in(session: ChatSession, options: SignInOptions) -> AuthOk:
@@ -89,7 +91,7 @@ async def _scripted(session: ChatSession, options: SignInOptions, password: str)
             return await session.register(username, password)
         return await session.login(username, password, takeover=options.takeover)
     except AuthError as exc:
-        why = render.describe_error(exc.code, exc.message, exc.retry_after)
+        why = describe_error(exc.code, exc.message, exc.retry_after)
         if exc.code == ErrorCode.ALREADY_LOGGED_IN:
             why += " (--takeover takes it over.)"
         raise SignInFailed(why) from None
@@ -163,7 +165,7 @@ class _Dialogue:
 async def _interactive(session: ChatSession, options: SignInOptions) -> AuthOk:
     dialogue = _Dialogue()
     welcome = session.welcome
-    server = f" ({render.sanitize(welcome.server)})" if welcome else ""
+    server = f" ({sanitize(welcome.server)})" if welcome else ""
     say(f"Connected to {session.address}{server}.")
     fixed_user = options.username
     while True:
@@ -183,7 +185,7 @@ async def _interactive(session: ChatSession, options: SignInOptions) -> AuthOk:
                     return await session.register(username, password)
                 return await session.login(username, password, takeover=takeover)
             except AuthError as exc:
-                say(render.describe_error(exc.code, exc.message, exc.retry_after), "class:error")
+                say(describe_error(exc.code, exc.message, exc.retry_after), "class:error")
                 if exc.code == ErrorCode.ALREADY_LOGGED_IN and not takeover:
                     # The password was right: offer to end the other session with it, no retyping.
                     takeover = await dialogue.confirm("Take that session over? It will be signed out.")

@@ -1,7 +1,5 @@
 """Tab completion: command names, room names, and the names of people seen in the chat.
 
-:class:`Roster` remembers who was seen (presence events, ``/who`` answers,
-message senders), most recently active first, like irssi's nick completion.
 :class:`ChatCompleter` completes ``/comm`` at the start of a line; the first
 argument of a command by what the command takes (``/join ru`` -> ``/join
 #rust ``, ``/switch @b`` -> ``/switch @bob ``, ``/msg ca`` -> ``/msg carol ``);
@@ -11,84 +9,18 @@ line, ``alice `` elsewhere), people in the active room first.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterable
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from chatapp.protocol import ProtocolError
-from chatapp.protocol.rules import check_username
-
 from .commands import COMMANDS, find
+from .model import ChatModel
+from .targets import Kind
 
 _WORD = re.compile(r"[A-Za-z0-9_.\-]*$")
 _FIRST_ARGUMENT = re.compile(r"/(\S+)[ ]+(\S*)$")
-
-
-class Roster:
-    """People the client has seen, keyed case-insensitively, most recent first.
-
-    Only names that pass the username rules are kept, so a completion can
-    never insert something odd into the input line.
-    """
-
-    def __init__(self, me: str | None = None) -> None:
-        self.me = me
-        self._names: dict[str, str] = {}
-        self._activity: dict[str, int] = {}
-        self._online: set[str] = set()
-        self._clock = itertools.count()
-
-    def _touch(self, name: str) -> str | None:
-        try:
-            check_username(name)
-        except ProtocolError:
-            return None
-        key = name.casefold()
-        self._names[key] = name
-        self._activity[key] = next(self._clock)
-        return key
-
-    def joined(self, name: str) -> None:
-        key = self._touch(name)
-        if key is not None:
-            self._online.add(key)
-
-    def left(self, name: str) -> None:
-        self._online.discard(name.casefold())
-
-    def spoke(self, name: str) -> None:
-        key = self._touch(name)
-        if key is not None:
-            self._online.add(key)
-
-    def saw(self, name: str) -> None:
-        """Someone seen in history (or a profile): known, but not necessarily online."""
-        try:
-            check_username(name)
-        except ProtocolError:
-            return
-        key = name.casefold()
-        if key not in self._names:
-            self._names[key] = name
-            self._activity[key] = -next(self._clock) - 1  # behind everyone seen live
-
-    def online(self) -> list[str]:
-        """Names believed online (joined or spoke, not left since), most recent first."""
-        return [self._names[key] for key in self._ranked() if key in self._online]
-
-    def names(self) -> list[str]:
-        """Names to complete: online people first (most recent first), then the rest; never ``me``."""
-        me = self.me.casefold() if self.me else None
-        ranked = [key for key in self._ranked() if key != me]
-        ordered = [key for key in ranked if key in self._online]
-        ordered += [key for key in ranked if key not in self._online]
-        return [self._names[key] for key in ordered]
-
-    def _ranked(self) -> list[str]:
-        return sorted(self._activity, key=lambda key: -self._activity[key])
 
 
 def _none() -> list[str]:
@@ -161,3 +93,33 @@ class ChatCompleter(Completer):
             for name in self._users():
                 if name.casefold().startswith(typed):
                     yield Completion(name + " ", start_position=start, display=name)
+
+
+def chat_completer(chat: ChatModel) -> ChatCompleter:
+    """The completer of the chat screen's input line, fed from the chat's state at every Tab."""
+
+    def names() -> list[str]:
+        """People in the active room (or the other person of the conversation) first, then everyone seen."""
+        target = chat.active
+        first = target.online_names() if target.is_room else [target.name]
+        found: dict[str, str] = {}
+        for name in (*first, *chat.roster.names()):
+            if not chat.is_me(name):
+                found.setdefault(name.casefold(), name)
+        return list(found.values())
+
+    def users() -> list[str]:
+        found: dict[str, str] = {}
+        peers = [target.name for target in chat.targets if target.kind is Kind.DM]
+        for name in (*peers, *chat.roster.names()):
+            found.setdefault(name.casefold(), name)
+        return list(found.values())
+
+    def rooms() -> list[str]:
+        mine = [target.name for target in chat.targets.rooms()]
+        return [*mine, *sorted(room for room in chat.known_rooms if room not in mine)]
+
+    def labels() -> list[str]:
+        return [target.label for target in chat.targets]
+
+    return ChatCompleter(names, users=users, rooms=rooms, targets=labels)

@@ -18,18 +18,13 @@ from typing import TextIO
 
 from chatapp.protocol import DEFAULT_ROOM, ByeReason, Direct, Error, Message, Presence, ProtocolError
 
-from . import commands, render
-from .clock import Clock, SystemClock
-from .session import (
-    ChatSession,
-    LinkDown,
-    LinkUp,
-    ReconnectFailed,
-    SendFailed,
-    SendRefused,
-    SessionEnded,
-    SessionEvent,
-)
+from ..clock import Clock, SystemClock
+from ..net.errors import SendRefused
+from ..net.events import LinkDown, LinkUp, ReconnectFailed, SendFailed, SessionEnded, SessionEvent
+from ..net.session import ChatSession
+from . import actions, commands, sentences
+from .lines import Line, message_lines, parse_timestamp, system_lines
+from .sanitize import sanitize
 
 
 def _start_reader(stdin: TextIO, queue: asyncio.Queue[str | None]) -> None:
@@ -73,7 +68,7 @@ class LineMode:
         self.refused = 0
         """Messages the server refused (``SendFailed``): the exit status is then 1."""
 
-    def _print(self, lines: list[render.Line]) -> None:
+    def _print(self, lines: list[Line]) -> None:
         for line in lines:
             self.stdout.write(line.plain + "\n")
         self.stdout.flush()
@@ -97,7 +92,7 @@ class LineMode:
         ended = self.session.ended
         unsent = len(self.session.outbox)
         if unsent:
-            self._note(f"{unsent} message{'s were' if unsent != 1 else ' was'} not sent")
+            self._note(sentences.not_sent(unsent))
         failed = ended is not None and (ended.error is not None or ended.bye not in (None, ByeReason.QUIT))
         return 1 if failed or unsent or self.refused else 0
 
@@ -109,19 +104,19 @@ class LineMode:
             if raw is None:
                 return
             action = commands.parse(raw.rstrip("\r\n"))
-            if isinstance(action, commands.SendText | commands.DirectMessage) and action.text:
+            if isinstance(action, actions.SendText | actions.DirectMessage) and action.text:
                 try:
-                    if isinstance(action, commands.DirectMessage):
+                    if isinstance(action, actions.DirectMessage):
                         self.session.send_direct(action.text, action.to)
                     else:
                         self.session.send_text(action.text)
                 except ProtocolError as exc:
-                    self._note(f"not sent: {render.describe_error(exc.code, exc.message)}")
+                    self._note(f"not sent: {sentences.describe_error(exc.code, exc.message)}")
                 except SendRefused as exc:
                     self._note(f"not sent: {exc}")
-            elif isinstance(action, commands.QuitChat):
+            elif isinstance(action, actions.QuitChat):
                 return
-            elif isinstance(action, commands.Nothing):
+            elif isinstance(action, actions.Nothing):
                 continue
             else:
                 self._note("only messages, /say, /msg NAME TEXT, /quit and exit work without a terminal")
@@ -134,36 +129,29 @@ class LineMode:
                 return
 
     def _system(self, text: str) -> None:
-        self._print(render.system_lines(text, self.clock.now(), tz=self.tz))
+        self._print(system_lines(text, self.clock.now(), tz=self.tz))
 
     def _show(self, event: SessionEvent) -> None:
         if isinstance(event, Message | Direct):
-            when = render.parse_timestamp(event.ts) or self.clock.now()
+            when = parse_timestamp(event.ts) or self.clock.now()
             elsewhere = isinstance(event, Direct) or event.room != DEFAULT_ROOM
-            self._print(render.message_lines(
-                event, self.session.username, tz=self.tz, received=when, show_room=elsewhere
-            ))
+            me = self.session.username
+            self._print(message_lines(event, me, tz=self.tz, received=when, show_room=elsewhere))
         elif isinstance(event, Presence):
-            self._system(render.presence_text(event)[0])
+            self._system(sentences.presence_text(event)[0])
         elif isinstance(event, Error):
-            self._system(render.describe_error(event.code, event.message, event.retry_after))
+            self._system(sentences.describe_error(event.code, event.message, event.retry_after))
         elif isinstance(event, SendFailed):
             self.refused += 1
-            error, outgoing = event.error, event.outgoing
-            why = render.describe_refusal(
-                error.code, error.message, error.retry_after,
-                action="dm" if outgoing.to else "send", room=outgoing.room, user=outgoing.to,
-            )
-            self._system(f"Not sent: {why}")
+            self._system(f"Not sent: {sentences.send_refusal(event)}")
         elif isinstance(event, LinkDown):
-            why = render.describe_link_down(event.bye, event.error)
+            why = sentences.describe_link_down(event.bye, event.error)
             self._system(why + (" Reconnecting." if event.reconnect else ""))
         elif isinstance(event, ReconnectFailed):
-            self._system(f"Reconnect attempt {event.attempt} failed: {render.sanitize(event.reason)}.")
+            self._system(f"Reconnect attempt {event.attempt} failed: {sanitize(event.reason)}.")
         elif isinstance(event, LinkUp):
             self._system("Reconnected; session resumed.")
-        elif isinstance(event, SessionEnded):
-            if event.error is not None:
-                self._system(render.describe_error(event.error.code, event.error.message))
-            elif event.bye not in (None, "quit"):
-                self._system(render.describe_bye(event.bye or ""))
+        elif isinstance(event, SessionEnded) and event.bye != ByeReason.QUIT:
+            ended = sentences.why_ended(event)
+            if ended is not None:
+                self._system(ended)

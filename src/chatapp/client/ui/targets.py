@@ -1,7 +1,7 @@
 """Rooms and direct conversations: what the user can talk to, each with its own buffer.
 
 A :class:`Target` is a room (``#rust``) or a direct conversation (``@bob``):
-its message pane model (:class:`~chatapp.client.view.ChatLog`), unread and
+its message pane model (:class:`~chatapp.client.ui.chatlog.ChatLog`), unread and
 mention counts, topic, who is online in it, and how far back its history has
 been fetched. :class:`Targets` keeps them in the order they appeared (the
 order of Ctrl-N / Ctrl-P) and knows which one is active. Pure model: no I/O,
@@ -20,8 +20,8 @@ from datetime import tzinfo
 
 from chatapp.protocol import OnlineUser
 
-from .render import dm_label, room_label
-from .view import ChatLog
+from .chatlog import ChatLog
+from .lines import dm_label, room_label
 
 
 class Kind(enum.StrEnum):
@@ -160,7 +160,3 @@ class Targets:
         if self.active is target:
             self.activate(self._items[max(0, index - 1)])
         return True
-
-    def position(self, target: Target) -> int:
-        """1-based place of a target in the order (its number for ``/switch``)."""
-        return self._items.index(target) + 1

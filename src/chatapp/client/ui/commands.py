@@ -1,9 +1,9 @@
 """Parsing what the user typed into typed actions. Pure functions, no I/O.
 
-:func:`parse` turns one input line into an :data:`Action`; the TUI carries it
-out. Commands live in one table, :data:`COMMANDS`, which also feeds ``/help``
-and tab completion; a new command is one action class, one parse function and
-one table entry.
+:func:`parse` turns one input line into an action (:mod:`.actions`); the
+chat screen and line mode carry it out. Commands live in one table,
+:data:`COMMANDS`, which also feeds ``/help`` and tab completion; a new command
+is one action class, one parse function and one table entry.
 
 Rules:
 
@@ -30,137 +30,29 @@ from chatapp.protocol import ProtocolError
 from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX
 from chatapp.protocol.rules import check_away, check_room, check_topic, check_username
 
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SendText:
-    """Send ``text`` as a chat message to the active room."""
-
-    text: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ShowHelp:
-    topic: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class QuitChat:
-    pass
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ClearScreen:
-    pass
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReconnectNow:
-    pass
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DirectMessage:
-    """Send ``text`` to the user ``to`` and show the conversation; an empty text only opens it."""
-
-    to: str
-    text: str = ""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class JoinRoom:
-    room: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class LeaveTarget:
-    """Leave a room (``#name``) or close a conversation (``@name``); None: the active one."""
-
-    label: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SwitchTarget:
-    """Make a room or conversation the active one: ``#rust``, ``@bob``, ``rust``, ``bob`` or its number."""
-
-    name: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ListRooms:
-    pass
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ShowTopic:
-    room: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SetTopic:
-    """Set (or, with an empty text, clear) the topic of ``room``; None: the active room."""
-
-    room: str | None
-    text: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class WhoIsOnline:
-    room: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class WhoIs:
-    username: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SetAway:
-    """Mark yourself away with ``text``; None: back."""
-
-    text: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FetchHistory:
-    """Fetch up to ``limit`` messages older than the oldest one shown."""
-
-    limit: int = HISTORY_PAGE_DEFAULT
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ListSessions:
-    pass
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class EndSession:
-    """Sign one of your sessions out (its token stops working), by the id ``/sessions`` shows."""
-
-    session_id: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class UnknownCommand:
-    name: str
-    suggestion: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class BadUsage:
-    command: str
-    problem: str
-    usage: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Nothing:
-    """A blank line: nothing to do."""
-
-
-Action = (
-    SendText | ShowHelp | QuitChat | ClearScreen | ReconnectNow | UnknownCommand | BadUsage | Nothing
-    | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
-    | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession
+from .actions import (
+    Action,
+    BadUsage,
+    ClearScreen,
+    DirectMessage,
+    EndSession,
+    FetchHistory,
+    JoinRoom,
+    LeaveTarget,
+    ListRooms,
+    ListSessions,
+    Nothing,
+    QuitChat,
+    ReconnectNow,
+    SendText,
+    SetAway,
+    SetTopic,
+    ShowHelp,
+    ShowTopic,
+    SwitchTarget,
+    UnknownCommand,
+    WhoIs,
+    WhoIsOnline,
 )
 
 Parser = Callable[["Command", str], Action]
@@ -401,11 +293,6 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl-D", "leave (on an empty line)"),
     ("Ctrl-C", "leave"),
 )
-
-
-def command_names() -> list[str]:
-    """Every command with its slash, aliases included, sorted (for completion)."""
-    return sorted(f"/{name}" for name in _BY_NAME)
 
 
 def find(name: str) -> Command | None:

@@ -1,0 +1,118 @@
+"""What the network session tells its user: connection states, messages on their way, and events.
+
+Pure values, no I/O: :class:`~chatapp.client.net.session.ChatSession` hands
+them out with :meth:`~chatapp.client.net.session.ChatSession.next_event`, and
+the client's state object (:mod:`chatapp.client.ui.state`) takes them in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from chatapp.protocol import DEFAULT_ROOM, Error, Send, SendDirect, ServerFrame, Welcome
+
+
+class ConnectionState(enum.StrEnum):
+    DISCONNECTED = "disconnected"
+    """Not connected yet (or the connection closed before signing in)."""
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    """Greeted by the server, not signed in."""
+    ONLINE = "online"
+    """Signed in; messages flow."""
+    WAITING = "waiting"
+    """The link was lost; waiting before the next attempt (see ``reconnect_deadline``)."""
+    CLOSED = "closed"
+    """Over for good: quit, replaced, kicked, session expired or closed by the program."""
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class Outgoing:
+    """A message handed over for sending, until the server echoes it (the same ``nonce``).
+
+    ``room`` is set for a room message, ``to`` (the recipient) for a direct message.
+    """
+
+    nonce: str
+    ref: int
+    room: str | None
+    text: str
+    queued: bool = True
+    """True while it is not written on the current connection (it will be after resuming)."""
+    to: str | None = None
+
+    def frame(self) -> Send | SendDirect:
+        if self.to is not None:
+            return SendDirect(to=self.to, text=self.text, nonce=self.nonce, ref=self.ref)
+        return Send(room=self.room or DEFAULT_ROOM, text=self.text, nonce=self.nonce, ref=self.ref)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkDown:
+    """The connection was lost while signed in.
+
+    ``bye`` is the server's reason if it said goodbye, ``error`` a few words
+    about a network failure otherwise; ``reconnect`` says whether the session
+    will try again by itself.
+    """
+
+    bye: str | None
+    error: str | None
+    reconnect: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reconnecting:
+    """The next attempt is at ``deadline`` (on the session clock's ``monotonic()``)."""
+
+    attempt: int
+    delay: float
+    deadline: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReconnectFailed:
+    """One attempt failed; another follows (a :class:`Reconnecting` event)."""
+
+    attempt: int
+    reason: str
+    code: str | None = None
+    retry_after: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkUp:
+    """Connected and resumed again after a :class:`LinkDown`."""
+
+    welcome: Welcome
+    attempt: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendFailed:
+    """The server refused a message (``error.code``: ``text_too_long``, ``rate_limited`` ...)."""
+
+    outgoing: Outgoing
+    error: Error
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """The last event: the session is over and will not reconnect.
+
+    ``bye`` is the server's reason (``"quit"`` after ``ChatSession.quit``),
+    ``error`` the refusal that ended it (an expired token on resume), both None
+    when the program closed the session itself.
+    """
+
+    bye: str | None = None
+    error: Error | None = None
+
+
+SessionEvent = ServerFrame | LinkDown | Reconnecting | ReconnectFailed | LinkUp | SendFailed | SessionEnded
+"""What ``ChatSession.next_event`` returns: frames from the server (``Message``,
+``Direct``, ``Presence``, ``Joined``, ``HistoryPage``, ``Synced``, the answers to
+``ChatSession.request``, ``Error`` not tied to a message being sent, ...)
+and the session's own news about the connection. ``Welcome``, ``AuthOk``,
+``Ping``, ``Pong`` and ``Bye`` are handled by the session itself."""

@@ -1,0 +1,148 @@
+"""What a line of input means: one small value per command (what ``commands.parse`` returns).
+
+Pure values; :mod:`.perform` carries them out on the chat screen, line mode
+takes the few that make sense without one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendText:
+    """Send ``text`` as a chat message to the active room."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowHelp:
+    topic: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QuitChat:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClearScreen:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReconnectNow:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DirectMessage:
+    """Send ``text`` to the user ``to`` and show the conversation; an empty text only opens it."""
+
+    to: str
+    text: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JoinRoom:
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaveTarget:
+    """Leave a room (``#name``) or close a conversation (``@name``); None: the active one."""
+
+    label: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SwitchTarget:
+    """Make a room or conversation the active one: ``#rust``, ``@bob``, ``rust``, ``bob`` or its number."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListRooms:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowTopic:
+    room: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetTopic:
+    """Set (or, with an empty text, clear) the topic of ``room``; None: the active room."""
+
+    room: str | None
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WhoIsOnline:
+    room: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WhoIs:
+    username: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetAway:
+    """Mark yourself away with ``text``; None: back."""
+
+    text: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FetchHistory:
+    """Fetch up to ``limit`` messages older than the oldest one shown."""
+
+    limit: int = HISTORY_PAGE_DEFAULT
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListSessions:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EndSession:
+    """Sign one of your sessions out (its token stops working), by the id ``/sessions`` shows."""
+
+    session_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UnknownCommand:
+    name: str
+    suggestion: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BadUsage:
+    command: str
+    problem: str
+    usage: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Nothing:
+    """A blank line: nothing to do."""
+
+
+ChatAction = (
+    SendText | ShowHelp | ClearScreen | UnknownCommand | BadUsage | Nothing
+    | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
+    | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession
+)
+"""What the chat itself carries out (:func:`chatapp.client.ui.perform.perform`)."""
+
+Action = ChatAction | QuitChat | ReconnectNow
+"""Anything a line can mean; leaving and reconnecting act on the screen and the link, not on the chat."""

@@ -1,0 +1,143 @@
+"""The chat screen's bars and colours: the title bar, the status bar, the input prompt, the style sheet.
+
+Read from the chat's state and the session at every redraw; nothing here
+changes either.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import tzinfo
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import get_cwidth
+
+from ..clock import Clock
+from ..net.events import ConnectionState
+from ..net.session import ChatSession
+from .lines import NICK_COLOURS
+from .model import ChatModel
+from .sanitize import sanitize
+
+NICK_PALETTE = (
+    "ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
+    "ansibrightred", "ansibrightgreen", "#d78700", "ansibrightblue", "ansibrightmagenta", "ansibrightcyan",
+)
+assert len(NICK_PALETTE) == NICK_COLOURS
+
+STYLE = Style.from_dict(
+    {
+        "title": "reverse",
+        "title.room": "bold",
+        "status": "reverse",
+        "status.ok": "",
+        "status.bad": "bold",
+        "status.more": "bold",
+        "status.unread": "",
+        "status.mention": "bold ansiyellow",
+        "timestamp": "ansibrightblack",
+        "nick.bracket": "ansibrightblack",
+        "nick.own": "bold",
+        "text.own": "",
+        "text.mention": "bold",
+        "gutter": "ansibrightblack",
+        "system": "ansibrightblack italic",
+        "system.prefix": "ansicyan noitalic",
+        "system.join": "",
+        "system.leave": "",
+        "system.ok": "ansigreen noitalic",
+        "system.error": "ansired noitalic",
+        "system.day": "ansibrightblack",
+        "pending": "ansibrightblack",
+        "pending.marker": "ansibrightblack italic",
+        "prompt": "bold",
+        "room": "ansibrightblack",
+        **{f"nick.{index}": colour for index, colour in enumerate(NICK_PALETTE)},
+    }
+)
+
+
+class Bars:
+    """What the title bar, the status bar and the prompt say, for the chat ``chat`` over ``session``."""
+
+    def __init__(self, chat: ChatModel, session: ChatSession, clock: Clock, tz: tzinfo | None) -> None:
+        self.chat = chat
+        self.session = session
+        self.clock = clock
+        self.tz = tz
+
+    def prompt(self) -> StyleAndTextTuples:
+        return [("class:prompt", f"{self.chat.room}> ")]
+
+    def input_prefix(self, lineno: int, wrap_count: int) -> StyleAndTextTuples:
+        """Rows after the first of the input line start under the text, not under the prompt."""
+        if lineno == 0 and wrap_count == 0:
+            return []
+        return [("", " " * get_cwidth(f"{self.chat.room}> "))]
+
+    def title(self) -> StyleAndTextTuples:
+        welcome = self.session.welcome
+        server = sanitize(welcome.server) if welcome else "chatapp"
+        target = self.chat.active
+        if target.is_room:
+            about = f" \u2014 {sanitize(target.topic)}" if target.topic else ""
+            if not target.member:
+                about = " \u2014 (you left this room)"
+        else:
+            about = " \u2014 direct messages"
+        return [
+            ("", " "),
+            ("class:title.room", target.label),
+            ("", f"{about} \u2014 {server} at {self.session.address}"),
+        ]
+
+    def connection_text(self) -> tuple[str, bool]:
+        """The connection part of the status bar, and whether it is good news."""
+        session = self.session
+        state = session.state
+        if state is ConnectionState.ONLINE:
+            latency = f", {session.latency * 1000:.0f} ms" if session.latency is not None else ""
+            return f"connected{latency}", True
+        if state is ConnectionState.WAITING:
+            deadline = session.reconnect_deadline
+            left = max(0.0, deadline - self.clock.monotonic()) if deadline is not None else 0.0
+            attempt = session.reconnect_attempt
+            return f"offline, reconnecting in {math.ceil(left)} s (try {attempt})", False
+        if state in (ConnectionState.CONNECTING, ConnectionState.CONNECTED, ConnectionState.DISCONNECTED):
+            return f"connecting (try {session.reconnect_attempt})", False
+        return "signed out", False
+
+    def unread_parts(self) -> StyleAndTextTuples:
+        """``[#rust 3] [@bob 1] ``: the other targets with unread messages (mentions highlighted)."""
+        parts: StyleAndTextTuples = []
+        for target in self.chat.targets:
+            if target is self.chat.active or not target.unread:
+                continue
+            style = "class:status.mention" if target.mentions else "class:status.unread"
+            parts.append((style, f"[{target.label} {target.unread}]"))
+            parts.append(("", " "))
+        return parts
+
+    def status(self) -> StyleAndTextTuples:
+        now = self.clock.now().astimezone(self.tz).strftime("%H:%M")
+        user = sanitize(self.chat.me)
+        away = ", away" if self.chat.away else ""
+        connection, good = self.connection_text()
+        parts: StyleAndTextTuples = [
+            ("", f" {now} "),
+            ("", f"[{user}{away}] "),
+            ("", f"[{self.chat.room}] "),
+            ("", "["),
+            ("class:status.ok" if good else "class:status.bad", connection),
+            ("", "] "),
+        ]
+        parts.extend(self.unread_parts())
+        unsent = len(self.session.outbox)
+        if unsent:
+            parts.append(("class:status.bad", f"[{unsent} unsent] "))
+        log = self.chat.log
+        if not log.follow:
+            more = f"{log.unseen} new below" if log.unseen else "scrolled up"
+            parts.append(("class:status.more", f"[{more} \u2014 PgDn] "))
+        return parts

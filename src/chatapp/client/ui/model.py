@@ -1,0 +1,207 @@
+"""The model of the chat: rooms and conversations, people, pending requests. No prompt_toolkit, no asyncio.
+
+:class:`ChatModel` holds what the chat screen shows:
+
+- every room and direct conversation (:class:`~chatapp.client.ui.targets.Targets`)
+  with its lines in id order, unread and mention counts, topic, who is online;
+- the active one, and the messages to it still being sent (:meth:`ChatModel.pending_lines`);
+- the people seen (:class:`~chatapp.client.ui.roster.Roster`), every room the
+  server listed (for completion), your own away message;
+- the requests waiting for an answer, by ref (:class:`~chatapp.client.ui.requests.Requests`);
+- ``farewell``: what to tell the terminal when the session ended by itself.
+
+and the moves the rest is made of: a note in a target's lines, a message put
+in its place (once, in id order, counted as unread), a request sent, older
+messages fetched. Events from the session come in through its subclass
+:class:`~chatapp.client.ui.state.ChatState`; typed commands through
+:mod:`.perform`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+
+from chatapp.protocol import (
+    DEFAULT_ROOM,
+    ClientFrame,
+    Direct,
+    History,
+    Message,
+    RoomInfo,
+    Who,
+)
+from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, JOIN_CONTEXT
+
+from .chatlog import ChatLog
+from .lines import (
+    Line,
+    mentions,
+    message_lines,
+    parse_timestamp,
+    pending_lines,
+    system_lines,
+)
+from .requests import Outlet, Request, Requests
+from .roster import Roster
+from .targets import Kind, Target, Targets
+
+
+class ChatModel:
+    """What the chat holds, and the moves every part of it makes: see the module docstring.
+
+    ``outlet`` sends messages and requests (the session); ``me`` is the signed-in
+    username; ``address`` names the server in notes; ``now`` gives the time of notes.
+    """
+
+    def __init__(
+        self,
+        outlet: Outlet,
+        me: str,
+        *,
+        address: str,
+        now: Callable[[], datetime],
+        tz: tzinfo | None = None,
+        room: str = DEFAULT_ROOM,
+        max_lines: int = 5000,
+    ) -> None:
+        self.outlet = outlet
+        self.me = me
+        self.address = address
+        self.now = now
+        self.tz = tz
+        self.targets = Targets(room, max_lines=max_lines, tz=tz)
+        self.roster = Roster(me)
+        self.requests = Requests(outlet)
+        self.known_rooms: dict[str, RoomInfo] = {}
+        """Every room from the last ``/rooms`` answer (asked for after each sign-in), for completion."""
+        self.away: str | None = None
+        """Your own away message, as the server last said (None: not away)."""
+        self.farewell: str | None = None
+        """What to print on the terminal after the screen closes (set when the session ended)."""
+        self.quitting = False
+        """The user asked to leave: the session's end needs no explanation."""
+        self._who_asked: set[str] = set()
+        self._away_restored = True
+
+    # -- the active target ----------------------------------------------------------------------------
+
+    @property
+    def active(self) -> Target:
+        return self.targets.active
+
+    @property
+    def log(self) -> ChatLog:
+        """The lines on screen (the active target's)."""
+        return self.targets.active.log
+
+    @property
+    def room(self) -> str:
+        """The label of the active target (``#general``, ``@bob``)."""
+        return self.targets.active.label
+
+    def activate(self, target: Target) -> None:
+        """Show ``target``; the first time, fetch what was said there before."""
+        self.targets.activate(target)
+        self.fetch_recent(target)
+
+    def is_me(self, name: str) -> bool:
+        return name.casefold() == self.me.casefold()
+
+    # -- lines -----------------------------------------------------------------------------------------
+
+    def note(self, text: str, *, level: str = "info", target: Target | None = None) -> None:
+        """A note from the client, in ``target``'s lines (default: the active one's)."""
+        where = target or self.targets.active
+        where.log.append(system_lines(text, self.now(), tz=self.tz, level=level))
+
+    def pending_lines(self) -> list[Line]:
+        """Messages to the active target not acknowledged yet, shown after its lines (dim, marked)."""
+        target = self.targets.active
+        lines: list[Line] = []
+        for outgoing in self.outlet.outbox:
+            if self._outgoing_target(outgoing.room, outgoing.to) is target:
+                lines.extend(pending_lines(outgoing.text, self.me, queued=outgoing.queued))
+        return lines
+
+    def _outgoing_target(self, room: str | None, to: str | None) -> Target | None:
+        if to is not None:
+            return self.targets.find(Kind.DM, to)
+        return self.targets.find(Kind.ROOM, room or DEFAULT_ROOM)
+
+    def show_message(self, target: Target, message: Message | Direct, *, live: bool) -> bool:
+        """Put a message in its target's lines (in id order, once); count it as unread if it is news."""
+        when = parse_timestamp(message.ts) or self.now()
+        lines = message_lines(message, self.me, tz=self.tz, received=when)
+        if not target.log.add_message(message.id, lines, when):
+            return False
+        if live and not message.replayed:
+            self.roster.spoke(message.sender)
+        else:
+            self.roster.saw(message.sender)
+        if live and target is not self.targets.active and not self.is_me(message.sender):
+            target.unread += 1
+            if target.kind is Kind.DM or mentions(message.text, self.me):
+                target.mentions += 1
+        return True
+
+    # -- requests to the server ------------------------------------------------------------------------
+
+    def ask(self, request: Request, build: Callable[[int], ClientFrame]) -> bool:
+        """Send a request; False (and a note, unless silent) when not connected."""
+        refused = self.requests.ask(request, build)
+        if refused is not None and not request.silent:
+            self.note(f"Not done: {refused}. Try again once the client is connected.", level="error")
+        return refused is None
+
+    def ask_who(self, target: Target) -> None:
+        """Learn who is online in a room (once per connection), for the roster and completion."""
+        if target.name in self._who_asked or not target.member or not self.outlet.online:
+            return
+        self._who_asked.add(target.name)
+        name = target.name
+        self.ask(Request("who", room=name, silent=True), lambda ref: Who(room=name, ref=ref))
+
+    def fetch_recent(self, target: Target) -> None:
+        """The first time a room or conversation with few messages is shown: fetch the ones before."""
+        if target.fetched or target.log.message_count >= JOIN_CONTEXT or not self.outlet.online:
+            return
+        if target.is_room and not target.member:
+            return
+        target.fetched = True
+        self.fetch_older(target, JOIN_CONTEXT, silent=True, scroll=False)
+
+    def fetch_older(self, target: Target, limit: int = HISTORY_PAGE_DEFAULT, *, silent: bool = False,
+                    scroll: bool = True) -> None:
+        """Ask for the page of messages before the oldest one in ``target``'s lines."""
+        if target.history_pending:
+            return
+        if target.history_done:
+            if not silent:
+                self.note(f"That is the beginning of the history of {target.label}.")
+            return
+        if target.is_room and not target.member:
+            if not silent:
+                self.note(f"You are not in {target.label} any more.", level="error")
+            return
+        before = target.log.oldest_id
+        if target.is_room:
+            request = Request("history", room=target.name, target=target, silent=silent, scroll=scroll)
+            room = target.name
+
+            def build(ref: int) -> ClientFrame:
+                return History(room=room, before=before, limit=limit, ref=ref)
+        else:
+            request = Request("history", user=target.name, target=target, silent=silent, scroll=scroll)
+            peer = target.name
+
+            def build(ref: int) -> ClientFrame:
+                return History(with_=peer, before=before, limit=limit, ref=ref)
+
+        if self.ask(request, build):
+            target.history_pending = True
+
+    def drop_empty_dm(self, target: Target) -> None:
+        """A conversation with someone who does not exist: close it again (unless it has messages)."""
+        if target.kind is Kind.DM and target.log.message_count == 0 and self.targets.remove(target):
+            self.activate(self.targets.active)

@@ -1,0 +1,271 @@
+"""The chat screen: the full-screen prompt_toolkit ``Application`` over the chat's state.
+
+Layout, top to bottom (:mod:`.bars` says what the bars say)::
+
+    title bar       active room (and topic) or conversation, and server
+    message pane    the active target's lines (scroll-back, wrapped lines, unsent at the end)
+    status bar      time, user (away?), target, connection state / countdown, latency,
+                    unread counts of the other targets, unsent, "more below"
+    input line      prompt with the target's name + Buffer (history, completion menu, Alt-Enter)
+
+The screen owns the terminal side only: keys, the input line, redraws. What
+is shown lives in a :class:`~chatapp.client.ui.state.ChatState`: session events
+go to :meth:`ChatState.handle`, typed lines to :func:`~chatapp.client.ui.perform.perform`.
+
+Two tasks share one event loop: prompt_toolkit reads keys and redraws, and
+:meth:`ChatScreen._pump` hands session events to the state. Neither can garble
+the other: incoming lines go into the state and the screen is redrawn as a
+whole; the input buffer is never touched by the network side (except to give
+back the text of a message the server refused, when the line is empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import tzinfo
+from typing import Any
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.filters import Condition, has_completions
+from prompt_toolkit.history import History as InputHistory
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
+from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
+from prompt_toolkit.layout.dimension import Dimension
+from prompt_toolkit.layout.menus import CompletionsMenu
+from prompt_toolkit.layout.processors import BeforeInput
+
+from chatapp.protocol import DEFAULT_ROOM
+
+from ..clock import Clock, SystemClock
+from ..net.events import ConnectionState, SendFailed, SessionEnded
+from ..net.session import ChatSession
+from . import actions, commands, sentences
+from .bars import STYLE, Bars
+from .completion import chat_completer
+from .pane import ChatLogControl
+from .perform import perform
+from .sanitize import sanitize
+from .state import ChatState
+
+log = logging.getLogger("chatapp.client.screen")
+
+
+class ChatScreen:
+    """The chat screen for a signed-in :class:`ChatSession`.
+
+    ``await screen.run()`` shows it until the user leaves, then says ``quit``
+    to the server; it returns a sentence for the terminal when the session
+    ended for another reason (replaced, kicked, expired), else None.
+    """
+
+    def __init__(
+        self,
+        session: ChatSession,
+        *,
+        clock: Clock | None = None,
+        tz: tzinfo | None = None,
+        room: str = DEFAULT_ROOM,
+        history: InputHistory | None = None,
+        max_lines: int = 5000,
+        error_log: str | None = None,
+        handle_sigint: bool = False,
+        quit_timeout: float = 3.0,
+    ) -> None:
+        self.session = session
+        self.clock = clock or SystemClock()
+        self.error_log = error_log
+        self.handle_sigint = handle_sigint
+        self.quit_timeout = quit_timeout
+        self.state = ChatState(
+            session, session.username or "?", address=session.address, now=self.clock.now, tz=tz, room=room,
+            max_lines=max_lines,
+        )
+        self.bars = Bars(self.state, session, self.clock, tz)
+
+        self.buffer = Buffer(
+            name="input",
+            multiline=False,
+            history=history or InMemoryHistory(),
+            completer=chat_completer(self.state),
+            complete_while_typing=False,
+            accept_handler=self._accept,
+        )
+        self.log_control = ChatLogControl(lambda: self.state.log, self.state.pending_lines)
+        self.log_window = Window(
+            self.log_control, get_vertical_scroll=self.log_control.vertical_scroll, style="class:log"
+        )
+        prompt = BeforeInput(self.bars.prompt, style="class:prompt")
+        input_window = Window(
+            BufferControl(self.buffer, input_processors=[prompt]),
+            height=Dimension(min=1, max=8),
+            dont_extend_height=True,
+            wrap_lines=True,
+            get_line_prefix=self.bars.input_prefix,
+        )
+        body = HSplit(
+            [
+                Window(FormattedTextControl(self.bars.title), height=1, style="class:title"),
+                self.log_window,
+                Window(FormattedTextControl(self.bars.status), height=1, style="class:status"),
+                input_window,
+            ]
+        )
+        menu = CompletionsMenu(max_height=8, scroll_offset=1)
+        root = FloatContainer(body, floats=[Float(xcursor=True, ycursor=True, content=menu)])
+        self.app: Application[None] = Application(
+            layout=Layout(root, focused_element=input_window),
+            key_bindings=self._key_bindings(),
+            style=STYLE,
+            full_screen=True,
+            mouse_support=False,
+            enable_page_navigation_bindings=False,
+            refresh_interval=0.5,
+        )
+
+    # -- running ---------------------------------------------------------------------------------------
+
+    async def run(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(self._loop_exception)
+        pump = asyncio.create_task(self._pump(), name="chatapp-client-events")
+        self._welcome_lines()
+        try:
+            await self.app.run_async(set_exception_handler=False, handle_sigint=self.handle_sigint)
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            try:
+                if self.session.state is ConnectionState.ONLINE and self.session.outbox:
+                    await self.session.flush(self.quit_timeout)
+                await self.session.quit(self.quit_timeout)
+            finally:
+                loop.set_exception_handler(previous_handler)
+        farewell = self.state.farewell
+        unsent = len(self.session.outbox)
+        if unsent:
+            note = sentences.not_sent(unsent) + "."
+            farewell = f"{farewell} {note}" if farewell else note
+        return farewell
+
+    def leave(self) -> None:
+        """Close the screen (the session says ``quit`` afterwards)."""
+        if self.state.quitting:
+            return
+        self.state.quitting = True
+        if self.app.is_running and not self.app.is_done:
+            self.app.exit()
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        log.error("unexpected error: %s", context.get("message"), exc_info=exc)
+        self._note_error_logged()
+
+    def _note_error_logged(self) -> None:
+        where = f" (details in {self.error_log})" if self.error_log else ""
+        self.state.note(f"Something unexpected went wrong{where}; the client goes on.", level="error")
+        self.app.invalidate()
+
+    def _welcome_lines(self) -> None:
+        welcome = self.session.welcome
+        server = f"{sanitize(welcome.server)}, protocol v{welcome.version}" if welcome else "chatapp"
+        me = sanitize(self.session.username or "?")
+        self.state.note(f"Connected to {self.session.address} ({server}) as {me}.", level="ok")
+        self.state.note(
+            "Type a message and press Enter to send it. /help lists the commands; /quit or Ctrl-D leaves."
+        )
+
+    # -- events from the session ---------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        while True:
+            event = await self.session.next_event()
+            try:
+                if isinstance(event, SendFailed):
+                    self.state.send_failed(event, restored=self._restore(event.outgoing.text))
+                else:
+                    self.state.handle(event)
+            except Exception:
+                log.exception("failed to show %r", event)
+                self._note_error_logged()
+            self.app.invalidate()
+            if isinstance(event, SessionEnded):
+                return
+
+    def _restore(self, text: str) -> bool:
+        """Give a refused message's text back to an empty input line; False when something is typed."""
+        if self.buffer.text:
+            return False
+        self.buffer.text = text
+        self.buffer.cursor_position = len(text)
+        return True
+
+    # -- input -----------------------------------------------------------------------------------------
+
+    def _accept(self, buffer: Buffer) -> bool:
+        """Enter: run a command or send a message. True keeps the text in the input line."""
+        try:
+            return self.submit(buffer.text)
+        except Exception:
+            log.exception("failed to handle input")
+            self._note_error_logged()
+            return True
+
+    def submit(self, text: str) -> bool:
+        action = commands.parse(text)
+        if isinstance(action, actions.QuitChat):
+            self.leave()
+            return False
+        if isinstance(action, actions.ReconnectNow):
+            if not self.session.reconnect_now():
+                state = self.session.state
+                why = "already connected" if state is ConnectionState.ONLINE else "not waiting to reconnect"
+                self.state.note(f"Nothing to do: {why}.")
+            return False
+        return perform(self.state, action)
+
+    def _key_bindings(self) -> KeyBindings:
+        kb = KeyBindings()
+        empty = Condition(lambda: not self.buffer.text)
+
+        @kb.add("c-c")
+        @kb.add("<sigint>")
+        def _leave(event: KeyPressEvent) -> None:
+            self.leave()
+
+        @kb.add("c-d", filter=empty)
+        def _leave_on_eof(event: KeyPressEvent) -> None:
+            self.leave()
+
+        @kb.add("escape", "enter")
+        def _newline(event: KeyPressEvent) -> None:
+            self.buffer.insert_text("\n")
+
+        @kb.add("pageup")
+        def _page_up(event: KeyPressEvent) -> None:
+            if not self.log_control.at_top():
+                self.log_control.page_up()
+            elif not self.state.active.history_done:  # else "beginning of history" is in sight
+                self.state.fetch_older(self.state.active)
+
+        @kb.add("pagedown")
+        def _page_down(event: KeyPressEvent) -> None:
+            self.log_control.page_down()
+
+        @kb.add("c-end")
+        def _to_end(event: KeyPressEvent) -> None:
+            self.state.log.scroll_to_end()
+
+        @kb.add("c-n", filter=~has_completions)
+        def _next(event: KeyPressEvent) -> None:
+            self.state.activate(self.state.targets.step(1))
+
+        @kb.add("c-p", filter=~has_completions)
+        def _previous(event: KeyPressEvent) -> None:
+            self.state.activate(self.state.targets.step(-1))
+
+        return kb
