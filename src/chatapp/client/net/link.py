@@ -1,4 +1,4 @@
-"""One TCP connection to the server, and the one seam to the protocol's codec.
+"""One TCP connection to the server, and the one seam to the protocol.
 
 :class:`Wire` is the only place where the client turns bytes into frames and
 frames into bytes. Today it is ``LineSplitter``, ``decode_server_frame`` and
@@ -22,23 +22,20 @@ from collections.abc import Callable
 from typing import Any
 
 from chatapp.protocol import (
-    LINE_TOO_LONG,
     AuthOk,
     Bye,
     ClientFrame,
     Error,
-    LineSplitter,
-    ProtocolError,
     ServerFrame,
     Welcome,
-    decode_server_frame,
     encode,
 )
+from chatapp.protocol.connection import CLIENT_LINE_MAX, BadLine, ClientProtocol
 
 log = logging.getLogger("chatapp.client.session")
 
 READ_CHUNK = 64 * 1024
-MAX_LINE = 1024 * 1024
+MAX_LINE = CLIENT_LINE_MAX
 """Longest line accepted from a server (generous; the server's own frames are far smaller)."""
 
 
@@ -48,29 +45,27 @@ MAX_LINE = 1024 * 1024
 class Wire:
     """Bytes from the server in, frames out; frames in, bytes out. One per connection (it buffers).
 
-    A line too long or a frame the client does not understand is logged and
-    skipped: the session goes on, as the server does for its clients.
+    The protocol's own client half does the work (:class:`ClientProtocol`: framing, decoding,
+    which frames each state allows); this only decides what the client does with a line it
+    cannot use: it is logged and skipped, and the session goes on, as the server does for its
+    clients.
     """
 
     def __init__(self, number: int) -> None:
         self._number = number
-        self._splitter = LineSplitter(MAX_LINE)
+        self._protocol = ClientProtocol(max_line=MAX_LINE)
 
     def receive_data(self, data: bytes) -> list[ServerFrame]:
         frames: list[ServerFrame] = []
-        for line in self._splitter.feed(data):
-            if line is LINE_TOO_LONG or not isinstance(line, bytes):
-                log.warning("link %d: ignored a line longer than %d bytes", self._number, MAX_LINE)
-                continue
-            try:
-                frames.append(decode_server_frame(line))
-            except ProtocolError as exc:
-                log.warning("link %d: ignored a frame the client does not understand: %s",
-                            self._number, exc.message)
+        for event in self._protocol.receive_data(data):
+            if isinstance(event, BadLine):
+                log.warning("link %d: ignored a line from the server: %s", self._number, event.error.message)
+            else:
+                frames.append(event.frame)
         return frames
 
     def send(self, frame: ClientFrame) -> bytes:
-        return encode(frame)
+        return self._protocol.send(frame)
 
 
 def frame_size(frame: ClientFrame) -> int:
