@@ -54,6 +54,9 @@ class ChatServer:
 
     async def start(self) -> None:
         config = self.config
+        # The address first: a second server on a busy port fails here, before it has touched
+        # the database (ending the first one's sessions as crashed, say).
+        await self._listener.bind()
         self._store = await Store.open(
             config.resolved_database_url,
             migrate=config.migrate,
@@ -88,7 +91,6 @@ class ChatServer:
         if config.history_days:
             await prune_once(self._store, config.history_days)
             self._retention = asyncio.create_task(prune_forever(self._store, config.history_days))
-        await self._listener.bind()
         await self._listener.serve(self._services(self._store, self._hashing, messages))
 
     def _services(self, store: Store, hashing: PasswordHashing, messages: MessageLog) -> Services:
@@ -111,7 +113,8 @@ class ChatServer:
 
     async def shutdown(self) -> None:
         """Stop accepting, say goodbye to everyone, end their sessions, close the store."""
-        activity.record("shutdown", connections=self._listener.connections)
+        if self._listener.serving:
+            activity.record("shutdown", connections=self._listener.connections)
         await self._listener.close(self.config.shutdown_timeout)
         if self._retention is not None:
             self._retention.cancel()
