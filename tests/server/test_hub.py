@@ -26,6 +26,9 @@ class Recorder:
     def deliver(self, data: bytes, message_id: int, parts: Parts | None, /) -> None:
         self.calls.append((data, message_id, parts))
 
+    def displaced(self, *, same_session: bool) -> None:
+        self.displaced_by = "resume" if same_session else "another session"
+
     def frames(self) -> list[object]:
         return [decode_server_frame(line) for data, _, _ in self.calls for line in data.splitlines()]
 

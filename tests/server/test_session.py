@@ -61,3 +61,14 @@ async def test_too_much_held_back_cuts_the_client_off() -> None:
     assert link.closed == [(ByeReason.SEND_QUEUE_EXCEEDED, None, False)]
     turns.end()
     assert sink.writes == []
+
+
+def test_a_session_displaced_by_its_own_resume_lives_on_and_one_displaced_by_another_ends() -> None:
+    resumed, _, resumed_link = make_session(Delivery(Turns()))
+    resumed.displaced(same_session=True)
+    assert resumed.handed_over
+    assert resumed_link.closed == [(ByeReason.REPLACED, "resumed_elsewhere", False)]
+    replaced, _, replaced_link = make_session(Delivery(Turns()))
+    replaced.displaced(same_session=False)
+    assert not replaced.handed_over
+    assert replaced_link.closed == [(ByeReason.REPLACED, "replaced", True)]

@@ -24,6 +24,9 @@ class Online:
     def deliver(self, data: bytes, message_id: int, parts: object, /) -> None:
         pass
 
+    def displaced(self, *, same_session: bool) -> None:
+        pass
+
 
 SAME, OTHER, NEW = 7, 8, None
 """The session signing in: the one online, another one (a resume), or one not written yet (a login)."""

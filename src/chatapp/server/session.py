@@ -212,6 +212,15 @@ class Session:
         if message_id > self.delivered_id:
             self.delivered_id = message_id
 
+    def displaced(self, *, same_session: bool) -> None:
+        """Another sign-in of this user went online in this session's place (see the hub's
+        ``Member``): its client is told ``bye`` and the link closes."""
+        if same_session:
+            self.handed_over = True  # the session row lives on, with the new link
+            self.peer.link.close(ByeReason.REPLACED, end_reason="resumed_elsewhere")
+        else:
+            self.peer.link.close(ByeReason.REPLACED, end_reason="replaced", revoke=True)
+
     @contextlib.asynccontextmanager
     async def holding_live(self) -> AsyncIterator[None]:
         """Hold live deliveries back while stored messages are sent, then release them.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from chatapp.clock import utc_now, wire_timestamp
-from chatapp.protocol import AuthOk, ByeReason, ErrorCode, ProtocolError
+from chatapp.protocol import AuthOk, ErrorCode, ProtocolError
 from chatapp.protocol.frames import Ref
 from chatapp.server import activity
 from chatapp.server.config import Config
@@ -181,12 +181,7 @@ class SignIn:
         peer.signed_in(AuthOk(username=session.username, token=session.identity.token or "", ref=ref))
         previous = self._hub.attach(session, session.room_ids)
         if previous is not None and previous is not session:
-            assert isinstance(previous, Session)  # the only members there are
-            if previous.session_id == session.session_id:  # a resume of that same session
-                previous.handed_over = True
-                previous.peer.link.close(ByeReason.REPLACED, end_reason="resumed_elsewhere")
-            else:
-                previous.peer.link.close(ByeReason.REPLACED, end_reason="replaced", revoke=True)
+            previous.displaced(same_session=previous.session_id == session.session_id)
         activity.record(event, user=session.username, addr=peer.endpoint, session=session.session_id)
         return True
 

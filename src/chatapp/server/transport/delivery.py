@@ -70,10 +70,6 @@ class Outbox:
         self._buffered = 0  # the sink's unsent bytes after the last flush
         self._open = True
 
-    @property
-    def unsent(self) -> int:
-        return self._queued_bytes + self._sink.get_write_buffer_size()
-
     def push(self, data: bytes, message_id: int = 0, parts: Parts | None = None, /) -> None:
         """Queue bytes for this recipient; cut it off if it is too far behind.
 
