@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from chatapp.protocol import ByeReason, Welcome, decode_server_frame
+from chatapp.protocol import AuthOk, ByeReason, Welcome, decode_server_frame
 from chatapp.protocol.connection import ServerProtocol
 from chatapp.server.ratelimit import TokenBucket
 from chatapp.server.session import Budgets, Peer, Session, SignedIn
@@ -92,8 +92,6 @@ def make_session(
     session_budgets: Budgets | None = None,
 ) -> tuple[Session, MemorySink, MemoryLink]:
     """A signed-in session (``auth_ok`` already taken off the sink)."""
-    from chatapp.protocol import AuthOk
-
     peer, sink, link = make_peer(delivery, limit=limit)
     identity = SignedIn(user_id, username, "user", user_id * 10, "token")
     session = Session(
