@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatapp.protocol import DEFAULT_ROOM
 from chatapp.protocol.rules import username_key
-from chatapp.server.auth import token_digest
 from chatapp.server.config import Config
+from chatapp.server.services.credentials import token_digest
 from chatapp.server.store import Store, create_engine, models
 from chatapp.server.store.models import User, UserSession
 

@@ -884,8 +884,12 @@ def _profile(results: Results) -> list[str]:
 
 _GENERIC = (
     "ChatServer._accept",
+    "TcpListener._accept",
     "Connection.run (",
     "Connection._handle_line",
+    "TcpConnection._handle_events",
+    "dispatch (",
+    "with_session (",
     "MessageWriter._run",
     "on_resume (",
     "on_login (",

@@ -26,8 +26,4 @@ def wire_timestamp(moment: datetime) -> str:
     return f"{cached[1]}{moment.microsecond // 1000:03d}Z"
 
 
-def parse_wire_timestamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 monotonic = time.monotonic

@@ -149,6 +149,31 @@ def test_port_in_use_is_a_clear_error(server: ServerProcess, tmp_path: Path) -> 
     assert "cannot start" in result.stderr and "Traceback" not in result.stderr
 
 
+async def test_a_second_server_on_a_busy_port_fails_before_touching_the_database(
+    server: ServerProcess, server_factory: type[ServerProcess]
+) -> None:
+    alice = await WireClient.connect(server.host, server.port)
+    token = (await alice.register("alice")).token
+    second = server_factory(server.database)
+    second.port = server.port  # a second `make run` while the first one serves
+    with pytest.raises(RuntimeError, match="server exited with 1"):
+        second.start()
+    said = [line for line in second.log.splitlines() if line.startswith("chatapp-server:")]
+    assert len(said) == 1 and "cannot start" in said[0] and "address already in use" in said[0].lower()
+    assert "Traceback" not in second.log
+    for event in ("database", "recovered_sessions", "shutdown", "listening"):
+        assert f"event={event}" not in second.log
+    # The first server's session is as it was: open, and its client goes on, then resumes.
+    assert open_sessions(server.database) == [(None, None)]
+    await alice.send(Send(room="general", text="still here", ref=1))
+    assert (await alice.expect(Message, skip=(Presence,))).text == "still here"
+    await alice.close()
+    server.wait_for_log(r"event=disconnect user=alice")
+    again = await WireClient.connect(server.host, server.port)
+    assert (await again.resume(token)).username == "alice"
+    await again.close()
+
+
 def test_help_documents_every_setting() -> None:
     from chatapp.server.config import Config
 

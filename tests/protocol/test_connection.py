@@ -168,6 +168,17 @@ def test_after_the_goodbye_nothing_more_is_taken_or_said() -> None:
     assert isinstance(event, ServerFrameReceived)
 
 
+def test_a_lost_link_closes_without_a_goodbye() -> None:
+    srv, _ = greeted()
+    srv.receive_data(encode(Ping()))
+    srv.connection_lost()
+    assert srv.state is State.CLOSED
+    assert srv.next_event() is None
+    assert srv.close(ByeReason.SHUTDOWN) == b""
+    with pytest.raises(LocalProtocolError):
+        srv.send(Ping())
+
+
 def test_the_client_flags_what_the_server_may_not_send_in_its_state_and_goes_on() -> None:
     _, cli = greeted()
     presence = Presence(event="online", room="general", username="bob")

@@ -113,6 +113,11 @@ class ServerProtocol:
         self._lines.clear()
         return encode(Bye(reason=reason.value))
 
+    def connection_lost(self) -> None:
+        """The link is gone without a goodbye: nothing more is received, said or sent."""
+        self._state = State.CLOSED
+        self._lines.clear()
+
     def receive_data(self, data: bytes) -> None:
         """Take what the transport read; the frames in it come out of :meth:`next_event`."""
         if self._state is not State.CLOSED:

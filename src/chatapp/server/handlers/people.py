@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from chatapp.clock import wire_timestamp
-from chatapp.protocol import Away, UserInfo, Whois
+from chatapp.protocol import Away, Whois
 from chatapp.protocol.rules import check_away
-from chatapp.server.handlers.chat import _find_user
-
-if TYPE_CHECKING:
-    from chatapp.server.connection import Connection
-
-
-async def on_whois(conn: Connection, frame: Whois) -> None:
-    target = await _find_user(conn, frame.username)
-    store = conn.services.store
-    hub = conn.services.hub
-    online = hub.online(target.id) is not None
-    last_seen = None if online else await store.last_seen(target.id)
-    common = await store.rooms_in_common(conn.user.user_id, target.id)
-    conn.send(
-        UserInfo(
-            username=target.username,
-            online=online,
-            member_since=wire_timestamp(target.created_at),
-            last_seen=wire_timestamp(last_seen) if last_seen else None,
-            away=hub.away(target.id),
-            rooms_in_common=common,
-            ref=frame.ref,
-        )
-    )
+from chatapp.server.services import Services
+from chatapp.server.services.people import whois
+from chatapp.server.session import Session
 
 
-async def on_away(conn: Connection, frame: Away) -> None:
+async def on_whois(session: Session, frame: Whois, services: Services) -> None:
+    session.send(await whois(services.store, services.hub, session, frame.username, frame.ref))
+
+
+async def on_away(session: Session, frame: Away, services: Services) -> None:
     check_away(frame.text)
-    conn.take_status_token()
+    services.limits.check_status(session)
     text = frame.text.strip() if frame.text else None
-    conn.services.hub.set_away(conn, text or None, frame.ref)
+    services.hub.set_away(session, text or None, frame.ref)

@@ -1,4 +1,4 @@
-"""Accounts and sessions: register, log in, resume, end.
+"""Credentials: creating an account, checking a password, finding the session of a resume token.
 
 Answers never tell an attacker more than they must: a failed login is
 ``auth_failed`` whether or not the account exists, and both cases cost one
@@ -12,10 +12,7 @@ leaked database cannot resume anyone.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 
 from chatapp.clock import monotonic, utc_now
 from chatapp.protocol import ErrorCode, ProtocolError
@@ -25,19 +22,8 @@ from chatapp.server import activity
 from chatapp.server.config import Config
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.ratelimit import FailureThrottle, WindowCounter, address_key
+from chatapp.server.session import SignedIn
 from chatapp.server.store import Store, UsernameTaken, UserRecord
-
-
-@dataclass(frozen=True, slots=True)
-class SignedIn:
-    """Who a connection is, once authenticated."""
-
-    user_id: int
-    username: str
-    role: str
-    session_id: int
-    token: str | None
-    """The resume token, set when this sign-in created it (login, register)."""
 
 
 def token_digest(token: str) -> str:
@@ -53,11 +39,10 @@ def _rate_limited(retry_after: float) -> ProtocolError:
     )
 
 
-class Authenticator:
+class Credentials:
     def __init__(
         self, config: Config, store: Store, hashing: PasswordHashing, clock: Callable[[], float] = monotonic
     ) -> None:
-        self._config = config
         self._store = store
         self._hashing = hashing
         self._clock = clock
@@ -160,17 +145,6 @@ class Authenticator:
         else:
             self._by_account.release(key, now)
 
-    async def open_session(self, user: UserRecord, peer: str) -> tuple[SignedIn, dict[str, int], int]:
-        """A new session for ``user``; with the user's rooms (name to id) and seen cursor, read in
-        the same transaction."""
-        token = secrets.token_urlsafe(32)
-        now = utc_now()
-        opened = await self._store.sign_in(
-            user.id, token_digest(token), peer, now, now + timedelta(seconds=self._config.session_ttl)
-        )
-        signed = SignedIn(user.id, user.username, user.role, opened.session.id, token)
-        return signed, {room.name: room.id for room in opened.rooms}, opened.seen_message_id
-
     async def check_token(self, token: str, address: str) -> SignedIn:
         """Find the session a resume token belongs to (without re-opening it yet)."""
         now = self._clock()
@@ -186,20 +160,3 @@ class Authenticator:
             raise ProtocolError(ErrorCode.INVALID_TOKEN, "that session has expired or ended; log in again")
         session, user = found
         return SignedIn(user.id, user.username, user.role, session.id, None)
-
-    async def reopen_session(self, signed: SignedIn, peer: str) -> dict[str, int]:
-        """Re-open a resumed session; the user's rooms (name to id), read in the same transaction."""
-        rooms = await self._store.reopen_session_with_rooms(signed.session_id, peer, utc_now())
-        if rooms is None:
-            # Its token was revoked (a quit, a takeover, ended by its user) after the check above.
-            raise ProtocolError(ErrorCode.INVALID_TOKEN, "that session has expired or ended; log in again")
-        return {room.name: room.id for room in rooms}
-
-    async def end_session(
-        self, session_id: int, reason: str, *, revoke: bool, seen_message_id: int = 0
-    ) -> None:
-        """End the session; with ``seen_message_id``, record what its user was handed, in the same
-        write (the store groups many connections' ends into one transaction)."""
-        await self._store.end_session(
-            session_id, reason, utc_now(), revoke=revoke, seen_message_id=seen_message_id
-        )

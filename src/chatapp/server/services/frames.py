@@ -1,4 +1,4 @@
-"""Small pieces every handler module uses: stored messages as frames, fitting pages in a frame."""
+"""Stored messages as frames, and lists fitted into one frame: for replies, replays and fan-out."""
 
 from __future__ import annotations
 

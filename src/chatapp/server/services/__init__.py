@@ -1,0 +1,40 @@
+"""The server's services: what handlers call to get things done, whatever the transport.
+
+- :mod:`.messaging` — messages to rooms and people: submit, commit, publish.
+- :mod:`.signin` — sessions opened, resumed, ended; the duplicate-login policy.
+- :mod:`.credentials` — accounts, passwords and resume tokens, with their throttles.
+- :mod:`.limits` — every rate limit and rule on what a signed-in user may do.
+- :mod:`.replay` — catching a client up: missed messages, a room's recent context.
+- :mod:`.people` — finding users; whois.
+- :mod:`.frames` — stored messages as frames; lists fitted in one frame.
+- :mod:`.message_log` — where messages get their id: the durable log, or memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatapp.server.config import Config
+from chatapp.server.hub import Hub
+from chatapp.server.services.credentials import Credentials
+from chatapp.server.services.limits import Limits
+from chatapp.server.services.messaging import Messaging
+from chatapp.server.services.replay import Replay
+from chatapp.server.services.signin import SignIn
+from chatapp.server.store import Store
+from chatapp.server.transport.delivery import Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What every handler shares, built once by the app."""
+
+    config: Config
+    store: Store
+    hub: Hub
+    delivery: Delivery
+    limits: Limits
+    credentials: Credentials
+    signin: SignIn
+    messaging: Messaging
+    replay: Replay

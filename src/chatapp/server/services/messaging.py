@@ -1,0 +1,134 @@
+"""Messages to rooms and to people: submit, commit, then publish — one path for both.
+
+A ``send`` or ``dm`` becomes a :class:`MessageDraft` handed to the message log
+(:mod:`.message_log`), which returns a future that resolves once the message
+is committed (group commit: one writer, batches). The caller does not await
+it: a done-callback publishes the message, and the peer's next frame is read at
+once. Futures resolve in submit order, so fan-out follows message ids, which is
+what lets a client remember one number (the highest id seen) and the server
+replay exactly what it missed. A session with more than ``MAX_UNCOMMITTED``
+messages awaiting their commit is not read from until they are in: a flood is
+slowed at its source.
+
+Durability before acknowledgment: nobody, the sender included, sees a message
+before it is committed. A message sent again with the same nonce (a client
+resending after a lost link) is stored once; the resend gets only the sender's
+acknowledgment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from chatapp.clock import utc_now
+from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.protocol.frames import Ref
+from chatapp.protocol.rules import check_nonce, check_room, check_text
+from chatapp.server.config import Config
+from chatapp.server.hub import Hub
+from chatapp.server.services.frames import message_frame
+from chatapp.server.services.limits import Limits
+from chatapp.server.services.message_log import MessageLog
+from chatapp.server.services.people import find_user
+from chatapp.server.session import Session
+from chatapp.server.store import MessageDraft, Store, StoredMessage
+from chatapp.server.transport.delivery import Delivery
+
+log = logging.getLogger("chatapp.messaging")
+
+MAX_UNCOMMITTED = 256
+"""Messages of one session waiting for their commit before it is read from no more."""
+
+_NOT_STORED = "your message could not be stored and was not delivered; try again"
+
+
+class Messaging:
+    def __init__(
+        self, config: Config, log: MessageLog, store: Store, hub: Hub, delivery: Delivery, limits: Limits
+    ) -> None:
+        self._config = config
+        self._log = log
+        self._store = store
+        self._hub = hub
+        self._delivery = delivery
+        self._limits = limits
+
+    async def post_message(
+        self,
+        session: Session,
+        text: str,
+        nonce: str | None,
+        ref: Ref,
+        *,
+        room: str | None = None,
+        to: str | None = None,
+    ) -> None:
+        """Store a message to ``room`` or to the user named ``to``, then deliver it to whoever is
+        online there and the sender's own copy (with its ``ref`` and ``nonce``) to the sender."""
+        assert (room is None) != (to is None), "a message goes to a room or to a person"
+        self._limits.check_send(session)
+        room_id = None
+        if room is not None:
+            check_room(room)
+            room_id = session.room_ids.get(room)
+            if room_id is None:
+                raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room!r}; /join it first")
+        check_text(text, self._config.max_text)
+        check_nonce(nonce)
+        recipient = None
+        if to is not None:
+            recipient = await find_user(self._store, to)
+        recipient_id = recipient.id if recipient is not None else None
+        draft = MessageDraft(
+            sender_id=session.user_id,
+            text=text,
+            created_at=utc_now(),
+            room_id=room_id,
+            recipient_id=recipient_id,
+            nonce=nonce,
+            sender_name=session.username,
+            room_name=room,
+            recipient_name=recipient.username if recipient is not None else None,
+        )
+        future = self._log.submit(draft)
+        session.uncommitted += 1
+        session.last_commit = future
+
+        def committed(done: asyncio.Future[StoredMessage]) -> None:
+            # Done-callbacks run in the order the futures resolve, which is commit order.
+            session.uncommitted -= 1
+            if done.cancelled():
+                return
+            error = done.exception()
+            if error is not None:
+                log.error("a message could not be stored: %r", error)
+                session.peer.refuse(ProtocolError(ErrorCode.SERVER_ERROR, _NOT_STORED), ref)
+                return
+            self._publish(session, done.result(), ref, recipient_id)
+
+        future.add_done_callback(committed)
+        if session.uncommitted > MAX_UNCOMMITTED:
+            await asyncio.wait([future])
+
+    def _publish(self, session: Session, stored: StoredMessage, ref: Ref, recipient_id: int | None) -> None:
+        own = message_frame(stored, for_sender=True, ref=ref)
+        if stored.duplicate:
+            session.send_message(own, stored.id)  # a resend: the sender's acknowledgment only
+        elif stored.room is not None:
+            self._hub.publish(stored.room, message_frame(stored), stored.id, own=(session.user_id, own))
+        else:
+            assert recipient_id is not None
+            self._hub.send_to_users(
+                (session.user_id, recipient_id), message_frame(stored), stored.id, own=(session.user_id, own)
+            )
+
+    async def settle(self, session: Session | None) -> None:
+        """Wait (at most ``--close-grace``) until the session's messages are committed and their
+        acknowledgments handed out: what a client that leaves is still owed before its ``bye``."""
+        pending = session.last_commit if session is not None else None
+        if session is not None and session.uncommitted and pending is not None:
+            # Commits resolve in submit order: when the last is in, so are all of this session's.
+            await asyncio.wait([pending], timeout=self._config.close_grace)
+        # Acknowledgments published since are handed out now, so that they come before the bye.
+        self._delivery.hand_out()

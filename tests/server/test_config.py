@@ -1,0 +1,96 @@
+"""Settings from flags and the environment: precedence, conversions, and what is refused."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chatapp.server.config import (
+    ENV_PREFIX,
+    Config,
+    build_parser,
+    database_url_from_env,
+    load_config,
+    validate,
+)
+
+
+def test_defaults_when_nothing_is_given() -> None:
+    assert load_config([], environ={}) == Config()
+
+
+def test_a_flag_beats_the_environment_which_beats_the_default() -> None:
+    environ = {"CHATAPP_PORT": "8000", "CHATAPP_SEND_RATE": "5.5"}
+    config = load_config(["--port", "9000"], environ=environ)
+    assert config.port == 9000 and config.send_rate == 5.5
+    assert config.send_burst == Config().send_burst
+
+
+def test_an_empty_environment_variable_is_not_set() -> None:
+    assert load_config([], environ={"CHATAPP_HOST": ""}).host == Config().host
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", True), ("yes", True), ("On", True), ("0", False), ("off", False), ("NO", False)]
+)
+def test_booleans_from_the_environment(text: str, value: bool) -> None:
+    assert load_config([], environ={"CHATAPP_HISTORY": text}).history is value
+
+
+def test_boolean_flags_come_in_pairs() -> None:
+    assert load_config(["--no-history"], environ={"CHATAPP_HISTORY": "yes"}).history is False
+    assert load_config(["--history"], environ={"CHATAPP_HISTORY": "no"}).history is True
+
+
+@pytest.mark.parametrize(
+    ("environ", "said"),
+    [
+        ({"CHATAPP_PORT": "seven"}, "CHATAPP_PORT='seven' is not a valid int"),
+        ({"CHATAPP_HISTORY": "maybe"}, "CHATAPP_HISTORY='maybe' is not a valid bool"),
+        ({"CHATAPP_DUPLICATE_LOGIN": "ignore"}, "CHATAPP_DUPLICATE_LOGIN must be one of reject, replace"),
+        ({"CHATAPP_PORT": "70000"}, "--port must be between 0 and 65535"),
+    ],
+)
+def test_a_bad_environment_value_is_a_usage_error(
+    environ: dict[str, str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        load_config([], environ=environ)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_a_bad_flag_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load_config(["--duplicate-login", "ignore"], environ={})
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_every_setting_has_a_flag_that_names_its_variable() -> None:
+    help_text = build_parser().format_help()
+    for field in dataclasses.fields(Config):
+        assert "--" + field.name.replace("_", "-") in help_text
+        assert ENV_PREFIX + field.name.upper() in help_text
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"max_frame": 512}, "--max-frame must be at least 1024 bytes"),
+        ({"close_grace": 0.0}, "--close-grace must be positive"),
+        ({"send_burst": 0}, "--send-burst must be at least 1"),
+        ({"ipv6_subnet_prefix": 129}, "--ipv6-subnet-prefix must be between 0 and 128"),
+        ({"history_days": -1}, "--history-days must be 0 (keep forever) or more"),
+    ],
+)
+def test_values_out_of_range_are_named(change: dict[str, object], said: str) -> None:
+    assert validate(dataclasses.replace(Config(), **change)) == said  # type: ignore[arg-type]
+
+
+def test_the_database_url_for_tools_comes_from_the_same_variable() -> None:
+    assert (
+        database_url_from_env({"CHATAPP_DATABASE_URL": "sqlite+aiosqlite:///x.db"})
+        == "sqlite+aiosqlite:///x.db"
+    )
+    assert database_url_from_env({}).startswith("sqlite+aiosqlite:///")
