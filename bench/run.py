@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        help="write the report again from the results of the last run (after changing bench/report.py)",
+        help="write the report again from the results of the last run (after changing bench/report/)",
     )
     args = parser.parse_args(argv)
 
