@@ -45,7 +45,7 @@ inserted before the run; nothing was missed), so argon2 is not in the connect ph
 storm (e), where it is the point; the storm's accounts count as having seen every message, so their logins \
 measure signing in (argon2, session) and not a history replay, which (g) measures. Every message carries a \
 `nonce`, as the chatapp client's do.
-- **The driver** (`bench/driver.py`) runs all clients in one process on uvloop. While the clock runs it \
+- **The driver** (`bench/driver/`) runs all clients in one process on uvloop. While the clock runs it \
 only stores each received chunk with its arrival time and counts newlines; senders find their own \
 messages coming back (their acknowledgment) by searching the chunk for their marker. After the clock \
 stops, every line is decoded with `chatapp.protocol` and checked: each receiver must get every sender's \

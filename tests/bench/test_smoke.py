@@ -17,9 +17,13 @@ from typing import Any
 
 import msgspec
 import pytest
-from bench.driver import DriverSpec, ReplaySpec, StormSpec, _Marker, percentiles, source_address
+from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
+from bench.link import source_address
+from bench.markers import Marker
+from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
+from bench.stats import percentiles
 
-from bench import accounts, profile, report, servers, signins
+from bench import accounts, profile, report, servers
 from chatapp.server.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +68,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> accounts.Accounts:
 
 @pytest.fixture
 def chatapp(prepared: accounts.Accounts, tmp_path: Path) -> Iterator[servers.ServerProcess]:
-    server = servers.chatapp_server(prepared.copy_to(tmp_path / "chat.db"), tmp_path / "server.log")
+    database = accounts.sqlite_url(prepared.copy_to(tmp_path / "chat.db"))
+    server = servers.chatapp_server(database, tmp_path / "server.log")
     try:
         yield server.start()
     finally:
@@ -163,7 +168,7 @@ def test_baseline_server_delivers_everything_once_in_order(mode: str, tmp_path: 
 def test_marker_counts_occurrences_split_across_chunks() -> None:
     stream = b'xx"text":"B00001:yy"text":"B00002:' * 7
     for size in (1, 2, 3, 5, 11, len(stream)):
-        marker = _Marker(b'"text":"B')
+        marker = Marker(b'"text":"B')
         chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
         assert sum(marker.feed(chunk) for chunk in chunks) == 14
 
@@ -205,10 +210,10 @@ def test_profile_summary_reads_py_spy_raw_stacks(tmp_path: Path) -> None:
     }
 
 
-def drive_signins(spec: signins.ChurnSpec | signins.RegistrationSpec) -> dict[str, Any]:
+def drive_signins(spec: ChurnSpec | RegistrationSpec) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.signins", "--spec", "-"],
-        input=signins.wrap(spec),
+        input=wrap(spec),
         capture_output=True,
         cwd=REPO,
         timeout=60,
@@ -223,11 +228,12 @@ def test_churn_and_registration_drivers(tmp_path: Path) -> None:
         tmp_path / "churn.db", clients=5, churn=8, missed=40, live_rate=10.0, signin_rate=4.0
     )
     args = (*accounts.TEST_ARGON2_ARGS, "--registrations-per-address", "100")
-    server = servers.chatapp_server(prepared.copy_to(tmp_path / "chat.db"), tmp_path / "server.log", args)
+    database = accounts.sqlite_url(prepared.copy_to(tmp_path / "chat.db"))
+    server = servers.chatapp_server(database, tmp_path / "server.log", args)
     server.start()
     try:
         churn = drive_signins(
-            signins.ChurnSpec(
+            ChurnSpec(
                 host=server.host,
                 port=server.port,
                 tokens=prepared.tokens,
@@ -242,7 +248,7 @@ def test_churn_and_registration_drivers(tmp_path: Path) -> None:
             )
         )
         registrations = drive_signins(
-            signins.RegistrationSpec(
+            RegistrationSpec(
                 host=server.host,
                 port=server.port,
                 usernames=[f"new{n}" for n in range(10)],
