@@ -1,7 +1,8 @@
 """The fast path: frames recognised by a byte marker in the stream, never decoded.
 
 A load driver that decoded every frame it receives would need several times the
-CPU of the server it loads, so the bulk traffic — deliveries while the clock runs, the presence fan-out of
+CPU of the server it loads (see "Benchmarks" in docs/design.md for the figures),
+so the bulk traffic — deliveries while the clock runs, the presence fan-out of
 thousands of sign-ins, keep-alive pings — is only counted: ``bytes.count`` on
 each chunk, in C. Everything else a bench client receives goes through
 :class:`chatapp.protocol.connection.ClientProtocol` (:mod:`bench.link`).

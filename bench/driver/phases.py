@@ -9,6 +9,7 @@ import time
 
 from bench import procstat
 from bench.driver.counting import CountingClient, Sender, Tally
+from bench.driver.decoding import DecodingClient
 from bench.driver.replay import Replay
 from bench.driver.results import DriverResult
 from bench.driver.spec import DriverSpec
@@ -66,9 +67,10 @@ class Run:
 
     async def _connect_one(self, index: int, gate: asyncio.Semaphore) -> None:
         spec = self.spec
+        client_class = DecodingClient if spec.decode_live else CountingClient
         async with gate:
             _, client = await self.loop.create_connection(
-                lambda: CountingClient(self.tally, index),
+                lambda: client_class(self.tally, index),
                 spec.host,
                 spec.port,
                 local_addr=(source_address(index, spec.per_address), 0),

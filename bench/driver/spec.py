@@ -62,3 +62,6 @@ class DriverSpec(msgspec.Struct, frozen=True):
     storm: StormSpec | None = None
     replay: ReplaySpec | None = None
     verify: bool = True
+    decode_live: bool = False
+    """Decode every delivery through the protocol object while the clock runs instead of only counting
+    it: not for the suite, only to measure what that costs the driver (``python -m bench.driver_cost``)."""

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from bench.driver.counting import CountingClient, Sender, Tally
+from bench.driver.decoding import DecodingClient
 from bench.driver.spec import DriverSpec
 
 from chatapp.protocol import (
@@ -166,3 +167,14 @@ def test_a_retryable_refusal_is_tried_again(loop: asyncio.AbstractEventLoop) -> 
     assert not client.ready.done() and tally.signin_retries == 1
     loop.run_until_complete(asyncio.sleep(0.01))
     assert writes.frames() == [Resume(token="t0", last_id=0, ref=1)] * 2
+
+
+def test_the_decoding_receiver_counts_the_same(loop: asyncio.AbstractEventLoop) -> None:
+    client, _ = signed_in_client(loop, kind=DecodingClient, senders=2, messages=2)
+    client.start_recording()
+    stream = message(0, 0) + message(1, 0) + presence(5) + message(0, 1)
+    client.data_received(stream[:50])
+    client.data_received(stream[50:])
+    assert client.tally.counted == 3
+    assert isinstance(client, DecodingClient)
+    assert [(sid, seq) for _, sid, seq, _ in client.decoded] == [(0, 0), (1, 0), (0, 1)]

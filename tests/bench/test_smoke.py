@@ -141,8 +141,12 @@ def test_chatapp_open_loop_with_a_login_storm_and_a_replay(
     assert (laggard["gaps"], laggard["duplicated"], laggard["out_of_order"]) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("mode", ["naive", "coalesced"])
-def test_baseline_server_delivers_everything_once_in_order(mode: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "decode_live"), [("naive", False), ("coalesced", False), ("coalesced", True)]
+)
+def test_baseline_server_delivers_everything_once_in_order(
+    mode: str, decode_live: bool, tmp_path: Path
+) -> None:
     server = servers.baseline_server(mode, tmp_path / "baseline.log").start()
     try:
         spec = DriverSpec(
@@ -155,11 +159,38 @@ def test_baseline_server_delivers_everything_once_in_order(mode: str, tmp_path: 
             window=8,
             usernames=[f"user{i}" for i in range(5)],
             server_pid=server.pid,
+            decode_live=decode_live,
         )
         result = drive(spec)
     finally:
         assert server.stop(timeout=10) == 0
     assert_all_delivered_once_in_order(result)
+
+
+def test_decoding_receivers_count_the_same_as_counting_ones(
+    chatapp: servers.ServerProcess, prepared: accounts.Accounts
+) -> None:
+    spec = chatapp_spec(chatapp, prepared, 4, senders=2, messages=20, window=4, decode_live=True)
+    assert_all_delivered_once_in_order(drive(spec))
+
+
+def test_driver_cost_compares_both_receivers_on_both_servers() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.driver_cost", "--clients", "4", "--senders", "2", "--messages", "20"]
+        + ["--rounds", "1", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [tuple(cell.strip() for cell in row.split("|")[1:3]) for row in rows] == [
+        ("coalesced", "counting"),
+        ("coalesced", "decoding"),
+        ("chatapp", "counting"),
+        ("chatapp", "decoding"),
+    ]
 
 
 # -- pieces -------------------------------------------------------------------------------
