@@ -141,7 +141,8 @@ def summarize(raw: Path, top: int = 15) -> Profile:
             continue
         if any(marker in stack for marker in SIGN_IN):
             phases["signing in"] += count
-            names = {f"{p[0]} ({p[1]})" for p in (_parse(f) for f in frames) if p is not None}
+            # Each function once per sample, in stack order (not a set's: ties would be ordered by hash).
+            names = dict.fromkeys(f"{p[0]} ({p[1]})" for p in (_parse(f) for f in frames) if p is not None)
             for key in names:
                 if "chatapp/" in key and "__main__" not in key:
                     signin[key] += count

@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
-import importlib.metadata
 import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -31,12 +27,17 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, profile, servers, signins
-from bench.driver import DriverSpec, ReplaySpec, StormSpec
+from bench import accounts, profile, servers
+from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
+from bench.machine import loadavg, machine
+from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
 from bench.workloads import THROUGHPUT_A, Workload, default_suite, quick_suite
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
+
+Spec = DriverSpec | ChurnSpec | RegistrationSpec
+"""What a driver process is given: the load driver's spec, or one of the sign-in drivers'."""
 
 
 def shown(path: Path) -> str:
@@ -56,72 +57,6 @@ def raise_fd_limit() -> int:
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def _version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine() -> dict[str, Any]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        # What this run writes (the report, its chart, raw results) does not count as a change.
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--", ".", ":!docs/performance.md", ":!docs/performance.png"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit, changed = "", ""
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "uvloop": _version("uvloop"),
-        "msgspec": _version("msgspec"),
-        "chatapp": _version("chatapp"),
-        "commit": commit,
-        "uncommitted": bool(changed),
-        "fd_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-        "loadavg_start": _loadavg(),
-    }
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
-def _log_problems(text: str) -> dict[str, Any]:
-    lines = text.splitlines()
-    errors = [line for line in lines if " ERROR " in line or line.startswith("Traceback")]
-    kinds: dict[str, int] = {}
-    for line in lines:
-        if line.startswith(("sqlite3.", "sqlalchemy.", "OSError", "RuntimeError", "AssertionError")):
-            kind = line.split(":", 1)[0] + (": " + line.split(":", 1)[1].strip()[:60] if ":" in line else "")
-            kinds[kind] = kinds.get(kind, 0) + 1
-    return {"error_lines": len(errors), "exceptions": kinds}
 
 
 class Bench:
@@ -160,9 +95,19 @@ class Bench:
         self.counter += 1
         log_path = self.results_dir / "logs" / f"{self.counter:02d}-{target}.log"
         if target == "chatapp":
-            database = (template or self.accounts).copy_to(self.workdir / f"run{self.counter}.db")
-            return servers.chatapp_server(database, log_path, extra, profile_to=profile_to).start()
+            url = self.run_database(template or self.accounts)
+            return servers.chatapp_server(url, log_path, extra, profile_to=profile_to).start()
         return servers.baseline_server(target, log_path).start()
+
+    def run_database(self, template: accounts.Accounts | accounts.ChurnAccounts) -> str:
+        """The database URL for this run's chatapp server: a fresh copy of the prepared one."""
+        return accounts.sqlite_url(template.copy_to(self.workdir / f"run{self.counter}.db"))
+
+    def drop_run_database(self) -> None:
+        """Remove this run's database (they add up over a suite)."""
+        for suffix in ("", "-wal", "-shm"):
+            for leftover in self.workdir.glob(f"run{self.counter}.db{suffix}"):
+                leftover.unlink(missing_ok=True)
 
     def spec(self, workload: Workload, target: str, server: servers.ServerProcess) -> DriverSpec:
         n = workload.clients
@@ -203,16 +148,16 @@ class Bench:
 
     def signin_spec(
         self, workload: Workload, server: servers.ServerProcess, template: accounts.ChurnAccounts | None
-    ) -> signins.ChurnSpec | signins.RegistrationSpec:
+    ) -> ChurnSpec | RegistrationSpec:
         if workload.kind == "registrations":
-            return signins.RegistrationSpec(
+            return RegistrationSpec(
                 host=server.host,
                 port=server.port,
                 usernames=[f"newcomer{i:05d}" for i in range(workload.clients)],
                 password=self.accounts.password,
             )
         assert template is not None
-        return signins.ChurnSpec(
+        return ChurnSpec(
             host=server.host,
             port=server.port,
             tokens=template.tokens[: workload.clients],
@@ -227,14 +172,13 @@ class Bench:
             connect_concurrency=workload.connect_concurrency,
         )
 
-    def drive(
-        self, spec: DriverSpec | signins.ChurnSpec | signins.RegistrationSpec, timeout: float
-    ) -> dict[str, Any]:
+    def drive(self, spec: Spec, timeout: float) -> dict[str, Any]:
+        """Run the driver ``spec`` is for in a process of its own; its result."""
         stderr_path = self.results_dir / "logs" / f"{self.counter:02d}-driver.log"
         if isinstance(spec, DriverSpec):
             module, payload = "bench.driver", msgspec.json.encode(spec)
         else:
-            module, payload = "bench.signins", signins.wrap(spec)
+            module, payload = "bench.signins", wrap(spec)
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.run(
                 [sys.executable, "-m", module, "--spec", "-"],
@@ -256,7 +200,7 @@ class Bench:
         server = self.start_server(target, workload.server_args, profile_to, churn)
         outcome: dict[str, Any] = {"target": target}
         try:
-            spec: DriverSpec | signins.ChurnSpec | signins.RegistrationSpec
+            spec: Spec
             if workload.kind in ("churn", "registrations"):
                 spec = self.signin_spec(workload, server, churn)
             else:
@@ -268,10 +212,8 @@ class Bench:
         finally:
             outcome["server_exit"] = server.stop()
             outcome["server_log"] = shown(server.log_path)
-            outcome["server_problems"] = _log_problems(server.log())
-            for suffix in ("", "-wal", "-shm"):
-                for leftover in self.workdir.glob(f"run{self.counter}.db{suffix}"):
-                    leftover.unlink(missing_ok=True)
+            outcome["server_problems"] = server.problems()
+            self.drop_run_database()
         outcome["wall_seconds"] = round(time.monotonic() - started, 2)
         return outcome
 
@@ -361,47 +303,14 @@ def run_profile(bench: Bench, rounds: int) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small version of every workload")
-    parser.add_argument("--only", default="", help="comma-separated workload keys (a,b,c,d,e,n50,...)")
-    parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--profile-rounds", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
-    parser.add_argument("--chart", type=Path, default=None, help="default: next to --out, .png")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--report-only",
-        action="store_true",
-        help="write the report again from the results of the last run (after changing bench/report.py)",
-    )
-    args = parser.parse_args(argv)
-
-    from bench import report  # matplotlib is only needed here, after the runs
-
-    if args.report_only:
-        saved = args.results / ("results-quick.json" if args.quick else "results.json")
-        results = json.loads(saved.read_text())
-        raw = args.results / "profile-a.raw"
-        if results.get("profile", {}).get("summary") and raw.exists():
-            # Summarised again, so a change to bench/profile.py shows without a new run.
-            results["profile"]["summary"] = dataclasses.asdict(profile.summarize(raw))
-        report.write(results, args.out, args.chart or args.out.with_suffix(".png"))
-        log(f"wrote {shown(args.out)} from {shown(saved)}")
-        return 0
-
+def run_suite(suite: list[Workload], args: argparse.Namespace) -> dict[str, Any]:
+    """Run every workload of ``suite`` (and the profile, unless told not to); the raw results."""
     began = time.monotonic()
     fd_limit = raise_fd_limit()
-    suite = quick_suite() if args.quick else default_suite()
-    if args.only:
-        keys = set(args.only.split(","))
-        suite = [w for w in suite if w.key in keys]
     needed = max((w.clients for w in suite), default=1)
     if needed + 100 > fd_limit:
         log(f"the descriptor limit is {fd_limit}: workloads over {fd_limit - 100} clients will fail")
     storm = max((w.storm_logins for w in suite), default=0)
-    args.results.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(args.results / "logs", ignore_errors=True)
     info = machine()
     results: dict[str, Any] = {"machine": info, "quick": args.quick, "workloads": []}
     with tempfile.TemporaryDirectory(prefix="chatapp-bench-") as tmp:
@@ -414,14 +323,52 @@ def main(argv: list[str] | None = None) -> int:
             results["workloads"].append(bench.run_workload(workload))
         if not args.no_profile:
             results["profile"] = run_profile(bench, 2 if args.quick else args.profile_rounds)
-    info["loadavg_end"] = _loadavg()
+    info["loadavg_end"] = loadavg()
     info["suite_seconds"] = round(time.monotonic() - began, 1)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small version of every workload")
+    parser.add_argument("--only", default="", help="comma-separated workload keys (a,b,c,d,e,n50,...)")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--profile-rounds", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument("--chart", type=Path, default=None, help="default: next to --out, .png")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report again from the results of the last run (after changing bench/report/)",
+    )
+    args = parser.parse_args(argv)
+
+    from bench import report  # matplotlib is only needed here, after the runs
+
     raw_path = args.results / ("results-quick.json" if args.quick else "results.json")
-    raw_path.write_text(json.dumps(results, indent=1))
     chart = args.chart or args.out.with_suffix(".png")
+    if args.report_only:
+        results = json.loads(raw_path.read_text())
+        raw = args.results / "profile-a.raw"
+        if results.get("profile", {}).get("summary") and raw.exists():
+            # Summarised again, so a change to bench/profile.py shows without a new run.
+            results["profile"]["summary"] = dataclasses.asdict(profile.summarize(raw))
+        report.write(results, args.out, chart)
+        log(f"wrote {shown(args.out)} from {shown(raw_path)}")
+        return 0
+
+    suite = quick_suite() if args.quick else default_suite()
+    if args.only:
+        keys = set(args.only.split(","))
+        suite = [w for w in suite if w.key in keys]
+    args.results.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(args.results / "logs", ignore_errors=True)
+    results = run_suite(suite, args)
+    raw_path.write_text(json.dumps(results, indent=1))
     report.write(results, args.out, chart)
     log(
-        f"wrote {shown(args.out)} and {chart.name} in {info['suite_seconds']} s "
+        f"wrote {shown(args.out)} and {chart.name} in {results['machine']['suite_seconds']} s "
         f"(raw results: {shown(raw_path)})"
     )
     return 0

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import procstat
 
@@ -29,6 +30,10 @@ CHATAPP_BENCH_ARGS: tuple[str, ...] = (
     "--send-burst",
     "1000000",
 )
+
+
+EXCEPTION_PREFIXES = ("sqlite3.", "sqlalchemy.", "OSError", "RuntimeError", "AssertionError")
+"""Lines of a server's log that name an exception, counted by kind in the report."""
 
 
 def _clean_env() -> dict[str, str]:
@@ -92,6 +97,18 @@ class ServerProcess:
         except OSError:
             return ""
 
+    def problems(self) -> dict[str, Any]:
+        """What the log shows went wrong: how many error lines, and the exceptions by kind."""
+        lines = self.log().splitlines()
+        errors = [line for line in lines if " ERROR " in line or line.startswith("Traceback")]
+        kinds: dict[str, int] = {}
+        for line in lines:
+            if line.startswith(EXCEPTION_PREFIXES):
+                name, colon, detail = line.partition(":")
+                kind = name + (": " + detail.strip()[:60] if colon else "")
+                kinds[kind] = kinds.get(kind, 0) + 1
+        return {"error_lines": len(errors), "exceptions": kinds}
+
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.proc is None:
             return None
@@ -119,7 +136,7 @@ class ServerProcess:
 
 
 def chatapp_server(
-    database: Path, log_path: Path, extra: tuple[str, ...] = (), profile_to: Path | None = None
+    database_url: str, log_path: Path, extra: tuple[str, ...] = (), profile_to: Path | None = None
 ) -> ServerProcess:
     argv = [
         sys.executable,
@@ -130,7 +147,7 @@ def chatapp_server(
         "--port",
         "0",
         "--database-url",
-        f"sqlite+aiosqlite:///{database}",
+        database_url,
         *CHATAPP_BENCH_ARGS,
         *extra,
     ]

@@ -17,9 +17,13 @@ from typing import Any
 
 import msgspec
 import pytest
-from bench.driver import DriverSpec, ReplaySpec, StormSpec, _Marker, percentiles, source_address
+from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
+from bench.link import source_address
+from bench.markers import Marker
+from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
+from bench.stats import percentiles
 
-from bench import accounts, profile, report, servers, signins
+from bench import accounts, profile, report, servers
 from chatapp.server.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +68,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> accounts.Accounts:
 
 @pytest.fixture
 def chatapp(prepared: accounts.Accounts, tmp_path: Path) -> Iterator[servers.ServerProcess]:
-    server = servers.chatapp_server(prepared.copy_to(tmp_path / "chat.db"), tmp_path / "server.log")
+    database = accounts.sqlite_url(prepared.copy_to(tmp_path / "chat.db"))
+    server = servers.chatapp_server(database, tmp_path / "server.log")
     try:
         yield server.start()
     finally:
@@ -136,8 +141,12 @@ def test_chatapp_open_loop_with_a_login_storm_and_a_replay(
     assert (laggard["gaps"], laggard["duplicated"], laggard["out_of_order"]) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("mode", ["naive", "coalesced"])
-def test_baseline_server_delivers_everything_once_in_order(mode: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "decode_live"), [("naive", False), ("coalesced", False), ("coalesced", True)]
+)
+def test_baseline_server_delivers_everything_once_in_order(
+    mode: str, decode_live: bool, tmp_path: Path
+) -> None:
     server = servers.baseline_server(mode, tmp_path / "baseline.log").start()
     try:
         spec = DriverSpec(
@@ -150,11 +159,38 @@ def test_baseline_server_delivers_everything_once_in_order(mode: str, tmp_path: 
             window=8,
             usernames=[f"user{i}" for i in range(5)],
             server_pid=server.pid,
+            decode_live=decode_live,
         )
         result = drive(spec)
     finally:
         assert server.stop(timeout=10) == 0
     assert_all_delivered_once_in_order(result)
+
+
+def test_decoding_receivers_count_the_same_as_counting_ones(
+    chatapp: servers.ServerProcess, prepared: accounts.Accounts
+) -> None:
+    spec = chatapp_spec(chatapp, prepared, 4, senders=2, messages=20, window=4, decode_live=True)
+    assert_all_delivered_once_in_order(drive(spec))
+
+
+def test_driver_cost_compares_both_receivers_on_both_servers() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.driver_cost", "--clients", "4", "--senders", "2", "--messages", "20"]
+        + ["--rounds", "1", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [tuple(cell.strip() for cell in row.split("|")[1:3]) for row in rows] == [
+        ("coalesced", "counting"),
+        ("coalesced", "decoding"),
+        ("chatapp", "counting"),
+        ("chatapp", "decoding"),
+    ]
 
 
 # -- pieces -------------------------------------------------------------------------------
@@ -163,7 +199,7 @@ def test_baseline_server_delivers_everything_once_in_order(mode: str, tmp_path: 
 def test_marker_counts_occurrences_split_across_chunks() -> None:
     stream = b'xx"text":"B00001:yy"text":"B00002:' * 7
     for size in (1, 2, 3, 5, 11, len(stream)):
-        marker = _Marker(b'"text":"B')
+        marker = Marker(b'"text":"B')
         chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
         assert sum(marker.feed(chunk) for chunk in chunks) == 14
 
@@ -205,10 +241,10 @@ def test_profile_summary_reads_py_spy_raw_stacks(tmp_path: Path) -> None:
     }
 
 
-def drive_signins(spec: signins.ChurnSpec | signins.RegistrationSpec) -> dict[str, Any]:
+def drive_signins(spec: ChurnSpec | RegistrationSpec) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.signins", "--spec", "-"],
-        input=signins.wrap(spec),
+        input=wrap(spec),
         capture_output=True,
         cwd=REPO,
         timeout=60,
@@ -223,11 +259,12 @@ def test_churn_and_registration_drivers(tmp_path: Path) -> None:
         tmp_path / "churn.db", clients=5, churn=8, missed=40, live_rate=10.0, signin_rate=4.0
     )
     args = (*accounts.TEST_ARGON2_ARGS, "--registrations-per-address", "100")
-    server = servers.chatapp_server(prepared.copy_to(tmp_path / "chat.db"), tmp_path / "server.log", args)
+    database = accounts.sqlite_url(prepared.copy_to(tmp_path / "chat.db"))
+    server = servers.chatapp_server(database, tmp_path / "server.log", args)
     server.start()
     try:
         churn = drive_signins(
-            signins.ChurnSpec(
+            ChurnSpec(
                 host=server.host,
                 port=server.port,
                 tokens=prepared.tokens,
@@ -242,7 +279,7 @@ def test_churn_and_registration_drivers(tmp_path: Path) -> None:
             )
         )
         registrations = drive_signins(
-            signins.RegistrationSpec(
+            RegistrationSpec(
                 host=server.host,
                 port=server.port,
                 usernames=[f"new{n}" for n in range(10)],

@@ -1,0 +1,67 @@
+"""What the orchestrator asks the load driver to do: one :class:`DriverSpec` per run, as JSON."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Target = Literal["chatapp", "baseline"]
+
+
+class StormSpec(msgspec.Struct, frozen=True):
+    usernames: list[str]
+    password: str
+    start_after: float = 1.0
+    """Seconds after the send phase starts."""
+
+
+class ReplaySpec(msgspec.Struct, frozen=True):
+    """History replay: a client comes back after missing ``missed`` messages, during the send phase.
+
+    Before the N clients connect, a filler (its own account, ``filler_token``) sends ``missed``
+    messages to the room; during the send phase the laggard (``laggard_token``, another account)
+    resumes with ``last_id`` just before them, and gets them all replayed before live traffic.
+    """
+
+    filler_token: str
+    laggard_token: str
+    missed: int = 10_000
+    start_after: float = 1.0
+    """Seconds after the send phase starts."""
+    window: int = 256
+
+
+class DriverSpec(msgspec.Struct, frozen=True):
+    target: Target
+    host: str
+    port: int
+    clients: int
+    senders: int = 0
+    messages: int = 0
+    """Per sender and round."""
+    rounds: int = 1
+    """The send phase is repeated this many times on the same connections (more time measured)."""
+    rate: float | None = None
+    """Messages per second per sender (open loop); None sends as fast as the window allows."""
+    window: int = 16
+    """Closed loop: a sender's messages in flight at most."""
+    text_size: int = 64
+    tokens: list[str] = []
+    """Resume tokens, one per client (chatapp)."""
+    usernames: list[str] = []
+    """One per client; the baseline puts them in its frames."""
+    server_pid: int | None = None
+    per_address: int = 20
+    connect_concurrency: int = 100
+    connect_timeout: float = 120.0
+    settle_timeout: float = 60.0
+    run_timeout: float = 120.0
+    hold: float = 0.0
+    """Seconds to stay connected and idle after settling (connection workloads)."""
+    storm: StormSpec | None = None
+    replay: ReplaySpec | None = None
+    verify: bool = True
+    decode_live: bool = False
+    """Decode every delivery through the protocol object while the clock runs instead of only counting
+    it: not for the suite, only to measure what that costs the driver (``python -m bench.driver_cost``)."""
