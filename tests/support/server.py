@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support.databases import ScratchDatabase
+
 LISTENING = re.compile(rb"event=listening .*?host=(\S+) port=(\d+)")
 
 # Settings that keep tests fast: cheap argon2, short timeouts. Tests override per case.
@@ -37,12 +39,13 @@ class ServerProcess:
 
     def __init__(
         self,
-        database: Path,
+        database: Path | ScratchDatabase,
         *args: str,
         env: dict[str, str] | None = None,
         fd_limit: int | None = None,
     ) -> None:
-        """``fd_limit``: start the server with this many file descriptors at most (soft and hard)."""
+        """``database``: an SQLite file, or a test's database on either backend (its ``url`` is
+        used). ``fd_limit``: start the server with this many file descriptors at most (soft and hard)."""
         self.database = database
         self.args = args
         self.env = env
@@ -56,6 +59,8 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
+        if isinstance(self.database, ScratchDatabase):
+            return self.database.url
         return f"sqlite+aiosqlite:///{self.database}"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:

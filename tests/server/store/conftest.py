@@ -1,3 +1,5 @@
+"""Store fixtures: every store test runs on SQLite and on PostgreSQL (see tests/conftest.py)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -7,16 +9,19 @@ from pathlib import Path
 import pytest
 
 from chatapp.server.store import Store
+from tests.support.databases import ScratchDatabase
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "chat.db"
+def db_url(database: ScratchDatabase) -> str:
+    return database.url
 
 
 @pytest.fixture
-def db_url(db_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{db_path}"
+def db_path(database: ScratchDatabase) -> Path:
+    """The SQLite file, for tests about SQLite itself (mark them ``sqlite_only``)."""
+    assert database.path is not None, "db_path is SQLite's: mark the test @pytest.mark.sqlite_only"
+    return database.path
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from chatapp.server.store import MessageDraft, Store, UserRecord
+from chatapp.server.store import MessageDraft, SessionRecord, Store, StoredMessage, UserRecord
+from tests.support.databases import ScratchDatabase
 
 
 async def make_users(store: Store, now: datetime, *names: str) -> list[UserRecord]:
@@ -23,3 +24,38 @@ def dm_draft(
     return MessageDraft(
         sender_id=sender.id, text=text, created_at=now, recipient_id=recipient.id, nonce=nonce
     )
+
+
+def token(n: int) -> str:
+    return f"{n:064x}"
+
+
+async def make_session(
+    store: Store,
+    user: UserRecord,
+    now: datetime,
+    n: int = 1,
+    *,
+    peer: str = "127.0.0.1:5000",
+    hours: int = 24,
+) -> SessionRecord:
+    """Sign ``user`` in (a new session with token ``token(n)``); the session."""
+    return (await store.sign_in(user.id, token(n), peer, now, now + timedelta(hours=hours))).session
+
+
+async def replayed(store: Store, user_id: int, after: int, limit: int) -> list[StoredMessage]:
+    """Up to ``limit`` messages a replay for the user after ``after`` holds, in id order."""
+    page, _ = await store.replay_page(user_id, after, None, limit, list)
+    return page
+
+
+def rooms_of(database: ScratchDatabase, user_id: int) -> list[str]:
+    """The names of the rooms the user is a member of, as stored."""
+    return [
+        name
+        for (name,) in database.rows(
+            "SELECT rooms.name FROM rooms JOIN memberships ON memberships.room_id = rooms.id "
+            "WHERE memberships.user_id = :user ORDER BY rooms.name",
+            user=user_id,
+        )
+    ]

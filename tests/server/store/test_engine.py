@@ -37,7 +37,7 @@ async def test_store_open_defaults_to_the_servers_synchronous_setting(tmp_path: 
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
     try:
         assert Config().sqlite_synchronous == "normal"
-        engine = store._engine
+        engine = store.backend.engine
         async with engine.connect() as connection:
             assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one() == 1
     finally:
