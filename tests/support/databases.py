@@ -13,11 +13,13 @@ dropped there after use, so a test rarely waits for one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import queue
+import sqlite3
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +67,34 @@ class ScratchDatabase:
     def execute(self, sql: str, **params: Any) -> int:
         """Run a statement and commit; the number of rows it touched."""
         return run_sql(self.url, sql, params, fetch=False)
+
+    @contextlib.contextmanager
+    def refusing_writes(self, table: str) -> Iterator[None]:
+        """While inside, the database refuses to write ``table``: on SQLite another connection
+        holds the write lock (a write fails after the busy timeout, "database is locked"); on
+        PostgreSQL a trigger raises at once. What a full disk or a backup holding a lock does."""
+        if self.path is not None:
+            locker = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                locker.execute("BEGIN EXCLUSIVE")
+                yield
+            finally:
+                locker.execute("ROLLBACK")
+                locker.close()
+            return
+        self.execute(
+            "CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'writes refused by the test'; END $$"
+        )
+        self.execute(
+            f"CREATE TRIGGER refuse_writes BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_writes()"
+        )
+        try:
+            yield
+        finally:
+            self.execute(f"DROP TRIGGER refuse_writes ON {table}")
+            self.execute("DROP FUNCTION refuse_writes()")
 
     def tables(self) -> set[str]:
         """The names of the tables in the database."""
