@@ -69,12 +69,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("backend", (SQLITE,) if only_sqlite else BACKENDS, indirect=True)
 
 
+def _require_postgres() -> None:
+    # One place that skips, so that pytest -ra sums every skipped PostgreSQL variant in one line.
+    if (why := _postgres_unavailable()) is not None:
+        pytest.skip(why)
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """``sqlite`` or ``postgresql``: every test that uses it runs on both (see the module doc)."""
     name: str = request.param
-    if name == POSTGRESQL and (why := _postgres_unavailable()) is not None:
-        pytest.skip(why)
+    if name == POSTGRESQL:
+        _require_postgres()
     return name
 
 
@@ -118,6 +124,18 @@ def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         return
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
     name = databases.take(migrated=request.node.get_closest_marker("empty_database") is None)
+    try:
+        yield ScratchDatabase(POSTGRESQL, databases.server.url(name))
+    finally:
+        databases.give_back(name)
+
+
+@pytest.fixture
+def postgres_database(request: pytest.FixtureRequest) -> Iterator[ScratchDatabase]:
+    """A fresh PostgreSQL database (migrated), for a test about PostgreSQL alone."""
+    _require_postgres()
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = databases.take(migrated=True)
     try:
         yield ScratchDatabase(POSTGRESQL, databases.server.url(name))
     finally:

@@ -105,6 +105,17 @@ class ServerProcess:
         self.kill()
         raise RuntimeError(f"server did not start within {timeout}s:\n{self.log}")
 
+    def start_expecting_failure(self, timeout: float = 60.0) -> int:
+        """Start the server expecting it to fail before it listens; its exit code (the log is kept)."""
+        try:
+            self.start(timeout)
+        except RuntimeError:
+            assert self.proc is not None and self.proc.poll() is not None, self.log
+            if self._reader is not None:
+                self._reader.join(timeout)
+            return self.proc.returncode
+        raise AssertionError(f"the server started:\n{self.log}")
+
     def _limit_descriptors(self) -> None:
         assert self.fd_limit is not None
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
