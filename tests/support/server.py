@@ -16,8 +16,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from tests.support.databases import ScratchDatabase
+from tests.support.databases import ScratchDatabase, run_sql
 
 LISTENING = re.compile(rb"event=listening .*?host=(\S+) port=(\d+)")
 
@@ -56,6 +57,10 @@ class ServerProcess:
         self._log = bytearray()
         self._log_lock = threading.Lock()
         self._reader: threading.Thread | None = None
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a query on the server's database, whichever backend (see ScratchDatabase.rows)."""
+        return run_sql(self.url, sql, params, fetch=True)  # type: ignore[no-any-return]
 
     @property
     def url(self) -> str:
