@@ -160,7 +160,10 @@ def test_offline_sql_renders_for_postgresql() -> None:
     assert "CONSTRAINT uq_users_username_key UNIQUE (username_key)" in sql
     assert "ON DELETE CASCADE" in sql
     assert "ON DELETE SET NULL" in sql
-    assert "id SERIAL NOT NULL" in sql
+    assert "id SERIAL NOT NULL" in sql  # made 64-bit by revision 0004:
+    assert (
+        "ALTER COLUMN id TYPE BIGINT" in sql and "ALTER SEQUENCE IF EXISTS messages_id_seq AS bigint" in sql
+    )
     assert "AUTOINCREMENT" not in sql
     assert "INSERT INTO rooms" in sql and "'general'" in sql
 

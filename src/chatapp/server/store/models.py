@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -37,6 +38,16 @@ NAMING_CONVENTION = {
 }
 
 DEFAULT_ROLE = "user"
+
+# Ids are 64-bit: a large install passes 2**31 messages (and sessions) in time. SQLite's INTEGER
+# is 64-bit already, and only a column declared exactly INTEGER PRIMARY KEY is the rowid (which
+# AUTOINCREMENT needs): so INTEGER there, BIGINT elsewhere (PostgreSQL). Revision 0004.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+# "<lower user id>:<higher user id>": two 19-digit ids and a colon. SQLite does not enforce a
+# VARCHAR's length, so its column keeps the width it was created with rather than rebuilding
+# the messages table for a declaration it ignores.
+DM_KEY = String(40).with_variant(String(24), "sqlite")
 
 
 def require_aware(moment: datetime) -> datetime:
@@ -81,7 +92,7 @@ class User(Base):
     # first access would need a database round trip outside the greenlet.
     __mapper_args__ = {"eager_defaults": True}
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
     # Uniqueness on a stored lowercase key rather than a functional index or a
     # collation, because lower() indexes and NOCASE differ between SQLite and
@@ -93,7 +104,7 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The highest message id delivered to the user when their last session
     # ended: what they missed is what came after it.
-    seen_message_id: Mapped[int] = mapped_column(Integer, server_default="0")
+    seen_message_id: Mapped[int] = mapped_column(Id, server_default="0")
 
 
 class UserSession(Base):
@@ -101,8 +112,8 @@ class UserSession(Base):
 
     __tablename__ = "sessions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     peer: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -116,13 +127,13 @@ class UserSession(Base):
 class Room(Base):
     __tablename__ = "rooms"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     # Lowercase, validated by the caller (protocol.rules.check_room).
     name: Mapped[str] = mapped_column(String(32), unique=True)
     # text("''"), not "": alembic's comparison reads an empty string default as
     # differing from the '' SQLite reports back.
     topic: Mapped[str] = mapped_column(String(300), server_default=text("''"))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -131,9 +142,9 @@ class Membership(Base):
 
     # The primary key (user_id, room_id) serves "rooms of a user"; the index on
     # room_id serves "members of a room" and the cascade from rooms.
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     room_id: Mapped[int] = mapped_column(
-        ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True, index=True
+        Id, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -157,12 +168,12 @@ class Message(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
-    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    room_id: Mapped[int | None] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
     # "<lower user id>:<higher user id>": one index serves a conversation both ways.
-    dm_key: Mapped[str | None] = mapped_column(String(24))
+    dm_key: Mapped[str | None] = mapped_column(DM_KEY)
     text: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
