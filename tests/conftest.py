@@ -52,9 +52,9 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"postgresql: {postgres.find_bindir()} (store and server tests run on SQLite and on PostgreSQL)"
 
 
-STORE_PATHS = ((SQLITE, "fast"), (SQLITE, "sqlalchemy"), (POSTGRESQL, "sqlalchemy"))
-"""A test that compares SQLite's fast paths with the SQLAlchemy path (fixture ``store_path``) runs
-each on SQLite, and the SQLAlchemy path (the only one there) on PostgreSQL."""
+STORE_PATHS = ((SQLITE, "fast"), (SQLITE, "sqlalchemy"), (POSTGRESQL, "fast"), (POSTGRESQL, "sqlalchemy"))
+"""A test that compares a database's own backend (SQLite's fast paths, asyncpg's batch insert) with
+the generic SQLAlchemy backend (fixture ``store_path``) runs each on each database."""
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

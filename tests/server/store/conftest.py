@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatapp.server.store import Store
+from tests.server.store.helpers import open_store
 from tests.support.databases import ScratchDatabase
 
 
@@ -36,3 +37,18 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+@pytest.fixture
+async def any_store(store_path: str, db_url: str) -> AsyncIterator[Store]:
+    """A store on its database's own backend and on the generic SQLAlchemy one, on each database."""
+    store = await open_store(db_url, store_path)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def store_path() -> str:
+    raise AssertionError("parametrized by tests/conftest.py")  # pragma: no cover

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from chatapp.server.store import MessageDraft, SessionRecord, Store, StoredMessage, UserRecord
+from chatapp.server.store import (
+    Backend,
+    MessageDraft,
+    SessionRecord,
+    Store,
+    StoredMessage,
+    UserRecord,
+    create_engine,
+)
 from tests.support.databases import ScratchDatabase
 
 
@@ -59,3 +68,13 @@ def rooms_of(database: ScratchDatabase, user_id: int) -> list[str]:
             user=user_id,
         )
     ]
+
+
+async def open_store(url: str, path: str, **options: Any) -> Store:
+    """``fast``: the store as Store.open makes it (its database's own backend: SQLite's fast
+    paths, asyncpg's batch insert); ``sqlalchemy``: on the generic SQLAlchemy backend."""
+    store = await Store.open(url, **options)  # migrates
+    if path == "fast":
+        return store
+    await store.close()
+    return Store(Backend(create_engine(url, **options)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,34 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
-from chatapp.server.store import Backend, SessionRecord, Store, UserRecord, create_engine, sqlite_sessions
-from tests.server.store.helpers import make_session, rooms_of, token
+from chatapp.server.store import SessionRecord, Store, UserRecord, sqlite_sessions
+from tests.server.store.helpers import make_session, open_store, rooms_of, token
 from tests.support.databases import ScratchDatabase
 
 HOUR = timedelta(hours=1)
 PATHS = ("fast", "sqlalchemy")
-
-
-async def open_store(url: str, path: str, **options: Any) -> Store:
-    store = await Store.open(url, **options)  # migrates; on an SQLite file: with the fast paths
-    if path == "fast":
-        return store
-    await store.close()
-    return Store(Backend(create_engine(url, **options)))
-
-
-@pytest.fixture
-async def any_store(store_path: str, db_url: str) -> AsyncIterator[Store]:
-    store = await open_store(db_url, store_path)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@pytest.fixture
-def store_path() -> str:
-    raise AssertionError("parametrized by tests/conftest.py")  # pragma: no cover
 
 
 async def users_with_sessions(store: Store, now: datetime, count: int) -> list[SessionRecord]:

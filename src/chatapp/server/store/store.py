@@ -76,7 +76,14 @@ class Store(Users, Sessions, Rooms, Messages):
             await engine.dispose()
             raise
         path = sqlite_file(url) if is_sqlite(url) else None
-        if path is None:
+        backend: Backend
+        if engine.dialect.driver == "asyncpg":
+            # Imported here: asyncpg is an optional extra (chatapp[postgres]), and the engine
+            # has just connected with it.
+            from .postgres_backend import PostgresBackend
+
+            backend = PostgresBackend(engine, url)
+        elif path is None:
             backend = Backend(engine)
         else:
             backend = SqliteFileBackend(

@@ -1,0 +1,96 @@
+"""The backend for PostgreSQL through asyncpg: the message writer's batches in one statement.
+
+Through SQLAlchemy a batch of messages cost a pool check-out (with its ping),
+BEGIN, a multi-row INSERT whose text (and so whose prepared statement) changed
+with every batch size, the RETURNING rows turned into SQLAlchemy rows, and
+COMMIT: five round trips and much of the event loop's time per batch (see
+docs/design.md, "PostgreSQL"). Here the message writer has a connection of its
+own and one statement prepared once, whatever the batch size::
+
+    INSERT INTO messages (...) SELECT * FROM unnest($1::bigint[], ...)
+    ON CONFLICT (sender_id, nonce) DO NOTHING RETURNING id, sender_id, nonce
+
+run outside an explicit transaction: a single statement is its own
+transaction, so a batch is one round trip, and all of it commits or none.
+Everything else is the SQLAlchemy backend's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .backend import Backend
+from .message_sql import draft_dm_key, ids_in_row_order
+from .records import MessageDraft
+
+_INSERT = """
+INSERT INTO messages (room_id, sender_id, recipient_id, dm_key, text, nonce, created_at)
+SELECT * FROM unnest(
+    $1::bigint[], $2::bigint[], $3::bigint[], $4::varchar[], $5::text[], $6::varchar[], $7::timestamptz[]
+)
+ON CONFLICT (sender_id, nonce) DO NOTHING
+RETURNING id, sender_id, nonce
+"""
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The URL SQLAlchemy is given, as asyncpg's own ``connect`` takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PostgresBackend(Backend):
+    def __init__(self, engine: AsyncEngine, url: str) -> None:
+        super().__init__(engine)
+        self._dsn = asyncpg_dsn(url)
+        self._connection: Any = None
+        self._insert: Any = None
+
+    async def close(self) -> None:
+        await self._disconnect()
+        await super().close()
+
+    async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        room, sender, recipient, key, text, nonce, created = columns
+        for row in rows:
+            room.append(row.room_id)
+            sender.append(row.sender_id)
+            recipient.append(row.recipient_id)
+            key.append(draft_dm_key(row))
+            text.append(row.text)
+            nonce.append(row.nonce)
+            created.append(row.created_at)
+        try:
+            if self._insert is None:
+                self._connection = await asyncpg.connect(self._dsn)
+                self._insert = await self._connection.prepare(_INSERT)
+            returned = await self._insert.fetch(*columns)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            if not isinstance(exc, asyncpg.PostgresError) or self._connection.is_closed():
+                await self._disconnect()  # the next batch connects again
+            raise _as_sqlalchemy(exc) from exc
+        return ids_in_row_order(rows, [(record[0], record[1], record[2]) for record in returned])
+
+    async def _disconnect(self) -> None:
+        connection, self._connection, self._insert = self._connection, None, None
+        if connection is not None and not connection.is_closed():
+            try:
+                await connection.close(timeout=5)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                connection.terminate()
+
+
+def _as_sqlalchemy(exc: BaseException) -> DBAPIError:
+    """The store's callers see database errors as SQLAlchemy's, whichever path failed."""
+    kind: type[DBAPIError] = DBAPIError
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        kind = IntegrityError
+    elif isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError):
+        kind = OperationalError
+    return kind("INSERT INTO messages", None, exc, hide_parameters=True)
