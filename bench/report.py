@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench import report_postgres
 from bench.workloads import REGISTRATIONS_R
 
 TARGET_RATIO = 0.80
@@ -25,7 +26,12 @@ SATURATED = 0.85
 Results = dict[str, Any]
 Run = dict[str, Any]
 
-_LABEL = {"naive": "baseline naive", "coalesced": "baseline coalesced", "chatapp": "**chatapp**"}
+_LABEL = {
+    "naive": "baseline naive",
+    "coalesced": "baseline coalesced",
+    "chatapp": "**chatapp**",
+    "chatapp-pg": "**chatapp on PostgreSQL**",
+}
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -327,6 +333,13 @@ def _targets(results: Results) -> tuple[list[str], list[str]]:
     measured = f"{lost} lost, {dup} duplicated, {order} out of order in {runs} runs"
     if errors:
         measured += f"; {errors} runs failed"
+    pg_target, pg_measured, pg_ok, pg_note = report_postgres.target_row(
+        _postgres_comparisons(results), _postgres_skipped(results)
+    )
+    pg_verdict = {"✓": "met", "✗": f"**missed**: {pg_note or 'see the PostgreSQL section'}"}.get(pg_ok)
+    rows.append(_row(pg_target, pg_measured, pg_verdict or f"not measured: {pg_note}"))
+    if pg_ok == "✗":
+        missed.append("pg")
     rows.append(
         _row(
             "0 lost, 0 duplicated everywhere",
@@ -1058,6 +1071,36 @@ def _analysis(results: Results, missed: list[str]) -> list[str]:
 # -- the document -------------------------------------------------------------------------
 
 
+def _postgres_skipped(results: Results) -> str | None:
+    skipped: str | None = (results.get("postgres") or {}).get("skipped")
+    return skipped
+
+
+def _postgres_comparisons(results: Results) -> list[report_postgres.Comparison]:
+    """What the PostgreSQL section compares: each workload run on both databases."""
+
+    def side(d: Run | None) -> report_postgres.Side | None:
+        if d is None:
+            return None
+        replay = d.get("replay") or {}
+        synced = replay.get("synced_ms")
+        return report_postgres.Side(
+            rate=_rate(d) if d.get("latency_ms") else None,
+            p99_ms=_p99(d) if d.get("latency_ms") else None,
+            cpu_us=cpu_per_1k(d),
+            replay_per_s=_ratio(float(replay.get("replayed") or 0), synced / 1000 if synced else None),
+            ready_s=d.get("ready_seconds"),
+        )
+
+    comparisons = []
+    for entry in results["workloads"]:
+        if "chatapp-pg" in entry.get("runs", {}):
+            key = entry["workload"]["key"]
+            sqlite, pg = side(_run(results, key, "chatapp")), side(_run(results, key, "chatapp-pg"))
+            comparisons.append(report_postgres.Comparison(key, entry["workload"]["title"], sqlite, pg))
+    return comparisons
+
+
 def render(results: Results, chart_name: str | None) -> str:
     target_rows, missed = _targets(results)
     quick = " (**quick mode: small workloads, not the real figures**)" if results.get("quick") else ""
@@ -1090,6 +1133,7 @@ def render(results: Results, chart_name: str | None) -> str:
         *_replay(results),
         *_churn(results),
         *_registrations(results),
+        *report_postgres.section(_postgres_comparisons(results), _postgres_skipped(results)),
         *_connections(results),
         "### Scaling with the number of clients",
         "",

@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, profile, servers, signins
+from bench import accounts, postgres, profile, servers, signins
 from bench.driver import DriverSpec, ReplaySpec, StormSpec
 from bench.workloads import THROUGHPUT_A, Workload, default_suite, quick_suite
 
@@ -125,8 +125,17 @@ def _log_problems(text: str) -> dict[str, Any]:
 
 
 class Bench:
-    def __init__(self, workdir: Path, accounts_: accounts.Accounts, results_dir: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        accounts_: accounts.Accounts,
+        results_dir: Path,
+        pg: postgres.BenchPostgres | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.pg = pg
+        """The PostgreSQL of the ``chatapp-pg`` runs; None when it is not installed."""
+        self.pg_url: str | None = None
         self.accounts = accounts_
         self.results_dir = results_dir
         self.counter = 0
@@ -162,6 +171,10 @@ class Bench:
         if target == "chatapp":
             database = (template or self.accounts).copy_to(self.workdir / f"run{self.counter}.db")
             return servers.chatapp_server(database, log_path, extra, profile_to=profile_to).start()
+        if target == postgres.TARGET:
+            assert self.pg is not None
+            self.pg_url = self.pg.database_for((template or self.accounts).template)
+            return servers.chatapp_server(self.pg_url, log_path, extra, profile_to=profile_to).start()
         return servers.baseline_server(target, log_path).start()
 
     def spec(self, workload: Workload, target: str, server: servers.ServerProcess) -> DriverSpec:
@@ -182,7 +195,7 @@ class Bench:
                 start_after=workload.storm_after,
             )
         return DriverSpec(
-            target="chatapp" if target == "chatapp" else "baseline",
+            target="chatapp" if target.startswith("chatapp") else "baseline",
             host=server.host,
             port=server.port,
             clients=n,
@@ -191,7 +204,7 @@ class Bench:
             rounds=min(workload.rounds, workload.naive_rounds) if target == "naive" else workload.rounds,
             rate=workload.rate,
             window=workload.window,
-            tokens=self.accounts.tokens[:n] if target == "chatapp" else [],
+            tokens=self.accounts.tokens[:n] if target.startswith("chatapp") else [],
             usernames=self.accounts.usernames[:n],
             server_pid=server.pid,
             connect_concurrency=workload.connect_concurrency,
@@ -272,6 +285,9 @@ class Bench:
             for suffix in ("", "-wal", "-shm"):
                 for leftover in self.workdir.glob(f"run{self.counter}.db{suffix}"):
                     leftover.unlink(missing_ok=True)
+            if self.pg is not None and self.pg_url is not None:
+                self.pg.drop(self.pg_url)
+                self.pg_url = None
         outcome["wall_seconds"] = round(time.monotonic() - started, 2)
         return outcome
 
@@ -288,6 +304,8 @@ class Bench:
             return entry
         for repeat in range(workload.repeats):
             for target in workload.targets:
+                if target == postgres.TARGET and self.pg is None:
+                    continue  # not installed: the report says so
                 label = f"{workload.title}: {target}" + (
                     f" ({repeat + 1}/{workload.repeats})" if workload.repeats > 1 else ""
                 )
@@ -409,11 +427,22 @@ def main(argv: list[str] | None = None) -> int:
         log(f"preparing {needed} accounts with sessions and {storm} for the login storm ...")
         # Two accounts more than the most clients: the filler and the laggard of the replay workload.
         prepared = accounts.prepare(workdir / "template.db", needed + 2, storm)
-        bench = Bench(workdir, prepared, args.results)
-        for workload in suite:
-            results["workloads"].append(bench.run_workload(workload))
-        if not args.no_profile:
-            results["profile"] = run_profile(bench, 2 if args.quick else args.profile_rounds)
+        pg = None
+        if any(postgres.TARGET in w.targets for w in suite):
+            skipped = postgres.unavailable()
+            results["postgres"] = {"skipped": skipped} if skipped else {}
+            if skipped is None:
+                log("starting a private PostgreSQL ...")
+                pg = postgres.BenchPostgres(workdir)
+        bench = Bench(workdir, prepared, args.results, pg)
+        try:
+            for workload in suite:
+                results["workloads"].append(bench.run_workload(workload))
+            if not args.no_profile:
+                results["profile"] = run_profile(bench, 2 if args.quick else args.profile_rounds)
+        finally:
+            if pg is not None:
+                pg.stop()
     info["loadavg_end"] = _loadavg()
     info["suite_seconds"] = round(time.monotonic() - began, 1)
     raw_path = args.results / ("results-quick.json" if args.quick else "results.json")

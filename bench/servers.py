@@ -119,8 +119,9 @@ class ServerProcess:
 
 
 def chatapp_server(
-    database: Path, log_path: Path, extra: tuple[str, ...] = (), profile_to: Path | None = None
+    database: Path | str, log_path: Path, extra: tuple[str, ...] = (), profile_to: Path | None = None
 ) -> ServerProcess:
+    """``database``: an SQLite file, or a database URL (PostgreSQL)."""
     argv = [
         sys.executable,
         "-m",
@@ -130,7 +131,7 @@ def chatapp_server(
         "--port",
         "0",
         "--database-url",
-        f"sqlite+aiosqlite:///{database}",
+        database if isinstance(database, str) else f"sqlite+aiosqlite:///{database}",
         *CHATAPP_BENCH_ARGS,
         *extra,
     ]

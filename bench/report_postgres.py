@@ -1,0 +1,95 @@
+"""The report's PostgreSQL section: chatapp on PostgreSQL beside chatapp on SQLite, same run.
+
+:mod:`bench.report` hands over, per workload measured on both, what each run
+gave (:class:`Side`); this module lays out the table, its target and its
+reading. Target: message throughput on PostgreSQL at least 80% of SQLite's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TARGET_PG_RATIO = 0.80
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One run of a workload, on one database."""
+
+    rate: float | None = None
+    """Deliveries per second."""
+    p99_ms: float | None = None
+    cpu_us: float | None = None
+    """Server CPU µs per delivery."""
+    replay_per_s: float | None = None
+    """Workload (g): replayed messages per second, to the resuming client."""
+    ready_s: float | None = None
+    """Workload (r): seconds until the last registration was signed in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    key: str
+    title: str
+    sqlite: Side | None
+    postgres: Side | None
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def throughput_ratio(comparisons: list[Comparison]) -> float | None:
+    """PostgreSQL's deliveries/s over SQLite's in workload (a): what the target is about."""
+    a = next((c for c in comparisons if c.key == "a"), None)
+    if a is None or a.sqlite is None or a.postgres is None:
+        return None
+    return _ratio(a.postgres.rate, a.sqlite.rate)
+
+
+def target_row(comparisons: list[Comparison], skipped: str | None) -> tuple[str, str, str, str]:
+    """(target, measured, verdict, note) for the report's table of targets."""
+    what = f"PostgreSQL throughput ≥ {TARGET_PG_RATIO:.0%} of SQLite's (a)"
+    if skipped:
+        return what, "not measured", "—", skipped
+    ratio = throughput_ratio(comparisons)
+    if ratio is None:
+        return what, "no result", "✗", "see the PostgreSQL section"
+    return what, f"{ratio:.0%}", "✓" if ratio >= TARGET_PG_RATIO else "✗", ""
+
+
+def section(comparisons: list[Comparison], skipped: str | None) -> list[str]:
+    lines = ["### PostgreSQL", ""]
+    if skipped:
+        return [*lines, f"Not measured in this run: {skipped}.", ""]
+    lines += [
+        "The durable workloads again, against the same chatapp server on a private PostgreSQL "
+        "(asyncpg; started by the suite, `synchronous_commit=on` and `fsync=off`: a commit is written "
+        "to the OS before it is acknowledged, as SQLite's `synchronous=NORMAL` does, and neither waits "
+        "for the disk). Same accounts, same driver, same run.",
+        "",
+        "| workload | deliveries/s SQLite | PostgreSQL | PG × SQLite | p99 ms SQLite | PostgreSQL | "
+        "server CPU µs/delivery SQLite | PostgreSQL | other |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for c in comparisons:
+        s, p = c.sqlite or Side(), c.postgres or Side()
+        other = ""
+        if s.replay_per_s or p.replay_per_s:
+            other = f"replayed {_num(s.replay_per_s, 0)} vs {_num(p.replay_per_s, 0)} messages/s"
+        if s.ready_s or p.ready_s:
+            other = f"all signed in after {_num(s.ready_s)} s vs {_num(p.ready_s)} s"
+        lines.append(
+            f"| {c.title} | {_num(s.rate, 0)} | {_num(p.rate, 0)} | {_num(_ratio(p.rate, s.rate))} | "
+            f"{_num(s.p99_ms)} | {_num(p.p99_ms)} | {_num(s.cpu_us, 1)} | {_num(p.cpu_us, 1)} | {other} |"
+        )
+    ratio = throughput_ratio(comparisons)
+    if ratio is not None:
+        verdict = "meets" if ratio >= TARGET_PG_RATIO else "misses"
+        lines += ["", f"PostgreSQL relays {ratio:.0%} of SQLite's throughput in (a): it {verdict} the target "
+                  f"of {TARGET_PG_RATIO:.0%}."]  # fmt: skip
+    return [*lines, ""]
