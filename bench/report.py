@@ -1079,9 +1079,10 @@ def _postgres_skipped(results: Results) -> str | None:
 def _postgres_comparisons(results: Results) -> list[report_postgres.Comparison]:
     """What the PostgreSQL section compares: each workload run on both databases."""
 
-    def side(d: Run | None) -> report_postgres.Side | None:
+    def side(d: Run | None, database_cpu: float | None = None) -> report_postgres.Side | None:
         if d is None:
             return None
+        counted = d.get("counted") or d.get("ready")
         replay = d.get("replay") or {}
         synced = replay.get("synced_ms")
         return report_postgres.Side(
@@ -1090,13 +1091,16 @@ def _postgres_comparisons(results: Results) -> list[report_postgres.Comparison]:
             cpu_us=cpu_per_1k(d),
             replay_per_s=_ratio(float(replay.get("replayed") or 0), synced / 1000 if synced else None),
             ready_s=d.get("ready_seconds"),
+            database_cpu_us=database_cpu * 1e6 / counted if database_cpu is not None and counted else None,
         )
 
     comparisons = []
     for entry in results["workloads"]:
         if "chatapp-pg" in entry.get("runs", {}):
             key = entry["workload"]["key"]
-            sqlite, pg = side(_run(results, key, "chatapp")), side(_run(results, key, "chatapp-pg"))
+            database_cpu = entry["runs"]["chatapp-pg"].get("postgres_cpu")
+            sqlite = side(_run(results, key, "chatapp"))
+            pg = side(_run(results, key, "chatapp-pg"), database_cpu)
             comparisons.append(report_postgres.Comparison(key, entry["workload"]["title"], sqlite, pg))
     return comparisons
 

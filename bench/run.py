@@ -275,7 +275,10 @@ class Bench:
             else:
                 spec = self.spec(workload, target, server)
             budget = workload.connect_timeout + 120.0 * max(1, workload.rounds) + 120.0 + workload.duration
+            pg_before = self.pg.cpu_seconds() if self.pg is not None and self.pg_url else None
             outcome["driver"] = self.drive(spec, budget)
+            if pg_before is not None and self.pg is not None and (pg_after := self.pg.cpu_seconds()):
+                outcome["postgres_cpu"] = round(pg_after - pg_before, 3)
         except Exception as exc:  # recorded in the report, the suite goes on
             outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         finally:

@@ -119,6 +119,11 @@ class PostgresServer:
         raise RuntimeError(f"postgres did not start within {timeout}s:\n{self.log}")
 
     @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def log(self) -> str:
         try:
             return (self.base / "postgres.log").read_text(errors="replace")

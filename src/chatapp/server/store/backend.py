@@ -30,7 +30,7 @@ from .message_sql import insert_returning
 from .orm_ops import apply_session_op
 from .readers import PoolReaders, Readers
 from .records import MessageDraft, StoredMessage
-from .replay_sql import REPLAY_PAGE, REPLAY_START
+from .replay_sql import replay_statements
 from .rows import stored_message
 from .session_ops import SessionOp
 
@@ -51,6 +51,7 @@ class Backend:
         # commits in between. Other databases ignore the option.
         self._write_engine = for_writing(engine)
         self._writes: async_sessionmaker[AsyncSession] = create_sessionmaker(self._write_engine)
+        self._replay = replay_statements(engine.dialect.name)
 
     @property
     def dialect(self) -> str:
@@ -120,18 +121,21 @@ class Backend:
             return await insert_returning(await session.connection(), rows)
 
     async def replay_start(self, values: dict[str, Any]) -> int | None:
-        """:data:`~.replay_sql.REPLAY_START` for these values: the newest message left out, if any."""
-        found = await self.read(lambda connection: connection.execute(REPLAY_START, values).scalar())
+        """The replay's start (see :mod:`.replay_sql`) for these values: the newest message left out,
+        if any."""
+        start = self._replay.start
+        found = await self.read(lambda connection: connection.execute(start, values).scalar())
         return None if found is None else int(found)
 
     async def replay_page(
         self, values: dict[str, Any], render: Callable[[list[StoredMessage]], T]
     ) -> tuple[T, int | None]:
-        """:data:`~.replay_sql.REPLAY_PAGE` for these values, passed to ``render`` on the reader
-        that read it; its result and the last id read (None if none)."""
+        """A replay page (see :mod:`.replay_sql`) for these values, passed to ``render`` on the
+        reader that read it; its result and the last id read (None if none)."""
+        page = self._replay.page
 
         def read(connection: Connection) -> tuple[T, int | None]:
-            messages = [stored_message(row) for row in connection.execute(REPLAY_PAGE, values)]
+            messages = [stored_message(row) for row in connection.execute(page, values)]
             return render(messages), messages[-1].id if messages else None
 
         return await self.read(read)

@@ -8,10 +8,11 @@ value (:class:`SqliteStatement`, :func:`packed`, :func:`unpack_page`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Select, String, bindparam, func, select, union
+from sqlalchemy import BigInteger, Connection, Select, String, bindparam, func, select, true, union
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import aliased
@@ -24,12 +25,17 @@ NO_END = 2**62
 """``:until`` when a page has no upper bound."""
 
 
-def _concerning(*, newest_first: bool) -> Any:
+def _concerning(*, newest_first: bool, lateral: bool) -> Any:
     """The ids of messages in (``:after``, ``:until``] that concern the user ``:user``, as a
     subquery with an ``id`` column: for each of their rooms and for direct messages to and from
     them, the ``:scan`` first (or newest) read through that source's index, so a long absence
     costs at most ``:scan`` rows per source. A direct message to oneself is found twice: UNION
     keeps it once.
+
+    For each room, the ids come from a subquery correlated with the membership: a LATERAL
+    join where the database has one (PostgreSQL), else (SQLite) ``messages.id IN (...)``,
+    which SQLite runs per room but PostgreSQL only as a filter on every message (1.3 s a page
+    at 10,000 messages, measured).
     """
     user_id = bindparam("user", type_=BigInteger)
     after_id = bindparam("after", type_=BigInteger)
@@ -41,17 +47,23 @@ def _concerning(*, newest_first: bool) -> Any:
         query = query.where(column > after_id, column <= until)
         return query.order_by(column.desc() if newest_first else column).limit(limit)
 
-    # A lateral join, written portably: for each of the user's rooms, the first
-    # (or last) `limit` ids from its (room_id, id) index.
-    of_room = bounded(recent.id, select(recent.id).where(recent.room_id == membership.room_id)).correlate(
-        membership
-    )
-    in_rooms = (
-        select(Message.id)
-        .select_from(membership)
-        .join(Message, Message.id.in_(of_room))
-        .where(membership.user_id == user_id)
-    )
+    # For each of the user's rooms, the first (or last) `limit` ids from its (room_id, id) index.
+    of_room = bounded(recent.id, select(recent.id).where(recent.room_id == membership.room_id))
+    if lateral:
+        per_room = of_room.lateral("of_room")
+        in_rooms = (
+            select(per_room.c.id)
+            .select_from(membership)
+            .join(per_room, true())
+            .where(membership.user_id == user_id)
+        )
+    else:
+        in_rooms = (
+            select(Message.id)
+            .select_from(membership)
+            .join(Message, Message.id.in_(of_room.correlate(membership)))
+            .where(membership.user_id == user_id)
+        )
     to_user = bounded(Message.id, select(Message.id).where(Message.recipient_id == user_id)).subquery()
     from_user = bounded(
         Message.id, select(Message.id).where(Message.sender_id == user_id, Message.recipient_id.is_not(None))
@@ -59,17 +71,36 @@ def _concerning(*, newest_first: bool) -> Any:
     return union(in_rooms, select(to_user.c.id), select(from_user.c.id)).subquery("concerning")
 
 
-_NEWEST = _concerning(newest_first=True)
-REPLAY_START = (
-    select(_NEWEST.c.id).order_by(_NEWEST.c.id.desc()).limit(1).offset(bindparam("keep", type_=BigInteger))
-)
-"""The newest message a replay keeping ``:keep`` messages leaves out (none: no row)."""
-REPLAY_PAGE = (
-    MESSAGE_SELECT.where(Message.id.in_(select(_concerning(newest_first=False).c.id)))
-    .order_by(Message.id)
-    .limit(bindparam("scan", type_=BigInteger))
-)
-"""The next ``:scan`` messages of the user after ``:after``, up to ``:until``, in id order."""
+@dataclass(frozen=True, slots=True)
+class ReplayStatements:
+    start: Any
+    """The newest message a replay keeping ``:keep`` messages leaves out (none: no row)."""
+    page: Any
+    """The next ``:scan`` messages of the user after ``:after``, up to ``:until``, in id order."""
+
+
+def _replay_statements(*, lateral: bool) -> ReplayStatements:
+    newest = _concerning(newest_first=True, lateral=lateral)
+    start = (
+        select(newest.c.id).order_by(newest.c.id.desc()).limit(1).offset(bindparam("keep", type_=BigInteger))
+    )
+    page = (
+        MESSAGE_SELECT.where(Message.id.in_(select(_concerning(newest_first=False, lateral=lateral).c.id)))
+        .order_by(Message.id)
+        .limit(bindparam("scan", type_=BigInteger))
+    )
+    return ReplayStatements(start, page)
+
+
+PORTABLE = _replay_statements(lateral=False)
+"""For SQLite, which has no LATERAL."""
+LATERAL = _replay_statements(lateral=True)
+"""For PostgreSQL."""
+
+
+def replay_statements(dialect: str) -> ReplayStatements:
+    """The statements for a database (by SQLAlchemy's dialect name)."""
+    return LATERAL if dialect == "postgresql" else PORTABLE
 
 
 # A replay page on SQLite is read as one value, not one row per message. A reader thread lets go
@@ -81,7 +112,7 @@ _FIELD, _RECORD = "\x1f", "\x1e"
 
 
 def packed(query: Any) -> Any:
-    """SQLite: the rows of ``query`` (labelled as :data:`REPLAY_PAGE`'s) as one text value."""
+    """SQLite: the rows of ``query`` (labelled as the replay page's) as one text value."""
     page = query.subquery("page")
     c = page.c
     fields = [

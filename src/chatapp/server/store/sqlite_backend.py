@@ -25,7 +25,7 @@ from .backend import Backend
 from .engine import create_reader_engine, sqlite_pragmas
 from .readers import READER_THREADS, ThreadReaders
 from .records import MessageDraft, StoredMessage
-from .replay_sql import REPLAY_PAGE, REPLAY_START, SqliteStatement, packed, unpack_page
+from .replay_sql import PORTABLE, SqliteStatement, packed, unpack_page
 from .session_ops import SessionOp
 from .sqlite_batch import SqliteBatchInserter
 from .sqlite_sessions import SqliteSessions
@@ -33,8 +33,8 @@ from .write_turn import WriteTurn
 
 T = TypeVar("T")
 
-_REPLAY_START = SqliteStatement(REPLAY_START)
-_REPLAY_PAGE = SqliteStatement(packed(REPLAY_PAGE))
+_REPLAY_START = SqliteStatement(PORTABLE.start)
+_REPLAY_PAGE = SqliteStatement(packed(PORTABLE.page))
 
 
 class SqliteFileBackend(Backend):
