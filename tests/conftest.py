@@ -3,9 +3,11 @@
 A test (or a fixture it uses) that asks for ``database`` runs twice: on a fresh
 SQLite file and on a fresh database of a private PostgreSQL server, started
 once per session (``tests/support/postgres.py``) when its binaries are present.
-Without them the PostgreSQL variants are skipped, with one line saying how to
-get them. A test about SQLite itself (its fast paths, pragmas, WAL, the file)
-is marked ``@pytest.mark.sqlite_only`` and runs once.
+Without them the PostgreSQL variants are left out (deselected), and one line
+at the top and one at the end of the run say how many and how to get them. A
+test about SQLite itself (its fast paths, pragmas, WAL, the file) is marked
+``@pytest.mark.sqlite_only`` and runs once; ``postgres_database`` gives a test
+about PostgreSQL alone its database.
 
 By default a PostgreSQL database comes migrated to the latest schema revision
 (made from a template, which is much cheaper than migrating each time; the
@@ -35,20 +37,18 @@ from tests.support.server import ServerProcess
 
 
 def _postgres_unavailable() -> str | None:
-    """Why the PostgreSQL variants cannot run here; None if they can."""
+    """What to do to run the PostgreSQL variants here; None if they can run."""
     if postgres.find_bindir() is None:
-        return postgres.INSTALL_HINT
+        return "install PostgreSQL (apt-get install -y postgresql) to run them"
     if importlib.util.find_spec("asyncpg") is None:
-        return (
-            "PostgreSQL tests skipped: install the driver (pip install -e '.[postgres]', as make test does)"
-        )
+        return "install the driver (pip install -e '.[postgres]', as make test does) to run them"
     return None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     why = _postgres_unavailable()
     if why is not None:
-        return why
+        return f"postgresql: not found; the PostgreSQL variants of the tests are left out: {why}"
     return f"postgresql: {postgres.find_bindir()} (store and server tests run on SQLite and on PostgreSQL)"
 
 
@@ -72,7 +72,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _require_postgres() -> None:
     # One place that skips, so that pytest -ra sums every skipped PostgreSQL variant in one line.
     if (why := _postgres_unavailable()) is not None:
-        pytest.skip(why)
+        pytest.skip(f"PostgreSQL: {why}")
+
+
+_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _postgres_unavailable() is None:
+        return
+    keep, left_out = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("backend") == POSTGRESQL
+        wants_postgres = {"postgres_database", "postgres_databases"} & set(getattr(item, "fixturenames", ()))
+        (left_out if on_postgres or wants_postgres else keep).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = keep
+        config.stash[_LEFT_OUT] = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    left_out = config.stash.get(_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(f"{left_out} PostgreSQL variants not run: {_postgres_unavailable()}")
 
 
 @pytest.fixture
@@ -87,6 +111,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[PostgresDatabases]:
     """The session's PostgreSQL server, started on first use, and its supply of fresh databases."""
+    _require_postgres()
     bindir = postgres.find_bindir()
     assert bindir is not None
     base = Path(tempfile.mkdtemp(prefix="chatapp-pg-"))
@@ -133,7 +158,6 @@ def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
 @pytest.fixture
 def postgres_database(request: pytest.FixtureRequest) -> Iterator[ScratchDatabase]:
     """A fresh PostgreSQL database (migrated), for a test about PostgreSQL alone."""
-    _require_postgres()
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
     name = databases.take(migrated=True)
     try:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from chatapp.server.store import SessionRecord, Store, UserRecord, sqlite_sessions
 from tests.server.store.helpers import make_session, open_store, rooms_of, token
-from tests.support.databases import ScratchDatabase
+from tests.support.databases import PostgresDatabases, ScratchDatabase
 
 HOUR = timedelta(hours=1)
 PATHS = ("fast", "sqlalchemy")
@@ -138,6 +138,32 @@ async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     session, room_names, bob_seen = signed  # type: ignore[misc]
     assert session.peer == "10.0.0.2:4" and session.expires_at == now + 30 * HOUR and session.ended_at is None
     assert (room_names, bob_seen) == (["general"], 9)
+
+
+async def test_both_postgresql_paths_store_the_same_rows_and_return_the_same_records(
+    postgres_databases: PostgresDatabases, now: datetime
+) -> None:
+    """asyncpg's own session path against the SQLAlchemy one, on two fresh databases."""
+    results = {}
+    for path in PATHS:
+        name = postgres_databases.take(migrated=True)
+        database = ScratchDatabase("postgresql", postgres_databases.server.url(name))
+        try:
+            store = await open_store(database.url, path)
+            try:
+                results[path] = await run_life_cycle(store, now)
+            finally:
+                await store.close()
+            results[path + " rows"] = [
+                database.rows("SELECT * FROM sessions ORDER BY id"),
+                database.rows("SELECT * FROM users ORDER BY id"),
+                database.rows("SELECT * FROM memberships ORDER BY user_id, room_id"),
+            ]
+        finally:
+            postgres_databases.give_back(name)
+
+    assert results["fast"] == results["sqlalchemy"]
+    assert results["fast rows"] == results["sqlalchemy rows"]
 
 
 async def test_concurrent_registrations_and_logins_share_transactions(

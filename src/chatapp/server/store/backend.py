@@ -73,7 +73,7 @@ class Backend:
         return self._writes.begin()
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
-        """A heavy read: ``fn(connection)`` in one snapshot, on the readers (see :mod:`.readers`)."""
+        """A heavy read: ``fn(connection)`` on the readers (see :mod:`.readers`)."""
         return await self._readers.run(fn)
 
     # -- session ops -------------------------------------------------------------

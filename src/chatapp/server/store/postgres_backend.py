@@ -1,4 +1,5 @@
-"""The backend for PostgreSQL through asyncpg: the message writer's batches in one statement.
+"""The backend for PostgreSQL through asyncpg: message batches in one statement, session-op
+batches on a connection of their own (:mod:`.postgres_sessions`).
 
 Through SQLAlchemy a batch of messages cost a pool check-out (with its ping),
 BEGIN, a multi-row INSERT whose text (and so whose prepared statement) changed
@@ -12,7 +13,7 @@ own and one statement prepared once, whatever the batch size::
 
 run outside an explicit transaction: a single statement is its own
 transaction, so a batch is one round trip, and all of it commits or none.
-Everything else is the SQLAlchemy backend's.
+Heavy reads and the rare writes are the SQLAlchemy backend's.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .backend import Backend
 from .message_sql import draft_dm_key, ids_in_row_order
+from .postgres_errors import DRIVER_ERRORS, as_sqlalchemy
+from .postgres_sessions import PostgresSessions
 from .records import MessageDraft
+from .session_ops import SessionOp
 
 _INSERT = """
 INSERT INTO messages (room_id, sender_id, recipient_id, dm_key, text, nonce, created_at)
@@ -50,10 +53,22 @@ class PostgresBackend(Backend):
         self._dsn = asyncpg_dsn(url)
         self._connection: Any = None
         self._insert: Any = None
+        self._sessions = PostgresSessions(self._dsn)
 
     async def close(self) -> None:
         await self._disconnect()
+        await self._sessions.close()
         await super().close()
+
+    async def run_session_ops(self, ops: Sequence[SessionOp]) -> list[object]:
+        try:
+            outcomes = await self._sessions.run(ops)
+        except DRIVER_ERRORS as exc:
+            raise as_sqlalchemy(exc, "session batch") from exc
+        return [
+            as_sqlalchemy(outcome, "session op") if isinstance(outcome, DRIVER_ERRORS) else outcome
+            for outcome in outcomes
+        ]
 
     async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
@@ -71,10 +86,10 @@ class PostgresBackend(Backend):
                 self._connection = await asyncpg.connect(self._dsn)
                 self._insert = await self._connection.prepare(_INSERT)
             returned = await self._insert.fetch(*columns)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            if not isinstance(exc, asyncpg.PostgresError) or self._connection.is_closed():
+        except DRIVER_ERRORS as exc:
+            if self._connection is None or self._connection.is_closed():
                 await self._disconnect()  # the next batch connects again
-            raise _as_sqlalchemy(exc) from exc
+            raise as_sqlalchemy(exc, "INSERT INTO messages") from exc
         return ids_in_row_order(rows, [(record[0], record[1], record[2]) for record in returned])
 
     async def _disconnect(self) -> None:
@@ -84,13 +99,3 @@ class PostgresBackend(Backend):
                 await connection.close(timeout=5)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
                 connection.terminate()
-
-
-def _as_sqlalchemy(exc: BaseException) -> DBAPIError:
-    """The store's callers see database errors as SQLAlchemy's, whichever path failed."""
-    kind: type[DBAPIError] = DBAPIError
-    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-        kind = IntegrityError
-    elif isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError):
-        kind = OperationalError
-    return kind("INSERT INTO messages", None, exc, hide_parameters=True)
