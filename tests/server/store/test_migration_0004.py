@@ -30,6 +30,21 @@ def id_types(database: ScratchDatabase) -> dict[tuple[str, str], str]:
     return {(table, column): f"{kind}({length})" if length else kind for table, column, kind, length in rows}
 
 
+def dm_index_definitions(database: ScratchDatabase) -> list[str]:
+    """The SQL of the two direct-message indexes, as the database tells it."""
+    if database.is_sqlite:
+        sql = (
+            "SELECT sql FROM sqlite_master "
+            "WHERE name IN ('ix_messages_dm_key_id', 'ix_messages_recipient_id_id')"
+        )
+    else:
+        sql = (
+            "SELECT indexdef FROM pg_indexes "
+            "WHERE indexname IN ('ix_messages_dm_key_id', 'ix_messages_recipient_id_id')"
+        )
+    return sorted(definition for (definition,) in database.rows(sql))
+
+
 def fill_0003(database: ScratchDatabase) -> None:
     for statement in (
         f"{USER} VALUES (1, 'Alice', 'alice', 'h', '{T0}')",
@@ -64,10 +79,15 @@ async def test_upgrade_makes_ids_64_bit_and_keeps_the_data_and_downgrade_undoes_
     if not database.is_sqlite:
         assert set(id_types(database).values()) == {"integer", "character varying(24)"}
 
+    assert not any("WHERE" in definition for definition in dm_index_definitions(database))
+
     await migrate(db_url, "0004")
 
     assert database.revisions() == ["0004"] and head_revision() == "0004"
     assert contents(database) == before
+    # The direct messages' indexes hold direct messages only.
+    indexes = dm_index_definitions(database)
+    assert len(indexes) == 2 and all("IS NOT NULL" in definition for definition in indexes), indexes
     if not database.is_sqlite:
         types = id_types(database)
         assert types.pop(("messages", "dm_key")) == "character varying(40)"
@@ -112,5 +132,7 @@ async def test_upgrade_makes_ids_64_bit_and_keeps_the_data_and_downgrade_undoes_
     await migrate(db_url, "0003", down=True)
     assert database.revisions() == ["0003"]
     assert contents(database) == before
+    assert len(dm_index_definitions(database)) == 2
+    assert not any("WHERE" in definition for definition in dm_index_definitions(database))
     if not database.is_sqlite:
         assert set(id_types(database).values()) == {"integer", "character varying(24)"}

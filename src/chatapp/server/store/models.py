@@ -10,6 +10,7 @@ Nothing here is SQLite-specific: the same models serve PostgreSQL via asyncpg.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -149,6 +150,12 @@ class Membership(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+def _ONLY_SET(column: str) -> dict[str, Any]:  # noqa: N802 - reads as a constant in an Index()
+    """The options of a partial index of the rows where ``column`` is set, on both databases."""
+    where = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": where, "postgresql_where": where}
+
+
 class Message(Base):
     """A room message (``room_id`` set) or a direct message (``recipient_id`` and ``dm_key`` set)."""
 
@@ -158,8 +165,10 @@ class Message(Base):
         # leading sender_id also serves the cascade from users.
         UniqueConstraint("sender_id", "nonce", name="uq_messages_sender_id_nonce"),
         Index("ix_messages_room_id_id", "room_id", "id"),
-        Index("ix_messages_dm_key_id", "dm_key", "id"),
-        Index("ix_messages_recipient_id_id", "recipient_id", "id"),
+        # Direct messages only (partial): a room message, the most common kind by far, costs
+        # no entry in either (a third less work per row for PostgreSQL; revision 0004).
+        Index("ix_messages_dm_key_id", "dm_key", "id", **_ONLY_SET("dm_key")),
+        Index("ix_messages_recipient_id_id", "recipient_id", "id", **_ONLY_SET("recipient_id")),
         # Retention pruning.
         Index("ix_messages_created_at", "created_at"),
         # Ids only ever increase: SQLite's plain rowid reuses the id of a
