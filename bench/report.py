@@ -923,6 +923,8 @@ def _analysis(results: Results, missed: list[str]) -> list[str]:
     out = ["## What limits chatapp where a target is missed", ""]
     if not missed:
         return [*out, "Every target was met in this run.", ""]
+    if "pg" in missed:
+        out += report_postgres.analysis(_postgres_comparisons(results))
     no_history = _run(results, "f", "chatapp")
     for key in ("a", "b"):
         chat, coal = _run(results, key, "chatapp"), _run(results, key, "coalesced")
