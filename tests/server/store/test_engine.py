@@ -11,6 +11,8 @@ from chatapp.server.config import Config
 from chatapp.server.store import Store, create_engine
 from chatapp.server.store.engine import for_writing, sqlite_file, sqlite_foreign_keys_off
 
+pytestmark = pytest.mark.sqlite_only  # SQLite's pragmas, BEGIN handling and files
+
 
 async def test_sqlite_pragmas_are_in_force_on_every_connection(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
