@@ -90,7 +90,7 @@ class PostgresBackend(Backend):
             if self._connection is None or self._connection.is_closed():
                 await self._disconnect()  # the next batch connects again
             raise as_sqlalchemy(exc, "INSERT INTO messages") from exc
-        return ids_in_row_order(rows, [(record[0], record[1], record[2]) for record in returned])
+        return ids_in_row_order(rows, [(r["id"], r["sender_id"], r["nonce"]) for r in returned])
 
     async def _disconnect(self) -> None:
         connection, self._connection, self._insert = self._connection, None, None

@@ -73,7 +73,7 @@ _CREATE_USER = (
     "VALUES ($1, $2, $3, $4, $5, 0) RETURNING id), "
     "m AS (INSERT INTO memberships (user_id, room_id, joined_at) "
     "SELECT u.id, r.id, $5 FROM u, rooms r WHERE r.name = $6 RETURNING user_id) "
-    "SELECT u.id, (SELECT count(*) FROM m) FROM u"
+    "SELECT u.id AS user_id, (SELECT count(*) FROM m) AS joined FROM u"
 )
 _CREATE_GENERAL = (
     "INSERT INTO rooms (name, topic, owner_id, created_at) VALUES ($1, '', NULL, $2) "
@@ -86,7 +86,7 @@ _CREATE_SESSION = (
     "WITH s AS (INSERT INTO sessions (user_id, token_hash, peer, created_at, last_seen_at, expires_at) "
     "VALUES ($1, $2, $3, $4, $4, $5) RETURNING id), "
     "u AS (UPDATE users SET last_login_at = $4 WHERE id = $1 RETURNING seen_message_id) "
-    "SELECT s.id, (SELECT seen_message_id FROM u) FROM s"
+    "SELECT s.id AS session_id, (SELECT seen_message_id FROM u) AS seen FROM s"
 )
 _FIND_SESSION = (
     f"SELECT {_SESSION}, {_USER} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
@@ -149,10 +149,11 @@ async def _apply(connection: Any, op: SessionOp) -> object:
         row = await connection.fetchrow(_FIND_USER, op.username_key)
         return None if row is None else _read(UserRecord, "u", row)
     if isinstance(op, CreateUser):
-        user_id, joined = await connection.fetchrow(
+        created = await connection.fetchrow(
             _CREATE_USER, op.username, op.username_key, op.password_hash, DEFAULT_ROLE, op.now, DEFAULT_ROOM
         )
-        if not joined:  # 'general' was missing: made now (or by a concurrent writer)
+        user_id = created["user_id"]
+        if not created["joined"]:  # 'general' was missing: made now (or by a concurrent writer)
             await connection.execute(_CREATE_GENERAL, DEFAULT_ROOM, op.now)
             await connection.execute(_JOIN_GENERAL, user_id, op.now, DEFAULT_ROOM)
         return UserRecord(
@@ -164,9 +165,10 @@ async def _apply(connection: Any, op: SessionOp) -> object:
             last_login_at=None,
         )
     if isinstance(op, CreateSession):
-        session_id, seen = await connection.fetchrow(
+        created = await connection.fetchrow(
             _CREATE_SESSION, op.user_id, op.token_hash, op.peer, op.now, op.expires_at
         )
+        session_id, seen = created["session_id"], created["seen"]
         rooms = [_read(RoomRecord, "r", row) for row in await connection.fetch(_ROOMS_OF, op.user_id)]
         stamp = op.now.astimezone(UTC)
         session = SessionRecord(

@@ -96,7 +96,9 @@ class SqliteBatchInserter:
         found = connection.execute(
             "SELECT id, sender_id, nonce FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?", (last, count)
         ).fetchall()
-        return ids_in_row_order(drafts, [(int(r[0]), int(r[1]), r[2]) for r in found])
+        return ids_in_row_order(
+            drafts, [(int(message_id), int(sender), nonce) for message_id, sender, nonce in found]
+        )
 
     def _insert(
         self, connection: sqlite3.Connection, drafts: list[MessageDraft], rows: list[tuple[Any, ...]]
