@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .backend import Backend
@@ -42,18 +41,24 @@ RETURNING id, sender_id, nonce
 """
 
 
-def asyncpg_dsn(url: str) -> str:
-    """The URL SQLAlchemy is given, as asyncpg's own ``connect`` takes it."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+# Options of SQLAlchemy's asyncpg dialect that asyncpg.connect itself does not take.
+_DIALECT_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
+
+
+def connect_options(engine: AsyncEngine) -> dict[str, Any]:
+    """What ``asyncpg.connect`` is given for the engine's own connections (host, user, password,
+    database, SSL and the rest of the URL's options), for connections of our own."""
+    _, options = engine.dialect.create_connect_args(engine.url)
+    return {name: value for name, value in options.items() if name not in _DIALECT_ONLY}
 
 
 class PostgresBackend(Backend):
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
-        self._dsn = asyncpg_dsn(url)
+        self._options = connect_options(engine)
         self._connection: Any = None
         self._insert: Any = None
-        self._sessions = PostgresSessions(self._dsn)
+        self._sessions = PostgresSessions(self._options)
 
     async def close(self) -> None:
         await self._disconnect()
@@ -83,7 +88,7 @@ class PostgresBackend(Backend):
             created.append(row.created_at)
         try:
             if self._insert is None:
-                self._connection = await asyncpg.connect(self._dsn)
+                self._connection = await asyncpg.connect(**self._options)
                 self._insert = await self._connection.prepare(_INSERT)
             returned = await self._insert.fetch(*columns)
         except DRIVER_ERRORS as exc:

@@ -110,15 +110,16 @@ _END_OPEN = "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE ended_at I
 class PostgresSessions:
     """Runs batches of session ops on its own asyncpg connection."""
 
-    def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
+    def __init__(self, options: dict[str, Any]) -> None:
+        """``options``: what ``asyncpg.connect`` is given."""
+        self._options = options
         self._connection: Any = None
 
     async def run(self, ops: Sequence[SessionOp]) -> list[object]:
         """Run ``ops`` in one transaction; per op its result or the exception that failed it alone.
         Raises (asyncpg's errors) if the transaction as a whole failed."""
         if self._connection is None or self._connection.is_closed():
-            self._connection = await asyncpg.connect(self._dsn)
+            self._connection = await asyncpg.connect(**self._options)
         connection = self._connection
         try:
             async with connection.transaction():

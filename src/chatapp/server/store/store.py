@@ -82,7 +82,7 @@ class Store(Users, Sessions, Rooms, Messages):
             # has just connected with it.
             from .postgres_backend import PostgresBackend
 
-            backend = PostgresBackend(engine, url)
+            backend = PostgresBackend(engine)
         elif path is None:
             backend = Backend(engine)
         else:
