@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, profile, servers
+from bench import accounts, postgres, profile, servers
 from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
 from bench.machine import loadavg, machine
 from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
@@ -60,8 +60,17 @@ def raise_fd_limit() -> int:
 
 
 class Bench:
-    def __init__(self, workdir: Path, accounts_: accounts.Accounts, results_dir: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        accounts_: accounts.Accounts,
+        results_dir: Path,
+        pg: postgres.BenchPostgres | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.pg = pg
+        """The PostgreSQL of the ``chatapp-pg`` runs; None when it is not installed."""
+        self.pg_url: str | None = None
         self.accounts = accounts_
         self.results_dir = results_dir
         self.counter = 0
@@ -97,6 +106,10 @@ class Bench:
         if target == "chatapp":
             url = self.run_database(template or self.accounts)
             return servers.chatapp_server(url, log_path, extra, profile_to=profile_to).start()
+        if target == postgres.TARGET:
+            assert self.pg is not None
+            self.pg_url = self.pg.database_for((template or self.accounts).template)
+            return servers.chatapp_server(self.pg_url, log_path, extra, profile_to=profile_to).start()
         return servers.baseline_server(target, log_path).start()
 
     def run_database(self, template: accounts.Accounts | accounts.ChurnAccounts) -> str:
@@ -108,6 +121,9 @@ class Bench:
         for suffix in ("", "-wal", "-shm"):
             for leftover in self.workdir.glob(f"run{self.counter}.db{suffix}"):
                 leftover.unlink(missing_ok=True)
+        if self.pg is not None and self.pg_url is not None:
+            self.pg.drop(self.pg_url)
+            self.pg_url = None
 
     def spec(self, workload: Workload, target: str, server: servers.ServerProcess) -> DriverSpec:
         n = workload.clients
@@ -127,7 +143,7 @@ class Bench:
                 start_after=workload.storm_after,
             )
         return DriverSpec(
-            target="chatapp" if target == "chatapp" else "baseline",
+            target="chatapp" if target.startswith("chatapp") else "baseline",
             host=server.host,
             port=server.port,
             clients=n,
@@ -136,7 +152,7 @@ class Bench:
             rounds=min(workload.rounds, workload.naive_rounds) if target == "naive" else workload.rounds,
             rate=workload.rate,
             window=workload.window,
-            tokens=self.accounts.tokens[:n] if target == "chatapp" else [],
+            tokens=self.accounts.tokens[:n] if target.startswith("chatapp") else [],
             usernames=self.accounts.usernames[:n],
             server_pid=server.pid,
             connect_concurrency=workload.connect_concurrency,
@@ -206,7 +222,10 @@ class Bench:
             else:
                 spec = self.spec(workload, target, server)
             budget = workload.connect_timeout + 120.0 * max(1, workload.rounds) + 120.0 + workload.duration
+            pg_before = self.pg.cpu_seconds() if self.pg is not None and self.pg_url else None
             outcome["driver"] = self.drive(spec, budget)
+            if pg_before is not None and self.pg is not None and (pg_after := self.pg.cpu_seconds()):
+                outcome["postgres_cpu"] = round(pg_after - pg_before, 3)
         except Exception as exc:  # recorded in the report, the suite goes on
             outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         finally:
@@ -230,6 +249,8 @@ class Bench:
             return entry
         for repeat in range(workload.repeats):
             for target in workload.targets:
+                if target == postgres.TARGET and self.pg is None:
+                    continue  # not installed: the report says so
                 label = f"{workload.title}: {target}" + (
                     f" ({repeat + 1}/{workload.repeats})" if workload.repeats > 1 else ""
                 )
@@ -318,11 +339,22 @@ def run_suite(suite: list[Workload], args: argparse.Namespace) -> dict[str, Any]
         log(f"preparing {needed} accounts with sessions and {storm} for the login storm ...")
         # Two accounts more than the most clients: the filler and the laggard of the replay workload.
         prepared = accounts.prepare(workdir / "template.db", needed + 2, storm)
-        bench = Bench(workdir, prepared, args.results)
-        for workload in suite:
-            results["workloads"].append(bench.run_workload(workload))
-        if not args.no_profile:
-            results["profile"] = run_profile(bench, 2 if args.quick else args.profile_rounds)
+        pg = None
+        if any(postgres.TARGET in w.targets for w in suite):
+            skipped = postgres.unavailable()
+            results["postgres"] = {"skipped": skipped} if skipped else {}
+            if skipped is None:
+                log("starting a private PostgreSQL ...")
+                pg = postgres.BenchPostgres(workdir)
+        bench = Bench(workdir, prepared, args.results, pg)
+        try:
+            for workload in suite:
+                results["workloads"].append(bench.run_workload(workload))
+            if not args.no_profile:
+                results["profile"] = run_profile(bench, 2 if args.quick else args.profile_rounds)
+        finally:
+            if pg is not None:
+                pg.stop()
     info["loadavg_end"] = loadavg()
     info["suite_seconds"] = round(time.monotonic() - began, 1)
     return results

@@ -32,7 +32,7 @@ CHATAPP_BENCH_ARGS: tuple[str, ...] = (
 )
 
 
-EXCEPTION_PREFIXES = ("sqlite3.", "sqlalchemy.", "OSError", "RuntimeError", "AssertionError")
+EXCEPTION_PREFIXES = ("sqlite3.", "sqlalchemy.", "asyncpg.", "OSError", "RuntimeError", "AssertionError")
 """Lines of a server's log that name an exception, counted by kind in the report."""
 
 

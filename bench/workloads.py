@@ -27,9 +27,11 @@ Kind = Literal[
     "registrations",
     "pending",
 ]
-Target = Literal["naive", "coalesced", "chatapp"]
+Target = Literal["naive", "coalesced", "chatapp", "chatapp-pg"]
 
 ALL_TARGETS: tuple[Target, ...] = ("naive", "coalesced", "chatapp")
+WITH_POSTGRES: tuple[Target, ...] = (*ALL_TARGETS, "chatapp-pg")
+"""A durable workload measured on PostgreSQL too (bench.postgres); left out when it is not installed."""
 DURABLE_HISTORY = "durable history"
 
 
@@ -81,6 +83,7 @@ class Workload:
 THROUGHPUT_A = Workload(
     key="a",
     title="(a) throughput, 100 clients",
+    targets=WITH_POSTGRES,
     kind="throughput",
     clients=100,
     senders=10,
@@ -105,6 +108,7 @@ THROUGHPUT_B = Workload(
 LATENCY_C = Workload(
     key="c",
     title="(c) latency at 20 msg/s per sender",
+    targets=WITH_POSTGRES,
     kind="latency",
     clients=100,
     senders=10,
@@ -179,7 +183,7 @@ REPLAY_G = Workload(
     rate=20.0,
     replay_missed=10_000,
     replay_after=1.0,
-    targets=("chatapp",),
+    targets=("chatapp", "chatapp-pg"),
     # The replay cap (10,000 by default) must not cut the missed messages plus the live ones sent
     # while they are replayed: the point is to time a complete catch-up.
     server_args=("--replay-max", "50000"),
@@ -237,7 +241,7 @@ REGISTRATIONS_R = Workload(
     title="(r) 500 registrations at once",
     kind="registrations",
     clients=500,
-    targets=("chatapp",),
+    targets=("chatapp", "chatapp-pg"),
     server_args=(*TEST_ARGON2_ARGS, "--registrations-per-address", "1000"),
     repeats=2,
     description="500 connections, greeted, each send register at the same moment (test argon2 "

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-LABEL = {"naive": "baseline naive", "coalesced": "baseline coalesced", "chatapp": "**chatapp**"}
+LABEL = {
+    "naive": "baseline naive",
+    "coalesced": "baseline coalesced",
+    "chatapp": "**chatapp**",
+    "chatapp-pg": "**chatapp on PostgreSQL**",
+}
 
 
 def row(*cells: object) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.report import postgres as pg_report
 from bench.report.cells import align, fmt, fmt_int, fmt_mib, fmt_pct, row
 from bench.report.lookup import Results, driver_of, every_run, p99_of, rate_of, ratio_of, run_of
 
@@ -207,6 +208,13 @@ def correctness(results: Results) -> list[Verdict]:
     ]
 
 
+def postgres(results: Results) -> list[Verdict]:
+    comparisons, skipped = pg_report.comparisons(results), pg_report.skipped(results)
+    target, measured, ok, note = pg_report.target_row(comparisons, skipped)
+    verdict = {"✓": True, "✗": False}.get(ok)
+    return [Verdict(target, measured if verdict is not None else f"{measured}: {note}", verdict, note, "pg")]
+
+
 TARGETS: list[Callable[[Results], list[Verdict]]] = [
     throughput,
     latency,
@@ -215,6 +223,7 @@ TARGETS: list[Callable[[Results], list[Verdict]]] = [
     connections,
     churn,
     registrations,
+    postgres,
     correctness,
 ]
 """The table's rows, in order: a new target is a function here."""

@@ -18,6 +18,7 @@ from chatapp.client import Backoff, ChatSession, ConnectionState
 from chatapp.client.ui.signin import SignInCancelled, SignInOptions, sign_in
 from chatapp.protocol import Message, Ping, Pong, Presence, Send, ServerFrame
 from tests.client.harness import CTRL_D, ENTER, Screen, fake_terminal, running_screen, until
+from tests.support.databases import ScratchDatabase
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD, WireClient
 
@@ -209,8 +210,10 @@ async def test_a_killed_server_is_noticed_and_resumed(server: ServerProcess, scr
     await screen.wait_line("<alice> still here")
 
 
-async def test_replaced_session_is_not_retried(server_factory: type[ServerProcess], tmp_path: Path) -> None:
-    replacing = server_factory(tmp_path / "replace.db", "--duplicate-login", "replace").start()
+async def test_replaced_session_is_not_retried(
+    server_factory: type[ServerProcess], database: ScratchDatabase
+) -> None:
+    replacing = server_factory(database, "--duplicate-login", "replace").start()
     session = await signed_in(replacing)
     try:
         async with running_screen(session) as screen:

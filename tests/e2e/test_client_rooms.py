@@ -12,7 +12,6 @@ import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -44,6 +43,7 @@ from tests.client.harness import (
     until,
 )
 from tests.e2e.test_client_chat import receive, signed_in, wire
+from tests.support.databases import ScratchDatabase
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD, WireClient
 
@@ -212,9 +212,9 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
 
 
 async def test_history_pages_and_page_up(
-    server_factory: type[ServerProcess], tmp_path: Path, people: People
+    server_factory: type[ServerProcess], database: ScratchDatabase, people: People
 ) -> None:
-    busy = server_factory(tmp_path / "busy.db", "--send-burst", "500", "--send-rate", "500").start()
+    busy = server_factory(database, "--send-burst", "500", "--send-rate", "500").start()
     bob = await people(busy, "bob")
     total = 130
     for n in range(1, total + 1):

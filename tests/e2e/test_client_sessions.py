@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -65,9 +64,8 @@ async def test_the_owner_takes_the_account_back_and_ends_an_old_session(server: 
 async def session_ended(server: ServerProcess, session_id: int) -> None:
     """Wait until the server has stored that the session's connection is gone."""
     for _ in range(500):
-        with sqlite3.connect(server.database) as db:
-            row = db.execute("SELECT ended_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if row is not None and row[0] is not None:
+        rows = server.rows("SELECT ended_at FROM sessions WHERE id = :id", id=session_id)
+        if rows and rows[0][0] is not None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"session {session_id} stayed open")
@@ -77,8 +75,18 @@ async def test_line_mode_takeover(server: ServerProcess, tmp_path: Path) -> None
     first = await WireClient.connect(server.host, server.port)
     await first.register("scripted")
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
-    base = [sys.executable, "-m", "chatapp.client", "--host", server.host, "--port", str(server.port),
-            "--user", "scripted", "--password-stdin"]
+    base = [
+        sys.executable,
+        "-m",
+        "chatapp.client",
+        "--host",
+        server.host,
+        "--port",
+        str(server.port),
+        "--user",
+        "scripted",
+        "--password-stdin",
+    ]
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from chatapp.protocol import AuthOk, Error, Login, Register
+from tests.support.databases import ScratchDatabase
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD, WireClient
 
@@ -25,14 +24,18 @@ SLOW_HASH = ("--argon2-memory-kib", "19456", "--argon2-time-cost", "2", "--hash-
 
 
 @pytest.fixture
-def burst_server(server_factory: type[ServerProcess], tmp_path: Path) -> Iterator[ServerProcess]:
+def burst_server(server_factory: type[ServerProcess], database: ScratchDatabase) -> Iterator[ServerProcess]:
     server = server_factory(
-        tmp_path / "chat.db",
+        database,
         *SLOW_HASH,
-        "--max-connections-per-address", "200",
-        "--login-failures-per-account", "5",
-        "--login-failures-per-address", "20",
-        "--registrations-per-address", "10",
+        "--max-connections-per-address",
+        "200",
+        "--login-failures-per-account",
+        "5",
+        "--login-failures-per-address",
+        "20",
+        "--registrations-per-address",
+        "10",
     ).start()
     yield server
 
@@ -121,8 +124,7 @@ async def test_a_burst_of_registrations_from_one_address_makes_exactly_the_limit
     codes = await answers(clients, [Register(username=f"new{n}", password=PASSWORD) for n in range(40)])
     assert codes.count("auth_ok") == 10
     assert codes.count("rate_limited") == 30
-    with sqlite3.connect(burst_server.database) as db:
-        assert db.execute("SELECT count(*) FROM users").fetchone() == (10,)
+    assert burst_server.rows("SELECT count(*) FROM users") == [(10,)]
     await close_all(clients)
 
 

@@ -10,6 +10,7 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,8 @@ from tests.support.wire import PASSWORD, WireClient
 REPO = Path(__file__).resolve().parents[2]
 
 
-def open_sessions(db: Path) -> list[tuple[str, str | None]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT end_reason, ended_at FROM sessions ORDER BY id").fetchall()
+def open_sessions(server: ServerProcess) -> list[tuple[Any, ...]]:
+    return server.rows("SELECT end_reason, ended_at FROM sessions ORDER BY id")
 
 
 async def test_sigterm_says_goodbye_ends_sessions_and_exits_zero(server: ServerProcess) -> None:
@@ -42,7 +42,7 @@ async def test_sigterm_says_goodbye_ends_sessions_and_exits_zero(server: ServerP
         assert await client.closed()
     assert server.stop(timeout=10) == 0
     assert time.monotonic() - started < 5
-    rows = open_sessions(server.database)
+    rows = open_sessions(server)
     assert [r[0] for r in rows] == ["shutdown", "shutdown"] and all(r[1] for r in rows)
     await alice.close()
     await bob.close()
@@ -58,9 +58,9 @@ async def test_after_a_crash_sessions_are_freed_and_tokens_resume(server: Server
     token = (await alice.register("alice")).token
     server.kill()
     await alice.close()
-    assert open_sessions(server.database)[0][1] is None  # the crash left it open
+    assert open_sessions(server)[0][1] is None  # the crash left it open
     server.start()
-    assert open_sessions(server.database)[0][0] == "server_restart"
+    assert open_sessions(server)[0][0] == "server_restart"
     # Nobody is locked out: the password works, and so does the token.
     again = await WireClient.connect(server.host, server.port)
     assert (await again.resume(token)).username == "alice"
@@ -154,7 +154,8 @@ async def test_a_second_server_on_a_busy_port_fails_before_touching_the_database
 ) -> None:
     alice = await WireClient.connect(server.host, server.port)
     token = (await alice.register("alice")).token
-    second = server_factory(server.database)
+    # At the default log level (at debug a failed start also logs its traceback, for whoever asked).
+    second = server_factory(server.database, "--log-level", "info")
     second.port = server.port  # a second `make run` while the first one serves
     with pytest.raises(RuntimeError, match="server exited with 1"):
         second.start()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import time
-from pathlib import Path
 
 from chatapp.protocol import Message, Presence, Send
+from tests.support.databases import ScratchDatabase
 from tests.support.server import ServerProcess
 from tests.support.wire import WireClient
 
@@ -21,9 +20,8 @@ CLIENTS = 300
 
 
 async def test_shutdown_with_many_clients_ends_every_session_and_keeps_seen_cursors(
-    server_factory: type[ServerProcess], tmp_path: Path
+    server_factory: type[ServerProcess], database: ScratchDatabase
 ) -> None:
-    database = tmp_path / "chat.db"
     server = server_factory(
         database,
         "--registrations-per-address",
@@ -54,9 +52,8 @@ async def test_shutdown_with_many_clients_ends_every_session_and_keeps_seen_curs
     log = server.log
     assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
     assert took < 5.0, f"shutdown took {took:.1f} s"
-    with sqlite3.connect(database) as db:
-        reasons = db.execute("SELECT end_reason, COUNT(*) FROM sessions GROUP BY end_reason").fetchall()
-        seen = dict(db.execute("SELECT username, seen_message_id FROM users").fetchall())
+    reasons = database.rows("SELECT end_reason, COUNT(*) FROM sessions GROUP BY end_reason")
+    seen = dict(database.rows("SELECT username, seen_message_id FROM users"))
     assert reasons == [("shutdown", CLIENTS)]
     assert seen == {f"many{n}": message_id for n in range(CLIENTS)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -268,7 +269,7 @@ def test_room_rule_is_exactly_the_documented_one(room: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["x", "hello", " x ", "\nx\n", "x" * MAX_TEXT_CHARS, "😀" * MAX_TEXT_CHARS, "\x00", "\u200b", "\u202e"],
+    ["x", "hello", " x ", "\nx\n", "x" * MAX_TEXT_CHARS, "😀" * MAX_TEXT_CHARS, "\x01", "\u200b", "\u202e"],
     ids=lambda t: repr(t[:10]) + f"*{len(t)}",
 )
 def test_valid_text(text: str) -> None:
@@ -293,6 +294,25 @@ def test_long_text_is_refused_not_truncated(text: str) -> None:
     assert str(MAX_TEXT_CHARS) in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (check_text, "\x00"),
+        (check_text, "a\x00b"),
+        (check_nonce, "n\x00"),
+        (check_topic, "\x00"),
+        (check_away, "\x00"),
+    ],
+    ids=["text", "text inside", "nonce", "topic", "away"],
+)
+def test_nul_is_refused_in_every_stored_text(check: Any, value: str) -> None:
+    # PostgreSQL cannot store U+0000; the same rule holds on every database.
+    with pytest.raises(ProtocolError) as info:
+        check(value)
+    assert info.value.code is ErrorCode.BAD_FRAME
+    assert "NUL" in info.value.message
+
+
 def test_text_limit_is_configurable() -> None:
     check_text("x" * 10, max_chars=10)
     assert code_of(check_text, "x" * 11, 10) is ErrorCode.TEXT_TOO_LONG
@@ -304,7 +324,7 @@ def test_text_limit_is_configurable() -> None:
 @given(st.text(max_size=30), st.integers(min_value=1, max_value=25))
 def test_text_rule(text: str, max_chars: int) -> None:
     expected = None
-    if not text.strip():
+    if not text.strip() or "\x00" in text:
         expected = ErrorCode.BAD_FRAME
     elif len(text) > max_chars:
         expected = ErrorCode.TEXT_TOO_LONG
@@ -355,7 +375,10 @@ def test_long_topic_is_text_too_long(topic: str) -> None:
     )
 )
 def test_topic_rule(topic: str) -> None:
-    assert code_of(check_topic, topic) is (None if len(topic) <= TOPIC_MAX else ErrorCode.TEXT_TOO_LONG)
+    expected = None if len(topic) <= TOPIC_MAX else ErrorCode.TEXT_TOO_LONG
+    if expected is None and "\x00" in topic:
+        expected = ErrorCode.BAD_FRAME
+    assert code_of(check_topic, topic) is expected
 
 
 # -- away messages -----------------------------------------------------------------------------

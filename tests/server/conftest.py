@@ -1,30 +1,34 @@
-"""An in-process server on a real socket and a real SQLite file, for server tests.
+"""An in-process server on a real socket and a real database, for server tests.
 
 End-to-end behaviour that needs a process (signals, crashes, installs) is in
 tests/e2e with a subprocess; everything else runs the same ChatServer inside
 the test's event loop, which is faster and shows tracebacks directly.
+
+``start_server`` (and ``chat``, ``connect``) use the ``database`` fixture of
+tests/conftest.py, so every server test runs on SQLite and on PostgreSQL; a test
+about SQLite itself is marked ``@pytest.mark.sqlite_only``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chatapp.server.app import ChatServer
 from chatapp.server.config import Config
+from tests.support.databases import ScratchDatabase
 from tests.support.wire import WireClient
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
 
 
-def fast_config(tmp_path: Path, **overrides: Any) -> Config:
+def fast_config(database_url: str, **overrides: Any) -> Config:
     base = Config(
         port=0,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        database_url=database_url,
         argon2_memory_kib=8,
         argon2_time_cost=1,
         shutdown_timeout=2.0,
@@ -34,11 +38,12 @@ def fast_config(tmp_path: Path, **overrides: Any) -> Config:
 
 
 @pytest.fixture
-async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
+async def start_server(database: ScratchDatabase) -> AsyncIterator[ServerFactory]:
+    """Start in-process servers on the test's database (each backend in turn)."""
     servers: list[ChatServer] = []
 
     async def start(**overrides: Any) -> ChatServer:
-        server = ChatServer(fast_config(tmp_path, **overrides))
+        server = ChatServer(fast_config(database.url, **overrides))
         await server.start()
         servers.append(server)
         return server

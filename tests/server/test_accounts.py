@@ -6,24 +6,24 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatapp.protocol import AuthOk, Bye, Login, Message, Presence, Quit, Register, Resume, Send
 from chatapp.server.app import ChatServer
 from tests.server.conftest import Dial, ServerFactory
+from tests.support.databases import ScratchDatabase
 from tests.support.wire import PASSWORD, WireClient
 
 Connect = Callable[..., Awaitable[WireClient]]
 
 
-def session_rows(tmp_path: Path) -> list[tuple[str, str | None, str | None]]:
-    with sqlite3.connect(tmp_path / "chat.db") as db:
-        return db.execute(
-            "SELECT u.username, s.ended_at, s.end_reason FROM sessions s JOIN users u ON u.id = s.user_id "
-            "ORDER BY s.id"
-        ).fetchall()
+def session_rows(database: ScratchDatabase) -> list[tuple[Any, ...]]:
+    return database.rows(
+        "SELECT u.username, s.ended_at, s.end_reason FROM sessions s JOIN users u ON u.id = s.user_id "
+        "ORDER BY s.id"
+    )
 
 
 async def test_welcome_announces_version_and_limits(connect: Connect) -> None:
@@ -114,7 +114,7 @@ async def test_frames_need_the_right_state(connect: Connect) -> None:
     assert (await client.expect_error("already_authenticated")).ref == 2
 
 
-async def test_resume_reattaches_without_password(connect: Connect, tmp_path: Path) -> None:
+async def test_resume_reattaches_without_password(connect: Connect, database: ScratchDatabase) -> None:
     client = await connect()
     token = (await client.register("frank")).token
     await client.close()
@@ -122,7 +122,7 @@ async def test_resume_reattaches_without_password(connect: Connect, tmp_path: Pa
     await again.send(Resume(token=token, ref="x"))
     ok = await again.signed_in()
     assert ok.username == "frank" and ok.ref == "x"
-    assert session_rows(tmp_path)[-1][1] is None  # the one session row is open again
+    assert session_rows(database)[-1][1] is None  # the one session row is open again
 
 
 async def test_bad_token_is_refused(connect: Connect) -> None:
@@ -133,7 +133,9 @@ async def test_bad_token_is_refused(connect: Connect) -> None:
     await client.expect_error("invalid_token")
 
 
-async def test_quit_ends_the_session_and_revokes_the_token(connect: Connect, tmp_path: Path) -> None:
+async def test_quit_ends_the_session_and_revokes_the_token(
+    connect: Connect, database: ScratchDatabase
+) -> None:
     client = await connect()
     token = (await client.register("gina")).token
     await client.expect(Presence)
@@ -141,24 +143,26 @@ async def test_quit_ends_the_session_and_revokes_the_token(connect: Connect, tmp
     assert (await client.expect(Bye)).reason == "quit"
     assert await client.closed()
     for _ in range(100):
-        if session_rows(tmp_path)[-1][2] == "quit":
+        if session_rows(database)[-1][2] == "quit":
             break
         await asyncio.sleep(0.02)
-    assert session_rows(tmp_path)[-1][2] == "quit"
+    assert session_rows(database)[-1][2] == "quit"
     again = await connect()
     await again.send(Resume(token=token))
     await again.expect_error("invalid_token")
 
 
-async def test_disconnect_ends_the_session_but_keeps_the_token(connect: Connect, tmp_path: Path) -> None:
+async def test_disconnect_ends_the_session_but_keeps_the_token(
+    connect: Connect, database: ScratchDatabase
+) -> None:
     client = await connect()
     await client.register("hank")
     await client.close()
     for _ in range(100):
-        if session_rows(tmp_path)[-1][2] is not None:
+        if session_rows(database)[-1][2] is not None:
             break
         await asyncio.sleep(0.02)
-    assert session_rows(tmp_path)[-1][2] == "disconnect"
+    assert session_rows(database)[-1][2] == "disconnect"
 
 
 async def test_duplicate_login_rejected_by_default(connect: Connect) -> None:
@@ -202,21 +206,20 @@ async def test_resume_of_the_same_session_takes_over_a_stale_link(connect: Conne
     assert (await fresh.expect(Message)).text == "back"
 
 
-async def test_an_expired_token_is_refused(connect: Connect, tmp_path: Path) -> None:
+async def test_an_expired_token_is_refused(connect: Connect, database: ScratchDatabase) -> None:
     client = await connect()
     token = (await client.register("lena")).token
     await client.close()
-    with sqlite3.connect(tmp_path / "chat.db") as db:
-        db.execute("UPDATE sessions SET expires_at = '2000-01-01 00:00:00.000000'")
+    database.execute("UPDATE sessions SET expires_at = '2000-01-01 00:00:00.000000'")
     again = await connect()
     await again.send(Resume(token=token, ref="late"))
     assert (await again.expect_error("invalid_token")).ref == "late"
     # Refused before anything was written: the row stays as the disconnect left it.
     for _ in range(100):
-        if session_rows(tmp_path)[-1][2] is not None:
+        if session_rows(database)[-1][2] is not None:
             break
         await asyncio.sleep(0.02)
-    assert session_rows(tmp_path)[-1][2] == "disconnect"
+    assert session_rows(database)[-1][2] == "disconnect"
 
 
 async def test_bad_tokens_are_throttled_per_address(start_server: ServerFactory, dial: Dial) -> None:
@@ -238,7 +241,7 @@ async def test_bad_tokens_are_throttled_per_address(start_server: ServerFactory,
 
 
 async def test_many_resumes_at_once_sign_in_and_their_sign_outs_are_stored(
-    start_server: ServerFactory, dial: Dial, tmp_path: Path
+    start_server: ServerFactory, dial: Dial, database: ScratchDatabase
 ) -> None:
     server = await start_server(registrations_per_address=1000)
     tokens = []
@@ -252,7 +255,7 @@ async def test_many_resumes_at_once_sign_in_and_their_sign_outs_are_stored(
     oks = await asyncio.gather(*(client.resume(token) for client, token in zip(clients, tokens, strict=True)))
 
     assert sorted(ok.username for ok in oks) == sorted(f"crowd{n}" for n in range(40))
-    assert all(ended is None for _, ended, _ in session_rows(tmp_path))
+    assert all(ended is None for _, ended, _ in session_rows(database))
     await clients[0].send(Send(room="general", text="everyone here?"))
     received = [await client.expect(Message, skip=(Presence,)) for client in clients]
     message_id = received[0].id
@@ -260,17 +263,20 @@ async def test_many_resumes_at_once_sign_in_and_their_sign_outs_are_stored(
     # And all at once out: every session ended, every seen cursor saved.
     await asyncio.gather(*(client.close() for client in clients))
     for _ in range(250):
-        if all(reason == "disconnect" for _, _, reason in session_rows(tmp_path)):
+        if all(reason == "disconnect" for _, _, reason in session_rows(database)):
             break
         await asyncio.sleep(0.02)
-    assert [reason for _, _, reason in session_rows(tmp_path)] == ["disconnect"] * 40
-    with sqlite3.connect(tmp_path / "chat.db") as db:
-        seen = dict(db.execute("SELECT username, seen_message_id FROM users").fetchall())
+    assert [reason for _, _, reason in session_rows(database)] == ["disconnect"] * 40
+    seen = dict(database.rows("SELECT username, seen_message_id FROM users"))
     assert seen == {f"crowd{n}": message_id for n in range(40)}
 
 
+@pytest.mark.sqlite_only  # holds SQLite's write lock from outside the server
 async def test_shutdown_past_its_timeout_logs_no_tracebacks_and_still_saves_every_sign_out(
-    start_server: ServerFactory, dial: Dial, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    start_server: ServerFactory,
+    dial: Dial,
+    database: ScratchDatabase,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = await start_server(shutdown_timeout=0.3, registrations_per_address=100)
     clients = [await dial(server) for _ in range(5)]
@@ -280,7 +286,8 @@ async def test_shutdown_past_its_timeout_logs_no_tracebacks_and_still_saves_ever
     message_id = (await clients[-1].expect(Message, skip=(Presence,))).id
     for client in clients[:-1]:
         await client.expect(Message, skip=(Presence,))
-    locker = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
+    assert database.path is not None
+    locker = sqlite3.connect(database.path, isolation_level=None)
     try:
         # The sign-outs wait for the database longer than shutdown_timeout: the connections
         # are cancelled while their writes are queued.
@@ -295,7 +302,6 @@ async def test_shutdown_past_its_timeout_logs_no_tracebacks_and_still_saves_ever
 
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
-    assert [reason for _, _, reason in session_rows(tmp_path)] == ["shutdown"] * 5
-    with sqlite3.connect(tmp_path / "chat.db") as db:
-        seen = dict(db.execute("SELECT username, seen_message_id FROM users").fetchall())
+    assert [reason for _, _, reason in session_rows(database)] == ["shutdown"] * 5
+    seen = dict(database.rows("SELECT username, seen_message_id FROM users"))
     assert seen == {f"late{n}": message_id for n in range(5)}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from tests.server.conftest import ServerFactory
+from tests.support.databases import ScratchDatabase
 
 
+@pytest.mark.empty_database
 async def test_start_says_where_the_database_is_and_what_was_migrated(
-    start_server: ServerFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    start_server: ServerFactory, database: ScratchDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
         first = await start_server()
@@ -21,7 +23,9 @@ async def test_start_says_where_the_database_is_and_what_was_migrated(
 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=database ")]
     assert len(lines) == 2
-    assert all(str(tmp_path / "chat.db") in line for line in lines)
+    where = str(database.path) if database.path is not None else make_url(database.url).database
+    assert all(str(where) in line for line in lines)
+    assert all("chatapp-test-password" not in line for line in lines)  # the password is masked
     assert "migrated_from=" in lines[0] and "none" in lines[0].split("migrated_from=")[1]
     assert 'migrated_from="no migration needed"' in lines[1]
     # The store's internal statistics at shutdown are for debugging, not the operator's log.

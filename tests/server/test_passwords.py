@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +12,7 @@ from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.server.config import Config
 from chatapp.server.passwords import PasswordHashing
 from tests.server.conftest import Dial, ServerFactory
+from tests.support.databases import ScratchDatabase
 
 
 async def test_production_parameters_are_owasp_argon2id() -> None:
@@ -34,26 +33,24 @@ async def test_production_parameters_are_owasp_argon2id() -> None:
         hashing.close()
 
 
-def stored_hash(tmp_path: Path, username: str) -> str:
-    with sqlite3.connect(tmp_path / "chat.db") as db:
-        row = db.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()
-    return str(row[0])
+def stored_hash(database: ScratchDatabase, username: str) -> str:
+    return str(database.scalar("SELECT password_hash FROM users WHERE username = :name", name=username))
 
 
 async def test_login_upgrades_a_hash_made_with_older_parameters(
-    start_server: ServerFactory, dial: Dial, tmp_path: Path
+    start_server: ServerFactory, dial: Dial, database: ScratchDatabase
 ) -> None:
     old = await start_server(argon2_memory_kib=8, argon2_time_cost=1)
     client = await dial(old)
     await client.register("upgrader")
     await client.close()
     await old.shutdown()
-    assert ",t=1," in stored_hash(tmp_path, "upgrader")
+    assert ",t=1," in stored_hash(database, "upgrader")
 
     new = await start_server(argon2_memory_kib=16, argon2_time_cost=2)
     client = await dial(new)
     await client.login("upgrader")
-    upgraded = stored_hash(tmp_path, "upgrader")
+    upgraded = stored_hash(database, "upgrader")
     assert "m=16,t=2," in upgraded
     await client.close()
     # The upgraded hash still verifies the same password.

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from chatapp.clock import utc_now
 from chatapp.protocol import History, HistoryPage, Presence
 from chatapp.server.store import MessageDraft, Store
-from tests.server.conftest import Dial, ServerFactory, fast_config
+from tests.server.conftest import Dial, ServerFactory
+from tests.support.databases import ScratchDatabase
 
 
 async def test_old_messages_are_pruned_at_start(
-    start_server: ServerFactory, dial: Dial, tmp_path: Path
+    start_server: ServerFactory, dial: Dial, database: ScratchDatabase
 ) -> None:
-    url = fast_config(tmp_path).database_url
+    url = database.url
     store = await Store.open(url)
     try:
         user = await store.create_user("oldtimer", "not-a-real-hash", utc_now())

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatapp.protocol import Error, Join, Joined, Message, Presence, Register, Send, Synced
 from chatapp.server.app import ChatServer
 from tests.server.conftest import Dial, ServerFactory
+from tests.support.databases import ScratchDatabase
 from tests.support.wire import WireClient
 
 FAST_SENDING = {"send_rate": 100_000.0, "send_burst": 100_000}
@@ -41,6 +42,7 @@ async def signed_up(dial: Dial, server: ChatServer, name: str) -> WireClient:
     return client
 
 
+@pytest.mark.sqlite_only  # the SQLite backend's own connections; on PostgreSQL every write uses the pool
 async def test_messages_and_sign_ins_go_on_while_every_pooled_connection_is_taken(
     start_server: ServerFactory, dial: Dial
 ) -> None:
@@ -48,7 +50,7 @@ async def test_messages_and_sign_ins_go_on_while_every_pooled_connection_is_take
     alice = await signed_up(dial, server, "alice")
     bob = await signed_up(dial, server, "bob")
     await post(bob, 3)
-    engine = server._store._engine  # type: ignore[union-attr]  # noqa: SLF001 - held, not replaced
+    engine = server._store.backend.engine  # type: ignore[union-attr]  # noqa: SLF001 - held, not replaced
     pool = engine.sync_engine.pool
     held: list[AsyncConnection] = []
     try:
@@ -152,8 +154,9 @@ async def test_a_new_accounts_synced_covers_its_first_page_under_traffic(
         await task
 
 
+@pytest.mark.sqlite_only  # SQLite's write lock and the store's write turn
 async def test_writes_behind_a_lock_held_elsewhere_fail_together(
-    start_server: ServerFactory, dial: Dial, tmp_path: Path
+    start_server: ServerFactory, dial: Dial, database: ScratchDatabase
 ) -> None:
     timeout = 1.0
     server = await start_server(sqlite_busy_timeout=timeout, **FAST_SENDING)
@@ -161,7 +164,8 @@ async def test_writes_behind_a_lock_held_elsewhere_fail_together(
     newcomers = [await dial(server) for _ in range(2)]
     await post(senders[0], 1)
 
-    outside = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
+    assert database.path is not None
+    outside = sqlite3.connect(database.path, isolation_level=None)
     outside.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock ...
 
     async def let_go() -> None:
@@ -184,7 +188,7 @@ async def test_writes_behind_a_lock_held_elsewhere_fail_together(
         outside.close()
     # Nothing was falsely acknowledged or stored, and writing works again.
     assert len(await post(senders[1], 1, prefix="after")) == 1
-    db = sqlite3.connect(tmp_path / "chat.db")
+    db = sqlite3.connect(database.path)
     try:
         assert [t for (t,) in db.execute("SELECT text FROM messages") if t.startswith("locked")] == []
         assert db.execute("SELECT COUNT(*) FROM users WHERE username LIKE 'late%'").fetchone() == (0,)

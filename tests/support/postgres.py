@@ -41,8 +41,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+"""Tests measure behaviour, not durability across power cuts."""
+
+
 class PostgresServer:
-    def __init__(self, base: Path, bindir: Path) -> None:
+    def __init__(self, base: Path, bindir: Path, settings: dict[str, str] | None = None) -> None:
+        """``settings``: the server's ``-c`` options besides the address and the connection limit
+        (by default :data:`TEST_SETTINGS`)."""
+        self.settings = TEST_SETTINGS if settings is None else settings
         self.base = base
         self.bindir = bindir
         self.data = base / "data"
@@ -89,13 +96,8 @@ class PostgresServer:
                 "-c",
                 "listen_addresses=127.0.0.1",
                 "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
                 "max_connections=200",
+                *[option for name, value in self.settings.items() for option in ("-c", f"{name}={value}")],
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -115,6 +117,11 @@ class PostgresServer:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"postgres did not start within {timeout}s:\n{self.log}")
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs."""
+        return None if self._proc is None else self._proc.pid
 
     @property
     def log(self) -> str:

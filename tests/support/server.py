@@ -16,6 +16,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from tests.support.databases import ScratchDatabase, run_sql
 
 LISTENING = re.compile(rb"event=listening .*?host=(\S+) port=(\d+)")
 
@@ -37,12 +40,13 @@ class ServerProcess:
 
     def __init__(
         self,
-        database: Path,
+        database: Path | ScratchDatabase,
         *args: str,
         env: dict[str, str] | None = None,
         fd_limit: int | None = None,
     ) -> None:
-        """``fd_limit``: start the server with this many file descriptors at most (soft and hard)."""
+        """``database``: an SQLite file, or a test's database on either backend (its ``url`` is
+        used). ``fd_limit``: start the server with this many file descriptors at most (soft and hard)."""
         self.database = database
         self.args = args
         self.env = env
@@ -54,8 +58,14 @@ class ServerProcess:
         self._log_lock = threading.Lock()
         self._reader: threading.Thread | None = None
 
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a query on the server's database, whichever backend (see ScratchDatabase.rows)."""
+        return run_sql(self.url, sql, params, fetch=True)  # type: ignore[no-any-return]
+
     @property
     def url(self) -> str:
+        if isinstance(self.database, ScratchDatabase):
+            return self.database.url
         return f"sqlite+aiosqlite:///{self.database}"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
@@ -99,6 +109,17 @@ class ServerProcess:
             time.sleep(0.02)
         self.kill()
         raise RuntimeError(f"server did not start within {timeout}s:\n{self.log}")
+
+    def start_expecting_failure(self, timeout: float = 60.0) -> int:
+        """Start the server expecting it to fail before it listens; its exit code (the log is kept)."""
+        try:
+            self.start(timeout)
+        except RuntimeError:
+            assert self.proc is not None and self.proc.poll() is not None, self.log
+            if self._reader is not None:
+                self._reader.join(timeout)
+            return self.proc.returncode
+        raise AssertionError(f"the server started:\n{self.log}")
 
     def _limit_descriptors(self) -> None:
         assert self.fd_limit is not None

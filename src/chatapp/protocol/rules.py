@@ -59,9 +59,20 @@ def check_room(room: str) -> None:
         )
 
 
+# U+0000: PostgreSQL's text types cannot hold it, so no stored text may carry it (on every
+# database alike: a server must not accept on SQLite what it would fail on PostgreSQL).
+_NUL = "\x00"
+
+
+def _check_no_nul(value: str, what: str) -> None:
+    if _NUL in value:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"{what} must not contain the NUL character (U+0000)")
+
+
 def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
     if not text.strip():
         raise ProtocolError(ErrorCode.BAD_FRAME, "message text is empty")
+    _check_no_nul(text, "message text")
     if len(text) > max_chars:
         raise ProtocolError(
             ErrorCode.TEXT_TOO_LONG,
@@ -72,16 +83,21 @@ def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
 def check_nonce(nonce: str | None) -> None:
     if nonce is not None and not 0 < len(nonce) <= NONCE_MAX:
         raise ProtocolError(ErrorCode.BAD_FRAME, f"nonce must be 1 to {NONCE_MAX} characters")
+    if nonce is not None:
+        _check_no_nul(nonce, "a nonce")
 
 
 def check_topic(topic: str) -> None:
     if len(topic) > TOPIC_MAX:
         raise ProtocolError(ErrorCode.TEXT_TOO_LONG, f"a topic is at most {TOPIC_MAX} characters")
+    _check_no_nul(topic, "a topic")
 
 
 def check_away(text: str | None) -> None:
     if text is not None and len(text) > AWAY_MAX:
         raise ProtocolError(ErrorCode.TEXT_TOO_LONG, f"an away message is at most {AWAY_MAX} characters")
+    if text is not None:
+        _check_no_nul(text, "an away message")
 
 
 def check_history_limit(limit: int | None) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from chatapp.server import activity, descriptors
 from chatapp.server.app import serve
 from chatapp.server.config import Config, load_config
-from chatapp.server.store import SchemaOutOfDate
+from chatapp.server.store import SchemaOutOfDate, StoreError
 
 log = logging.getLogger("chatapp.server")
 
@@ -62,13 +62,24 @@ def _run(config: Config) -> int:
     except SchemaOutOfDate as exc:
         print(f"chatapp-server: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"chatapp-server: cannot start: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         pass
+    except Exception as exc:
+        # One line that says what failed (the database's errors say what to do: see
+        # store.startup); the traceback only for whoever asked for debug output.
+        if config.log_level == "debug":
+            log.debug("start-up failed", exc_info=exc)
+        print(f"chatapp-server: cannot start: {_one_line(exc)}", file=sys.stderr)
+        return 1
     activity.record("stopped")
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, StoreError | OSError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 if __name__ == "__main__":

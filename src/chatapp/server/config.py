@@ -46,7 +46,11 @@ def _setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -
 class Config:
     host: str = _setting("127.0.0.1", "address to listen on")
     port: int = _setting(7777, "TCP port to listen on (0 picks a free one)")
-    database_url: str = _setting("", "SQLAlchemy async URL (default: an SQLite file in the user data dir)")
+    database_url: str = _setting(
+        "",
+        "sqlite+aiosqlite:///PATH, or postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE with the postgres "
+        "extra (pip install 'chatapp[postgres]') (default: an SQLite file in the user data dir)",
+    )
     log_level: str = _setting("info", "log level", choices=("debug", "info", "warning", "error"))
     duplicate_login: str = _setting(
         "reject",

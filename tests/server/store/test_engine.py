@@ -11,6 +11,8 @@ from chatapp.server.config import Config
 from chatapp.server.store import Store, create_engine
 from chatapp.server.store.engine import for_writing, sqlite_file, sqlite_foreign_keys_off
 
+pytestmark = pytest.mark.sqlite_only  # SQLite's pragmas, BEGIN handling and files
+
 
 async def test_sqlite_pragmas_are_in_force_on_every_connection(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
@@ -37,7 +39,7 @@ async def test_store_open_defaults_to_the_servers_synchronous_setting(tmp_path: 
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
     try:
         assert Config().sqlite_synchronous == "normal"
-        engine = store._engine
+        engine = store.backend.engine
         async with engine.connect() as connection:
             assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one() == 1
     finally:

@@ -14,16 +14,18 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from chatapp.server.store import (
+    Backend,
     MessageDraft,
     RoomRecord,
     Store,
     StoredMessage,
     UserRecord,
     create_engine,
-    repository,
+    sqlite_backend,
 )
 from chatapp.server.store.readers import ThreadReaders
-from tests.server.store.helpers import dm_draft, make_users, room_draft
+from tests.server.store.helpers import dm_draft, make_users, replayed, room_draft
+from tests.support.databases import ScratchDatabase
 
 SECOND = timedelta(seconds=1)
 
@@ -51,6 +53,14 @@ def test_a_draft_is_a_room_message_or_a_direct_message(now: datetime) -> None:
 # -- insert_messages ---------------------------------------------------------
 
 
+def test_a_draft_refuses_nul_which_postgresql_cannot_store(now: datetime) -> None:
+    # Refused when made, so that it cannot fail the batch it would have been committed with.
+    with pytest.raises(ValueError, match="NUL"):
+        MessageDraft(sender_id=1, text="a\x00b", created_at=now, room_id=1)
+    with pytest.raises(ValueError, match="NUL"):
+        MessageDraft(sender_id=1, text="ab", created_at=now, room_id=1, nonce="\x00")
+
+
 async def test_insert_room_and_direct_messages(store: Store, now: datetime) -> None:
     alice, bob = await make_users(store, now, "Alice", "Bob")
     dev = await room(store, alice, "dev", now)
@@ -76,7 +86,8 @@ async def test_insert_room_and_direct_messages(store: Store, now: datetime) -> N
     assert await store.insert_messages([]) == []
 
 
-async def test_ids_follow_the_order_of_a_large_mixed_batch(store: Store, now: datetime) -> None:
+async def test_ids_follow_the_order_of_a_large_mixed_batch(any_store: Store, now: datetime) -> None:
+    store = any_store
     alice, bob, carol = await make_users(store, now, "Alice", "Bob", "Carol")
     dev = await room(store, alice, "dev", now)
     drafts = [
@@ -95,7 +106,8 @@ async def test_ids_follow_the_order_of_a_large_mixed_batch(store: Store, now: da
     assert not any(message.duplicate for message in stored)
 
 
-async def test_nonce_repeated_within_one_batch(store: Store, now: datetime) -> None:
+async def test_nonce_repeated_within_one_batch(any_store: Store, now: datetime) -> None:
+    store = any_store
     alice, bob = await make_users(store, now, "Alice", "Bob")
     dev = await room(store, alice, "dev", now)
 
@@ -121,7 +133,8 @@ async def test_nonce_repeated_within_one_batch(store: Store, now: datetime) -> N
     assert [m.text for m in history] == ["first", "bob's n1", "no nonce", "no nonce"]
 
 
-async def test_nonce_repeated_across_batches(store: Store, now: datetime) -> None:
+async def test_nonce_repeated_across_batches(any_store: Store, now: datetime) -> None:
+    store = any_store
     alice, bob = await make_users(store, now, "Alice", "Bob")
     dev = await room(store, alice, "dev", now)
     (original,) = await store.insert_messages([room_draft(alice, dev.id, "original", now, nonce="n1")])
@@ -142,7 +155,8 @@ async def test_nonce_repeated_across_batches(store: Store, now: datetime) -> Non
     assert await store.last_message_id() == other.id
 
 
-async def test_a_failing_batch_stores_nothing(store: Store, now: datetime) -> None:
+async def test_a_failing_batch_stores_nothing(any_store: Store, now: datetime) -> None:
+    store = any_store
     (alice,) = await make_users(store, now, "Alice")
     dev = await room(store, alice, "dev", now)
 
@@ -325,7 +339,7 @@ async def test_missed_messages_come_from_current_rooms_and_own_direct_messages(
     )
     await store.leave_room(alice.id, left.id)
 
-    missed = await store.missed_messages(alice.id, 0, 100)
+    missed = await replayed(store, alice.id, 0, 100)
 
     expected = ["general", "dev", "to alice", "from alice", "ops", "note to self"]
     assert [message.text for message in missed] == expected
@@ -333,11 +347,11 @@ async def test_missed_messages_come_from_current_rooms_and_own_direct_messages(
     assert ids == sorted(ids)
     assert missed[2].recipient == "Alice" and missed[2].sender == "Bob"
     # After an id, and cut at the limit (the oldest first).
-    assert [message.text for message in await store.missed_messages(alice.id, ids[1], 100)] == expected[2:]
-    assert [message.text for message in await store.missed_messages(alice.id, ids[1], 2)] == expected[2:4]
-    assert [message.text for message in await store.missed_messages(alice.id, 0, 1)] == ["general"]
-    assert await store.missed_messages(alice.id, ids[-1], 100) == []
-    assert [message.text for message in await store.missed_messages(carol.id, 0, 100)] == [
+    assert [message.text for message in await replayed(store, alice.id, ids[1], 100)] == expected[2:]
+    assert [message.text for message in await replayed(store, alice.id, ids[1], 2)] == expected[2:4]
+    assert [message.text for message in await replayed(store, alice.id, 0, 1)] == ["general"]
+    assert await replayed(store, alice.id, ids[-1], 100) == []
+    assert [message.text for message in await replayed(store, carol.id, 0, 100)] == [
         "general",
         "from alice",
         "not hers",
@@ -358,7 +372,7 @@ async def test_missed_messages_are_cut_per_room_then_merged(store: Store, now: d
 
     for after, limit in [(0, 5), (stored[10].id, 7), (0, 100)]:
         expected = [message for message in stored if message.id > after][:limit]
-        assert await store.missed_messages(alice.id, after, limit) == expected
+        assert await replayed(store, alice.id, after, limit) == expected
 
 
 # -- the queries use the indexes ---------------------------------------------
@@ -375,8 +389,8 @@ def statements(store: Store, kind: str = "SELECT") -> Iterator[list[tuple[str, A
             seen.append((statement, parameters))
 
     # The store's own SQL, on its engine and on its readers' (heavy reads on SQLite).
-    engines = [store._engine.sync_engine]  # noqa: SLF001
-    readers = store._readers  # noqa: SLF001
+    engines = [store.backend.engine.sync_engine]
+    readers = store.backend._readers  # noqa: SLF001
     if isinstance(readers, ThreadReaders):
         engines.append(readers._engine)  # noqa: SLF001
     for engine in engines:
@@ -396,6 +410,7 @@ def plan(path: Path, statement: str, parameters: Any) -> str:
         connection.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's query plans
 async def test_history_and_missed_queries_use_indexes(store: Store, db_path: Path, now: datetime) -> None:
     alice, bob = await make_users(store, now, "Alice", "Bob")
     dev = await room(store, alice, "dev", now)
@@ -412,7 +427,7 @@ async def test_history_and_missed_queries_use_indexes(store: Store, db_path: Pat
     plans = [plan(db_path, statement, parameters) for statement, parameters in seen]
     # The replay's statements run as plain SQL on the readers' connections: their plans as such.
     values = {"user": alice.id, "after": 0, "until": 10, "scan": 5, "keep": 4}
-    for replay in (repository._SQLITE_REPLAY_PAGE, repository._SQLITE_REPLAY_START):  # noqa: SLF001
+    for replay in (sqlite_backend._REPLAY_PAGE, sqlite_backend._REPLAY_START):  # noqa: SLF001
         given = replay.compiled.construct_params(values)
         plans.append(plan(db_path, replay.sql, [given[name] for name in replay.names]))
 
@@ -442,8 +457,8 @@ async def test_a_batch_is_one_insert(store: Store, now: datetime) -> None:
         stored = await store.insert_messages(batch)
 
     assert len(stored) == 500
-    # On SQLite the batch goes in through the store's own connection, in one statement that
-    # also skips stored nonces (ON CONFLICT); SQLAlchemy only reads the names back, once.
+    # One statement that also skips stored nonces (ON CONFLICT), through the backend's own
+    # connection (SQLite's writer thread, asyncpg's), not SQLAlchemy. The names are read back once.
     assert inserts == []
     assert len(selects) == 1
 
@@ -529,6 +544,7 @@ async def test_ids_keep_increasing_after_everything_is_pruned(store: Store, now:
     assert after.id > stored[-1].id
 
 
+@pytest.mark.sqlite_only  # the fast path's own conversion of values
 async def test_batch_fast_path_stores_timestamps_as_the_orm_does(
     store: Store, now: datetime, db_path: Path
 ) -> None:
@@ -545,10 +561,13 @@ async def test_batch_fast_path_stores_timestamps_as_the_orm_does(
     assert "+" not in message_at
 
 
-
-async def test_fast_path_ids_are_the_stored_rows_ids(store: Store, now: datetime, db_path: Path) -> None:
-    # The fast path infers ids from the last one when no row was skipped, and reads them back
-    # otherwise: either way each result must be the row the database holds under that id.
+async def test_result_ids_are_the_stored_rows_ids(
+    any_store: Store, now: datetime, database: ScratchDatabase
+) -> None:
+    store = any_store
+    # The SQLite fast path infers ids from the last one when no row was skipped, and reads them
+    # back otherwise; RETURNING gives them in no promised order: either way each result must be
+    # the row the database holds under that id.
     (alice,) = await make_users(store, now, "Alice")
     dev = await room(store, alice, "dev", now)
     rng = random.Random(5)
@@ -558,18 +577,18 @@ async def test_fast_path_ids_are_the_stored_rows_ids(store: Store, now: datetime
         nonces = [rng.choice([f"{round_}-{n}" for n in "abcd"] + [None]) for _ in range(rng.randint(1, 40))]
         drafts = [room_draft(alice, dev.id, f"r{round_} m{i}", now, nonce=n) for i, n in enumerate(nonces)]
         results = await store.insert_messages(drafts)
-        with sqlite3.connect(db_path) as db:
-            rows = {r[0]: r[1:] for r in db.execute("SELECT id, sender_id, nonce, text FROM messages")}
+        rows = {r[0]: r[1:] for r in database.rows("SELECT id, sender_id, nonce, text FROM messages")}
         for draft, result in zip(drafts, results, strict=True):
             assert rows[result.id] == (alice.id, draft.nonce, result.text)
             assert result.duplicate or result.text == draft.text
 
 
-async def test_replay_pages_carry_any_text_exactly(store: Store, now: datetime) -> None:
+async def test_replay_pages_carry_any_text_exactly(any_store: Store, now: datetime) -> None:
+    store = any_store
     # On SQLite a page travels packed in one value: texts holding its separators, newlines,
     # quotes, emoji and every other character come back exactly, and nonces too.
     alice, bob = await make_users(store, now, "Alice", "Bob")
-    texts = ["\x1e\x1f", "a\x1fb\x1ec", "line\nbreak", '"quoted"', "émoji 🎉", "\x00nul", "\\", "0" * 4000]
+    texts = ["\x1e\x1f", "a\x1fb\x1ec", "line\nbreak", '"quoted"', "émoji 🎉", "\x01soh", "\\", "0" * 4000]
     drafts = [
         room_draft(bob, 1, text, now + timedelta(microseconds=n), nonce=text[:64] if n % 2 else None)
         for n, text in enumerate(texts)
@@ -577,11 +596,12 @@ async def test_replay_pages_carry_any_text_exactly(store: Store, now: datetime) 
     drafts.append(dm_draft(bob, alice, "\x1fdirect\x1e", now, nonce="\x1e"))
     stored = await store.insert_messages(drafts)
 
-    assert await store.missed_messages(alice.id, 0, 100) == stored
+    assert await replayed(store, alice.id, 0, 100) == stored
     page, last = await store.replay_page(alice.id, stored[2].id, stored[-2].id, 3, list)
     assert page == stored[3:6] and last == stored[5].id
 
 
+@pytest.mark.sqlite_only  # compares the SQLite readers with the generic path on the same file
 async def test_replays_through_sqlalchemy_read_what_the_sqlite_readers_read(
     store: Store, db_url: str, now: datetime
 ) -> None:
@@ -591,15 +611,15 @@ async def test_replays_through_sqlalchemy_read_what_the_sqlite_readers_read(
     drafts = [room_draft(bob, [1, dev.id][n % 2], f"r{n}\x1e", now, nonce=f"n{n}") for n in range(30)]
     drafts += [dm_draft(bob, alice, "to alice", now), dm_draft(alice, alice, "to myself", now)]
     stored = await store.insert_messages(drafts)
-    orm = Store(create_engine(db_url))
+    orm = Store(Backend(create_engine(db_url)))
     try:
         last = stored[-1].id
         for after, until, keep in [(0, last, 5), (stored[3].id, stored[20].id, 100), (0, last, 0)]:
             assert await orm.replay_start(alice.id, after, until, keep) == await store.replay_start(
                 alice.id, after, until, keep
             )
-        assert await orm.missed_messages(alice.id, 0, 100) == await store.missed_messages(alice.id, 0, 100)
-        assert [m.text for m in await orm.missed_messages(alice.id, stored[-3].id, 10)] == [
+        assert await replayed(orm, alice.id, 0, 100) == await replayed(store, alice.id, 0, 100)
+        assert [m.text for m in await replayed(orm, alice.id, stored[-3].id, 10)] == [
             "to alice",
             "to myself",
         ]

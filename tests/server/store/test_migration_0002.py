@@ -7,11 +7,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import Connection
 
 from chatapp.server.store import Store, create_engine, upgrade
 from chatapp.server.store.migrate import alembic_config
+from tests.server.store.helpers import rooms_of
+from tests.support.databases import ScratchDatabase
+
+# The SQLite side of an old revision: its rebuilt tables, checked through SQLite's own pragmas.
+# (Every revision runs on PostgreSQL in test_migrations and test_migration_0004.)
+pytestmark = pytest.mark.sqlite_only
 
 # How the server's UTCDateTime stores an instant in SQLite: UTC wall-clock digits.
 T0 = "2025-01-02 03:04:05.000000"
@@ -81,7 +88,7 @@ def fill_0001(path: Path) -> None:
 
 
 async def test_upgrade_from_0001_keeps_users_and_sessions_and_puts_everyone_in_general(
-    db_url: str, db_path: Path
+    db_url: str, db_path: Path, database: ScratchDatabase
 ) -> None:
     await migrate(db_url, "0001")
     fill_0001(db_path)
@@ -102,7 +109,7 @@ async def test_upgrade_from_0001_keeps_users_and_sessions_and_puts_everyone_in_g
         assert (general.topic, general.owner_id) == ("", None)
         assert before - timedelta(seconds=1) <= general.created_at <= datetime.now(UTC)
         for user_id in (1, 2):
-            assert [room.name for room in await store.user_rooms(user_id)] == ["general"]
+            assert rooms_of(database, user_id) == ["general"]
             assert await store.seen_message_id(user_id) == 0
         alice = await store.find_user("alice")
         assert alice is not None and alice.username == "Alice" and alice.role == "user"
@@ -112,7 +119,7 @@ async def test_upgrade_from_0001_keeps_users_and_sessions_and_puts_everyone_in_g
 
         # A user registered after the upgrade joins the same 'general'.
         carol = await store.create_user("Carol", "hash-c", before)
-        assert await store.user_rooms(carol.id) == [general]
+        assert rooms_of(database, carol.id) == ["general"]
         assert [(r.name, r.members) for r in await store.list_rooms()] == [("general", 3)]
     finally:
         await store.close()

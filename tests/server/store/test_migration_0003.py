@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from chatapp.server.store import Store
 from tests.server.store.test_migration_0002 import T0, execute, fill_0001, migrate, query
+
+pytestmark = pytest.mark.sqlite_only  # the revision rewrites what only SQLite's fast path wrote
 
 
 async def test_adapter_timestamps_become_the_orms_and_read_the_same(db_url: str, db_path: Path) -> None:

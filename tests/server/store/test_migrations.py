@@ -3,7 +3,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, make_url
 
 from chatapp.server.store import (
     SchemaOutOfDate,
@@ -24,24 +23,14 @@ from chatapp.server.store import (
 )
 from chatapp.server.store.migrate import MIGRATIONS_DIR, alembic_config
 from chatapp.server.store.models import Base
+from tests.support.databases import ScratchDatabase
+
+# Migrations start from nothing, on PostgreSQL as on a new SQLite file.
+pytestmark = pytest.mark.empty_database
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALEMBIC = Path(sys.executable).with_name("alembic")
 APP_TABLES = {"users", "sessions", "rooms", "memberships", "messages"}
-
-
-def tables(path: Path) -> set[str]:
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    connection.close()
-    return {name for (name,) in rows}
-
-
-def version(path: Path) -> list[str]:
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    connection.close()
-    return [name for (name,) in rows]
 
 
 def alembic_cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -51,39 +40,44 @@ def alembic_cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_open_without_migrate_refuses_an_empty_database(db_url: str, db_path: Path) -> None:
+async def test_open_without_migrate_refuses_an_empty_database(db_url: str, database: ScratchDatabase) -> None:
     with pytest.raises(SchemaOutOfDate) as caught:
         await Store.open(db_url, migrate=False)
 
     message = str(caught.value)
     assert "alembic upgrade head" in message
-    assert f"CHATAPP_DATABASE_URL={db_url}" in message
+    # The URL, with any password masked: the message goes to a terminal and a log.
+    assert f"CHATAPP_DATABASE_URL={make_url(db_url).render_as_string(hide_password=True)}" in message
+    assert "chatapp-test-password" not in message
     assert "--no-migrate" in message
     assert caught.value.state.current == ()
-    assert not tables(db_path) & APP_TABLES
+    assert not database.tables() & APP_TABLES
 
 
-async def test_open_migrates_a_fresh_database_and_then_does_nothing(db_url: str, db_path: Path) -> None:
+async def test_open_migrates_a_fresh_database_and_then_does_nothing(
+    db_url: str, database: ScratchDatabase
+) -> None:
     store = await Store.open(db_url)
+    assert store.opened is not None and store.opened.migrated_from == "none (no chatapp tables yet)"
     await store.close()
-    assert tables(db_path) >= APP_TABLES
-    assert version(db_path) == [head_revision()]
-    schema = db_path.read_bytes()
+    assert database.tables() >= APP_TABLES
+    assert database.revisions() == [head_revision()]
+    schema = database.path.read_bytes() if database.path is not None else None
 
     store = await Store.open(db_url, migrate=True)
+    assert store.opened is not None and store.opened.migrated_from is None
     await store.close()
     store = await Store.open(db_url, migrate=False)
     await store.close()
 
-    assert version(db_path) == [head_revision()]
-    assert db_path.read_bytes() == schema
+    assert database.revisions() == [head_revision()]
+    if database.path is not None:
+        assert database.path.read_bytes() == schema
 
 
-async def test_open_refuses_a_database_from_a_newer_version(db_url: str, db_path: Path) -> None:
+async def test_open_refuses_a_database_from_a_newer_version(db_url: str, database: ScratchDatabase) -> None:
     await (await Store.open(db_url)).close()
-    with sqlite3.connect(db_path) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = 'f00d'")
-    connection.close()
+    database.execute("UPDATE alembic_version SET version_num = 'f00d'")
 
     for migrate in (True, False):
         with pytest.raises(SchemaOutOfDate, match="f00d.*newer chatapp"):
@@ -100,19 +94,20 @@ async def test_upgrade_leaves_the_callers_logging_alone(db_url: str) -> None:
     assert logging.getLogger().handlers == root_handlers
 
 
-async def test_upgrade_is_idempotent_on_a_shared_engine(db_url: str) -> None:
+async def test_upgrade_is_idempotent_on_a_shared_engine(db_url: str, database: ScratchDatabase) -> None:
     engine = create_engine(db_url)
     try:
-        await upgrade(engine)
-        await upgrade(engine)
+        assert await upgrade(engine) == ()  # it found nothing
+        assert await upgrade(engine) == (head_revision(),)  # it found the schema up to date
         state = await schema_state(engine)
-        async with engine.connect() as connection:
-            foreign_keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
+        if database.is_sqlite:
+            async with engine.connect() as connection:
+                foreign_keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
+            # The migration switches enforcement off on its connection; the pool must get it back on.
+            assert foreign_keys == 1
     finally:
         await engine.dispose()
     assert state.up_to_date and state.current == (head_revision(),)
-    # The migration switches enforcement off on its connection; the pool must get it back on.
-    assert foreign_keys == 1
 
 
 async def test_models_and_migrations_agree(db_url: str) -> None:
@@ -132,8 +127,8 @@ async def test_models_and_migrations_agree(db_url: str) -> None:
         await engine.dispose()
 
 
-def test_alembic_cli_upgrade_and_downgrade(db_url: str, db_path: Path) -> None:
-    url, path = db_url, db_path
+def test_alembic_cli_upgrade_and_downgrade(db_url: str, database: ScratchDatabase) -> None:
+    url = db_url
 
     up = alembic_cli("upgrade", "head", url=url)
     assert up.returncode == 0, up.stderr
@@ -141,17 +136,17 @@ def test_alembic_cli_upgrade_and_downgrade(db_url: str, db_path: Path) -> None:
     assert "Running upgrade  -> 0001" in up.stderr
     assert "Running upgrade 0001 -> 0002" in up.stderr
     assert f"-> {head_revision()}" in up.stderr
-    assert tables(path) >= APP_TABLES
-    assert version(path) == [head_revision()]
+    assert database.tables() >= APP_TABLES
+    assert database.revisions() == [head_revision()]
 
     down = alembic_cli("downgrade", "base", url=url)
     assert down.returncode == 0, down.stderr
-    assert not tables(path) & APP_TABLES
-    assert version(path) == []
+    assert not database.tables() & APP_TABLES
+    assert database.revisions() == []
 
 
 def test_offline_sql_renders_for_postgresql() -> None:
-    # No PostgreSQL server here; rendering the DDL still catches SQLite-only constructs.
+    # Without a server: the DDL an operator gets from `alembic upgrade head --sql`.
     output = io.StringIO()
     config = alembic_config()
     config.output_buffer = output
@@ -165,7 +160,10 @@ def test_offline_sql_renders_for_postgresql() -> None:
     assert "CONSTRAINT uq_users_username_key UNIQUE (username_key)" in sql
     assert "ON DELETE CASCADE" in sql
     assert "ON DELETE SET NULL" in sql
-    assert "id SERIAL NOT NULL" in sql
+    assert "id SERIAL NOT NULL" in sql  # made 64-bit by revision 0004:
+    assert (
+        "ALTER COLUMN id TYPE BIGINT" in sql and "ALTER SEQUENCE IF EXISTS messages_id_seq AS bigint" in sql
+    )
     assert "AUTOINCREMENT" not in sql
     assert "INSERT INTO rooms" in sql and "'general'" in sql
 
@@ -191,7 +189,7 @@ def downgrade():
 
 
 async def test_a_failing_upgrade_leaves_the_database_untouched(
-    db_url: str, db_path: Path, tmp_path: Path
+    db_url: str, database: ScratchDatabase, tmp_path: Path
 ) -> None:
     extra = tmp_path / "versions"
     extra.mkdir()
@@ -214,7 +212,7 @@ async def test_a_failing_upgrade_leaves_the_database_untouched(
     finally:
         await engine.dispose()
     # Every real revision ran in the same transaction as the broken one, so they are gone too.
-    assert not tables(db_path) & (APP_TABLES | {"scratch"})
+    assert not database.tables() & (APP_TABLES | {"scratch"})
 
 
 def test_autogenerate_writes_portable_types(tmp_path: Path) -> None:

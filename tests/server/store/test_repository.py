@@ -8,16 +8,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from chatapp.server.store import SessionRecord, Store, UsernameTaken, UserRecord
+from tests.server.store.helpers import make_session, token
 
 HOUR = timedelta(hours=1)
-
-
-def token(n: int) -> str:
-    return f"{n:064x}"
-
-
-async def make_session(store: Store, user: UserRecord, now: datetime, n: int = 1) -> SessionRecord:
-    return await store.create_session(user.id, token(n), "127.0.0.1:5000", now, now + 24 * HOUR)
 
 
 def assert_utc(*values: datetime | None) -> None:
@@ -120,7 +113,7 @@ async def test_naive_datetimes_are_refused(store: Store) -> None:
 async def test_create_and_find_session(store: Store, now: datetime) -> None:
     user = await store.create_user("Alice", "h", now)
 
-    session = await store.create_session(user.id, token(1), "10.0.0.1:4242", now, now + HOUR)
+    session = await make_session(store, user, now, 1, peer="10.0.0.1:4242", hours=1)
 
     assert session == SessionRecord(
         id=session.id,
@@ -163,7 +156,7 @@ async def test_session_tokens_are_unique(store: Store, now: datetime) -> None:
 async def test_sessions_need_an_existing_user(store: Store, now: datetime) -> None:
     # Proves foreign keys are enforced on the store's own pooled connections.
     with pytest.raises(IntegrityError):
-        await store.create_session(12345, token(1), "127.0.0.1:1", now, now + HOUR)
+        await store.sign_in(12345, token(1), "127.0.0.1:1", now, now + HOUR)
 
 
 async def test_end_session(store: Store, now: datetime) -> None:
@@ -200,7 +193,7 @@ async def test_reopen_session(store: Store, now: datetime) -> None:
     await store.end_session(session.id, "disconnect", now + HOUR)
     resumed_at = now + 2 * HOUR
 
-    await store.reopen_session(session.id, "10.9.8.7:6543", resumed_at)
+    assert await store.reopen_session_with_rooms(session.id, "10.9.8.7:6543", resumed_at) is not None
 
     found = await store.find_session(token(1))
     assert found is not None
@@ -217,7 +210,7 @@ async def test_reopen_only_touches_its_own_user(store: Store, now: datetime) -> 
     session = await make_session(store, alice, now, n=1)
     await make_session(store, bob, now, n=2)
 
-    await store.reopen_session(session.id, "1.2.3.4:5", now + HOUR)
+    await store.reopen_session_with_rooms(session.id, "1.2.3.4:5", now + HOUR)
 
     found_bob = await store.find_user("bob")
     assert found_bob is not None and found_bob.last_login_at == now

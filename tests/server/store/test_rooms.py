@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from chatapp.protocol.limits import DEFAULT_ROOM
 from chatapp.server.store import RoomRecord, RoomSummary, Store
-from tests.server.store.helpers import make_users
+from tests.server.store.helpers import make_session, make_users, rooms_of, token
+from tests.support.databases import ScratchDatabase
 
 HOUR = timedelta(hours=1)
 
@@ -18,20 +17,21 @@ HOUR = timedelta(hours=1)
 # -- users and 'general' -------------------------------------------------------
 
 
-async def test_a_new_user_is_a_member_of_general(store: Store, now: datetime) -> None:
+async def test_a_new_user_is_a_member_of_general(
+    store: Store, database: ScratchDatabase, now: datetime
+) -> None:
     (alice,) = await make_users(store, now, "Alice")
 
     general = await store.get_room(DEFAULT_ROOM)
     assert general is not None
-    assert await store.user_rooms(alice.id) == [general]
-    assert await store.is_member(alice.id, general.id)
+    assert (await store.sign_in(alice.id, token(1), "p", now, now + HOUR)).rooms == [general]
+    assert rooms_of(database, alice.id) == [DEFAULT_ROOM]
 
 
-async def test_create_user_recreates_a_missing_general(store: Store, db_path: Path, now: datetime) -> None:
-    connection = sqlite3.connect(db_path)
-    with connection:
-        connection.execute("DELETE FROM rooms")
-    connection.close()
+async def test_create_user_recreates_a_missing_general(
+    store: Store, database: ScratchDatabase, now: datetime
+) -> None:
+    database.execute("DELETE FROM rooms")
 
     alice, bob = await make_users(store, now, "Alice", "Bob")
 
@@ -42,12 +42,9 @@ async def test_create_user_recreates_a_missing_general(store: Store, db_path: Pa
 
 
 async def test_concurrent_registrations_all_join_one_general(
-    store: Store, db_path: Path, now: datetime
+    store: Store, database: ScratchDatabase, now: datetime
 ) -> None:
-    connection = sqlite3.connect(db_path)
-    with connection:
-        connection.execute("DELETE FROM rooms")
-    connection.close()
+    database.execute("DELETE FROM rooms")
 
     users = await asyncio.gather(*(store.create_user(f"user{n}", "h", now) for n in range(8)))
 
@@ -55,14 +52,7 @@ async def test_concurrent_registrations_all_join_one_general(
     general = await store.get_room(DEFAULT_ROOM)
     assert general is not None
     for user in users:
-        assert await store.is_member(user.id, general.id)
-
-
-async def test_find_user_by_id(store: Store, now: datetime) -> None:
-    (alice,) = await make_users(store, now, "Alice")
-
-    assert await store.find_user_by_id(alice.id) == alice
-    assert await store.find_user_by_id(alice.id + 1000) is None
+        assert rooms_of(database, user.id) == [DEFAULT_ROOM]
 
 
 async def test_seen_message_id_only_rises(store: Store, now: datetime) -> None:
@@ -84,12 +74,12 @@ async def test_last_seen(store: Store, now: datetime) -> None:
     alice, bob = await make_users(store, now, "Alice", "Bob")
     assert await store.last_seen(alice.id) is None
 
-    first = await store.create_session(alice.id, "1" * 64, "p", now, now + 24 * HOUR)
+    first = await make_session(store, alice, now, 1)
     assert await store.last_seen(alice.id) == now
     await store.end_session(first.id, "disconnect", now + HOUR)
     assert await store.last_seen(alice.id) == now + HOUR
     # A later session still open, seen at login.
-    await store.create_session(alice.id, "2" * 64, "p", now + 2 * HOUR, now + 24 * HOUR)
+    await make_session(store, alice, now + 2 * HOUR, 2)
     assert await store.last_seen(alice.id) == now + 2 * HOUR
     # A shutdown ends it later without touching last_seen_at: ended_at counts.
     await store.end_open_sessions("shutdown", now + 5 * HOUR)
@@ -103,7 +93,9 @@ async def test_last_seen(store: Store, now: datetime) -> None:
 # -- rooms -------------------------------------------------------------------
 
 
-async def test_join_room_creates_it_owned_by_the_joiner(store: Store, now: datetime) -> None:
+async def test_join_room_creates_it_owned_by_the_joiner(
+    store: Store, database: ScratchDatabase, now: datetime
+) -> None:
     alice, bob = await make_users(store, now, "Alice", "Bob")
     assert await store.get_room("dev") is None
 
@@ -116,10 +108,12 @@ async def test_join_room_creates_it_owned_by_the_joiner(store: Store, now: datet
     again = await store.join_room(bob.id, "dev", now + HOUR)
     assert again == (room, False, True)
     assert await store.join_room(alice.id, "dev", now + HOUR) == (room, False, False)
-    assert await store.is_member(bob.id, room.id)
+    assert rooms_of(database, bob.id) == ["dev", DEFAULT_ROOM]
 
 
-async def test_concurrent_creators_of_one_room(store: Store, now: datetime) -> None:
+async def test_concurrent_creators_of_one_room(
+    store: Store, database: ScratchDatabase, now: datetime
+) -> None:
     users = await make_users(store, now, "Alice", "Bob", "Carol", "Dave")
 
     results = await asyncio.gather(*(store.join_room(user.id, "dev", now) for user in users))
@@ -132,7 +126,7 @@ async def test_concurrent_creators_of_one_room(store: Store, now: datetime) -> N
     creator = next(user for user, (_, created, _) in zip(users, results, strict=True) if created)
     assert room.owner_id == creator.id
     for user in users:
-        assert await store.is_member(user.id, room.id)
+        assert "dev" in rooms_of(database, user.id)
     assert [summary for summary in await store.list_rooms() if summary.name == "dev"] == [
         RoomSummary(name="dev", topic="", members=4)
     ]
@@ -154,14 +148,14 @@ async def test_join_room_of_a_missing_user_fails(store: Store, now: datetime) ->
     assert await store.get_room("dev") is None
 
 
-async def test_leave_room(store: Store, now: datetime) -> None:
+async def test_leave_room(store: Store, database: ScratchDatabase, now: datetime) -> None:
     alice, bob = await make_users(store, now, "Alice", "Bob")
     room, _, _ = await store.join_room(alice.id, "dev", now)
 
     assert await store.leave_room(alice.id, room.id) is True
     assert await store.leave_room(alice.id, room.id) is False
     assert await store.leave_room(bob.id, room.id) is False
-    assert not await store.is_member(alice.id, room.id)
+    assert rooms_of(database, alice.id) == [DEFAULT_ROOM]
     # The room stays (empty) and keeps its owner.
     assert await store.get_room("dev") == room
     assert await store.join_room(alice.id, "dev", now) == (room, False, True)
@@ -180,20 +174,16 @@ async def test_set_topic(store: Store, now: datetime) -> None:
     )
 
 
-async def test_user_rooms_count_and_membership(store: Store, now: datetime) -> None:
+async def test_a_sign_in_reads_the_users_rooms_by_name(store: Store, now: datetime) -> None:
     alice, bob = await make_users(store, now, "Alice", "Bob")
     for name in ("zeta", "alpha", "mid"):
         await store.join_room(alice.id, name, now)
-    alpha = await store.get_room("alpha")
-    assert alpha is not None
 
-    assert [room.name for room in await store.user_rooms(alice.id)] == ["alpha", "general", "mid", "zeta"]
-    assert await store.count_user_rooms(alice.id) == 4
-    assert await store.count_user_rooms(bob.id) == 1
-    assert await store.count_user_rooms(12345) == 0
-    assert await store.user_rooms(12345) == []
-    assert await store.is_member(alice.id, alpha.id)
-    assert not await store.is_member(bob.id, alpha.id)
+    signed = await store.sign_in(alice.id, token(1), "p", now, now + HOUR)
+    assert [room.name for room in signed.rooms] == ["alpha", "general", "mid", "zeta"]
+    assert [room.name for room in (await store.sign_in(bob.id, token(2), "p", now, now + HOUR)).rooms] == [
+        "general"
+    ]
 
 
 async def test_list_rooms(store: Store, now: datetime) -> None:
@@ -233,17 +223,13 @@ async def test_rooms_in_common(store: Store, now: datetime) -> None:
 
 
 async def test_deleting_a_user_keeps_their_rooms_without_owner(
-    store: Store, db_path: Path, now: datetime
+    store: Store, database: ScratchDatabase, now: datetime
 ) -> None:
     # No method deletes users yet; the schema's ON DELETE rules are ready for one.
     alice, bob = await make_users(store, now, "Alice", "Bob")
     room, _, _ = await store.join_room(alice.id, "dev", now)
     await store.join_room(bob.id, "dev", now)
-    connection = sqlite3.connect(db_path)
-    with connection:
-        connection.execute("PRAGMA foreign_keys = ON")
-        connection.execute("DELETE FROM users WHERE id = ?", (alice.id,))
-    connection.close()
+    database.execute("DELETE FROM users WHERE id = :id", id=alice.id)
 
     found = await store.get_room("dev")
     assert found is not None and found.owner_id is None

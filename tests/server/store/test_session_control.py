@@ -10,7 +10,7 @@ HOUR = timedelta(hours=1)
 
 
 async def make_session(store: Store, user: UserRecord, n: int, at: datetime) -> SessionRecord:
-    return await store.create_session(user.id, f"{n:064x}", f"10.0.0.{n}:5000", at, at + 24 * HOUR)
+    return (await store.sign_in(user.id, f"{n:064x}", f"10.0.0.{n}:5000", at, at + 24 * HOUR)).session
 
 
 async def test_live_sessions_are_the_usable_ones_most_recent_first(store: Store, now: datetime) -> None:

@@ -1,8 +1,10 @@
 """Session work (sign-in and sign-out) in batches: the SQLite fast path and the SQLAlchemy path.
 
-Both paths run on real SQLite files. The SQLAlchemy path is what other
-databases (PostgreSQL) use; here it is a :class:`Store` built without the fast
-path. The two must store the very same rows and return the very same records.
+The SQLAlchemy path is what PostgreSQL uses; on SQLite it is a :class:`Store`
+on the generic :class:`Backend` instead of the SQLite file's. The two must
+store the very same rows and return the very same records. Tests with the
+``any_store`` fixture run on the SQLite fast path, the SQLAlchemy path on
+SQLite, and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,38 +19,19 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
-from chatapp.server.store import SessionRecord, Store, UserRecord, create_engine, sqlite_sessions
+from chatapp.server.store import SessionRecord, Store, UserRecord, sqlite_sessions
+from tests.server.store.helpers import make_session, open_store, rooms_of, token
+from tests.support.databases import PostgresDatabases, ScratchDatabase
 
 HOUR = timedelta(hours=1)
 PATHS = ("fast", "sqlalchemy")
-
-
-def token(n: int) -> str:
-    return f"{n:064x}"
-
-
-async def open_store(url: str, path: str, **options: Any) -> Store:
-    store = await Store.open(url, **options)  # migrates; SQLite: with the fast path
-    if path == "fast":
-        return store
-    await store.close()
-    return Store(create_engine(url, **options))
-
-
-@pytest.fixture(params=PATHS)
-async def any_store(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[Store]:
-    store = await open_store(db_url, request.param)
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def users_with_sessions(store: Store, now: datetime, count: int) -> list[SessionRecord]:
     sessions = []
     for n in range(count):
         user = await store.create_user(f"user{n}", "h", now)
-        sessions.append(await store.create_session(user.id, token(n), f"10.0.0.{n}:1", now, now + 24 * HOUR))
+        sessions.append(await make_session(store, user, now, n, peer=f"10.0.0.{n}:1"))
     return sessions
 
 
@@ -58,8 +40,28 @@ def rows(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
         return db.execute(sql).fetchall()
 
 
-def seen_ids(db_path: Path) -> dict[str, int]:
-    return dict(rows(db_path, "SELECT username, seen_message_id FROM users"))  # type: ignore[arg-type]
+def seen_ids(database: ScratchDatabase) -> dict[str, int]:
+    return dict(database.rows("SELECT username, seen_message_id FROM users"))
+
+
+def refuse_ending(database: ScratchDatabase, session_id: int | None = None) -> None:
+    """Make the database itself refuse to end that session (any session): a real failure of one
+    statement, as a constraint would fail it (IntegrityError)."""
+    only = "" if session_id is None else f" AND NEW.id = {session_id}"
+    if database.is_sqlite:
+        database.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE OF ended_at ON sessions "
+            f"WHEN NEW.ended_at IS NOT NULL{only} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        return
+    database.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.ended_at IS NOT NULL{only} THEN "
+        "RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$"
+    )
+    database.execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE OF ended_at ON sessions FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
 
 
 # -- the two paths agree -------------------------------------------------------
@@ -70,9 +72,9 @@ async def run_life_cycle(store: Store, now: datetime) -> list[object]:
     alice = await store.create_user("Alice", "h", now)
     bob = await store.create_user("Bob", "h", now)
     await store.join_room(alice.id, "dev", now)
-    first = await store.create_session(alice.id, token(1), "10.0.0.1:1", now, now + 24 * HOUR)
-    second = await store.create_session(bob.id, token(2), "10.0.0.2:2", now, now + 24 * HOUR)
-    third = await store.create_session(bob.id, token(3), "10.0.0.2:3", now, now + 24 * HOUR)
+    first = await make_session(store, alice, now, 1, peer="10.0.0.1:1")
+    second = await make_session(store, bob, now, 2, peer="10.0.0.2:2")
+    third = await make_session(store, bob, now, 3, peer="10.0.0.2:3")
     seen: list[object] = []
     await store.end_session(first.id, "disconnect", now + HOUR, seen_message_id=7)
     seen.append(await store.find_session(token(1)))
@@ -81,7 +83,7 @@ async def run_life_cycle(store: Store, now: datetime) -> list[object]:
     seen.append([(room.id, room.name, room.topic, room.owner_id) for room in rooms])
     seen.append(await store.find_session(token(1)))
     await store.end_session(first.id, "quit", now + 3 * HOUR, revoke=True, seen_message_id=5)
-    await store.reopen_session(second.id, "10.0.0.3:3", now + 4 * HOUR)
+    await store.reopen_session_with_rooms(second.id, "10.0.0.3:3", now + 4 * HOUR)
     await store.set_seen_message_id(bob.id, 9)
     await store.set_seen_message_id(bob.id, 3)
     seen.append(await store.end_open_sessions("shutdown", now + 5 * HOUR))
@@ -96,6 +98,7 @@ async def run_life_cycle(store: Store, now: datetime) -> list[object]:
     return seen
 
 
+@pytest.mark.sqlite_only
 async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     tmp_path: Path, now: datetime
 ) -> None:
@@ -137,8 +140,34 @@ async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     assert (room_names, bob_seen) == (["general"], 9)
 
 
+async def test_both_postgresql_paths_store_the_same_rows_and_return_the_same_records(
+    postgres_databases: PostgresDatabases, now: datetime
+) -> None:
+    """asyncpg's own session path against the SQLAlchemy one, on two fresh databases."""
+    results = {}
+    for path in PATHS:
+        name = postgres_databases.take(migrated=True)
+        database = ScratchDatabase("postgresql", postgres_databases.server.url(name))
+        try:
+            store = await open_store(database.url, path)
+            try:
+                results[path] = await run_life_cycle(store, now)
+            finally:
+                await store.close()
+            results[path + " rows"] = [
+                database.rows("SELECT * FROM sessions ORDER BY id"),
+                database.rows("SELECT * FROM users ORDER BY id"),
+                database.rows("SELECT * FROM memberships ORDER BY user_id, room_id"),
+            ]
+        finally:
+            postgres_databases.give_back(name)
+
+    assert results["fast"] == results["sqlalchemy"]
+    assert results["fast rows"] == results["sqlalchemy rows"]
+
+
 async def test_concurrent_registrations_and_logins_share_transactions(
-    any_store: Store, db_path: Path, now: datetime
+    any_store: Store, database: ScratchDatabase, now: datetime
 ) -> None:
     before = any_store._session_ops.stats  # noqa: SLF001 - how the store batched its work
     users = await asyncio.gather(*(any_store.create_user(f"new{n}", f"hash{n}", now) for n in range(100)))
@@ -153,11 +182,13 @@ async def test_concurrent_registrations_and_logins_share_transactions(
     assert all(u.role == "user" and u.created_at == now and u.last_login_at is None for u in users)
     assert all([room.name for room in s.rooms] == ["general"] and s.seen_message_id == 0 for s in signed)
     assert len({s.session.id for s in signed}) == 100
-    assert rows(db_path, "SELECT COUNT(*) FROM memberships") == [(100,)]
-    assert rows(db_path, "SELECT COUNT(*) FROM users WHERE last_login_at IS NOT NULL") == [(100,)]
+    assert database.rows("SELECT COUNT(*) FROM memberships") == [(100,)]
+    assert database.rows("SELECT COUNT(*) FROM users WHERE last_login_at IS NOT NULL") == [(100,)]
 
 
-async def test_a_taken_name_fails_alone_in_its_batch(any_store: Store, db_path: Path, now: datetime) -> None:
+async def test_a_taken_name_fails_alone_in_its_batch(
+    any_store: Store, database: ScratchDatabase, now: datetime
+) -> None:
     outcomes = await asyncio.gather(
         any_store.create_user("Carol", "h", now),
         any_store.create_user("carol", "h", now),
@@ -166,12 +197,13 @@ async def test_a_taken_name_fails_alone_in_its_batch(any_store: Store, db_path: 
     )
 
     assert [type(o).__name__ for o in outcomes] == ["UserRecord", "UsernameTaken", "UserRecord"]
-    assert rows(db_path, "SELECT username FROM users ORDER BY id") == [("Carol",), ("Dave",)]
-    assert rows(db_path, "SELECT COUNT(*) FROM memberships") == [(2,)]
+    assert database.rows("SELECT username FROM users ORDER BY id") == [("Carol",), ("Dave",)]
+    assert database.rows("SELECT COUNT(*) FROM memberships") == [(2,)]
 
 
+@pytest.mark.sqlite_only
 async def test_a_session_reopened_by_the_fast_path_is_found_by_sqlalchemy_identically(
-    db_url: str, now: datetime
+    database: ScratchDatabase, db_url: str, now: datetime
 ) -> None:
     fast = await open_store(db_url, "fast")
     orm = await open_store(db_url, "sqlalchemy")
@@ -188,7 +220,7 @@ async def test_a_session_reopened_by_the_fast_path_is_found_by_sqlalchemy_identi
             session, peer="10.9.8.7:6543", last_seen_at=now + 2 * HOUR, ended_at=None, end_reason=None
         )
         assert by_orm[1].last_login_at == now + 2 * HOUR
-        assert rooms == await orm.user_rooms(session.user_id)
+        assert rooms is not None and [room.name for room in rooms] == rooms_of(database, session.user_id)
         # And the other way round: what SQLAlchemy writes, the fast path reads alike.
         await orm.end_session(session.id, "quit", now + 3 * HOUR, revoke=True, seen_message_id=4)
         assert await fast.find_session(token(0)) == await orm.find_session(token(0))
@@ -218,7 +250,7 @@ async def test_naive_datetimes_are_refused(any_store: Store, now: datetime) -> N
 
 
 async def test_concurrent_sign_outs_share_a_transaction(
-    any_store: Store, db_path: Path, now: datetime
+    any_store: Store, database: ScratchDatabase, now: datetime
 ) -> None:
     sessions = await users_with_sessions(any_store, now, 120)
     before = any_store._session_ops.stats  # noqa: SLF001 - how the store batched its work
@@ -233,21 +265,16 @@ async def test_concurrent_sign_outs_share_a_transaction(
     after = any_store._session_ops.stats  # noqa: SLF001
     assert after.ops - before.ops == 120
     assert after.batches - before.batches <= 2  # everything queued in one turn goes together
-    assert rows(db_path, "SELECT COUNT(*) FROM sessions WHERE end_reason = 'disconnect'") == [(120,)]
-    assert seen_ids(db_path) == {f"user{n}": 100 + n for n in range(120)}
+    assert database.rows("SELECT COUNT(*) FROM sessions WHERE end_reason = 'disconnect'") == [(120,)]
+    assert seen_ids(database) == {f"user{n}": 100 + n for n in range(120)}
 
 
 async def test_a_failing_op_fails_alone_and_the_rest_of_its_batch_commits(
-    any_store: Store, db_path: Path, now: datetime
+    any_store: Store, database: ScratchDatabase, now: datetime
 ) -> None:
     sessions = await users_with_sessions(any_store, now, 5)
     doomed = sessions[2]
-    with sqlite3.connect(db_path) as db:
-        # A real SQLite failure of one statement: ending that one session is refused.
-        db.execute(
-            f"CREATE TRIGGER refuse BEFORE UPDATE OF ended_at ON sessions WHEN NEW.id = {doomed.id} "
-            "AND NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )
+    refuse_ending(database, doomed.id)
     before = any_store._session_ops.stats  # noqa: SLF001
 
     outcomes = await asyncio.gather(
@@ -270,34 +297,30 @@ async def test_a_failing_op_fails_alone_and_the_rest_of_its_batch_commits(
     assert [room.name for room in rooms] == ["general"]  # type: ignore[union-attr]
     by_session = {
         sid: (ended, reason)
-        for sid, ended, reason in rows(db_path, "SELECT id, ended_at, end_reason FROM sessions")
+        for sid, ended, reason in database.rows("SELECT id, ended_at, end_reason FROM sessions")
     }
     assert by_session[doomed.id] == (None, None)  # its op rolled back whole ...
-    assert seen_ids(db_path)["user2"] == 0  # ... its seen cursor with it
-    assert {n: seen_ids(db_path)[f"user{n}"] for n in (0, 1, 3, 4)} == {0: 10, 1: 11, 3: 13, 4: 14}
+    assert seen_ids(database)["user2"] == 0  # ... its seen cursor with it
+    assert {n: seen_ids(database)[f"user{n}"] for n in (0, 1, 3, 4)} == {0: 10, 1: 11, 3: 13, 4: 14}
     assert [by_session[s.id][1] for s in sessions] == ["disconnect", "disconnect", None, "disconnect", None]
 
 
-async def test_a_lone_failing_op_raises(any_store: Store, db_path: Path, now: datetime) -> None:
+async def test_a_lone_failing_op_raises(any_store: Store, database: ScratchDatabase, now: datetime) -> None:
     (session,) = await users_with_sessions(any_store, now, 1)
-    with sqlite3.connect(db_path) as db:
-        db.execute(
-            "CREATE TRIGGER refuse BEFORE UPDATE OF ended_at ON sessions "
-            "WHEN NEW.ended_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )
+    refuse_ending(database)
 
     with pytest.raises(IntegrityError):
         await any_store.end_session(session.id, "disconnect", now + HOUR, seen_message_id=3)
 
-    assert seen_ids(db_path) == {"user0": 0}
-    await any_store.reopen_session(session.id, "1.2.3.4:5", now)  # the next batch is fine
+    assert seen_ids(database) == {"user0": 0}
+    await any_store.reopen_session_with_rooms(session.id, "1.2.3.4:5", now)  # the next batch is fine
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.sqlite_only  # SQLite's write lock, held by another connection
 async def test_a_failed_transaction_fails_every_op_and_stores_nothing(
-    path: str, db_url: str, db_path: Path, now: datetime
+    store_path: str, database: ScratchDatabase, db_path: Path, now: datetime
 ) -> None:
-    store = await open_store(db_url, path, busy_timeout_ms=200)
+    store = await open_store(database.url, store_path, busy_timeout_ms=200)
     try:
         sessions = await users_with_sessions(store, now, 3)
         locker = sqlite3.connect(db_path, isolation_level=None)
@@ -316,16 +339,16 @@ async def test_a_failed_transaction_fails_every_op_and_stores_nothing(
         # One exception object per caller: a shared one would grow one traceback per await.
         assert len({id(o) for o in outcomes}) == 3
         assert rows(db_path, "SELECT COUNT(*) FROM sessions WHERE ended_at IS NOT NULL") == [(0,)]
-        assert set(seen_ids(db_path).values()) == {0}
+        assert set(seen_ids(database).values()) == {0}
         # Once the lock is gone the same store goes on.
         await store.end_session(sessions[0].id, "disconnect", now + HOUR, seen_message_id=5)
-        assert seen_ids(db_path)["user0"] == 5
+        assert seen_ids(database)["user0"] == 5
     finally:
         await store.close()
 
 
 async def test_a_write_is_done_even_if_its_caller_is_cancelled(
-    any_store: Store, db_path: Path, now: datetime
+    any_store: Store, database: ScratchDatabase, now: datetime
 ) -> None:
     (session,) = await users_with_sessions(any_store, now, 1)
 
@@ -338,12 +361,11 @@ async def test_a_write_is_done_even_if_its_caller_is_cancelled(
     # Ops run in submit order: this read comes after the cancelled caller's write.
     found = await any_store.find_session(token(0))
     assert found is not None and found[0].end_reason == "shutdown"
-    assert seen_ids(db_path) == {"user0": 8}
+    assert seen_ids(database) == {"user0": 8}
 
 
-@pytest.mark.parametrize("path", PATHS)
-async def test_close_writes_what_is_queued(path: str, db_url: str, db_path: Path, now: datetime) -> None:
-    store = await open_store(db_url, path)
+async def test_close_writes_what_is_queued(store_path: str, database: ScratchDatabase, now: datetime) -> None:
+    store = await open_store(database.url, store_path)
     sessions = await users_with_sessions(store, now, 50)
     pending = [
         asyncio.create_task(store.end_session(s.id, "shutdown", now + HOUR, seen_message_id=n + 1))
@@ -354,12 +376,12 @@ async def test_close_writes_what_is_queued(path: str, db_url: str, db_path: Path
     await store.close()
 
     assert all(task.done() and task.exception() is None for task in pending)
-    assert rows(db_path, "SELECT COUNT(*) FROM sessions WHERE end_reason = 'shutdown'") == [(50,)]
-    assert seen_ids(db_path) == {f"user{n}": n + 1 for n in range(50)}
+    assert database.rows("SELECT COUNT(*) FROM sessions WHERE end_reason = 'shutdown'") == [(50,)]
+    assert seen_ids(database) == {f"user{n}": n + 1 for n in range(50)}
 
 
 async def test_end_open_sessions_comes_after_the_ends_queued_before_it(
-    any_store: Store, db_path: Path, now: datetime
+    any_store: Store, database: ScratchDatabase, now: datetime
 ) -> None:
     sessions = await users_with_sessions(any_store, now, 3)
 
@@ -369,9 +391,9 @@ async def test_end_open_sessions_comes_after_the_ends_queued_before_it(
     )
 
     assert outcomes == [None, 2]
-    reasons = [reason for (reason,) in rows(db_path, "SELECT end_reason FROM sessions ORDER BY id")]
+    reasons = [reason for (reason,) in database.rows("SELECT end_reason FROM sessions ORDER BY id")]
     assert reasons == ["disconnect", "shutdown", "shutdown"]
-    assert seen_ids(db_path)["user0"] == 6
+    assert seen_ids(database)["user0"] == 6
 
 
 async def test_seen_cursor_is_never_lowered(any_store: Store, now: datetime) -> None:
@@ -395,6 +417,7 @@ async def test_users_records_from_the_fast_path_are_plain_records(store: Store, 
     assert found[1].created_at.tzinfo is not None and found[1].role == "user"
 
 
+@pytest.mark.sqlite_only  # the fast path's own SQL
 async def test_every_session_statement_uses_an_index(store: Store, db_path: Path) -> None:
     statements = [
         value for name, value in vars(sqlite_sessions).items() if name.startswith("_") and name.isupper()
@@ -417,7 +440,7 @@ async def test_a_revoked_or_expired_session_is_not_reopened(any_store: Store, no
     await any_store.end_session(revoked.id, "quit", now + HOUR, revoke=True)
     later = now + 25 * HOUR  # past the 24-hour expiry of the other two
     assert await any_store.reopen_session_with_rooms(revoked.id, "1.2.3.4:5", now + 2 * HOUR) is None
-    assert await any_store.reopen_session(expired.id, "1.2.3.4:5", later) is False
+    assert await any_store.reopen_session_with_rooms(expired.id, "1.2.3.4:5", later) is None
     rooms = await any_store.reopen_session_with_rooms(valid.id, "1.2.3.4:5", now + 2 * HOUR)
     assert rooms is not None and [room.name for room in rooms] == ["general"]
     found = await any_store.find_session(token(0))

@@ -12,6 +12,8 @@ import pytest
 
 from chatapp.server.store.sqlite_thread import CHECKPOINT_EVERY, SqliteThread
 
+pytestmark = pytest.mark.sqlite_only  # the SQLite fast paths' own thread
+
 
 async def test_calls_run_in_order_on_one_connection_in_one_other_thread(tmp_path: Path) -> None:
     thread = SqliteThread(tmp_path / "t.db", ["journal_mode=WAL"], "sqlite-test")

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from chatapp.server.store.models import Base
 from chatapp.server.store.sqlite_values import bind, utc_timestamp_text
 
+pytestmark = pytest.mark.sqlite_only  # values as SQLite's dialect stores them
+
 ORM_TEXT = bind(Base.metadata.tables["messages"].c.created_at)
 
 offsets = st.integers(min_value=-23 * 60, max_value=23 * 60).map(lambda m: timezone(timedelta(minutes=m)))

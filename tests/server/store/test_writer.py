@@ -4,10 +4,9 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from chatapp.server.store import (
     MessageDraft,
@@ -21,6 +20,7 @@ from chatapp.server.store import (
     WriterStats,
 )
 from tests.server.store.helpers import make_users, room_draft
+from tests.support.databases import ScratchDatabase
 
 # Short, so that the test of a locked database does not wait the default 5 s.
 BUSY_TIMEOUT_MS = 200
@@ -134,27 +134,53 @@ async def test_batches_are_at_most_max_batch(
     assert writer.stats == WriterStats(batches=4, messages=35, largest_batch=10)
 
 
-async def test_a_failed_batch_fails_all_its_messages_and_the_writer_goes_on(
-    writer: MessageWriter,
-    store: Store,
-    db_path: Path,
-    alice_in_dev: tuple[UserRecord, RoomRecord],
-    now: datetime,
-) -> None:
-    locker = sqlite3.connect(db_path, isolation_level=None)
+async def fail_batch_on_sqlite(
+    writer: MessageWriter, database: ScratchDatabase, batch: list[MessageDraft]
+) -> list[BaseException | StoredMessage]:
+    """Submit ``batch`` in one go while another connection holds SQLite's lock: one batch, which
+    waits out the busy timeout and fails."""
+    assert database.path is not None
+    locker = sqlite3.connect(database.path, isolation_level=None)
     try:
         locker.execute("BEGIN EXCLUSIVE")
-        # Submitted in one go: one batch, which waits out the busy timeout and fails.
-        futures = [writer.submit(draft) for draft in drafts(alice_in_dev, now, 3, prefix="lost")]
-        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        return await asyncio.gather(*(writer.submit(draft) for draft in batch), return_exceptions=True)
     finally:
         locker.execute("ROLLBACK")
         locker.close()
 
+
+async def fail_batch_on_postgresql(
+    writer: MessageWriter, database: ScratchDatabase, batch: list[MessageDraft]
+) -> list[BaseException | StoredMessage]:
+    """Submit ``batch`` in one go while the database refuses every new message."""
+    database.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'refused'; END $$"
+    )
+    database.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse()")
+    try:
+        return await asyncio.gather(*(writer.submit(draft) for draft in batch), return_exceptions=True)
+    finally:
+        database.execute("DROP TRIGGER refuse ON messages")
+
+
+async def test_a_failed_batch_fails_all_its_messages_and_the_writer_goes_on(
+    writer: MessageWriter,
+    store: Store,
+    database: ScratchDatabase,
+    alice_in_dev: tuple[UserRecord, RoomRecord],
+    now: datetime,
+) -> None:
+    fail = fail_batch_on_sqlite if database.is_sqlite else fail_batch_on_postgresql
+    outcomes = await fail(writer, database, drafts(alice_in_dev, now, 3, prefix="lost"))
+
     for outcome in outcomes:
         assert isinstance(outcome, WriteFailed), outcome
-        assert isinstance(outcome.__cause__, OperationalError)
-        assert "locked" in str(outcome.__cause__)
+        assert isinstance(outcome.__cause__, DBAPIError)
+        if database.is_sqlite:
+            assert isinstance(outcome.__cause__, OperationalError) and "locked" in str(outcome.__cause__)
+        else:
+            assert "refused" in str(outcome.__cause__)
     assert len({id(outcome) for outcome in outcomes}) == 3
     assert writer.stats.failed_batches == 1 and writer.stats.failed_messages == 3
 

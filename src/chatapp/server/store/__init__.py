@@ -1,39 +1,44 @@
-"""Persistence: SQLAlchemy models, the :class:`Store` repository, and schema migrations.
+"""Persistence: the :class:`Store` interface, its backends, the SQLAlchemy models and migrations.
 
 Everything outside this package talks to the database through :class:`Store`
 (and :class:`MessageWriter`, which batches message writes) and the records
-they return.
+they return. The map of the modules is in docs/design.md ("The store").
 """
 
 from __future__ import annotations
 
+from .backend import Backend
 from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
+from .errors import SchemaOutOfDate, StoreError, UsernameTaken
 from .migrate import SchemaState, head_revision, schema_state, upgrade
-from .repository import (
+from .records import (
     MessageDraft,
+    OpenedDatabase,
     RoomRecord,
     RoomSummary,
-    SchemaOutOfDate,
     SessionRecord,
-    Store,
+    SignInRecord,
     StoredMessage,
-    StoreError,
-    UsernameTaken,
     UserRecord,
     stored_from_draft,
 )
+from .startup import DatabaseUnavailable
+from .store import Store
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
-    "stored_from_draft",
+    "Backend",
     "DEFAULT_BUSY_TIMEOUT_MS",
+    "DatabaseUnavailable",
     "MessageDraft",
     "MessageWriter",
+    "OpenedDatabase",
     "RoomRecord",
     "RoomSummary",
     "SchemaOutOfDate",
     "SchemaState",
     "SessionRecord",
+    "SignInRecord",
     "Store",
     "StoreError",
     "StoredMessage",
@@ -45,5 +50,6 @@ __all__ = [
     "create_engine",
     "head_revision",
     "schema_state",
+    "stored_from_draft",
     "upgrade",
 ]

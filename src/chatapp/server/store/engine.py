@@ -143,6 +143,27 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{_BEGIN_IMMEDIATE: True})
 
 
+MIGRATION_LOCK = 0x63686174_61707000
+"""The key of PostgreSQL's advisory lock that migrations hold (any number; "chatapp" in ASCII)."""
+
+
+def begin_immediate(connection: Connection) -> None:
+    """Make ``connection``'s next transactions begin with ``BEGIN IMMEDIATE`` on SQLite (see
+    :func:`for_writing`): a migration then holds the write lock from its start, so a second
+    server migrating at the same time waits for it (up to the busy timeout) and then reads the
+    new revision, instead of failing on a snapshot that went stale. Nothing elsewhere."""
+    if connection.dialect.name == "sqlite":
+        connection.execution_options(**{_BEGIN_IMMEDIATE: True})
+
+
+def take_migration_lock(connection: Connection) -> None:
+    """On PostgreSQL, inside the migration's transaction: wait for the migration lock, held until
+    the transaction ends, so that servers starting at once on one database migrate one at a
+    time. Nothing elsewhere (SQLite: see :func:`begin_immediate`)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Records are copied out of ORM objects inside the transaction, but keeping
     # attributes loaded after commit avoids surprise lazy loads (which cannot

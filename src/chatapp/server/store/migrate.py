@@ -70,11 +70,18 @@ def _schema_state(connection: Connection) -> SchemaState:
     )
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision``; a no-op when it is already there.
+BEFORE = "chatapp_revisions_before"
+"""Where ``env.py`` leaves the revisions it found, read under the migration lock."""
 
-    All pending revisions run in one transaction, so a failure leaves the
-    database as it was (on SQLite too: see :mod:`chatapp.server.store.engine`).
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str, ...]:
+    """Upgrade the schema to ``revision``; a no-op when it is already there. Returns the
+    revisions the database was at (empty for a new database), as read under the lock.
+
+    All pending revisions run in one transaction, so a failure leaves the database as it was
+    (on SQLite too: see :mod:`chatapp.server.store.engine`). That transaction holds the
+    migration lock (``env.py``): of several servers starting at once on one database, one
+    migrates and the others wait for it, then find nothing to do.
     """
     config = alembic_config()
 
@@ -87,3 +94,4 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     # then begins and commits the transaction itself.
     async with engine.connect() as connection:
         await connection.run_sync(run)
+    return tuple(sorted(config.attributes.get(BEFORE, ())))

@@ -10,8 +10,10 @@ Nothing here is SQLite-specific: the same models serve PostgreSQL via asyncpg.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -37,6 +39,16 @@ NAMING_CONVENTION = {
 }
 
 DEFAULT_ROLE = "user"
+
+# Ids are 64-bit: a large install passes 2**31 messages (and sessions) in time. SQLite's INTEGER
+# is 64-bit already, and only a column declared exactly INTEGER PRIMARY KEY is the rowid (which
+# AUTOINCREMENT needs): so INTEGER there, BIGINT elsewhere (PostgreSQL). Revision 0004.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+# "<lower user id>:<higher user id>": two 19-digit ids and a colon. SQLite does not enforce a
+# VARCHAR's length, so its column keeps the width it was created with rather than rebuilding
+# the messages table for a declaration it ignores.
+DM_KEY = String(40).with_variant(String(24), "sqlite")
 
 
 def require_aware(moment: datetime) -> datetime:
@@ -81,7 +93,7 @@ class User(Base):
     # first access would need a database round trip outside the greenlet.
     __mapper_args__ = {"eager_defaults": True}
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
     # Uniqueness on a stored lowercase key rather than a functional index or a
     # collation, because lower() indexes and NOCASE differ between SQLite and
@@ -93,7 +105,7 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The highest message id delivered to the user when their last session
     # ended: what they missed is what came after it.
-    seen_message_id: Mapped[int] = mapped_column(Integer, server_default="0")
+    seen_message_id: Mapped[int] = mapped_column(Id, server_default="0")
 
 
 class UserSession(Base):
@@ -101,8 +113,8 @@ class UserSession(Base):
 
     __tablename__ = "sessions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     peer: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -116,13 +128,13 @@ class UserSession(Base):
 class Room(Base):
     __tablename__ = "rooms"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     # Lowercase, validated by the caller (protocol.rules.check_room).
     name: Mapped[str] = mapped_column(String(32), unique=True)
     # text("''"), not "": alembic's comparison reads an empty string default as
     # differing from the '' SQLite reports back.
     topic: Mapped[str] = mapped_column(String(300), server_default=text("''"))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -131,11 +143,17 @@ class Membership(Base):
 
     # The primary key (user_id, room_id) serves "rooms of a user"; the index on
     # room_id serves "members of a room" and the cascade from rooms.
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     room_id: Mapped[int] = mapped_column(
-        ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True, index=True
+        Id, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def _ONLY_SET(column: str) -> dict[str, Any]:  # noqa: N802 - reads as a constant in an Index()
+    """The options of a partial index of the rows where ``column`` is set, on both databases."""
+    where = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": where, "postgresql_where": where}
 
 
 class Message(Base):
@@ -147,8 +165,10 @@ class Message(Base):
         # leading sender_id also serves the cascade from users.
         UniqueConstraint("sender_id", "nonce", name="uq_messages_sender_id_nonce"),
         Index("ix_messages_room_id_id", "room_id", "id"),
-        Index("ix_messages_dm_key_id", "dm_key", "id"),
-        Index("ix_messages_recipient_id_id", "recipient_id", "id"),
+        # Direct messages only (partial): a room message, the most common kind by far, costs
+        # no entry in either (a third less work per row for PostgreSQL; revision 0004).
+        Index("ix_messages_dm_key_id", "dm_key", "id", **_ONLY_SET("dm_key")),
+        Index("ix_messages_recipient_id_id", "recipient_id", "id", **_ONLY_SET("recipient_id")),
         # Retention pruning.
         Index("ix_messages_created_at", "created_at"),
         # Ids only ever increase: SQLite's plain rowid reuses the id of a
@@ -157,12 +177,12 @@ class Message(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
-    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    room_id: Mapped[int | None] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
     # "<lower user id>:<higher user id>": one index serves a conversation both ways.
-    dm_key: Mapped[str | None] = mapped_column(String(24))
+    dm_key: Mapped[str | None] = mapped_column(DM_KEY)
     text: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

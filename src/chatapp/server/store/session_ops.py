@@ -17,8 +17,9 @@ fails only its caller, and the others commit. If the transaction itself fails
 (the write lock not granted in time, COMMIT failing), every op of the batch
 fails and nothing of it is stored.
 
-How a batch is executed is the store's business (one thread hop on SQLite,
-SQLAlchemy elsewhere); this module only queues and hands out results.
+How a batch is executed is the backend's business (:mod:`.orm_ops` through
+SQLAlchemy; one thread hop on an SQLite file, :mod:`.sqlite_sessions`); this
+module only says what each op is, queues them and hands out results.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from sqlalchemy.exc import StatementError
+
 from .group_commit import GroupCommit
+from .models import require_aware
 
 MAX_BATCH = 500
 """Ops per transaction at most, so one batch never holds the write lock for long."""
@@ -85,15 +89,14 @@ class FindSession:
 class ReopenSession:
     """Re-open a session from a new connection and count it as a login of its user.
 
-    With ``with_rooms``, the result is the user's rooms (by name), read in the same transaction;
-    without, True. None when the session's token is no longer valid (revoked or expired since the
-    resume checked it): then nothing is changed.
+    The result is the user's rooms (by name), read in the same transaction; None when the
+    session's token is no longer valid (revoked or expired since the resume checked it): then
+    nothing is changed.
     """
 
     session_id: int
     peer: str
     now: datetime
-    with_rooms: bool
     writes: ClassVar[bool] = True
 
 
@@ -139,6 +142,15 @@ SessionOp = (
     | SetSeen
     | EndOpenSessions
 )
+
+
+def aware(now: datetime) -> datetime:
+    """Refuse a naive datetime when an op is made, as the ORM's bind would (``StatementError``)."""
+    try:
+        return require_aware(now)
+    except ValueError as error:
+        raise StatementError(str(error), None, None, error) from None
+
 
 BatchRunner = Callable[[Sequence[SessionOp]], Awaitable[list[object]]]
 """Runs a batch in one transaction; per op its result, or the exception that failed that op alone.

@@ -17,19 +17,30 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from .message_sql import draft_dm_key, ids_in_row_order
+from .records import MessageDraft
 from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import utc_timestamp_text
 
-if TYPE_CHECKING:
-    from .repository import MessageDraft
-
 _COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at")
-_SENDER, _NONCE = _COLUMNS.index("sender_id"), _COLUMNS.index("nonce")
 _PAGE = 500
+
+
+def _values(draft: MessageDraft) -> tuple[Any, ...]:
+    """The row of ``draft``, in the order of ``_COLUMNS``, as SQLAlchemy's SQLite dialect binds it."""
+    return (
+        draft.room_id,
+        draft.sender_id,
+        draft.recipient_id,
+        draft_dm_key(draft),
+        draft.text,
+        draft.nonce,
+        utc_timestamp_text(draft.created_at),
+    )
 
 
 class SqliteBatchInserter:
@@ -37,12 +48,13 @@ class SqliteBatchInserter:
         self._thread = SqliteThread(path, pragmas, "sqlite-writer")
         self._statements: dict[int, str] = {}
 
-    async def insert(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, int, str | None]]:
-        """Insert rows of ``_COLUMNS`` values in one transaction; the (id, sender_id, nonce) of
-        those inserted, in row order (rows whose (sender_id, nonce) is stored already are skipped)."""
-        batch = list(rows)
+    async def insert(self, drafts: Sequence[MessageDraft]) -> list[int | None]:
+        """Insert ``drafts`` in one transaction; per draft its new id, or None where it was skipped
+        because its (sender_id, nonce) is stored already."""
+        batch = list(drafts)
+        rows = [_values(draft) for draft in batch]
         try:
-            return await self._thread.call(lambda connection: self._insert(connection, batch))
+            return await self._thread.call(lambda connection: self._insert(connection, batch, rows))
         except sqlite3.Error as exc:
             # The store's callers see database errors as SQLAlchemy's, whichever path failed.
             raise DBAPIError.instance("INSERT INTO messages", None, exc, sqlite3.Error) from exc
@@ -64,9 +76,9 @@ class SqliteBatchInserter:
 
     @staticmethod
     def _inserted(
-        connection: sqlite3.Connection, page: list[tuple[Any, ...]], count: int, last: int | None
-    ) -> list[tuple[int, int, str | None]]:
-        """(id, sender_id, nonce) of the rows one INSERT of ``page`` stored.
+        connection: sqlite3.Connection, drafts: list[MessageDraft], count: int, last: int | None
+    ) -> list[int | None]:
+        """Per draft of one INSERT, the id it got (None: skipped).
 
         Not with RETURNING: that steps the statement once per row, and Python's
         sqlite3 releases and retakes the GIL around every step, each time
@@ -78,37 +90,30 @@ class SqliteBatchInserter:
         but the ``count`` highest ids up to ``last`` are this statement's rows.
         """
         if count <= 0 or last is None:
-            return []
-        if count == len(page):
-            first = last - count + 1
-            return [(first + i, row[_SENDER], row[_NONCE]) for i, row in enumerate(page)]
+            return [None] * len(drafts)
+        if count == len(drafts):
+            return list(range(last - count + 1, last + 1))
         found = connection.execute(
             "SELECT id, sender_id, nonce FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?", (last, count)
         ).fetchall()
-        return [(int(r[0]), int(r[1]), r[2]) for r in reversed(found)]
+        return ids_in_row_order(
+            drafts, [(int(message_id), int(sender), nonce) for message_id, sender, nonce in found]
+        )
 
     def _insert(
-        self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]
-    ) -> list[tuple[int, int, str | None]]:
-        returned: list[tuple[int, int, str | None]] = []
+        self, connection: sqlite3.Connection, drafts: list[MessageDraft], rows: list[tuple[Any, ...]]
+    ) -> list[int | None]:
+        ids: list[int | None] = []
         with transaction(connection):
             # Pages keep each statement well under SQLite's limit of bound variables.
             for start in range(0, len(rows), _PAGE):
                 page = rows[start : start + _PAGE]
                 parameters = [value for row in page for value in row]
                 cursor = connection.execute(self._statement(len(page)), parameters)
-                returned.extend(self._inserted(connection, page, cursor.rowcount, cursor.lastrowid))
+                ids.extend(
+                    self._inserted(
+                        connection, drafts[start : start + _PAGE], cursor.rowcount, cursor.lastrowid
+                    )
+                )
         self._thread.wrote()
-        return returned
-
-
-def batch_row(draft: MessageDraft, dm_key: str | None) -> tuple[Any, ...]:
-    return (
-        draft.room_id,
-        draft.sender_id,
-        draft.recipient_id,
-        dm_key,
-        draft.text,
-        draft.nonce,
-        utc_timestamp_text(draft.created_at),
-    )
+        return ids

@@ -9,23 +9,26 @@ to finish in one call, in one transaction: one hop per batch.
 
 Values are bound and read with SQLAlchemy's own type processors for the
 SQLite dialect, so rows are stored exactly as the ORM writes them and read
-exactly as it reads them; results are plain tuples, which the store turns
-into its records. sqlite errors are raised as SQLAlchemy's ``DBAPIError``
+exactly as it reads them; results are the same records :mod:`.orm_ops`
+returns, each field read from the column of its name. sqlite errors are raised as SQLAlchemy's ``DBAPIError``
 subclasses, as from every other path of the store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 
 from chatapp.protocol.limits import DEFAULT_ROOM
 
 from .models import DEFAULT_ROLE, Base
+from .records import RoomRecord, SessionRecord, SignInRecord, UserRecord
 from .session_ops import (
     CreateSession,
     CreateUser,
@@ -40,34 +43,38 @@ from .session_ops import (
 from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import bind, result
 
+Record = TypeVar("Record")
+
+
+class _Columns(Generic[Record]):
+    """The columns of ``table`` named as the fields of ``record``: the SELECT list, and how a row
+    of it becomes the record (each field from the column of its name, read as the ORM reads it)."""
+
+    def __init__(self, record: type[Record], table: Table) -> None:
+        self._record = record
+        self.names = tuple(field.name for field in dataclasses.fields(record))  # type: ignore[arg-type]
+        self.select = ", ".join(f"{table.name}.{name}" for name in self.names)
+        self._readers = tuple(result(table.c[name]) for name in self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def read(self, row: Sequence[Any]) -> Record:
+        values = {name: read(value) for name, read, value in zip(self.names, self._readers, row, strict=True)}
+        return self._record(**values)
+
+
 _SESSIONS = Base.metadata.tables["sessions"]
 _USERS = Base.metadata.tables["users"]
 _ROOMS = Base.metadata.tables["rooms"]
-
+_SESSION = _Columns(SessionRecord, _SESSIONS)
+_USER = _Columns(UserRecord, _USERS)
+_ROOM = _Columns(RoomRecord, _ROOMS)
 
 _STAMP = bind(_SESSIONS.c.last_seen_at)  # every timestamp column has the same type (UTCDateTime)
-
-# Columns read, in the order of the records the store builds from them.
-_SESSION_COLUMNS = (
-    "id",
-    "user_id",
-    "peer",
-    "created_at",
-    "last_seen_at",
-    "expires_at",
-    "ended_at",
-    "end_reason",
-)
-_USER_COLUMNS = ("id", "username", "password_hash", "role", "created_at", "last_login_at")
-_ROOM_COLUMNS = ("id", "name", "topic", "owner_id", "created_at")
-_SESSION_USER_READERS = [result(_SESSIONS.c[name]) for name in _SESSION_COLUMNS] + [
-    result(_USERS.c[name]) for name in _USER_COLUMNS
-]
-_ROOM_READERS = [result(_ROOMS.c[name]) for name in _ROOM_COLUMNS]
-_USER_READERS = [result(_USERS.c[name]) for name in _USER_COLUMNS]
 _READ_STAMP = result(_SESSIONS.c.last_seen_at)
 
-_FIND_USER = f"SELECT {', '.join(_USER_COLUMNS)} FROM users WHERE username_key = ?"
+_FIND_USER = f"SELECT {_USER.select} FROM users WHERE username_key = ?"
 _INSERT_USER = (
     "INSERT INTO users (username, username_key, password_hash, role, created_at, seen_message_id) "
     "VALUES (?, ?, ?, ?, ?, 0)"
@@ -81,14 +88,13 @@ _INSERT_SESSION = (
 )
 _USER_LOGGED_IN = "UPDATE users SET last_login_at = ? WHERE id = ?"
 _ROOMS_OF_USER = (
-    f"SELECT {', '.join('rooms.' + c for c in _ROOM_COLUMNS)} FROM rooms "
+    f"SELECT {_ROOM.select} FROM rooms "
     "JOIN memberships ON memberships.room_id = rooms.id WHERE memberships.user_id = ? ORDER BY rooms.name"
 )
 _SEEN_OF_USER = "SELECT seen_message_id FROM users WHERE id = ?"
 
 _FIND_SESSION = (
-    f"SELECT {', '.join('sessions.' + c for c in _SESSION_COLUMNS)}, "
-    f"{', '.join('users.' + c for c in _USER_COLUMNS)} "
+    f"SELECT {_SESSION.select}, {_USER.select} "
     "FROM sessions JOIN users ON sessions.user_id = users.id WHERE sessions.token_hash = ?"
 )
 # Only while its token is valid: a token revoked (quit, ended by its user, taken over) after the
@@ -100,7 +106,7 @@ _REOPEN = (
 _OWNER = "(SELECT sessions.user_id FROM sessions WHERE sessions.id = ?)"
 _LOGGED_IN = f"UPDATE users SET last_login_at = ? WHERE id = {_OWNER}"
 _ROOMS_OF_OWNER = (
-    f"SELECT {', '.join('rooms.' + c for c in _ROOM_COLUMNS)} FROM rooms "
+    f"SELECT {_ROOM.select} FROM rooms "
     f"JOIN memberships ON memberships.room_id = rooms.id WHERE memberships.user_id = {_OWNER} "
     "ORDER BY rooms.name"
 )
@@ -113,53 +119,61 @@ _SEEN = "UPDATE users SET seen_message_id = ? WHERE id = ? AND seen_message_id <
 _END_OPEN = "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL"
 
 
-def _read_row(readers: list[Callable[[Any], Any]], row: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(read(value) for read, value in zip(readers, row, strict=True))
-
-
 def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
-    """Run one op's statements; its raw result (tuples of values as the ORM would read them)."""
+    """Run one op's statements; its result as the records :mod:`.orm_ops` returns."""
     if isinstance(op, FindUser):
         found = connection.execute(_FIND_USER, (op.username_key,)).fetchone()
-        return None if found is None else _read_row(_USER_READERS, found)
+        return None if found is None else _USER.read(found)
     if isinstance(op, CreateUser):
         now = _STAMP(op.now)
         cursor = connection.execute(
             _INSERT_USER, (op.username, op.username_key, op.password_hash, DEFAULT_ROLE, now)
         )
         user_id = cursor.lastrowid
+        assert user_id is not None
         room = connection.execute(_ROOM_ID, (DEFAULT_ROOM,)).fetchone()
         if room is None:
             room = (connection.execute(_INSERT_ROOM, (DEFAULT_ROOM, now)).lastrowid,)
         connection.execute(_INSERT_MEMBERSHIP, (user_id, room[0], now))
-        return (user_id, op.username, op.password_hash, DEFAULT_ROLE, _READ_STAMP(now), None)
+        return UserRecord(
+            id=user_id,
+            username=op.username,
+            password_hash=op.password_hash,
+            role=DEFAULT_ROLE,
+            created_at=_READ_STAMP(now),
+            last_login_at=None,
+        )
     if isinstance(op, CreateSession):
         now = _STAMP(op.now)
-        cursor = connection.execute(
-            _INSERT_SESSION, (op.user_id, op.token_hash, op.peer, now, now, _STAMP(op.expires_at))
-        )
+        expires = _STAMP(op.expires_at)
+        cursor = connection.execute(_INSERT_SESSION, (op.user_id, op.token_hash, op.peer, now, now, expires))
+        assert cursor.lastrowid is not None
         connection.execute(_USER_LOGGED_IN, (now, op.user_id))
-        stamp, expires = _READ_STAMP(now), _READ_STAMP(_STAMP(op.expires_at))
-        session = (cursor.lastrowid, op.user_id, op.peer, stamp, stamp, expires, None, None)
-        rooms = [_read_row(_ROOM_READERS, row) for row in connection.execute(_ROOMS_OF_USER, (op.user_id,))]
+        stamp = _READ_STAMP(now)
+        session = SessionRecord(
+            id=cursor.lastrowid,
+            user_id=op.user_id,
+            peer=op.peer,
+            created_at=stamp,
+            last_seen_at=stamp,
+            expires_at=_READ_STAMP(expires),
+            ended_at=None,
+            end_reason=None,
+        )
+        rooms = [_ROOM.read(row) for row in connection.execute(_ROOMS_OF_USER, (op.user_id,))]
         seen = connection.execute(_SEEN_OF_USER, (op.user_id,)).fetchone()
-        return session, rooms, int(seen[0] if seen is not None else 0)
+        return SignInRecord(session, rooms, int(seen[0] if seen is not None else 0))
     if isinstance(op, FindSession):
         row = connection.execute(_FIND_SESSION, (op.token_hash,)).fetchone()
         if row is None:
             return None
-        return tuple(read(value) for read, value in zip(_SESSION_USER_READERS, row, strict=True))
+        return _SESSION.read(row[: len(_SESSION)]), _USER.read(row[len(_SESSION) :])
     if isinstance(op, ReopenSession):
         now = _STAMP(op.now)
         if not connection.execute(_REOPEN, (op.peer, now, op.session_id, now)).rowcount:
             return None
         connection.execute(_LOGGED_IN, (now, op.session_id))
-        if not op.with_rooms:
-            return True
-        return [
-            tuple(read(value) for read, value in zip(_ROOM_READERS, row, strict=True))
-            for row in connection.execute(_ROOMS_OF_OWNER, (op.session_id,))
-        ]
+        return [_ROOM.read(row) for row in connection.execute(_ROOMS_OF_OWNER, (op.session_id,))]
     if isinstance(op, EndSession):
         now = _STAMP(op.now)
         if op.revoke:
@@ -196,7 +210,7 @@ class SqliteSessions:
         self._thread = SqliteThread(path, pragmas, "sqlite-sessions")
 
     async def run(self, ops: Sequence[SessionOp]) -> list[object]:
-        """Run ``ops`` in one transaction; per op its raw result or the ``DBAPIError`` that failed it.
+        """Run ``ops`` in one transaction; per op its result or the ``DBAPIError`` that failed it.
 
         Raises ``DBAPIError`` if the transaction failed as a whole (nothing of it is stored).
         """

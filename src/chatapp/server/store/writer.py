@@ -14,8 +14,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import StoreError
 from .group_commit import GroupCommit
-from .repository import MessageDraft, Store, StoredMessage, StoreError
+from .records import MessageDraft, StoredMessage
+from .store import Store
 
 
 class WriteFailed(StoreError):

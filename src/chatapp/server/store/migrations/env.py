@@ -20,7 +20,13 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from chatapp.server.config import database_url_from_env
-from chatapp.server.store.engine import create_engine, sqlite_foreign_keys_off
+from chatapp.server.store.engine import (
+    begin_immediate,
+    create_engine,
+    sqlite_foreign_keys_off,
+    take_migration_lock,
+)
+from chatapp.server.store.migrate import BEFORE
 from chatapp.server.store.models import Base, UTCDateTime
 
 config = context.config
@@ -70,7 +76,13 @@ def do_run_migrations(connection: Connection) -> None:
         **configure_options(),
     )
     with sqlite_foreign_keys_off(connection):
+        # One migration at a time per database: servers starting at once on an empty one wait
+        # here for the first, then find the schema up to date (alembic reads the revision only
+        # now, inside the transaction that holds the lock).
+        begin_immediate(connection)  # SQLite: the write lock, taken at BEGIN
         with context.begin_transaction():
+            take_migration_lock(connection)  # PostgreSQL: an advisory lock, until COMMIT
+            config.attributes[BEFORE] = context.get_context().get_current_heads()
             context.run_migrations()
             if connection.dialect.name == "sqlite":
                 violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()

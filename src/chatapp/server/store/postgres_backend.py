@@ -1,0 +1,106 @@
+"""The backend for PostgreSQL through asyncpg: message batches in one statement, session-op
+batches on a connection of their own (:mod:`.postgres_sessions`).
+
+Through SQLAlchemy a batch of messages cost a pool check-out (with its ping),
+BEGIN, a multi-row INSERT whose text (and so whose prepared statement) changed
+with every batch size, the RETURNING rows turned into SQLAlchemy rows, and
+COMMIT: five round trips and much of the event loop's time per batch (see
+docs/design.md, "PostgreSQL"). Here the message writer has a connection of its
+own and one statement prepared once, whatever the batch size::
+
+    INSERT INTO messages (...) SELECT * FROM unnest($1::bigint[], ...)
+    ON CONFLICT (sender_id, nonce) DO NOTHING RETURNING id, sender_id, nonce
+
+run outside an explicit transaction: a single statement is its own
+transaction, so a batch is one round trip, and all of it commits or none.
+Heavy reads and the rare writes are the SQLAlchemy backend's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .backend import Backend
+from .message_sql import draft_dm_key, ids_in_row_order
+from .postgres_errors import DRIVER_ERRORS, as_sqlalchemy
+from .postgres_sessions import PostgresSessions
+from .records import MessageDraft
+from .session_ops import SessionOp
+
+_INSERT = """
+INSERT INTO messages (room_id, sender_id, recipient_id, dm_key, text, nonce, created_at)
+SELECT * FROM unnest(
+    $1::bigint[], $2::bigint[], $3::bigint[], $4::varchar[], $5::text[], $6::varchar[], $7::timestamptz[]
+)
+ON CONFLICT (sender_id, nonce) DO NOTHING
+RETURNING id, sender_id, nonce
+"""
+
+
+# Options of SQLAlchemy's asyncpg dialect that asyncpg.connect itself does not take.
+_DIALECT_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
+
+
+def connect_options(engine: AsyncEngine) -> dict[str, Any]:
+    """What ``asyncpg.connect`` is given for the engine's own connections (host, user, password,
+    database, SSL and the rest of the URL's options), for connections of our own."""
+    _, options = engine.dialect.create_connect_args(engine.url)
+    return {name: value for name, value in options.items() if name not in _DIALECT_ONLY}
+
+
+class PostgresBackend(Backend):
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._options = connect_options(engine)
+        self._connection: Any = None
+        self._insert: Any = None
+        self._sessions = PostgresSessions(self._options)
+
+    async def close(self) -> None:
+        await self._disconnect()
+        await self._sessions.close()
+        await super().close()
+
+    async def run_session_ops(self, ops: Sequence[SessionOp]) -> list[object]:
+        try:
+            outcomes = await self._sessions.run(ops)
+        except DRIVER_ERRORS as exc:
+            raise as_sqlalchemy(exc, "session batch") from exc
+        return [
+            as_sqlalchemy(outcome, "session op") if isinstance(outcome, DRIVER_ERRORS) else outcome
+            for outcome in outcomes
+        ]
+
+    async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        room, sender, recipient, key, text, nonce, created = columns
+        for row in rows:
+            room.append(row.room_id)
+            sender.append(row.sender_id)
+            recipient.append(row.recipient_id)
+            key.append(draft_dm_key(row))
+            text.append(row.text)
+            nonce.append(row.nonce)
+            created.append(row.created_at)
+        try:
+            if self._insert is None:
+                self._connection = await asyncpg.connect(**self._options)
+                self._insert = await self._connection.prepare(_INSERT)
+            returned = await self._insert.fetch(*columns)
+        except DRIVER_ERRORS as exc:
+            if self._connection is None or self._connection.is_closed():
+                await self._disconnect()  # the next batch connects again
+            raise as_sqlalchemy(exc, "INSERT INTO messages") from exc
+        return ids_in_row_order(rows, [(r["id"], r["sender_id"], r["nonce"]) for r in returned])
+
+    async def _disconnect(self) -> None:
+        connection, self._connection, self._insert = self._connection, None, None
+        if connection is not None and not connection.is_closed():
+            try:
+                await connection.close(timeout=5)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                connection.terminate()
