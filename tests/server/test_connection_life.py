@@ -84,23 +84,34 @@ async def test_connections_per_network_are_limited(start_server: ServerFactory, 
 # -- closing --------------------------------------------------------------------------------------
 
 
+async def send_all(client: WireClient, nonces: list[str]) -> None:
+    """Write a send per nonce at once, without waiting for anything."""
+    for nonce in nonces:
+        client.writer.write(encode(Send(room="general", text=f"hello {nonce}", nonce=nonce)))
+
+
+async def acknowledgments_until_bye(client: WireClient) -> tuple[list[str | None], Bye]:
+    """The nonces of the messages echoed before the ``bye``, and the ``bye``."""
+    acknowledged = []
+    frame = await client.recv()
+    while not isinstance(frame, Bye):
+        if isinstance(frame, Message):
+            acknowledged.append(frame.nonce)
+        else:
+            assert isinstance(frame, Presence), frame
+        frame = await client.recv()
+    return acknowledged, frame
+
+
 async def test_a_client_that_half_closes_gets_its_acknowledgments_and_a_bye(
     connect: Dial, caplog: pytest.LogCaptureFixture
 ) -> None:
     alice = await connect()
     token = (await alice.register("alice")).token
     sent = [f"n{n}" for n in range(30)]
-    for nonce in sent:
-        alice.writer.write(encode(Send(room="general", text=f"hello {nonce}", nonce=nonce)))
+    await send_all(alice, sent)
     alice.writer.write_eof()  # shutdown(SHUT_WR), as `nc -N` does after its input
-    acknowledged = []
-    frame = await alice.recv()
-    while not isinstance(frame, Bye):
-        if isinstance(frame, Message):
-            acknowledged.append(frame.nonce)
-        else:
-            assert isinstance(frame, Presence), frame
-        frame = await alice.recv()
+    acknowledged, frame = await acknowledgments_until_bye(alice)
     assert frame.reason == "client closed"
     assert acknowledged == sent
     assert await alice.closed()
@@ -117,17 +128,9 @@ async def test_a_quit_right_after_sending_still_gets_every_acknowledgment_before
     alice = await connect()
     await alice.register("alice")
     sent = [f"q{n}" for n in range(30)]
-    for nonce in sent:
-        alice.writer.write(encode(Send(room="general", text=f"hello {nonce}", nonce=nonce)))
+    await send_all(alice, sent)
     alice.writer.write(encode(Quit()))
-    acknowledged = []
-    frame = await alice.recv()
-    while not isinstance(frame, Bye):
-        if isinstance(frame, Message):
-            acknowledged.append(frame.nonce)
-        else:
-            assert isinstance(frame, Presence), frame
-        frame = await alice.recv()
+    acknowledged, frame = await acknowledgments_until_bye(alice)
     assert frame.reason == "quit"
     assert acknowledged == sent
     assert await alice.closed()
