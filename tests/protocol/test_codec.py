@@ -62,6 +62,33 @@ from chatapp.protocol import (
 )
 from chatapp.protocol.frames import CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES, PresenceEvent
 from chatapp.protocol.limits import AWAY_MAX, NONCE_MAX, REF_MAX, ROOM_MAX, TOPIC_MAX, USERNAME_MAX
+from chatapp.protocol.moderation_frames import (
+    AddressBanInfo,
+    AddressBanList,
+    Admin,
+    AdminDone,
+    AuditEntry,
+    AuditPage,
+    ChangePassword,
+    DeleteMessage,
+    DeleteRoom,
+    ListAddressBans,
+    ListSanctions,
+    ListUsers,
+    MessageRemoved,
+    Moderate,
+    PasswordChanged,
+    ReadAudit,
+    RoomDeleted,
+    RoomEvent,
+    RoomMode,
+    SanctionInfo,
+    SanctionList,
+    SetProfile,
+    UserList,
+    UserSessions,
+    UserSummary,
+)
 
 FAST = settings(
     max_examples=200,
@@ -129,6 +156,18 @@ CLIENT_CASES: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {
     "history": ({}, History),
     "sessions": ({}, ListSessions),
     "end_session": ({"id": 3}, EndSession),
+    "moderate": ({"room": "dev", "action": "kick", "user": "bob"}, Moderate),
+    "room_mode": ({"room": "dev", "private": True}, RoomMode),
+    "delete_room": ({"room": "dev"}, DeleteRoom),
+    "delete_message": ({"id": 7}, DeleteMessage),
+    "sanctions": ({"room": "dev"}, ListSanctions),
+    "profile": ({}, SetProfile),
+    "passwd": ({"old": "correct horse", "new": "battery staple"}, ChangePassword),
+    "admin": ({"action": "suspend"}, Admin),
+    "user_sessions": ({"user": "bob"}, UserSessions),
+    "users": ({}, ListUsers),
+    "address_bans": ({}, ListAddressBans),
+    "audit": ({}, ReadAudit),
 }
 
 MESSAGE_WIRE = {"type": "message", "id": 7, "room": "general", "from": "bob", "text": "hi", "ts": "t1"}
@@ -194,12 +233,37 @@ SERVER_CASES: dict[str, tuple[dict[str, Any], Frame]] = {
         SessionList(
             sessions=[
                 SessionInfo(id=3, address="10.0.0.1:5000", created="t1", last_seen="t2"),
-                SessionInfo(id=4, address="10.0.0.1:5000", created="t1", last_seen="t2", current=True,
-                            connected=True),
+                SessionInfo(
+                    id=4, address="10.0.0.1:5000", created="t1", last_seen="t2", current=True, connected=True
+                ),
             ]
         ),
     ),
     "session_closed": ({"id": 3}, SessionClosed(id=3)),
+    "room_event": (
+        {"room": "dev", "action": "kick", "by": "alice"},
+        RoomEvent(room="dev", action="kick", by="alice"),
+    ),
+    "room_deleted": ({"room": "dev", "by": "alice"}, RoomDeleted(room="dev", by="alice")),
+    "message_removed": ({"id": 7, "by": "alice"}, MessageRemoved(id=7, by="alice")),
+    "sanction_list": (
+        {"room": "dev", "sanctions": [{"user": "bob", "kind": "ban", "since": "t1"}]},
+        SanctionList(room="dev", sanctions=[SanctionInfo(user="bob", kind="ban", since="t1")]),
+    ),
+    "password_changed": ({"sessions_ended": 2}, PasswordChanged(sessions_ended=2)),
+    "admin_done": ({"action": "suspend"}, AdminDone(action="suspend")),
+    "user_list": (
+        {"users": [{"username": "bob", "role": "user", "created": "t1"}], "has_more": False},
+        UserList(users=[UserSummary(username="bob", role="user", created="t1")], has_more=False),
+    ),
+    "address_ban_list": (
+        {"bans": [{"address": "10.0.0.0/8", "since": "t1"}]},
+        AddressBanList(bans=[AddressBanInfo(address="10.0.0.0/8", since="t1")]),
+    ),
+    "audit_page": (
+        {"events": [{"id": 1, "at": "t1", "actor": "alice", "action": "kick"}], "has_more": True},
+        AuditPage(events=[AuditEntry(id=1, at="t1", actor="alice", action="kick")], has_more=True),
+    ),
 }
 
 # Optional fields other than ref, with a valid value each (wire names).
@@ -211,15 +275,41 @@ CLIENT_OPTIONAL: dict[str, dict[str, Any]] = {
     "away": {"text": "lunch"},
     "dm": {"nonce": "n-2"},
     "history": {"room": "general", "with": "bob", "before": 100, "after": 5, "limit": 20},
+    "moderate": {"reason": "spam", "duration": 60},
+    "delete_room": {"reason": "done"},
+    "profile": {"display_name": "Bob B.", "bio": "hi"},
+    "admin": {
+        "user": "bob",
+        "address": "10.0.0.1",
+        "role": "moderator",
+        "session": 3,
+        "reason": "spam",
+        "duration": 60,
+    },
+    "users": {"query": "bo", "after": "alice", "limit": 10},
+    "audit": {"before": 100, "limit": 10},
 }
 
 SERVER_OPTIONAL: dict[str, dict[str, Any]] = {
-    "message": {"nonce": "n-1", "replayed": True},
-    "direct": {"nonce": "n-2", "replayed": True},
+    "message": {"nonce": "n-1", "replayed": True, "removed_by": "alice"},
+    "direct": {"nonce": "n-2", "replayed": True, "removed_by": "alice"},
     "presence": {"text": "lunch"},
-    "error": {"retry_after": 1.5},
-    "joined": {"created": True},
-    "user_info": {"last_seen": "2024-06-01", "away": "lunch", "rooms_in_common": ["general", "dev"]},
+    "error": {"retry_after": 1.5, "until": "2030-01-01T00:00:00+00:00"},
+    "bye": {"message": "suspended by alice: spam"},
+    "joined": {"created": True, "private": True, "role": "owner"},
+    "user_info": {
+        "last_seen": "2024-06-01",
+        "away": "lunch",
+        "rooms_in_common": ["general", "dev"],
+        "display_name": "Bob B.",
+        "bio": "hi",
+        "role": "moderator",
+    },
+    "session_list": {"user": "bob"},
+    "room_event": {"user": "bob", "reason": "spam", "until": "t2"},
+    "room_deleted": {"reason": "done"},
+    "message_removed": {"room": "dev"},
+    "admin_done": {"user": "bob", "address": "10.0.0.1/32", "until": "t2", "count": 1, "password": "pw"},
     "history_page": {"room": "general", "with": "bob"},
     "synced": {"has_more": True},
 }
@@ -1068,6 +1158,25 @@ SERVER_FRAMES: list[Frame] = [
         ]
     ),
     SessionClosed(id=2, ref="e"),
+    RoomEvent(room="dev", action="ban", by="alice", user="bob", reason="spam", until="t", ref=1),
+    RoomEvent(room="dev", action="private", by="alice"),
+    RoomDeleted(room="dev", by="alice", reason="done"),
+    MessageRemoved(id=3, by="alice", room="dev", ref="d"),
+    Message(id=3, room="dev", sender="bob", text="", ts="t", removed_by="alice"),
+    SanctionList(
+        room="dev",
+        sanctions=[SanctionInfo(user="bob", kind="mute", since="t", by="alice", reason="r", until="u")],
+    ),
+    PasswordChanged(sessions_ended=0, ref=1),
+    AdminDone(action="reset_password", user="bob", password="new-pass"),
+    UserList(users=[UserSummary(username="bob", role="admin", created="t", online=True)], has_more=True),
+    AddressBanList(bans=[AddressBanInfo(address="2001:db8::/32", since="t", by="alice")]),
+    AuditPage(
+        events=[AuditEntry(id=2, at="t", actor="alice", action="ban", target="bob", room="dev")],
+        has_more=False,
+    ),
+    Error(code="suspended", message="suspended", until="t"),
+    Bye(reason="account suspended", message="by alice: spam"),
 ]
 
 CLIENT_FRAMES: list[Frame] = [
@@ -1103,6 +1212,19 @@ CLIENT_FRAMES: list[Frame] = [
     Login(username="alice", password="password", takeover=True, ref=2),
     ListSessions(),
     EndSession(id=2, ref="e"),
+    Moderate(room="dev", action="ban", user="bob", reason="spam", duration=3600, ref=1),
+    RoomMode(room="dev", private=False),
+    DeleteRoom(room="dev", reason="done"),
+    DeleteMessage(id=2**40),
+    ListSanctions(room="dev"),
+    SetProfile(display_name="", bio="about me"),
+    ChangePassword(old="a", new="b"),
+    Admin(action="ban_address", address="10.0.0.0/8", reason="spam", duration=60),
+    Admin(action="promote", user="bob", role="admin"),
+    UserSessions(user="bob"),
+    ListUsers(query="b", limit=5),
+    ListAddressBans(),
+    ReadAudit(before=10, limit=5),
 ]
 
 

@@ -53,6 +53,33 @@ from chatapp.protocol import (
     WhoList,
 )
 from chatapp.protocol.frames import CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES
+from chatapp.protocol.moderation_frames import (
+    AddressBanInfo,
+    AddressBanList,
+    Admin,
+    AdminDone,
+    AuditEntry,
+    AuditPage,
+    ChangePassword,
+    DeleteMessage,
+    DeleteRoom,
+    ListAddressBans,
+    ListSanctions,
+    ListUsers,
+    MessageRemoved,
+    Moderate,
+    PasswordChanged,
+    ReadAudit,
+    RoomDeleted,
+    RoomEvent,
+    RoomMode,
+    SanctionInfo,
+    SanctionList,
+    SetProfile,
+    UserList,
+    UserSessions,
+    UserSummary,
+)
 
 SECRET = "s3cr3t-Pa55word-XYZ"
 
@@ -91,6 +118,23 @@ ALL_FRAMES: list[msgspec.Struct] = [
     ListSessions(ref=10),
     EndSession(id=4, ref=11),
     SessionClosed(id=4, ref=11),
+    Moderate(room="dev", action="mute", user="bob", duration=60),
+    RoomMode(room="dev", private=True),
+    DeleteRoom(room="dev"),
+    DeleteMessage(id=3),
+    ListSanctions(room="dev"),
+    SetProfile(display_name="Bob"),
+    ChangePassword(old=SECRET, new=SECRET),
+    Admin(action="suspend", user="bob", reason="spam"),
+    UserSessions(user="bob"),
+    ListUsers(query="b"),
+    ListAddressBans(),
+    ReadAudit(limit=5),
+    RoomEvent(room="dev", action="kick", by="alice", user="bob", reason="spam"),
+    RoomDeleted(room="dev", by="alice"),
+    MessageRemoved(id=3, by="alice", room="dev"),
+    PasswordChanged(sessions_ended=1),
+    AdminDone(action="reset_password", user="bob", password=SECRET),
 ]
 
 # Frames holding lists: immutable (no field can be set) but, like a tuple of lists, not hashable.
@@ -107,6 +151,10 @@ LIST_FRAMES: list[msgspec.Struct] = [
         room="dev",
     ),
     SessionList(sessions=[SessionInfo(id=4, address="a", created="c", last_seen="l", current=True)], ref=10),
+    SanctionList(room="dev", sanctions=[SanctionInfo(user="bob", kind="ban", since="t")]),
+    UserList(users=[UserSummary(username="bob", role="user", created="t")], has_more=False),
+    AddressBanList(bans=[AddressBanInfo(address="10.0.0.0/8", since="t")]),
+    AuditPage(events=[AuditEntry(id=1, at="t", actor="alice", action="kick")], has_more=False),
 ]
 
 NESTED: list[msgspec.Struct] = [
@@ -136,6 +184,18 @@ def test_frame_type_sets() -> None:
         "history",
         "sessions",
         "end_session",
+        "moderate",
+        "room_mode",
+        "delete_room",
+        "delete_message",
+        "sanctions",
+        "profile",
+        "passwd",
+        "admin",
+        "user_sessions",
+        "users",
+        "address_bans",
+        "audit",
     }
     assert SERVER_FRAME_TYPES == {
         "welcome",
@@ -157,6 +217,15 @@ def test_frame_type_sets() -> None:
         "synced",
         "session_list",
         "session_closed",
+        "room_event",
+        "room_deleted",
+        "message_removed",
+        "sanction_list",
+        "password_changed",
+        "admin_done",
+        "user_list",
+        "address_ban_list",
+        "audit_page",
     }
     assert CLIENT_FRAME_TYPES & SERVER_FRAME_TYPES == {"ping", "pong"}
 
@@ -258,6 +327,8 @@ def test_ping_and_pong_are_different_frames() -> None:
         Resume(token=SECRET, ref="r1"),
         Resume(token=SECRET, last_id=12, ref="r1"),
         AuthOk(username="alice", token=SECRET, ref="r1"),
+        ChangePassword(old=SECRET, new=SECRET, ref="r1"),
+        AdminDone(action="reset_password", user="alice", password=SECRET, ref="r1"),
     ],
     ids=lambda f: type(f).__name__,
 )
@@ -267,7 +338,7 @@ def test_secrets_hidden_from_repr(frame: object) -> None:
         assert "<hidden>" in text
     # The rest is still there, for logs.
     assert "r1" in repr(frame)
-    if not isinstance(frame, Resume):
+    if not isinstance(frame, Resume | ChangePassword):
         assert "alice" in repr(frame)
 
 
@@ -303,6 +374,13 @@ def test_error_codes_are_stable_strings() -> None:
         "too_many_rooms",
         "no_such_session",
         "server_error",
+        "banned",
+        "muted",
+        "suspended",
+        "filtered",
+        "invite_only",
+        "no_such_message",
+        "invalid_address",
     }
     for code in ErrorCode:
         assert code == code.value
@@ -330,7 +408,7 @@ def test_public_names() -> None:
         assert hasattr(protocol, name), name
     assert len(set(protocol.__all__)) == len(protocol.__all__)
     # Every frame, and every record nested in one, is exported.
-    nested = [RoomInfo, OnlineUser, SessionInfo]
+    nested = [RoomInfo, OnlineUser, SessionInfo, SanctionInfo, UserSummary, AddressBanInfo, AuditEntry]
     classes = [*typing.get_args(ClientFrame), *typing.get_args(ServerFrame), *nested]
     for cls in classes:
         assert cls.__name__ in protocol.__all__, cls.__name__

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from .codec import decode_client_frame, decode_server_frame, encode
 from .errors import ErrorCode, LocalProtocolError, ProtocolError
-from .frames import AuthOk, Bye, ClientFrame, Error, Frame, Ref, ServerFrame, Welcome
+from .frame_base import Ref
+from .frames import AuthOk, Bye, ClientFrame, Error, Frame, ServerFrame, Welcome
 from .framing import LINE_TOO_LONG, LineSplitter
 from .reasons import ByeReason
 from .states import CLIENT_MAY_SEND, SERVER_MAY_SEND, State, refusal

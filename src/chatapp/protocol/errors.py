@@ -32,6 +32,14 @@ class ErrorCode(enum.StrEnum):
     FORBIDDEN = "forbidden"
     TOO_MANY_ROOMS = "too_many_rooms"
     NO_SUCH_SESSION = "no_such_session"
+    # Moderation (see docs/protocol.md, "Moderation").
+    BANNED = "banned"
+    MUTED = "muted"
+    SUSPENDED = "suspended"
+    FILTERED = "filtered"
+    INVITE_ONLY = "invite_only"
+    NO_SUCH_MESSAGE = "no_such_message"
+    INVALID_ADDRESS = "invalid_address"
     SERVER_ERROR = "server_error"
 
 

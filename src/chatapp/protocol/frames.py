@@ -14,35 +14,17 @@ they answer with specific error codes rather than ``bad_frame``.
 from __future__ import annotations
 
 import typing
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 
-from .limits import MESSAGE_ID_MAX, REF_MAX
-
-Ref = (
-    Annotated[str, msgspec.Meta(max_length=REF_MAX)]
-    | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-    | None
-)
-"""A string of at most ``REF_MAX`` characters or a 64-bit integer: echoed on the reply, so bounded."""
-
-MessageId = Annotated[int, msgspec.Meta(ge=0, le=MESSAGE_ID_MAX)]
-"""A message id as a client may name one: 0 (before the first) up to the largest 64-bit id."""
-
-
-class _Frame(msgspec.Struct, frozen=True, omit_defaults=True, tag_field="type"):
-    """Base of every frame.
-
-    Subclasses repeat ``frozen=True`` although msgspec inherits it, because type
-    checkers follow PEP 681 (dataclass_transform), which does not (msgspec #657).
-    """
-
+from .frame_base import BaseFrame, MessageId, Ref
+from .moderation_frames import MODERATION_CLIENT_FRAMES, MODERATION_SERVER_FRAMES
 
 # -- client to server ----------------------------------------------------------
 
 
-class Register(_Frame, frozen=True, tag="register"):
+class Register(BaseFrame, frozen=True, tag="register"):
     username: str
     password: str
     ref: Ref = None
@@ -51,7 +33,7 @@ class Register(_Frame, frozen=True, tag="register"):
         return f"Register(username={self.username!r}, password=<hidden>, ref={self.ref!r})"
 
 
-class Login(_Frame, frozen=True, tag="login"):
+class Login(BaseFrame, frozen=True, tag="login"):
     username: str
     password: str
     takeover: bool | None = None
@@ -64,7 +46,7 @@ class Login(_Frame, frozen=True, tag="login"):
         return f"Login(username={self.username!r}, password=<hidden>{takeover}, ref={self.ref!r})"
 
 
-class Resume(_Frame, frozen=True, tag="resume"):
+class Resume(BaseFrame, frozen=True, tag="resume"):
     token: str
     last_id: MessageId | None = None
     """The highest message id the client has seen; the server replays what came after it."""
@@ -74,76 +56,76 @@ class Resume(_Frame, frozen=True, tag="resume"):
         return f"Resume(token=<hidden>, ref={self.ref!r})"
 
 
-class Send(_Frame, frozen=True, tag="send"):
+class Send(BaseFrame, frozen=True, tag="send"):
     room: str
     text: str
     nonce: str | None = None
     ref: Ref = None
 
 
-class Quit(_Frame, frozen=True, tag="quit"):
+class Quit(BaseFrame, frozen=True, tag="quit"):
     ref: Ref = None
 
 
-class Join(_Frame, frozen=True, tag="join"):
+class Join(BaseFrame, frozen=True, tag="join"):
     room: str
     last_id: MessageId | None = None
     """Replay the room's messages after this id; without it, the most recent ones."""
     ref: Ref = None
 
 
-class Leave(_Frame, frozen=True, tag="leave"):
+class Leave(BaseFrame, frozen=True, tag="leave"):
     room: str
     ref: Ref = None
 
 
-class ListRooms(_Frame, frozen=True, tag="rooms"):
+class ListRooms(BaseFrame, frozen=True, tag="rooms"):
     ref: Ref = None
 
 
-class SetTopic(_Frame, frozen=True, tag="topic"):
+class SetTopic(BaseFrame, frozen=True, tag="topic"):
     room: str
     text: str
     ref: Ref = None
 
 
-class Who(_Frame, frozen=True, tag="who"):
+class Who(BaseFrame, frozen=True, tag="who"):
     room: str
     ref: Ref = None
 
 
-class Whois(_Frame, frozen=True, tag="whois"):
+class Whois(BaseFrame, frozen=True, tag="whois"):
     username: str
     ref: Ref = None
 
 
-class Away(_Frame, frozen=True, tag="away"):
+class Away(BaseFrame, frozen=True, tag="away"):
     text: str | None = None
     """The away message; absent or empty means back."""
     ref: Ref = None
 
 
-class SendDirect(_Frame, frozen=True, tag="dm"):
+class SendDirect(BaseFrame, frozen=True, tag="dm"):
     to: str
     text: str
     nonce: str | None = None
     ref: Ref = None
 
 
-class ListSessions(_Frame, frozen=True, tag="sessions"):
+class ListSessions(BaseFrame, frozen=True, tag="sessions"):
     """The signed-in user's sessions that can still be used."""
 
     ref: Ref = None
 
 
-class EndSession(_Frame, frozen=True, tag="end_session"):
+class EndSession(BaseFrame, frozen=True, tag="end_session"):
     """End one of one's own sessions (its token stops working) by its ``id`` from ``session_list``."""
 
     id: int
     ref: Ref = None
 
 
-class History(_Frame, frozen=True, tag="history"):
+class History(BaseFrame, frozen=True, tag="history"):
     """A page of stored messages of a room, or of the direct conversation ``with`` someone."""
 
     room: str | None = None
@@ -157,25 +139,25 @@ class History(_Frame, frozen=True, tag="history"):
 # -- both directions -----------------------------------------------------------
 
 
-class Ping(_Frame, frozen=True, tag="ping"):
+class Ping(BaseFrame, frozen=True, tag="ping"):
     ref: Ref = None
 
 
-class Pong(_Frame, frozen=True, tag="pong"):
+class Pong(BaseFrame, frozen=True, tag="pong"):
     ref: Ref = None
 
 
 # -- server to client ----------------------------------------------------------
 
 
-class Welcome(_Frame, frozen=True, tag="welcome"):
+class Welcome(BaseFrame, frozen=True, tag="welcome"):
     server: str
     version: int
     max_frame: int
     max_text: int
 
 
-class AuthOk(_Frame, frozen=True, tag="auth_ok"):
+class AuthOk(BaseFrame, frozen=True, tag="auth_ok"):
     username: str
     token: str
     ref: Ref = None
@@ -184,7 +166,7 @@ class AuthOk(_Frame, frozen=True, tag="auth_ok"):
         return f"AuthOk(username={self.username!r}, token=<hidden>, ref={self.ref!r})"
 
 
-class Message(_Frame, frozen=True, tag="message"):
+class Message(BaseFrame, frozen=True, tag="message"):
     id: int
     room: str
     sender: str = msgspec.field(name="from")
@@ -194,11 +176,13 @@ class Message(_Frame, frozen=True, tag="message"):
     """Only on the sender's own copies: the value its ``send`` carried."""
     replayed: bool = False
     """Sent again because the client missed it (a resume, a join with ``last_id``), not live."""
+    removed_by: str | None = None
+    """Set on a removed message (a tombstone, in history and replay): who removed it; ``text`` is empty."""
     ref: Ref = None
     """Only on the sender's live copy: the ``ref`` of its ``send``."""
 
 
-class Direct(_Frame, frozen=True, tag="direct"):
+class Direct(BaseFrame, frozen=True, tag="direct"):
     """A direct message; the sender's copy is its acknowledgment."""
 
     id: int
@@ -208,13 +192,14 @@ class Direct(_Frame, frozen=True, tag="direct"):
     ts: str
     nonce: str | None = None
     replayed: bool = False
+    removed_by: str | None = None
     ref: Ref = None
 
 
 PresenceEvent = Literal["join", "leave", "online", "offline", "away", "back"]
 
 
-class Presence(_Frame, frozen=True, tag="presence"):
+class Presence(BaseFrame, frozen=True, tag="presence"):
     """``join``/``leave``: room membership; ``online``/``offline``/``away``/``back``: the user's status."""
 
     event: PresenceEvent
@@ -226,14 +211,18 @@ class Presence(_Frame, frozen=True, tag="presence"):
     """Only on the requester's own copies of ``away``/``back``: the ``ref`` of its ``away``."""
 
 
-class Joined(_Frame, frozen=True, tag="joined"):
+class Joined(BaseFrame, frozen=True, tag="joined"):
     room: str
     topic: str
     created: bool = False
+    private: bool = False
+    """Only invited users may join (see ``room_mode``)."""
+    role: str | None = None
+    """The joining user's role in the room: ``owner`` or ``operator``; absent for a member."""
     ref: Ref = None
 
 
-class Left(_Frame, frozen=True, tag="left"):
+class Left(BaseFrame, frozen=True, tag="left"):
     room: str
     ref: Ref = None
 
@@ -245,14 +234,15 @@ class RoomInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     online: int
     joined: bool
     """Whether the asking user is a member: always on the wire, true or false."""
+    private: bool = False
 
 
-class RoomList(_Frame, frozen=True, tag="room_list"):
+class RoomList(BaseFrame, frozen=True, tag="room_list"):
     rooms: list[RoomInfo]
     ref: Ref = None
 
 
-class TopicChanged(_Frame, frozen=True, tag="topic_changed"):
+class TopicChanged(BaseFrame, frozen=True, tag="topic_changed"):
     room: str
     text: str
     by: str
@@ -263,25 +253,31 @@ class TopicChanged(_Frame, frozen=True, tag="topic_changed"):
 class OnlineUser(msgspec.Struct, frozen=True, omit_defaults=True):
     username: str
     away: str | None = None
+    role: str | None = None
+    """In the room: ``owner`` or ``operator``; absent for a member."""
 
 
-class WhoList(_Frame, frozen=True, tag="who_list"):
+class WhoList(BaseFrame, frozen=True, tag="who_list"):
     room: str
     users: list[OnlineUser]
     ref: Ref = None
 
 
-class UserInfo(_Frame, frozen=True, tag="user_info"):
+class UserInfo(BaseFrame, frozen=True, tag="user_info"):
     username: str
     online: bool
     member_since: str
     last_seen: str | None = None
     away: str | None = None
     rooms_in_common: list[str] = msgspec.field(default_factory=list)
+    display_name: str | None = None
+    bio: str | None = None
+    role: str | None = None
+    """The server role, ``admin`` or ``moderator``; absent for a user."""
     ref: Ref = None
 
 
-class HistoryPage(_Frame, frozen=True, tag="history_page"):
+class HistoryPage(BaseFrame, frozen=True, tag="history_page"):
     messages: list[Message | Direct]
     has_more: bool
     room: str | None = None
@@ -302,19 +298,21 @@ class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     """A connection holds the session now."""
 
 
-class SessionList(_Frame, frozen=True, tag="session_list"):
+class SessionList(BaseFrame, frozen=True, tag="session_list"):
     sessions: list[SessionInfo]
+    user: str | None = None
+    """Whose sessions, in the answer to ``user_sessions`` (a moderator's question about someone)."""
     ref: Ref = None
 
 
-class SessionClosed(_Frame, frozen=True, tag="session_closed"):
+class SessionClosed(BaseFrame, frozen=True, tag="session_closed"):
     """The answer to ``end_session``: that session is over and its token no longer works."""
 
     id: int
     ref: Ref = None
 
 
-class Synced(_Frame, frozen=True, tag="synced"):
+class Synced(BaseFrame, frozen=True, tag="synced"):
     """Ends a replay: everything up to ``last_id`` has been sent; live messages follow."""
 
     last_id: int
@@ -322,28 +320,33 @@ class Synced(_Frame, frozen=True, tag="synced"):
     """True when the replay stopped at its cap; older messages are available through ``history``."""
 
 
-class Error(_Frame, frozen=True, tag="error"):
+class Error(BaseFrame, frozen=True, tag="error"):
     code: str
     message: str
     ref: Ref = None
     retry_after: float | None = None
+    until: str | None = None
+    """With ``banned``, ``muted`` and ``suspended``: when it ends by itself (absent: until lifted)."""
 
 
-class Bye(_Frame, frozen=True, tag="bye"):
+class Bye(BaseFrame, frozen=True, tag="bye"):
     reason: str
+    message: str | None = None
+    """A sentence for the user beyond the stable ``reason``: who suspended the account and why."""
 
 
 ClientFrame = (
     Register | Login | Resume | Send | Quit | Ping | Pong
     | Join | Leave | ListRooms | SetTopic | Who | Whois | Away | SendDirect | History
-    | ListSessions | EndSession
+    | ListSessions | EndSession | MODERATION_CLIENT_FRAMES
 )
 ServerFrame = (
     Welcome | AuthOk | Message | Presence | Error | Bye | Ping | Pong
     | Direct | Joined | Left | RoomList | TopicChanged | WhoList | UserInfo | HistoryPage | Synced
-    | SessionList | SessionClosed
+    | SessionList | SessionClosed | MODERATION_SERVER_FRAMES
 )
 Frame = ClientFrame | ServerFrame
+
 
 def _tags(union: object) -> frozenset[str]:
     return frozenset(str(member.__struct_config__.tag) for member in typing.get_args(union))

@@ -32,3 +32,16 @@ JOIN_CONTEXT = 20
 """Recent messages sent on ``join`` when the client gives no ``last_id``."""
 SESSION_LIST_MAX = 100
 """Most sessions one ``session_list`` holds (the most recently used)."""
+REASON_MAX = 300
+"""Longest reason a moderator gives (kick, ban, mute, suspension, address ban)."""
+DURATION_MAX = 10 * 366 * 24 * 3600
+"""Longest ban, mute or suspension given as a duration: ten years; longer is "until lifted"."""
+DISPLAY_NAME_MAX = 64
+BIO_MAX = 300
+ADDRESS_MAX = 64
+"""Longest address or CIDR range an address ban names."""
+ADMIN_PAGE_MAX = 100
+"""Most entries one list of users, audit events or bans holds."""
+ADMIN_PAGE_DEFAULT = 50
+SEARCH_MAX = 64
+"""Longest search string of ``users``."""

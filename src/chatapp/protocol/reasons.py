@@ -25,6 +25,9 @@ class ByeReason(enum.StrEnum):
     CLIENT_CLOSED = "client closed"
     KICKED = "kicked"
     SESSION_ENDED = "session ended by its user"
+    SUSPENDED = "account suspended"
+    DISCONNECTED = "disconnected by a moderator"
+    ADDRESS_BANNED = "address banned"
 
 
 NO_RECONNECT: frozenset[str] = frozenset(
@@ -35,6 +38,9 @@ NO_RECONNECT: frozenset[str] = frozenset(
         ByeReason.TOO_MANY_INVALID,
         ByeReason.CLIENT_CLOSED,
         ByeReason.SESSION_ENDED,
+        ByeReason.SUSPENDED,
+        ByeReason.DISCONNECTED,
+        ByeReason.ADDRESS_BANNED,
     }
 )
 """Reasons after which a client must not reconnect by itself."""

@@ -27,7 +27,7 @@ from typing import Protocol
 import msgspec
 
 from chatapp.protocol import Frame, OnlineUser, Presence, encode
-from chatapp.protocol.frames import Ref
+from chatapp.protocol.frame_base import Ref
 from chatapp.server.transport.delivery import Delivery, Recipient
 
 

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from chatapp.protocol import AuthOk, ByeReason, Direct, HistoryPage, Message, ProtocolError, ServerFrame
 from chatapp.protocol.connection import ServerProtocol
-from chatapp.protocol.frames import Ref
+from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.states import State
 from chatapp.server import activity
 from chatapp.server.ratelimit import TokenBucket

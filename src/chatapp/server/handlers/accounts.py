@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatapp.protocol import ByeReason, Login, Ping, Pong, Quit, Register, Resume
-from chatapp.protocol.frames import Ref
+from chatapp.protocol.frame_base import Ref
 from chatapp.server import activity
 from chatapp.server.services import Services
 from chatapp.server.services.signin import Opened

@@ -9,7 +9,7 @@ import msgspec
 
 from chatapp.clock import wire_timestamp
 from chatapp.protocol import Direct, Message, encode
-from chatapp.protocol.frames import Ref
+from chatapp.protocol.frame_base import Ref
 from chatapp.server.store import StoredMessage
 
 T = TypeVar("T")

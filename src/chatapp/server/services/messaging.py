@@ -23,7 +23,7 @@ import logging
 
 from chatapp.clock import utc_now
 from chatapp.protocol import ErrorCode, ProtocolError
-from chatapp.protocol.frames import Ref
+from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.rules import check_nonce, check_room, check_text
 from chatapp.server.config import Config
 from chatapp.server.hub import Hub

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chatapp.clock import wire_timestamp
 from chatapp.protocol import ErrorCode, ProtocolError, UserInfo
-from chatapp.protocol.frames import Ref
+from chatapp.protocol.frame_base import Ref
 from chatapp.server.hub import Hub
 from chatapp.server.session import Session
 from chatapp.server.store import Store, UserRecord

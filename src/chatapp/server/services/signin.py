@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from chatapp.clock import utc_now, wire_timestamp
 from chatapp.protocol import AuthOk, ErrorCode, ProtocolError
-from chatapp.protocol.frames import Ref
+from chatapp.protocol.frame_base import Ref
 from chatapp.server import activity
 from chatapp.server.config import Config
 from chatapp.server.hub import Hub, Member

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -106,6 +107,9 @@ class User(Base):
     # The highest message id delivered to the user when their last session
     # ended: what they missed is what came after it.
     seen_message_id: Mapped[int] = mapped_column(Id, server_default="0")
+    # The profile (revision 0005): sanitised and length-checked by the protocol's rules.
+    display_name: Mapped[str | None] = mapped_column(String(64))
+    bio: Mapped[str | None] = mapped_column(String(300))
 
 
 class UserSession(Base):
@@ -136,6 +140,8 @@ class Room(Base):
     topic: Mapped[str] = mapped_column(String(300), server_default=text("''"))
     owner_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Invited users only; hidden from the room list of everyone else (revision 0005).
+    private: Mapped[bool] = mapped_column(Boolean(), server_default=text("false"))
 
 
 class Membership(Base):
@@ -186,9 +192,101 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A removed message is a tombstone: its text is emptied and these say by whom and when.
+    removed_by: Mapped[str | None] = mapped_column(String(32))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def dm_key(user_a: int, user_b: int) -> str:
     """The conversation key of two users, the same whichever of them is first."""
     low, high = sorted((user_a, user_b))
     return f"{low}:{high}"
+
+
+class RoomOperator(Base):
+    """A room operator, appointed by the owner or an admin; the owner is ``rooms.owner_id``."""
+
+    __tablename__ = "room_operators"
+
+    room_id: Mapped[int] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    granted_by: Mapped[str | None] = mapped_column(String(32))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RoomInvite(Base):
+    """Leave for a user to join a private room."""
+
+    __tablename__ = "room_invites"
+
+    room_id: Mapped[int] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    invited_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RoomSanction(Base):
+    """A ban (``kind`` "ban": cannot join, send, read) or a mute ("mute": cannot send) in one room."""
+
+    __tablename__ = "room_sanctions"
+
+    room_id: Mapped[int] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # None: until lifted. An expired row is as good as none; it is deleted when next met.
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccountSanction(Base):
+    """A suspension (``kind`` "suspend": no sign-in at all) or a server-wide mute ("mute")."""
+
+    __tablename__ = "account_sanctions"
+
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AddressBan(Base):
+    """An address or a CIDR range refused at accept time."""
+
+    __tablename__ = "address_bans"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # Normalised (ipaddress.ip_network(..., strict=False)): one row per range.
+    network: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEvent(Base):
+    """One moderation or admin action, filter hit or sanction: who did what to whom, when, from where.
+
+    Names, not ids: the record must outlive the accounts and rooms it names. Never a password
+    or a token.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(64))
+    room: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(64))
