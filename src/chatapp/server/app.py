@@ -20,6 +20,7 @@ from chatapp.server.hub import LocalHub
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.retention import prune_forever, prune_once
 from chatapp.server.services import Services
+from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
@@ -109,6 +110,7 @@ class ChatServer:
             signin=SignIn(config, store, hub, credentials, limits),
             messaging=Messaging(config, messages, store, hub, delivery, limits),
             replay=Replay(config, store, limits),
+            audit=AuditTrail(store),
         )
 
     async def shutdown(self) -> None:

@@ -35,8 +35,16 @@ class Role(enum.IntEnum):
     """``chatapp-admin`` on the server's machine."""
 
 
-SERVER_ROLES: dict[str, Role] = {"user": Role.MEMBER, "moderator": Role.MODERATOR, "admin": Role.ADMIN}
-"""The server roles stored on an account, by their stored name."""
+SERVER_ROLES: dict[str, Role] = {
+    "user": Role.MEMBER,
+    "moderator": Role.MODERATOR,
+    "admin": Role.ADMIN,
+    "console": Role.CONSOLE,
+}
+"""The server roles by name: those stored on an account, and the console's."""
+STORED_ROLES: frozenset[str] = frozenset({"user", "moderator", "admin"})
+"""The server roles an account can have. ``console`` is never one: only the control socket's
+connection has it (a stored ``console`` is read as ``user``)."""
 ROOM_ROLES: dict[str | None, Role] = {None: Role.MEMBER, "operator": Role.OPERATOR, "owner": Role.OWNER}
 
 

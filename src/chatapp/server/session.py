@@ -27,6 +27,7 @@ from chatapp.protocol.connection import ServerProtocol
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.states import State
 from chatapp.server import activity
+from chatapp.server.policy import STORED_ROLES, Role, roles_of
 from chatapp.server.ratelimit import TokenBucket
 from chatapp.server.store import StoredMessage
 from chatapp.server.transport.delivery import Delivery, Outbox, Parts, Sink
@@ -165,6 +166,9 @@ class Session:
         self.room_ids = dict(rooms)
         """The rooms this user is a member of, by name, with their store ids."""
         self.budgets = budgets
+        self.server_role = identity.role if identity.role in STORED_ROLES else "user"
+        """The account's server role (``admin``, ``moderator``, ``user``; ``console`` for
+        chatapp-admin's control connection): a promotion changes it while the session lives."""
         self.delivered_id = 0
         """The highest message id handed to this client directly (replays, history, echoes)."""
         self.handed_over = False
@@ -182,6 +186,11 @@ class Session:
     @property
     def closing(self) -> bool:
         return self.peer.closing
+
+    def roles(self, room_role: str | None = None) -> frozenset[Role]:
+        """The user's roles for the permission table (:mod:`chatapp.server.policy`): the server
+        role, and ``room_role`` (``owner``, ``operator``) in the room acted in."""
+        return roles_of(self.server_role, room_role)
 
     async def drain(self) -> None:
         """Wait until the client has taken most of what was sent (between pages of a replay)."""

@@ -8,6 +8,7 @@
 - :mod:`.people` — finding users; whois.
 - :mod:`.frames` — stored messages as frames; lists fitted in one frame.
 - :mod:`.message_log` — where messages get their id: the durable log, or memory.
+- :mod:`.audit` — the audit trail of moderation and administration.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from chatapp.server.config import Config
 from chatapp.server.hub import Hub
+from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.messaging import Messaging
@@ -38,3 +40,4 @@ class Services:
     signin: SignIn
     messaging: Messaging
     replay: Replay
+    audit: AuditTrail

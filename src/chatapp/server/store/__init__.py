@@ -12,6 +12,8 @@ from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
 from .errors import SchemaOutOfDate, StoreError, UsernameTaken
 from .migrate import SchemaState, head_revision, schema_state, upgrade
 from .records import (
+    AuditDraft,
+    AuditRecord,
     MessageDraft,
     OpenedDatabase,
     RoomRecord,
@@ -27,6 +29,8 @@ from .store import Store
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
+    "AuditDraft",
+    "AuditRecord",
     "Backend",
     "DEFAULT_BUSY_TIMEOUT_MS",
     "DatabaseUnavailable",

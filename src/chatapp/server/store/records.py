@@ -147,3 +147,34 @@ def stored_from_draft(draft: MessageDraft, message_id: int) -> StoredMessage:
         nonce=draft.nonce,
         created_at=draft.created_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditDraft:
+    """An audit event to store. Names, not ids (they outlive accounts and rooms); never a secret."""
+
+    created_at: datetime
+    actor: str
+    """Who acted: a username, "console" (chatapp-admin), or "server" (the filter)."""
+    action: str
+    target: str | None = None
+    """A username, an address or range, a message id: whatever was acted on."""
+    room: str | None = None
+    reason: str | None = None
+    address: str | None = None
+    """Where the actor was connected from."""
+
+    def __post_init__(self) -> None:
+        require_aware(self.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    created_at: datetime
+    actor: str
+    action: str
+    target: str | None
+    room: str | None
+    reason: str | None
+    address: str | None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 
+from .audit import Audit
 from .backend import Backend
 from .engine import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_SYNCHRONOUS, create_engine, is_sqlite, sqlite_file
 from .messages import Messages
@@ -31,7 +32,7 @@ from .startup import OPEN_ERRORS, DatabaseUnavailable, describe_open_error
 from .users import Users
 
 
-class Store(Users, Sessions, Rooms, Messages):
+class Store(Users, Sessions, Rooms, Messages, Audit):
     def __init__(self, backend: Backend) -> None:
         """Use :meth:`open`; this does not check the schema."""
         self._backend = backend
