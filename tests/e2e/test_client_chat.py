@@ -91,7 +91,12 @@ async def test_register_in_the_dialogue_then_chat(server: ServerProcess) -> None
             screen.type("hi bob" + ENTER)
             got = await receive(bob, Message, lambda m: m.sender == "carol")
             assert isinstance(got, Message) and got.text == "hi bob"
-            await screen.wait_line("<carol> hi bob")
+            await screen.wait_line("<carol> hi bob")  # shown at once, before the server has it
+            # ... and out of the outbox once acknowledged (bob has it, so it was stored).
+            for _ in range(200):
+                if session.outbox == ():
+                    break
+                await asyncio.sleep(0.05)
             assert session.outbox == ()
         await bob.close()
     finally:
