@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from chatapp.protocol import Error, HistoryPage, Join, Joined, Presence
+from chatapp.protocol import Error, HistoryPage, Join, Joined, Message, Presence
 from chatapp.protocol.moderation_frames import Moderate, RoomEvent
 from tests.support.databases import ScratchDatabase
 from tests.support.wire import WireClient
@@ -41,7 +41,7 @@ async def moderate(client: WireClient, room: str, action: str, user: str, **fiel
 async def refused(client: WireClient, frame: object, code: str) -> Error:
     """Send ``frame`` and expect an error with ``code`` (events in between passed over)."""
     await client.send(frame)  # type: ignore[arg-type]
-    return await client.expect_error(code, skip=(Presence, RoomEvent))
+    return await client.expect_error(code, skip=(Presence, RoomEvent, Message))
 
 
 async def event(client: WireClient, action: str) -> RoomEvent:

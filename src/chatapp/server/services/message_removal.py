@@ -50,6 +50,14 @@ class MessageRemoval:
         if not removed:
             session.send(own)  # removed already: the asker alone is answered
             return
+        if not author:  # a moderator's removal; a sender taking back their own is not audited
+            await self._audit.record(
+                session.username,
+                "delete_message",
+                target=str(origin.id),
+                room=origin.room,
+                address=session.peer.address,
+            )
         if origin.room is not None:
             self._hub.publish(origin.room, event, own=(session.user_id, own))
             if origin.room not in session.room_ids:
@@ -58,14 +66,6 @@ class MessageRemoval:
             assert origin.recipient_id is not None
             parties = (origin.sender_id, origin.recipient_id)
             self._hub.send_to_users(parties, event, own=(session.user_id, own))
-        if not author:
-            await self._audit.record(
-                session.username,
-                "delete_message",
-                target=str(origin.id),
-                room=origin.room,
-                address=session.peer.address,
-            )
 
     @staticmethod
     def _sees(session: Session, origin: MessageOrigin) -> bool:

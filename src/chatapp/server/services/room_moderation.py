@@ -11,6 +11,7 @@ membership, the hub and the session's rooms.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,6 +44,8 @@ from chatapp.server.services.room_sanctions import BAN, MUTE, RoomSanctions
 from chatapp.server.session import Session
 from chatapp.server.store import RoomRecord, SanctionRecord, Store, UserRecord
 
+_SETTLE = 5.0
+"""Seconds a room's deletion waits for messages to it that are being committed."""
 _SANCTIONS = {"ban": BAN, "mute": MUTE, "unban": BAN, "unmute": MUTE}
 _TIMED = frozenset({"ban", "mute"})
 
@@ -95,9 +98,7 @@ class RoomModeration:
             reason=frame.reason,
             until=None if until is None else wire_timestamp(until),
         )
-        self._tell(session, room, event, frame.ref, target)
-        if frame.action in ("kick", "ban") and target.member:
-            self._put_out(user.id, room.name)
+        # Recorded before it is told: whoever hears of it can find it in the audit log.
         await self._audit.record(
             session.username,
             frame.action,
@@ -106,6 +107,9 @@ class RoomModeration:
             reason=frame.reason,
             address=session.peer.address,
         )
+        self._tell(session, room, event, frame.ref, target)
+        if frame.action in ("kick", "ban") and target.member:
+            self._put_out(user.id, room.name)
 
     async def _apply(
         self,
@@ -184,8 +188,8 @@ class RoomModeration:
         await self._store.set_private(room.id, frame.private)
         action: RoomEventAction = "private" if frame.private else "public"
         event = RoomEvent(room=room.name, action=action, by=session.username)
-        self._tell(session, room, event, frame.ref, None)
         await self._audit.record(session.username, action, room=room.name, address=session.peer.address)
+        self._tell(session, room, event, frame.ref, None)
 
     async def delete_room(self, session: Session, frame: DeleteRoom) -> None:
         check_reason(frame.reason)
@@ -193,16 +197,24 @@ class RoomModeration:
         policy.check(Action.DELETE_ROOM, await roles_in(self._store, session, room))
         if room.name == DEFAULT_ROOM:
             raise ProtocolError(ErrorCode.FORBIDDEN, f"room {DEFAULT_ROOM!r} cannot be deleted")
-        await self._store.delete_room(room.id)
-        self._sanctions.forget(room.name)
         deleted = RoomDeleted(room=room.name, by=session.username, reason=frame.reason)
         own = msgspec.structs.replace(deleted, ref=frame.ref)
         self._hub.publish(room.name, deleted, own=(session.user_id, own))
         if room.name not in session.room_ids:
             session.send(own)
+        # Out of the room in memory first, so that no new message is submitted to it; then the
+        # messages already on their way are let in: one committed after the room is gone would
+        # break its foreign key and fail the whole batch it is written with.
+        pending = []
         for member in self._hub.close_room(room.name):
             if isinstance(member, Session):
                 member.room_ids.pop(room.name, None)
+                if member.uncommitted and member.last_commit is not None:
+                    pending.append(member.last_commit)
+        if pending:
+            await asyncio.wait(pending, timeout=_SETTLE)
+        await self._store.delete_room(room.id)
+        self._sanctions.forget(room.name)
         await self._audit.record(
             session.username, "delete_room", room=room.name, reason=frame.reason, address=session.peer.address
         )
