@@ -92,8 +92,10 @@ async def test_invitations_and_private_rooms_in_the_listing(store: Store, now: d
     assert await store.take_invite(dev.id, bob.id) is False
     assert not await store.is_invited(dev.id, bob.id)
     await store.invite(dev.id, carol.id, "Alice", now)
+    await store.add_operator(dev.id, carol.id, "Alice", now)
     await store.set_sanction(dev.id, carol.id, "ban", actor="Alice", reason=None, now=now, until=None)
     assert not await store.is_invited(dev.id, carol.id)  # a ban withdraws the invitation
+    assert await store.room_role(dev.id, carol.id) is None  # and the operator's status
 
 
 async def test_deleting_a_room_takes_everything_of_it(

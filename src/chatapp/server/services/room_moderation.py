@@ -188,7 +188,9 @@ class RoomModeration:
         await self._store.set_private(room.id, frame.private)
         action: RoomEventAction = "private" if frame.private else "public"
         event = RoomEvent(room=room.name, action=action, by=session.username)
-        await self._audit.record(session.username, action, room=room.name, address=session.peer.address)
+        await self._audit.record(
+            session.username, f"make_{action}", room=room.name, address=session.peer.address
+        )
         self._tell(session, room, event, frame.ref, None)
 
     async def delete_room(self, session: Session, frame: DeleteRoom) -> None:

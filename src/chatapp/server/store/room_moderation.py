@@ -125,7 +125,7 @@ class RoomModeration:
         until: datetime | None,
     ) -> SanctionRecord:
         """Ban or mute (``kind``) the user in the room, replacing one of that kind in force. A ban
-        also ends the user's membership and any invitation."""
+        also ends the user's membership, operator status and any invitation."""
         async with self._backend.writing() as session:
             sanction = await session.get(RoomSanction, (room_id, user_id, kind))
             if sanction is None:
@@ -133,7 +133,7 @@ class RoomModeration:
                 session.add(sanction)
             sanction.actor, sanction.reason, sanction.created_at, sanction.until = actor, reason, now, until
             if kind == "ban":
-                for table in (Membership, RoomInvite):
+                for table in (Membership, RoomOperator, RoomInvite):
                     await session.execute(
                         delete(table).where(table.room_id == room_id, table.user_id == user_id),
                         execution_options=NO_SYNC,
