@@ -174,3 +174,21 @@ async def test_operators_deop_and_transfer(connect: Connect, database: ScratchDa
     await refused(admin, Moderate(room="rust", action="deop", user="bob"), "forbidden")
     await moderate(admin, "rust", "kick", "alice")  # from outside the room
     assert (await event(alice, "kick")).by == "carol"
+
+
+async def test_roles_need_membership_and_equals_cannot_act_on_each_other(connect: Connect) -> None:
+    alice, bob, carol, dave = [await online(connect, name) for name in ("alice", "bob", "carol", "dave")]
+    for client in (alice, bob, carol):
+        await join(client, "rust")
+    await refused(alice, Moderate(room="rust", action="op", user="dave"), "not_in_room")
+    await refused(alice, Moderate(room="rust", action="transfer", user="dave"), "not_in_room")
+    await moderate(alice, "rust", "op", "bob")
+    await moderate(alice, "rust", "op", "carol")
+    await refused(bob, Moderate(room="rust", action="ban", user="carol"), "forbidden")  # an equal
+    await refused(bob, Moderate(room="rust", action="deop", user="carol"), "forbidden")  # owners only
+    await moderate(bob, "rust", "ban", "dave", reason="pre-emptive")  # not a member: still banned
+    await event(dave, "ban")
+    await refused(dave, Join(room="rust"), "banned")
+    await alice.send(ListSanctions(room="rust"))
+    sanctions = await alice.expect(SanctionList, skip=(Presence, RoomEvent))
+    assert [(s.user, s.by) for s in sanctions.sanctions] == [("dave", "bob")]
