@@ -48,7 +48,10 @@ class RoomSanctions:
         self._loading[room] = future
         try:
             records = await self._store.room_sanctions(room_id, self._clock())
-        except BaseException as error:
+        except asyncio.CancelledError:
+            future.cancel()  # a waiter, if any, is cancelled with it and may try again
+            raise
+        except Exception as error:
             future.set_exception(error)
             future.exception()  # retrieved: a waiter, if any, raises it; nobody else need
             raise
