@@ -140,7 +140,7 @@ async def on_who(session: Session, frame: Who, services: Services) -> None:
     ]
     users, _ = fit(
         users,
-        lambda u: len(u.username) + len(u.away or "") * 6 + 40,
+        lambda u: len(u.username) + len(u.away or "") * 6 + 60,  # with its role
         reply_budget(services.config.max_frame, frame.ref),
         keep_newest=False,
     )
