@@ -163,6 +163,7 @@ class ServerProtocol:
             message=error.message,
             ref=ref if ref is not None else error.ref,
             retry_after=error.retry_after,
+            until=error.until,
         )
         data = encode(frame)
         if error.code not in _GARBAGE:

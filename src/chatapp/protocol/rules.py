@@ -17,6 +17,7 @@ from .limits import (
     NONCE_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
+    REASON_MAX,
     ROOM_MAX,
     TOPIC_MAX,
     USERNAME_MAX,
@@ -98,6 +99,14 @@ def check_away(text: str | None) -> None:
         raise ProtocolError(ErrorCode.TEXT_TOO_LONG, f"an away message is at most {AWAY_MAX} characters")
     if text is not None:
         _check_no_nul(text, "an away message")
+
+
+def check_reason(reason: str | None) -> None:
+    """A moderator's reason (a kick, a ban, a deleted room): at most ``REASON_MAX`` characters."""
+    if reason is not None and len(reason) > REASON_MAX:
+        raise ProtocolError(ErrorCode.TEXT_TOO_LONG, f"a reason is at most {REASON_MAX} characters")
+    if reason is not None:
+        _check_no_nul(reason, "a reason")
 
 
 def check_history_limit(limit: int | None) -> int:

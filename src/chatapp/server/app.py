@@ -24,8 +24,11 @@ from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
+from chatapp.server.services.message_removal import MessageRemoval
 from chatapp.server.services.messaging import Messaging
 from chatapp.server.services.replay import Replay
+from chatapp.server.services.room_moderation import RoomModeration
+from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import MessageWriter, Store
 from chatapp.server.transport.delivery import Delivery
@@ -100,6 +103,8 @@ class ChatServer:
         hub = self._hub = LocalHub(delivery, status_limit=config.room_status_limit)
         limits = Limits(config)
         credentials = Credentials(config, store, hashing)
+        audit = AuditTrail(store)
+        sanctions = RoomSanctions(store)
         return Services(
             config=config,
             store=store,
@@ -108,9 +113,12 @@ class ChatServer:
             limits=limits,
             credentials=credentials,
             signin=SignIn(config, store, hub, credentials, limits),
-            messaging=Messaging(config, messages, store, hub, delivery, limits),
+            messaging=Messaging(config, messages, store, hub, delivery, limits, sanctions),
             replay=Replay(config, store, limits),
-            audit=AuditTrail(store),
+            audit=audit,
+            sanctions=sanctions,
+            rooms=RoomModeration(store, hub, sanctions, audit, config.max_frame),
+            removal=MessageRemoval(store, hub, audit),
         )
 
     async def shutdown(self) -> None:

@@ -39,8 +39,15 @@ from chatapp.protocol import (
     Who,
     Whois,
 )
-from chatapp.protocol.moderation_frames import MODERATION_CLIENT_FRAMES
-from chatapp.server.handlers import accounts, chat, people, rooms, sessions
+from chatapp.protocol.moderation_frames import (
+    MODERATION_CLIENT_FRAMES,
+    DeleteMessage,
+    DeleteRoom,
+    ListSanctions,
+    Moderate,
+    RoomMode,
+)
+from chatapp.server.handlers import accounts, chat, people, room_moderation, rooms, sessions
 from chatapp.server.services import Services
 from chatapp.server.session import Goodbye, Peer, Session
 
@@ -84,6 +91,12 @@ HANDLERS: dict[type, Handler] = {
     Away: signed_in(people.on_away),
     ListSessions: signed_in(sessions.on_list_sessions),
     EndSession: signed_in(sessions.on_end_session),
+    # Room moderation.
+    Moderate: signed_in(room_moderation.on_moderate),
+    RoomMode: signed_in(room_moderation.on_room_mode),
+    DeleteRoom: signed_in(room_moderation.on_delete_room),
+    DeleteMessage: signed_in(room_moderation.on_delete_message),
+    ListSanctions: signed_in(room_moderation.on_sanctions),
 }
 
 PENDING: frozenset[type] = frozenset(typing.get_args(MODERATION_CLIENT_FRAMES)) - set(HANDLERS)

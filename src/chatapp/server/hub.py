@@ -91,6 +91,10 @@ class Hub(Protocol):
     def join(self, member: Member, room: str) -> None: ...
     def leave(self, member: Member, room: str) -> None: ...
     def set_away(self, member: Member, text: str | None, ref: Ref = None) -> None: ...
+    def close_room(self, room: str) -> list[Member]:
+        """A room was deleted: hand out what was published to it, then take every online member
+        out of it without announcing anything; the members it had."""
+        ...
 
     # -- fan-out
     def publish(self, room: str, frame: Frame, message_id: int = 0, *, own: Own | None = None) -> int:
@@ -245,6 +249,15 @@ class LocalHub:
                 else Presence(event="back", room=name, username=member.username)
             )
             self._publish_status(name, event, (user_id, msgspec.structs.replace(event, ref=ref)))
+
+    def close_room(self, room: str) -> list[Member]:
+        """A deleted room: its members were told (``room_deleted``), so nobody hears them leave."""
+        self._delivery.hand_out()
+        members = list(self._rooms.get(room, {}).values())
+        for member in members:
+            self._rooms_of.get(member.user_id, set()).discard(room)
+        self._forget_room(room)
+        return members
 
     def _forget_room(self, room: str) -> None:
         """Nobody is online in ``room`` any more: keep nothing of it (rooms come and go by the

@@ -27,6 +27,7 @@ async def on_history(session: Session, frame: History, services: Services) -> No
         check_room(frame.room)
         room_id = session.room_ids.get(frame.room)
         if room_id is None:
+            await services.sanctions.check_not_banned_by_name(frame.room, session.user_id)
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {frame.room!r}")
         messages, more = await store.room_history(
             room_id, before=frame.before, after=frame.after, limit=limit

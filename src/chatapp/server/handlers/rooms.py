@@ -1,6 +1,11 @@
-"""Rooms: join (creating it if new), leave, list, topic, who is online in one."""
+"""Rooms: join (creating it if new), leave, list, topic, who is online in one.
+
+A private room is seen and entered as :mod:`chatapp.server.services.room_access` says; a user
+banned from a room is refused its door, its member list and (elsewhere) its messages."""
 
 from __future__ import annotations
+
+import msgspec
 
 from chatapp.clock import utc_now
 from chatapp.protocol import (
@@ -19,9 +24,11 @@ from chatapp.protocol import (
     WhoList,
 )
 from chatapp.protocol.rules import check_room, check_topic
-from chatapp.server import activity
+from chatapp.server import activity, policy
+from chatapp.server.policy import Action
 from chatapp.server.services import Services
 from chatapp.server.services.frames import fit, reply_budget
+from chatapp.server.services.room_access import check_entry, roles_in, sees_every_room, visible_room
 from chatapp.server.session import Session
 from chatapp.server.store import RoomRecord, Store
 
@@ -34,19 +41,37 @@ async def on_join(session: Session, frame: Join, services: Services) -> None:
     async with session.holding_live():
         if frame.room in session.room_ids:
             room = await _existing_room(store, frame.room)
-            session.send(Joined(room=room.name, topic=room.topic, ref=frame.ref))
+            role = await store.room_role(room.id, session.user_id)
+            joined = Joined(room=room.name, topic=room.topic, private=room.private, role=role, ref=frame.ref)
+            session.send(joined)
         else:
             limits.check_room_count(session)
-            if await store.get_room(frame.room) is None:
+            existing = await store.get_room(frame.room)
+            invited = False
+            if existing is None:
                 limits.check_room_creation(session)
+            else:
+                invited = await check_entry(store, services.sanctions, session, existing)
             room, created, newly_joined = await store.join_room(session.user_id, frame.room, utc_now())
+            if invited:
+                await store.take_invite(room.id, session.user_id)  # an invitation lets one in once
             if created:
                 limits.room_created(session)
                 activity.record("room_created", user=session.username, room=room.name)
+            role = "owner" if created else await store.room_role(room.id, session.user_id)
             if session.closing:
                 return
             session.room_ids[room.name] = room.id
-            session.send(Joined(room=room.name, topic=room.topic, created=created, ref=frame.ref))
+            session.send(
+                Joined(
+                    room=room.name,
+                    topic=room.topic,
+                    created=created,
+                    private=room.private,
+                    role=role,
+                    ref=frame.ref,
+                )
+            )
             if newly_joined:
                 services.hub.join(session, room.name)
         await services.replay.room_context(
@@ -70,7 +95,9 @@ async def on_leave(session: Session, frame: Leave, services: Services) -> None:
 
 async def on_list_rooms(session: Session, frame: ListRooms, services: Services) -> None:
     hub = services.hub
-    summaries = await services.store.list_rooms()
+    # Private rooms only for their members, the invited, and server staff.
+    viewer = None if sees_every_room(session) else session.user_id
+    summaries = await services.store.visible_rooms(viewer)
     rooms = [
         RoomInfo(
             name=s.name,
@@ -78,6 +105,7 @@ async def on_list_rooms(session: Session, frame: ListRooms, services: Services) 
             members=s.members,
             online=hub.online_in(s.name),
             joined=s.name in session.room_ids,
+            private=s.private,
         )
         for s in summaries
     ]
@@ -91,26 +119,28 @@ async def on_list_rooms(session: Session, frame: ListRooms, services: Services) 
 
 
 async def on_set_topic(session: Session, frame: SetTopic, services: Services) -> None:
-    check_room(frame.room)
     check_topic(frame.text)
     services.limits.check_status(session)
-    room = await _existing_room(services.store, frame.room)
-    services.limits.check_topic(session, room)
+    room = await visible_room(services.store, session, frame.room)
+    policy.check(Action.SET_TOPIC, await roles_in(services.store, session, room))
     await services.store.set_topic(room.id, frame.text)
     changed = TopicChanged(room=room.name, text=frame.text, by=session.username)
     own = TopicChanged(room=room.name, text=frame.text, by=session.username, ref=frame.ref)
     published = services.hub.publish(room.name, changed, own=(session.user_id, own))
     if not published or room.name not in session.room_ids:
-        session.send(own)  # the owner hears it even when not in the room
+        session.send(own)  # the setter hears it even when not in the room
 
 
 async def on_who(session: Session, frame: Who, services: Services) -> None:
-    check_room(frame.room)
-    room = await _existing_room(services.store, frame.room)
-    users = services.hub.who(room.name)
+    room = await visible_room(services.store, session, frame.room)
+    await services.sanctions.check_not_banned(room.name, room.id, session.user_id)
+    staff = await services.store.room_staff(room.id)
+    users = [
+        msgspec.structs.replace(user, role=staff.get(user.username)) for user in services.hub.who(room.name)
+    ]
     users, _ = fit(
         users,
-        lambda u: len(u.username) + len(u.away or "") * 6 + 40,
+        lambda u: len(u.username) + len(u.away or "") * 6 + 60,  # with its role
         reply_budget(services.config.max_frame, frame.ref),
         keep_newest=False,
     )

@@ -9,6 +9,10 @@
 - :mod:`.frames` — stored messages as frames; lists fitted in one frame.
 - :mod:`.message_log` — where messages get their id: the durable log, or memory.
 - :mod:`.audit` — the audit trail of moderation and administration.
+- :mod:`.room_moderation` — moderating a room: kick, ban, mute, roles, invitations, privacy, deletion.
+- :mod:`.room_sanctions` — each room's bans and mutes in memory, checked on every send.
+- :mod:`.room_access` — who may see and enter a room; a user's roles in one.
+- :mod:`.message_removal` — removing a message, leaving a tombstone.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from chatapp.server.hub import Hub
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
+from chatapp.server.services.message_removal import MessageRemoval
 from chatapp.server.services.messaging import Messaging
 from chatapp.server.services.replay import Replay
+from chatapp.server.services.room_moderation import RoomModeration
+from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import Store
 from chatapp.server.transport.delivery import Delivery
@@ -41,3 +48,6 @@ class Services:
     messaging: Messaging
     replay: Replay
     audit: AuditTrail
+    sanctions: RoomSanctions
+    rooms: RoomModeration
+    removal: MessageRemoval

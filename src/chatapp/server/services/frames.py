@@ -40,6 +40,7 @@ def message_frame(
             ts=ts,
             nonce=nonce,
             replayed=replayed,
+            removed_by=stored.removed_by,
             ref=ref,
         )
     assert stored.recipient is not None
@@ -51,6 +52,7 @@ def message_frame(
         ts=ts,
         nonce=nonce,
         replayed=replayed,
+        removed_by=stored.removed_by,
         ref=ref,
     )
 

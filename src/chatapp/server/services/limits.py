@@ -18,7 +18,6 @@ from chatapp.server.config import Config
 from chatapp.server.ratelimit import TokenBucket, WindowCounter
 from chatapp.server.replay_budget import ReplayBudget
 from chatapp.server.session import Budgets, Session
-from chatapp.server.store import RoomRecord
 
 ROOM_CREATION_WINDOW = 3600.0
 
@@ -75,11 +74,6 @@ class Limits:
 
     def room_created(self, session: Session) -> None:
         self._room_creations.add(str(session.user_id), self._clock())
-
-    def check_topic(self, session: Session, room: RoomRecord) -> None:
-        """Who may set a room's topic: its owner."""
-        if room.owner_id != session.user_id:
-            raise ProtocolError(ErrorCode.FORBIDDEN, f"only the owner of {room.name!r} can set its topic")
 
     # -- replays ---------------------------------------------------------------
 

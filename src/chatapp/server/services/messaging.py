@@ -31,6 +31,7 @@ from chatapp.server.services.frames import message_frame
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import MessageLog
 from chatapp.server.services.people import find_user
+from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.session import Session
 from chatapp.server.store import MessageDraft, Store, StoredMessage
 from chatapp.server.transport.delivery import Delivery
@@ -45,7 +46,14 @@ _NOT_STORED = "your message could not be stored and was not delivered; try again
 
 class Messaging:
     def __init__(
-        self, config: Config, log: MessageLog, store: Store, hub: Hub, delivery: Delivery, limits: Limits
+        self,
+        config: Config,
+        log: MessageLog,
+        store: Store,
+        hub: Hub,
+        delivery: Delivery,
+        limits: Limits,
+        sanctions: RoomSanctions,
     ) -> None:
         self._config = config
         self._log = log
@@ -53,6 +61,7 @@ class Messaging:
         self._hub = hub
         self._delivery = delivery
         self._limits = limits
+        self._sanctions = sanctions
 
     async def post_message(
         self,
@@ -73,7 +82,10 @@ class Messaging:
             check_room(room)
             room_id = session.room_ids.get(room)
             if room_id is None:
+                await self._sanctions.check_not_banned_by_name(room, session.user_id)
                 raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room!r}; /join it first")
+            # In memory (the room's sanctions are read once, on its first use): no query per send.
+            await self._sanctions.check_send(room, room_id, session.user_id)
         check_text(text, self._config.max_text)
         check_nonce(nonce)
         recipient = None

@@ -50,6 +50,8 @@ class RoomRecord:
     owner_id: int | None
     """The creator; None for 'general' and once the owner's account is gone."""
     created_at: datetime
+    private: bool = False
+    """Invited users only (``room_mode``); hidden from the room list of everyone else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class RoomSummary:
     topic: str
     members: int
     """How many users are members (online or not)."""
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,8 @@ class StoredMessage(msgspec.Struct, frozen=True):
     created_at: datetime
     duplicate: bool = False
     """True when this is the message already stored for a resent (sender, nonce): it was not stored again."""
+    removed_by: str | None = None
+    """Set on a removed message (a tombstone): who removed it; ``text`` is empty then."""
 
 
 class MessageDraft(msgspec.Struct, frozen=True):
@@ -178,3 +183,30 @@ class AuditRecord:
     room: str | None
     reason: str | None
     address: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionRecord:
+    """A ban or mute in force in one room."""
+
+    user_id: int
+    username: str
+    kind: str
+    """``ban`` or ``mute``."""
+    created_at: datetime
+    actor: str | None
+    reason: str | None
+    until: datetime | None
+    """None: until lifted."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOrigin:
+    """Where a stored message belongs, and who wrote it: what removing it needs to know."""
+
+    id: int
+    sender_id: int
+    room_id: int | None
+    room: str | None
+    recipient_id: int | None
+    removed_by: str | None

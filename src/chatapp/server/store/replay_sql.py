@@ -123,6 +123,7 @@ def packed(query: Any) -> Any:
         func.hex(c.text),
         func.hex(c.nonce),
         cast_(c.created_at, String),
+        func.coalesce(c.removed_by, ""),
     ]
     record = fields[0]
     for field in fields[1:]:
@@ -136,7 +137,7 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
         return []
     messages = []
     for record in packed_page.split(_RECORD):
-        message_id, room, sender, recipient, text, nonce, created_at = record.split(_FIELD)
+        message_id, room, sender, recipient, text, nonce, created_at, removed_by = record.split(_FIELD)
         messages.append(
             StoredMessage(
                 id=int(message_id),
@@ -146,6 +147,7 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
                 text=bytes.fromhex(text).decode(),
                 nonce=bytes.fromhex(nonce).decode() if nonce else None,
                 created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
+                removed_by=removed_by or None,
             )
         )
     # group_concat keeps the order of the subquery it reads in practice, but no document says so.

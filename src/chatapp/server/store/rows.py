@@ -41,7 +41,12 @@ def session_record(row: UserSession) -> SessionRecord:
 
 def room_record(room: Room) -> RoomRecord:
     return RoomRecord(
-        id=room.id, name=room.name, topic=room.topic, owner_id=room.owner_id, created_at=room.created_at
+        id=room.id,
+        name=room.name,
+        topic=room.topic,
+        owner_id=room.owner_id,
+        created_at=room.created_at,
+        private=room.private,
     )
 
 
@@ -61,6 +66,7 @@ MESSAGE_SELECT = (
         Message.nonce,
         Message.created_at,
         Message.sender_id,
+        Message.removed_by,
     )
     .select_from(Message)
     .join(_SENDER, _SENDER.id == Message.sender_id)
@@ -79,4 +85,5 @@ def stored_message(row: Any) -> StoredMessage:
         text=row.text,
         nonce=row.nonce,
         created_at=row.created_at,
+        removed_by=row.removed_by,
     )

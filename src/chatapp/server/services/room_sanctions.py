@@ -1,0 +1,154 @@
+"""Each room's bans and mutes in memory, so that checking them costs the send path no query.
+
+A room's sanctions are read from the store the first time the room is used after the server
+starts (a send, a join, a history page, a ban), then kept: every ban, mute and lift made through
+:class:`~.room_moderation.RoomModeration` updates the store and this cache together, and a
+sanction whose ``until`` has passed counts as none (checked against the clock when met, then
+dropped). Only rooms that exist are cached, so the cache is bounded by the number of rooms.
+
+One process only: several server processes on one database (issue 16) must share the
+invalidation of these entries through the broker, or a ban given through one would not stop a
+send through another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from chatapp.clock import utc_now, wire_timestamp
+from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.server.store import SanctionRecord, Store
+
+BAN, MUTE = "ban", "mute"
+
+Entries = dict[int, dict[str, SanctionRecord]]
+"""A room's sanctions: user id → kind → sanction."""
+
+
+class RoomSanctions:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+        self._rooms: dict[str, Entries] = {}
+        self._loading: dict[str, asyncio.Future[Entries]] = {}
+
+    # -- reading -------------------------------------------------------------------
+
+    async def of_room(self, room: str, room_id: int) -> Entries:
+        """The room's sanctions, read from the store on first use (concurrent first uses read once)."""
+        entries = self._rooms.get(room)
+        if entries is not None:
+            return entries
+        loading = self._loading.get(room)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        future: asyncio.Future[Entries] = asyncio.get_running_loop().create_future()
+        self._loading[room] = future
+        try:
+            records = await self._store.room_sanctions(room_id, self._clock())
+        except asyncio.CancelledError:
+            future.cancel()  # a waiter, if any, is cancelled with it and may try again
+            raise
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: a waiter, if any, raises it; nobody else need
+            raise
+        finally:
+            self._loading.pop(room, None)
+        entries = {}
+        for record in records:
+            entries.setdefault(record.user_id, {})[record.kind] = record
+        self._rooms[room] = entries
+        future.set_result(entries)
+        return entries
+
+    def in_force(self, entries: Entries, user_id: int, kind: str) -> SanctionRecord | None:
+        """The user's ``kind`` of sanction in these entries if it is in force (an expired one is dropped)."""
+        kinds = entries.get(user_id)
+        if not kinds:
+            return None
+        record = kinds.get(kind)
+        if record is None:
+            return None
+        if record.until is not None and record.until <= self._clock():
+            del kinds[kind]
+            if not kinds:
+                del entries[user_id]
+            return None
+        return record
+
+    async def check_send(self, room: str, room_id: int, user_id: int) -> None:
+        """Refuse a member's message to the room if they are banned or muted there. No query once
+        the room is loaded (the send path)."""
+        entries = self._rooms.get(room)
+        if entries is None:
+            entries = await self.of_room(room, room_id)
+        if not entries or user_id not in entries:
+            return
+        refuse_if_banned(self.in_force(entries, user_id, BAN), room)
+        muted = self.in_force(entries, user_id, MUTE)
+        if muted is not None:
+            raise ProtocolError(
+                ErrorCode.MUTED, _sentence("you are muted in", room, muted), until=_until(muted)
+            )
+
+    async def check_not_banned(self, room: str, room_id: int, user_id: int) -> None:
+        """Refuse joining, reading or listing the room to a user banned from it."""
+        entries = await self.of_room(room, room_id)
+        refuse_if_banned(self.in_force(entries, user_id, BAN), room)
+
+    async def check_not_banned_by_name(self, room: str, user_id: int) -> None:
+        """:meth:`check_not_banned` for a room known only by name (a user who is not a member); a
+        room that does not exist bans nobody (and is not cached)."""
+        if room not in self._rooms:
+            record = await self._store.get_room(room)
+            if record is None:
+                return
+            await self.of_room(room, record.id)
+        refuse_if_banned(self.in_force(self._rooms.get(room, {}), user_id, BAN), room)
+
+    async def in_room(self, room: str, room_id: int) -> list[SanctionRecord]:
+        """Every sanction in force in the room, by username and kind."""
+        entries = await self.of_room(room, room_id)
+        found = []
+        for user_id, kinds in list(entries.items()):
+            for kind in list(kinds):
+                record = self.in_force(entries, user_id, kind)
+                if record is not None:
+                    found.append(record)
+        return sorted(found, key=lambda record: (record.username.lower(), record.kind))
+
+    # -- changes (the store is written first, by the caller) --------------------------
+
+    def put(self, room: str, record: SanctionRecord) -> None:
+        entries = self._rooms.get(room)
+        if entries is not None:
+            entries.setdefault(record.user_id, {})[record.kind] = record
+
+    def drop(self, room: str, user_id: int, kind: str) -> None:
+        kinds = self._rooms.get(room, {}).get(user_id)
+        if kinds is not None:
+            kinds.pop(kind, None)
+
+    def forget(self, room: str) -> None:
+        """The room is gone (deleted): a room of the same name made later starts clean."""
+        self._rooms.pop(room, None)
+
+
+def refuse_if_banned(ban: SanctionRecord | None, room: str) -> None:
+    if ban is not None:
+        raise ProtocolError(ErrorCode.BANNED, _sentence("you are banned from", room, ban), until=_until(ban))
+
+
+def _until(record: SanctionRecord) -> str | None:
+    return None if record.until is None else wire_timestamp(record.until)
+
+
+def _sentence(what: str, room: str, record: SanctionRecord) -> str:
+    sentence = f"{what} room {room!r}"
+    sentence += " until it is lifted" if record.until is None else f" until {wire_timestamp(record.until)}"
+    if record.reason:
+        sentence += f": {record.reason}"
+    return sentence
