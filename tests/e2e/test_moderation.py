@@ -139,3 +139,19 @@ async def test_flood_control_refuses_the_same_text_again_and_again(
     assert (await bob.expect(Message, skip=NOISE)).text == "sorry"
     # The refused one was never stored.
     assert server.rows("SELECT count(*) FROM messages WHERE text = 'BUY NOW'") == [(3,)]
+
+
+async def test_a_reset_password_is_shown_once_and_never_logged(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice = await staff(connect, server, "alice", "admin")
+    bob = await connect(server)
+    await bob.register("bob")
+    done = await act(alice, action="reset_password", user="bob")
+    assert done.password is not None
+    assert (await bob.expect(Bye, timeout=1.0, skip=NOISE)).reason == "disconnected by a moderator"
+    fresh = await connect(server)
+    await fresh.login("bob", done.password)
+    server.wait_for_log(r"event=audit actor=alice action=reset_password target=bob")
+    assert done.password not in server.log
+    assert all(done.password not in str(row) for row in server.rows("SELECT * FROM audit_events"))
