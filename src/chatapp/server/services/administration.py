@@ -265,8 +265,10 @@ class Administration(StaffLists):
         try:
             rules = self._filters.reload()
         except Exception as error:  # the filter's errors are sentences about the file
+            # The server's file is at fault, not the request: server_error, which (unlike bad_frame)
+            # does not count towards closing the connection of an admin who tries again.
             log.warning("the filters were not reloaded: %s", error)
-            raise ProtocolError(ErrorCode.BAD_FRAME, f"the filters were not reloaded: {error}") from None
+            raise ProtocolError(ErrorCode.SERVER_ERROR, f"the filters were not reloaded: {error}") from None
         await self._record(actor, Action.RELOAD_FILTERS, None, f"{rules} rules")
         return AdminDone(action="reload_filters", count=rules, ref=ref)
 
