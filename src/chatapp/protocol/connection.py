@@ -106,13 +106,14 @@ class ServerProtocol:
             raise LocalProtocolError(f"a server may not send {type(frame).__name__} when {self._state.value}")
         return encode(frame)
 
-    def close(self, reason: ByeReason) -> bytes:
-        """The goodbye (empty if it was said already); nothing is received after it."""
+    def close(self, reason: ByeReason, message: str | None = None) -> bytes:
+        """The goodbye (empty if it was said already), with ``message`` (a sentence for the user) if
+        given; nothing is received after it."""
         if self._state is State.CLOSED:
             return b""
         self._state = State.CLOSED
         self._lines.clear()
-        return encode(Bye(reason=reason.value))
+        return encode(Bye(reason=reason.value, message=message))
 
     def connection_lost(self) -> None:
         """The link is gone without a goodbye: nothing more is received, said or sent."""

@@ -41,13 +41,18 @@ from chatapp.protocol import (
 )
 from chatapp.protocol.moderation_frames import (
     MODERATION_CLIENT_FRAMES,
+    Admin,
     DeleteMessage,
     DeleteRoom,
+    ListAddressBans,
     ListSanctions,
+    ListUsers,
     Moderate,
+    ReadAudit,
     RoomMode,
+    UserSessions,
 )
-from chatapp.server.handlers import accounts, chat, people, room_moderation, rooms, sessions
+from chatapp.server.handlers import accounts, admin, chat, people, room_moderation, rooms, sessions
 from chatapp.server.services import Services
 from chatapp.server.session import Goodbye, Peer, Session
 
@@ -97,6 +102,12 @@ HANDLERS: dict[type, Handler] = {
     DeleteRoom: signed_in(room_moderation.on_delete_room),
     DeleteMessage: signed_in(room_moderation.on_delete_message),
     ListSanctions: signed_in(room_moderation.on_sanctions),
+    # Server moderation and administration (moderators and admins; the service asks the policy).
+    Admin: signed_in(admin.on_admin),
+    UserSessions: signed_in(admin.on_user_sessions),
+    ListUsers: signed_in(admin.on_users),
+    ListAddressBans: signed_in(admin.on_address_bans),
+    ReadAudit: signed_in(admin.on_audit),
 }
 
 PENDING: frozenset[type] = frozenset(typing.get_args(MODERATION_CLIENT_FRAMES)) - set(HANDLERS)

@@ -13,14 +13,18 @@
 - :mod:`.room_sanctions` — each room's bans and mutes in memory, checked on every send.
 - :mod:`.room_access` — who may see and enter a room; a user's roles in one.
 - :mod:`.message_removal` — removing a message, leaving a tombstone.
+- :mod:`.administration` — server moderation and the staff's lists (the ``admin`` frames).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatapp.server.account_sanctions import AccountSanctions
+from chatapp.server.address_bans import AddressBans
 from chatapp.server.config import Config
 from chatapp.server.hub import Hub
+from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
@@ -51,3 +55,10 @@ class Services:
     sanctions: RoomSanctions
     rooms: RoomModeration
     removal: MessageRemoval
+    administration: Administration
+    address_bans: AddressBans
+    """Checked by the listener for every new connection."""
+    suspensions: AccountSanctions
+    """Checked at every sign-in (also kept by ``credentials``)."""
+    mutes: AccountSanctions
+    """Server-wide mutes, checked at every send (also kept by ``limits``)."""

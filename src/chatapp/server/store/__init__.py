@@ -12,6 +12,8 @@ from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
 from .errors import SchemaOutOfDate, StoreError, UsernameTaken
 from .migrate import SchemaState, head_revision, schema_state, upgrade
 from .records import (
+    AccountSanctionRecord,
+    AddressBanRecord,
     AuditDraft,
     AuditRecord,
     MessageDraft,
@@ -24,6 +26,7 @@ from .records import (
     SignInRecord,
     StoredMessage,
     UserRecord,
+    UserSummaryRecord,
     stored_from_draft,
 )
 from .startup import DatabaseUnavailable
@@ -31,6 +34,8 @@ from .store import Store
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
+    "AccountSanctionRecord",
+    "AddressBanRecord",
     "AuditDraft",
     "AuditRecord",
     "Backend",
@@ -51,6 +56,7 @@ __all__ = [
     "StoreError",
     "StoredMessage",
     "UserRecord",
+    "UserSummaryRecord",
     "UsernameTaken",
     "WriteFailed",
     "WriterClosed",
