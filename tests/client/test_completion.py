@@ -42,8 +42,12 @@ def test_complete_commands() -> None:
     completer = ChatCompleter(lambda: [])
     assert complete(completer, "/he") == ["/help "]
     assert complete(completer, "/h") == ["/help ", "/history "]
+    moderation = ("kick", "ban", "unban", "mute", "unmute", "op", "deop", "transfer", "invite", "uninvite",
+                  "private", "deleteroom", "delete", "sanctions", "profile", "passwd", "suspend", "unsuspend",
+                  "smute", "sunmute", "disconnect", "users", "banip", "unbanip", "ipbans", "audit", "promote",
+                  "resetpw", "reloadfilters")
     every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
-             "history", "sessions", "endsession", "quit", "exit", "clear", "reconnect", "say")
+             "history", "sessions", "endsession", *moderation, "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
 
