@@ -65,8 +65,8 @@ def local_time(when: datetime, tz: tzinfo | None, now: datetime) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime) -> str:
-    """The answer to ``/whois`` as lines of text."""
+def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime, me: str | None = None) -> str:
+    """The answer to ``/whois`` (or ``/profile``: ``me``'s own, without rooms in common) as lines of text."""
     name = sanitize(info.username)
     if info.online:
         state = "online"
@@ -85,7 +85,9 @@ def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime) -> str:
         lines.append(f"Bio: {sanitize(info.bio)}")
     if since is not None:
         lines.append(f"Member since {since.astimezone(tz).strftime('%Y-%m-%d')}.")
-    if info.rooms_in_common:
+    if me is not None and info.username.casefold() == me.casefold():
+        pass
+    elif info.rooms_in_common:
         lines.append("Rooms in common: " + ", ".join(room_label(r) for r in info.rooms_in_common) + ".")
     else:
         lines.append("No rooms in common.")

@@ -106,7 +106,7 @@ class ChatState(ChatModel):
             self.roster.saw(event.username)
             saved = "Your profile is saved.\n" if request is not None and request.action == "profile" else ""
             if request is None or not request.silent:
-                self.note(saved + sentences.user_info_text(event, tz=self.tz, now=self.now()))
+                self.note(saved + sentences.user_info_text(event, tz=self.tz, now=self.now(), me=self.me))
         elif isinstance(event, SessionList):
             self.requests.answered(event.ref)
             text = sentences.session_list_text(event.sessions, tz=self.tz, now=self.now(), user=event.user)
