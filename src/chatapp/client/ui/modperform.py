@@ -10,7 +10,9 @@ server's decision; the client only refuses what could never be sent.
 
 from __future__ import annotations
 
-from chatapp.protocol import Whois
+from collections.abc import Callable
+
+from chatapp.protocol import ClientFrame, Whois
 from chatapp.protocol.moderation_frames import (
     Admin,
     DeleteMessage,
@@ -39,8 +41,9 @@ def perform_moderation(chat: ChatModel, action: actions.ModerationAction) -> boo
     if isinstance(action, actions.RemoveMessage):
         return _remove_message(chat, action.id)
     if isinstance(action, actions.EditProfile):
-        name, bio = action.display_name, action.bio
-        return not chat.ask(Request("profile"), lambda ref: SetProfile(display_name=name, bio=bio, ref=ref))
+        build = request_for(action, "")
+        assert build is not None
+        return not chat.ask(Request("profile"), build)
     if isinstance(action, actions.ShowProfile):
         me = chat.me
         return not chat.ask(Request("whois", user=me), lambda ref: Whois(username=me, ref=ref))
@@ -49,6 +52,47 @@ def perform_moderation(chat: ChatModel, action: actions.ModerationAction) -> boo
         chat.note("Changing your password: type the current one, then the new one twice (nothing shows).")
         return False
     return _staff(chat, action)
+
+
+def request_for(action: actions.ModerationAction, room: str) -> Callable[[int], ClientFrame] | None:
+    """The request a command is, given the room it acts on when it names none (``room``).
+
+    None for what needs more than one frame's worth of state: the dialogues
+    (``/passwd``, ``/deleteroom``), ``/delete`` without an id, the next page
+    of ``/users`` or ``/audit``, and ``/profile`` (whose own name the caller knows).
+    Line mode sends these as they are; the chat screen goes through :func:`perform_moderation`.
+    """
+    if isinstance(action, actions.ModerateUser):
+        act, where = action, action.room or room
+        return lambda ref: Moderate(room=where, action=act.action, user=act.user, reason=act.reason,
+                                    duration=act.duration, ref=ref)
+    if isinstance(action, actions.SetPrivate):
+        private, mode_room = action.private, action.room or room
+        return lambda ref: RoomMode(room=mode_room, private=private, ref=ref)
+    if isinstance(action, actions.ShowSanctions):
+        listed = action.room or room
+        return lambda ref: ListSanctions(room=listed, ref=ref)
+    if isinstance(action, actions.RemoveMessage) and action.id is not None:
+        message_id = action.id
+        return lambda ref: DeleteMessage(id=message_id, ref=ref)
+    if isinstance(action, actions.EditProfile):
+        name, bio = action.display_name, action.bio
+        return lambda ref: SetProfile(display_name=name, bio=bio, ref=ref)
+    if isinstance(action, actions.ServerAdmin):
+        staff = action
+        return lambda ref: Admin(action=staff.action, user=staff.user, address=staff.address, role=staff.role,
+                                 session=staff.session, reason=staff.reason, duration=staff.duration, ref=ref)
+    if isinstance(action, actions.ShowUserSessions):
+        user = action.user
+        return lambda ref: UserSessions(user=user, ref=ref)
+    if isinstance(action, actions.ListAccounts) and not action.more:
+        query = action.query
+        return lambda ref: ListUsers(query=query, ref=ref)
+    if isinstance(action, actions.ListAddressBans):
+        return lambda ref: ListAddressBans(ref=ref)
+    if isinstance(action, actions.ShowAudit) and not action.more:
+        return lambda ref: ReadAudit(ref=ref)
+    return None
 
 
 def _room(chat: ChatModel, room: str | None, command: str) -> str | None:
@@ -69,20 +113,16 @@ def _in_room(
         room = _room(chat, action.room, action.action)
         if room is None:
             return True
-        act = action
-
-        def moderate(ref: int) -> Moderate:
-            return Moderate(room=room, action=act.action, user=act.user, reason=act.reason,
-                            duration=act.duration, ref=ref)
-
-        return not chat.ask(Request("moderate", room=room, user=act.user, detail=act.action), moderate)
+        build = request_for(action, room)
+        assert build is not None
+        return not chat.ask(Request("moderate", room=room, user=action.user, detail=action.action), build)
     if isinstance(action, actions.SetPrivate):
         mode_room = _room(chat, action.room, "private")
         if mode_room is None:
             return True
-        private = action.private
-        return not chat.ask(Request("room_mode", room=mode_room),
-                            lambda ref: RoomMode(room=mode_room, private=private, ref=ref))
+        build = request_for(action, mode_room)
+        assert build is not None
+        return not chat.ask(Request("room_mode", room=mode_room), build)
     if isinstance(action, actions.RemoveRoom):
         doomed = _room(chat, action.room, "deleteroom")
         if doomed is None:
@@ -114,17 +154,14 @@ def _remove_message(chat: ChatModel, message_id: int | None) -> bool:
 
 def _staff(chat: ChatModel, action: actions.ModerationAction) -> bool:
     """The commands of server moderators and admins."""
-    if isinstance(action, actions.ServerAdmin):
-        act = action
-
-        def admin(ref: int) -> Admin:
-            return Admin(action=act.action, user=act.user, address=act.address, role=act.role,
-                         session=act.session, reason=act.reason, duration=act.duration, ref=ref)
-
-        return not chat.ask(Request("admin", user=act.user, detail=act.role), admin)
-    if isinstance(action, actions.ShowUserSessions):
-        user = action.user
-        return not chat.ask(Request("user_sessions", user=user), lambda ref: UserSessions(user=user, ref=ref))
+    if isinstance(action, actions.ServerAdmin | actions.ShowUserSessions | actions.ListAddressBans):
+        build = request_for(action, "")
+        assert build is not None
+        if isinstance(action, actions.ServerAdmin):
+            return not chat.ask(Request("admin", user=action.user, detail=action.role), build)
+        if isinstance(action, actions.ShowUserSessions):
+            return not chat.ask(Request("user_sessions", user=action.user), build)
+        return not chat.ask(Request("address_bans"), build)
     if isinstance(action, actions.ListAccounts):
         query, after = action.query, None
         if action.more:
@@ -134,8 +171,6 @@ def _staff(chat: ChatModel, action: actions.ModerationAction) -> bool:
             query, after = chat.users_next
         return not chat.ask(Request("users", detail=query),
                             lambda ref: ListUsers(query=query, after=after, ref=ref))
-    if isinstance(action, actions.ListAddressBans):
-        return not chat.ask(Request("address_bans"), lambda ref: ListAddressBans(ref=ref))
     if isinstance(action, actions.ShowAudit):
         before = None
         if action.more:
