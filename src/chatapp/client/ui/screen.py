@@ -104,7 +104,7 @@ class ChatScreen:
         prompt = BeforeInput(self.bars.prompt, style="class:prompt")
         hidden = ConditionalProcessor(PasswordProcessor(), secret)  # a password shows as "*"
         input_window = Window(
-            BufferControl(self.buffer, input_processors=[prompt, hidden]),
+            BufferControl(self.buffer, input_processors=[hidden, prompt]),
             height=Dimension(min=1, max=8),
             dont_extend_height=True,
             wrap_lines=True,
