@@ -90,3 +90,20 @@ def test_complete_names() -> None:
     assert complete(completer, "hi ca") == ["carol "]
     assert complete(completer, "hi ") == []
     assert complete(completer, "/say hello ca") == ["carol "]
+
+
+def test_complete_moderation_arguments() -> None:
+    completer = ChatCompleter(lambda: ["bob", "bella", "carol"], users=lambda: ["dave", "bob"])
+    assert complete(completer, "/kick b") == ["bob ", "bella "]  # people of the active room first
+    assert complete(completer, "/ban @be") == ["bella "]
+    assert complete(completer, "/unban d") == ["dave "]  # someone banned is not in the room: anyone known
+    assert complete(completer, "/suspend ") == ["dave ", "bob "]
+    assert complete(completer, "/private ") == ["on ", "off "]
+    assert complete(completer, "/private O") == ["on ", "off "]
+    assert complete(completer, "/profile b") == ["bio "]
+    assert complete(completer, "/audit m") == ["more "]
+    assert complete(completer, "/promote bob ") == ["admin ", "moderator ", "user "]
+    assert complete(completer, "/promote bob mo") == ["moderator "]
+    assert complete(completer, "/kick bob sp") == []  # a reason is free text
+    assert complete(completer, "/pri") == ["/private "]
+    assert complete(completer, "/res") == ["/resetpw "]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatapp.client.ui import actions
 from chatapp.client.ui.actions import BadUsage
@@ -133,3 +135,13 @@ def test_every_moderation_command_is_in_the_table_and_in_help() -> None:
         assert help_text(command.name).startswith(f"{command.synopsis}: {command.summary}")
     assert "/ban [#ROOM] NAME [DURATION] [REASON]" in listing
     assert "/promote NAME admin|moderator|user" in listing
+
+
+@given(st.sampled_from([command.name for command in MODERATION_COMMANDS]), st.text(max_size=80))
+def test_any_arguments_give_an_action_or_a_refusal(name: str, args: str) -> None:
+    """No line can make the parser fail: it is a command to carry out, or a sentence with the usage."""
+    action = parse(f"/{name} {args}")
+    if isinstance(action, BadUsage):
+        assert action.problem and action.usage.startswith(f"/{name}")
+    else:
+        assert isinstance(action, actions.ModerationAction | actions.ListSessions)

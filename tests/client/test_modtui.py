@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,8 +20,10 @@ from chatapp.protocol import (
     ErrorCode,
     Join,
     Joined,
+    Login,
     Message,
     OnlineUser,
+    Resume,
     Send,
     Who,
     WhoList,
@@ -264,3 +267,47 @@ async def test_tombstones_in_replay_are_shown_removed(server: FakeServer, screen
     server.broadcast(Message(id=server.next_id(), room="general", sender="bob", text="",
                              ts="2026-11-26T09:00:00Z", replayed=True, removed_by="carol"))
     await screen.wait_drawn("<bob> (message removed by carol)")
+
+
+async def test_a_suspended_account_is_told_why_and_until_when_at_login(server: FakeServer) -> None:
+    server.accounts["alice"] = PASSWORD
+
+    def suspended(conn: FakeConnection, frame: ClientFrame) -> bool:
+        if isinstance(frame, Login):
+            conn.send(Error(code=ErrorCode.SUSPENDED, message="spam, by carol", until="2031-01-02T03:04:00Z",
+                            ref=frame.ref))
+            return True
+        return False
+
+    server.on_frame = suspended
+    options = ClientOptions(port=server.port, user="alice", password_stdin=True)
+    code, _, err = await run_piped(options, f"{PASSWORD}\nhello\n")
+    when = datetime(2031, 1, 2, 3, 4, tzinfo=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    assert code == 1
+    assert err == f"chatapp-client: This account is suspended until {when}: spam, by carol.\n"
+
+
+async def test_a_resume_refused_as_suspended_is_not_retried(server: FakeServer, screen: Screen) -> None:
+    resumes: list[Resume] = []
+
+    def suspended(conn: FakeConnection, frame: ClientFrame) -> bool:
+        if isinstance(frame, Resume):
+            resumes.append(frame)
+            conn.send(Error(code=ErrorCode.SUSPENDED, message="spam", ref=frame.ref))
+            return True
+        return False
+
+    server.on_frame = suspended
+    for conn in list(server.connections):
+        conn.writer.transport.abort()
+    await screen.wait_line("This account is suspended until a moderator lifts it: spam. Not reconnecting.")
+    assert len(resumes) == 1
+
+
+async def test_the_title_shows_a_private_room_and_ones_role(server: FakeServer, screen: Screen) -> None:
+    answering(server, {Join: lambda f: Joined(room=f.room, topic="code talk", private=True, role="owner",
+                                              ref=f.ref)})
+    screen.type("/join dev" + ENTER)
+    await screen.wait_drawn("#dev (private, owner) — code talk")
+    server.broadcast(RoomEvent(room="dev", action="public", by="alice"))
+    await screen.wait_drawn("#dev (owner) — code talk")
