@@ -16,6 +16,7 @@ from chatapp.protocol import (
     Joined,
     Message,
     OnlineUser,
+    Presence,
     RoomInfo,
     RoomList,
     SessionInfo,
@@ -459,3 +460,14 @@ def test_suspension_and_moderator_goodbyes_are_explained() -> None:
     suspended = Error(code=ErrorCode.SUSPENDED, message="spam", until=TOMORROW)
     chat.state.handle(SessionEnded(error=suspended))
     assert "This account is suspended until 2026-11-27 08:30: spam." in chat.shown()[-1]
+
+
+def test_a_late_leave_after_a_kick_does_not_reopen_the_room() -> None:
+    chat = Chat()
+    in_dev(chat)
+    chat.feed(RoomEvent(room="dev", action="kick", by="carol", user="alice"),
+              Presence(event="leave", room="dev", username="alice"),
+              Presence(event="leave", room="dev", username="bob"))
+    assert chat.state.targets.resolve("#dev") is None
+    chat.feed(Presence(event="join", room="dev", username="alice"))  # back in: the room opens again
+    assert chat.target("#dev").member

@@ -116,7 +116,7 @@ async def test_delete_removes_ones_last_message(server: FakeServer, screen: Scre
         DeleteMessage: lambda f: MessageRemoved(id=f.id, by="alice", room="general", ref=f.ref),
     })
     screen.type("oops, wrong room" + ENTER)
-    await screen.wait_line("<alice> oops, wrong room")
+    await until(lambda: screen.screen.state.log.sources, what="the server's copy of the message")
     screen.type("/delete" + ENTER)
     sent = await server.next_frame(DeleteMessage)
     mine = [m for m in screen.screen.state.log.sources.values() if m.sender == "alice"]

@@ -170,8 +170,11 @@ class ChatState(ChatModel):
 
     def _presence(self, event: Presence) -> None:
         self.requests.answered(event.ref)  # our own away/back carries the ref of the request it answers
-        target = self.targets.room(event.room)  # presence only comes for one's own rooms
         name = event.username
+        own_arrival = self.is_me(name) and event.event in ("online", "join")
+        if not own_arrival and self.targets.find(Kind.ROOM, event.room) is None:
+            return  # a room one was just put out of (a kick's "left" after its room_event): not reopened
+        target = self.targets.room(event.room)  # presence only comes for one's own rooms
         if self.is_me(name):
             self._own_presence(target, event)
             return
