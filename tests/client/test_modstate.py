@@ -418,9 +418,32 @@ def test_the_password_dialogue_sends_passwd_only_when_both_new_ones_agree() -> N
     [change] = chat.sent()
     assert change == ChangePassword(old="old secret words", new="new secret words", ref=change.ref)
     assert "secret" not in repr(change)
+    assert "secret" not in repr(half_answered_password_dialogue(chat))
     chat.feed(PasswordChanged(sessions_ended=2, ref=change.ref))
     assert chat.shown()[-1] == "09:12 -!- Your password is changed; 2 other sessions were signed out."
     assert not any("secret words" in line for line in chat.shown())
+
+
+def half_answered_password_dialogue(chat: Chat) -> object:
+    """A password dialogue half answered, to look at its repr."""
+    chat.type("/passwd")
+    dialogue.answer(chat.state, "old secret words")
+    dialogue.answer(chat.state, "new secret words")
+    probe = chat.state.dialogue
+    dialogue.answer(chat.state, "")
+    return probe
+
+
+def test_a_wrong_current_password_is_said_so() -> None:
+    chat = Chat()
+    chat.type("/passwd")
+    for answer in ("wrong old words", "new secret words", "new secret words"):
+        dialogue.answer(chat.state, answer)
+    [change] = chat.sent()
+    chat.feed(Error(code=ErrorCode.AUTH_FAILED, message="wrong password", ref=change.ref))
+    assert chat.shown()[-1] == (
+        "09:12 -!- The current password is not right; your password is unchanged. /passwd to try again."
+    )
 
 
 def test_deleting_a_room_needs_its_name_typed() -> None:

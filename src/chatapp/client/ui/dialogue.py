@@ -39,8 +39,8 @@ class Dialogue(abc.ABC):
 class ChangingPassword(Dialogue):
     """``/passwd``: the current password, then the new one twice, hidden."""
 
-    old: str | None = None
-    new: str | None = None
+    old: str | None = dataclasses.field(default=None, repr=False)  # never in a log line or traceback
+    new: str | None = dataclasses.field(default=None, repr=False)
     secret = True
 
     @property

@@ -298,6 +298,8 @@ def describe_refusal(
         why = sanitize(message).strip().rstrip(".")
         return f"You may not do that{' in ' + where if where else ''}: {why}." if why else \
             f"You may not do that{' in ' + where if where else ''}."
+    if action == "passwd" and code in (ErrorCode.AUTH_FAILED, ErrorCode.FORBIDDEN):
+        return "The current password is not right; your password is unchanged. /passwd to try again."
     if code == ErrorCode.RATE_LIMITED and action == "join":
         when = wait_phrase(retry_after) if retry_after else "later"
         return f"You have created many rooms lately; try again {when}."

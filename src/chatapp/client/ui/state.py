@@ -108,8 +108,10 @@ class ChatState(ChatModel):
             if request is None or not request.silent:
                 self.note(saved + sentences.user_info_text(event, tz=self.tz, now=self.now(), me=self.me))
         elif isinstance(event, SessionList):
-            self.requests.answered(event.ref)
-            text = sentences.session_list_text(event.sessions, tz=self.tz, now=self.now(), user=event.user)
+            request = self.requests.answered(event.ref)
+            whose = event.user or (request.user if request is not None and request.action == "user_sessions"
+                                   else None)
+            text = sentences.session_list_text(event.sessions, tz=self.tz, now=self.now(), user=whose)
             self.note(text)
         elif isinstance(event, SessionClosed):
             self.requests.answered(event.ref)
