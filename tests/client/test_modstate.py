@@ -472,7 +472,7 @@ def test_suspension_and_moderator_goodbyes_are_explained() -> None:
     chat.state.handle(LinkDown(bye=ByeReason.SUSPENDED, error=None, reconnect=False,
                                bye_message="suspended by carol until 2026-11-27 08:30: spam\x1b[2J"))
     assert chat.shown()[-1] == (
-        "09:12 -!- Your account was suspended, so the server closed this session. Suspended by carol until "
+        "09:12 -!- Your account was suspended. Suspended by carol until "
         "2026-11-27 08:30: spam␛[2J."
     )
     chat.state.handle(SessionEnded(bye=ByeReason.DISCONNECTED))

@@ -214,7 +214,7 @@ async def test_suspension_ends_the_session_without_reconnecting(
     server.connections[0].send(Bye(reason=ByeReason.SUSPENDED, message="suspended by carol: spam"))
     server.connections[0].writer.close()
     await screen.wait_line(
-        "Your account was suspended, so the server closed this session. Suspended by carol: spam."
+        "Your account was suspended. Suspended by carol: spam."
     )
     await screen.wait_line("Not reconnecting.")
     assert len(server.connections) <= connections
@@ -226,7 +226,7 @@ async def test_an_address_ban_on_reconnecting_ends_the_session(server: FakeServe
     for conn in list(server.connections):
         conn.writer.transport.abort()
     await screen.wait_line(
-        "The server does not accept connections from your address (it is banned). Banned: abuse. "
+        "The server refuses connections from your address. Banned: abuse. "
         "Not reconnecting."
     )
 

@@ -339,9 +339,9 @@ _BYE_SENTENCES: dict[str, str] = {
     ByeReason.CLIENT_CLOSED: "The connection was closed from this side.",
     ByeReason.KICKED: "You were removed from the chat by the server's operator.",
     ByeReason.SESSION_ENDED: "This session was ended (/endsession), so it is signed out.",
-    ByeReason.SUSPENDED: "Your account was suspended, so the server closed this session.",
+    ByeReason.SUSPENDED: "Your account was suspended.",
     ByeReason.DISCONNECTED: "A moderator disconnected this session.",
-    ByeReason.ADDRESS_BANNED: "The server does not accept connections from your address (it is banned).",
+    ByeReason.ADDRESS_BANNED: "The server refuses connections from your address.",
 }
 
 
