@@ -227,11 +227,6 @@ class ChatModel:
         else:
             self.note(text, level=level, target=target)
 
-    def refresh_who(self, target: Target) -> None:
-        """Ask again who is online in a room (roles changed)."""
-        self._who_asked.discard(target.name)
-        self.ask_who(target)
-
     def drop_empty_dm(self, target: Target) -> None:
         """A conversation with someone who does not exist: close it again (unless it has messages)."""
         if target.kind is Kind.DM and target.log.message_count == 0 and self.targets.remove(target):

@@ -112,13 +112,15 @@ def _roles_and_mode(chat: ChatModel, target: Target, event: RoomEvent, mine: boo
         target.private = event.action == "private"
     elif user is not None and event.action in ("op", "deop", "transfer"):
         role = {"op": "operator", "deop": None, "transfer": "owner"}[event.action]
+        if event.action == "transfer":  # the old owner (the actor, or not: an admin may) becomes an operator
+            for known in list(target.online.values()):
+                if known.role == "owner":
+                    target.set_role(known.username, "operator")
+            if target.role == "owner":
+                target.role = "operator"
         target.set_role(user, role)
         if mine:
             target.role = role
-        if event.action == "transfer":
-            if chat.is_me(event.by):
-                target.role = None
-            chat.refresh_who(target)  # what the old owner is now is the server's to say
 
 
 def _known_privacy(chat: ChatModel, room: str, private: bool) -> None:

@@ -26,7 +26,7 @@ from chatapp.protocol import (
 from ..net.events import SendFailed, SessionEnded
 from .lines import parse_timestamp, room_label
 from .modsentences import until_phrase
-from .sanitize import sanitize
+from .sanitize import sanitize, split_text
 from .width import width
 
 
@@ -81,8 +81,8 @@ def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime, me: str 
         lines.append(f"Display name: {sanitize(info.display_name)}")
     if info.role:
         lines.append(f"Server role: {sanitize(info.role)}.")
-    if info.bio:
-        lines.append(f"Bio: {sanitize(info.bio)}")
+    if info.bio:  # a bio may have a few lines: each its own continuation line
+        lines.append("Bio: " + "\n".join(split_text(info.bio)))
     if since is not None:
         lines.append(f"Member since {since.astimezone(tz).strftime('%Y-%m-%d')}.")
     if me is not None and info.username.casefold() == me.casefold():
