@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from chatapp.client import LinkDown, SessionEnded
 from chatapp.client.ui import dialogue
 from chatapp.protocol import (
@@ -358,7 +360,15 @@ def test_staff_answers_and_a_reset_password_shown_once() -> None:
         ("/promote bob user", AdminDone(action="promote", user="bob"), "bob is an ordinary user now."),
         ("/banip 203.0.113.9", AdminDone(action="ban_address", address="203.0.113.9", count=1),
          "203.0.113.9 is banned until lifted (1 connection ended)."),
-        ("/reloadfilters", AdminDone(action="reload_filters"), "The server read its filter file again."),
+        ("/reloadfilters", AdminDone(action="reload_filters", count=3),
+         "The server read its filter file again: 3 rules."),
+        ("/unsuspend bob", AdminDone(action="unsuspend", user="bob", count=1), "bob may sign in again."),
+        ("/unsuspend bob", AdminDone(action="unsuspend", user="bob", count=0), "bob was not suspended."),
+        ("/sunmute bob", AdminDone(action="unmute", user="bob", count=0), "bob was not muted server-wide."),
+        ("/unbanip 10.1.2.3", AdminDone(action="unban_address", address="10.1.2.3/32", count=0),
+         "10.1.2.3/32 was not banned."),
+        ("/disconnect bob", AdminDone(action="disconnect", user="bob", count=2),
+         "Disconnected bob (2 connections ended)."),
     ]
     for line, answer, text in answers:
         chat.type(line)
@@ -367,9 +377,9 @@ def test_staff_answers_and_a_reset_password_shown_once() -> None:
         assert chat.shown()[-1] == f"09:12 -!- {text}", line
     chat.type("/resetpw bob")
     [ask] = chat.sent()
-    chat.feed(AdminDone(action="reset_password", user="bob", password="plum-otter-91", ref=ask.ref))
+    chat.feed(AdminDone(action="reset_password", user="bob", password="plum-otter-91", count=2, ref=ask.ref))
     assert chat.shown()[-2:] == [
-        "09:12 -!- bob's password is reset; their sessions are signed out. New password: plum-otter-91",
+        "09:12 -!- bob's password is reset (2 sessions ended). New password: plum-otter-91",
         "        │ Give it to them privately: it is shown only this once.",
     ]
 
@@ -482,6 +492,22 @@ def test_suspension_and_moderator_goodbyes_are_explained() -> None:
     suspended = Error(code=ErrorCode.SUSPENDED, message="spam", until=TOMORROW)
     chat.state.handle(SessionEnded(error=suspended))
     assert "This account is suspended until 2026-11-27 08:30: spam." in chat.shown()[-1]
+    said = "suspended by alice until 2031-01-02T03:04:00.000Z: spam"
+    local = datetime(2031, 1, 2, 3, 4, tzinfo=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    chat.state.handle(LinkDown(bye=ByeReason.SUSPENDED, error=None, reconnect=False, bye_message=said))
+    assert chat.shown()[-1] == (
+        f"09:12 -!- Your account was suspended. Suspended by alice until {local}: spam."
+    )
+
+
+def test_disconnecting_a_session_that_is_not_there() -> None:
+    chat = Chat()
+    chat.type("/disconnect bob 99")
+    [ask] = chat.sent()
+    chat.feed(Error(code=ErrorCode.NO_SUCH_SESSION, message="no", ref=ask.ref))
+    assert chat.shown()[-1] == (
+        "09:12 -!- bob has no such session (or it is already over); /sessions bob lists them."
+    )
 
 
 def test_a_late_leave_after_a_kick_does_not_reopen_the_room() -> None:

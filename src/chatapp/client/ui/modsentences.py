@@ -201,11 +201,11 @@ def admin_done_text(event: AdminDone, *, tz: tzinfo | None, now: datetime, role:
     if action == "suspend":
         return f"{user} is suspended{until or ' until lifted'}{_ended(event.count, 'session')}."
     if action == "unsuspend":
-        return f"{user} may sign in again."
+        return f"{user} may sign in again." if event.count != 0 else f"{user} was not suspended."
     if action == "mute":
         return f"{user} is muted everywhere{until or ' until lifted'}."
     if action == "unmute":
-        return f"{user} may talk again."
+        return f"{user} may talk again." if event.count != 0 else f"{user} was not muted server-wide."
     if action == "disconnect":
         return f"Disconnected {user}{_ended(event.count, 'connection')}."
     if action == "promote":
@@ -215,13 +215,14 @@ def admin_done_text(event: AdminDone, *, tz: tzinfo | None, now: datetime, role:
     if action == "reset_password":
         password = sanitize(event.password or "")
         return (
-            f"{user}'s password is reset; their sessions are signed out. New password: {password}\n"
+            f"{user}'s password is reset{_ended(event.count, 'session')}. New password: {password}\n"
             "Give it to them privately: it is shown only this once."
         )
     if action == "ban_address":
         return f"{address} is banned{until or ' until lifted'}{_ended(event.count, 'connection')}."
     if action == "unban_address":
-        return f"{address} is no longer banned."
+        return f"{address} is no longer banned." if event.count != 0 else f"{address} was not banned."
     if action == "reload_filters":
-        return "The server read its filter file again."
+        rules = f": {event.count} rule{'' if event.count == 1 else 's'}" if event.count is not None else ""
+        return f"The server read its filter file again{rules}."
     return f"Done: {sanitize(str(action))} {user}."

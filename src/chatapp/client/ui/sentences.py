@@ -231,7 +231,7 @@ def _moderation_error(code: str, detail: str, until: str) -> str | None:
     if code == ErrorCode.MUTED:
         return f"You are muted{until}: you can read but not send."
     if code == ErrorCode.SUSPENDED:
-        why = f": {detail}" if detail else ""
+        why = f": {local_times(detail)}" if detail else ""
         return f"This account is suspended{until or ' until a moderator lifts it'}{why}."
     if code == ErrorCode.FILTERED:
         why = f" ({detail})" if detail else ""
@@ -244,6 +244,19 @@ def _moderation_error(code: str, detail: str, until: str) -> str | None:
         why = f": {detail}" if detail else ""
         return f"That is not an IPv4 or IPv6 address or CIDR range{why}."
     return None
+
+
+_TIMESTAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def local_times(text: str) -> str:
+    """The server's ISO 8601 UTC times in a sentence of its own, as local ``YYYY-MM-DD HH:MM``."""
+
+    def local(match: re.Match[str]) -> str:
+        when = parse_timestamp(match.group(0))
+        return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else match.group(0)
+
+    return _TIMESTAMP.sub(local, text)
 
 
 _WHERE = re.compile(r"\bfrom (\S+) since (\S+?)[;,.]?(?:\s|$)")
@@ -294,6 +307,8 @@ def describe_refusal(
         return f"You are muted in {where}{ends}: you can read but not send."
     if code == ErrorCode.INVITE_ONLY and where:
         return f"{where} is private: only invited users may join; ask its owner or an operator for /invite."
+    if code == ErrorCode.NO_SUCH_SESSION and action == "admin" and name:
+        return f"{name} has no such session (or it is already over); /sessions {name} lists them."
     if code == ErrorCode.FORBIDDEN and action in MODERATION_REQUESTS:
         why = sanitize(message).strip().rstrip(".")
         return f"You may not do that{' in ' + where if where else ''}: {why}." if why else \
@@ -348,7 +363,7 @@ _BYE_SENTENCES: dict[str, str] = {
 def describe_bye(reason: str, message: str | None = None) -> str:
     """Why the server closed the connection, as a sentence; ``message`` is the server's own sentence."""
     known = _BYE_SENTENCES.get(reason)
-    said = sanitize(message or "").strip()
+    said = local_times(sanitize(message or "").strip())
     if said:
         said = " " + said[0].upper() + said[1:] + ("" if said.endswith((".", "!", "?")) else ".")
     if known is not None:
