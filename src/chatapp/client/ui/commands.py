@@ -216,7 +216,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("who", "who is online in this room, or in ROOM", _parse_who, usage="[ROOM]", completes="room"),
     Command("whois", "someone's profile: online or last seen, rooms in common", _parse_whois, usage="NAME",
             completes="user"),
-    Command("topic", "show or set the topic (owners only); --clear clears it", _parse_topic,
+    Command("topic", "show or set the topic (owners and operators); --clear clears it", _parse_topic,
             usage="[#ROOM] [TEXT]", completes="room"),
     Command("away", "mark yourself away with TEXT; without it: back", _parse_away, usage="[TEXT]"),
     Command("history", f"fetch N older messages (default {HISTORY_PAGE_DEFAULT}, at most {HISTORY_PAGE_MAX})",

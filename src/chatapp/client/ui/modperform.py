@@ -49,7 +49,7 @@ def perform_moderation(chat: ChatModel, action: actions.ModerationAction) -> boo
         return not chat.ask(Request("whois", user=me), lambda ref: Whois(username=me, ref=ref))
     if isinstance(action, actions.ChangeOwnPassword):
         chat.dialogue = ChangingPassword()
-        chat.note("Changing your password: type the current one, then the new one twice (nothing shows).")
+        chat.note("Changing your password: type the current one, then the new one twice (shown as *).")
         return False
     return _staff(chat, action)
 

@@ -299,7 +299,7 @@ def describe_refusal(
     if code == ErrorCode.NO_SUCH_USER and name:
         return f"There is no user named {name}."
     if code == ErrorCode.FORBIDDEN and action == "topic" and where:
-        return f"Only the owner of {where} can set its topic."
+        return f"Only the owner and operators of {where} can set its topic."
     ends = until_phrase(until, tz, now or datetime.now(UTC))
     if code == ErrorCode.BANNED and where:
         return f"You are banned from {where}{ends}."
