@@ -87,6 +87,8 @@ def test_what_each_line_means(line: str, expected: object) -> None:
         ("/mute bob 99999d", "is too long"),
         ("/kick bob " + "x" * (REASON_MAX + 1), f"A reason is at most {REASON_MAX} characters"),
         ("/unban bob because", "/unban takes only a name"),
+        ("/kick bob sp\x00am", "A reason must not contain the NUL character"),
+        ("/profile bio a\x00b", "A bio must not contain the NUL character"),
         ("/op bob now", "/op takes only a name"),
         ("/private", "/private needs on"),
         ("/private maybe", "/private needs on"),

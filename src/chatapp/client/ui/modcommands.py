@@ -54,6 +54,8 @@ def _user(command: Command, word: str) -> str | BadUsage:
 def _text(command: Command, text: str, what: str, limit: int) -> str | BadUsage:
     """One line of free text (a reason, a display name, a bio), at most ``limit`` characters."""
     text = " ".join(text.split())
+    if "\x00" in text:  # no database can store it (the protocol's rule for every stored text)
+        return bad(command, f"{what} must not contain the NUL character")
     if len(text) > limit:
         return bad(command, f"{what} is at most {limit} characters; this one has {len(text)}")
     return text
