@@ -50,14 +50,3 @@ def parse_duration(word: str) -> int:
         )
     return seconds
 
-
-def format_duration(seconds: int) -> str:
-    """The shortest way to type ``seconds`` back: ``90`` -> ``1m30s``, ``604800`` -> ``1w``."""
-    if seconds < 1:
-        raise ValueError("a duration is at least one second")
-    parts = []
-    for unit, size in sorted(UNITS.items(), key=lambda item: -item[1]):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
