@@ -105,5 +105,10 @@ def test_complete_moderation_arguments() -> None:
     assert complete(completer, "/promote bob ") == ["admin ", "moderator ", "user "]
     assert complete(completer, "/promote bob mo") == ["moderator "]
     assert complete(completer, "/kick bob sp") == []  # a reason is free text
+    rooms = ChatCompleter(lambda: ["bob"], rooms=lambda: ["dev", "general"])
+    assert complete(rooms, "/kick #d") == ["#dev "]
+    assert complete(rooms, "/kick #dev b") == ["bob "]
+    assert complete(rooms, "/private #dev o") == ["on ", "off "]
+    assert complete(rooms, "/sanctions g") == ["#general "]
     assert complete(completer, "/pri") == ["/private "]
     assert complete(completer, "/res") == ["/resetpw "]

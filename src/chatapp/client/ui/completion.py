@@ -6,6 +6,7 @@ argument of a command by what the command takes (``/join ru`` -> ``/join
 and a partial name anywhere else (``ali`` -> ``alice: `` at the start of a
 line, ``alice `` elsewhere), people in the active room first. Moderation
 commands complete the people of the active room (``/kick b`` -> ``/kick bob ``),
+or a room first (``/kick #d`` -> ``/kick #dev ``, then a name),
 and fixed words where a command takes them (``/private o`` -> ``on``/``off``,
 ``/promote bob m`` -> ``moderator``).
 """
@@ -54,10 +55,17 @@ class ChatCompleter(Completer):
         argument = _FIRST_ARGUMENT.fullmatch(before) if before.startswith("/") else None
         command = find(argument.group(1)) if argument else None
         if argument and command and command.completes:
-            yield from self._complete_argument(command.completes, argument.group(2), command.choices)
+            partial = argument.group(2)
+            if partial.startswith("#") and command.usage.startswith("[#ROOM]"):  # /kick #dev bob
+                yield from self._complete_argument("room", partial)
+            else:
+                yield from self._complete_argument(command.completes, partial, command.choices)
             return
         second = _SECOND_ARGUMENT.fullmatch(before) if before.startswith("/") else None
         command = find(second.group(1)) if second else None
+        if second and command and second.group(2).startswith("#") and command.usage.startswith("[#ROOM]"):
+            yield from self._complete_argument(command.completes, second.group(3), command.choices)
+            return
         if second and command and command.completes != "choice" and command.choices:
             yield from self._complete_argument("choice", second.group(3), command.choices)
             return
