@@ -25,7 +25,9 @@ from chatapp.protocol import (
     OnlineUser,
     Resume,
     Send,
+    UserInfo,
     Who,
+    Whois,
     WhoList,
 )
 from chatapp.protocol.moderation_frames import (
@@ -242,15 +244,20 @@ async def test_line_mode_moderates_and_prints_the_answers(server: FakeServer) ->
         Moderate: lambda f: RoomEvent(room=f.room, action=f.action, by="alice", user=f.user, reason=f.reason,
                                       until="2026-11-27T08:30:00Z" if f.duration else None, ref=f.ref),
         Admin: lambda f: AdminDone(action=f.action, user=f.user, count=2, ref=f.ref),
+        Whois: lambda f: UserInfo(username=f.username, online=True, member_since="2026-01-02T10:00:00Z",
+                                  display_name="Alice L.", ref=f.ref),
     })
     server.accounts["alice"] = PASSWORD
     options = ClientOptions(port=server.port, user="alice", password_stdin=True)
-    stdin = f"{PASSWORD}\n/kick bob spam\n/mute #dev carol 1d loud\n/suspend bob\n/passwd\n/ban bob 9q\n"
+    lines = ["/kick bob spam", "/mute #dev carol 1d loud", "/suspend bob", "/passwd", "/ban bob 9q",
+             "/profile"]
+    stdin = "\n".join([PASSWORD, *lines, ""])
     code, out, err = await run_piped(options, stdin)
     assert code == 0, err
     assert "bob was kicked from #general by you: spam" in out
     assert "carol is muted in #dev by you until" in out
     assert "bob is suspended until lifted (2 sessions ended)." in out
+    assert "alice is online." in out and "Display name: Alice L." in out
     assert "without a terminal only messages" in err  # /passwd needs the screen
     assert "'q' is not a unit" in err
     frames = []

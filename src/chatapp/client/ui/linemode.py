@@ -151,12 +151,12 @@ class LineMode:
                 self._note(
                     "without a terminal only messages, /say, /msg NAME TEXT, the moderation commands "
                     "that need no question (not /passwd, /deleteroom, /delete without ID, /users more, "
-                    "/audit more, /profile without arguments), /quit and exit work"
+                    "/audit more), /quit and exit work"
                 )
 
     def _request(self, action: actions.ModerationAction) -> bool:
         """Send the one request a moderation command is; False when it is not one (:func:`request_for`)."""
-        build = request_for(action, DEFAULT_ROOM)
+        build = request_for(action, DEFAULT_ROOM, self.session.username or "")
         if build is None:
             return False
         try:

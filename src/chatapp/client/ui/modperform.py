@@ -41,12 +41,13 @@ def perform_moderation(chat: ChatModel, action: actions.ModerationAction) -> boo
     if isinstance(action, actions.RemoveMessage):
         return _remove_message(chat, action.id)
     if isinstance(action, actions.EditProfile):
-        build = request_for(action, "")
+        build = request_for(action, "", chat.me)
         assert build is not None
         return not chat.ask(Request("profile"), build)
     if isinstance(action, actions.ShowProfile):
-        me = chat.me
-        return not chat.ask(Request("whois", user=me), lambda ref: Whois(username=me, ref=ref))
+        build = request_for(action, "", chat.me)
+        assert build is not None
+        return not chat.ask(Request("whois", user=chat.me), build)
     if isinstance(action, actions.ChangeOwnPassword):
         chat.dialogue = ChangingPassword()
         chat.note("Changing your password: type the current one, then the new one twice (shown as *).")
@@ -54,12 +55,14 @@ def perform_moderation(chat: ChatModel, action: actions.ModerationAction) -> boo
     return _staff(chat, action)
 
 
-def request_for(action: actions.ModerationAction, room: str) -> Callable[[int], ClientFrame] | None:
-    """The request a command is, given the room it acts on when it names none (``room``).
+def request_for(
+    action: actions.ModerationAction, room: str, me: str
+) -> Callable[[int], ClientFrame] | None:
+    """The request a command is, given the room it acts on when it names none (``room``) and who asks.
 
     None for what needs more than one frame's worth of state: the dialogues
     (``/passwd``, ``/deleteroom``), ``/delete`` without an id, the next page
-    of ``/users`` or ``/audit``, and ``/profile`` (whose own name the caller knows).
+    of ``/users`` or ``/audit``.
     Line mode sends these as they are; the chat screen goes through :func:`perform_moderation`.
     """
     if isinstance(action, actions.ModerateUser):
@@ -78,6 +81,8 @@ def request_for(action: actions.ModerationAction, room: str) -> Callable[[int], 
     if isinstance(action, actions.EditProfile):
         name, bio = action.display_name, action.bio
         return lambda ref: SetProfile(display_name=name, bio=bio, ref=ref)
+    if isinstance(action, actions.ShowProfile):
+        return lambda ref: Whois(username=me, ref=ref)
     if isinstance(action, actions.ServerAdmin):
         staff = action
         return lambda ref: Admin(action=staff.action, user=staff.user, address=staff.address, role=staff.role,
@@ -113,14 +118,14 @@ def _in_room(
         room = _room(chat, action.room, action.action)
         if room is None:
             return True
-        build = request_for(action, room)
+        build = request_for(action, room, chat.me)
         assert build is not None
         return not chat.ask(Request("moderate", room=room, user=action.user, detail=action.action), build)
     if isinstance(action, actions.SetPrivate):
         mode_room = _room(chat, action.room, "private")
         if mode_room is None:
             return True
-        build = request_for(action, mode_room)
+        build = request_for(action, mode_room, chat.me)
         assert build is not None
         return not chat.ask(Request("room_mode", room=mode_room), build)
     if isinstance(action, actions.RemoveRoom):
@@ -155,7 +160,7 @@ def _remove_message(chat: ChatModel, message_id: int | None) -> bool:
 def _staff(chat: ChatModel, action: actions.ModerationAction) -> bool:
     """The commands of server moderators and admins."""
     if isinstance(action, actions.ServerAdmin | actions.ShowUserSessions | actions.ListAddressBans):
-        build = request_for(action, "")
+        build = request_for(action, "", chat.me)
         assert build is not None
         if isinstance(action, actions.ServerAdmin):
             return not chat.ask(Request("admin", user=action.user, detail=action.role), build)
