@@ -246,6 +246,11 @@ def test_delete_without_an_id_removes_ones_last_message_here() -> None:
     chat.type("/delete")
     [delete] = chat.sent()
     assert delete == DeleteMessage(id=chat.ids - 1, ref=delete.ref)
+    chat.type("/delete bob")
+    [theirs] = chat.sent()
+    assert theirs == DeleteMessage(id=chat.ids, ref=theirs.ref)
+    assert chat.type("/delete carol")
+    assert chat.shown()[-1] == "09:12 -!- carol has no message shown in #general to remove."
     chat.type("/delete 5")
     [by_id] = chat.sent()
     assert by_id == DeleteMessage(id=5, ref=by_id.ref)

@@ -171,9 +171,11 @@ class RemoveRoom:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RemoveMessage:
-    """Remove the message ``id``; None: your last message in the active room or conversation."""
+    """Remove the message ``id``; without it, the last one shown in the active room or conversation
+    from ``user`` (None: yourself)."""
 
     id: int | None = None
+    user: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -127,9 +127,13 @@ def _parse_delete(command: Command, args: str) -> Action:
     words = args.split()
     if not words:
         return actions.RemoveMessage()
-    if len(words) > 1 or not re.fullmatch(r"[0-9]{1,18}", words[0]) or int(words[0]) < 1:
-        return bad(command, "/delete takes the number of one message, or nothing for your last one here")
-    return actions.RemoveMessage(int(words[0]))
+    if len(words) == 1 and re.fullmatch(r"[0-9]{1,18}", words[0]) and int(words[0]) >= 1:
+        return actions.RemoveMessage(int(words[0]))
+    if len(words) == 1 and not words[0][0].isdigit():
+        user = _user(command, words[0])
+        return user if isinstance(user, BadUsage) else actions.RemoveMessage(user=user)
+    return bad(command, "/delete takes a message's number, or a name (their last message here), "
+                        "or nothing (your last one here)")
 
 
 def _parse_sanctions(command: Command, args: str) -> Action:
@@ -284,7 +288,8 @@ MODERATION_COMMANDS: tuple[Command, ...] = (
             _parse_private, usage="[#ROOM] on|off", completes="choice", choices=("on", "off")),
     Command("deleteroom", "delete the room and its history (asks you to type its name)", _parse_deleteroom,
             usage="[#ROOM] [REASON]"),
-    Command("delete", "remove message ID; without it, your last message here", _parse_delete, usage="[ID]"),
+    Command("delete", "remove message ID, or NAME's last message here; alone: your last one here",
+            _parse_delete, usage="[ID|NAME]", completes="member"),
     Command("sanctions", "the bans and mutes in force in this room or ROOM", _parse_sanctions,
             usage="[ROOM]", completes="room"),
     Command("profile", "show yours; name TEXT / bio TEXT set them, --clear clears one", _parse_profile,

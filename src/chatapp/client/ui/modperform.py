@@ -31,6 +31,7 @@ from .dialogue import ChangingPassword, DeletingRoom
 from .lines import room_label
 from .model import ChatModel
 from .requests import Request
+from .sanitize import sanitize
 
 
 def perform_moderation(chat: ChatModel, action: actions.ModerationAction) -> bool:
@@ -39,7 +40,7 @@ def perform_moderation(chat: ChatModel, action: actions.ModerationAction) -> boo
                   | actions.ShowSanctions):
         return _in_room(chat, action)
     if isinstance(action, actions.RemoveMessage):
-        return _remove_message(chat, action.id)
+        return _remove_message(chat, action.id, action.user)
     if isinstance(action, actions.EditProfile):
         build = request_for(action, "", chat.me)
         assert build is not None
@@ -142,17 +143,19 @@ def _in_room(
     return not chat.ask(Request("sanctions", room=listed), lambda ref: ListSanctions(room=listed, ref=ref))
 
 
-def _remove_message(chat: ChatModel, message_id: int | None) -> bool:
+def _remove_message(chat: ChatModel, message_id: int | None, user: str | None) -> bool:
     target = chat.active
     if message_id is None:
-        own = [
+        author = (user or chat.me).casefold()
+        theirs = [
             message.id for message in target.log.sources.values()
-            if chat.is_me(message.sender) and message.removed_by is None
+            if message.sender.casefold() == author and message.removed_by is None
         ]
-        if not own:
-            chat.note(f"You have no message shown in {target.label} to remove.", level="error")
+        if not theirs:
+            whose = "You have" if user is None or chat.is_me(user) else f"{sanitize(user)} has"
+            chat.note(f"{whose} no message shown in {target.label} to remove.", level="error")
             return True
-        message_id = max(own)
+        message_id = max(theirs)
     found = message_id
     return not chat.ask(Request("delete_message"), lambda ref: DeleteMessage(id=found, ref=ref))
 
