@@ -69,6 +69,8 @@ class FakeServer:
         self.frames: asyncio.Queue[tuple[FakeConnection, ClientFrame]] = asyncio.Queue()
         self.on_frame: Callable[[FakeConnection, ClientFrame], bool] | None = None
         """Called first for every frame; return True when it handled the frame."""
+        self.refuse_with: Bye | None = None
+        """Set: every new connection gets this ``bye`` at once and is closed (an address ban)."""
         self.host = "127.0.0.1"
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -134,6 +136,10 @@ class FakeServer:
         self.connections.append(conn)
         splitter = LineSplitter(64 * 1024)
         try:
+            if self.refuse_with is not None:
+                conn.send(self.refuse_with)
+                writer.close()
+                return
             if self.greet:
                 conn.send(Welcome(server="fake", version=1, max_frame=64 * 1024, max_text=self.max_text))
             while True:

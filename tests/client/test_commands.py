@@ -138,7 +138,8 @@ def test_parse(line: str, action: commands.Action) -> None:
         ("/history 201", "from 1 to 200"),
         ("/history ten", "from 1 to 200"),
         ("/history 1 2", "from 1 to 200"),
-        ("/sessions all", "/sessions takes no arguments"),
+        ("/sessions a b", "/sessions takes at most one name"),
+        ("/sessions b@d", "is not a username"),
         ("/endsession", "/endsession needs the number of one of your sessions"),
         ("/endsession 1 2", "/endsession needs the number"),
         ("/endsession -3", "/endsession needs the number"),
@@ -189,5 +190,5 @@ def test_help_for_the_new_commands() -> None:
 
 
 def test_help_for_the_session_commands() -> None:
-    assert commands.help_text("sessions").startswith("/sessions: list where you are signed in")
+    assert commands.help_text("sessions").startswith("/sessions [NAME]: list where you are signed in")
     assert commands.help_text("endsession").startswith("/endsession ID: sign out one of your sessions")

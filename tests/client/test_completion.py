@@ -42,8 +42,12 @@ def test_complete_commands() -> None:
     completer = ChatCompleter(lambda: [])
     assert complete(completer, "/he") == ["/help "]
     assert complete(completer, "/h") == ["/help ", "/history "]
+    moderation = ("kick", "ban", "unban", "mute", "unmute", "op", "deop", "transfer", "invite", "uninvite",
+                  "private", "deleteroom", "delete", "sanctions", "profile", "passwd", "suspend", "unsuspend",
+                  "smute", "sunmute", "disconnect", "users", "banip", "unbanip", "ipbans", "audit", "promote",
+                  "resetpw", "reloadfilters")
     every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
-             "history", "sessions", "endsession", "quit", "exit", "clear", "reconnect", "say")
+             "history", "sessions", "endsession", *moderation, "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
 
@@ -86,3 +90,25 @@ def test_complete_names() -> None:
     assert complete(completer, "hi ca") == ["carol "]
     assert complete(completer, "hi ") == []
     assert complete(completer, "/say hello ca") == ["carol "]
+
+
+def test_complete_moderation_arguments() -> None:
+    completer = ChatCompleter(lambda: ["bob", "bella", "carol"], users=lambda: ["dave", "bob"])
+    assert complete(completer, "/kick b") == ["bob ", "bella "]  # people of the active room first
+    assert complete(completer, "/ban @be") == ["bella "]
+    assert complete(completer, "/unban d") == ["dave "]  # someone banned is not in the room: anyone known
+    assert complete(completer, "/suspend ") == ["dave ", "bob "]
+    assert complete(completer, "/private ") == ["on ", "off "]
+    assert complete(completer, "/private O") == ["on ", "off "]
+    assert complete(completer, "/profile b") == ["bio "]
+    assert complete(completer, "/audit m") == ["more "]
+    assert complete(completer, "/promote bob ") == ["admin ", "moderator ", "user "]
+    assert complete(completer, "/promote bob mo") == ["moderator "]
+    assert complete(completer, "/kick bob sp") == []  # a reason is free text
+    rooms = ChatCompleter(lambda: ["bob"], rooms=lambda: ["dev", "general"])
+    assert complete(rooms, "/kick #d") == ["#dev "]
+    assert complete(rooms, "/kick #dev b") == ["bob "]
+    assert complete(rooms, "/private #dev o") == ["on ", "off "]
+    assert complete(rooms, "/sanctions g") == ["#general "]
+    assert complete(completer, "/pri") == ["/private "]
+    assert complete(completer, "/res") == ["/resetpw "]

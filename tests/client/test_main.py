@@ -117,7 +117,7 @@ async def test_line_mode_sends_and_prints(server: FakeServer) -> None:
     code, out, err = await run_piped(options, f"{PASSWORD}\nhello\n//slash\n/help\n")
     assert code == 0, err
     assert "<alice> hello" in out and "<alice> /slash" in out
-    assert "only messages, /say, /msg NAME TEXT, /quit and exit work without a terminal" in err
+    assert "without a terminal only messages, /say, /msg NAME TEXT, the moderation commands" in err
     assert PASSWORD not in out + err
 
 

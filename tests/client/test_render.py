@@ -348,7 +348,7 @@ def test_direct_messages_render_like_messages_and_name_the_conversation() -> Non
         (ErrorCode.NO_SUCH_USER, {"user": "zed\x1b"}, "There is no user named zed\u241b."),
         (ErrorCode.NO_SUCH_USER, {}, "There is no such user."),
         (ErrorCode.FORBIDDEN, {"action": "topic", "room": "ops"},
-         "Only the owner of #ops can set its topic."),
+         "Only the owner and operators of #ops can set its topic."),
         (ErrorCode.FORBIDDEN, {}, "You are not allowed to do that: server says no."),
         (ErrorCode.TOO_MANY_ROOMS, {"action": "join", "room": "x"},
          "You are in too many rooms already; /leave one first."),

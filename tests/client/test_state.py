@@ -227,7 +227,7 @@ def test_a_refused_request_names_what_it_was_about() -> None:
     chat.type("/topic #ops mine")
     [topic] = chat.sent()
     chat.feed(Error(code=ErrorCode.FORBIDDEN, message="owner only", ref=topic.ref))
-    assert chat.shown()[-1] == "09:12 -!- Only the owner of #ops can set its topic."
+    assert chat.shown()[-1] == "09:12 -!- Only the owner and operators of #ops can set its topic."
     chat.feed(Error(code=ErrorCode.SERVER_ERROR, message="oops"))  # about nothing asked
     assert chat.shown()[-1] == "09:12 -!- The server could not handle that request; please try again."
 

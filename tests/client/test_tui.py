@@ -338,7 +338,7 @@ async def test_refusals_of_requests_are_sentences(server: FakeServer, screen: Sc
     screen.type("/join rust" + ENTER)
     await screen.wait_line("You are in too many rooms already; /leave one first.")
     screen.type("/topic #ops mine" + ENTER)
-    await screen.wait_line("Only the owner of #ops can set its topic.")
+    await screen.wait_line("Only the owner and operators of #ops can set its topic.")
     screen.type("/who #nope" + ENTER)
     await screen.wait_line("There is no room #nope; /rooms lists them, /join nope creates it.")
     screen.type("/history" + ENTER)

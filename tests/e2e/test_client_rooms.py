@@ -326,7 +326,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
     screen.type("/join ops" + ENTER)
     await screen.wait_line("You joined #ops. Topic: bob's room")
     screen.type("/topic mine now" + ENTER)
-    await screen.wait_line("Only the owner of #ops can set its topic.")
+    await screen.wait_line("Only the owner and operators of #ops can set its topic.")
     screen.type("/topic" + ENTER)
     await screen.wait_line("The topic of #ops is: bob's room")
 

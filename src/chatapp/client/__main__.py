@@ -178,7 +178,7 @@ def _isatty(stream: TextIO) -> bool:
 
 def connect_failure(address: str, exc: ConnectError) -> str:
     if exc.bye is not None:
-        return f"cannot connect to {address}: {describe_bye(exc.bye)}"
+        return f"cannot connect to {address}: {describe_bye(exc.bye, exc.bye_message)}"
     hint = " (is the server running? see --host and --port)" if "refused" in exc.detail else ""
     return f"cannot connect to {address}: {exc.detail}{hint}"
 

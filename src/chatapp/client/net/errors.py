@@ -14,20 +14,25 @@ class ConnectError(ClientError):
     server's reason when it closed the connection with a ``bye`` frame.
     """
 
-    def __init__(self, detail: str, *, bye: str | None = None) -> None:
+    def __init__(self, detail: str, *, bye: str | None = None, bye_message: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.bye = bye
+        self.bye_message = bye_message
 
 
 class AuthError(ClientError):
     """The server refused to sign in: ``code`` is an :class:`~chatapp.protocol.ErrorCode` value."""
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, retry_after: float | None = None, until: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.until = until
+        """With ``suspended``: when the suspension ends (absent: until lifted)."""
 
 
 class SendRefused(ClientError):

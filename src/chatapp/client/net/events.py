@@ -60,6 +60,8 @@ class LinkDown:
     bye: str | None
     error: str | None
     reconnect: bool = True
+    bye_message: str | None = None
+    """The server's sentence with its ``bye`` (who suspended the account and why), if any."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class SessionEnded:
 
     bye: str | None = None
     error: Error | None = None
+    bye_message: str | None = None
+    """The server's sentence with its ``bye``, if any."""
 
 
 SessionEvent = ServerFrame | LinkDown | Reconnecting | ReconnectFailed | LinkUp | SendFailed | SessionEnded

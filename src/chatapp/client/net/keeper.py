@@ -79,7 +79,9 @@ class Backoff:
 
 def connect_error(lost: LinkLost) -> ConnectError:
     if lost.bye is not None:
-        return ConnectError(f"the server closed the connection ({lost.bye})", bye=lost.bye)
+        return ConnectError(
+            f"the server closed the connection ({lost.bye})", bye=lost.bye, bye_message=lost.bye_message
+        )
     return ConnectError(lost.error or "the server closed the connection")
 
 
@@ -199,7 +201,7 @@ class LinkKeeper:
                 raise connect_error(lost) from None
             if isinstance(reply, AuthOk):
                 return reply
-            raise AuthError(reply.code, reply.message, reply.retry_after)
+            raise AuthError(reply.code, reply.message, reply.retry_after, reply.until)
         raise AssertionError("unreachable")
 
     def _signed_in(self, link: Link, auth: AuthOk) -> None:
@@ -327,12 +329,12 @@ class LinkKeeper:
                 await asyncio.wait({link.ended})
                 if self.closing:
                     return
-                bye = link.bye
+                bye, said = link.bye, link.bye_message
                 if bye is not None and bye in NO_RECONNECT:
-                    self.emit(LinkDown(bye=bye, error=None, reconnect=False))
-                    self.end(SessionEnded(bye=bye))
+                    self.emit(LinkDown(bye=bye, error=None, reconnect=False, bye_message=said))
+                    self.end(SessionEnded(bye=bye, bye_message=said))
                     return
-                self.emit(LinkDown(bye=bye, error=link.error, reconnect=True))
+                self.emit(LinkDown(bye=bye, error=link.error, reconnect=True, bye_message=said))
                 if not await self._reconnect():
                     return
         except Exception:
@@ -362,17 +364,18 @@ class LinkKeeper:
                 assert isinstance(resume.ref, int)
                 on_auth_ok = functools.partial(self._resumed, link, attempt)
                 reply = await link.sign_in(resume, resume.ref, self._request_timeout, on_auth_ok)
-            except ConnectError as exc:
+            except (ConnectError, LinkLost) as exc:
+                bye = exc.bye
+                if bye is not None and bye in NO_RECONNECT:  # an address ban: refused before signing in
+                    self.end(SessionEnded(bye=bye, bye_message=exc.bye_message))
+                    return False
                 failures += 1
-                self.emit(ReconnectFailed(attempt, exc.detail))
-                continue
-            except LinkLost as lost:
-                failures += 1
-                self.emit(ReconnectFailed(attempt, str(connect_error(lost))))
+                detail = exc.detail if isinstance(exc, ConnectError) else str(connect_error(exc))
+                self.emit(ReconnectFailed(attempt, detail))
                 continue
             if isinstance(reply, AuthOk):
                 return True
-            if reply.code in (ErrorCode.INVALID_TOKEN, ErrorCode.AUTH_FAILED):
+            if reply.code in (ErrorCode.INVALID_TOKEN, ErrorCode.AUTH_FAILED, ErrorCode.SUSPENDED):
                 log.info("the server no longer accepts the session token (%s)", reply.code)
                 await link.drop()
                 self.end(SessionEnded(error=reply))

@@ -79,10 +79,11 @@ def frame_size(frame: ClientFrame) -> int:
 class LinkLost(Exception):
     """The connection ended before the answer being waited for: ``bye`` or ``error`` say how."""
 
-    def __init__(self, bye: str | None, error: str | None) -> None:
+    def __init__(self, bye: str | None, error: str | None, bye_message: str | None = None) -> None:
         super().__init__(bye or error or "connection closed")
         self.bye = bye
         self.error = error
+        self.bye_message = bye_message
 
 
 SignInCallback = Callable[[AuthOk], None]
@@ -116,6 +117,8 @@ class Link:
         self.answers: dict[int, tuple[asyncio.Future[AuthOk | Error], SignInCallback | None]] = {}
         """Sign-ins waiting for their answer, by ref, and what to do first when it is an ``auth_ok``."""
         self.bye: str | None = None
+        self.bye_message: str | None = None
+        """The ``bye``'s sentence for the user (a suspension's reason), if the server gave one."""
         self.error: str | None = None
         self.last_rx = now
         self.online = False
@@ -187,6 +190,7 @@ class Link:
                     log.debug("link %d: received %r", self.number, frame)
                     if isinstance(frame, Bye):
                         self.bye = frame.reason
+                        self.bye_message = frame.message
                         log.info("link %d: server said bye (%s)", self.number, frame.reason)
                         return
                     try:
@@ -207,7 +211,7 @@ class Link:
         self.writer.close()
         if self.keepalive_task is not None and self.keepalive_task is not asyncio.current_task():
             self.keepalive_task.cancel()
-        lost = LinkLost(self.bye, self.error)
+        lost = LinkLost(self.bye, self.error, self.bye_message)
         _fail(self.welcome, lost)
         for waiter, _ in self.answers.values():
             _fail(waiter, lost)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT
+from chatapp.protocol.moderation_frames import RoomAction, ServerAction, ServerRole
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -137,10 +138,118 @@ class Nothing:
     """A blank line: nothing to do."""
 
 
+# -- moderation, profiles and administration (issue 11) --------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModerateUser:
+    """A ``moderate`` action on ``user`` in ``room`` (None: the active room)."""
+
+    action: RoomAction
+    user: str
+    room: str | None = None
+    reason: str | None = None
+    duration: int | None = None
+    """Seconds, for ``ban`` and ``mute``; None: until lifted."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetPrivate:
+    """Make ``room`` (None: the active one) private (invited users only) or public."""
+
+    room: str | None
+    private: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoveRoom:
+    """Delete ``room`` (None: the active one) with its history, once its name is typed again."""
+
+    room: str | None = None
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoveMessage:
+    """Remove the message ``id``; without it, the last one shown in the active room or conversation
+    from ``user`` (None: yourself)."""
+
+    id: int | None = None
+    user: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowSanctions:
+    room: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EditProfile:
+    """Set (an empty text: clear) your display name or bio; None leaves a field as it is."""
+
+    display_name: str | None = None
+    bio: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowProfile:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChangeOwnPassword:
+    """Ask for the old password and the new one twice, hidden, then send ``passwd``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerAdmin:
+    """An ``admin`` action of a server moderator or admin; the fields the action needs are set."""
+
+    action: ServerAction
+    user: str | None = None
+    address: str | None = None
+    role: ServerRole | None = None
+    session: int | None = None
+    reason: str | None = None
+    duration: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowUserSessions:
+    user: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListAccounts:
+    """``/users [QUERY]``; ``more``: the page after the last one shown."""
+
+    query: str | None = None
+    more: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListAddressBans:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowAudit:
+    """The newest page of the audit log; ``more``: the page before the last one shown."""
+
+    more: bool = False
+
+
+ModerationAction = (
+    ModerateUser | SetPrivate | RemoveRoom | RemoveMessage | ShowSanctions | EditProfile | ShowProfile
+    | ChangeOwnPassword | ServerAdmin | ShowUserSessions | ListAccounts | ListAddressBans | ShowAudit
+)
+"""What :mod:`.modperform` carries out."""
+
+
 ChatAction = (
     SendText | ShowHelp | ClearScreen | UnknownCommand | BadUsage | Nothing
     | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
-    | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession
+    | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession | ModerationAction
 )
 """What the chat itself carries out (:func:`chatapp.client.ui.perform.perform`)."""
 

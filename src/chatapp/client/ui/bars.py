@@ -50,6 +50,7 @@ STYLE = Style.from_dict(
         "system.error": "ansired noitalic",
         "system.day": "ansibrightblack",
         "pending": "ansibrightblack",
+        "removed": "ansibrightblack italic",
         "pending.marker": "ansibrightblack italic",
         "prompt": "bold",
         "room": "ansibrightblack",
@@ -68,13 +69,15 @@ class Bars:
         self.tz = tz
 
     def prompt(self) -> StyleAndTextTuples:
+        if self.chat.dialogue is not None:
+            return [("class:prompt", self.chat.dialogue.prompt)]
         return [("class:prompt", f"{self.chat.room}> ")]
 
     def input_prefix(self, lineno: int, wrap_count: int) -> StyleAndTextTuples:
         """Rows after the first of the input line start under the text, not under the prompt."""
         if lineno == 0 and wrap_count == 0:
             return []
-        return [("", " " * get_cwidth(f"{self.chat.room}> "))]
+        return [("", " " * get_cwidth(self.prompt()[0][1]))]
 
     def title(self) -> StyleAndTextTuples:
         welcome = self.session.welcome
@@ -82,6 +85,9 @@ class Bars:
         target = self.chat.active
         if target.is_room:
             about = f" \u2014 {sanitize(target.topic)}" if target.topic else ""
+            marks = [mark for mark in ("private" if target.private else "", target.role or "") if mark]
+            if marks:
+                about = f" ({', '.join(marks)}){about}"
             if not target.member:
                 about = " \u2014 (you left this room)"
         else:

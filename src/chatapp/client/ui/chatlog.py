@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 
+from chatapp.protocol import Direct, Message
+
 from .lines import Line, day_change_line
 
 
@@ -53,6 +55,8 @@ class ChatLog:
         self.page_up_pending = False
         """Scroll up one page at the next render (after older messages were put on top)."""
         self._ids: set[int] = set()
+        self.sources: dict[int, Message | Direct] = {}
+        """The messages shown, by id (to show one again as removed, to find one's own last one)."""
         self._newest: int | None = None
         self._day: date | None = None
 
@@ -114,6 +118,20 @@ class ChatLog:
         for message_id, lines, when in later:
             added += self.add_message(message_id, lines, when)
         return added
+
+    def remember(self, message: Message | Direct) -> None:
+        """Keep the message an id shows (after :meth:`add_message` or :meth:`prepend` took its lines)."""
+        if message.id in self._ids:
+            self.sources[message.id] = message
+
+    def replace_message(self, message_id: int, lines: Sequence[Line]) -> bool:
+        """Show the message ``message_id`` with other lines (it was removed); False if it is not here."""
+        entry = next((e for e in self.entries if e.id == message_id), None)
+        if entry is None:
+            return False
+        entry.lines = tuple(lines)
+        self._rebuild()
+        return True
 
     def note_at_top(self, lines: Sequence[Line]) -> None:
         """A note above everything (such as "beginning of history")."""
@@ -191,6 +209,7 @@ class ChatLog:
         for entry in self.entries[:drop]:
             if entry.id is not None:
                 self._ids.discard(entry.id)
+                self.sources.pop(entry.id, None)
         before = len(self.lines)
         del self.entries[:drop]
         self._newest = max(self._ids) if self._ids else None
@@ -205,6 +224,7 @@ class ChatLog:
         self.entries.clear()
         self.lines = []
         self._ids.clear()
+        self.sources.clear()
         self._newest = None
         self._day = None
         self.scroll_to_end()

@@ -21,14 +21,12 @@ name the server would refuse is refused here with the same words.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import re
-from collections.abc import Callable
 
 from chatapp.protocol import ProtocolError
 from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX
-from chatapp.protocol.rules import check_away, check_room, check_topic, check_username
+from chatapp.protocol.rules import check_away, check_topic
 
 from .actions import (
     Action,
@@ -49,105 +47,52 @@ from .actions import (
     SetTopic,
     ShowHelp,
     ShowTopic,
+    ShowUserSessions,
     SwitchTarget,
     UnknownCommand,
     WhoIs,
     WhoIsOnline,
 )
+from .command_base import Command, bad, no_args, refusal, room_name, split, username
+from .modcommands import MODERATION_COMMANDS
 
-Parser = Callable[["Command", str], Action]
-"""``parse(command, arguments)``."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    summary: str
-    parse: Parser
-    usage: str = ""
-    aliases: tuple[str, ...] = ()
-    completes: str = ""
-    """What Tab completes as the first argument: ``room``, ``target`` (room or conversation), ``user``."""
-
-    @property
-    def synopsis(self) -> str:
-        return f"/{self.name} {self.usage}".rstrip()
-
-
-def _no_args(action: Action) -> Parser:
-    def parse(command: Command, args: str) -> Action:
-        if args.strip():
-            return BadUsage(command.name, f"/{command.name} takes no arguments", command.synopsis)
-        return action
-
-    return parse
-
-
-def _bad(command: Command, problem: str) -> BadUsage:
-    return BadUsage(command.name, problem, command.synopsis)
-
-
-def _refusal(exc: ProtocolError) -> str:
-    return exc.message[0].upper() + exc.message[1:]
-
-
-def room_name(word: str) -> str:
-    """The wire name of a room as typed: ``#Rust`` -> ``rust``. Raises ProtocolError ``invalid_room``."""
-    name = word.removeprefix("#").lower()
-    check_room(name)
-    return name
-
-
-def username(word: str) -> str:
-    """A username as typed, without a leading ``@``. Raises ProtocolError ``invalid_username``."""
-    name = word.removeprefix("@")
-    check_username(name)
-    return name
-
-
-def _split(args: str) -> tuple[str, str]:
-    """The first word and the rest (the rest exactly as typed after one blank)."""
-    stripped = args.lstrip()
-    match = re.match(r"(\S+)\s?(.*)", stripped, re.DOTALL)
-    if match is None:
-        return "", ""
-    return match.group(1), match.group(2)
-
+__all__ = ["COMMANDS", "Command", "find", "help_text", "parse", "room_name", "suggest", "unknown_hint",
+           "username"]
 
 def _parse_help(command: Command, args: str) -> Action:
     words = args.split()
     if len(words) > 1:
-        return _bad(command, "/help takes at most one command name")
+        return bad(command, "/help takes at most one command name")
     return ShowHelp(words[0].lstrip("/").lower() if words else None)
 
 
 def _parse_say(command: Command, args: str) -> Action:
     if not args.strip():
-        return _bad(command, "/say needs the text to send")
+        return bad(command, "/say needs the text to send")
     return SendText(args)
 
 
 def _parse_msg(command: Command, args: str) -> Action:
-    who, text = _split(args)
+    who, text = split(args)
     if not who:
-        return _bad(command, "/msg needs the name of the person to write to")
+        return bad(command, "/msg needs the name of the person to write to")
     try:
         to = username(who)
     except ProtocolError as exc:
-        return _bad(command, f"{who!r} is not a username: {exc.message}")
+        return bad(command, f"{who!r} is not a username: {exc.message}")
     return DirectMessage(to, text if text.strip() else "")
 
 
 def _one_room(command: Command, args: str, *, required: bool) -> str | None | BadUsage:
     words = args.split()
     if len(words) > 1:
-        return _bad(command, f"/{command.name} takes one room name")
+        return bad(command, f"/{command.name} takes one room name")
     if not words:
-        return _bad(command, f"/{command.name} needs a room name") if required else None
+        return bad(command, f"/{command.name} needs a room name") if required else None
     try:
         return room_name(words[0])
     except ProtocolError as exc:
-        return _bad(command, f"{words[0]!r} is not a room name: {exc.message}")
+        return bad(command, f"{words[0]!r} is not a room name: {exc.message}")
 
 
 def _parse_join(command: Command, args: str) -> Action:
@@ -163,12 +108,12 @@ def _parse_leave(command: Command, args: str) -> Action:
     if not words:
         return LeaveTarget()
     if len(words) > 1:
-        return _bad(command, "/leave takes one room (or @name of a conversation)")
+        return bad(command, "/leave takes one room (or @name of a conversation)")
     if words[0].startswith("@"):
         try:
             return LeaveTarget("@" + username(words[0]))
         except ProtocolError as exc:
-            return _bad(command, f"{words[0]!r} is not a username: {exc.message}")
+            return bad(command, f"{words[0]!r} is not a username: {exc.message}")
     room = _one_room(command, args, required=True)
     if isinstance(room, BadUsage):
         return room
@@ -178,19 +123,19 @@ def _parse_leave(command: Command, args: str) -> Action:
 def _parse_switch(command: Command, args: str) -> Action:
     words = args.split()
     if len(words) != 1:
-        return _bad(command, "/switch needs one room, @name or number")
+        return bad(command, "/switch needs one room, @name or number")
     return SwitchTarget(words[0])
 
 
 def _parse_topic(command: Command, args: str) -> Action:
-    first, rest = _split(args)
+    first, rest = split(args)
     room: str | None = None
     text = args.strip()
     if first.startswith("#"):  # a bare word is the topic's first word: "/topic rust is fun"
         try:
             room = room_name(first)
         except ProtocolError as exc:
-            return _bad(command, f"{first!r} is not a room name: {exc.message}")
+            return bad(command, f"{first!r} is not a room name: {exc.message}")
         text = rest.strip()
     if not text:
         return ShowTopic(room)
@@ -199,7 +144,7 @@ def _parse_topic(command: Command, args: str) -> Action:
     try:
         check_topic(text)
     except ProtocolError as exc:
-        return _bad(command, _refusal(exc))
+        return bad(command, refusal(exc))
     return SetTopic(room, text)
 
 
@@ -213,11 +158,11 @@ def _parse_who(command: Command, args: str) -> Action:
 def _parse_whois(command: Command, args: str) -> Action:
     words = args.split()
     if len(words) != 1:
-        return _bad(command, "/whois needs one username")
+        return bad(command, "/whois needs one username")
     try:
         return WhoIs(username(words[0]))
     except ProtocolError as exc:
-        return _bad(command, f"{words[0]!r} is not a username: {exc.message}")
+        return bad(command, f"{words[0]!r} is not a username: {exc.message}")
 
 
 def _parse_away(command: Command, args: str) -> Action:
@@ -225,7 +170,7 @@ def _parse_away(command: Command, args: str) -> Action:
     try:
         check_away(text)
     except ProtocolError as exc:
-        return _bad(command, _refusal(exc))
+        return bad(command, refusal(exc))
     return SetAway(text or None)
 
 
@@ -234,15 +179,27 @@ def _parse_history(command: Command, args: str) -> Action:
     if not words:
         return FetchHistory()
     if len(words) > 1 or not words[0].isdigit() or not 1 <= int(words[0]) <= HISTORY_PAGE_MAX:
-        return _bad(command, f"/history takes a number of messages from 1 to {HISTORY_PAGE_MAX}")
+        return bad(command, f"/history takes a number of messages from 1 to {HISTORY_PAGE_MAX}")
     return FetchHistory(int(words[0]))
 
 
 def _parse_endsession(command: Command, args: str) -> Action:
     words = args.split()
     if len(words) != 1 or not re.fullmatch(r"[0-9]{1,18}", words[0]):
-        return _bad(command, "/endsession needs the number of one of your sessions (/sessions lists them)")
+        return bad(command, "/endsession needs the number of one of your sessions (/sessions lists them)")
     return EndSession(int(words[0]))
+
+
+def _parse_sessions(command: Command, args: str) -> Action:
+    words = args.split()
+    if not words:
+        return ListSessions()
+    if len(words) > 1:
+        return bad(command, "/sessions takes at most one name")
+    try:
+        return ShowUserSessions(username(words[0]))
+    except ProtocolError as exc:
+        return bad(command, f"{words[0]!r} is not a username: {exc.message}")
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -255,23 +212,24 @@ COMMANDS: tuple[Command, ...] = (
             usage="NAME", aliases=("w",), completes="target"),
     Command("msg", "send NAME a direct message; without TEXT: open the conversation", _parse_msg,
             usage="NAME [TEXT]", completes="user"),
-    Command("rooms", "list the rooms with topic, members and how many are online", _no_args(ListRooms())),
+    Command("rooms", "list the rooms with topic, members and how many are online", no_args(ListRooms())),
     Command("who", "who is online in this room, or in ROOM", _parse_who, usage="[ROOM]", completes="room"),
     Command("whois", "someone's profile: online or last seen, rooms in common", _parse_whois, usage="NAME",
             completes="user"),
-    Command("topic", "show or set the topic (owners only); --clear clears it", _parse_topic,
+    Command("topic", "show or set the topic (owners and operators); --clear clears it", _parse_topic,
             usage="[#ROOM] [TEXT]", completes="room"),
     Command("away", "mark yourself away with TEXT; without it: back", _parse_away, usage="[TEXT]"),
     Command("history", f"fetch N older messages (default {HISTORY_PAGE_DEFAULT}, at most {HISTORY_PAGE_MAX})",
             _parse_history, usage="[N]"),
-    Command("sessions", "list where you are signed in or could resume: address, since when",
-            _no_args(ListSessions())),
+    Command("sessions", "list where you are signed in or could resume; staff: NAME's sessions",
+            _parse_sessions, usage="[NAME]", completes="user"),
     Command("endsession", "sign out one of your sessions (its saved login stops working)", _parse_endsession,
             usage="ID"),
-    Command("quit", "leave the chat (also: exit, Ctrl-D on an empty line, Ctrl-C)", _no_args(QuitChat()),
+    *MODERATION_COMMANDS,
+    Command("quit", "leave the chat (also: exit, Ctrl-D on an empty line, Ctrl-C)", no_args(QuitChat()),
             aliases=("exit",)),
-    Command("clear", "clear the message pane", _no_args(ClearScreen())),
-    Command("reconnect", "reconnect now instead of waiting for the countdown", _no_args(ReconnectNow())),
+    Command("clear", "clear the message pane", no_args(ClearScreen())),
+    Command("reconnect", "reconnect now instead of waiting for the countdown", no_args(ReconnectNow())),
     Command("say", "send TEXT exactly as typed, even if it starts with '/'", _parse_say, usage="TEXT"),
 )
 

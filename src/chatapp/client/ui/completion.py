@@ -4,7 +4,11 @@
 argument of a command by what the command takes (``/join ru`` -> ``/join
 #rust ``, ``/switch @b`` -> ``/switch @bob ``, ``/msg ca`` -> ``/msg carol ``);
 and a partial name anywhere else (``ali`` -> ``alice: `` at the start of a
-line, ``alice `` elsewhere), people in the active room first.
+line, ``alice `` elsewhere), people in the active room first. Moderation
+commands complete the people of the active room (``/kick b`` -> ``/kick bob ``),
+or a room first (``/kick #d`` -> ``/kick #dev ``, then a name),
+and fixed words where a command takes them (``/private o`` -> ``on``/``off``,
+``/promote bob m`` -> ``moderator``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .targets import Kind
 
 _WORD = re.compile(r"[A-Za-z0-9_.\-]*$")
 _FIRST_ARGUMENT = re.compile(r"/(\S+)[ ]+(\S*)$")
+_SECOND_ARGUMENT = re.compile(r"/(\S+)[ ]+(\S+)[ ]+(\S*)$")
 
 
 def _none() -> list[str]:
@@ -50,7 +55,19 @@ class ChatCompleter(Completer):
         argument = _FIRST_ARGUMENT.fullmatch(before) if before.startswith("/") else None
         command = find(argument.group(1)) if argument else None
         if argument and command and command.completes:
-            yield from self._complete_argument(command.completes, argument.group(2))
+            partial = argument.group(2)
+            if partial.startswith("#") and command.usage.startswith("[#ROOM]"):  # /kick #dev bob
+                yield from self._complete_argument("room", partial)
+            else:
+                yield from self._complete_argument(command.completes, partial, command.choices)
+            return
+        second = _SECOND_ARGUMENT.fullmatch(before) if before.startswith("/") else None
+        command = find(second.group(1)) if second else None
+        if second and command and second.group(2).startswith("#") and command.usage.startswith("[#ROOM]"):
+            yield from self._complete_argument(command.completes, second.group(3), command.choices)
+            return
+        if second and command and command.completes != "choice" and command.choices:
+            yield from self._complete_argument("choice", second.group(3), command.choices)
             return
         if before.startswith("/") and not any(space in before for space in " \n\t"):
             typed = before.lower()
@@ -73,9 +90,20 @@ class ChatCompleter(Completer):
                 suffix = ": " if at_start else " "
                 yield Completion(name + suffix, start_position=-len(partial), display=name)
 
-    def _complete_argument(self, kind: str, partial: str) -> Iterable[Completion]:
+    def _complete_argument(
+        self, kind: str, partial: str, choices: tuple[str, ...] = ()
+    ) -> Iterable[Completion]:
         start = -len(partial)
-        if kind == "room":
+        if kind == "choice":
+            for word in choices:
+                if word.startswith(partial.lower()):
+                    yield Completion(word + " ", start_position=start, display=word)
+        elif kind == "member":
+            typed = partial.removeprefix("@").casefold()
+            for name in self._names():
+                if name.casefold().startswith(typed):
+                    yield Completion(name + " ", start_position=start, display=name)
+        elif kind == "room":
             typed = partial.removeprefix("#").lower()
             seen: set[str] = set()
             for room in self._rooms():

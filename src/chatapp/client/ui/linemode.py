@@ -2,10 +2,14 @@
 
 Used when standard output is not a terminal (or no terminal can be opened for
 input). Each line read from standard input is handled like a line typed on the
-chat screen (messages are sent, ``/quit`` or ``exit`` leaves, other commands
-are refused); everything received is printed as plain, sanitised lines. At the
-end of the input the client waits (briefly) until its messages were
-acknowledged, then says ``quit``.
+chat screen (messages are sent, ``/quit`` or ``exit`` leaves); of the other
+commands, the moderation and administration ones that are one request each
+work too (``/kick NAME`` acts on ``#general`` unless a ``#room`` is typed,
+as plain lines are sent there), and their answers are printed; the rest are
+refused (``/passwd`` and ``/deleteroom`` need the chat screen to ask).
+Everything received is printed as plain, sanitised lines. At the end of the
+input the client waits (briefly) until its messages were acknowledged, then
+says ``quit``; what the server answers before its goodbye is printed.
 """
 
 from __future__ import annotations
@@ -16,14 +20,35 @@ import threading
 from datetime import tzinfo
 from typing import TextIO
 
-from chatapp.protocol import DEFAULT_ROOM, ByeReason, Direct, Error, Message, Presence, ProtocolError
+from chatapp.protocol import (
+    DEFAULT_ROOM,
+    ByeReason,
+    Direct,
+    Error,
+    Message,
+    Presence,
+    ProtocolError,
+    SessionList,
+    UserInfo,
+)
+from chatapp.protocol.moderation_frames import (
+    AddressBanList,
+    AdminDone,
+    AuditPage,
+    MessageRemoved,
+    RoomDeleted,
+    RoomEvent,
+    SanctionList,
+    UserList,
+)
 
 from ..clock import Clock, SystemClock
 from ..net.errors import SendRefused
 from ..net.events import LinkDown, LinkUp, ReconnectFailed, SendFailed, SessionEnded, SessionEvent
 from ..net.session import ChatSession
-from . import actions, commands, sentences
+from . import actions, commands, modsentences, sentences
 from .lines import Line, message_lines, parse_timestamp, system_lines
+from .modperform import request_for
 from .sanitize import sanitize
 
 
@@ -118,8 +143,27 @@ class LineMode:
                 return
             elif isinstance(action, actions.Nothing):
                 continue
+            elif isinstance(action, actions.BadUsage):
+                self._note(f"{action.problem}. Usage: {action.usage}")
+            elif isinstance(action, actions.ModerationAction) and self._request(action):
+                continue
             else:
-                self._note("only messages, /say, /msg NAME TEXT, /quit and exit work without a terminal")
+                self._note(
+                    "without a terminal only messages, /say, /msg NAME TEXT, the moderation commands "
+                    "that need no question (not /passwd, /deleteroom, /delete without ID, /users more, "
+                    "/audit more), /quit and exit work"
+                )
+
+    def _request(self, action: actions.ModerationAction) -> bool:
+        """Send the one request a moderation command is; False when it is not one (:func:`request_for`)."""
+        build = request_for(action, DEFAULT_ROOM, self.session.username or "")
+        if build is None:
+            return False
+        try:
+            self.session.request(build)
+        except SendRefused as exc:
+            self._note(f"not done: {exc}")
+        return True
 
     async def _print_events(self) -> None:
         while True:
@@ -140,13 +184,16 @@ class LineMode:
         elif isinstance(event, Presence):
             self._system(sentences.presence_text(event)[0])
         elif isinstance(event, Error):
-            self._system(sentences.describe_error(event.code, event.message, event.retry_after))
+            self._system(sentences.describe_error(event.code, event.message, event.retry_after,
+                                                  until=event.until, tz=self.tz, now=self.clock.now()))
+        elif isinstance(event, LinkDown):
+            why = sentences.describe_link_down(event.bye, event.error, event.bye_message)
+            self._system(why + (" Reconnecting." if event.reconnect else ""))
+        elif self._answer(event):
+            pass
         elif isinstance(event, SendFailed):
             self.refused += 1
             self._system(f"Not sent: {sentences.send_refusal(event)}")
-        elif isinstance(event, LinkDown):
-            why = sentences.describe_link_down(event.bye, event.error)
-            self._system(why + (" Reconnecting." if event.reconnect else ""))
         elif isinstance(event, ReconnectFailed):
             self._system(f"Reconnect attempt {event.attempt} failed: {sanitize(event.reason)}.")
         elif isinstance(event, LinkUp):
@@ -155,3 +202,33 @@ class LineMode:
             ended = sentences.why_ended(event)
             if ended is not None:
                 self._system(ended)
+
+    def _answer(self, event: SessionEvent) -> bool:
+        """Moderation events and the answers to requests, printed as the chat screen words them."""
+        tz, now = self.tz, self.clock.now()
+        me = self.session.username or ""
+        if isinstance(event, RoomEvent):
+            text = modsentences.room_event_text(event, me, tz=tz, now=now)
+        elif isinstance(event, RoomDeleted):
+            text = modsentences.room_deleted_text(event, me)
+        elif isinstance(event, MessageRemoved):
+            where = f" in #{sanitize(event.room)}" if event.room else ""
+            text = f"Message {event.id}{where} was removed by {sanitize(event.by)}."
+        elif isinstance(event, SanctionList):
+            text = modsentences.sanction_list_text(event, tz=tz, now=now)
+        elif isinstance(event, AdminDone):
+            text = modsentences.admin_done_text(event, tz=tz, now=now)
+        elif isinstance(event, UserList):
+            text = modsentences.user_list_text(event, tz=tz, now=now)
+        elif isinstance(event, AddressBanList):
+            text = modsentences.address_ban_list_text(event, tz=tz, now=now)
+        elif isinstance(event, AuditPage):
+            text = modsentences.audit_page_text(event, tz=tz, now=now)
+        elif isinstance(event, SessionList):
+            text = sentences.session_list_text(event.sessions, tz=tz, now=now, user=event.user)
+        elif isinstance(event, UserInfo):
+            text = sentences.user_info_text(event, tz=tz, now=now, me=me)
+        else:
+            return False
+        self._system(text)
+        return True

@@ -153,6 +153,9 @@ def message_lines(
         ("", " "),
     ]
     indent = sum(width(text) for _, text in head)
+    if message.removed_by is not None:  # a tombstone: the text is gone, say who removed it
+        removed = f"(message removed by {sanitize(message.removed_by)})"
+        return [Line((*head, ("class:removed", removed)), indent=indent, kind=kind)]
     texts = split_text(message.text)
     lines = [Line((*head, (text_style, texts[0])), indent=indent, kind=kind)]
     lines.extend(_continuation(indent, text, text_style, kind) for text in texts[1:])

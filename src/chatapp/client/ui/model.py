@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from chatapp.protocol import (
     DEFAULT_ROOM,
@@ -45,6 +46,9 @@ from .lines import (
 from .requests import Outlet, Request, Requests
 from .roster import Roster
 from .targets import Kind, Target, Targets
+
+if TYPE_CHECKING:
+    from .dialogue import Dialogue
 
 
 class ChatModel:
@@ -81,6 +85,12 @@ class ChatModel:
         """What to print on the terminal after the screen closes (set when the session ended)."""
         self.quitting = False
         """The user asked to leave: the session's end needs no explanation."""
+        self.dialogue: Dialogue | None = None
+        """A question the next line answers instead of being a message or command (``/passwd``)."""
+        self.users_next: tuple[str | None, str] | None = None
+        """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
+        self.audit_next: int | None = None
+        """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
         self._who_asked: set[str] = set()
         self._away_restored = True
 
@@ -135,6 +145,7 @@ class ChatModel:
         lines = message_lines(message, self.me, tz=self.tz, received=when)
         if not target.log.add_message(message.id, lines, when):
             return False
+        target.log.remember(message)
         if live and not message.replayed:
             self.roster.spoke(message.sender)
         else:
@@ -200,6 +211,21 @@ class ChatModel:
 
         if self.ask(request, build):
             target.history_pending = True
+
+    def drop_room(self, target: Target, text: str, *, level: str = "leave") -> None:
+        """You are no longer in a room (left, kicked, banned, deleted): close it and say ``text``.
+
+        The last target stays on screen, marked as left; otherwise its neighbour is shown.
+        """
+        target.member = False
+        target.online.clear()
+        target.role = None
+        self._who_asked.discard(target.name)
+        if self.targets.remove(target):
+            self.activate(self.targets.active)
+            self.note(text, level=level)
+        else:
+            self.note(text, level=level, target=target)
 
     def drop_empty_dm(self, target: Target) -> None:
         """A conversation with someone who does not exist: close it again (unless it has messages)."""

@@ -27,6 +27,7 @@ from ..net.errors import SendRefused
 from . import actions, commands, sentences
 from .lines import room_label
 from .model import ChatModel
+from .modperform import perform_moderation
 from .requests import Request
 from .sanitize import sanitize
 from .targets import Kind
@@ -97,6 +98,8 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
     if isinstance(action, actions.EndSession):
         session_id = action.session_id
         return not chat.ask(Request("end_session"), lambda ref: EndSession(id=session_id, ref=ref))
+    if isinstance(action, actions.ModerationAction):
+        return perform_moderation(chat, action)
     raise AssertionError(f"unhandled action {action!r}")
 
 

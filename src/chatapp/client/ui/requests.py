@@ -55,6 +55,8 @@ class Request:
     """History asked for with PageUp or /history: scroll up into the page when it comes."""
     fresh: bool = False
     """A join of a room the client was not in."""
+    detail: str | None = None
+    """What else the answer needs to be told well (the role a ``promote`` asked for)."""
 
 
 class Requests:

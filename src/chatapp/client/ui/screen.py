@@ -28,6 +28,7 @@ from typing import Any
 
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.completion import DynamicCompleter
 from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
@@ -36,14 +37,14 @@ from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
-from prompt_toolkit.layout.processors import BeforeInput
+from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, PasswordProcessor
 
 from chatapp.protocol import DEFAULT_ROOM
 
 from ..clock import Clock, SystemClock
 from ..net.events import ConnectionState, SendFailed, SessionEnded
 from ..net.session import ChatSession
-from . import actions, commands, sentences
+from . import actions, commands, dialogue, sentences
 from .bars import STYLE, Bars
 from .completion import chat_completer
 from .pane import ChatLogControl
@@ -86,11 +87,13 @@ class ChatScreen:
         )
         self.bars = Bars(self.state, session, self.clock, tz)
 
+        completer = chat_completer(self.state)
+        secret = Condition(lambda: self.state.dialogue is not None and self.state.dialogue.secret)
         self.buffer = Buffer(
             name="input",
             multiline=False,
             history=history or InMemoryHistory(),
-            completer=chat_completer(self.state),
+            completer=DynamicCompleter(lambda: None if self.state.dialogue else completer),
             complete_while_typing=False,
             accept_handler=self._accept,
         )
@@ -99,8 +102,9 @@ class ChatScreen:
             self.log_control, get_vertical_scroll=self.log_control.vertical_scroll, style="class:log"
         )
         prompt = BeforeInput(self.bars.prompt, style="class:prompt")
+        hidden = ConditionalProcessor(PasswordProcessor(), secret)  # a password shows as "*"
         input_window = Window(
-            BufferControl(self.buffer, input_processors=[prompt]),
+            BufferControl(self.buffer, input_processors=[hidden, prompt]),
             height=Dimension(min=1, max=8),
             dont_extend_height=True,
             wrap_lines=True,
@@ -198,7 +202,7 @@ class ChatScreen:
 
     def _restore(self, text: str) -> bool:
         """Give a refused message's text back to an empty input line; False when something is typed."""
-        if self.buffer.text:
+        if self.buffer.text or self.state.dialogue is not None:
             return False
         self.buffer.text = text
         self.buffer.cursor_position = len(text)
@@ -207,7 +211,22 @@ class ChatScreen:
     # -- input -----------------------------------------------------------------------------------------
 
     def _accept(self, buffer: Buffer) -> bool:
-        """Enter: run a command or send a message. True keeps the text in the input line."""
+        """Enter: run a command or send a message. True keeps the text in the input line.
+
+        An answer to a dialogue (a password) is taken out of the buffer first, so
+        that prompt_toolkit, which keeps accepted lines in the input history, finds
+        nothing to keep.
+        """
+        if self.state.dialogue is not None:
+            text = buffer.text
+            buffer.reset()
+            try:
+                return dialogue.answer(self.state, text)
+            except Exception:
+                log.exception("failed to handle an answer")  # (the answer itself is not logged)
+                self.state.dialogue = None
+                self._note_error_logged()
+                return False
         try:
             return self.submit(buffer.text)
         except Exception:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from chatapp.protocol import (
     ByeReason,
@@ -25,7 +25,8 @@ from chatapp.protocol import (
 
 from ..net.events import SendFailed, SessionEnded
 from .lines import parse_timestamp, room_label
-from .sanitize import sanitize
+from .modsentences import until_phrase
+from .sanitize import sanitize, split_text
 from .width import width
 
 
@@ -64,8 +65,8 @@ def local_time(when: datetime, tz: tzinfo | None, now: datetime) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime) -> str:
-    """The answer to ``/whois`` as lines of text."""
+def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime, me: str | None = None) -> str:
+    """The answer to ``/whois`` (or ``/profile``: ``me``'s own, without rooms in common) as lines of text."""
     name = sanitize(info.username)
     if info.online:
         state = "online"
@@ -76,9 +77,17 @@ def user_info_text(info: UserInfo, *, tz: tzinfo | None, now: datetime) -> str:
         state = f"offline, last seen {local_time(seen, tz, now)}" if seen else "offline, never seen online"
     since = parse_timestamp(info.member_since)
     lines = [f"{name} is {state}."]
+    if info.display_name:
+        lines.append(f"Display name: {sanitize(info.display_name)}")
+    if info.role:
+        lines.append(f"Server role: {sanitize(info.role)}.")
+    if info.bio:  # a bio may have a few lines: each its own continuation line
+        lines.append("Bio: " + "\n".join(split_text(info.bio)))
     if since is not None:
         lines.append(f"Member since {since.astimezone(tz).strftime('%Y-%m-%d')}.")
-    if info.rooms_in_common:
+    if me is not None and info.username.casefold() == me.casefold():
+        pass
+    elif info.rooms_in_common:
         lines.append("Rooms in common: " + ", ".join(room_label(r) for r in info.rooms_in_common) + ".")
     else:
         lines.append("No rooms in common.")
@@ -90,9 +99,17 @@ def who_text(room: str, users: Sequence[OnlineUser]) -> str:
     if not users:
         return f"Nobody is online in {room_label(room)}."
     names = [
-        sanitize(user.username) + (f" (away: {sanitize(user.away)})" if user.away else "") for user in users
+        role_mark(user.role) + sanitize(user.username) + (" (owner)" if user.role == "owner" else "")
+        + (f" (away: {sanitize(user.away)})" if user.away else "")
+        for user in users
     ]
-    return f"Online in {room_label(room)} ({len(users)}): " + ", ".join(names)
+    legend = "; @ = owner or operator" if any(user.role for user in users) else ""
+    return f"Online in {room_label(room)} ({len(users)}{legend}): " + ", ".join(names)
+
+
+def role_mark(role: str | None) -> str:
+    """``@`` before the name of a room's owner or operator, as IRC clients show channel operators."""
+    return "@" if role in ("owner", "operator") else ""
 
 
 def room_list_text(rooms: Sequence[RoomInfo]) -> str:
@@ -103,20 +120,29 @@ def room_list_text(rooms: Sequence[RoomInfo]) -> str:
     counts = [f"{plural(room.members, 'member')}, {room.online} online" for room in rooms]
     label_width = max(width(label) for label in labels)
     count_width = max(len(count) for count in counts)
-    lines = [f"Rooms ({len(rooms)}; * = you are in it):"]
+    private = "; (private) = invited users only" if any(room.private for room in rooms) else ""
+    lines = [f"Rooms ({len(rooms)}; * = you are in it{private}):"]
     for room, label, count in zip(rooms, labels, counts, strict=True):
         mark = "*" if room.joined else " "
-        topic = f"  {sanitize(room.topic)}" if room.topic else ""
+        topic = ("  (private)" if room.private else "") + (f"  {sanitize(room.topic)}" if room.topic else "")
         pad = " " * (label_width - width(label))
         lines.append(f"{mark} {label}{pad}  {count:<{count_width}}{topic}".rstrip())
     return "\n".join(lines)
 
 
-def session_list_text(sessions: Sequence[SessionInfo], *, tz: tzinfo | None, now: datetime) -> str:
-    """The answer to ``/sessions``: a line per session, with what ``/endsession`` needs."""
-    if not sessions:
+def session_list_text(
+    sessions: Sequence[SessionInfo], *, tz: tzinfo | None, now: datetime, user: str | None = None
+) -> str:
+    """The answer to ``/sessions`` (or, with ``user``, ``/sessions NAME``): a line per session."""
+    if user is not None:
+        whose = sanitize(user)
+        if not sessions:
+            return f"{whose} has no sessions that can still be used."
+        lines = [f"Sessions of {whose} ({len(sessions)}; /disconnect {whose} ID closes one):"]
+    elif not sessions:
         return "You have no sessions that can still be used."
-    lines = [f"Your sessions ({len(sessions)}; /endsession ID signs one out):"]
+    else:
+        lines = [f"Your sessions ({len(sessions)}; /endsession ID signs one out):"]
     width = max(len(str(info.id)) for info in sessions)
     for info in sessions:
         created = parse_timestamp(info.created)
@@ -145,9 +171,19 @@ def wait_phrase(seconds: float) -> str:
     return f"in {minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def describe_error(code: str, message: str, retry_after: float | None = None) -> str:
-    """A refusal from the server as a sentence for the user (server text sanitised)."""
+def describe_error(
+    code: str, message: str, retry_after: float | None = None, *, until: str | None = None,
+    tz: tzinfo | None = None, now: datetime | None = None,
+) -> str:
+    """A refusal from the server as a sentence for the user (server text sanitised).
+
+    ``until`` (with ``banned``, ``muted``, ``suspended``) is when it ends, told
+    in the zone ``tz`` ("until 14:05" when that is today, ``now``'s day).
+    """
     detail = sanitize(message).strip().rstrip(".")
+    moderated = _moderation_error(code, detail, until_phrase(until, tz, now or datetime.now(UTC)))
+    if moderated is not None:
+        return moderated
     if code == ErrorCode.AUTH_FAILED:
         return "Wrong username or password."
     if code == ErrorCode.USERNAME_TAKEN:
@@ -188,6 +224,41 @@ def describe_error(code: str, message: str, retry_after: float | None = None) ->
     return f"The server refused that ({sanitize(code)})."
 
 
+def _moderation_error(code: str, detail: str, until: str) -> str | None:
+    """The sentences of the moderation codes (None for any other code)."""
+    if code == ErrorCode.BANNED:
+        return f"You are banned from that room{until}."
+    if code == ErrorCode.MUTED:
+        return f"You are muted{until}: you can read but not send."
+    if code == ErrorCode.SUSPENDED:
+        why = f": {local_times(detail)}" if detail else ""
+        return f"This account is suspended{until or ' until a moderator lifts it'}{why}."
+    if code == ErrorCode.FILTERED:
+        why = f" ({detail})" if detail else ""
+        return f"The server's filter does not allow that text{why}."
+    if code == ErrorCode.INVITE_ONLY:
+        return "That room is private: only invited users may join; ask its owner or an operator."
+    if code == ErrorCode.NO_SUCH_MESSAGE:
+        return "There is no such message (or it is not yours to remove, or already removed)."
+    if code == ErrorCode.INVALID_ADDRESS:
+        why = f": {detail}" if detail else ""
+        return f"That is not an IPv4 or IPv6 address or CIDR range{why}."
+    return None
+
+
+_TIMESTAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def local_times(text: str) -> str:
+    """The server's ISO 8601 UTC times in a sentence of its own, as local ``YYYY-MM-DD HH:MM``."""
+
+    def local(match: re.Match[str]) -> str:
+        when = parse_timestamp(match.group(0))
+        return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else match.group(0)
+
+    return _TIMESTAMP.sub(local, text)
+
+
 _WHERE = re.compile(r"\bfrom (\S+) since (\S+?)[;,.]?(?:\s|$)")
 
 
@@ -209,6 +280,9 @@ def describe_refusal(
     action: str | None = None,
     room: str | None = None,
     user: str | None = None,
+    until: str | None = None,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
 ) -> str:
     """A refused request as a sentence that names what it was about.
 
@@ -225,14 +299,36 @@ def describe_refusal(
     if code == ErrorCode.NO_SUCH_USER and name:
         return f"There is no user named {name}."
     if code == ErrorCode.FORBIDDEN and action == "topic" and where:
-        return f"Only the owner of {where} can set its topic."
+        return f"Only the owner and operators of {where} can set its topic."
+    ends = until_phrase(until, tz, now or datetime.now(UTC))
+    if code == ErrorCode.BANNED and where:
+        return f"You are banned from {where}{ends}."
+    if code == ErrorCode.MUTED and where:
+        return f"You are muted in {where}{ends}: you can read but not send."
+    if code == ErrorCode.INVITE_ONLY and where:
+        return f"{where} is private: only invited users may join; ask its owner or an operator for /invite."
+    if code == ErrorCode.NO_SUCH_SESSION and action == "admin" and name:
+        return f"{name} has no such session (or it is already over); /sessions {name} lists them."
+    if code == ErrorCode.FORBIDDEN and action in MODERATION_REQUESTS:
+        why = sanitize(message).strip().rstrip(".")
+        return f"You may not do that{' in ' + where if where else ''}: {why}." if why else \
+            f"You may not do that{' in ' + where if where else ''}."
+    if action == "passwd" and code in (ErrorCode.AUTH_FAILED, ErrorCode.FORBIDDEN):
+        return "The current password is not right; your password is unchanged. /passwd to try again."
     if code == ErrorCode.RATE_LIMITED and action == "join":
         when = wait_phrase(retry_after) if retry_after else "later"
         return f"You have created many rooms lately; try again {when}."
     if code == ErrorCode.RATE_LIMITED and action in ("send", "dm"):
         when = wait_phrase(retry_after) if retry_after else "in a moment"
         return f"You are sending too fast; try again {when}."
-    return describe_error(code, message, retry_after)
+    return describe_error(code, message, retry_after, until=until, tz=tz, now=now)
+
+
+MODERATION_REQUESTS = frozenset({
+    "moderate", "room_mode", "delete_room", "delete_message", "sanctions", "admin", "user_sessions", "users",
+    "address_bans", "audit",
+})
+"""Requests a ``forbidden`` answer is told for as "You may not do that" (with the server's reason)."""
 
 
 _BYE_SENTENCES: dict[str, str] = {
@@ -264,36 +360,41 @@ _BYE_SENTENCES: dict[str, str] = {
 }
 
 
-def describe_bye(reason: str) -> str:
-    """Why the server closed the connection, as a sentence."""
+def describe_bye(reason: str, message: str | None = None) -> str:
+    """Why the server closed the connection, as a sentence; ``message`` is the server's own sentence."""
     known = _BYE_SENTENCES.get(reason)
+    said = local_times(sanitize(message or "").strip())
+    if said:
+        said = " " + said[0].upper() + said[1:] + ("" if said.endswith((".", "!", "?")) else ".")
     if known is not None:
-        return known
-    return f"The server closed the connection ({sanitize(reason)})."
+        return known + said
+    return f"The server closed the connection ({sanitize(reason)}).{said}"
 
 
-def describe_link_down(bye: str | None, error: str | None) -> str:
-    """Why the connection was lost: the server's reason, or the network error."""
+def describe_link_down(bye: str | None, error: str | None, message: str | None = None) -> str:
+    """Why the connection was lost: the server's reason (and its sentence), or the network error."""
     if bye:
-        return describe_bye(bye)
+        return describe_bye(bye, message)
     return f"Connection lost: {sanitize(error or 'closed by the server')}."
 
 
-def send_refusal(event: SendFailed) -> str:
+def send_refusal(event: SendFailed, *, tz: tzinfo | None = None, now: datetime | None = None) -> str:
     """Why the server refused a message, naming its room or recipient."""
     error, outgoing = event.error, event.outgoing
     return describe_refusal(
         error.code, error.message, error.retry_after,
-        action="dm" if outgoing.to else "send", room=outgoing.room, user=outgoing.to,
+        action="dm" if outgoing.to else "send", room=outgoing.room, user=outgoing.to, until=error.until,
+        tz=tz, now=now,
     )
 
 
 def why_ended(event: SessionEnded) -> str | None:
     """Why the session is over (a refusal, or the server's goodbye); None when the program closed it."""
     if event.error is not None:
-        return describe_error(event.error.code, event.error.message, event.error.retry_after)
+        return describe_error(event.error.code, event.error.message, event.error.retry_after,
+                              until=event.error.until)
     if event.bye is not None:
-        return describe_bye(event.bye)
+        return describe_bye(event.bye, event.bye_message)
     return None
 
 

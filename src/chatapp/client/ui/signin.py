@@ -91,7 +91,7 @@ async def _scripted(session: ChatSession, options: SignInOptions, password: str)
             return await session.register(username, password)
         return await session.login(username, password, takeover=options.takeover)
     except AuthError as exc:
-        why = describe_error(exc.code, exc.message, exc.retry_after)
+        why = describe_error(exc.code, exc.message, exc.retry_after, until=exc.until)
         if exc.code == ErrorCode.ALREADY_LOGGED_IN:
             why += " (--takeover takes it over.)"
         raise SignInFailed(why) from None
@@ -185,7 +185,7 @@ async def _interactive(session: ChatSession, options: SignInOptions) -> AuthOk:
                     return await session.register(username, password)
                 return await session.login(username, password, takeover=takeover)
             except AuthError as exc:
-                say(describe_error(exc.code, exc.message, exc.retry_after), "class:error")
+                say(describe_error(exc.code, exc.message, exc.retry_after, until=exc.until), "class:error")
                 if exc.code == ErrorCode.ALREADY_LOGGED_IN and not takeover:
                     # The password was right: offer to end the other session with it, no retyping.
                     takeover = await dialogue.confirm("Take that session over? It will be signed out.")

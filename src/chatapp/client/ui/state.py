@@ -51,6 +51,7 @@ from ..net.events import (
 from . import sentences
 from .lines import dm_peer, history_start_line, message_lines, parse_timestamp, room_label
 from .model import ChatModel
+from .modevents import handle_moderation
 from .requests import Request
 from .sanitize import sanitize, split_text
 from .targets import Kind, Target
@@ -82,6 +83,8 @@ class ChatState(ChatModel):
 
     def _answer(self, event: SessionEvent) -> None:
         """Presence, answers to requests and refusals."""
+        if handle_moderation(self, event):
+            return
         if isinstance(event, Presence):
             self._presence(event)
         elif isinstance(event, Joined):
@@ -101,11 +104,15 @@ class ChatState(ChatModel):
         elif isinstance(event, UserInfo):
             request = self.requests.answered(event.ref)
             self.roster.saw(event.username)
+            saved = "Your profile is saved.\n" if request is not None and request.action == "profile" else ""
             if request is None or not request.silent:
-                self.note(sentences.user_info_text(event, tz=self.tz, now=self.now()))
+                self.note(saved + sentences.user_info_text(event, tz=self.tz, now=self.now(), me=self.me))
         elif isinstance(event, SessionList):
-            self.requests.answered(event.ref)
-            self.note(sentences.session_list_text(event.sessions, tz=self.tz, now=self.now()))
+            request = self.requests.answered(event.ref)
+            whose = event.user or (request.user if request is not None and request.action == "user_sessions"
+                                   else None)
+            text = sentences.session_list_text(event.sessions, tz=self.tz, now=self.now(), user=whose)
+            self.note(text)
         elif isinstance(event, SessionClosed):
             self.requests.answered(event.ref)
             self.note(f"Session {event.id} is signed out; its saved login no longer works.", level="ok")
@@ -125,7 +132,8 @@ class ChatState(ChatModel):
             if target is not None:
                 self.drop_empty_dm(target)
         back = " The text is back in the input line." if restored else ""
-        self.note(f"Not sent ({preview!r}): {sentences.send_refusal(event)}{back}", level="error")
+        why = sentences.send_refusal(event, tz=self.tz, now=self.now())
+        self.note(f"Not sent ({preview!r}): {why}{back}", level="error")
 
     def _link_event(self, event: LinkDown | Reconnecting | ReconnectFailed | LinkUp | SessionEnded) -> None:
         if isinstance(event, LinkDown):
@@ -133,7 +141,8 @@ class ChatState(ChatModel):
                 if request.target is not None:
                     request.target.history_pending = False
             self._who_asked.clear()
-            why = sentences.describe_link_down(event.bye, event.error)
+            self.dialogue = None  # a question asked on a link that is gone is not answered
+            why = sentences.describe_link_down(event.bye, event.error, event.bye_message)
             if event.reconnect:
                 self.note(f"{why} Reconnecting by itself; what you type is kept.", level="error")
             else:
@@ -153,6 +162,7 @@ class ChatState(ChatModel):
             for target in self.targets.rooms():
                 self.ask_who(target)
         elif isinstance(event, SessionEnded):
+            self.dialogue = None
             if event.bye == ByeReason.QUIT and self.quitting:
                 return
             why = sentences.why_ended(event) or "The session is closed."
@@ -162,8 +172,11 @@ class ChatState(ChatModel):
 
     def _presence(self, event: Presence) -> None:
         self.requests.answered(event.ref)  # our own away/back carries the ref of the request it answers
-        target = self.targets.room(event.room)  # presence only comes for one's own rooms
         name = event.username
+        own_arrival = self.is_me(name) and event.event in ("online", "join")
+        if not own_arrival and self.targets.find(Kind.ROOM, event.room) is None:
+            return  # a room one was just put out of (a kick's "left" after its room_event): not reopened
+        target = self.targets.room(event.room)  # presence only comes for one's own rooms
         if self.is_me(name):
             self._own_presence(target, event)
             return
@@ -215,6 +228,8 @@ class ChatState(ChatModel):
         fresh = request.fresh if request is not None else not target.member
         target.member = True
         target.topic = event.topic
+        target.private = event.private
+        target.role = event.role
         target.fetched = True  # the join brings the room's recent messages
         self.activate(target)
         topic = f" Topic: {sanitize(event.topic)}" if event.topic else ""
@@ -229,16 +244,9 @@ class ChatState(ChatModel):
         target = self.targets.find(Kind.ROOM, event.room)
         if target is None:
             return
-        target.member = False
-        target.online.clear()
-        self._who_asked.discard(target.name)
-        label = target.label
-        if self.targets.remove(target):
-            self.activate(self.targets.active)
-            self.note(f"You left {label}.", level="leave")
-        else:
-            self.note(f"You left {label}. /join a room to talk again (/rooms lists them).", level="leave",
-                      target=target)
+        last = len(self.targets) <= 1
+        again = " /join a room to talk again (/rooms lists them)." if last else ""
+        self.drop_room(target, f"You left {target.label}.{again}")
 
     def _history_page(self, page: HistoryPage) -> None:
         request = self.requests.answered(page.ref)
@@ -252,13 +260,17 @@ class ChatState(ChatModel):
             for message in page.messages:  # a join's (or a new account's) recent messages
                 self.show_message(target, message, live=False)
             return
+        sources = []
         target.history_pending = False
         items = []
         for message in page.messages:
             when = parse_timestamp(message.ts) or self.now()
             items.append((message.id, message_lines(message, self.me, tz=self.tz, received=when), when))
+            sources.append(message)
             self.roster.saw(message.sender)
         added = target.log.prepend(items)
+        for message in sources:
+            target.log.remember(message)
         if not page.has_more and not target.history_done:
             target.history_done = True
             target.log.note_at_top([history_start_line(target.label)])
@@ -277,6 +289,9 @@ class ChatState(ChatModel):
         target = self.targets.find(Kind.ROOM, event.room)
         if target is not None:
             target.online = {user.username.casefold(): user for user in event.users}
+            mine = target.online.get(self.me.casefold())
+            if mine is not None:
+                target.role = mine.role
         for user in event.users:
             if not self.is_me(user.username):  # one's own away state comes from presence
                 self.roster.joined(user.username)
@@ -291,6 +306,7 @@ class ChatState(ChatModel):
                 target = self.targets.room(room.name)
                 target.member = True
                 target.topic = room.topic
+                target.private = room.private
         if request is None or not request.silent:
             self.note(sentences.room_list_text(event.rooms))
 
@@ -303,7 +319,7 @@ class ChatState(ChatModel):
         if known is not None:
             self.known_rooms[event.room] = RoomInfo(
                 name=known.name, topic=event.text, members=known.members, online=known.online,
-                joined=known.joined,
+                joined=known.joined, private=known.private,
             )
         who = "You" if self.is_me(event.by) else sanitize(event.by)
         label = room_label(event.room)
@@ -316,7 +332,10 @@ class ChatState(ChatModel):
     def _error(self, event: Error) -> None:
         request = self.requests.answered(event.ref)
         if request is None:
-            self.note(sentences.describe_error(event.code, event.message, event.retry_after), level="error")
+            text = sentences.describe_error(
+                event.code, event.message, event.retry_after, until=event.until, tz=self.tz, now=self.now()
+            )
+            self.note(text, level="error")
             return
         if request.action == "history" and request.target is not None:
             request.target.history_pending = False
@@ -327,6 +346,7 @@ class ChatState(ChatModel):
             self.drop_empty_dm(request.target)
         text = sentences.describe_refusal(
             event.code, event.message, event.retry_after,
-            action=request.action, room=request.room, user=request.user,
+            action=request.action, room=request.room, user=request.user, until=event.until, tz=self.tz,
+            now=self.now(),
         )
         self.note(text, level="error")

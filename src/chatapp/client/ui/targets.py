@@ -54,6 +54,10 @@ class Target:
     """A page of older messages was asked for and has not come yet."""
     fetched: bool = False
     """Recent history was fetched once (when it was first shown with nothing in it)."""
+    role: str | None = None
+    """Rooms: your role in it, ``owner`` or ``operator`` (None: a member)."""
+    private: bool = False
+    """Rooms: only invited users may join."""
 
     @property
     def key(self) -> str:
@@ -72,7 +76,15 @@ class Target:
         self.unread = self.mentions = 0
 
     def set_online(self, name: str, away: str | None = None) -> None:
-        self.online[name.casefold()] = OnlineUser(username=name, away=away)
+        known = self.online.get(name.casefold())
+        role = known.role if known is not None else None
+        self.online[name.casefold()] = OnlineUser(username=name, away=away, role=role)
+
+    def set_role(self, name: str, role: str | None) -> None:
+        """Someone online in the room became owner or operator (or a member again: None)."""
+        known = self.online.get(name.casefold())
+        if known is not None:
+            self.online[name.casefold()] = OnlineUser(username=known.username, away=known.away, role=role)
 
     def set_offline(self, name: str) -> None:
         self.online.pop(name.casefold(), None)
