@@ -12,10 +12,12 @@ import gc
 import logging
 import signal
 from contextlib import suppress
+from pathlib import Path
 
 from chatapp.clock import utc_now
 from chatapp.server import activity
 from chatapp.server.config import Config
+from chatapp.server.filters import ContentFilter, FilterFileError
 from chatapp.server.hub import LocalHub
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.retention import prune_forever, prune_once
@@ -26,6 +28,7 @@ from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
 from chatapp.server.services.messaging import Messaging
 from chatapp.server.services.replay import Replay
+from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import MessageWriter, Store
 from chatapp.server.transport.delivery import Delivery
@@ -43,6 +46,7 @@ class ChatServer:
         self._retention: asyncio.Task[None] | None = None
         self._listener = TcpListener(config)
         self._hub: LocalHub | None = None
+        self.filters = ContentFilter(Path(config.filter_file) if config.filter_file else None)
 
     @property
     def port(self) -> int:
@@ -55,6 +59,10 @@ class ChatServer:
 
     async def start(self) -> None:
         config = self.config
+        if self.filters.path is not None:
+            # Before anything else: a bad filter file stops the start (FilterFileError, one line).
+            rules = self.filters.reload()
+            activity.record("filters", rules=rules, path=str(self.filters.path))
         # The address first: a second server on a busy port fails here, before it has touched
         # the database (ending the first one's sessions as crashed, say).
         await self._listener.bind()
@@ -100,6 +108,8 @@ class ChatServer:
         hub = self._hub = LocalHub(delivery, status_limit=config.room_status_limit)
         limits = Limits(config)
         credentials = Credentials(config, store, hashing)
+        audit = AuditTrail(store)
+        screening = Screening(self.filters, audit)
         return Services(
             config=config,
             store=store,
@@ -108,10 +118,21 @@ class ChatServer:
             limits=limits,
             credentials=credentials,
             signin=SignIn(config, store, hub, credentials, limits),
-            messaging=Messaging(config, messages, store, hub, delivery, limits),
+            messaging=Messaging(config, messages, store, hub, delivery, limits, screening),
             replay=Replay(config, store, limits),
-            audit=AuditTrail(store),
+            audit=audit,
+            filters=self.filters,
+            screening=screening,
         )
+
+    def reload_filters(self) -> None:
+        """SIGHUP: read the filter file again; a bad file is logged and the rules in force stay."""
+        try:
+            rules = self.filters.reload()
+        except FilterFileError as exc:
+            activity.record("filters_reload_failed", logging.WARNING, reason=str(exc))
+            return
+        activity.record("filters_reloaded", rules=rules, path=str(self.filters.path))
 
     async def shutdown(self) -> None:
         """Stop accepting, say goodbye to everyone, end their sessions, close the store."""
@@ -148,6 +169,8 @@ async def serve(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
+    with suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+        loop.add_signal_handler(signal.SIGHUP, server.reload_filters)
     try:
         await server.start()
         _settle_garbage_collection()

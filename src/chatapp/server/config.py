@@ -131,6 +131,11 @@ class Config:
     hash_workers: int = _setting(
         0, "password hashes computed at once (0: one fewer than the CPU cores, at least 1)"
     )
+    filter_file: str = _setting(
+        "",
+        "TOML file of content rules (words or RE2 patterns to reject, mask or flag) applied to "
+        "messages, topics, away texts and profiles; read again on SIGHUP (default: none)",
+    )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
     event_loop: str = _setting(
         "auto",

@@ -20,6 +20,7 @@ from chatapp.protocol import (
 )
 from chatapp.protocol.rules import check_room, check_topic
 from chatapp.server import activity
+from chatapp.server.filters import Target
 from chatapp.server.services import Services
 from chatapp.server.services.frames import fit, reply_budget
 from chatapp.server.session import Session
@@ -96,9 +97,10 @@ async def on_set_topic(session: Session, frame: SetTopic, services: Services) ->
     services.limits.check_status(session)
     room = await _existing_room(services.store, frame.room)
     services.limits.check_topic(session, room)
-    await services.store.set_topic(room.id, frame.text)
-    changed = TopicChanged(room=room.name, text=frame.text, by=session.username)
-    own = TopicChanged(room=room.name, text=frame.text, by=session.username, ref=frame.ref)
+    text = services.screening.check(session.username, Target.TOPICS, frame.text, room=room.name)
+    await services.store.set_topic(room.id, text)
+    changed = TopicChanged(room=room.name, text=text, by=session.username)
+    own = TopicChanged(room=room.name, text=text, by=session.username, ref=frame.ref)
     published = services.hub.publish(room.name, changed, own=(session.user_id, own))
     if not published or room.name not in session.room_ids:
         session.send(own)  # the owner hears it even when not in the room

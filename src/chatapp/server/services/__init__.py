@@ -9,6 +9,7 @@
 - :mod:`.frames` — stored messages as frames; lists fitted in one frame.
 - :mod:`.message_log` — where messages get their id: the durable log, or memory.
 - :mod:`.audit` — the audit trail of moderation and administration.
+- :mod:`.screening` — what users write checked against the content filter.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatapp.server.config import Config
+from chatapp.server.filters import ContentFilter
 from chatapp.server.hub import Hub
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.messaging import Messaging
 from chatapp.server.services.replay import Replay
+from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import Store
 from chatapp.server.transport.delivery import Delivery
@@ -41,3 +44,6 @@ class Services:
     messaging: Messaging
     replay: Replay
     audit: AuditTrail
+    filters: ContentFilter
+    """The content rules in force (``filters.reload()`` reads the file again)."""
+    screening: Screening
