@@ -136,6 +136,11 @@ class Config:
         "TOML file of content rules (words or RE2 patterns to reject, mask or flag) applied to "
         "messages, topics, away texts and profiles; read again on SIGHUP (default: none)",
     )
+    min_password_score: int = _setting(
+        3,
+        "lowest zxcvbn strength score (0 to 4) a new password may have, at registration and passwd "
+        "(zxcvbn measures its first 100 characters)",
+    )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
     event_loop: str = _setting(
         "auto",
@@ -289,6 +294,8 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
     ):
         if getattr(config, name) < 1:
             return f"{_flag(name)} must be at least 1"
+    if not 0 <= config.min_password_score <= 4:
+        return "--min-password-score must be between 0 and 4"
     if not 0 <= config.ipv4_subnet_prefix <= 32:
         return "--ipv4-subnet-prefix must be between 0 and 32"
     if not 0 <= config.ipv6_subnet_prefix <= 128:
