@@ -39,8 +39,8 @@ from chatapp.protocol import (
     Who,
     Whois,
 )
-from chatapp.protocol.moderation_frames import MODERATION_CLIENT_FRAMES, ChangePassword
-from chatapp.server.handlers import accounts, chat, password, people, rooms, sessions
+from chatapp.protocol.moderation_frames import MODERATION_CLIENT_FRAMES, ChangePassword, SetProfile
+from chatapp.server.handlers import accounts, chat, password, people, profile, rooms, sessions
 from chatapp.server.services import Services
 from chatapp.server.session import Goodbye, Peer, Session
 
@@ -85,6 +85,7 @@ HANDLERS: dict[type, Handler] = {
     ListSessions: signed_in(sessions.on_list_sessions),
     EndSession: signed_in(sessions.on_end_session),
     ChangePassword: signed_in(password.on_passwd),
+    SetProfile: signed_in(profile.on_profile),
 }
 
 PENDING: frozenset[type] = frozenset(typing.get_args(MODERATION_CLIENT_FRAMES)) - set(HANDLERS)

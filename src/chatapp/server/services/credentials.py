@@ -79,7 +79,9 @@ class Credentials:
         return user
 
     async def _create_account(self, username: str, password: str) -> UserRecord:
-        if await self._store.find_user(username) is not None:
+        # Nor may a new name be another user's display name: it would pose as them.
+        store = self._store
+        if await store.find_user(username) is not None or await store.display_name_in_use(username):
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"the name {username!r} is taken")
         password_hash = await self._hashing.hash(password)
         try:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from .backend import Backend
 from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
-from .errors import SchemaOutOfDate, StoreError, UsernameTaken
+from .errors import DisplayNameTaken, SchemaOutOfDate, StoreError, UsernameTaken
 from .migrate import SchemaState, head_revision, schema_state, upgrade
 from .records import (
     AuditDraft,
     AuditRecord,
     MessageDraft,
     OpenedDatabase,
+    ProfileRecord,
     RoomRecord,
     RoomSummary,
     SessionRecord,
@@ -34,9 +35,11 @@ __all__ = [
     "Backend",
     "DEFAULT_BUSY_TIMEOUT_MS",
     "DatabaseUnavailable",
+    "DisplayNameTaken",
     "MessageDraft",
     "MessageWriter",
     "OpenedDatabase",
+    "ProfileRecord",
     "RoomRecord",
     "RoomSummary",
     "SchemaOutOfDate",
