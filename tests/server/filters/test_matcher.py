@@ -68,6 +68,12 @@ def test_patterns_mask_every_match_and_ignore_case() -> None:
     assert screen([rule(1, Action.REJECT, pattern=r"(?-i)ABC")], "xABC")[1] == "r1"
 
 
+def test_only_a_non_empty_match_is_a_hit() -> None:
+    rules = [rule(1, Action.REJECT, pattern=r"\b"), rule(2, Action.FLAG, pattern=r"(?:spam)?\b")]
+    assert screen(rules, "a perfectly fine text") == ("a perfectly fine text", None, ())
+    assert screen(rules, "spam") == ("spam", None, ("r2",))
+
+
 def test_a_pattern_cannot_hang_the_matcher() -> None:
     # Catastrophic for a backtracking engine (2**n steps); RE2 is linear.
     rules = [rule(1, Action.REJECT, pattern=r"(a+)+$b|(x+x+)+y")]

@@ -63,10 +63,11 @@ class TargetRules:
             self._match_words(text, hits)
         if self.pattern_set is not None:
             for index in self.pattern_set.Match(text) or ():
+                # A hit is a non-empty match: a pattern such as \b matches nothing at all.
                 rule, compiled = self.patterns[index]
-                spans = hits.setdefault(rule, [])
-                if rule.action is Action.MASK:
-                    spans.extend(m.span() for m in compiled.finditer(text) if m.end() > m.start())
+                spans = [m.span() for m in compiled.finditer(text) if m.end() > m.start()]
+                if spans:
+                    hits.setdefault(rule, []).extend(spans)
         if not hits:
             return Screened(text)
         ordered = sorted(hits, key=lambda rule: rule.index)
