@@ -134,7 +134,7 @@ class Config:
     filter_file: str = _setting(
         "",
         "TOML file of content rules (words or RE2 patterns to reject, mask or flag) applied to "
-        "messages, topics, away texts and profiles; read again on SIGHUP (default: none)",
+        "messages, direct messages, topics, away texts and profiles; read again on SIGHUP (default: none)",
     )
     min_password_score: int = _setting(
         3,
