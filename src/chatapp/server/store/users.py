@@ -16,7 +16,7 @@ from .errors import DisplayNameTaken, UsernameTaken
 from .models import User
 from .orm_ops import NO_SYNC
 from .records import ProfileRecord, UserRecord
-from .session_ops import CreateUser, FindUser, SessionBatcher, aware
+from .session_ops import CreateUser, DisplayNameInUse, FindUser, SessionBatcher, aware
 
 _PROFILE = select(User.display_name, User.bio)
 
@@ -100,9 +100,5 @@ class Users:
     async def display_name_in_use(self, name: str) -> bool:
         """Whether some account's display name is ``name`` (in the sense of ``name_key``): a new
         username must not be another user's display name either."""
-        async with self._backend.reading() as session:
-            found = await session.scalar(
-                select(User.id).where(User.display_name_key == name_key(name)).limit(1)
-            )
-        return found is not None
+        return cast(bool, await self._session_ops.submit(DisplayNameInUse(name_key(name))))
 
