@@ -58,7 +58,8 @@ class TargetRules:
         self.pattern_set = pattern_set
 
     def screen(self, text: str) -> Screened:
-        hits: dict[Rule, list[tuple[int, int]]] = {}
+        # Keyed by the rule's place in the file (hashing a rule would hash all its words).
+        hits: dict[int, tuple[Rule, list[tuple[int, int]]]] = {}
         if self.words:
             self._match_words(text, hits)
         if self.pattern_set is not None:
@@ -67,18 +68,18 @@ class TargetRules:
                 rule, compiled = self.patterns[index]
                 spans = [m.span() for m in compiled.finditer(text) if m.end() > m.start()]
                 if spans:
-                    hits.setdefault(rule, []).extend(spans)
+                    _hit(hits, rule).extend(spans)
         if not hits:
             return Screened(text)
-        ordered = sorted(hits, key=lambda rule: rule.index)
-        for rule in ordered:
+        ordered = [hits[index] for index in sorted(hits)]
+        for rule, _ in ordered:
             if rule.action is Action.REJECT:
                 return Screened(text, rejected=rule)
-        flagged = tuple(rule.name for rule in ordered if rule.action is Action.FLAG)
-        spans = [span for rule in ordered if rule.action is Action.MASK for span in hits[rule]]
+        flagged = tuple(rule.name for rule, _ in ordered if rule.action is Action.FLAG)
+        spans = [span for rule, found in ordered if rule.action is Action.MASK for span in found]
         return Screened(mask(text, spans) if spans else text, flagged=flagged)
 
-    def _match_words(self, text: str, hits: dict[Rule, list[tuple[int, int]]]) -> None:
+    def _match_words(self, text: str, hits: dict[int, tuple[Rule, list[tuple[int, int]]]]) -> None:
         # The common case first, in C: an ASCII text none of whose words starts an entry (an ASCII
         # word's key is its lower case). Only a text that may hit is split with positions.
         if text.isascii() and self.words.keys().isdisjoint(WORD.findall(text.lower())):
@@ -92,9 +93,17 @@ class TargetRules:
             for phrase, rule in candidates:
                 last = i + len(phrase) - 1
                 if last == i:
-                    hits.setdefault(rule, []).append((start, end))
+                    _hit(hits, rule).append((start, end))
                 elif last < len(found) and _phrase_at(text, found, i, phrase):
-                    hits.setdefault(rule, []).append((start, found[last][1]))
+                    _hit(hits, rule).append((start, found[last][1]))
+
+
+def _hit(hits: dict[int, tuple[Rule, list[tuple[int, int]]]], rule: Rule) -> list[tuple[int, int]]:
+    """The spans found of ``rule``, to add to."""
+    entry = hits.get(rule.index)
+    if entry is None:
+        entry = hits[rule.index] = (rule, [])
+    return entry[1]
 
 
 def _phrase_at(text: str, found: list[tuple[int, int, str]], first: int, phrase: tuple[str, ...]) -> bool:
