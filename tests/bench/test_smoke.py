@@ -283,7 +283,7 @@ def test_churn_and_registration_drivers(tmp_path: Path) -> None:
                 host=server.host,
                 port=server.port,
                 usernames=[f"new{n}" for n in range(10)],
-                password="p" * 12,
+                password=accounts.PASSWORD,  # strong enough for the default --min-password-score
             )
         )
     finally:

@@ -33,6 +33,7 @@ def fast_config(database_url: str, **overrides: Any) -> Config:
         argon2_time_cost=1,
         shutdown_timeout=2.0,
         close_grace=0.5,
+        min_password_score=0,  # test passwords are short; the default (3) is tested on its own
     )
     return dataclasses.replace(base, **overrides)
 

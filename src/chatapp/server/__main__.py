@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from chatapp.server import activity, descriptors
 from chatapp.server.app import serve
 from chatapp.server.config import Config, load_config
+from chatapp.server.filters import FilterFileError
 from chatapp.server.store import SchemaOutOfDate, StoreError
 
 log = logging.getLogger("chatapp.server")
@@ -59,7 +60,7 @@ def _run(config: Config) -> int:
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(serve(config))
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, FilterFileError) as exc:
         print(f"chatapp-server: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,12 +12,14 @@ import gc
 import logging
 import signal
 from contextlib import suppress
+from pathlib import Path
 
 from chatapp.clock import utc_now
 from chatapp.server import activity
 from chatapp.server.account_sanctions import AccountSanctions
 from chatapp.server.address_bans import AddressBans
 from chatapp.server.config import Config
+from chatapp.server.filters import ContentFilter, FilterFileError
 from chatapp.server.hub import LocalHub
 from chatapp.server.live import RunningServer
 from chatapp.server.passwords import PasswordHashing
@@ -33,6 +35,7 @@ from chatapp.server.services.messaging import Messaging
 from chatapp.server.services.replay import Replay
 from chatapp.server.services.room_moderation import RoomModeration
 from chatapp.server.services.room_sanctions import RoomSanctions
+from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import MessageWriter, Store
 from chatapp.server.transport.delivery import Delivery
@@ -51,6 +54,7 @@ class ChatServer:
         self._listener = TcpListener(config)
         self._hub: LocalHub | None = None
         self._administration: Administration | None = None
+        self.filters = ContentFilter(Path(config.filter_file) if config.filter_file else None)
 
     @property
     def port(self) -> int:
@@ -69,6 +73,10 @@ class ChatServer:
 
     async def start(self) -> None:
         config = self.config
+        if self.filters.path is not None:
+            # Before anything else: a bad filter file stops the start (FilterFileError, one line).
+            rules = self.filters.reload()
+            activity.record("filters", rules=rules, path=str(self.filters.path))
         # The address first: a second server on a busy port fails here, before it has touched
         # the database (ending the first one's sessions as crashed, say).
         await self._listener.bind()
@@ -119,11 +127,14 @@ class ChatServer:
         limits = Limits(config, mutes=mutes)
         credentials = Credentials(config, store, hashing, suspensions=suspensions)
         audit = AuditTrail(store)
+        screening = Screening(self.filters, audit)
         room_sanctions = RoomSanctions(store)
         live = RunningServer(
             hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
         )
-        administration = self._administration = Administration(config, store, audit, hashing, live)
+        administration = self._administration = Administration(
+            config, store, audit, hashing, live, filters=self.filters
+        )
         return Services(
             config=config,
             store=store,
@@ -132,7 +143,7 @@ class ChatServer:
             limits=limits,
             credentials=credentials,
             signin=SignIn(config, store, hub, credentials, limits),
-            messaging=Messaging(config, messages, store, hub, delivery, limits, room_sanctions),
+            messaging=Messaging(config, messages, store, hub, delivery, limits, room_sanctions, screening),
             replay=Replay(config, store, limits),
             audit=audit,
             sanctions=room_sanctions,
@@ -142,7 +153,18 @@ class ChatServer:
             address_bans=address_bans,
             suspensions=suspensions,
             mutes=mutes,
+            filters=self.filters,
+            screening=screening,
         )
+
+    def reload_filters(self) -> None:
+        """SIGHUP: read the filter file again; a bad file is logged and the rules in force stay."""
+        try:
+            rules = self.filters.reload()
+        except FilterFileError as exc:
+            activity.record("filters_reload_failed", logging.WARNING, reason=str(exc))
+            return
+        activity.record("filters_reloaded", rules=rules, path=str(self.filters.path))
 
     async def shutdown(self) -> None:
         """Stop accepting, say goodbye to everyone, end their sessions, close the store."""
@@ -194,6 +216,8 @@ async def serve(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
+    with suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+        loop.add_signal_handler(signal.SIGHUP, server.reload_filters)
     try:
         await server.start()
         _settle_garbage_collection()

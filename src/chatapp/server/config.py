@@ -145,6 +145,16 @@ class Config:
     hash_workers: int = _setting(
         0, "password hashes computed at once (0: one fewer than the CPU cores, at least 1)"
     )
+    filter_file: str = _setting(
+        "",
+        "TOML file of content rules (words or RE2 patterns to reject, mask or flag) applied to "
+        "messages, direct messages, topics, away texts and profiles; read again on SIGHUP (default: none)",
+    )
+    min_password_score: int = _setting(
+        3,
+        "lowest zxcvbn strength score (0 to 4) a new password may have, at registration and passwd "
+        "(zxcvbn measures its first 100 characters)",
+    )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
     event_loop: str = _setting(
         "auto",
@@ -310,6 +320,8 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
     for name in ("account_send_rate", "account_send_burst", "repeat_limit"):
         if getattr(config, name) < 0:
             return f"{_flag(name)} must be 0 or more"
+    if not 0 <= config.min_password_score <= 4:
+        return "--min-password-score must be between 0 and 4"
     if not 0 <= config.ipv4_subnet_prefix <= 32:
         return "--ipv4-subnet-prefix must be between 0 and 32"
     if not 0 <= config.ipv6_subnet_prefix <= 128:

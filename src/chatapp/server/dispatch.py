@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -40,8 +39,8 @@ from chatapp.protocol import (
     Whois,
 )
 from chatapp.protocol.moderation_frames import (
-    MODERATION_CLIENT_FRAMES,
     Admin,
+    ChangePassword,
     DeleteMessage,
     DeleteRoom,
     ListAddressBans,
@@ -50,9 +49,20 @@ from chatapp.protocol.moderation_frames import (
     Moderate,
     ReadAudit,
     RoomMode,
+    SetProfile,
     UserSessions,
 )
-from chatapp.server.handlers import accounts, admin, chat, people, room_moderation, rooms, sessions
+from chatapp.server.handlers import (
+    accounts,
+    admin,
+    chat,
+    password,
+    people,
+    profile,
+    room_moderation,
+    rooms,
+    sessions,
+)
 from chatapp.server.services import Services
 from chatapp.server.session import Goodbye, Peer, Session
 
@@ -108,11 +118,10 @@ HANDLERS: dict[type, Handler] = {
     ListUsers: signed_in(admin.on_users),
     ListAddressBans: signed_in(admin.on_address_bans),
     ReadAudit: signed_in(admin.on_audit),
+    # Profile and password.
+    ChangePassword: signed_in(password.on_passwd),
+    SetProfile: signed_in(profile.on_profile),
 }
-
-PENDING: frozenset[type] = frozenset(typing.get_args(MODERATION_CLIENT_FRAMES)) - set(HANDLERS)
-"""Frames of protocol v1 whose handlers are still being built (issue 11): refused as unknown
-until then, rather than failing as a server error. Empty once every handler is in."""
 
 _FAILED = "the server could not handle that; try again"
 

@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -37,6 +38,8 @@ MAX_QUEUE_SECONDS = 2.0
 """Callers are turned away when those already waiting need longer than this (at least ``max_waiting``)."""
 MAX_QUEUED = 4096
 """Callers waiting at most, however fast hashing is."""
+
+T = TypeVar("T")
 
 
 class PasswordHashing:
@@ -95,6 +98,19 @@ class PasswordHashing:
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._timed, fn, *args)
+        finally:
+            self._in_flight -= 1
+
+    async def compute(self, fn: Callable[..., T], *args: Any) -> T:
+        """Other CPU work of signing in (a password's strength), in the same bounded pool at the
+        same idle priority; not timed with the hashes (whose mean decides who is turned away)."""
+        if not self._admits():
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "the server is busy signing people in; try again", retry_after=1.0
+            )
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
             self._in_flight -= 1
 

@@ -94,6 +94,8 @@ async def run_life_cycle(store: Store, now: datetime) -> list[object]:
     seen.append((await store.find_user("ALICE"), await store.find_user("nobody")))
     signed = await store.sign_in(bob.id, token(4), "10.0.0.2:4", now + 6 * HOUR, now + 30 * HOUR)
     seen.append((signed.session, [room.name for room in signed.rooms], signed.seen_message_id))
+    await store.set_profile(alice.id, display_name="Ｑueen")
+    seen.append((await store.display_name_in_use("QUEEN"), await store.display_name_in_use("king")))
     assert third.id
     return seen
 
@@ -123,7 +125,9 @@ async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     # created_at written by the ORM; expires_at by the fast path (revoked).
     assert stamps[0] == ("2025-01-02 03:04:05.678901", "2025-01-02 06:04:05.678901")
     # What the life cycle shows.
-    ended, rooms, reopened, closed, bob_second, bob_third, missing, seen, found, signed = results["fast"]
+    ended, rooms, reopened, closed, bob_second, bob_third, missing, seen, found, signed, names = results[
+        "fast"
+    ]
     assert isinstance(ended, tuple) and ended[0].end_reason == "disconnect"
     assert [room[1] for room in rooms] == ["dev", "general"]  # type: ignore[index]
     assert isinstance(reopened, tuple) and reopened[0].ended_at is None
@@ -138,6 +142,7 @@ async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     session, room_names, bob_seen = signed  # type: ignore[misc]
     assert session.peer == "10.0.0.2:4" and session.expires_at == now + 30 * HOUR and session.ended_at is None
     assert (room_names, bob_seen) == (["general"], 9)
+    assert names == (True, False)  # a display name is found by its key
 
 
 async def test_both_postgresql_paths_store_the_same_rows_and_return_the_same_records(

@@ -25,6 +25,7 @@ from chatapp.protocol import (
 )
 from chatapp.protocol.rules import check_room, check_topic
 from chatapp.server import activity, policy
+from chatapp.server.filters import Target
 from chatapp.server.policy import Action
 from chatapp.server.services import Services
 from chatapp.server.services.frames import fit, reply_budget
@@ -123,9 +124,10 @@ async def on_set_topic(session: Session, frame: SetTopic, services: Services) ->
     services.limits.check_status(session)
     room = await visible_room(services.store, session, frame.room)
     policy.check(Action.SET_TOPIC, await roles_in(services.store, session, room))
-    await services.store.set_topic(room.id, frame.text)
-    changed = TopicChanged(room=room.name, text=frame.text, by=session.username)
-    own = TopicChanged(room=room.name, text=frame.text, by=session.username, ref=frame.ref)
+    text = services.screening.check(session.username, Target.TOPICS, frame.text, room=room.name)
+    await services.store.set_topic(room.id, text)
+    changed = TopicChanged(room=room.name, text=text, by=session.username)
+    own = TopicChanged(room=room.name, text=text, by=session.username, ref=frame.ref)
     published = services.hub.publish(room.name, changed, own=(session.user_id, own))
     if not published or room.name not in session.room_ids:
         session.send(own)  # the setter hears it even when not in the room

@@ -14,6 +14,7 @@
 - :mod:`.room_access` — who may see and enter a room; a user's roles in one.
 - :mod:`.message_removal` — removing a message, leaving a tombstone.
 - :mod:`.administration` — server moderation and the staff's lists (the ``admin`` frames).
+- :mod:`.screening` — what users write checked against the content filter.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from chatapp.server.account_sanctions import AccountSanctions
 from chatapp.server.address_bans import AddressBans
 from chatapp.server.config import Config
+from chatapp.server.filters import ContentFilter
 from chatapp.server.hub import Hub
 from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
@@ -33,6 +35,7 @@ from chatapp.server.services.messaging import Messaging
 from chatapp.server.services.replay import Replay
 from chatapp.server.services.room_moderation import RoomModeration
 from chatapp.server.services.room_sanctions import RoomSanctions
+from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import Store
 from chatapp.server.transport.delivery import Delivery
@@ -62,3 +65,6 @@ class Services:
     """Checked at every sign-in (also kept by ``credentials``)."""
     mutes: AccountSanctions
     """Server-wide mutes, checked at every send (also kept by ``limits``)."""
+    filters: ContentFilter
+    """The content rules in force (``filters.reload()`` reads the file again)."""
+    screening: Screening

@@ -23,6 +23,7 @@ from chatapp.protocol.rules import check_password, check_username, username_key
 from chatapp.server import activity
 from chatapp.server.account_sanctions import AccountSanctions, described, until_of
 from chatapp.server.config import Config
+from chatapp.server.password_strength import measure, too_weak
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.ratelimit import FailureThrottle, WindowCounter, address_key
 from chatapp.server.session import SignedIn
@@ -56,6 +57,7 @@ class Credentials:
         self._suspensions = suspensions if suspensions is not None else AccountSanctions()
         self._hashing = hashing
         self._clock = clock
+        self._min_score = config.min_password_score
         self._by_account = FailureThrottle(
             config.login_failures_per_account,
             max_delay=config.login_delay_max,
@@ -78,6 +80,7 @@ class Credentials:
         if wait:
             raise _rate_limited(wait)
         try:
+            await self.check_strength(password, username)
             user = await self._create_account(username, password)
         except BaseException:
             self._registrations.cancel(counted_as, reserved)  # no account was made: it does not count
@@ -86,13 +89,50 @@ class Credentials:
         return user
 
     async def _create_account(self, username: str, password: str) -> UserRecord:
-        if await self._store.find_user(username) is not None:
+        # Nor may a new name be another user's display name: it would pose as them.
+        store = self._store
+        if await store.find_user(username) is not None or await store.display_name_in_use(username):
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"the name {username!r} is taken")
         password_hash = await self._hashing.hash(password)
         try:
             user = await self._store.create_user(username, password_hash, utc_now())
         except UsernameTaken:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"the name {username!r} is taken") from None
+        return user
+
+    async def check_strength(self, password: str, username: str) -> None:
+        """``weak_password`` with zxcvbn's advice if the password scores below the minimum (the
+        measure runs in the password executor: it is CPU work)."""
+        if self._min_score == 0:
+            return  # every password scores 0 or more: nothing to measure
+        strength = await self._hashing.compute(measure, password, (username,))
+        reason = too_weak(strength, self._min_score)
+        if reason is not None:
+            raise ProtocolError(ErrorCode.WEAK_PASSWORD, reason)
+
+    async def change_password(self, username: str, old: str, new: str, address: str) -> UserRecord:
+        """Replace the password of ``username`` (a signed-in user) once ``old`` is proven.
+
+        ``old`` is checked like a login: the same throttles, and ``auth_failed`` when wrong. ``new``
+        must follow the rules, differ from ``old`` and be strong enough; it is hashed in the
+        password executor and stored.
+        """
+        check_password(username, new)
+        if new == old:
+            raise ProtocolError(ErrorCode.WEAK_PASSWORD, "the new password must differ from the old one")
+        key = username_key(username)[:64]
+        self._reserve_login(username, key, address)
+        verdict: bool | None = None
+        try:
+            user, verdict = await self._check_password(username, old)
+        finally:
+            self._settle_login(key, address_key(address), verdict)
+        if not verdict:
+            activity.record("passwd_failed", user=username, addr=address)
+            raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong password")
+        assert user is not None
+        await self.check_strength(new, username)
+        await self._store.set_password_hash(user.id, await self._hashing.hash(new))
         return user
 
     async def login(self, username: str, password: str, address: str) -> UserRecord:

@@ -26,12 +26,14 @@ from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.rules import check_nonce, check_room, check_text
 from chatapp.server.config import Config
+from chatapp.server.filters import Target
 from chatapp.server.hub import Hub
 from chatapp.server.services.frames import message_frame
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import MessageLog
 from chatapp.server.services.people import find_user
 from chatapp.server.services.room_sanctions import RoomSanctions
+from chatapp.server.services.screening import Screening
 from chatapp.server.session import Session
 from chatapp.server.store import MessageDraft, Store, StoredMessage
 from chatapp.server.transport.delivery import Delivery
@@ -54,8 +56,10 @@ class Messaging:
         delivery: Delivery,
         limits: Limits,
         sanctions: RoomSanctions,
+        screening: Screening,
     ) -> None:
         self._config = config
+        self._screening = screening
         self._log = log
         self._store = store
         self._hub = hub
@@ -92,6 +96,9 @@ class Messaging:
         if to is not None:
             recipient = await find_user(self._store, to)
         recipient_id = recipient.id if recipient is not None else None
+        # A rejected text is stored nowhere, a masked one is stored masked.
+        target = Target.MESSAGES if room is not None else Target.DIRECT_MESSAGES
+        text = self._screening.check(session.username, target, text, room=room)
         self._limits.check_flood(session, text)  # last: a message refused otherwise does not count
         draft = MessageDraft(
             sender_id=session.user_id,

@@ -9,6 +9,8 @@ from chatapp.server.hub import Hub
 from chatapp.server.session import Session
 from chatapp.server.store import Store, UserRecord
 
+SHOWN_ROLES = frozenset({"admin", "moderator"})
+"""The server roles ``whois`` shows (an ordinary user's is left out)."""
 LOOKUP_MAX = 64
 """Longest name looked up (names are shorter; a longer one is just unknown, and is not echoed whole)."""
 
@@ -26,6 +28,7 @@ async def whois(store: Store, hub: Hub, asker: Session, username: str, ref: Ref)
     online = hub.online(target.id) is not None
     last_seen = None if online else await store.last_seen(target.id)
     common = await store.rooms_in_common(asker.user_id, target.id)
+    profile = await store.profile(target.id)
     return UserInfo(
         username=target.username,
         online=online,
@@ -33,5 +36,8 @@ async def whois(store: Store, hub: Hub, asker: Session, username: str, ref: Ref)
         last_seen=wire_timestamp(last_seen) if last_seen else None,
         away=hub.away(target.id),
         rooms_in_common=common,
+        display_name=profile.display_name,
+        bio=profile.bio,
+        role=target.role if target.role in SHOWN_ROLES else None,
         ref=ref,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .backend import Backend
 from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
-from .errors import SchemaOutOfDate, StoreError, UsernameTaken
+from .errors import DisplayNameTaken, SchemaOutOfDate, StoreError, UsernameTaken
 from .migrate import SchemaState, head_revision, schema_state, upgrade
 from .records import (
     AccountSanctionRecord,
@@ -19,6 +19,7 @@ from .records import (
     MessageDraft,
     MessageOrigin,
     OpenedDatabase,
+    ProfileRecord,
     RoomRecord,
     RoomSummary,
     SanctionRecord,
@@ -41,10 +42,12 @@ __all__ = [
     "Backend",
     "DEFAULT_BUSY_TIMEOUT_MS",
     "DatabaseUnavailable",
+    "DisplayNameTaken",
     "MessageDraft",
     "MessageOrigin",
     "MessageWriter",
     "OpenedDatabase",
+    "ProfileRecord",
     "RoomRecord",
     "RoomSummary",
     "SanctionRecord",

@@ -15,6 +15,14 @@ class UsernameTaken(StoreError):
         self.username = username
 
 
+class DisplayNameTaken(StoreError):
+    """Another account has this display name, or this username (in the sense of ``name_key``)."""
+
+    def __init__(self, display_name: str | None) -> None:
+        super().__init__(f"the display name {display_name!r} is another user's name")
+        self.display_name = display_name
+
+
 class SchemaOutOfDate(StoreError):
     """The database schema does not match this version of chatapp, and we may not migrate it."""
 

@@ -110,6 +110,9 @@ class User(Base):
     # The profile (revision 0005): sanitised and length-checked by the protocol's rules.
     display_name: Mapped[str | None] = mapped_column(String(64))
     bio: Mapped[str | None] = mapped_column(String(300))
+    # The display name's key (protocol.profile_rules.name_key: NFKC, case-folded; folding can
+    # triple a character's length): unique, so two users cannot take one name at once.
+    display_name_key: Mapped[str | None] = mapped_column(String(192), index=True, unique=True)
 
 
 class UserSession(Base):

@@ -23,6 +23,7 @@ from .rows import room_record, session_record, user_record
 from .session_ops import (
     CreateSession,
     CreateUser,
+    DisplayNameInUse,
     EndOpenSessions,
     EndSession,
     FindSession,
@@ -42,6 +43,9 @@ async def apply_session_op(session: AsyncSession, op: SessionOp) -> object:
     if isinstance(op, FindUser):
         user = await session.scalar(select(User).where(User.username_key == op.username_key))
         return None if user is None else user_record(user)
+    if isinstance(op, DisplayNameInUse):
+        holder = await session.scalar(select(User.id).where(User.display_name_key == op.key).limit(1))
+        return holder is not None
     if isinstance(op, CreateUser):
         return await _create_user(session, op)
     if isinstance(op, CreateSession):

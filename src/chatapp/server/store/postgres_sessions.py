@@ -27,6 +27,7 @@ from .records import RoomRecord, SessionRecord, SignInRecord, UserRecord
 from .session_ops import (
     CreateSession,
     CreateUser,
+    DisplayNameInUse,
     EndOpenSessions,
     EndSession,
     FindSession,
@@ -67,6 +68,7 @@ _ROOMS_OF = (
 )
 
 _FIND_USER = f"SELECT {_USER} FROM users u WHERE u.username_key = $1"
+_DISPLAY_NAME_IN_USE = "SELECT 1 FROM users WHERE display_name_key = $1 LIMIT 1"
 # The user and their membership of 'general' in one statement; no row when 'general' is missing.
 _CREATE_USER = (
     "WITH u AS (INSERT INTO users (username, username_key, password_hash, role, created_at, seen_message_id) "
@@ -149,6 +151,8 @@ async def _apply(connection: Any, op: SessionOp) -> object:
     if isinstance(op, FindUser):
         row = await connection.fetchrow(_FIND_USER, op.username_key)
         return None if row is None else _read(UserRecord, "u", row)
+    if isinstance(op, DisplayNameInUse):
+        return await connection.fetchrow(_DISPLAY_NAME_IN_USE, op.key) is not None
     if isinstance(op, CreateUser):
         created = await connection.fetchrow(
             _CREATE_USER, op.username, op.username_key, op.password_hash, DEFAULT_ROLE, op.now, DEFAULT_ROOM

@@ -29,6 +29,12 @@ class UserRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileRecord:
+    display_name: str | None
+    bio: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRecord:
     id: int
     user_id: int

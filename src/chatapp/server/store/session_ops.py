@@ -48,6 +48,15 @@ class FindUser:
 
 
 @dataclass(frozen=True, slots=True)
+class DisplayNameInUse:
+    """Whether some user's ``display_name_key`` is this (a new username must not be one): a
+    read of registration, so it goes where registration's other work goes, not to the pool."""
+
+    key: str
+    writes: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
 class CreateUser:
     """Create a user, a member of ``general`` (created if missing); the result is its record.
 
@@ -134,6 +143,7 @@ class EndOpenSessions:
 
 SessionOp = (
     FindUser
+    | DisplayNameInUse
     | CreateUser
     | CreateSession
     | FindSession

@@ -137,3 +137,26 @@ class Sessions:
                 execution_options=NO_SYNC,
             )
             return cast(CursorResult[Any], result).rowcount == 1
+
+    async def revoke_sessions(
+        self, user_id: int, reason: str, now: datetime, *, keep: int | None = None
+    ) -> int:
+        """End every live session of the user but ``keep`` and revoke their tokens (a password
+        change); how many there were. Already ended ones keep when they ended."""
+        now = aware(now)
+        async with self._backend.writing() as session:
+            result = await session.execute(
+                update(UserSession)
+                .where(
+                    UserSession.user_id == user_id,
+                    UserSession.id != (keep if keep is not None else 0),
+                    or_(UserSession.ended_at.is_(None), UserSession.expires_at > now),
+                )
+                .values(
+                    ended_at=func.coalesce(UserSession.ended_at, now),
+                    end_reason=reason,
+                    expires_at=now,
+                ),
+                execution_options=NO_SYNC,
+            )
+            return cast(CursorResult[Any], result).rowcount

@@ -32,6 +32,7 @@ from .records import RoomRecord, SessionRecord, SignInRecord, UserRecord
 from .session_ops import (
     CreateSession,
     CreateUser,
+    DisplayNameInUse,
     EndOpenSessions,
     EndSession,
     FindSession,
@@ -75,6 +76,7 @@ _STAMP = bind(_SESSIONS.c.last_seen_at)  # every timestamp column has the same t
 _READ_STAMP = result(_SESSIONS.c.last_seen_at)
 
 _FIND_USER = f"SELECT {_USER.select} FROM users WHERE username_key = ?"
+_DISPLAY_NAME_IN_USE = "SELECT 1 FROM users WHERE display_name_key = ? LIMIT 1"
 _INSERT_USER = (
     "INSERT INTO users (username, username_key, password_hash, role, created_at, seen_message_id) "
     "VALUES (?, ?, ?, ?, ?, 0)"
@@ -124,6 +126,8 @@ def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
     if isinstance(op, FindUser):
         found = connection.execute(_FIND_USER, (op.username_key,)).fetchone()
         return None if found is None else _USER.read(found)
+    if isinstance(op, DisplayNameInUse):
+        return connection.execute(_DISPLAY_NAME_IN_USE, (op.key,)).fetchone() is not None
     if isinstance(op, CreateUser):
         now = _STAMP(op.now)
         cursor = connection.execute(

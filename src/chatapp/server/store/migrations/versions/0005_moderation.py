@@ -42,6 +42,8 @@ def _room_fk() -> sa.ForeignKey:
 def upgrade() -> None:
     op.add_column("users", sa.Column("display_name", sa.String(64), nullable=True))
     op.add_column("users", sa.Column("bio", sa.String(300), nullable=True))
+    op.add_column("users", sa.Column("display_name_key", sa.String(192), nullable=True))
+    op.create_index("ix_users_display_name_key", "users", ["display_name_key"], unique=True)
     op.add_column(
         "rooms", sa.Column("private", sa.Boolean(), server_default=sa.text("false"), nullable=False)
     )
@@ -119,12 +121,15 @@ def downgrade() -> None:
     for table in (*tables, "room_operators"):
         op.drop_table(table)
     op.execute("DELETE FROM messages WHERE removed_at IS NOT NULL")
+    op.drop_index("ix_users_display_name_key", table_name="users")
     # Plain DROP COLUMN (SQLite 3.35 and later), not batch mode: recreating the messages table
-    # would have to carry its AUTOINCREMENT, and these columns are in no index or constraint.
+    # would have to carry its AUTOINCREMENT, and these columns are in no index or constraint (the
+    # display name key's index is dropped above).
     for table, column in (
         ("messages", "removed_at"),
         ("messages", "removed_by"),
         ("rooms", "private"),
+        ("users", "display_name_key"),
         ("users", "bio"),
         ("users", "display_name"),
     ):
