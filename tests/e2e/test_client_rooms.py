@@ -319,7 +319,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
     await screen.wait_line("You created #rust and own it")
     screen.type("/topic Rust talk" + ENTER)
     await screen.wait_line("You set the topic of #rust to: Rust talk")
-    await screen.wait_drawn(" #rust \u2014 Rust talk \u2014")
+    await screen.wait_drawn(" #rust (owner) \u2014 Rust talk \u2014")  # its creator owns it
     await join(bob, "rust")
     await screen.wait_line("bob joined #rust")
 
@@ -341,7 +341,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
     assert rust_target is not None
     await until(lambda: any("bob is away: lunch" in line.plain for line in rust_target.log.lines))
     screen.type("/who #rust" + ENTER)
-    await screen.wait_line("Online in #rust (2): alice, bob (away: lunch)")
+    await screen.wait_line("Online in #rust (2; @ = owner or operator): @alice (owner), bob (away: lunch)")
     screen.type("/whois bob" + ENTER)
     await screen.wait_line("bob is online, away: lunch.")
     await screen.wait_line("Rooms in common: #general, #ops, #rust.")
