@@ -133,7 +133,7 @@ class ChatServer:
             hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
         )
         administration = self._administration = Administration(
-            config, store, audit, hashing, live, filters=self.filters
+            config, store, audit, hashing, live, filters=self.filters if self.filters.path else None
         )
         return Services(
             config=config,

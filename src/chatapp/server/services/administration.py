@@ -262,7 +262,10 @@ class Administration(StaffLists):
         """Read the filter file again; ``count`` is its number of rules."""
         check(Action.RELOAD_FILTERS, actor.roles)
         if self._filters is None:
-            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "this server has no message filters to reload")
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_TYPE,
+                "this server has no message filters to reload (it was started without --filter-file)",
+            )
         try:
             # Reading and compiling a file is blocking work: off the event loop.
             rules = await asyncio.get_running_loop().run_in_executor(None, self._filters.reload)
