@@ -33,6 +33,9 @@ def fast_config(database_url: str, **overrides: Any) -> Config:
         argon2_time_cost=1,
         shutdown_timeout=2.0,
         close_grace=0.5,
+        # No control socket unless a test asks for one: on PostgreSQL the default would be the
+        # user's data directory, shared by every server on the machine.
+        control_socket="none",
     )
     return dataclasses.replace(base, **overrides)
 
