@@ -43,7 +43,14 @@ class MemoryLink:
     def __init__(self) -> None:
         self.closed: list[tuple[ByeReason, str | None, bool]] = []
 
-    def close(self, reason: ByeReason, *, end_reason: str | None = None, revoke: bool = False) -> None:
+    def close(
+        self,
+        reason: ByeReason,
+        *,
+        end_reason: str | None = None,
+        revoke: bool = False,
+        message: str | None = None,
+    ) -> None:
         self.closed.append((reason, end_reason, revoke))
 
     async def drain(self) -> None:

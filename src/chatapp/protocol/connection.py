@@ -111,13 +111,14 @@ class ServerProtocol:
             raise LocalProtocolError(f"a server may not send {type(frame).__name__} when {self._state.value}")
         return encode(frame)
 
-    def close(self, reason: ByeReason) -> bytes:
-        """The goodbye (empty if it was said already); nothing is received after it."""
+    def close(self, reason: ByeReason, message: str | None = None) -> bytes:
+        """The goodbye (empty if it was said already), with ``message`` (a sentence for the user) if
+        given; nothing is received after it."""
         if self._state is State.CLOSED:
             return b""
         self._state = State.CLOSED
         self._lines.clear()
-        return encode(Bye(reason=reason.value))
+        return encode(Bye(reason=reason.value, message=message))
 
     def connection_lost(self) -> None:
         """The link is gone without a goodbye: nothing more is received, said or sent."""
@@ -168,6 +169,7 @@ class ServerProtocol:
             message=error.message,
             ref=ref if ref is not None else error.ref,
             retry_after=error.retry_after,
+            until=error.until,
         )
         data = encode(frame)
         if error.code not in _GARBAGE:

@@ -46,7 +46,8 @@ class ErrorCode(enum.StrEnum):
 class ProtocolError(Exception):
     """A request was refused; ``code`` says why in a way a program can use.
 
-    ``retry_after`` (seconds) is set for :attr:`ErrorCode.RATE_LIMITED`.
+    ``retry_after`` (seconds) is set for :attr:`ErrorCode.RATE_LIMITED`; ``until`` (an ISO 8601
+    UTC time) for a ban, mute or suspension that ends by itself.
     ``ref`` is the correlation value of the frame that failed, when the decoder
     could still read it from a frame it otherwise rejected.
     """
@@ -58,12 +59,14 @@ class ProtocolError(Exception):
         *,
         retry_after: float | None = None,
         ref: str | int | None = None,
+        until: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
         self.ref = ref
+        self.until = until
 
     def __repr__(self) -> str:
         return f"ProtocolError({self.code.value!r}, {self.message!r})"

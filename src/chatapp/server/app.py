@@ -15,11 +15,15 @@ from contextlib import suppress
 
 from chatapp.clock import utc_now
 from chatapp.server import activity
+from chatapp.server.account_sanctions import AccountSanctions
+from chatapp.server.address_bans import AddressBans
 from chatapp.server.config import Config
 from chatapp.server.hub import LocalHub
+from chatapp.server.live import RunningServer
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.retention import prune_forever, prune_once
 from chatapp.server.services import Services
+from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
@@ -46,6 +50,7 @@ class ChatServer:
         control_path = config.resolved_control_socket
         self._control = ControlListener(config, control_path) if control_path is not None else None
         self._hub: LocalHub | None = None
+        self._administration: Administration | None = None
 
     @property
     def port(self) -> int:
@@ -55,6 +60,12 @@ class ChatServer:
     def hub(self) -> LocalHub:
         assert self._hub is not None, "the server has not started"
         return self._hub
+
+    @property
+    def administration(self) -> Administration:
+        """The running server's administration service (what its control socket and tests call)."""
+        assert self._administration is not None, "the server has not started"
+        return self._administration
 
     async def start(self) -> None:
         config = self.config
@@ -98,17 +109,25 @@ class ChatServer:
         if config.history_days:
             await prune_once(self._store, config.history_days)
             self._retention = asyncio.create_task(prune_forever(self._store, config.history_days))
-        services = self._services(self._store, self._hashing, messages)
+        services = self._services(self._store, self._hashing, messages, await _sanctions(self._store))
         await self._listener.serve(services)
         if self._control is not None:
             await self._control.serve(services)
 
-    def _services(self, store: Store, hashing: PasswordHashing, messages: MessageLog) -> Services:
+    def _services(
+        self, store: Store, hashing: PasswordHashing, messages: MessageLog, sanctions: _Sanctions
+    ) -> Services:
         config = self.config
+        suspensions, mutes, address_bans = sanctions
         delivery = Delivery(asyncio.get_running_loop().call_soon)
         hub = self._hub = LocalHub(delivery, status_limit=config.room_status_limit)
-        limits = Limits(config)
-        credentials = Credentials(config, store, hashing)
+        limits = Limits(config, mutes=mutes)
+        credentials = Credentials(config, store, hashing, suspensions=suspensions)
+        audit = AuditTrail(store)
+        live = RunningServer(
+            hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
+        )
+        administration = self._administration = Administration(config, store, audit, hashing, live)
         return Services(
             config=config,
             store=store,
@@ -119,7 +138,11 @@ class ChatServer:
             signin=SignIn(config, store, hub, credentials, limits),
             messaging=Messaging(config, messages, store, hub, delivery, limits),
             replay=Replay(config, store, limits),
-            audit=AuditTrail(store),
+            audit=audit,
+            administration=administration,
+            address_bans=address_bans,
+            suspensions=suspensions,
+            mutes=mutes,
         )
 
     async def shutdown(self) -> None:
@@ -149,6 +172,21 @@ class ChatServer:
             await store.close()
         if self._hashing is not None:
             self._hashing.close()
+
+
+_Sanctions = tuple[AccountSanctions, AccountSanctions, AddressBans]
+
+
+async def _sanctions(store: Store) -> _Sanctions:
+    """The suspensions, server-wide mutes and address bans in force, which the server keeps in
+    memory from now on (the administration updates them), so that no sign-in, send or accept
+    waits for the database to check them."""
+    now = utc_now()
+    suspensions = AccountSanctions(await store.account_sanctions("suspend", now))
+    mutes = AccountSanctions(await store.account_sanctions("mute", now))
+    address_bans = AddressBans(await store.address_bans(now))
+    activity.record("sanctions", suspended=len(suspensions), muted=len(mutes), address_bans=len(address_bans))
+    return suspensions, mutes, address_bans
 
 
 async def serve(config: Config) -> None:

@@ -128,6 +128,20 @@ class Config:
     status_burst: int = _setting(
         20, "joins, leaves, away/back and topic changes one connection may make at once"
     )
+    account_send_rate: float = _setting(
+        0.0,
+        "messages per second one account may send over all its connections and reconnections "
+        "(sustained; 0: the same as --send-rate)",
+    )
+    account_send_burst: int = _setting(
+        0, "messages one account may send in a burst, over all its connections (0: the same as --send-burst)"
+    )
+    repeat_limit: int = _setting(
+        5,
+        "identical messages one account may send within --repeat-window, to any rooms or people "
+        "(0: no limit)",
+    )
+    repeat_window: float = _setting(60.0, "seconds over which identical messages are counted")
     login_failures_per_account: int = _setting(5, "failed logins for one account before delays start")
     login_failures_per_address: int = _setting(20, "failed logins from one address before delays start")
     login_delay_max: float = _setting(900.0, "longest delay in seconds imposed after failed logins")
@@ -180,6 +194,14 @@ class Config:
     @property
     def resolved_control_socket(self) -> Path | None:
         return control_socket_path(self.control_socket, self.resolved_database_url)
+
+    @property
+    def resolved_account_send_rate(self) -> float:
+        return self.account_send_rate or self.send_rate
+
+    @property
+    def resolved_account_send_burst(self) -> int:
+        return self.account_send_burst or self.send_burst
 
     @property
     def resolved_hash_workers(self) -> int:
@@ -295,6 +317,7 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         "shutdown_timeout",
         "send_rate",
         "status_rate",
+        "repeat_window",
         "close_grace",
         "login_delay_max",
         "login_failure_decay",
@@ -322,6 +345,9 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
     ):
         if getattr(config, name) < 1:
             return f"{_flag(name)} must be at least 1"
+    for name in ("account_send_rate", "account_send_burst", "repeat_limit"):
+        if getattr(config, name) < 0:
+            return f"{_flag(name)} must be 0 or more"
     if not 0 <= config.ipv4_subnet_prefix <= 32:
         return "--ipv4-subnet-prefix must be between 0 and 32"
     if not 0 <= config.ipv6_subnet_prefix <= 128:

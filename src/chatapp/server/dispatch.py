@@ -39,8 +39,15 @@ from chatapp.protocol import (
     Who,
     Whois,
 )
-from chatapp.protocol.moderation_frames import MODERATION_CLIENT_FRAMES
-from chatapp.server.handlers import accounts, chat, people, rooms, sessions
+from chatapp.protocol.moderation_frames import (
+    MODERATION_CLIENT_FRAMES,
+    Admin,
+    ListAddressBans,
+    ListUsers,
+    ReadAudit,
+    UserSessions,
+)
+from chatapp.server.handlers import accounts, admin, chat, people, rooms, sessions
 from chatapp.server.services import Services
 from chatapp.server.session import Goodbye, Peer, Session
 
@@ -84,6 +91,12 @@ HANDLERS: dict[type, Handler] = {
     Away: signed_in(people.on_away),
     ListSessions: signed_in(sessions.on_list_sessions),
     EndSession: signed_in(sessions.on_end_session),
+    # Server moderation and administration (moderators and admins; the service asks the policy).
+    Admin: signed_in(admin.on_admin),
+    UserSessions: signed_in(admin.on_user_sessions),
+    ListUsers: signed_in(admin.on_users),
+    ListAddressBans: signed_in(admin.on_address_bans),
+    ReadAudit: signed_in(admin.on_audit),
 }
 
 PENDING: frozenset[type] = frozenset(typing.get_args(MODERATION_CLIENT_FRAMES)) - set(HANDLERS)

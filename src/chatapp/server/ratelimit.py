@@ -53,6 +53,10 @@ class TokenBucket:
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
+    def full(self, now: float) -> bool:
+        """Whether the bucket has refilled completely by ``now`` (it is then as good as a new one)."""
+        return self._tokens + (now - self._stamp) * self.rate >= self.burst
+
 
 @dataclass(slots=True)
 class _Failures:

@@ -36,9 +36,17 @@ from chatapp.server.transport.delivery import Delivery, Outbox, Parts, Sink
 class Link(Protocol):
     """What the core may ask of the transport that carries one client."""
 
-    def close(self, reason: ByeReason, *, end_reason: str | None = None, revoke: bool = False) -> None:
-        """Say ``bye`` with ``reason`` and close. ``end_reason`` (default: the reason's name) is
-        recorded on the session; ``revoke`` ends its token too. Only the first call counts."""
+    def close(
+        self,
+        reason: ByeReason,
+        *,
+        end_reason: str | None = None,
+        revoke: bool = False,
+        message: str | None = None,
+    ) -> None:
+        """Say ``bye`` with ``reason`` (and ``message``, a sentence for the user) and close.
+        ``end_reason`` (default: the reason's name) is recorded on the session; ``revoke`` ends its
+        token too. Only the first call counts."""
         ...
 
     async def drain(self) -> None:

@@ -9,14 +9,18 @@
 - :mod:`.frames` — stored messages as frames; lists fitted in one frame.
 - :mod:`.message_log` — where messages get their id: the durable log, or memory.
 - :mod:`.audit` — the audit trail of moderation and administration.
+- :mod:`.administration` — server moderation and the staff's lists (the ``admin`` frames).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatapp.server.account_sanctions import AccountSanctions
+from chatapp.server.address_bans import AddressBans
 from chatapp.server.config import Config
 from chatapp.server.hub import Hub
+from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.limits import Limits
@@ -41,3 +45,10 @@ class Services:
     messaging: Messaging
     replay: Replay
     audit: AuditTrail
+    administration: Administration
+    address_bans: AddressBans
+    """Checked by the listener for every new connection."""
+    suspensions: AccountSanctions
+    """Checked at every sign-in (also kept by ``credentials``)."""
+    mutes: AccountSanctions
+    """Server-wide mutes, checked at every send (also kept by ``limits``)."""

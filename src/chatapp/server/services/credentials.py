@@ -6,7 +6,9 @@ argon2 verification. Failed logins are throttled per address and per account
 with escalating delays that decay with time (never a permanent lock); each
 attempt is counted before its hash, so a burst gets no more hashes than a
 sequence would. Tokens are 256 random bits; only their SHA-256 is stored, so a
-leaked database cannot resume anyone.
+leaked database cannot resume anyone. A suspended account is refused
+(``suspended``) only once its password or token has been checked: anyone else
+learns nothing about it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.protocol.limits import TOKEN_MAX
 from chatapp.protocol.rules import check_password, check_username, username_key
 from chatapp.server import activity
+from chatapp.server.account_sanctions import AccountSanctions, described, until_of
 from chatapp.server.config import Config
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.ratelimit import FailureThrottle, WindowCounter, address_key
@@ -41,9 +44,16 @@ def _rate_limited(retry_after: float) -> ProtocolError:
 
 class Credentials:
     def __init__(
-        self, config: Config, store: Store, hashing: PasswordHashing, clock: Callable[[], float] = monotonic
+        self,
+        config: Config,
+        store: Store,
+        hashing: PasswordHashing,
+        clock: Callable[[], float] = monotonic,
+        suspensions: AccountSanctions | None = None,
     ) -> None:
+        """``suspensions``: the suspensions in force (kept up to date by the administration)."""
         self._store = store
+        self._suspensions = suspensions if suspensions is not None else AccountSanctions()
         self._hashing = hashing
         self._clock = clock
         self._by_account = FailureThrottle(
@@ -97,6 +107,7 @@ class Credentials:
             activity.record("login_failed", user=username[:64], addr=address)
             raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong username or password")
         assert user is not None
+        self.check_not_suspended(user.id, address)
         if self._hashing.needs_rehash(user.password_hash):
             # Parameters were raised since this hash was made: upgrade it while we know the password.
             await self._store.set_password_hash(user.id, await self._hashing.hash(password))
@@ -152,6 +163,9 @@ class Credentials:
         if wait:
             raise _rate_limited(wait)
         found = await self._store.find_session(token_digest(token)) if len(token) <= TOKEN_MAX else None
+        if found is not None:
+            # A suspension revoked the token: its holder is told why, not just that it has ended.
+            self.check_not_suspended(found[1].id, address)
         if found is None or found[0].expires_at <= utc_now():
             # Not reserved: a token cannot be guessed, so a burst gains nothing; the count only
             # bounds what garbage costs (and a reconnect storm from one address is not held up).
@@ -160,3 +174,16 @@ class Credentials:
             raise ProtocolError(ErrorCode.INVALID_TOKEN, "that session has expired or ended; log in again")
         session, user = found
         return SignedIn(user.id, user.username, user.role, session.id, None)
+
+    def check_not_suspended(self, user_id: int, address: str) -> None:
+        """Refuse a sign-in of a suspended account (its credentials checked already): ``suspended``,
+        saying by whom, until when and why."""
+        suspension = self._suspensions.get(user_id, utc_now())
+        if suspension is None:
+            return
+        activity.record("suspended_refused", user=suspension.username, addr=address)
+        raise ProtocolError(
+            ErrorCode.SUSPENDED,
+            f"this account is {described(suspension, 'suspended')}",
+            until=until_of(suspension),
+        )

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chatapp.clock import monotonic
+from chatapp.clock import monotonic, utc_now
 from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.server.account_sanctions import AccountSanctions, described, until_of
 from chatapp.server.config import Config
+from chatapp.server.flood import FloodGuard
 from chatapp.server.ratelimit import TokenBucket, WindowCounter
 from chatapp.server.replay_budget import ReplayBudget
 from chatapp.server.session import Budgets, Session
@@ -24,9 +26,23 @@ ROOM_CREATION_WINDOW = 3600.0
 
 
 class Limits:
-    def __init__(self, config: Config, clock: Callable[[], float] = monotonic) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], float] = monotonic,
+        mutes: AccountSanctions | None = None,
+    ) -> None:
+        """``mutes``: the server-wide mutes in force (kept up to date by the administration)."""
         self._config = config
         self._clock = clock
+        self._mutes = mutes if mutes is not None else AccountSanctions()
+        self._flood = FloodGuard(
+            repeat_limit=config.repeat_limit,
+            repeat_window=config.repeat_window,
+            rate=config.resolved_account_send_rate,
+            burst=config.resolved_account_send_burst,
+            clock=clock,
+        )
         self._room_creations = WindowCounter(config.room_creations_per_hour, ROOM_CREATION_WINDOW)
         self._replay = ReplayBudget(config.replay_budget, clock)
 
@@ -41,8 +57,19 @@ class Limits:
     # -- per session -----------------------------------------------------------
 
     def check_send(self, session: Session) -> None:
-        """For a message to a room or a person."""
+        """For a message to a room or a person: the account is not muted server-wide (in memory),
+        and the connection's rate."""
+        if self._mutes:
+            mute = self._mutes.get(session.user_id, utc_now())
+            if mute is not None:
+                sentence = f"you are {described(mute, 'muted on this server')}"
+                raise ProtocolError(ErrorCode.MUTED, sentence, until=until_of(mute))
         self._take(session.budgets.send, "you are sending too fast; slow down")
+
+    def check_flood(self, session: Session, text: str) -> None:
+        """For a message's text, over every connection of the account: the same text again and again,
+        and the account's own rate (:mod:`chatapp.server.flood`)."""
+        self._flood.check(session.user_id, text)
 
     def check_status(self, session: Session) -> None:
         """For a join, leave, away/back or topic: each is announced to whole rooms."""

@@ -80,6 +80,7 @@ class Messaging:
         if to is not None:
             recipient = await find_user(self._store, to)
         recipient_id = recipient.id if recipient is not None else None
+        self._limits.check_flood(session, text)  # last: a message refused otherwise does not count
         draft = MessageDraft(
             sender_id=session.user_id,
             text=text,

@@ -162,6 +162,8 @@ class SignIn:
         """
         signed = opened.signed
         try:
+            # Suspended while the sign-in awaited the database: refused like any suspended sign-in.
+            self._credentials.check_not_suspended(signed.user_id, peer.address)
             self._look(signed.user_id, signed.session_id, takeover=takeover)
         except ProtocolError:
             # A new session dies with its token; a resumed one goes back to waiting for its client.

@@ -12,6 +12,8 @@ from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
 from .errors import SchemaOutOfDate, StoreError, UsernameTaken
 from .migrate import SchemaState, head_revision, schema_state, upgrade
 from .records import (
+    AccountSanctionRecord,
+    AddressBanRecord,
     AuditDraft,
     AuditRecord,
     MessageDraft,
@@ -22,6 +24,7 @@ from .records import (
     SignInRecord,
     StoredMessage,
     UserRecord,
+    UserSummaryRecord,
     stored_from_draft,
 )
 from .startup import DatabaseUnavailable
@@ -29,6 +32,8 @@ from .store import Store
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
+    "AccountSanctionRecord",
+    "AddressBanRecord",
     "AuditDraft",
     "AuditRecord",
     "Backend",
@@ -47,6 +52,7 @@ __all__ = [
     "StoreError",
     "StoredMessage",
     "UserRecord",
+    "UserSummaryRecord",
     "UsernameTaken",
     "WriteFailed",
     "WriterClosed",

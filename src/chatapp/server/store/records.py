@@ -178,3 +178,41 @@ class AuditRecord:
     room: str | None
     reason: str | None
     address: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSanctionRecord:
+    """A suspension (``kind`` "suspend") or a server-wide mute ("mute") of an account."""
+
+    user_id: int
+    username: str
+    kind: str
+    reason: str | None
+    actor: str | None
+    created_at: datetime
+    until: datetime | None
+    """None: until lifted."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBanRecord:
+    network: str
+    """Normalised CIDR form (``ipaddress.ip_network(..., strict=False)``): ``203.0.113.7/32``."""
+    reason: str | None
+    actor: str | None
+    created_at: datetime
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummaryRecord:
+    """An account as a list of users shows it."""
+
+    id: int
+    username: str
+    role: str
+    created_at: datetime
+    display_name: str | None
+    suspended: bool
+    suspended_until: datetime | None
+    """The end of a suspension in force (None with ``suspended``: until lifted)."""

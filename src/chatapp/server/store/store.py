@@ -6,7 +6,8 @@ database. Every datetime in and out is timezone-aware UTC; a naive datetime is
 refused (``ValueError`` wrapped in SQLAlchemy's ``StatementError``).
 
 The methods are written by subject (:mod:`.users`, :mod:`.sessions`,
-:mod:`.rooms`, :mod:`.messages`) and run on a :class:`~.backend.Backend`,
+:mod:`.rooms`, :mod:`.messages`, :mod:`.audit`, :mod:`.account_moderation`)
+and run on a :class:`~.backend.Backend`,
 which is where databases differ. Each method is one unit of work in its own
 transaction, so concurrent tasks may share a :class:`Store` freely. What
 signing in and out reads and writes is atomic per call too, but concurrent
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 
+from .account_moderation import AccountModeration
 from .audit import Audit
 from .backend import Backend
 from .engine import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_SYNCHRONOUS, create_engine, is_sqlite, sqlite_file
@@ -32,7 +34,7 @@ from .startup import OPEN_ERRORS, DatabaseUnavailable, describe_open_error
 from .users import Users
 
 
-class Store(Users, Sessions, Rooms, Messages, Audit):
+class Store(Users, Sessions, Rooms, Messages, Audit, AccountModeration):
     def __init__(self, backend: Backend) -> None:
         """Use :meth:`open`; this does not check the schema."""
         self._backend = backend

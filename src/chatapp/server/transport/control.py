@@ -115,9 +115,16 @@ class ControlConnection:
             else:
                 self.close(event.reason)
 
-    def close(self, reason: ByeReason, *, end_reason: str | None = None, revoke: bool = False) -> None:
+    def close(
+        self,
+        reason: ByeReason,
+        *,
+        end_reason: str | None = None,
+        revoke: bool = False,
+        message: str | None = None,
+    ) -> None:
         """Say goodbye and close (the console has no session row: nothing to end or revoke)."""
-        bye = self.protocol.close(reason)
+        bye = self.protocol.close(reason, message)
         if not bye:
             return
         outbox = self.peer.outbox

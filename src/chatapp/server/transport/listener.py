@@ -3,9 +3,11 @@
 Binding comes first and apart from serving (:meth:`TcpListener.bind`, then
 :meth:`TcpListener.serve`): a second server started on a busy port fails there,
 before it has touched the database. Refusals come before any work: a
-connection over a limit (:mod:`chatapp.server.capacity`), or one arriving while
-the server stops, gets a lone ``bye`` and is closed, with no connection object
-made; refusals are logged once per kind per interval. A failed ``accept()`` for
+connection from a banned address (:mod:`chatapp.server.address_bans`, in
+memory), one over a limit (:mod:`chatapp.server.capacity`), or one arriving
+while the server stops, gets a lone ``bye`` and is closed, with no connection
+object made and nothing read from it; refusals are logged once per kind per
+interval. A failed ``accept()`` for
 want of descriptors is handled by :mod:`chatapp.server.descriptors`.
 """
 
@@ -13,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 
 from chatapp import __version__
-from chatapp.clock import monotonic
+from chatapp.clock import monotonic, utc_now
 from chatapp.protocol import Bye, ByeReason, encode
 from chatapp.server import activity, descriptors
+from chatapp.server.address_bans import ban_message
 from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, connections_allowed
 from chatapp.server.config import Config
 from chatapp.server.services import Services
@@ -129,6 +133,11 @@ class TcpListener:
         if self._stopping:
             self._refuse(writer, ByeReason.SHUTDOWN, address)
             return
+        ban = self._services.address_bans.match(str(address[0]), utc_now())
+        if ban is not None:
+            bye = encode(Bye(reason=ByeReason.ADDRESS_BANNED.value, message=ban_message(ban)))
+            self._refuse(writer, ByeReason.ADDRESS_BANNED, address, bye)
+            return
         seat = self._capacity.take(str(address[0]))
         if isinstance(seat, Limit):
             self._refuse(writer, _REFUSALS[seat], address)
@@ -150,9 +159,15 @@ class TcpListener:
             del self._connections[connection]
             self._capacity.give_back(seat)
 
-    def _refuse(self, writer: asyncio.StreamWriter, reason: ByeReason, address: tuple[object, ...]) -> None:
+    def _refuse(
+        self,
+        writer: asyncio.StreamWriter,
+        reason: ByeReason,
+        address: tuple[object, ...],
+        bye: bytes | None = None,
+    ) -> None:
         assert self._capacity is not None
-        writer.write(_BYES[reason])
+        writer.write(bye or _BYES[reason])
         if writer.transport.get_write_buffer_size():
             writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
         else:
@@ -181,6 +196,18 @@ class TcpListener:
                 connections=self._capacity.held if self._capacity is not None else None,
                 suppressed=suppressed,
             )
+
+    def close_where(self, matches: Callable[[str], bool], reason: ByeReason, message: str | None) -> int:
+        """Close every connection whose client address ``matches`` (``bye`` with ``reason`` and
+        ``message``), signed in or not; how many. (A new address ban's existing connections.)"""
+        closing = [
+            connection
+            for connection in self._connections
+            if not connection.peer.closing and matches(connection.peer.address)
+        ]
+        for connection in closing:
+            connection.close(reason, end_reason=reason.name.lower(), revoke=False, message=message)
+        return len(closing)
 
     async def close(self, timeout: float) -> None:
         """Stop accepting, say goodbye to every client, and wait (at most ``timeout``) until their

@@ -108,9 +108,17 @@ class TcpConnection:
 
     # -- the Link the core uses -------------------------------------------------
 
-    def close(self, reason: ByeReason, *, end_reason: str | None = None, revoke: bool = False) -> None:
-        """Say goodbye and close. Safe to call more than once; the first reason wins."""
-        bye = self.protocol.close(reason)
+    def close(
+        self,
+        reason: ByeReason,
+        *,
+        end_reason: str | None = None,
+        revoke: bool = False,
+        message: str | None = None,
+    ) -> None:
+        """Say goodbye (with ``message``, if given) and close. Safe to call more than once; the
+        first reason wins."""
+        bye = self.protocol.close(reason, message)
         if not bye:
             return
         self._end_reason = end_reason or reason.name.lower()
