@@ -9,7 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.protocol import Bye, Join, Login, Ping, Pong, Presence, Quit, Send, UserInfo, Whois
+from chatapp.protocol import Bye, Join, Login, Ping, Pong, Presence, Quit, Send, SessionList, UserInfo, Whois
+from chatapp.protocol.moderation_frames import (
+    AddressBanList,
+    Admin,
+    AdminDone,
+    AuditPage,
+    ListAddressBans,
+    ListUsers,
+    ReadAudit,
+    UserList,
+    UserSessions,
+)
 from chatapp.server.app import ChatServer
 from chatapp.server.transport.control import ControlSocketError
 from tests.server.conftest import Dial, ServerFactory, fast_config
@@ -130,3 +141,40 @@ async def test_a_file_that_is_not_a_socket_is_left_alone_and_refused(
 async def test_none_turns_the_socket_off(start_server: ServerFactory, tmp_path: Path) -> None:
     await start_server(control_socket="none")
     assert not list(tmp_path.rglob("*.sock"))
+
+
+CONSOLE_QUESTIONS = [
+    (ListUsers(ref="u"), UserList),
+    (UserSessions(user="alice", ref="s"), SessionList),
+    (ListAddressBans(ref="b"), AddressBanList),
+    (ReadAudit(ref="a"), AuditPage),
+    (Admin(action="promote", user="alice", role="moderator", ref="p"), AdminDone),
+]
+
+
+async def test_the_consoles_frames_are_forbidden_to_a_user_and_answered_on_the_socket(
+    start_server: ServerFactory, dial: Dial, control_path: Path
+) -> None:
+    server = await start_server(control_socket=str(control_path))
+    alice = await dial(server)
+    await alice.register("alice")
+    for question, _ in CONSOLE_QUESTIONS:
+        await alice.send(question)
+        refused = await alice.expect_error("forbidden", skip=(Presence,))
+        assert refused.ref == question.ref
+    console = await WireClient.connect_console(str(control_path))
+    try:
+        for question, answer in CONSOLE_QUESTIONS:
+            await console.send(question)
+            got = await console.recv()
+            assert isinstance(got, answer) and got.ref == question.ref, got
+        # The promotion took effect on alice's live session: the lists are hers now.
+        await alice.send(ListUsers(ref="again"))
+        assert [u.username for u in (await alice.expect(UserList, skip=(Presence,))).users] == ["alice"]
+        # and the audit log has the console's action, from the local address.
+        await console.send(ReadAudit(limit=1, ref="last"))
+        (event,) = (await console.expect(AuditPage)).events
+        said = (event.actor, event.action, event.target, event.address)
+        assert said == ("console", "promote", "alice", "local")
+    finally:
+        await console.close()
