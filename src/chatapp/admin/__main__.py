@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 refused (the server's sentence is printed) or failed
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ PROG = "chatapp-admin"
 
 def main(argv: Sequence[str] | None = None) -> int:
     command = parse_command(argv)
+    _log_warnings_as_lines()
     try:
         return asyncio.run(run(command))
     except KeyboardInterrupt:
@@ -65,6 +67,21 @@ _NEEDS_SERVER = {"reload-filters": " (a server reads its filter file when it sta
 
 def _say(line: str) -> None:
     print(f"{PROG}: {line}", file=sys.stderr)
+
+
+class _OneLine(logging.Formatter):
+    """A log record as one line: the parts used offline (the store, the audit trail) may log a
+    failure with its traceback, which the operator of this tool is not shown."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " ".join(record.getMessage().split())
+
+
+def _log_warnings_as_lines() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    handler.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(handler)
 
 
 if __name__ == "__main__":

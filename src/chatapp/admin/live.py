@@ -42,7 +42,8 @@ async def ask(path: Path, frame: ClientFrame, timeout: float = ANSWER_TIMEOUT) -
         if error.errno in (errno.ENOENT, errno.ECONNREFUSED):
             raise NoServer(str(error)) from None
         hint = " (run chatapp-admin as the server's own user)" if error.errno == errno.EACCES else ""
-        raise LiveFailure(f"cannot connect to the control socket {path}: {error.strerror}{hint}") from None
+        why = error.strerror or str(error)
+        raise LiveFailure(f"cannot connect to the control socket {path}: {why}{hint}") from None
     frames = _Frames(reader)
     try:
         async with asyncio.timeout(timeout):
