@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from chatapp.protocol import (
     AuthOk,
+    Bye,
     ByeReason,
+    Error,
     ErrorCode,
     Join,
     Login,
@@ -238,3 +240,20 @@ def test_however_the_bytes_are_cut_the_server_takes_the_same_frames(
         position, index = position + size, index + 1
         taken.extend(events(srv))
     assert taken == [FrameReceived(frame) for frame in frames]  # type: ignore[arg-type]
+
+
+def test_a_goodbye_may_carry_a_sentence_and_a_refusal_when_it_ends() -> None:
+    srv, cli = greeted()
+    data, close = srv.refuse(
+        ProtocolError(ErrorCode.SUSPENDED, "this account is suspended", until="2026-12-05T13:00:00.000Z"), 4
+    )
+    assert close is None
+    (refused,) = cli.receive_data(data)
+    assert isinstance(refused, ServerFrameReceived)
+    assert refused.frame == Error(
+        code="suspended", message="this account is suspended", ref=4, until="2026-12-05T13:00:00.000Z"
+    )
+    (goodbye,) = cli.receive_data(srv.close(ByeReason.SUSPENDED, "suspended by alice until lifted: spam"))
+    assert isinstance(goodbye, ServerFrameReceived)
+    assert goodbye.frame == Bye(reason="account suspended", message="suspended by alice until lifted: spam")
+    assert cli.bye_reason == "account suspended"

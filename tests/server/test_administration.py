@@ -3,6 +3,8 @@ resets, and who may do which to whom (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from chatapp.protocol import (
     Bye,
     Login,
@@ -198,3 +200,57 @@ async def test_a_password_reset_is_shown_once_and_ends_every_session(
     page = await alice.expect(AuditPage, skip=SKIP)
     assert page.events[0].action == "reset_password" and page.events[0].target == "bob"
     assert all(done.password not in str(event) for event in page.events)
+
+
+async def test_every_admin_action_is_forbidden_to_an_ordinary_user_whoever_it_names(
+    start_server: ServerFactory, dial: Dial
+) -> None:
+    server = await start_server()
+    await member(server, dial, "alice", "admin")
+    carol = await member(server, dial, "carol")
+    asks: list[dict[str, object]] = [
+        {"action": "suspend"},
+        {"action": "unsuspend"},
+        {"action": "mute"},
+        {"action": "unmute"},
+        {"action": "disconnect"},
+        {"action": "promote", "role": "admin"},
+        {"action": "reset_password"},
+    ]
+    for ask in asks:
+        known = await refused(carol, "forbidden", user="alice", **ask)
+        assert known == await refused(carol, "forbidden", user="nobody-at-all", **ask), ask
+    await refused(carol, "forbidden", action="promote", user="carol", role="admin")
+    for action in ("ban_address", "unban_address"):
+        await refused(carol, "forbidden", action=action, address="192.0.2.1")
+    await refused(carol, "forbidden", action="reload_filters")
+    for frame in (UserSessions(user="alice", ref="x"), ReadAudit(ref="x"), ListUsers(ref="x")):
+        await carol.send(frame)
+        await carol.expect_error("forbidden", skip=NOISE)
+
+
+async def test_disconnecting_a_user_ends_all_of_their_sessions(
+    start_server: ServerFactory, dial: Dial
+) -> None:
+    server = await start_server()
+    mod = await member(server, dial, "mod", "moderator")
+    bob = await member(server, dial, "bob")
+    old_token = bob.last_token
+    await bob.close()
+    for _ in range(500):  # until the server has seen bob go (only one session of an account is online)
+        if server.hub.online_count == 1:
+            break
+        await asyncio.sleep(0.01)
+    again = await dial(server)
+    await again.login("bob")  # a second session; the first is resumable still
+
+    done = await admin(mod, action="disconnect", user="bob")
+    assert isinstance(done, AdminDone) and done.count == 2
+    bye = await again.expect(Bye, timeout=1.0, skip=SKIP)
+    assert bye.reason == "disconnected by a moderator"
+    for token in (old_token, again.last_token):
+        client = await dial(server)
+        await client.send(Resume(token=token, ref=1))
+        await client.expect_error("invalid_token")
+    await mod.send(UserSessions(user="bob", ref="s"))
+    assert (await mod.expect(SessionList, skip=NOISE)).sessions == []

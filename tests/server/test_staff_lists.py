@@ -82,3 +82,17 @@ async def test_reload_filters_without_a_filter_is_refused_clearly(
     mod = await member(server, dial, "mod", "moderator")
     assert "no message filters" in await refused(alice, "unknown_type", action="reload_filters")
     await refused(mod, "forbidden", action="reload_filters")
+
+
+async def test_pages_fit_in_a_small_frame_and_say_there_is_more(
+    start_server: ServerFactory, dial: Dial
+) -> None:
+    server = await start_server(max_frame=1024)
+    alice = await member(server, dial, "alice", "admin")
+    for i in range(6):
+        await admin(alice, action="ban_address", address=f"192.0.2.{i}", reason="r" * 250)
+    await alice.send(ReadAudit(limit=100, ref="a"))
+    page = await alice.expect(AuditPage, skip=NOISE)
+    assert 1 <= len(page.events) < 7 and page.has_more and alice.last_size <= 1024
+    listed = await users(alice, limit=100)
+    assert listed.users and alice.last_size <= 1024

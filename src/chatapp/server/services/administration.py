@@ -26,6 +26,7 @@ refused as not supported.
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from chatapp.clock import utc_now
@@ -44,6 +45,8 @@ from chatapp.server.services.staff_lists import StaffLists
 from chatapp.server.store import AccountSanctionRecord, Store, UserRecord
 
 __all__ = ["Actor", "Administration", "FilterReloader", "Live"]
+
+log = logging.getLogger("chatapp.administration")
 
 RESET_PASSWORD_BYTES = 15
 """A reset password is this many random bytes, 20 characters of URL-safe base64 (120 bits)."""
@@ -262,6 +265,7 @@ class Administration(StaffLists):
         try:
             rules = self._filters.reload()
         except Exception as error:  # the filter's errors are sentences about the file
+            log.warning("the filters were not reloaded: %s", error)
             raise ProtocolError(ErrorCode.BAD_FRAME, f"the filters were not reloaded: {error}") from None
         await self._record(actor, Action.RELOAD_FILTERS, None, f"{rules} rules")
         return AdminDone(action="reload_filters", count=rules, ref=ref)
@@ -275,7 +279,6 @@ class Administration(StaffLists):
         target = await find_user(self._store, user)
         check(action, actor.roles, target=roles_of(target.role), self_target=target.id == actor.user_id)
         return target
-
 
 
 def _required(value: str | None, field: str, action: str) -> str:

@@ -73,7 +73,9 @@ class StaffLists:
             )
             for record in records
         ]
-        return UserList(users=users, has_more=more, ref=ref)
+        # A page is cut short (and says there is more) where a small --max-frame would not hold it.
+        users, cut = fit(users, _encoded_size, reply_budget(self._config.max_frame, ref), keep_newest=False)
+        return UserList(users=users, has_more=more or cut, ref=ref)
 
     async def user_sessions(self, actor: Actor, user: str, *, ref: Ref = None) -> SessionList:
         """The user's sessions that can still be used, with the addresses they were used from."""
@@ -119,7 +121,9 @@ class StaffLists:
         """A page of the audit log, newest first, older than event ``before``."""
         check(Action.READ_AUDIT, actor.roles)
         records, more = await self._store.audit_page(before=before, limit=page_limit(limit))
-        return AuditPage(events=[audit_entry(record) for record in records], has_more=more, ref=ref)
+        events = [audit_entry(record) for record in records]
+        events, cut = fit(events, _encoded_size, reply_budget(self._config.max_frame, ref), keep_newest=False)
+        return AuditPage(events=events, has_more=more or cut, ref=ref)
 
 
 def _encoded_size(item: msgspec.Struct) -> int:

@@ -133,7 +133,8 @@ class TcpListener:
         if self._stopping:
             self._refuse(writer, ByeReason.SHUTDOWN, address)
             return
-        ban = self._services.address_bans.match(str(address[0]), utc_now())
+        bans = self._services.address_bans
+        ban = bans.match(str(address[0]), utc_now()) if bans else None
         if ban is not None:
             bye = encode(Bye(reason=ByeReason.ADDRESS_BANNED.value, message=ban_message(ban)))
             self._refuse(writer, ByeReason.ADDRESS_BANNED, address, bye)
