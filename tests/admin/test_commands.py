@@ -77,6 +77,10 @@ def test_any_text_is_a_duration_or_a_value_error(text: str) -> None:
         ),
         (["suspend", "mallory"], Admin(action="suspend", user="mallory", ref=REF)),
         (["unsuspend", "mallory"], Admin(action="unsuspend", user="mallory", ref=REF)),
+        (["mute", "mallory", "--for", "10m"], Admin(action="mute", user="mallory", duration=600, ref=REF)),
+        (["unmute", "mallory"], Admin(action="unmute", user="mallory", ref=REF)),
+        (["disconnect", "bob"], Admin(action="disconnect", user="bob", ref=REF)),
+        (["disconnect", "bob", "--session", "7"], Admin(action="disconnect", user="bob", session=7, ref=REF)),
         (
             ["ban-address", "203.0.113.0/24", "--for", "7d", "--reason", "flood"],
             Admin(action="ban_address", address="203.0.113.0/24", duration=604800, reason="flood", ref=REF),
@@ -131,6 +135,7 @@ def test_options_come_from_flags_before_or_after_the_subcommand_then_the_environ
         (["promote", "x", "--role", "god"], "invalid choice"),
         (["users", "--limit", "1000"], "a page is 1 to 100"),
         (["audit", "--before", "zero"], "an event id"),
+        (["disconnect", "bob", "--session", "-3"], "a session id"),
         (["frobnicate"], "invalid choice"),
         ([], "required"),
     ],
@@ -150,6 +155,9 @@ SUBCOMMANDS = [
     "demote",
     "suspend",
     "unsuspend",
+    "mute",
+    "unmute",
+    "disconnect",
     "ban-address",
     "unban-address",
     "address-bans",
@@ -179,5 +187,5 @@ def test_each_subcommand_has_its_help(name: str, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert out.startswith(f"usage: chatapp-admin {name}")
     assert "--database-url" in out and "--control-socket" in out
-    if name in ("suspend", "ban-address"):
+    if name in ("suspend", "mute", "ban-address"):
         assert "--for DURATION" in out and "--reason TEXT" in out

@@ -56,6 +56,16 @@ def test_each_admin_action_is_one_sentence() -> None:
     ]
     not_suspended = AdminDone(action="unsuspend", user="mallory", count=0)
     assert said(unsuspend, not_suspended) == ["mallory was not suspended"]
+    mute = Admin(action="mute", user="mallory")
+    assert said(mute, AdminDone(action="mute", user="mallory", until=AT)) == [
+        "mallory is muted server-wide until 2026-12-05 00:06:01 UTC"
+    ]
+    unmute = Admin(action="unmute", user="mallory")
+    lifted = AdminDone(action="unmute", user="mallory", count=1)
+    assert said(unmute, lifted) == ["mallory's server-wide mute is lifted"]
+    assert said(unmute, AdminDone(action="unmute", user="mallory", count=0)) == ["mallory was not muted"]
+    disconnect = Admin(action="disconnect", user="bob")
+    assert said(disconnect, AdminDone(action="disconnect", user="bob", count=2)) == ["bob: 2 sessions ended"]
     ban = Admin(action="ban_address", address="203.0.113.7/24")
     assert said(ban, AdminDone(action="ban_address", address="203.0.113.0/24", count=0)) == [
         "203.0.113.0/24 is banned until lifted; 0 connections closed"

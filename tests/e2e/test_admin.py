@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.protocol import AuthOk, Bye, Error, Login, Presence
+from chatapp.protocol import AuthOk, Bye, Error, Login, Message, Presence, Send
 from chatapp.protocol.moderation_frames import ListUsers, UserList
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD, WireClient
@@ -124,6 +124,25 @@ async def test_suspend_disconnects_the_live_session_within_a_second(server: Serv
     await back.close()
 
 
+async def test_mute_and_disconnect_act_on_the_live_session(server: ServerProcess) -> None:
+    bob = await signed_in(server, "bob")
+    try:
+        assert admin(server, "mute", "bob", "--reason", "calm down").stdout == (
+            "bob is muted server-wide until lifted\n"
+        )
+        await bob.send(Send(room="general", text="can you hear me", ref=1))
+        assert (await bob.expect_error("muted", skip=(Presence,))).ref == 1
+        assert admin(server, "unmute", "bob").stdout == "bob's server-wide mute is lifted\n"
+        await bob.send(Send(room="general", text="and now", ref=2))
+        assert (await bob.expect(Message, skip=(Presence,))).text == "and now"
+        assert admin(server, "disconnect", "bob").stdout == "bob: 1 session ended\n"
+        assert (await bob.expect(Bye, timeout=1.0, skip=(Presence, Message))).reason == (
+            "disconnected by a moderator"
+        )
+    finally:
+        await bob.close()
+
+
 async def test_the_lists_and_a_refusal_against_a_running_server(server: ServerProcess) -> None:
     bob = await signed_in(server, "bob")
     await bob.close()
@@ -187,6 +206,10 @@ async def test_every_change_without_a_server_is_made_in_the_database(stopped: Se
     assert admin(server, "suspend", "mallory", "--reason", "spam").stdout == (
         "mallory is suspended until lifted; 1 session ended\n"
     )
+    muted = admin(server, "mute", "alice", "--for", "1h")
+    assert muted.stdout.startswith("alice is muted server-wide until 20")
+    assert admin(server, "unmute", "alice").stdout == "alice's server-wide mute is lifted\n"
+    assert admin(server, "disconnect", "alice").stdout == "alice: 1 session ended\n"  # her resumable one
     assert admin(server, "ban-address", "198.51.100.0/24", "--for", "7d").returncode == 0
     assert admin(server, "ban-address", "2001:db8::/32").returncode == 0
     assert admin(server, "unban-address", "2001:db8::/32").stdout == "the ban of 2001:db8::/32 is lifted\n"

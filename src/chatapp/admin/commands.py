@@ -56,14 +56,19 @@ def _page_size(text: str) -> int:
     return value
 
 
-def _event_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"an event id is a whole number from 1, not {text!r}")
-    return value
+def _an_id(what: str) -> Callable[[str], int]:
+    """The argparse type of an id (of an audit event, of a session): a whole number from 1."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{what} is a whole number from 1, not {text!r}")
+        return value
+
+    return parse
 
 
 Build = Callable[[argparse.Namespace], ClientFrame]
@@ -145,6 +150,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unsuspend.add_argument("name", help="the username")
 
+    mute = command(
+        "mute",
+        "mute an account server-wide: it can read, but its messages are refused everywhere",
+        lambda a: Admin(action="mute", user=a.name, duration=a.duration, reason=a.reason, ref=REF),
+    )
+    mute.add_argument("name", help="the username")
+    reason_and_duration(mute, "mute")
+
+    unmute = command(
+        "unmute", "lift an account's server-wide mute", lambda a: Admin(action="unmute", user=a.name, ref=REF)
+    )
+    unmute.add_argument("name", help="the username")
+
+    disconnect = command(
+        "disconnect",
+        "end a user's sessions (or one of them): its connection is closed and its token no longer resumes",
+        lambda a: Admin(action="disconnect", user=a.name, session=a.session, ref=REF),
+    )
+    disconnect.add_argument("name", help="the username")
+    disconnect.add_argument(
+        "--session",
+        type=_an_id("a session id"),
+        metavar="ID",
+        help="only this session (an id that 'sessions' lists)",
+    )
+
     ban = command(
         "ban-address",
         "ban an IP address or CIDR range: its connections are closed and new ones refused",
@@ -198,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_page_size, metavar="N", help=f"at most N events (1 to {ADMIN_PAGE_MAX}; default 50)"
     )
     audit.add_argument(
-        "--before", type=_event_id, metavar="ID", help="the next page: events older than event ID"
+        "--before", type=_an_id("an event id"), metavar="ID", help="the next page: events older than event ID"
     )
 
     command(

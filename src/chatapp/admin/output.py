@@ -87,6 +87,12 @@ def _done(request: Admin, done: AdminDone) -> list[str]:
         ]
     if action == "unsuspend":
         return [f"{user}'s suspension is lifted" if done.count else f"{user} was not suspended"]
+    if action == "mute":
+        return [f"{user} is muted server-wide {_until(done.until)}"]
+    if action == "unmute":
+        return [f"{user}'s server-wide mute is lifted" if done.count else f"{user} was not muted"]
+    if action == "disconnect":
+        return [f"{user}: {_count(done.count, 'session', 'sessions')} ended"]
     if action == "ban_address":
         return [
             f"{address} is banned {_until(done.until)}; "
