@@ -26,6 +26,7 @@ refused as not supported.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -263,10 +264,13 @@ class Administration(StaffLists):
         if self._filters is None:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "this server has no message filters to reload")
         try:
-            rules = self._filters.reload()
+            # Reading and compiling a file is blocking work: off the event loop.
+            rules = await asyncio.get_running_loop().run_in_executor(None, self._filters.reload)
         except Exception as error:  # the filter's errors are sentences about the file
+            # The server's file is at fault, not the request: server_error, which (unlike bad_frame)
+            # does not count towards closing the connection of an admin who tries again.
             log.warning("the filters were not reloaded: %s", error)
-            raise ProtocolError(ErrorCode.BAD_FRAME, f"the filters were not reloaded: {error}") from None
+            raise ProtocolError(ErrorCode.SERVER_ERROR, f"the filters were not reloaded: {error}") from None
         await self._record(actor, Action.RELOAD_FILTERS, None, f"{rules} rules")
         return AdminDone(action="reload_filters", count=rules, ref=ref)
 
