@@ -93,9 +93,10 @@ def test_any_other_failure_is_one_line_and_a_traceback_only_at_debug(
 
 @pytest.mark.empty_database
 def test_two_servers_started_at_once_on_an_empty_database_both_serve(
-    server_factory: type[ServerProcess], database: ScratchDatabase
+    server_factory: type[ServerProcess], database: ScratchDatabase, tmp_path: Path
 ) -> None:
-    servers = [server_factory(database), server_factory(database)]
+    # Each its own control socket: by default both would want the one beside the database.
+    servers = [server_factory(database, "--control-socket", str(tmp_path / f"{n}.sock")) for n in (1, 2)]
     errors: list[BaseException] = []
 
     def start(server: ServerProcess) -> None:

@@ -267,6 +267,17 @@ def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
         with sqlite3.connect(tmp_path / "fresh.db") as db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"users", "sessions", "alembic_version"} <= tables
+        # chatapp-admin is installed too, and finds the server's control socket from the database.
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        pinged = subprocess.run(
+            [venv / "bin" / "chatapp-admin", "--database-url", database_url, "ping"],
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert (pinged.returncode, pinged.stdout) == (0, "the server answers\n"), pinged.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0

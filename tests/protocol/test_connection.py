@@ -65,6 +65,22 @@ def test_the_welcome_opens_both_halves() -> None:
     assert cli.welcome_frame == WELCOME
 
 
+def test_a_connection_the_transport_vouches_for_starts_signed_in_on_both_halves() -> None:
+    """The control socket: no sign-in, the welcome opens a signed-in connection, and a frame that
+    signs in is refused as it is for any signed-in client."""
+    srv, cli = server(), ClientProtocol(authenticated=True)
+    (event,) = cli.receive_data(srv.welcome(WELCOME, authenticated=True))
+    assert isinstance(event, ServerFrameReceived) and event.frame == WELCOME
+    assert srv.state is cli.state is State.AUTHENTICATED
+    srv.receive_data(cli.send(Join(room="general", ref=1)))
+    assert events(srv) == [FrameReceived(Join(room="general", ref=1))]
+    with pytest.raises(LocalProtocolError):
+        cli.send(Login(username="alice", password="secret pass"))
+    srv.receive_data(encode(Login(username="alice", password="secret pass", ref=2)))
+    (refused,) = events(srv)
+    assert isinstance(refused, FrameRefused) and refused.error.code is ErrorCode.ALREADY_AUTHENTICATED
+
+
 def test_a_sign_in_and_what_follows_it_in_the_same_packet_are_judged_in_turn() -> None:
     """``login`` then ``send`` in one packet: the send is allowed, because by the time it is taken
     the login was handled and the connection signed in."""

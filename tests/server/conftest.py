@@ -34,6 +34,9 @@ def fast_config(database_url: str, **overrides: Any) -> Config:
         shutdown_timeout=2.0,
         close_grace=0.5,
         min_password_score=0,  # test passwords are short; the default (3) is tested on its own
+        # No control socket unless a test asks for one: on PostgreSQL the default would be the
+        # user's data directory, shared by every server on the machine.
+        control_socket="none",
     )
     return dataclasses.replace(base, **overrides)
 

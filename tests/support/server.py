@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -50,6 +52,9 @@ class ServerProcess:
         """``database``: an SQLite file, or a test's database on either backend (its ``url`` is
         used). ``fd_limit``: start the server with this many file descriptors at most (soft and hard)."""
         self.database = database
+        self._own_directory: Path | None = None
+        self.control_socket = self._control_socket(args)
+        """Where the server's control socket is (chatapp-admin's), None if it has none."""
         self.args = args
         self.env = env
         self.fd_limit = fd_limit
@@ -59,6 +64,19 @@ class ServerProcess:
         self._log = bytearray()
         self._log_lock = threading.Lock()
         self._reader: threading.Thread | None = None
+
+    def _control_socket(self, args: tuple[str, ...]) -> Path | None:
+        """The control socket the server will make: as given, or its default beside an SQLite file;
+        on PostgreSQL a directory of the test's own, not the user's data directory (the default,
+        which every server on the machine would share)."""
+        if "--control-socket" in args:
+            given = args[args.index("--control-socket") + 1]
+            return None if given == "none" else Path(given)
+        sqlite = self.database if isinstance(self.database, Path) else self.database.path
+        if sqlite is not None:
+            return sqlite.parent / "control.sock"
+        self._own_directory = Path(tempfile.mkdtemp(prefix="chatapp-control-"))
+        return self._own_directory / "control.sock"
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         """Rows of a query on the server's database, whichever backend (see ScratchDatabase.rows)."""
@@ -86,6 +104,7 @@ class ServerProcess:
                 "--database-url",
                 self.url,
                 *FAST_ARGS,
+                *self._control_args(),
                 *self.args,
             ],
             stdin=subprocess.DEVNULL,
@@ -122,6 +141,11 @@ class ServerProcess:
                 self._reader.join(timeout)
             return self.proc.returncode
         raise AssertionError(f"the server started:\n{self.log}")
+
+    def _control_args(self) -> tuple[str, ...]:
+        if self._own_directory is None:
+            return ()
+        return ("--control-socket", str(self.control_socket))
 
     def _limit_descriptors(self) -> None:
         assert self.fd_limit is not None
@@ -168,3 +192,5 @@ class ServerProcess:
             self.kill()
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
+        if self._own_directory is not None:
+            shutil.rmtree(self._own_directory, ignore_errors=True)

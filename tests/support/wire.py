@@ -60,6 +60,16 @@ class WireClient:
             client.welcome = await client.expect(Welcome)
         return client
 
+    @classmethod
+    async def connect_console(cls, path: str) -> WireClient:
+        """Open the server's control socket: the connection is signed in as the console from its
+        ``welcome`` on."""
+        reader, writer = await asyncio.open_unix_connection(path, limit=1 << 20)
+        client = cls(reader, writer)
+        client.protocol = ClientProtocol(strict=False, authenticated=True)
+        client.welcome = await client.expect(Welcome)
+        return client
+
     def next_ref(self) -> int:
         return next(self._refs)
 

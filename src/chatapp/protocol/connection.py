@@ -88,10 +88,15 @@ class ServerProtocol:
     def state(self) -> State:
         return self._state
 
-    def welcome(self, frame: Welcome) -> bytes:
-        """The first frame of every connection; from now on the client may sign in."""
+    def welcome(self, frame: Welcome, *, authenticated: bool = False) -> bytes:
+        """The first frame of every connection; from now on the client may sign in.
+
+        ``authenticated``: the transport vouches for who the client is already (the server's own
+        control socket, which only its operating-system user can open): the connection starts
+        signed in, with no ``auth_ok``, and the frames that sign in are refused.
+        """
         data = self.send(frame)
-        self._state = State.GREETED
+        self._state = State.AUTHENTICATED if authenticated else State.GREETED
         return data
 
     def signed_in(self, frame: AuthOk) -> bytes:
@@ -199,12 +204,17 @@ class ClientProtocol:
     checks how the server refuses); the state is still followed.
     """
 
-    __slots__ = ("_splitter", "_state", "_strict", "welcome_frame", "bye_reason")
+    __slots__ = ("_splitter", "_state", "_strict", "_authenticated", "welcome_frame", "bye_reason")
 
-    def __init__(self, *, max_line: int = CLIENT_LINE_MAX, strict: bool = True) -> None:
+    def __init__(
+        self, *, max_line: int = CLIENT_LINE_MAX, strict: bool = True, authenticated: bool = False
+    ) -> None:
+        """``authenticated``: the connection is signed in from the ``welcome`` on (the server's
+        control socket: see :meth:`ServerProtocol.welcome`)."""
         self._splitter = LineSplitter(max_line)
         self._state = State.OPENING
         self._strict = strict
+        self._authenticated = authenticated
         self.welcome_frame: Welcome | None = None
         self.bye_reason: str | None = None
 
@@ -247,7 +257,7 @@ class ClientProtocol:
     def _follow(self, frame: ServerFrame) -> None:
         if isinstance(frame, Welcome):
             self.welcome_frame = frame
-            self._state = State.GREETED
+            self._state = State.AUTHENTICATED if self._authenticated else State.GREETED
         elif isinstance(frame, AuthOk):
             self._state = State.AUTHENTICATED
         elif isinstance(frame, Bye):

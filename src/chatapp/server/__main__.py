@@ -12,6 +12,7 @@ from chatapp.server.app import serve
 from chatapp.server.config import Config, load_config
 from chatapp.server.filters import FilterFileError
 from chatapp.server.store import SchemaOutOfDate, StoreError
+from chatapp.server.transport.control import ControlSocketError
 
 log = logging.getLogger("chatapp.server")
 
@@ -78,7 +79,7 @@ def _run(config: Config) -> int:
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    if isinstance(exc, StoreError | OSError) and text:
+    if isinstance(exc, StoreError | OSError | ControlSocketError) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

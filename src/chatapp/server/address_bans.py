@@ -37,7 +37,7 @@ def parse_network(text: str) -> Network:
         raise ProtocolError(
             ErrorCode.INVALID_ADDRESS,
             # Cut after the escaping: a text of controls escapes to four times its length.
-            f"{repr(text)[:ADDRESS_MAX]} is not an IPv4 or IPv6 address or CIDR range (such as 203.0.113.0/24)",
+            f"{repr(text)[:ADDRESS_MAX]} is not an IPv4 or IPv6 address or CIDR range (like 203.0.113.0/24)",
         ) from None
     if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
         mapped = network.network_address.ipv4_mapped

@@ -38,6 +38,7 @@ from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import MessageWriter, Store
+from chatapp.server.transport.control import ControlListener
 from chatapp.server.transport.delivery import Delivery
 from chatapp.server.transport.listener import TcpListener
 
@@ -52,6 +53,8 @@ class ChatServer:
         self._writer: MessageWriter | None = None
         self._retention: asyncio.Task[None] | None = None
         self._listener = TcpListener(config)
+        control_path = config.resolved_control_socket
+        self._control = ControlListener(config, control_path) if control_path is not None else None
         self._hub: LocalHub | None = None
         self._administration: Administration | None = None
         self.filters = ContentFilter(Path(config.filter_file) if config.filter_file else None)
@@ -80,6 +83,9 @@ class ChatServer:
         # The address first: a second server on a busy port fails here, before it has touched
         # the database (ending the first one's sessions as crashed, say).
         await self._listener.bind()
+        if self._control is not None:
+            # Likewise the control socket: a second server on the same one fails before the database.
+            await self._control.bind()
         self._store = await Store.open(
             config.resolved_database_url,
             migrate=config.migrate,
@@ -116,6 +122,8 @@ class ChatServer:
             self._retention = asyncio.create_task(prune_forever(self._store, config.history_days))
         services = self._services(self._store, self._hashing, messages, await _sanctions(self._store))
         await self._listener.serve(services)
+        if self._control is not None:
+            await self._control.serve(services)
 
     def _services(
         self, store: Store, hashing: PasswordHashing, messages: MessageLog, sanctions: _Sanctions
@@ -170,6 +178,8 @@ class ChatServer:
         """Stop accepting, say goodbye to everyone, end their sessions, close the store."""
         if self._listener.serving:
             activity.record("shutdown", connections=self._listener.connections)
+        if self._control is not None:
+            await self._control.close(self.config.shutdown_timeout)
         await self._listener.close(self.config.shutdown_timeout)
         if self._retention is not None:
             self._retention.cancel()

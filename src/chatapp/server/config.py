@@ -22,13 +22,14 @@ from chatapp import __version__
 from chatapp.protocol.limits import MAX_FRAME_BYTES, MAX_TEXT_CHARS
 from chatapp.server import descriptors
 from chatapp.server.capacity import HEADROOM, connections_allowed
+from chatapp.server.store.engine import is_sqlite, sqlite_file
 
 ENV_PREFIX = "CHATAPP_"
 
 
 def default_database_url() -> str:
     """An SQLite file in the user's data directory (created on demand)."""
-    path = Path(platformdirs.user_data_dir("chatapp", appauthor=False)) / "chatapp.db"
+    path = Path(_data_directory()) / "chatapp.db"
     return f"sqlite+aiosqlite:///{path}"
 
 
@@ -36,6 +37,33 @@ def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     """The database URL the server would use, for tools such as alembic's env.py."""
     env = os.environ if environ is None else environ
     return env.get(ENV_PREFIX + "DATABASE_URL") or default_database_url()
+
+
+CONTROL_SOCKET_NAME = "control.sock"
+CONTROL_SOCKET_OFF = "none"
+"""The ``--control-socket`` value that turns the control socket off."""
+
+
+def control_socket_path(setting: str, database_url: str) -> Path | None:
+    """Where the control socket of ``chatapp-admin`` is (None: turned off).
+
+    ``setting`` is ``--control-socket`` as given ("" for the default): the
+    default is ``control.sock`` in the directory of the SQLite database file,
+    so that each database has its own; for PostgreSQL (or an SQLite database
+    in memory) it is in the user's data directory, where the default database
+    would be. The server and chatapp-admin both call this, so that they agree.
+    """
+    if setting == CONTROL_SOCKET_OFF:
+        return None
+    if setting:
+        return Path(setting).absolute()
+    database = sqlite_file(database_url) if is_sqlite(database_url) else None
+    directory = database.absolute().parent if database is not None else Path(_data_directory())
+    return directory / CONTROL_SOCKET_NAME
+
+
+def _data_directory() -> str:
+    return platformdirs.user_data_dir("chatapp", appauthor=False)
 
 
 def _setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:
@@ -56,6 +84,12 @@ class Config:
         "reject",
         "what a second login of a signed-in account does: 'reject' it, or 'replace' the first session",
         choices=("reject", "replace"),
+    )
+    control_socket: str = _setting(
+        "",
+        "Unix socket chatapp-admin uses to act on this running server, made with mode 0600 "
+        f"('{CONTROL_SOCKET_OFF}' turns it off) (default: {CONTROL_SOCKET_NAME} beside the SQLite "
+        "database file; for PostgreSQL, in the user data dir)",
     )
     migrate: bool = _setting(
         True, "bring the database schema up to date at start (--no-migrate refuses instead)"
@@ -166,6 +200,10 @@ class Config:
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
+
+    @property
+    def resolved_control_socket(self) -> Path | None:
+        return control_socket_path(self.control_socket, self.resolved_database_url)
 
     @property
     def resolved_account_send_rate(self) -> float:
