@@ -33,7 +33,7 @@ import secrets
 from chatapp.clock import utc_now
 from chatapp.protocol import ByeReason, ErrorCode, ProtocolError
 from chatapp.protocol.frame_base import Ref
-from chatapp.protocol.moderation_frames import Admin, AdminDone
+from chatapp.protocol.moderation_frames import Admin, AdminDone, ServerAction
 from chatapp.server.account_sanctions import described
 from chatapp.server.address_bans import ban_message, normalise
 from chatapp.server.config import Config
@@ -132,12 +132,7 @@ class Administration(StaffLists):
 
     async def unsuspend(self, actor: Actor, user: str, *, ref: Ref = None) -> AdminDone:
         """Lift a suspension; ``count`` is 1 if one was in force, else 0."""
-        target = await self._target(actor, Action.UNSUSPEND, user)
-        lifted = await self._store.lift_account_sanction(target.id, "suspend", utc_now())
-        if self._live is not None:
-            self._live.suspended(None, target.id)
-        await self._record(actor, Action.UNSUSPEND, target.username, None)
-        return AdminDone(action="unsuspend", user=target.username, count=int(lifted), ref=ref)
+        return await self._lift(actor, user, Action.UNSUSPEND, "suspend", "unsuspend", ref)
 
     async def mute(
         self,
@@ -165,12 +160,7 @@ class Administration(StaffLists):
 
     async def unmute(self, actor: Actor, user: str, *, ref: Ref = None) -> AdminDone:
         """Lift a server-wide mute; ``count`` is 1 if one was in force, else 0."""
-        target = await self._target(actor, Action.SERVER_UNMUTE, user)
-        lifted = await self._store.lift_account_sanction(target.id, "mute", utc_now())
-        if self._live is not None:
-            self._live.muted(None, target.id)
-        await self._record(actor, Action.SERVER_UNMUTE, target.username, None)
-        return AdminDone(action="unmute", user=target.username, count=int(lifted), ref=ref)
+        return await self._lift(actor, user, Action.SERVER_UNMUTE, "mute", "unmute", ref)
 
     async def disconnect(
         self, actor: Actor, user: str, *, session: int | None = None, ref: Ref = None
@@ -278,6 +268,18 @@ class Administration(StaffLists):
         return AdminDone(action="reload_filters", count=rules, ref=ref)
 
     # -- helpers -------------------------------------------------------------------------
+
+    async def _lift(
+        self, actor: Actor, user: str, action: Action, kind: str, answer: ServerAction, ref: Ref
+    ) -> AdminDone:
+        """Lift the account sanction ``kind`` ("suspend" or "mute") of a user, stored and live."""
+        target = await self._target(actor, action, user)
+        lifted = await self._store.lift_account_sanction(target.id, kind, utc_now())
+        if self._live is not None:
+            lift_live = self._live.suspended if kind == "suspend" else self._live.muted
+            lift_live(None, target.id)
+        await self._record(actor, action, target.username, None)
+        return AdminDone(action=answer, user=target.username, count=int(lifted), ref=ref)
 
     async def _target(self, actor: Actor, action: Action, user: str) -> UserRecord:
         """The user acted on, once the table allows the actor the action at all (checked first: a
