@@ -20,7 +20,8 @@ def test_the_form_is_sha256_then_upper_case_hex_pairs_joined_by_colons() -> None
 def test_every_way_of_writing_a_fingerprint_reads_back_to_the_canonical_one(der: bytes) -> None:
     canonical = certificate_fingerprint(der)
     bare = canonical.removeprefix("SHA256:")
-    written_ways = (canonical, canonical.lower(), bare, bare.lower(), bare.replace(":", ""), f"  {canonical}\n")
+    written_ways = (canonical, canonical.lower(), bare, bare.lower(), bare.replace(":", ""))
+    written_ways += (f"  {canonical}\n",)
     for written in written_ways:
         assert parse_fingerprint(written) == canonical
 
@@ -41,7 +42,8 @@ def certificate_fingerprint_of_digits(parsed: str) -> str:
 
 def test_near_misses_are_refused() -> None:
     good = certificate_fingerprint(b"x").removeprefix("SHA256:")
-    near_misses = ("", "SHA256:", good[:-3], good + ":00", good.replace(":", "-"), "MD5:" + good, "G" + good[1:])
+    near_misses = ("", "SHA256:", good[:-3], good + ":00", good.replace(":", "-"), "MD5:" + good)
+    near_misses += ("G" + good[1:],)
     for bad in near_misses:
         assert parse_fingerprint(bad) is None
     assert parse_fingerprint("x" * 10_000) is None
