@@ -75,7 +75,9 @@ async def tls_client(server: ChatServer, context: ssl.SSLContext) -> WireClient:
     return await WireClient.connect("127.0.0.1", server.tls_port, ssl=context, server_hostname="localhost")
 
 
-async def open_tls(server: ChatServer, context: ssl.SSLContext) -> object:
+async def open_tls(
+    server: ChatServer, context: ssl.SSLContext
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A raw TLS connection to the server's TLS port, waiting at most WAIT."""
     return await asyncio.wait_for(
         asyncio.open_connection("127.0.0.1", server.tls_port, ssl=context, server_hostname="localhost"), WAIT
@@ -113,6 +115,20 @@ async def test_a_ca_verified_certificate_chain_serves_the_protocol_over_tls_1_3(
         await alice.close()
         await bob.close()
     assert server.tls is not None and server.tls.fingerprint == certificate_file_fingerprint(cert)
+
+
+async def test_a_tls_client_that_leaves_ends_its_connection_cleanly(
+    start: Start, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    server = await start(tls="self-signed")
+    reader, writer = await open_tls(server, trusting(tmp_path / "tls-cert.pem"))
+    assert b'"welcome"' in await reader.readline()
+    writer.close()  # close_notify, then the socket: the server's TLS transport closes itself
+    await asyncio.wait_for(_logged(caplog, "disconnect"), WAIT)
+    assert "reason=disconnect" in events(caplog, "disconnect")[0]
+    await server.shutdown()  # every connection's task has ended, and said so if it failed
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_the_plain_port_still_serves_beside_the_tls_one(

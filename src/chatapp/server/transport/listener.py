@@ -44,6 +44,8 @@ from chatapp.server.services import Services
 from chatapp.server.transport.tcp import TcpConnection
 from chatapp.server.transport.tls_accept import Address, HandOver, handshake_failure, open_tls_stream
 
+log = logging.getLogger("chatapp.server")
+
 NO_FD_LIMIT_CONNECTIONS = 100_000
 """The total connection limit where the process has no open-file limit (and none is set)."""
 
@@ -224,7 +226,14 @@ class TcpListener:
     def _take_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
         task = asyncio.get_running_loop().create_task(self._accept_tls(tls, sock, address))
         self._tls_tasks.add(task)  # a strong reference until it ends
-        task.add_done_callback(self._tls_tasks.discard)
+        task.add_done_callback(self._tls_task_done)
+
+    def _tls_task_done(self, task: asyncio.Task[None]) -> None:
+        self._tls_tasks.discard(task)
+        # What asyncio's start_server does for a plain connection's handler: a failure is logged
+        # (in the operator's log only), not left to "Task exception was never retrieved".
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a TLS connection ended with an error", exc_info=error)
 
     async def _accept_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
         assert self._capacity is not None
