@@ -175,7 +175,14 @@ async def test_self_signed_files_are_made_once_with_a_private_key_and_reused(
     again = await start(tls="self-signed")
     assert (cert.read_bytes(), key.read_bytes()) == before
     assert events(caplog, "tls_created") == []
+    assert events(caplog, "tls_key_exposed") == []
     assert again.tls is not None and again.tls.fingerprint == from_file
+    # A key someone made readable to others is still used, and warned about at every start.
+    await again.shutdown()
+    key.chmod(0o644)
+    await start(tls="self-signed")
+    exposed = events(caplog, "tls_key_exposed")
+    assert len(exposed) == 1 and "mode=0o644" in exposed[0]
 
 
 async def test_a_plain_client_on_the_tls_port_is_closed_not_left_hanging(
