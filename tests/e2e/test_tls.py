@@ -82,3 +82,6 @@ async def test_a_stalled_handshake_is_closed_after_the_timeout_and_others_are_se
         writer.close()
     server.wait_for_log(r"event=tls_handshake_failed .*reason=timeout")
     assert server.log.count("event=tls_handshake_failed") == 1
+    server.stop()
+    assert "Traceback" not in server.log and " ERROR " not in server.log
+    assert "loop=uvloop" in server.log  # the loop this test is for (uvloop comes with the dev install)
