@@ -1,5 +1,15 @@
 """The TCP listener: bind, accept, refuse at accept time, and close every connection at the end.
 
+It serves one or two endpoints over the same services, the same connection
+limits and the same refusal log: plain TCP on ``--port``, TLS on
+``--tls-port``, or both. A TLS connection takes its seat at accept time, before
+its handshake, which it then gets ``--tls-handshake-timeout`` seconds to finish
+(:meth:`TcpListener._handshake`): a client that stalls or fails costs a bounded
+time, one (rate-limited) log line, and counts toward its address's limits
+meanwhile. A refused TLS connection is closed without a handshake (a plain
+``bye`` would mean nothing to a TLS client, and a handshake costs CPU the
+refused should not get). Everything past the handshake is the same as plain.
+
 Binding comes first and apart from serving (:meth:`TcpListener.bind`, then
 :meth:`TcpListener.serve`): a second server started on a busy port fails there,
 before it has touched the database. Refusals come before any work: a
@@ -14,19 +24,27 @@ want of descriptors is handled by :mod:`chatapp.server.descriptors`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import logging
+import socket
+import ssl
 from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
 
 from chatapp import __version__
 from chatapp.clock import monotonic, utc_now
 from chatapp.protocol import Bye, ByeReason, encode
 from chatapp.server import activity, descriptors
 from chatapp.server.address_bans import ban_message
-from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, connections_allowed
+from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, Seat, connections_allowed
 from chatapp.server.config import Config
 from chatapp.server.services import Services
 from chatapp.server.transport.tcp import TcpConnection
+from chatapp.server.transport.tls_accept import Address, HandOver, handshake_failure, open_tls_stream
+
+log = logging.getLogger("chatapp.server")
 
 NO_FD_LIMIT_CONNECTIONS = 100_000
 """The total connection limit where the process has no open-file limit (and none is set)."""
@@ -73,10 +91,22 @@ def capacity_for(config: Config) -> Capacity:
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One address the listener serves: plain TCP when ``tls`` is None."""
+
+    host: str
+    port: int
+    tls: ssl.SSLContext | None = None
+
+
 class TcpListener:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, endpoints: list[Endpoint] | None = None) -> None:
         self._config = config
-        self._server: asyncio.Server | None = None
+        self._endpoints = endpoints if endpoints is not None else [Endpoint(config.host, config.port)]
+        self._servers: list[tuple[Endpoint, asyncio.Server]] = []
+        self._handshakes: set[asyncio.Task[None]] = set()
+        self._tls_tasks: set[asyncio.Task[None]] = set()
         self._services: Services | None = None
         self._capacity: Capacity | None = None
         self._connections: dict[TcpConnection, asyncio.Task[None]] = {}
@@ -86,12 +116,23 @@ class TcpListener:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        """The plain endpoint's port (as bound: ``--port 0`` picks one)."""
+        return self._bound_port(tls=False)
+
+    @property
+    def tls_port(self) -> int:
+        """The TLS endpoint's port (as bound)."""
+        return self._bound_port(tls=True)
+
+    def _bound_port(self, *, tls: bool) -> int:
+        for endpoint, server in self._servers:
+            if (endpoint.tls is not None) == tls:
+                return int(server.sockets[0].getsockname()[1])
+        raise LookupError(f"no {'TLS' if tls else 'plain'} endpoint is bound")
 
     @property
     def serving(self) -> bool:
-        return self._server is not None and self._server.is_serving()
+        return any(server.is_serving() for _, server in self._servers)
 
     @property
     def connections(self) -> int:
@@ -99,21 +140,36 @@ class TcpListener:
 
     async def bind(self) -> None:
         """Take the address, not accepting yet; ``OSError`` if it is taken."""
-        config = self._config
+        loop = asyncio.get_running_loop()
         # The reader's limit only bounds StreamReader's own buffer; lines are bounded by the protocol.
-        self._server = await asyncio.start_server(
-            self._accept,
-            config.host,
-            config.port,
-            limit=4 * config.max_frame,
-            reuse_address=True,
-            backlog=LISTEN_BACKLOG,
-            start_serving=False,
-        )
+        limit = 4 * self._config.max_frame
+        for endpoint in self._endpoints:
+            factory: Callable[[], asyncio.BaseProtocol]
+            if endpoint.tls is None:
+
+                def factory() -> asyncio.BaseProtocol:
+                    reader = asyncio.StreamReader(limit=limit, loop=loop)
+                    return asyncio.StreamReaderProtocol(reader, self._accept)
+
+            else:
+                take = partial(self._take_tls, endpoint.tls)
+
+                def factory(take: Callable[[socket.socket, Address], None] = take) -> asyncio.BaseProtocol:
+                    return HandOver(take, lambda exc: self._on_out_of_descriptors(str(exc), 1))
+
+            server = await loop.create_server(
+                factory,
+                endpoint.host,
+                endpoint.port,
+                reuse_address=True,
+                backlog=LISTEN_BACKLOG,
+                start_serving=False,
+            )
+            self._servers.append((endpoint, server))
 
     async def serve(self, services: Services) -> None:
         """Start accepting connections, served with ``services``."""
-        assert self._server is not None, "bind first"
+        assert self._servers, "bind first"
         self._services = services
         self._capacity = capacity_for(self._config)
         loop = asyncio.get_running_loop()
@@ -121,28 +177,115 @@ class TcpListener:
             loop, _BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
         )
         self._accept_guard.install()
-        await self._server.start_serving()
-        for sock in self._server.sockets:
-            host, port = sock.getsockname()[:2]
-            activity.record("listening", host=host, port=port, version=__version__)
+        for endpoint, server in self._servers:
+            await server.start_serving()
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                tls = endpoint.tls is not None
+                activity.record(
+                    "listening", host=host, port=port, tls="on" if tls else "off", version=__version__
+                )
+                if not tls and not _is_loopback(host):
+                    activity.record(
+                        "plain_exposed",
+                        logging.WARNING,
+                        host=host,
+                        port=port,
+                        warning="passwords and messages cross the network in clear on this port: serve TLS "
+                        "(--tls-cert and --tls-key, or --tls self-signed) and --no-plain",
+                    )
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._services is not None and self._capacity is not None
         address = writer.get_extra_info("peername") or ("?", 0)
         # Refusals come first, before any work: a full server spends nothing on the refused.
-        if self._stopping:
-            self._refuse(writer, ByeReason.SHUTDOWN, address)
+        admitted = self._admit(address)
+        if isinstance(admitted, Refusal):
+            self._refuse(admitted, address, writer)
             return
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._capacity.give_back(admitted)
+
+    def _admit(self, address: Address) -> Seat | Refusal:
+        """A seat for a new connection from ``address``, or why it is refused."""
+        assert self._services is not None and self._capacity is not None
+        if self._stopping:
+            return Refusal(ByeReason.SHUTDOWN)
         bans = self._services.address_bans
         ban = bans.match(str(address[0]), utc_now()) if bans else None
         if ban is not None:
             bye = encode(Bye(reason=ByeReason.ADDRESS_BANNED.value, message=ban_message(ban)))
-            self._refuse(writer, ByeReason.ADDRESS_BANNED, address, bye)
-            return
+            return Refusal(ByeReason.ADDRESS_BANNED, bye)
         seat = self._capacity.take(str(address[0]))
         if isinstance(seat, Limit):
-            self._refuse(writer, _REFUSALS[seat], address)
+            return Refusal(_REFUSALS[seat])
+        return seat
+
+    def _take_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
+        task = asyncio.get_running_loop().create_task(self._accept_tls(tls, sock, address))
+        self._tls_tasks.add(task)  # a strong reference until it ends
+        task.add_done_callback(self._tls_task_done)
+
+    def _tls_task_done(self, task: asyncio.Task[None]) -> None:
+        self._tls_tasks.discard(task)
+        # What asyncio's start_server does for a plain connection's handler: a failure is logged
+        # (in the operator's log only), not left to "Task exception was never retrieved".
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a TLS connection ended with an error", exc_info=error)
+
+    async def _accept_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
+        assert self._capacity is not None
+        admitted = self._admit(address)
+        if isinstance(admitted, Refusal):
+            # Closed without a handshake: plain bytes would be noise to a TLS client, and a
+            # handshake costs CPU the refused should not get.
+            sock.close()
+            self._refuse(admitted, address)
             return
+        try:  # the seat is held through the handshake: a stalled one counts toward the limits
+            streams = await self._handshake(tls, sock, address)
+            if streams is not None:
+                await self._serve(*streams)
+        finally:
+            self._capacity.give_back(admitted)
+
+    async def _handshake(
+        self, tls: ssl.SSLContext, sock: socket.socket, address: Address
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The connection over TLS, or None if the handshake failed or timed out (closed, logged
+        once per interval). Shutdown cancels it (close())."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._handshakes.add(task)
+        config = self._config
+        try:
+            return await open_tls_stream(
+                sock, tls, timeout=config.tls_handshake_timeout, limit=4 * config.max_frame
+            )
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            return None
+        except (TimeoutError, OSError, ssl.SSLError, EOFError) as exc:
+            # A plain client on the TLS port, a scanner, a client that gave up: one line per
+            # interval, whatever the flood.
+            suppressed = self._refusal_log.admit("tls_handshake", monotonic())
+            if suppressed is not None:
+                activity.record(
+                    "tls_handshake_failed",
+                    logging.WARNING,
+                    addr=f"{address[0]}:{address[1]}",
+                    reason=handshake_failure(exc),
+                    suppressed=suppressed,
+                )
+            return None
+        finally:
+            self._handshakes.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self._services is not None
         connection = TcpConnection(reader, writer, self._services)
         task = asyncio.current_task()
         assert task is not None
@@ -156,23 +299,20 @@ class TcpListener:
             if not self._stopping:
                 raise
         finally:
-            # run() returns once the socket is closed: the seat stood for a descriptor until then.
+            # run() returns once the socket is closed (and the caller gives the seat back: it
+            # stood for a descriptor until then).
             del self._connections[connection]
-            self._capacity.give_back(seat)
 
-    def _refuse(
-        self,
-        writer: asyncio.StreamWriter,
-        reason: ByeReason,
-        address: tuple[object, ...],
-        bye: bytes | None = None,
-    ) -> None:
+    def _refuse(self, refusal: Refusal, address: Address, writer: asyncio.StreamWriter | None = None) -> None:
+        """Say ``bye`` on ``writer`` (a plain connection) and close it; log, once per interval."""
         assert self._capacity is not None
-        writer.write(bye or _BYES[reason])
-        if writer.transport.get_write_buffer_size():
-            writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
-        else:
-            writer.close()
+        reason = refusal.reason
+        if writer is not None:
+            writer.write(refusal.bye or _BYES[reason])
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
+            else:
+                writer.close()
         suppressed = self._refusal_log.admit(reason.name, monotonic())
         if suppressed is not None:
             # One line per kind every few seconds, however many are refused: a flood of
@@ -214,8 +354,10 @@ class TcpListener:
         """Stop accepting, say goodbye to every client, and wait (at most ``timeout``) until their
         sessions are ended; cancel what is left."""
         self._stopping = True
-        if self._server is not None:
-            self._server.close()
+        for _, server in self._servers:
+            server.close()
+        for handshake in list(self._handshakes):
+            handshake.cancel()
         for connection in list(self._connections):
             connection.close(ByeReason.SHUTDOWN, end_reason="shutdown")
         tasks = list(self._connections.values())
@@ -225,8 +367,23 @@ class TcpListener:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
-        if self._server is not None:
+        for _, server in self._servers:
             with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                await asyncio.wait_for(server.wait_closed(), 1.0)
         if self._accept_guard is not None:
             self._accept_guard.uninstall()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: ByeReason
+    bye: bytes | None = None
+    """The ``bye`` to send, when not the reason's own (an address ban's says until when)."""
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
