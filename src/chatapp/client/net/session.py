@@ -43,6 +43,7 @@ from .errors import ClientError, SendRefused
 from .events import ConnectionState, Outgoing, SessionEnded, SessionEvent
 from .keeper import Backoff, LinkKeeper
 from .link import frame_size
+from .tls import TlsSettings, Trust
 
 
 class ChatSession:
@@ -60,6 +61,7 @@ class ChatSession:
         request_timeout: float = 30.0,
         ping_interval: float = 20.0,
         max_outbox: int = 100,
+        tls: TlsSettings | None = None,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
         rng = rng or random.Random()
@@ -68,6 +70,7 @@ class ChatSession:
         self.keeper = LinkKeeper(
             self.core, host, port, clock=self._clock, rng=rng, backoff=backoff or Backoff(),
             connect_timeout=connect_timeout, request_timeout=request_timeout, ping_interval=ping_interval,
+            tls=tls,
         )
         """The link part: the connections, pings, reconnecting."""
 
@@ -76,6 +79,16 @@ class ChatSession:
     @property
     def address(self) -> str:
         return self.keeper.address
+
+    @property
+    def tls(self) -> bool:
+        """The links are TLS connections."""
+        return self.keeper.tls is not None
+
+    @property
+    def trust(self) -> Trust | None:
+        """How the server's certificate was trusted (a CA, or a pin); None before TLS connected."""
+        return self.keeper.trust
 
     @property
     def state(self) -> ConnectionState:
