@@ -27,9 +27,10 @@ from chatapp.client.net.fingerprint import fingerprint, parse_fingerprint
 from chatapp.client.net.keeper import Backoff
 from chatapp.client.net.known_servers import KnownServers
 from chatapp.client.net.tls import TlsSettings, TrustError
+from chatapp.client.ui.bars import is_loopback, link_security
 from chatapp.client.ui.trust import ask_trust
 from tests.client.fakeserver import PASSWORD, FakeServer
-from tests.client.harness import ENTER, fake_terminal, until
+from tests.client.harness import ENTER, fake_terminal, running_screen, until
 
 INSTANT = Backoff(initial=0.0, factor=1.0, maximum=0.0, jitter=0.0)
 
@@ -241,6 +242,48 @@ async def _ended(chat: ChatSession) -> SessionEnded:
         event = await chat.next_event()
         if isinstance(event, SessionEnded):
             return event
+
+
+# -- the status bar ---------------------------------------------------------------------------------------
+
+
+def status_text(bars_status: list[tuple[str, str]]) -> str:
+    return "".join(text for _, text, *_ in bars_status)
+
+
+async def test_the_status_bar_says_the_link_is_encrypted_and_how_it_is_trusted(
+    tls_server: FakeServer, ca: trustme.CA, tmp_path: Path, known: KnownServers
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    seen = await fingerprint_of(tls_server)
+    for settings, mark in [
+        (TlsSettings(ca_file=bundle, known_servers=known), "[tls] "),
+        (TlsSettings(known_servers=known, accept_fingerprint=seen), "[tls, pinned] "),
+    ]:
+        async with session(tls_server, settings) as chat:
+            await chat.connect()
+            await chat.login("alice", PASSWORD)
+            async with running_screen(chat) as screen:
+                await until(lambda m=mark: m in status_text(screen.screen.bars.status()), what=mark)
+                await until(lambda m=mark: m in screen.terminal.plain(), what=f"{mark} drawn")
+
+
+async def test_a_plain_link_is_marked_only_off_this_machine(server: FakeServer) -> None:
+    server.accounts["alice"] = PASSWORD
+    async with session(server, None) as chat:
+        await chat.connect()
+        await chat.login("alice", PASSWORD)
+        async with running_screen(chat) as screen:
+            await until(lambda: "connected" in status_text(screen.screen.bars.status()), what="online")
+            assert "[plain]" not in status_text(screen.screen.bars.status())
+            assert "[tls" not in status_text(screen.screen.bars.status())
+    assert link_security(ChatSession("192.0.2.7", 7777)) == ("plain", False)  # never connected: no socket
+    assert link_security(ChatSession("localhost", 7777)) is None
+    assert link_security(ChatSession("192.0.2.7", 7778, tls=TlsSettings())) == ("tls", True)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("[::1]")
+    assert is_loopback("localhost") and is_loopback("LOCALHOST.")
+    assert not is_loopback("chat.example") and not is_loopback("192.0.2.7") and not is_loopback("")
 
 
 # -- plain against TLS, TLS against plain --------------------------------------------------------------

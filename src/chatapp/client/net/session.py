@@ -81,6 +81,10 @@ class ChatSession:
         return self.keeper.address
 
     @property
+    def host(self) -> str:
+        return self.keeper.host
+
+    @property
     def tls(self) -> bool:
         """The links are TLS connections."""
         return self.keeper.tls is not None
