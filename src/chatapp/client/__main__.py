@@ -27,9 +27,9 @@ from prompt_toolkit.input import Input, create_input
 from prompt_toolkit.output import Output, create_output
 
 from chatapp import __version__
+from chatapp.fingerprint import parse_fingerprint
 
 from .net.errors import ConnectError
-from .net.fingerprint import parse_fingerprint
 from .net.known_servers import KnownServers
 from .net.known_servers import default_path as default_known_servers
 from .net.session import ChatSession
@@ -65,7 +65,7 @@ class ClientOptions:
     tls: bool = False
     ca_file: Path | None = None
     accept_fingerprint: str | None = None
-    """Canonical form (:func:`~chatapp.client.net.fingerprint.parse_fingerprint`)."""
+    """Canonical form (:func:`chatapp.fingerprint.parse_fingerprint`)."""
     known_servers: Path | None = None
     """The known-servers file; None for the one in the user's data directory."""
 
@@ -177,10 +177,9 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         tls = port == TLS_PORT or wants_tls
     accept: str | None = None
     if args.accept_fingerprint is not None:
-        try:
-            accept = parse_fingerprint(args.accept_fingerprint)
-        except ValueError as exc:
-            parser.error(f"--accept-fingerprint: {exc}")
+        accept = parse_fingerprint(args.accept_fingerprint)
+        if accept is None:
+            parser.error("--accept-fingerprint: not a SHA-256 fingerprint (SHA256: and 32 hex pairs)")
     if args.ca_file is not None:
         try:
             verified_context(args.ca_file)

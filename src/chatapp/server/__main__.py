@@ -12,6 +12,7 @@ from chatapp.server.app import serve
 from chatapp.server.config import Config, load_config
 from chatapp.server.filters import FilterFileError
 from chatapp.server.store import SchemaOutOfDate, StoreError
+from chatapp.server.tls import TlsSetupError
 from chatapp.server.transport.control import ControlSocketError
 
 log = logging.getLogger("chatapp.server")
@@ -61,7 +62,7 @@ def _run(config: Config) -> int:
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(serve(config))
-    except (SchemaOutOfDate, FilterFileError) as exc:
+    except (SchemaOutOfDate, FilterFileError, TlsSetupError) as exc:
         print(f"chatapp-server: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -38,9 +38,10 @@ from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.store import MessageWriter, Store
+from chatapp.server.tls import ServerTls, load_tls
 from chatapp.server.transport.control import ControlListener
 from chatapp.server.transport.delivery import Delivery
-from chatapp.server.transport.listener import TcpListener
+from chatapp.server.transport.listener import Endpoint, TcpListener
 
 log = logging.getLogger("chatapp.server")
 
@@ -52,7 +53,8 @@ class ChatServer:
         self._hashing: PasswordHashing | None = None
         self._writer: MessageWriter | None = None
         self._retention: asyncio.Task[None] | None = None
-        self._listener = TcpListener(config)
+        self._listener: TcpListener | None = None
+        self.tls: ServerTls | None = None
         control_path = config.resolved_control_socket
         self._control = ControlListener(config, control_path) if control_path is not None else None
         self._hub: LocalHub | None = None
@@ -61,7 +63,15 @@ class ChatServer:
 
     @property
     def port(self) -> int:
+        """The plain listener's port."""
+        assert self._listener is not None, "the server has not started"
         return self._listener.port
+
+    @property
+    def tls_port(self) -> int:
+        """The TLS listener's port."""
+        assert self._listener is not None, "the server has not started"
+        return self._listener.tls_port
 
     @property
     def hub(self) -> LocalHub:
@@ -80,6 +90,13 @@ class ChatServer:
             # Before anything else: a bad filter file stops the start (FilterFileError, one line).
             rules = self.filters.reload()
             activity.record("filters", rules=rules, path=str(self.filters.path))
+        # The certificate before the address: making a key and loading files is blocking work,
+        # kept off the event loop; a bad file stops the start (TlsSetupError, one line).
+        self.tls = await asyncio.get_running_loop().run_in_executor(None, load_tls, config)
+        endpoints = [Endpoint(config.host, config.port)] if config.plain else []
+        if self.tls is not None:
+            endpoints.append(Endpoint(config.host, config.tls_port, self.tls.context))
+        self._listener = TcpListener(config, endpoints)
         # The address first: a second server on a busy port fails here, before it has touched
         # the database (ending the first one's sessions as crashed, say).
         await self._listener.bind()
@@ -121,6 +138,7 @@ class ChatServer:
             await prune_once(self._store, config.history_days)
             self._retention = asyncio.create_task(prune_forever(self._store, config.history_days))
         services = self._services(self._store, self._hashing, messages, await _sanctions(self._store))
+        assert self._listener is not None
         await self._listener.serve(services)
         if self._control is not None:
             await self._control.serve(services)
@@ -137,6 +155,7 @@ class ChatServer:
         audit = AuditTrail(store)
         screening = Screening(self.filters, audit)
         room_sanctions = RoomSanctions(store)
+        assert self._listener is not None
         live = RunningServer(
             hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
         )
@@ -176,11 +195,13 @@ class ChatServer:
 
     async def shutdown(self) -> None:
         """Stop accepting, say goodbye to everyone, end their sessions, close the store."""
-        if self._listener.serving:
-            activity.record("shutdown", connections=self._listener.connections)
+        listener = self._listener
+        if listener is not None and listener.serving:
+            activity.record("shutdown", connections=listener.connections)
         if self._control is not None:
             await self._control.close(self.config.shutdown_timeout)
-        await self._listener.close(self.config.shutdown_timeout)
+        if listener is not None:
+            await listener.close(self.config.shutdown_timeout)
         if self._retention is not None:
             self._retention.cancel()
             with suppress(asyncio.CancelledError):

@@ -39,6 +39,12 @@ def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     return env.get(ENV_PREFIX + "DATABASE_URL") or default_database_url()
 
 
+TLS_PORT = 7778
+"""The TLS listener's default port (the client turns TLS on by default for it)."""
+TLS_CERT_NAME = "tls-cert.pem"
+TLS_KEY_NAME = "tls-key.pem"
+"""The files of ``--tls self-signed``, in the server's data directory."""
+
 CONTROL_SOCKET_NAME = "control.sock"
 CONTROL_SOCKET_OFF = "none"
 """The ``--control-socket`` value that turns the control socket off."""
@@ -57,9 +63,16 @@ def control_socket_path(setting: str, database_url: str) -> Path | None:
         return None
     if setting:
         return Path(setting).absolute()
+    return server_data_directory(database_url) / CONTROL_SOCKET_NAME
+
+
+def server_data_directory(database_url: str) -> Path:
+    """Where the server keeps its own files (the control socket, the self-signed TLS certificate):
+    the directory of the SQLite database file, so that each database has its own; for PostgreSQL
+    (or an SQLite database in memory), the user's data directory, where the default database
+    would be. The server and chatapp-admin both call this, so that they agree."""
     database = sqlite_file(database_url) if is_sqlite(database_url) else None
-    directory = database.absolute().parent if database is not None else Path(_data_directory())
-    return directory / CONTROL_SOCKET_NAME
+    return database.absolute().parent if database is not None else Path(_data_directory())
 
 
 def _data_directory() -> str:
@@ -189,6 +202,29 @@ class Config:
         "lowest zxcvbn strength score (0 to 4) a new password may have, at registration and passwd "
         "(zxcvbn measures its first 100 characters)",
     )
+    plain: bool = _setting(
+        True,
+        "serve plain TCP on --port (--no-plain: TLS only; passwords and messages cross a plain "
+        "connection in clear, so it is warned about when --host is not a loopback address)",
+    )
+    tls: str = _setting(
+        "",
+        "'self-signed': serve TLS on --tls-port with an ECDSA P-256 key and a self-signed certificate "
+        f"made on first start ({TLS_CERT_NAME} and {TLS_KEY_NAME}, mode 0600, beside the SQLite database "
+        "file; for PostgreSQL, in the user data dir) and reused after; its SHA-256 fingerprint is logged "
+        "(default: no TLS unless --tls-cert is given)",
+        choices=("self-signed",),
+    )
+    tls_cert: str = _setting(
+        "", "PEM certificate (the server's first, then any intermediates) to serve TLS with (needs --tls-key)"
+    )
+    tls_key: str = _setting("", "PEM private key of --tls-cert (unencrypted)")
+    tls_port: int = _setting(
+        TLS_PORT, "TCP port of the TLS listener, when --tls or --tls-cert is given (0 picks a free one)"
+    )
+    tls_handshake_timeout: float = _setting(
+        5.0, "seconds a TLS connection may take to finish its handshake before it is closed"
+    )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
     event_loop: str = _setting(
         "auto",
@@ -200,6 +236,10 @@ class Config:
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls or self.tls_cert)
 
     @property
     def resolved_control_socket(self) -> Path | None:
@@ -311,6 +351,9 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
     """
     if not 0 <= config.port <= 65535:
         return "--port must be between 0 and 65535"
+    problem = _check_listeners(config)
+    if problem:
+        return problem
     if config.max_frame < 1024:
         return "--max-frame must be at least 1024 bytes"
     if config.room_status_limit < 0:
@@ -332,6 +375,7 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         "login_delay_max",
         "login_failure_decay",
         "sqlite_busy_timeout",
+        "tls_handshake_timeout",
     ):
         if getattr(config, name) <= 0:
             return f"{_flag(name)} must be positive"
@@ -365,6 +409,20 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
     if not 0 <= config.ipv6_subnet_prefix <= 128:
         return "--ipv6-subnet-prefix must be between 0 and 128"
     return _check_descriptors(config, descriptor_limit)
+
+
+def _check_listeners(config: Config) -> str | None:
+    if not 0 <= config.tls_port <= 65535:
+        return "--tls-port must be between 0 and 65535"
+    if bool(config.tls_cert) != bool(config.tls_key):
+        return "--tls-cert and --tls-key go together: give both, or neither"
+    if config.tls_cert and config.tls:
+        return "--tls self-signed and --tls-cert are exclusive: give one"
+    if not config.plain and not config.tls_enabled:
+        return "--no-plain leaves no listener: give --tls self-signed or --tls-cert and --tls-key"
+    if config.plain and config.tls_enabled and config.port == config.tls_port != 0:
+        return f"--port and --tls-port are both {config.port}: a listener is either plain or TLS"
+    return None
 
 
 def _check_descriptors(config: Config, descriptor_limit: int | None) -> str | None:

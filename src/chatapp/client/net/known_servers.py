@@ -19,7 +19,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .fingerprint import parse_fingerprint
+from chatapp.fingerprint import parse_fingerprint
 
 MAX_FILE = 1024 * 1024
 """A known-servers file larger than this is not read (it is not one a person keeps)."""
@@ -58,10 +58,7 @@ class KnownServers:
             fields = line.split()
             if len(fields) != 2 or fields[0] != address or line.lstrip().startswith("#"):
                 continue
-            try:
-                return KnownEntry(parse_fingerprint(fields[1]), number)
-            except ValueError:
-                return KnownEntry("(unreadable)", number)
+            return KnownEntry(parse_fingerprint(fields[1]) or "(unreadable)", number)
         return None
 
     def add(self, address: str, fingerprint: str) -> int:

@@ -35,8 +35,9 @@ import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from chatapp.fingerprint import certificate_fingerprint
+
 from .errors import ConnectError
-from .fingerprint import fingerprint
 from .known_servers import KnownServers
 from .link import MAX_LINE, os_reason
 
@@ -144,7 +145,7 @@ def _peer_fingerprint(writer: asyncio.StreamWriter) -> str:
     if not der:
         writer.transport.abort()
         raise ConnectError("the server presented no certificate")
-    return fingerprint(der)
+    return certificate_fingerprint(der)
 
 
 async def _check_pin(

@@ -1,5 +1,15 @@
 """The TCP listener: bind, accept, refuse at accept time, and close every connection at the end.
 
+It serves one or two endpoints over the same services, the same connection
+limits and the same refusal log: plain TCP on ``--port``, TLS on
+``--tls-port``, or both. A TLS connection takes its seat at accept time, before
+its handshake, which it then gets ``--tls-handshake-timeout`` seconds to finish
+(:meth:`TcpListener._handshake`): a client that stalls or fails costs a bounded
+time, one (rate-limited) log line, and counts toward its address's limits
+meanwhile. A refused TLS connection is closed without a handshake (a plain
+``bye`` would mean nothing to a TLS client, and a handshake costs CPU the
+refused should not get). Everything past the handshake is the same as plain.
+
 Binding comes first and apart from serving (:meth:`TcpListener.bind`, then
 :meth:`TcpListener.serve`): a second server started on a busy port fails there,
 before it has touched the database. Refusals come before any work: a
@@ -14,9 +24,14 @@ want of descriptors is handled by :mod:`chatapp.server.descriptors`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import logging
-from collections.abc import Callable
+import ssl
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from functools import partial
+from typing import cast
 
 from chatapp import __version__
 from chatapp.clock import monotonic, utc_now
@@ -73,10 +88,40 @@ def capacity_for(config: Config) -> Capacity:
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One address the listener serves: plain TCP when ``tls`` is None."""
+
+    host: str
+    port: int
+    tls: ssl.SSLContext | None = None
+
+
+_Accept = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class _AcceptProtocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, but a TLS connection reads nothing until its handshake starts:
+    bytes read before ``start_tls`` (the client's hello) would stay in the plain stream's
+    buffer, lost to the handshake."""
+
+    def __init__(self, reader: asyncio.StreamReader, accept: _Accept, hold: bool) -> None:
+        super().__init__(reader, accept)
+        self._hold = hold
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._hold:
+            # No isinstance check: uvloop's transports do not subclass asyncio's.
+            cast(asyncio.ReadTransport, transport).pause_reading()
+        super().connection_made(transport)
+
+
 class TcpListener:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, endpoints: list[Endpoint] | None = None) -> None:
         self._config = config
-        self._server: asyncio.Server | None = None
+        self._endpoints = endpoints if endpoints is not None else [Endpoint(config.host, config.port)]
+        self._servers: list[tuple[Endpoint, asyncio.Server]] = []
+        self._handshakes: set[asyncio.Task[None]] = set()
         self._services: Services | None = None
         self._capacity: Capacity | None = None
         self._connections: dict[TcpConnection, asyncio.Task[None]] = {}
@@ -86,12 +131,23 @@ class TcpListener:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        """The plain endpoint's port (as bound: ``--port 0`` picks one)."""
+        return self._bound_port(tls=False)
+
+    @property
+    def tls_port(self) -> int:
+        """The TLS endpoint's port (as bound)."""
+        return self._bound_port(tls=True)
+
+    def _bound_port(self, *, tls: bool) -> int:
+        for endpoint, server in self._servers:
+            if (endpoint.tls is not None) == tls:
+                return int(server.sockets[0].getsockname()[1])
+        raise LookupError(f"no {'TLS' if tls else 'plain'} endpoint is bound")
 
     @property
     def serving(self) -> bool:
-        return self._server is not None and self._server.is_serving()
+        return any(server.is_serving() for _, server in self._servers)
 
     @property
     def connections(self) -> int:
@@ -99,21 +155,30 @@ class TcpListener:
 
     async def bind(self) -> None:
         """Take the address, not accepting yet; ``OSError`` if it is taken."""
-        config = self._config
+        loop = asyncio.get_running_loop()
         # The reader's limit only bounds StreamReader's own buffer; lines are bounded by the protocol.
-        self._server = await asyncio.start_server(
-            self._accept,
-            config.host,
-            config.port,
-            limit=4 * config.max_frame,
-            reuse_address=True,
-            backlog=LISTEN_BACKLOG,
-            start_serving=False,
-        )
+        limit = 4 * self._config.max_frame
+        for endpoint in self._endpoints:
+            accept = partial(self._accept, endpoint.tls)
+
+            def factory(
+                accept: _Accept = accept, hold: bool = endpoint.tls is not None
+            ) -> _AcceptProtocol:
+                return _AcceptProtocol(asyncio.StreamReader(limit=limit, loop=loop), accept, hold)
+
+            server = await loop.create_server(
+                factory,
+                endpoint.host,
+                endpoint.port,
+                reuse_address=True,
+                backlog=LISTEN_BACKLOG,
+                start_serving=False,
+            )
+            self._servers.append((endpoint, server))
 
     async def serve(self, services: Services) -> None:
         """Start accepting connections, served with ``services``."""
-        assert self._server is not None, "bind first"
+        assert self._servers, "bind first"
         self._services = services
         self._capacity = capacity_for(self._config)
         loop = asyncio.get_running_loop()
@@ -121,28 +186,53 @@ class TcpListener:
             loop, _BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
         )
         self._accept_guard.install()
-        await self._server.start_serving()
-        for sock in self._server.sockets:
-            host, port = sock.getsockname()[:2]
-            activity.record("listening", host=host, port=port, version=__version__)
+        for endpoint, server in self._servers:
+            await server.start_serving()
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                tls = endpoint.tls is not None
+                activity.record(
+                    "listening", host=host, port=port, tls="on" if tls else "off", version=__version__
+                )
+                if not tls and not _is_loopback(host):
+                    activity.record(
+                        "plain_exposed",
+                        logging.WARNING,
+                        host=host,
+                        port=port,
+                        warning="passwords and messages cross the network in clear on this port: serve TLS "
+                        "(--tls-cert and --tls-key, or --tls self-signed) and --no-plain",
+                    )
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(
+        self, tls: ssl.SSLContext | None, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         assert self._services is not None and self._capacity is not None
         address = writer.get_extra_info("peername") or ("?", 0)
         # Refusals come first, before any work: a full server spends nothing on the refused.
         if self._stopping:
-            self._refuse(writer, ByeReason.SHUTDOWN, address)
+            self._refuse(writer, ByeReason.SHUTDOWN, address, tls=tls is not None)
             return
         bans = self._services.address_bans
         ban = bans.match(str(address[0]), utc_now()) if bans else None
         if ban is not None:
             bye = encode(Bye(reason=ByeReason.ADDRESS_BANNED.value, message=ban_message(ban)))
-            self._refuse(writer, ByeReason.ADDRESS_BANNED, address, bye)
+            self._refuse(writer, ByeReason.ADDRESS_BANNED, address, bye, tls=tls is not None)
             return
         seat = self._capacity.take(str(address[0]))
         if isinstance(seat, Limit):
-            self._refuse(writer, _REFUSALS[seat], address)
+            self._refuse(writer, _REFUSALS[seat], address, tls=tls is not None)
             return
+        if tls is not None:
+            # The seat is held through the handshake: a stalled one counts toward the limits.
+            try:
+                handshaken = await self._handshake(tls, writer, address)
+            except BaseException:
+                self._capacity.give_back(seat)
+                raise
+            if not handshaken:
+                self._capacity.give_back(seat)
+                return
         connection = TcpConnection(reader, writer, self._services)
         task = asyncio.current_task()
         assert task is not None
@@ -160,15 +250,51 @@ class TcpListener:
             del self._connections[connection]
             self._capacity.give_back(seat)
 
+    async def _handshake(
+        self, tls: ssl.SSLContext, writer: asyncio.StreamWriter, address: tuple[object, ...]
+    ) -> bool:
+        """Upgrade the accepted socket to TLS within the handshake timeout; False (logged, closed)
+        if it failed. Shutdown cancels it (close())."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._handshakes.add(task)
+        try:
+            await writer.start_tls(tls, ssl_handshake_timeout=self._config.tls_handshake_timeout)
+        except asyncio.CancelledError:
+            writer.transport.abort()
+            if not self._stopping:
+                raise
+            return False
+        except (TimeoutError, OSError, ssl.SSLError, EOFError) as exc:
+            # start_tls has closed the socket. A plain client on the TLS port, a scanner, a client
+            # that gave up: one line per interval, whatever the flood.
+            writer.transport.abort()
+            suppressed = self._refusal_log.admit("tls_handshake", monotonic())
+            if suppressed is not None:
+                activity.record(
+                    "tls_handshake_failed",
+                    logging.WARNING,
+                    addr=f"{address[0]}:{address[1]}",
+                    reason=_handshake_failure(exc),
+                    suppressed=suppressed,
+                )
+            return False
+        finally:
+            self._handshakes.discard(task)
+        return True
+
     def _refuse(
         self,
         writer: asyncio.StreamWriter,
         reason: ByeReason,
         address: tuple[object, ...],
         bye: bytes | None = None,
+        *,
+        tls: bool = False,
     ) -> None:
         assert self._capacity is not None
-        writer.write(bye or _BYES[reason])
+        if not tls:  # to a TLS client, plain bytes are only noise: it sees the connection closed
+            writer.write(bye or _BYES[reason])
         if writer.transport.get_write_buffer_size():
             writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
         else:
@@ -214,8 +340,10 @@ class TcpListener:
         """Stop accepting, say goodbye to every client, and wait (at most ``timeout``) until their
         sessions are ended; cancel what is left."""
         self._stopping = True
-        if self._server is not None:
-            self._server.close()
+        for _, server in self._servers:
+            server.close()
+        for handshake in list(self._handshakes):
+            handshake.cancel()
         for connection in list(self._connections):
             connection.close(ByeReason.SHUTDOWN, end_reason="shutdown")
         tasks = list(self._connections.values())
@@ -225,8 +353,28 @@ class TcpListener:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
-        if self._server is not None:
+        for _, server in self._servers:
             with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                await asyncio.wait_for(server.wait_closed(), 1.0)
         if self._accept_guard is not None:
             self._accept_guard.uninstall()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _handshake_failure(exc: BaseException) -> str:
+    """Why a handshake failed, in a few words (OpenSSL's reason when there is one)."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLError) and reason:
+        return str(reason).lower()
+    text = " ".join(str(exc).split())[:120]
+    if isinstance(exc, ConnectionAbortedError) and "taking longer" in text:  # asyncio's timeout
+        return "timeout"
+    return text or type(exc).__name__

@@ -150,6 +150,10 @@ class TcpConnection:
         self.close(ByeReason.CLIENT_CLOSED, end_reason="disconnect")
 
     def _close_transport(self) -> None:
+        if self._transport.is_closing():
+            # Closed already (a TLS transport closes itself when the client's close_notify
+            # arrives), and asyncio's TLS transport loses its state on a second close().
+            return
         self._transport.close()
         # A peer that does not read never lets close() finish flushing: abort after a grace period.
         if self._transport.get_write_buffer_size():
