@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatapp.client import ChatSession
-from chatapp.client.__main__ import ClientOptions, parse_args, run
+from chatapp.client.__main__ import TLS_PORT, ClientOptions, parse_args, run
 from chatapp.client.net.errors import ConnectError
 from chatapp.client.net.events import SessionEnded
 from chatapp.client.net.keeper import Backoff
@@ -30,6 +30,7 @@ from chatapp.client.ui.bars import is_loopback, link_security
 from chatapp.client.ui.trust import ask_trust
 from chatapp.fingerprint import certificate_fingerprint as fingerprint
 from chatapp.fingerprint import parse_fingerprint
+from chatapp.server.config import TLS_PORT as SERVER_TLS_PORT
 from tests.client.fakeserver import PASSWORD, FakeServer
 from tests.client.harness import ENTER, fake_terminal, running_screen, until
 
@@ -305,6 +306,7 @@ async def test_a_plain_client_against_a_tls_port_says_so(tls_server: FakeServer)
 
 
 def test_tls_flags() -> None:
+    assert TLS_PORT == SERVER_TLS_PORT  # the client's default-on port is the server's default TLS port
     assert parse_args(["--port", "7778"], {}).tls
     assert not parse_args(["--port", "7778", "--no-tls"], {}).tls
     assert not parse_args(["--port", "7778"], {"CHATAPP_TLS": "0"}).tls

@@ -106,12 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--ca-file", type=Path,
-        help="verify the server's certificate against these CA certificates (PEM) instead of the system's",
+        help="verify the server's certificate against these CA certificates (PEM) instead of the "
+        "system's (implies --tls)",
     )
     parser.add_argument(
         "--accept-fingerprint", metavar="SHA256:...",
         help="trust a certificate that does not verify if it has this SHA-256 fingerprint, and remember it "
-        "(what line mode needs the first time, as it never asks; a changed remembered one is still refused)",
+        "(what line mode needs the first time, as it never asks; a changed remembered one is still refused; "
+        "implies --tls)",
     )
     parser.add_argument("--user", help=f"username; skips the log in / register menu (env {ENV_PREFIX}USER)")
     parser.add_argument(
