@@ -356,3 +356,41 @@ async def test_line_mode_refuses_then_accepts_with_the_flag(
 
 def _fields(options: ClientOptions) -> dict[str, object]:
     return {name: getattr(options, name) for name in ClientOptions.__dataclass_fields__}
+
+
+# -- the known-servers file -------------------------------------------------------------------------------
+
+
+def test_the_known_servers_file_keeps_what_it_does_not_understand(known: KnownServers) -> None:
+    pin = fingerprint(b"one")
+    known.path.parent.mkdir(parents=True)
+    known.path.write_text(f"# comment 127.0.0.1:1 {pin}\n\nnot an entry at all\n[::1]:7778 garbage\n")
+    assert known.lookup("127.0.0.1:1") is None  # a comment is not an entry
+    unreadable = known.lookup("[::1]:7778")
+    assert unreadable is not None and unreadable.line == 4 and unreadable.fingerprint == "(unreadable)"
+    assert known.add("[::1]:7779", pin) == 5
+    assert known.lookup("[::1]:7779") == type(unreadable)(pin, 5)
+    assert known.path.read_text().startswith(f"# comment 127.0.0.1:1 {pin}\n\nnot an entry at all\n")
+    assert stat.S_IMODE(known.path.stat().st_mode) == 0o600
+    assert [p.name for p in known.path.parent.iterdir()] == ["known_servers"]  # no temporary file left
+
+
+async def test_an_unreadable_pin_is_refused_like_a_changed_one(
+    tls_server: FakeServer, known: KnownServers
+) -> None:
+    known.path.parent.mkdir(parents=True)
+    known.path.write_text(f"127.0.0.1:{tls_server.port} SHA256:nonsense\n")
+    async with session(tls_server, TlsSettings(known_servers=known)) as chat:
+        with pytest.raises(TrustError, match=f"remove line 1 of {known.path}"):
+            await chat.connect()
+
+
+async def test_an_oversized_known_servers_file_is_not_read(
+    tls_server: FakeServer, known: KnownServers
+) -> None:
+    known.path.parent.mkdir(parents=True)
+    known.path.write_bytes(b"#" * (2 * 1024 * 1024))
+    settings = TlsSettings(known_servers=known, accept_fingerprint=fingerprint(b"x"))
+    async with session(tls_server, settings) as chat:
+        with pytest.raises(TrustError, match="cannot read the known-servers file"):
+            await chat.connect()

@@ -120,7 +120,7 @@ async def _open(
         return await asyncio.wait_for(
             asyncio.open_connection(
                 host, port, ssl=context, server_hostname=server_hostname, limit=MAX_LINE,
-                ssl_handshake_timeout=timeout,
+                ssl_handshake_timeout=timeout, ssl_shutdown_timeout=timeout,
             ),
             timeout,
         )
@@ -160,7 +160,7 @@ async def _check_pin(
             )
         return
     try:
-        entry = known.lookup(address)
+        entry = await asyncio.to_thread(known.lookup, address)  # a file: off the event loop
     except OSError as exc:
         raise TrustError(f"cannot read the known-servers file {known.path}: {exc.strerror or exc}") from None
     if entry is not None:
@@ -188,7 +188,7 @@ async def _check_pin(
     elif not await settings.ask(address, seen, why):
         raise TrustError(f"the certificate of {address} was not trusted")
     try:
-        line = known.add(address, seen)
+        line = await asyncio.to_thread(known.add, address, seen)  # fsync: off the event loop
     except OSError as exc:
         raise TrustError(f"cannot write the known-servers file {known.path}: {exc.strerror or exc}") from None
     log.info("certificate of %s trusted on first use and remembered (%s line %d)", address, known.path, line)
