@@ -238,6 +238,26 @@ async def test_a_reconnect_demands_the_same_pin(ca: trustme.CA, known: KnownServ
         await fake.stop()
 
 
+async def test_a_reconnect_demands_a_certificate_that_still_verifies(
+    ca: trustme.CA, tmp_path: Path, known: KnownServers
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    fake = await tls_fake(server_context(ca)).start()
+    try:
+        async with session(fake, TlsSettings(ca_file=bundle, known_servers=known)) as chat:
+            await chat.connect()
+            await chat.login("alice", PASSWORD)
+            await fake.stop()
+            fake.tls = server_context(trustme.CA())  # a CA the client does not know
+            await fake.start()
+            ended = await asyncio.wait_for(_ended(chat), 10)
+        assert ended.refused is not None and "no longer verifies" in ended.refused
+        assert not known.path.exists()  # never silently pinned instead
+    finally:
+        await fake.stop()
+
+
 async def _ended(chat: ChatSession) -> SessionEnded:
     while True:
         event = await chat.next_event()
