@@ -160,6 +160,7 @@ class Bench:
             hold=workload.hold,
             storm=storm,
             replay=replay,
+            tls="--tls" in workload.server_args,
         )
 
     def signin_spec(

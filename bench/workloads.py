@@ -211,6 +211,16 @@ EVENT_LOOP_U_LATENCY = replace(
     needs_flag="--event-loop",
     description="workload (c) against a server started with --event-loop asyncio, to compare with (c)",
 )
+TLS_T = replace(
+    HISTORY_F,
+    key="t",
+    title="(t) TLS: throughput",
+    server_args=("--tls", "self-signed", "--tls-port", "0", "--no-plain"),
+    needs="TLS",
+    needs_flag="--tls-cert",
+    description="workload (a) with every client over TLS 1.3 (a server started with --tls self-signed "
+    "--no-plain), to compare with (a) itself, which runs over plain TCP",
+)
 CHURN_H = Workload(
     key="h",
     title="(h) sign-in churn with catch-up replays",
@@ -278,6 +288,7 @@ def default_suite() -> list[Workload]:
         HISTORY_F_LATENCY,
         EVENT_LOOP_U,
         EVENT_LOOP_U_LATENCY,
+        TLS_T,
         REPLAY_G,
         CHURN_H0,
         CHURN_H,
@@ -299,6 +310,7 @@ def quick_suite() -> list[Workload]:
         replace(HISTORY_F_LATENCY, clients=20, senders=4, messages=20, repeats=1),
         replace(EVENT_LOOP_U, clients=20, senders=4, messages=50, rounds=2, repeats=1),
         replace(EVENT_LOOP_U_LATENCY, clients=20, senders=4, messages=20, repeats=1),
+        replace(TLS_T, clients=20, senders=4, messages=50, rounds=2, repeats=1),
         replace(REPLAY_G, clients=20, senders=4, messages=20, replay_missed=500, replay_after=0.2),
         replace(CHURN_H0, clients=30, senders=5, duration=2.0, churn_missed=200, repeats=1),
         replace(CHURN_H, clients=30, senders=5, duration=2.0, churn_missed=200, signin_rate=5.0, repeats=1),

@@ -62,6 +62,9 @@ class DriverSpec(msgspec.Struct, frozen=True):
     storm: StormSpec | None = None
     replay: ReplaySpec | None = None
     verify: bool = True
+    tls: bool = False
+    """Connect over TLS (the server's certificate is not verified: this measures the cost of TLS; the
+    tests check the trust)."""
     decode_live: bool = False
     """Decode every delivery through the protocol object while the clock runs instead of only counting
     it: not for the suite, only to measure what that costs the driver (``python -m bench.driver_cost``)."""

@@ -34,7 +34,7 @@ from bench.report import (
 )
 from bench.report.lookup import Results
 
-FLOW_KEYS = ["a", "b", "c", "e", "f", "f-c", "g", "u", "u-c"]
+FLOW_KEYS = ["a", "b", "c", "e", "f", "f-c", "g", "u", "u-c", "t"]
 """The workloads in the throughput and latency table, in its order."""
 
 
@@ -67,6 +67,7 @@ def render(results: Results, chart_name: str | None) -> str:
         *signins.storm(results),
         *flow.history(results),
         *flow.event_loops(results),
+        *flow.tls_cost(results),
         *replay.replay(results),
         *signins.churn(results),
         *signins.registrations(results),

@@ -1,5 +1,5 @@
 """Message flow: the throughput and latency table of every server, and chatapp against itself
-with one server setting changed ((f) durable history off, (u) asyncio's own event loop).
+with one server setting changed ((f) durable history off, (u) asyncio's own event loop, (t) TLS).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bench.report.lookup import (
 )
 
 # The workload whose baseline runs a chatapp-only workload is compared with.
-BASE_OF = {"e": "c", "f": "a", "f-c": "c", "g": "c", "u": "a", "u-c": "c"}
+BASE_OF = {"e": "c", "f": "a", "f-c": "c", "g": "c", "u": "a", "u-c": "c", "t": "a"}
 
 
 def flow_table(results: Results, keys: list[str]) -> list[str]:
@@ -141,6 +141,25 @@ def event_loops(results: Results) -> list[str]:
         "workloads against a server started with `--event-loop asyncio` show what uvloop gives:",
         "",
         row("workload", "measure", "uvloop", "asyncio", "uvloop ÷ asyncio"),
+        align("l", "l", "r", "r", "r"),
+        *rows,
+        "",
+    ]
+
+
+def tls_cost(results: Results) -> list[str]:
+    """What TLS costs: (a) over plain TCP against (a) with every client over TLS."""
+    rows = paired_rows(results, [("a", "t", "throughput, closed loop ((a) vs (t))")])
+    if not rows:
+        return []
+    return [
+        "### (t) TLS",
+        "",
+        "Every chatapp run above is over plain TCP. The same workload against a server started with "
+        "`--tls self-signed --no-plain` (TLS 1.3, an ECDSA P-256 certificate; the handshakes happen while "
+        "connecting, before the clock starts) shows what encrypting every delivery costs:",
+        "",
+        row("workload", "measure", "plain", "TLS", "plain ÷ TLS"),
         align("l", "l", "r", "r", "r"),
         *rows,
         "",

@@ -94,3 +94,34 @@ def test_the_database_url_for_tools_comes_from_the_same_variable() -> None:
         == "sqlite+aiosqlite:///x.db"
     )
     assert database_url_from_env({}).startswith("sqlite+aiosqlite:///")
+
+
+def test_tls_settings_from_flags_and_the_environment() -> None:
+    config = load_config(["--tls", "self-signed", "--tls-port", "0", "--no-plain"], environ={})
+    assert (config.tls, config.tls_port, config.plain, config.tls_enabled) == ("self-signed", 0, False, True)
+    from_env = load_config([], environ={"CHATAPP_TLS_CERT": "/c.pem", "CHATAPP_TLS_KEY": "/k.pem"})
+    assert from_env.tls_enabled and from_env.tls_port == 7778
+    assert not Config().tls_enabled
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"tls_cert": "/c.pem"}, "--tls-cert and --tls-key go together"),
+        ({"tls_key": "/k.pem"}, "--tls-cert and --tls-key go together"),
+        ({"tls": "self-signed", "tls_cert": "/c.pem", "tls_key": "/k.pem"}, "exclusive"),
+        ({"plain": False}, "--no-plain leaves no listener"),
+        ({"tls": "self-signed", "port": 7000, "tls_port": 7000}, "either plain or TLS"),
+        ({"tls_port": 70000}, "--tls-port must be between"),
+        ({"tls_handshake_timeout": 0.0}, "--tls-handshake-timeout must be positive"),
+    ],
+)
+def test_tls_settings_that_cannot_work_are_refused(settings: dict[str, object], problem: str) -> None:
+    message = validate(dataclasses.replace(Config(), **settings))
+    assert message is not None and problem in message
+
+
+def test_an_unknown_tls_mode_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load_config(["--tls", "yes"], environ={})
+    assert "self-signed" in capsys.readouterr().err

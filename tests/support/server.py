@@ -23,6 +23,7 @@ from typing import Any
 from tests.support.databases import ScratchDatabase, run_sql
 
 LISTENING = re.compile(rb"event=listening .*?host=(\S+) port=(\d+)")
+TLS_LISTENING = re.compile(rb"event=listening .*?port=(\d+) tls=on")
 
 # Settings that keep tests fast: cheap argon2, short timeouts. Tests override per case.
 FAST_ARGS: tuple[str, ...] = (
@@ -60,6 +61,8 @@ class ServerProcess:
         self.fd_limit = fd_limit
         self.host = "127.0.0.1"
         self.port = 0
+        self.tls_port: int | None = None
+        """The TLS listener's port, once started with TLS (its listening line comes after the plain one)."""
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = bytearray()
         self._log_lock = threading.Lock()
@@ -123,6 +126,7 @@ class ServerProcess:
             if match:
                 self.host = match.group(1).decode()
                 self.port = int(match.group(2))
+                self._wait_for_tls_port(started, deadline)
                 return self
             if self.proc.poll() is not None:
                 time.sleep(0.1)
@@ -130,6 +134,18 @@ class ServerProcess:
             time.sleep(0.02)
         self.kill()
         raise RuntimeError(f"server did not start within {timeout}s:\n{self.log}")
+
+    def _wait_for_tls_port(self, started: int, deadline: float) -> None:
+        if "--tls" not in self.args and "--tls-cert" not in self.args:
+            return
+        while time.monotonic() < deadline:
+            with self._log_lock:
+                match = TLS_LISTENING.search(bytes(self._log[started:]))
+            if match:
+                self.tls_port = int(match.group(1))
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"the TLS listener did not start:\n{self.log}")
 
     def start_expecting_failure(self, timeout: float = 60.0) -> int:
         """Start the server expecting it to fail before it listens; its exit code (the log is kept)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import ssl as ssl_module
 from typing import TypeVar
 
 from chatapp.protocol import (
@@ -50,10 +51,25 @@ class WireClient:
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, *, local_addr: str | None = None, greet: bool = True
+        cls,
+        host: str,
+        port: int,
+        *,
+        local_addr: str | None = None,
+        greet: bool = True,
+        ssl: ssl_module.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> WireClient:
+        """``ssl``: connect over TLS with this client context (``server_hostname``: the name to
+        verify, default ``host``)."""
         reader, writer = await asyncio.open_connection(
-            host, port, local_addr=(local_addr, 0) if local_addr else None, limit=1 << 20
+            host,
+            port,
+            local_addr=(local_addr, 0) if local_addr else None,
+            limit=1 << 20,
+            ssl=ssl,
+            server_hostname=(server_hostname or host) if ssl is not None else None,
+            ssl_handshake_timeout=TIMEOUT if ssl is not None else None,
         )
         client = cls(reader, writer)
         if greet:

@@ -10,17 +10,21 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from chatapp.admin import live, offline
-from chatapp.admin.commands import Command, parse_command
+from chatapp.admin.commands import Command, ShowFingerprint, parse_command
 from chatapp.admin.output import REFUSED, show
 from chatapp.protocol import ServerFrame
+from chatapp.server.tls import TlsSetupError, certificate_file_fingerprint
 
 PROG = "chatapp-admin"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     command = parse_command(argv)
+    if isinstance(command, ShowFingerprint):
+        return _show_fingerprint(command.certificate)
     _log_warnings_as_lines()
     try:
         return asyncio.run(run(command))
@@ -60,6 +64,17 @@ async def _ask(command: Command) -> ServerFrame | None:
         return None
     _say(f"{where}: changing the database directly")
     return await offline.answer(command.database_url, command.frame)
+
+
+def _show_fingerprint(certificate: Path) -> int:
+    try:
+        fingerprint = certificate_file_fingerprint(certificate)
+    except TlsSetupError as error:
+        hint = "" if certificate.exists() else " (a server with --tls self-signed makes it on first start)"
+        _say(f"{error}{hint}")
+        return REFUSED
+    print(fingerprint)
+    return 0
 
 
 _NEEDS_SERVER = {"reload-filters": " (a server reads its filter file when it starts)"}

@@ -20,6 +20,7 @@ from chatapp.protocol import ClientFrame, Ping
 from chatapp.protocol.limits import ADMIN_PAGE_MAX
 from chatapp.protocol.moderation_frames import Admin, ListAddressBans, ListUsers, ReadAudit, UserSessions
 from chatapp.server.config import CONTROL_SOCKET_OFF, ENV_PREFIX, control_socket_path, database_url_from_env
+from chatapp.server.tls import self_signed_paths
 
 REF = "chatapp-admin"
 """The ``ref`` of the one question a run asks: its answer carries it back."""
@@ -37,6 +38,13 @@ class Command:
     """Where the running server would be (None: ``--control-socket none``, the database only)."""
     needs_server: bool = False
     """Nothing to do on the database alone (``reload-filters``, ``ping``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowFingerprint:
+    """``chatapp-admin fingerprint``: no question to anyone, a file to read."""
+
+    certificate: Path
 
 
 def _duration(text: str) -> int:
@@ -238,6 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
         lambda a: Admin(action="reload_filters", ref=REF),
         needs_server=True,
     )
+    fingerprint = sub.add_parser(
+        "fingerprint",
+        help="print the SHA-256 fingerprint of the server's TLS certificate (no server needed)",
+        description="Print the SHA-256 fingerprint of the server's TLS certificate, as the server logs "
+        "it and clients show it (SHA256: then hex pairs joined by colons). It reads the certificate "
+        "file: --tls self-signed's, beside the SQLite database file (for PostgreSQL, in the user data "
+        "dir), or the one given.",
+    )
+    _common_options(fingerprint, defaults=False)
+    fingerprint.add_argument(
+        "--tls-cert", metavar="PATH", help="a PEM certificate file (default: --tls self-signed's)"
+    )
     command(
         "ping",
         "check that the server answers on the control socket",
@@ -247,11 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_command(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> Command:
+def parse_command(
+    argv: Sequence[str] | None = None, environ: dict[str, str] | None = None
+) -> Command | ShowFingerprint:
     """The command a command line asks for; exits with a usage message (2) if it is wrong."""
     env = dict(os.environ) if environ is None else environ
     args = build_parser().parse_args(argv)
     database_url = args.database_url or database_url_from_env(env)
+    if args.command == "fingerprint":
+        given = args.tls_cert or env.get(ENV_PREFIX + "TLS_CERT", "")
+        return ShowFingerprint(Path(given) if given else self_signed_paths(database_url)[0])
     setting = args.control_socket or env.get(ENV_PREFIX + "CONTROL_SOCKET", "")
     return Command(
         name=args.command,

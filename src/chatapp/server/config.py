@@ -210,7 +210,7 @@ class Config:
     tls: str = _setting(
         "",
         "'self-signed': serve TLS on --tls-port with an ECDSA P-256 key and a self-signed certificate "
-        f"made on first start ({TLS_CERT_NAME} and {TLS_KEY_NAME}, mode 0600, beside the SQLite database "
+        f"made on first start ({TLS_KEY_NAME}, mode 0600, and {TLS_CERT_NAME}, beside the SQLite database "
         "file; for PostgreSQL, in the user data dir) and reused after; its SHA-256 fingerprint is logged "
         "(default: no TLS unless --tls-cert is given)",
         choices=("self-signed",),

@@ -27,21 +27,24 @@ import asyncio
 import dataclasses
 import ipaddress
 import logging
+import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
-from typing import cast
 
 from chatapp import __version__
 from chatapp.clock import monotonic, utc_now
 from chatapp.protocol import Bye, ByeReason, encode
 from chatapp.server import activity, descriptors
 from chatapp.server.address_bans import ban_message
-from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, connections_allowed
+from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, Seat, connections_allowed
 from chatapp.server.config import Config
 from chatapp.server.services import Services
 from chatapp.server.transport.tcp import TcpConnection
+from chatapp.server.transport.tls_accept import Address, HandOver, handshake_failure, open_tls_stream
+
+log = logging.getLogger("chatapp.server")
 
 NO_FD_LIMIT_CONNECTIONS = 100_000
 """The total connection limit where the process has no open-file limit (and none is set)."""
@@ -97,31 +100,13 @@ class Endpoint:
     tls: ssl.SSLContext | None = None
 
 
-_Accept = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-class _AcceptProtocol(asyncio.StreamReaderProtocol):
-    """asyncio's stream protocol, but a TLS connection reads nothing until its handshake starts:
-    bytes read before ``start_tls`` (the client's hello) would stay in the plain stream's
-    buffer, lost to the handshake."""
-
-    def __init__(self, reader: asyncio.StreamReader, accept: _Accept, hold: bool) -> None:
-        super().__init__(reader, accept)
-        self._hold = hold
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._hold:
-            # No isinstance check: uvloop's transports do not subclass asyncio's.
-            cast(asyncio.ReadTransport, transport).pause_reading()
-        super().connection_made(transport)
-
-
 class TcpListener:
     def __init__(self, config: Config, endpoints: list[Endpoint] | None = None) -> None:
         self._config = config
         self._endpoints = endpoints if endpoints is not None else [Endpoint(config.host, config.port)]
         self._servers: list[tuple[Endpoint, asyncio.Server]] = []
         self._handshakes: set[asyncio.Task[None]] = set()
+        self._tls_tasks: set[asyncio.Task[None]] = set()
         self._services: Services | None = None
         self._capacity: Capacity | None = None
         self._connections: dict[TcpConnection, asyncio.Task[None]] = {}
@@ -159,12 +144,18 @@ class TcpListener:
         # The reader's limit only bounds StreamReader's own buffer; lines are bounded by the protocol.
         limit = 4 * self._config.max_frame
         for endpoint in self._endpoints:
-            accept = partial(self._accept, endpoint.tls)
+            factory: Callable[[], asyncio.BaseProtocol]
+            if endpoint.tls is None:
 
-            def factory(
-                accept: _Accept = accept, hold: bool = endpoint.tls is not None
-            ) -> _AcceptProtocol:
-                return _AcceptProtocol(asyncio.StreamReader(limit=limit, loop=loop), accept, hold)
+                def factory() -> asyncio.BaseProtocol:
+                    reader = asyncio.StreamReader(limit=limit, loop=loop)
+                    return asyncio.StreamReaderProtocol(reader, self._accept)
+
+            else:
+                take = partial(self._take_tls, endpoint.tls)
+
+                def factory(take: Callable[[socket.socket, Address], None] = take) -> asyncio.BaseProtocol:
+                    return HandOver(take, lambda exc: self._on_out_of_descriptors(str(exc), 1))
 
             server = await loop.create_server(
                 factory,
@@ -204,35 +195,97 @@ class TcpListener:
                         "(--tls-cert and --tls-key, or --tls self-signed) and --no-plain",
                     )
 
-    async def _accept(
-        self, tls: ssl.SSLContext | None, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._services is not None and self._capacity is not None
         address = writer.get_extra_info("peername") or ("?", 0)
         # Refusals come first, before any work: a full server spends nothing on the refused.
-        if self._stopping:
-            self._refuse(writer, ByeReason.SHUTDOWN, address, tls=tls is not None)
+        admitted = self._admit(address)
+        if isinstance(admitted, Refusal):
+            self._refuse(admitted, address, writer)
             return
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._capacity.give_back(admitted)
+
+    def _admit(self, address: Address) -> Seat | Refusal:
+        """A seat for a new connection from ``address``, or why it is refused."""
+        assert self._services is not None and self._capacity is not None
+        if self._stopping:
+            return Refusal(ByeReason.SHUTDOWN)
         bans = self._services.address_bans
         ban = bans.match(str(address[0]), utc_now()) if bans else None
         if ban is not None:
             bye = encode(Bye(reason=ByeReason.ADDRESS_BANNED.value, message=ban_message(ban)))
-            self._refuse(writer, ByeReason.ADDRESS_BANNED, address, bye, tls=tls is not None)
-            return
+            return Refusal(ByeReason.ADDRESS_BANNED, bye)
         seat = self._capacity.take(str(address[0]))
         if isinstance(seat, Limit):
-            self._refuse(writer, _REFUSALS[seat], address, tls=tls is not None)
+            return Refusal(_REFUSALS[seat])
+        return seat
+
+    def _take_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
+        task = asyncio.get_running_loop().create_task(self._accept_tls(tls, sock, address))
+        self._tls_tasks.add(task)  # a strong reference until it ends
+        task.add_done_callback(self._tls_task_done)
+
+    def _tls_task_done(self, task: asyncio.Task[None]) -> None:
+        self._tls_tasks.discard(task)
+        # What asyncio's start_server does for a plain connection's handler: a failure is logged
+        # (in the operator's log only), not left to "Task exception was never retrieved".
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a TLS connection ended with an error", exc_info=error)
+
+    async def _accept_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
+        assert self._capacity is not None
+        admitted = self._admit(address)
+        if isinstance(admitted, Refusal):
+            # Closed without a handshake: plain bytes would be noise to a TLS client, and a
+            # handshake costs CPU the refused should not get.
+            sock.close()
+            self._refuse(admitted, address)
             return
-        if tls is not None:
-            # The seat is held through the handshake: a stalled one counts toward the limits.
-            try:
-                handshaken = await self._handshake(tls, writer, address)
-            except BaseException:
-                self._capacity.give_back(seat)
+        try:  # the seat is held through the handshake: a stalled one counts toward the limits
+            streams = await self._handshake(tls, sock, address)
+            if streams is not None:
+                await self._serve(*streams)
+        finally:
+            self._capacity.give_back(admitted)
+
+    async def _handshake(
+        self, tls: ssl.SSLContext, sock: socket.socket, address: Address
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The connection over TLS, or None if the handshake failed or timed out (closed, logged
+        once per interval). Shutdown cancels it (close())."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._handshakes.add(task)
+        config = self._config
+        try:
+            return await open_tls_stream(
+                sock, tls, timeout=config.tls_handshake_timeout, limit=4 * config.max_frame
+            )
+        except asyncio.CancelledError:
+            if not self._stopping:
                 raise
-            if not handshaken:
-                self._capacity.give_back(seat)
-                return
+            return None
+        except (TimeoutError, OSError, ssl.SSLError, EOFError) as exc:
+            # A plain client on the TLS port, a scanner, a client that gave up: one line per
+            # interval, whatever the flood.
+            suppressed = self._refusal_log.admit("tls_handshake", monotonic())
+            if suppressed is not None:
+                activity.record(
+                    "tls_handshake_failed",
+                    logging.WARNING,
+                    addr=f"{address[0]}:{address[1]}",
+                    reason=handshake_failure(exc),
+                    suppressed=suppressed,
+                )
+            return None
+        finally:
+            self._handshakes.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self._services is not None
         connection = TcpConnection(reader, writer, self._services)
         task = asyncio.current_task()
         assert task is not None
@@ -246,59 +299,20 @@ class TcpListener:
             if not self._stopping:
                 raise
         finally:
-            # run() returns once the socket is closed: the seat stood for a descriptor until then.
+            # run() returns once the socket is closed (and the caller gives the seat back: it
+            # stood for a descriptor until then).
             del self._connections[connection]
-            self._capacity.give_back(seat)
 
-    async def _handshake(
-        self, tls: ssl.SSLContext, writer: asyncio.StreamWriter, address: tuple[object, ...]
-    ) -> bool:
-        """Upgrade the accepted socket to TLS within the handshake timeout; False (logged, closed)
-        if it failed. Shutdown cancels it (close())."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._handshakes.add(task)
-        try:
-            await writer.start_tls(tls, ssl_handshake_timeout=self._config.tls_handshake_timeout)
-        except asyncio.CancelledError:
-            writer.transport.abort()
-            if not self._stopping:
-                raise
-            return False
-        except (TimeoutError, OSError, ssl.SSLError, EOFError) as exc:
-            # start_tls has closed the socket. A plain client on the TLS port, a scanner, a client
-            # that gave up: one line per interval, whatever the flood.
-            writer.transport.abort()
-            suppressed = self._refusal_log.admit("tls_handshake", monotonic())
-            if suppressed is not None:
-                activity.record(
-                    "tls_handshake_failed",
-                    logging.WARNING,
-                    addr=f"{address[0]}:{address[1]}",
-                    reason=_handshake_failure(exc),
-                    suppressed=suppressed,
-                )
-            return False
-        finally:
-            self._handshakes.discard(task)
-        return True
-
-    def _refuse(
-        self,
-        writer: asyncio.StreamWriter,
-        reason: ByeReason,
-        address: tuple[object, ...],
-        bye: bytes | None = None,
-        *,
-        tls: bool = False,
-    ) -> None:
+    def _refuse(self, refusal: Refusal, address: Address, writer: asyncio.StreamWriter | None = None) -> None:
+        """Say ``bye`` on ``writer`` (a plain connection) and close it; log, once per interval."""
         assert self._capacity is not None
-        if not tls:  # to a TLS client, plain bytes are only noise: it sees the connection closed
-            writer.write(bye or _BYES[reason])
-        if writer.transport.get_write_buffer_size():
-            writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
-        else:
-            writer.close()
+        reason = refusal.reason
+        if writer is not None:
+            writer.write(refusal.bye or _BYES[reason])
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
+            else:
+                writer.close()
         suppressed = self._refusal_log.admit(reason.name, monotonic())
         if suppressed is not None:
             # One line per kind every few seconds, however many are refused: a flood of
@@ -360,21 +374,16 @@ class TcpListener:
             self._accept_guard.uninstall()
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: ByeReason
+    bye: bytes | None = None
+    """The ``bye`` to send, when not the reason's own (an address ban's says until when)."""
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
 
-
-def _handshake_failure(exc: BaseException) -> str:
-    """Why a handshake failed, in a few words (OpenSSL's reason when there is one)."""
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    reason = getattr(exc, "reason", None)
-    if isinstance(exc, ssl.SSLError) and reason:
-        return str(reason).lower()
-    text = " ".join(str(exc).split())[:120]
-    if isinstance(exc, ConnectionAbortedError) and "taking longer" in text:  # asyncio's timeout
-        return "timeout"
-    return text or type(exc).__name__
