@@ -316,6 +316,25 @@ async def test_a_tls_client_against_a_plain_port_says_so(server: FakeServer, kno
             await chat.connect()
 
 
+async def test_a_tls_server_closing_before_the_handshake_is_not_called_a_plain_port(
+    known: KnownServers
+) -> None:
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()  # what a TLS listener does to a connection over its limits
+
+    closer = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    try:
+        port = closer.sockets[0].getsockname()[1]
+        async with ChatSession("127.0.0.1", port, tls=TlsSettings(known_servers=known)) as chat:
+            with pytest.raises(ConnectError) as refused:
+                await chat.connect()
+        assert "closed the connection during the TLS handshake" in refused.value.detail
+        assert "plain port" not in refused.value.detail
+    finally:
+        closer.close()
+        await closer.wait_closed()
+
+
 async def test_a_plain_client_against_a_tls_port_says_so(tls_server: FakeServer) -> None:
     async with session(tls_server, None, connect_timeout=1.0) as chat:
         with pytest.raises(ConnectError, match=r"is this a TLS port\? --tls connects with TLS"):

@@ -126,6 +126,14 @@ async def _open(
         )
     except ssl.SSLCertVerificationError:
         raise
+    except (ssl.SSLEOFError, ConnectionResetError, asyncio.IncompleteReadError) as exc:
+        # A TLS server refusing at accept time (a limit, an address ban, shutdown) closes without a
+        # handshake: not a sign of a plain port, which would have sent its welcome instead.
+        log.info("TLS handshake with %s:%d cut: %s", host, port, exc)
+        raise ConnectError(
+            "the server closed the connection during the TLS handshake (it may be refusing this "
+            "address, full, or shutting down)"
+        ) from None
     except ssl.SSLError as exc:
         log.info("TLS handshake with %s:%d failed: %s", host, port, exc)
         raise ConnectError(
