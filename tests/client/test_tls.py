@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from chatapp.client import ChatSession
 from chatapp.client.__main__ import TLS_PORT, ClientOptions, parse_args, run
+from chatapp.client.net.backoff import Backoff
 from chatapp.client.net.errors import ConnectError
 from chatapp.client.net.events import SessionEnded
-from chatapp.client.net.keeper import Backoff
 from chatapp.client.net.known_servers import KnownServers
 from chatapp.client.net.tls import TlsSettings, TrustError
 from chatapp.client.ui.bars import is_loopback, link_security

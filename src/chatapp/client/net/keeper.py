@@ -22,7 +22,6 @@ own it:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import itertools
 import logging
@@ -42,6 +41,7 @@ from chatapp.protocol import (
 )
 
 from ..clock import Clock
+from .backoff import Backoff
 from .core import SessionCore, SignInAnswer
 from .errors import AuthError, ClientError, ConnectError
 from .events import (
@@ -57,25 +57,6 @@ from .link import MAX_LINE, Link, LinkLost, os_reason
 from .tls import TlsSettings, Trust, TrustError, open_tls
 
 log = logging.getLogger("chatapp.client.session")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter for reconnect attempts.
-
-    The n-th wait (n = failures so far, from 0) is ``min(maximum, initial *
-    factor**n)`` shortened by a random fraction of up to ``jitter``, so many
-    clients cut off at once do not come back at the same instant.
-    """
-
-    initial: float = 0.5
-    factor: float = 2.0
-    maximum: float = 30.0
-    jitter: float = 0.5
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        raw = min(self.maximum, self.initial * self.factor ** min(failures, 64))
-        return raw * (1.0 - self.jitter * rng.random())
 
 
 def connect_error(lost: LinkLost) -> ConnectError:

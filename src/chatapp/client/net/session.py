@@ -38,10 +38,11 @@ from types import TracebackType
 from chatapp.protocol import DEFAULT_ROOM, AuthOk, ClientFrame, Login, Register, Welcome
 
 from ..clock import Clock, SystemClock
+from .backoff import Backoff
 from .core import SessionCore
 from .errors import ClientError, SendRefused
 from .events import ConnectionState, Outgoing, SessionEnded, SessionEvent
-from .keeper import Backoff, LinkKeeper
+from .keeper import LinkKeeper
 from .link import frame_size
 from .tls import TlsSettings, Trust
 
