@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -59,7 +60,12 @@ class FakeConnection:
 
 
 class FakeServer:
-    def __init__(self, *, max_text: int = 4000, greet: bool = True, answer_pings: bool = True) -> None:
+    def __init__(
+        self, *, max_text: int = 4000, greet: bool = True, answer_pings: bool = True,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.tls = tls
+        """Serve TLS with this context (replace it between ``stop`` and ``start`` to change certificate)."""
         self.max_text = max_text
         self.greet = greet
         self.answer_pings = answer_pings
@@ -78,7 +84,7 @@ class FakeServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> FakeServer:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -6,6 +6,7 @@
 - :mod:`.__main__` — ``chatapp-client``: options, logging, exit codes.
 """
 
+from .net.backoff import Backoff
 from .net.errors import AuthError, ClientError, ConnectError, SendRefused
 from .net.events import (
     ConnectionState,
@@ -18,7 +19,6 @@ from .net.events import (
     SessionEnded,
     SessionEvent,
 )
-from .net.keeper import Backoff
 from .net.session import ChatSession
 
 __all__ = [

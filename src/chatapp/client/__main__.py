@@ -27,17 +27,26 @@ from prompt_toolkit.input import Input, create_input
 from prompt_toolkit.output import Output, create_output
 
 from chatapp import __version__
+from chatapp.fingerprint import parse_fingerprint
 
 from .net.errors import ConnectError
+from .net.known_servers import KnownServers
+from .net.known_servers import default_path as default_known_servers
 from .net.session import ChatSession
+from .net.tls import AskTrust, TlsSettings, verified_context
 from .ui.linemode import LineMode
 from .ui.screen import ChatScreen
 from .ui.sentences import describe_bye
 from .ui.signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
+from .ui.trust import ask_trust
 
 ENV_PREFIX = "CHATAPP_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7777
+TLS_PORT = 7778
+"""The server's default TLS port: connecting to it turns TLS on unless --no-tls says otherwise."""
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 PROG = "chatapp-client"
 
 log = logging.getLogger("chatapp.client")
@@ -53,6 +62,20 @@ class ClientOptions:
     takeover: bool = False
     log_file: Path | None = None
     debug: bool = False
+    tls: bool = False
+    ca_file: Path | None = None
+    accept_fingerprint: str | None = None
+    """Canonical form (:func:`chatapp.fingerprint.parse_fingerprint`)."""
+    known_servers: Path | None = None
+    """The known-servers file; None for the one in the user's data directory."""
+
+    def tls_settings(self, ask: AskTrust | None) -> TlsSettings | None:
+        if not self.tls:
+            return None
+        return TlsSettings(
+            ca_file=self.ca_file, known_servers=KnownServers(self.known_servers),
+            accept_fingerprint=self.accept_fingerprint, ask=ask,
+        )
 
 
 def default_log_file() -> Path:
@@ -69,6 +92,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", help=f"server address (env {ENV_PREFIX}HOST; default {DEFAULT_HOST})")
     parser.add_argument(
         "--port", type=int, help=f"server port (env {ENV_PREFIX}PORT; default {DEFAULT_PORT})"
+    )
+    tls = parser.add_mutually_exclusive_group()
+    tls.add_argument(
+        "--tls", action="store_const", const=True, dest="tls",
+        help=f"connect with TLS (env {ENV_PREFIX}TLS=1; the default on port {TLS_PORT}): the certificate "
+        "must verify against the system's CAs (or --ca-file), else it is trusted on first use and pinned "
+        f"in {default_known_servers()}",
+    )
+    tls.add_argument(
+        "--no-tls", action="store_const", const=False, dest="tls",
+        help=f"connect without TLS, even on port {TLS_PORT} (env {ENV_PREFIX}TLS=0)",
+    )
+    parser.add_argument(
+        "--ca-file", type=Path,
+        help="verify the server's certificate against these CA certificates (PEM) instead of the "
+        "system's (implies --tls)",
+    )
+    parser.add_argument(
+        "--accept-fingerprint", metavar="SHA256:...",
+        help="trust a certificate that does not verify if it has this SHA-256 fingerprint, and remember it "
+        "(what line mode needs the first time, as it never asks; a changed remembered one is still refused; "
+        "implies --tls)",
     )
     parser.add_argument("--user", help=f"username; skips the log in / register menu (env {ENV_PREFIX}USER)")
     parser.add_argument(
@@ -118,9 +163,34 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         parser.error("--register needs --user (or CHATAPP_USER); without it the client asks")
     if args.register and args.takeover:
         parser.error("--takeover is for logging in; a new account is signed in nowhere else")
+    tls: bool | None = args.tls
+    if tls is None:
+        raw = env.get(ENV_PREFIX + "TLS", "").strip().lower()
+        if raw in TRUE_WORDS:
+            tls = True
+        elif raw in FALSE_WORDS:
+            tls = False
+        elif raw:
+            parser.error(f"{ENV_PREFIX}TLS={raw!r}: use 1 or 0")
+    wants_tls = args.ca_file is not None or args.accept_fingerprint is not None
+    if tls is False and wants_tls:
+        parser.error("--ca-file and --accept-fingerprint are for TLS; they cannot go with --no-tls")
+    if tls is None:
+        tls = port == TLS_PORT or wants_tls
+    accept: str | None = None
+    if args.accept_fingerprint is not None:
+        accept = parse_fingerprint(args.accept_fingerprint)
+        if accept is None:
+            parser.error("--accept-fingerprint: not a SHA-256 fingerprint (SHA256: and 32 hex pairs)")
+    if args.ca_file is not None:
+        try:
+            verified_context(args.ca_file)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            parser.error(f"--ca-file {args.ca_file}: not a readable PEM file of CA certificates ({exc})")
     return ClientOptions(
         host=host, port=port, user=user, password_stdin=args.password_stdin, register=args.register,
-        takeover=args.takeover, log_file=args.log_file, debug=args.debug,
+        takeover=args.takeover, log_file=args.log_file, debug=args.debug, tls=tls, ca_file=args.ca_file,
+        accept_fingerprint=accept,
     )
 
 
@@ -241,17 +311,24 @@ async def _run(
         if password is None:
             fail("--password-stdin: standard input is empty")
             return 1
-    async with ChatSession(options.host, options.port) as session:
-        try:
-            await session.connect()
-        except ConnectError as exc:
-            fail(connect_failure(session.address, exc))
-            return 1
-        sign_in_options = SignInOptions(
-            username=options.user, register=options.register, password=password, takeover=options.takeover
-        )
-        with terminal(stdin, stdout, stdin_used=password is not None) as term:
+    with terminal(stdin, stdout, stdin_used=password is not None) as term:
+        tls = options.tls_settings(ask_trust if term is not None else None)  # line mode never asks
+        async with ChatSession(options.host, options.port, tls=tls) as session:
+
+            async def connected() -> bool:
+                try:
+                    await session.connect()
+                except ConnectError as exc:
+                    fail(connect_failure(session.address, exc))
+                    return False
+                return True
+
+            sign_in_options = SignInOptions(
+                username=options.user, register=options.register, password=password, takeover=options.takeover
+            )
             if term is None:
+                if not await connected():
+                    return 1
                 if password is None:
                     fail("no terminal: use --user NAME --password-stdin to sign in from a script")
                     return 2
@@ -263,6 +340,8 @@ async def _run(
                 return await LineMode(session, stdin, stdout, stderr).run()
             term_input, term_output = term
             with create_app_session(input=term_input, output=term_output):
+                if not await connected():  # may ask whether to trust the server's certificate
+                    return 1
                 try:
                     await sign_in(session, sign_in_options)
                 except SignInCancelled as exc:
@@ -278,10 +357,10 @@ async def _run(
                     farewell = await screen.run()
                 finally:
                     on_signal[0] = previous
-        if farewell:
-            stdout.write(farewell + "\n")
-            stdout.flush()
-        return 0
+    if farewell:
+        stdout.write(farewell + "\n")
+        stdout.flush()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,5 +6,7 @@
   the one seam to the protocol's codec;
 - :mod:`.session` — :class:`~.session.ChatSession`: connect, sign in, keep-alive
   pings, reconnect with backoff and jitter, resume;
+- :mod:`.tls`, :mod:`.known_servers` — TLS: CA verification, else
+  trust on first use pinned in the known-servers file;
 - :mod:`.events`, :mod:`.errors` — what it reports and raises.
 """

@@ -112,6 +112,8 @@ class SessionEnded:
     error: Error | None = None
     bye_message: str | None = None
     """The server's sentence with its ``bye``, if any."""
+    refused: str | None = None
+    """The client's own reason to stop (a server certificate it no longer trusts), if that ended it."""
 
 
 SessionEvent = ServerFrame | LinkDown | Reconnecting | ReconnectFailed | LinkUp | SendFailed | SessionEnded

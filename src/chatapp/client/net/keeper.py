@@ -22,7 +22,6 @@ own it:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import itertools
 import logging
@@ -42,6 +41,7 @@ from chatapp.protocol import (
 )
 
 from ..clock import Clock
+from .backoff import Backoff
 from .core import SessionCore, SignInAnswer
 from .errors import AuthError, ClientError, ConnectError
 from .events import (
@@ -54,27 +54,9 @@ from .events import (
     SessionEvent,
 )
 from .link import MAX_LINE, Link, LinkLost, os_reason
+from .tls import TlsSettings, Trust, TrustError, open_tls
 
 log = logging.getLogger("chatapp.client.session")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter for reconnect attempts.
-
-    The n-th wait (n = failures so far, from 0) is ``min(maximum, initial *
-    factor**n)`` shortened by a random fraction of up to ``jitter``, so many
-    clients cut off at once do not come back at the same instant.
-    """
-
-    initial: float = 0.5
-    factor: float = 2.0
-    maximum: float = 30.0
-    jitter: float = 0.5
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        raw = min(self.maximum, self.initial * self.factor ** min(failures, 64))
-        return raw * (1.0 - self.jitter * rng.random())
 
 
 def connect_error(lost: LinkLost) -> ConnectError:
@@ -100,6 +82,7 @@ class LinkKeeper:
         connect_timeout: float,
         request_timeout: float,
         ping_interval: float,
+        tls: TlsSettings | None = None,
     ) -> None:
         self.core = core
         self.host = host
@@ -110,6 +93,10 @@ class LinkKeeper:
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._ping_interval = ping_interval
+        self.tls = tls
+        """TLS on, and how to trust the server; None for a plain connection."""
+        self.trust: Trust | None = None
+        """How the first TLS connection was trusted; every reconnect must be trusted the same way."""
 
         self.state = ConnectionState.DISCONNECTED
         self.reconnect_deadline: float | None = None
@@ -143,9 +130,18 @@ class LinkKeeper:
         """A new connection, greeted by the server. Raises :class:`ConnectError`."""
         self.state = ConnectionState.CONNECTING
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port, limit=MAX_LINE), self._connect_timeout
-            )
+            if self.tls is not None:
+                reader, writer, trust = await open_tls(
+                    self.host, self.port, self.address, self.tls, self.trust, self._connect_timeout
+                )
+                self.trust = trust
+            else:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(self.host, self.port, limit=MAX_LINE), self._connect_timeout
+                )
+        except ConnectError:
+            self.state = ConnectionState.DISCONNECTED
+            raise
         except TimeoutError:
             self.state = ConnectionState.DISCONNECTED
             raise ConnectError("no answer (timed out)") from None
@@ -165,9 +161,12 @@ class LinkKeeper:
             link.error = "the server did not greet the client"
             await link.drop()
             self.state = ConnectionState.DISCONNECTED
-            raise ConnectError("the server did not send its welcome (is it a chatapp server?)") from None
+            raise ConnectError(f"the server did not send its welcome ({self._not_chatapp()})") from None
         except LinkLost as lost:
             self.state = ConnectionState.DISCONNECTED
+            if lost.bye is None and self.tls is None and not link.received_any:
+                silent = f"the server closed the connection without a word ({self._not_chatapp()})"
+                raise ConnectError(silent) from None
             raise connect_error(lost) from None
         if welcome.version != PROTOCOL_VERSION:
             log.warning(
@@ -176,6 +175,11 @@ class LinkKeeper:
         self.state = ConnectionState.CONNECTED
         log.info("connected to %s (%s, protocol v%s)", self.address, welcome.server, welcome.version)
         return link
+
+    def _not_chatapp(self) -> str:
+        if self.tls is None:
+            return "is this a TLS port? --tls connects with TLS; or is it not a chatapp server?"
+        return "is it a chatapp server?"
 
     async def sign_in(self, make: Callable[[int], ClientFrame]) -> AuthOk:
         """Sign in with the frame ``make(ref)``; on a new connection if the server closed the first one.
@@ -364,6 +368,11 @@ class LinkKeeper:
                 assert isinstance(resume.ref, int)
                 on_auth_ok = functools.partial(self._resumed, link, attempt)
                 reply = await link.sign_in(resume, resume.ref, self._request_timeout, on_auth_ok)
+            except TrustError as exc:  # never retried: a changed certificate is not a network hiccup
+                log.warning("reconnect refused: %s", exc.detail)
+                self.emit(ReconnectFailed(attempt, exc.detail))
+                self.end(SessionEnded(refused=exc.detail))
+                return False
             except (ConnectError, LinkLost) as exc:
                 bye = exc.bye
                 if bye is not None and bye in NO_RECONNECT:  # an address ban: refused before signing in

@@ -121,6 +121,8 @@ class Link:
         """The ``bye``'s sentence for the user (a suspension's reason), if the server gave one."""
         self.error: str | None = None
         self.last_rx = now
+        self.received_any = False
+        """Any byte came (a server that closes without one may be speaking TLS to a plain client)."""
         self.online = False
         """Signed in on this connection."""
         self.reader_task: asyncio.Task[None] | None = None
@@ -186,6 +188,7 @@ class Link:
                 if not data:
                     break
                 self.last_rx = self._clock()
+                self.received_any = True
                 for frame in self.wire.receive_data(data):
                     log.debug("link %d: received %r", self.number, frame)
                     if isinstance(frame, Bye):
@@ -232,6 +235,12 @@ class Link:
             await self.writer.wait_closed()
         except (ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:
+            # A TLS transport cancels its close waiter when it is aborted mid-shutdown; only a
+            # cancellation of this task itself is passed on.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
 
     def tasks(self) -> list[asyncio.Task[None]]:
         return [task for task in (self.keepalive_task, self.reader_task) if task is not None]

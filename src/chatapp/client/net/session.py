@@ -38,11 +38,13 @@ from types import TracebackType
 from chatapp.protocol import DEFAULT_ROOM, AuthOk, ClientFrame, Login, Register, Welcome
 
 from ..clock import Clock, SystemClock
+from .backoff import Backoff
 from .core import SessionCore
 from .errors import ClientError, SendRefused
 from .events import ConnectionState, Outgoing, SessionEnded, SessionEvent
-from .keeper import Backoff, LinkKeeper
+from .keeper import LinkKeeper
 from .link import frame_size
+from .tls import TlsSettings, Trust
 
 
 class ChatSession:
@@ -60,6 +62,7 @@ class ChatSession:
         request_timeout: float = 30.0,
         ping_interval: float = 20.0,
         max_outbox: int = 100,
+        tls: TlsSettings | None = None,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
         rng = rng or random.Random()
@@ -68,6 +71,7 @@ class ChatSession:
         self.keeper = LinkKeeper(
             self.core, host, port, clock=self._clock, rng=rng, backoff=backoff or Backoff(),
             connect_timeout=connect_timeout, request_timeout=request_timeout, ping_interval=ping_interval,
+            tls=tls,
         )
         """The link part: the connections, pings, reconnecting."""
 
@@ -76,6 +80,20 @@ class ChatSession:
     @property
     def address(self) -> str:
         return self.keeper.address
+
+    @property
+    def host(self) -> str:
+        return self.keeper.host
+
+    @property
+    def tls(self) -> bool:
+        """The links are TLS connections."""
+        return self.keeper.tls is not None
+
+    @property
+    def trust(self) -> Trust | None:
+        """How the server's certificate was trusted (a CA, or a pin); None before TLS connected."""
+        return self.keeper.trust
 
     @property
     def state(self) -> ConnectionState:

@@ -6,6 +6,7 @@ changes either.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import tzinfo
 
@@ -35,6 +36,8 @@ STYLE = Style.from_dict(
         "status.bad": "bold",
         "status.more": "bold",
         "status.unread": "",
+        "status.secure": "",
+        "status.plain": "bold ansired",
         "status.mention": "bold ansiyellow",
         "timestamp": "ansibrightblack",
         "nick.bracket": "ansibrightblack",
@@ -138,6 +141,11 @@ class Bars:
             ("class:status.ok" if good else "class:status.bad", connection),
             ("", "] "),
         ]
+        security = link_security(self.session)
+        if security is not None:
+            text, secure = security
+            parts.append(("class:status.secure" if secure else "class:status.plain", f"[{text}]"))
+            parts.append(("", " "))
         parts.extend(self.unread_parts())
         unsent = len(self.session.outbox)
         if unsent:
@@ -147,3 +155,24 @@ class Bars:
             more = f"{log.unseen} new below" if log.unseen else "scrolled up"
             parts.append(("class:status.more", f"[{more} \u2014 PgDn] "))
         return parts
+
+
+def link_security(session: ChatSession) -> tuple[str, bool] | None:
+    """``tls``, ``tls, pinned``, or ``plain`` (said only when the server is not on this machine),
+    and whether that is good news."""
+    if session.tls:
+        trust = session.trust
+        return ("tls, pinned" if trust is not None and trust.pinned else "tls"), True
+    if is_loopback(session.host):
+        return None
+    return "plain", False
+
+
+def is_loopback(host: str) -> bool:
+    """This machine: ``localhost`` or a loopback address (where a plain link crosses no network)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

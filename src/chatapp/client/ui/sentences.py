@@ -390,6 +390,8 @@ def send_refusal(event: SendFailed, *, tz: tzinfo | None = None, now: datetime |
 
 def why_ended(event: SessionEnded) -> str | None:
     """Why the session is over (a refusal, or the server's goodbye); None when the program closed it."""
+    if event.refused is not None:
+        return sanitize(event.refused).rstrip(".") + "."
     if event.error is not None:
         return describe_error(event.error.code, event.error.message, event.error.retry_after,
                               until=event.error.until)
