@@ -1,6 +1,7 @@
 """Moderation from the real client against a real server process: a room owner kicks, bans and
 removes a message; an admin (made by chatapp-admin) suspends a user. Alice is the real chat
-screen; bob is a raw protocol client, so the test sees exactly what the server sends him."""
+screen (conftest.py's fixtures); bob is a raw protocol client, so the test sees exactly what
+the server sends him."""
 
 from __future__ import annotations
 
@@ -9,28 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from chatapp.client import ChatSession
 from chatapp.protocol import Bye, Error, Join, Joined, Login, Send
 from chatapp.protocol.moderation_frames import MessageRemoved, RoomEvent
-from tests.client.harness import ENTER, Screen, running_screen
+from tests.client.harness import ENTER, Screen
 from tests.e2e.test_admin import admin
-from tests.e2e.test_client_chat import receive, signed_in, wire
+from tests.e2e.test_client_chat import receive, wire
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD, WireClient
-
-
-@pytest.fixture
-async def alice(server: ServerProcess) -> AsyncIterator[ChatSession]:
-    session = await signed_in(server)
-    yield session
-    await session.aclose()
-
-
-@pytest.fixture
-async def screen(alice: ChatSession) -> AsyncIterator[Screen]:
-    async with running_screen(alice) as running:
-        await running.wait_line("You are online in #general.")
-        yield running
 
 
 @pytest.fixture

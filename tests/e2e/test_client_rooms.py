@@ -65,20 +65,6 @@ async def people() -> AsyncIterator[People]:
         await client.close()
 
 
-@pytest.fixture
-async def alice(server: ServerProcess) -> AsyncIterator[ChatSession]:
-    session = await signed_in(server)
-    yield session
-    await session.aclose()
-
-
-@pytest.fixture
-async def screen(alice: ChatSession) -> AsyncIterator[Screen]:
-    async with running_screen(alice) as running:
-        await running.wait_line("You are online in #general.")
-        yield running
-
-
 async def join(client: WireClient, room: str) -> None:
     await client.send(Join(room=room, ref=client.next_ref()))
     await receive(client, Joined, lambda frame: frame.room == room)
