@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.client.fakeserver import FakeServer
+from chatapp.client import Backoff, ChatSession
+from tests.client.fakeserver import PASSWORD, FakeServer
+from tests.client.harness import Screen, running_screen
+
+FAST = Backoff(initial=0.01, maximum=0.05)
+"""Reconnects within tens of milliseconds: the tests that drop the link do not wait."""
 
 
 @pytest.fixture
@@ -14,3 +20,21 @@ async def server() -> AsyncIterator[FakeServer]:
     fake = await FakeServer().start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+async def session(server: FakeServer) -> AsyncIterator[ChatSession]:
+    """Alice, registered on the scripted server (a module may define its own)."""
+    client = ChatSession(server.host, server.port, backoff=FAST, rng=random.Random(3))
+    await client.connect()
+    await client.register("alice", PASSWORD)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def screen(session: ChatSession) -> AsyncIterator[Screen]:
+    """Alice's chat screen, once she is online in #general."""
+    async with running_screen(session) as running:
+        await running.wait_line("You are online in #general.")
+        yield running

@@ -4,13 +4,9 @@ against the scripted fake server: the frames sent, what is shown, the hidden pas
 from __future__ import annotations
 
 import io
-import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
-
-from chatapp.client import Backoff, ChatSession
+from chatapp.client import ChatSession
 from chatapp.client.__main__ import ClientOptions, run
 from chatapp.protocol import (
     Bye,
@@ -43,25 +39,7 @@ from chatapp.protocol.moderation_frames import (
     RoomEvent,
 )
 from tests.client.fakeserver import PASSWORD, FakeConnection, FakeServer
-from tests.client.harness import ENTER, TAB, Screen, running_screen, until
-
-FAST = Backoff(initial=0.01, maximum=0.05)
-
-
-@pytest.fixture
-async def session(server: FakeServer) -> AsyncIterator[ChatSession]:
-    client = ChatSession(server.host, server.port, backoff=FAST, rng=random.Random(5))
-    await client.connect()
-    await client.register("alice", PASSWORD)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def screen(session: ChatSession) -> AsyncIterator[Screen]:
-    async with running_screen(session) as running:
-        await running.wait_line("You are online in #general.")
-        yield running
+from tests.client.harness import ENTER, TAB, Screen, until
 
 
 def answering(server: FakeServer, answer: dict[type, object]) -> None:

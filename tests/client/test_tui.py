@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chatapp.client import Backoff, ChatSession, ConnectionState
+from chatapp.client import ChatSession, ConnectionState
 from chatapp.protocol import (
     ByeReason,
     ClientFrame,
@@ -49,24 +47,6 @@ from tests.client.harness import (
     running_screen,
     until,
 )
-
-FAST = Backoff(initial=0.01, maximum=0.05)
-
-
-@pytest.fixture
-async def session(server: FakeServer) -> AsyncIterator[ChatSession]:
-    client = ChatSession(server.host, server.port, backoff=FAST, rng=random.Random(3))
-    await client.connect()
-    await client.register("alice", PASSWORD)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def screen(session: ChatSession) -> AsyncIterator[Screen]:
-    async with running_screen(session) as running:
-        await running.wait_line("You are online in #general.")
-        yield running
 
 
 async def test_typing_sends_and_the_echo_appears(server: FakeServer, screen: Screen) -> None:
