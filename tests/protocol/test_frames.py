@@ -12,26 +12,39 @@ from chatapp.protocol import (
     AuthOk,
     Away,
     Bye,
+    Ciphertext,
+    ClaimedKey,
+    ClaimKey,
     ClientFrame,
+    DeleteDevice,
+    DeviceDeleted,
+    DeviceInfo,
+    DeviceList,
     Direct,
     EndSession,
+    Envelope,
     Error,
     ErrorCode,
     History,
     HistoryPage,
+    IdentityKeys,
     Join,
     Joined,
+    KeysPublished,
     Leave,
     Left,
+    ListDevices,
     ListRooms,
     ListSessions,
     Login,
     Message,
+    OneTimeKey,
     OnlineUser,
     Ping,
     Pong,
     Presence,
     ProtocolError,
+    PublishKeys,
     Quit,
     Register,
     Resume,
@@ -82,6 +95,8 @@ from chatapp.protocol.moderation_frames import (
 )
 
 SECRET = "s3cr3t-Pa55word-XYZ"
+
+KEYS = IdentityKeys(curve25519="C" * 43, ed25519="E" * 43)
 
 ALL_FRAMES: list[msgspec.Struct] = [
     Register(username="alice", password=SECRET, ref=1),
@@ -135,6 +150,12 @@ ALL_FRAMES: list[msgspec.Struct] = [
     MessageRemoved(id=3, by="alice", room="dev"),
     PasswordChanged(sessions_ended=1),
     AdminDone(action="reset_password", user="bob", password=SECRET),
+    ListDevices(username="bob"),
+    ClaimKey(username="bob", device="DEV123"),
+    DeleteDevice(device="DEV123", ref=1),
+    KeysPublished(device="DEV123", one_time_keys=50),
+    ClaimedKey(username="bob", device="DEV123", key=OneTimeKey(key_id="A", key="K" * 43), fallback=True),
+    DeviceDeleted(device="DEV123"),
 ]
 
 # Frames holding lists: immutable (no field can be set) but, like a tuple of lists, not hashable.
@@ -155,6 +176,16 @@ LIST_FRAMES: list[msgspec.Struct] = [
     UserList(users=[UserSummary(username="bob", role="user", created="t")], has_more=False),
     AddressBanList(bans=[AddressBanInfo(address="10.0.0.0/8", since="t")]),
     AuditPage(events=[AuditEntry(id=1, at="t", actor="alice", action="kick")], has_more=False),
+    DeviceList(
+        username="bob",
+        devices=[DeviceInfo(device="DEV123", keys=KEYS, signature="S" * 86, added="t", name="phone")],
+    ),
+    PublishKeys(
+        device="DEV123", keys=KEYS, signature="S" * 86, one_time_keys=[OneTimeKey(key_id="A", key="K" * 43)]
+    ),
+    SendDirect(
+        to="bob", e2e=Envelope(device="DEV123", key="K" * 43, ciphertexts={"DEV456": Ciphertext(0, "AA==")})
+    ),
 ]
 
 NESTED: list[msgspec.Struct] = [
@@ -196,6 +227,10 @@ def test_frame_type_sets() -> None:
         "users",
         "address_bans",
         "audit",
+        "publish_keys",
+        "devices",
+        "claim_key",
+        "delete_device",
     }
     assert SERVER_FRAME_TYPES == {
         "welcome",
@@ -226,6 +261,10 @@ def test_frame_type_sets() -> None:
         "user_list",
         "address_ban_list",
         "audit_page",
+        "keys_published",
+        "device_list",
+        "claimed_key",
+        "device_deleted",
     }
     assert CLIENT_FRAME_TYPES & SERVER_FRAME_TYPES == {"ping", "pong"}
 
@@ -381,6 +420,11 @@ def test_error_codes_are_stable_strings() -> None:
         "invite_only",
         "no_such_message",
         "invalid_address",
+        "too_many_devices",
+        "device_conflict",
+        "bad_signature",
+        "no_such_device",
+        "no_keys",
     }
     for code in ErrorCode:
         assert code == code.value

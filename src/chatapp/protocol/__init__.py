@@ -4,6 +4,21 @@ No asyncio and no database here: server, client, tests and benchmarks share it.
 """
 
 from .codec import decode_client_frame, decode_server_frame, encode
+from .e2e_frames import (
+    Ciphertext,
+    ClaimedKey,
+    ClaimKey,
+    DeleteDevice,
+    DeviceDeleted,
+    DeviceInfo,
+    DeviceList,
+    Envelope,
+    IdentityKeys,
+    KeysPublished,
+    ListDevices,
+    OneTimeKey,
+    PublishKeys,
+)
 from .errors import ErrorCode, ProtocolError
 from .frames import (
     AuthOk,
@@ -80,6 +95,19 @@ from .moderation_frames import (
 from .reasons import NO_RECONNECT, ByeReason
 
 __all__ = [
+    "Ciphertext",
+    "ClaimedKey",
+    "ClaimKey",
+    "DeleteDevice",
+    "DeviceDeleted",
+    "DeviceInfo",
+    "DeviceList",
+    "Envelope",
+    "IdentityKeys",
+    "KeysPublished",
+    "ListDevices",
+    "OneTimeKey",
+    "PublishKeys",
     "AddressBanInfo",
     "AddressBanList",
     "Admin",

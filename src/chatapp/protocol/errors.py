@@ -40,6 +40,12 @@ class ErrorCode(enum.StrEnum):
     INVITE_ONLY = "invite_only"
     NO_SUCH_MESSAGE = "no_such_message"
     INVALID_ADDRESS = "invalid_address"
+    # End-to-end encryption (see docs/protocol.md, "End-to-end encrypted direct messages").
+    TOO_MANY_DEVICES = "too_many_devices"
+    DEVICE_CONFLICT = "device_conflict"
+    BAD_SIGNATURE = "bad_signature"
+    NO_SUCH_DEVICE = "no_such_device"
+    NO_KEYS = "no_keys"
     SERVER_ERROR = "server_error"
 
 

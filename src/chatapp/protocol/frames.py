@@ -18,6 +18,7 @@ from typing import Literal
 
 import msgspec
 
+from .e2e_frames import E2E_CLIENT_FRAMES, E2E_SERVER_FRAMES, Envelope
 from .frame_base import BaseFrame, MessageId, Ref
 from .moderation_frames import MODERATION_CLIENT_FRAMES, MODERATION_SERVER_FRAMES
 
@@ -106,9 +107,12 @@ class Away(BaseFrame, frozen=True, tag="away"):
 
 
 class SendDirect(BaseFrame, frozen=True, tag="dm"):
+    """A direct message: ``text`` in clear, or instead ``e2e``, encrypted for each device."""
+
     to: str
-    text: str
+    text: str | None = None
     nonce: str | None = None
+    e2e: Envelope | None = None
     ref: Ref = None
 
 
@@ -189,10 +193,13 @@ class Direct(BaseFrame, frozen=True, tag="direct"):
     sender: str = msgspec.field(name="from")
     to: str
     text: str
+    """Empty when the message is encrypted (``e2e``) or removed."""
     ts: str
     nonce: str | None = None
     replayed: bool = False
     removed_by: str | None = None
+    e2e: Envelope | None = None
+    """An end-to-end encrypted message: one ciphertext per device; the server cannot read it."""
     ref: Ref = None
 
 
@@ -338,12 +345,12 @@ class Bye(BaseFrame, frozen=True, tag="bye"):
 ClientFrame = (
     Register | Login | Resume | Send | Quit | Ping | Pong
     | Join | Leave | ListRooms | SetTopic | Who | Whois | Away | SendDirect | History
-    | ListSessions | EndSession | MODERATION_CLIENT_FRAMES
+    | ListSessions | EndSession | MODERATION_CLIENT_FRAMES | E2E_CLIENT_FRAMES
 )
 ServerFrame = (
     Welcome | AuthOk | Message | Presence | Error | Bye | Ping | Pong
     | Direct | Joined | Left | RoomList | TopicChanged | WhoList | UserInfo | HistoryPage | Synced
-    | SessionList | SessionClosed | MODERATION_SERVER_FRAMES
+    | SessionList | SessionClosed | MODERATION_SERVER_FRAMES | E2E_SERVER_FRAMES
 )
 Frame = ClientFrame | ServerFrame
 

@@ -45,3 +45,10 @@ ADMIN_PAGE_MAX = 100
 ADMIN_PAGE_DEFAULT = 50
 SEARCH_MAX = 64
 """Longest search string of ``users``."""
+DEVICES_MAX = 10
+"""Most devices (each with its own encryption keys) one user may have."""
+RECIPIENT_DEVICES_MAX = 2 * DEVICES_MAX
+"""Most ciphertexts one encrypted direct message carries: the recipient's devices and the sender's."""
+ONE_TIME_KEYS_MAX = 100
+"""Most unclaimed one-time keys kept per device (and published in one frame)."""
+DEVICE_NAME_MAX = 64

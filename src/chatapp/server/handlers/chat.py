@@ -15,7 +15,7 @@ async def on_send(session: Session, frame: Send, services: Services) -> None:
 
 
 async def on_direct(session: Session, frame: SendDirect, services: Services) -> None:
-    await services.messaging.post_message(session, frame.text, frame.nonce, frame.ref, to=frame.to)
+    await services.messaging.post_message(session, frame.text or "", frame.nonce, frame.ref, to=frame.to)
 
 
 async def on_history(session: Session, frame: History, services: Services) -> None:
