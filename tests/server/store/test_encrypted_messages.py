@@ -4,7 +4,7 @@ result, history pages, replays, nonce look-ups), the envelope stored as sent."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 import pytest
@@ -70,3 +70,13 @@ async def test_the_flag_and_the_envelope_survive_every_path(
     assert await store.remove_message(stored[1].id, "alice", now)
     removed = [m for m in await replayed(store, bob.id, 0, 100) if m.id == stored[1].id]
     assert removed[0].text == "" and removed[0].removed_by == "alice"
+
+
+async def test_retention_prunes_encrypted_messages_as_plain_ones(any_store: Store, now: datetime) -> None:
+    store = any_store
+    alice, bob = await make_users(store, now, "alice", "bob")
+    old, new = await store.insert_messages(
+        [encrypted_draft(alice.id, bob.id, now), encrypted_draft(alice.id, bob.id, now + timedelta(days=2))]
+    )
+    assert await store.prune_messages(now + timedelta(days=1)) == 1
+    assert await replayed(store, bob.id, 0, 10) == [new]
