@@ -9,13 +9,23 @@ import msgspec
 
 from chatapp.clock import wire_timestamp
 from chatapp.protocol import Direct, Message, encode
+from chatapp.protocol.e2e_frames import Envelope
 from chatapp.protocol.frame_base import Ref
 from chatapp.server.store import StoredMessage
 
 T = TypeVar("T")
 
+_ENVELOPE = msgspec.json.Decoder(Envelope)
+
 FRAME_OVERHEAD = 512
 """Room left in a frame for the fields around a list (type, room, has_more), the ``ref`` apart."""
+
+
+ENVELOPE_HEADROOM = 2048
+"""Bytes of a frame an encrypted message's envelope leaves to everything around it in a page of
+history: the page's own fields (``FRAME_OVERHEAD``), the longest ``ref`` escaped, and the
+``direct`` frame's other fields (names, id, time, the nonce escaped). An envelope larger than
+``max_frame`` less this would fit in no page, and a client paging back would be stuck behind it."""
 
 
 def reply_budget(max_frame: int, ref: Ref) -> int:
@@ -44,11 +54,17 @@ def message_frame(
             ref=ref,
         )
     assert stored.recipient is not None
+    envelope = None
+    text = stored.text
+    if stored.encrypted and stored.removed_by is None:
+        # The envelope as stored, which the server checked when it was sent.
+        envelope, text = _ENVELOPE.decode(stored.text), ""
     return Direct(
         id=stored.id,
         sender=stored.sender,
         to=stored.recipient,
-        text=stored.text,
+        text=text,
+        e2e=envelope,
         ts=ts,
         nonce=nonce,
         replayed=replayed,
