@@ -1,9 +1,16 @@
 """The TCP listener: bind, accept, refuse at accept time, and close every connection at the end.
 
-It serves one or two endpoints over the same services, the same connection
-limits and the same refusal log: plain TCP on ``--port``, TLS on
-``--tls-port``, or both. A TLS connection takes its seat at accept time, before
-its handshake, which it then gets ``--tls-handshake-timeout`` seconds to finish
+It serves up to four endpoints over the same services, the same connection
+limits (one :class:`~chatapp.server.capacity.Capacity`) and the same refusal
+log: plain TCP on ``--port``, TLS on ``--tls-port``, and the web client on
+``--web-port`` (HTTP) and ``--web-tls-port`` (HTTPS), whose connections first
+go through :class:`~chatapp.server.transport.web.WebFront` (one request: a
+file, or the WebSocket handshake that turns it into a
+:class:`~chatapp.server.transport.websocket.WebSocketConnection`; a web
+connection refused at accept gets an HTTP 503 or 403 instead of a ``bye``).
+
+A TLS connection takes its seat at accept time, before its handshake, which it
+then gets ``--tls-handshake-timeout`` seconds to finish
 (:meth:`TcpListener._handshake`): a client that stalls or fails costs a bounded
 time, one (rate-limited) log line, and counts toward its address's limits
 meanwhile. A refused TLS connection is closed without a handshake (a plain
@@ -12,12 +19,11 @@ refused should not get). Everything past the handshake is the same as plain.
 
 Binding comes first and apart from serving (:meth:`TcpListener.bind`, then
 :meth:`TcpListener.serve`): a second server started on a busy port fails there,
-before it has touched the database. Refusals come before any work: a
-connection from a banned address (:mod:`chatapp.server.address_bans`, in
-memory), one over a limit (:mod:`chatapp.server.capacity`), or one arriving
-while the server stops, gets a lone ``bye`` and is closed, with no connection
-object made and nothing read from it; refusals are logged once per kind per
-interval. A failed ``accept()`` for
+before it has touched the database. Refusals come before any work
+(:mod:`chatapp.server.transport.admission`): a connection from a banned
+address, one over a limit, or one arriving while the server stops, gets a
+lone ``bye`` and is closed, with no connection object made and nothing read
+from it; refusals are logged once per kind per interval. A failed ``accept()`` for
 want of descriptors is handled by :mod:`chatapp.server.descriptors`.
 """
 
@@ -34,63 +40,19 @@ from contextlib import suppress
 from functools import partial
 
 from chatapp import __version__
-from chatapp.clock import monotonic, utc_now
-from chatapp.protocol import Bye, ByeReason, encode
+from chatapp.clock import monotonic
+from chatapp.protocol import ByeReason
 from chatapp.server import activity, descriptors
-from chatapp.server.address_bans import ban_message
-from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, Seat, connections_allowed
+from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, LogThrottle, Seat
 from chatapp.server.config import Config
 from chatapp.server.services import Services
+from chatapp.server.transport.admission import BYES, Refusal, admit, capacity_for
 from chatapp.server.transport.shell import ConnectionShell
 from chatapp.server.transport.tcp import TcpConnection
 from chatapp.server.transport.tls_accept import Address, HandOver, handshake_failure, open_tls_stream
 from chatapp.server.transport.web import WebFront
 
 log = logging.getLogger("chatapp.server")
-
-NO_FD_LIMIT_CONNECTIONS = 100_000
-"""The total connection limit where the process has no open-file limit (and none is set)."""
-
-_BYES = {reason: encode(Bye(reason=reason.value)) for reason in ByeReason}
-
-_REFUSALS = {
-    Limit.ADDRESS: ByeReason.TOO_MANY_CONNECTIONS,
-    Limit.NETWORK: ByeReason.TOO_MANY_FROM_NETWORK,
-    Limit.SERVER: ByeReason.SERVER_FULL,
-}
-
-
-def capacity_for(config: Config) -> Capacity:
-    """The connection limits in force, the total one derived from the open-file limit (logged)."""
-    fd_limit = descriptors.limit()
-    allowed = connections_allowed(fd_limit) if fd_limit is not None else None
-    if config.max_connections:
-        total = config.max_connections
-    else:
-        total = allowed if allowed is not None else NO_FD_LIMIT_CONNECTIONS
-    if allowed is not None and total > allowed:
-        # validate() checks against the hard limit: here the soft one could not be raised to it.
-        activity.record(
-            "capacity_lowered", logging.WARNING, wanted=total, descriptors=fd_limit, allowed=allowed
-        )
-        total = allowed
-    total = max(1, total)
-    activity.record(
-        "capacity",
-        descriptors=fd_limit if fd_limit is not None else "unlimited",
-        max_connections=total,
-        per_address=config.max_connections_per_address,
-        per_subnet=config.max_connections_per_subnet,
-        ipv4_prefix=config.ipv4_subnet_prefix,
-        ipv6_prefix=config.ipv6_subnet_prefix,
-    )
-    return Capacity(
-        total=total,
-        per_address=config.max_connections_per_address,
-        per_network=config.max_connections_per_subnet,
-        ipv4_prefix=config.ipv4_subnet_prefix,
-        ipv6_prefix=config.ipv6_subnet_prefix,
-    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -190,7 +152,7 @@ class TcpListener:
         self._capacity = capacity_for(self._config)
         loop = asyncio.get_running_loop()
         self._accept_guard = descriptors.AcceptGuard(
-            loop, _BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
+            loop, BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
         )
         self._accept_guard.install()
         for endpoint, server in self._servers:
@@ -235,17 +197,7 @@ class TcpListener:
     def _admit(self, address: Address) -> Seat | Refusal:
         """A seat for a new connection from ``address``, or why it is refused."""
         assert self._services is not None and self._capacity is not None
-        if self._stopping:
-            return Refusal(ByeReason.SHUTDOWN)
-        bans = self._services.address_bans
-        ban = bans.match(str(address[0]), utc_now()) if bans else None
-        if ban is not None:
-            bye = encode(Bye(reason=ByeReason.ADDRESS_BANNED.value, message=ban_message(ban)))
-            return Refusal(ByeReason.ADDRESS_BANNED, bye)
-        seat = self._capacity.take(str(address[0]))
-        if isinstance(seat, Limit):
-            return Refusal(_REFUSALS[seat])
-        return seat
+        return admit(self._capacity, self._services.address_bans, address, stopping=self._stopping)
 
     def _take_tls(
         self, endpoint: Endpoint, tls: ssl.SSLContext, sock: socket.socket, address: Address
@@ -378,7 +330,7 @@ class TcpListener:
                 banned = reason is ByeReason.ADDRESS_BANNED
                 writer.write(web.refusal(403 if banned else 503, reason.value))
             else:
-                writer.write(refusal.bye or _BYES[reason])
+                writer.write(refusal.bye or BYES[reason])
             if writer.transport.get_write_buffer_size():
                 writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
             else:
@@ -446,13 +398,6 @@ class TcpListener:
                 await asyncio.wait_for(server.wait_closed(), 1.0)
         if self._accept_guard is not None:
             self._accept_guard.uninstall()
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: ByeReason
-    bye: bytes | None = None
-    """The ``bye`` to send, when not the reason's own (an address ban's says until when)."""
 
 
 def _is_loopback(host: str) -> bool:
