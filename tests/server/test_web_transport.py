@@ -307,3 +307,22 @@ async def test_error_frames_reach_a_web_client(start: Start) -> None:
     await client.send(Send(room="general", text="before signing in", ref="x"))
     error = await client.expect(Error)
     assert error.code == "not_authenticated" and error.ref == "x"
+
+
+async def test_the_pre_sign_in_budget_and_rate_limits_hold_over_a_websocket(start: Start) -> None:
+    server = await start(max_unauthenticated_frames=3, send_burst=2, send_rate=0.01)
+    eager = await WsWireClient.open(url(server))
+    for ref in range(4):
+        await eager.send(Ping(ref=ref))
+    for ref in range(3):
+        assert (await eager.expect(Pong)).ref == ref
+    assert (await eager.expect(Bye)).reason == "too many frames before authentication"
+
+    chatty = await WsWireClient.open(url(server))
+    await chatty.register("chatty")
+    for n in range(2):
+        await chatty.send(Send(room="general", text=f"m{n}", ref=n))
+        await chatty.expect(Message, skip=(Presence,))
+    await chatty.send(Send(room="general", text="one too many", ref="x"))
+    refused = await chatty.expect_error("rate_limited", skip=(Presence,))
+    assert refused.ref == "x" and refused.retry_after
