@@ -175,8 +175,7 @@ class TcpListener:
                         logging.WARNING,
                         host=host,
                         port=port,
-                        warning="passwords and messages cross the network in clear on this port: serve TLS "
-                        "(--tls-cert and --tls-key, or --tls self-signed) and --no-plain",
+                        warning=_WEB_IN_CLEAR if endpoint.web is not None else _IN_CLEAR,
                     )
 
     async def _accept(
@@ -398,6 +397,16 @@ class TcpListener:
                 await asyncio.wait_for(server.wait_closed(), 1.0)
         if self._accept_guard is not None:
             self._accept_guard.uninstall()
+
+
+_IN_CLEAR = (
+    "passwords and messages cross the network in clear on this port: serve TLS "
+    "(--tls-cert and --tls-key, or --tls self-signed) and --no-plain"
+)
+_WEB_IN_CLEAR = (
+    "passwords and messages cross the network in clear on this web port: put it behind a reverse "
+    "proxy that serves TLS, on a loopback address, or serve --web-tls-port instead"
+)
 
 
 def _is_loopback(host: str) -> bool:
