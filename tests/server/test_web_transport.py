@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import trustme
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 
 from chatapp.protocol import (
     Bye,
@@ -326,3 +327,40 @@ async def test_the_pre_sign_in_budget_and_rate_limits_hold_over_a_websocket(star
     await chatty.send(Send(room="general", text="one too many", ref="x"))
     refused = await chatty.expect_error("rate_limited", skip=(Presence,))
     assert refused.ref == "x" and refused.retry_after
+
+
+async def test_a_client_that_sends_websocket_pings_and_reads_nothing_is_cut_off(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="chatapp.activity")
+    server = await start(send_queue_limit=64 << 10, close_grace=0.5)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.web_port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    writer.transport.pause_reading()  # from here on, only the kernel's small buffer takes anything
+    ping = Frame(Opcode.PING, b"p" * 125).serialize(mask=True, extensions=[])
+    try:
+        for _ in range(2000):  # 256 KB of pings a round: far more pongs than the buffers hold
+            writer.write(ping * 2000)
+            await writer.drain()
+            if activity_lines(caplog, "send_queue_exceeded"):
+                break
+    except ConnectionError:
+        pass  # cut off, and aborted while still sending
+    assert activity_lines(caplog, "send_queue_exceeded")
+    writer.transport.abort()
+
+
+async def test_a_message_in_fragments_is_one_frame(start: Start) -> None:
+    server = await start()
+    client = await WsWireClient.open(url(server))
+    await client.socket.send(['{"type":', "", '"ping",', '"ref":7}'])  # four fragments, one empty
+    assert (await client.expect(Pong)).ref == 7
+    await client.socket.send([b'{"type":"ping"}', b""])  # binary, in fragments
+    await client.expect_error("bad_frame")

@@ -94,7 +94,7 @@ class WebSocketConnection(ConnectionShell):
     ) -> None:
         self._socket = socket
         super().__init__(reader, writer, services, MessageSink(socket, writer.transport))
-        self._fragments: list[bytes] | None = None
+        self._fragments: bytearray | None = None  # a message arriving in fragments (bounded by the library)
         self._fragmented_binary = False
         self._close_timer: asyncio.TimerHandle | None = None
 
@@ -114,10 +114,10 @@ class WebSocketConnection(ConnectionShell):
             opcode = frame.opcode
             if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                 self._fragmented_binary = opcode is Opcode.BINARY
-                self._fragments = [] if self._fragmented_binary else [bytes(frame.data)]
+                self._fragments = bytearray() if self._fragmented_binary else bytearray(frame.data)
             elif opcode is Opcode.CONT:
                 if self._fragments is not None and not self._fragmented_binary:
-                    self._fragments.append(bytes(frame.data))
+                    self._fragments += frame.data
             elif opcode is Opcode.CLOSE:
                 # The client closes: its session resumes later (a disconnect, not a quit).
                 self.close(ByeReason.CLIENT_CLOSED, end_reason="disconnect")
@@ -129,8 +129,7 @@ class WebSocketConnection(ConnectionShell):
                 if self._fragmented_binary:
                     self.peer.refuse(_BINARY)
                 else:
-                    message = fragments[0] if len(fragments) == 1 else b"".join(fragments)
-                    self.protocol.receive_message(message)
+                    self.protocol.receive_message(bytes(fragments))
                     await self._handle_events()
         if socket.state is not SocketState.OPEN and not self.peer.closing:
             # The library failed the connection (a protocol error, a message too big): it said so
@@ -151,12 +150,18 @@ class WebSocketConnection(ConnectionShell):
             self._close_timer = self._loop.call_later(self._config.close_grace, self._close_transport)
 
     def _write_pending(self) -> None:
+        """Write what the library has to send (pongs, close frames) and, at its end of stream,
+        close. Pongs do not pass through the outbox, so its limit is checked here too: a client
+        that sends pings and reads nothing is cut off like one that reads nothing of the chat."""
+        transport = self._transport
         for data in self._socket.data_to_send():
             if data:
-                if not self._transport.is_closing():
-                    self._transport.write(data)
+                if not transport.is_closing():
+                    transport.write(data)
             else:  # the end of the stream: the closing handshake is over, or failed
                 self._close_transport()
+        if not self.peer.closing and transport.get_write_buffer_size() > self._config.send_queue_limit:
+            self.peer.overflowed()
 
     async def _finish(self) -> None:
         await super()._finish()
