@@ -111,8 +111,12 @@ async def test_a_moderator_disconnects_a_web_user_as_a_terminal_one(
     start_server: ServerFactory, open_ws: OpenWs
 ) -> None:
     server = await start_server(web_port=0)
-    web = await open_ws(server)
+    web = await open_ws(server, local_addr=("127.0.0.9", 0))
     await web.register("mallory")
+    # The staff see the web client's session as a terminal one's: connected, from its address.
+    listed = await server.administration.user_sessions(Actor.console(), "mallory")
+    (session,) = listed.sessions
+    assert session.connected and session.address.startswith("127.0.0.9")
     done = await server.administration.disconnect(Actor.console(), "mallory")
     assert done.count == 1
     bye = await web.expect(Bye, skip=NOISE + (Message,))
