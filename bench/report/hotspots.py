@@ -60,6 +60,8 @@ _GENERIC = (
     "Connection.run (",
     "Connection._handle_line",
     "TcpConnection._handle_events",
+    "ConnectionShell._handle_events",
+    "ConnectionShell.run (",
     "dispatch (",
     "with_session (",
     "MessageWriter._run",

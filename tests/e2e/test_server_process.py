@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import sysconfig
 import time
+import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +207,8 @@ def test_bad_settings_are_usage_errors(tmp_path: Path) -> None:
 
 @pytest.mark.slow_install
 def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
-    """Build the wheel, install it into a fresh venv and start the server from elsewhere."""
+    """Build the wheel, install it into a fresh venv and start the server from elsewhere: it serves
+    the web client's files from the installed package."""
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
@@ -224,6 +228,9 @@ def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
     # Dependencies come from this test environment (no network needed); chatapp itself only from the wheel.
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     wheel = next(wheels.glob("chatapp-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name for name in archive.namelist() if name.startswith("chatapp/web/static/")}
+    assert {f"chatapp/web/static/{name}" for name in ("index.html", "app.js", "app.css")} <= shipped
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
         check=True,
@@ -251,6 +258,8 @@ def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
             "8",
             "--database-url",
             f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+            "--web-port",
+            "0",
         ],
         cwd=elsewhere,
         stderr=subprocess.PIPE,
@@ -260,10 +269,14 @@ def test_a_plain_pip_install_gives_a_working_server(tmp_path: Path) -> None:
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
-            if "event=listening" in line:
+            if url := re.search(r"event=web url=(\S+)", line):
                 break
         else:
             pytest.fail("server did not start")
+        # The web client's files are served from the installed package.
+        with urllib.request.urlopen(url[1], timeout=30) as page:
+            assert page.status == 200 and b'<script src="app.js?v=' in page.read()
+            assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
         with sqlite3.connect(tmp_path / "fresh.db") as db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"users", "sessions", "alembic_version"} <= tables

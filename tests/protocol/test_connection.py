@@ -257,3 +257,46 @@ def test_a_goodbye_may_carry_a_sentence_and_a_refusal_when_it_ends() -> None:
     assert isinstance(goodbye, ServerFrameReceived)
     assert goodbye.frame == Bye(reason="account suspended", message="suspended by alice until lifted: spam")
     assert cli.bye_reason == "account suspended"
+
+
+# -- one frame per message (the WebSocket transport) ------------------------------------------------
+
+
+def test_each_message_is_exactly_one_frame() -> None:
+    proto = server()
+    proto.welcome(WELCOME)
+    login = encode(Login(username="alice", password="pw", ref=1))
+    proto.receive_message(login)  # with its newline
+    proto.receive_message(login.rstrip(b"\n"))  # without
+    proto.receive_message(b'{"type":"ping",\n"ref":2}')  # JSON whitespace inside: still one frame
+    taken = events(proto)
+    assert [type(event) for event in taken] == [FrameReceived, FrameReceived, FrameReceived]
+    assert isinstance(taken[2], FrameReceived) and taken[2].frame == Ping(ref=2)
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (b"", ErrorCode.BAD_FRAME),
+        (b"\n", ErrorCode.BAD_FRAME),
+        (b'{"type":"ping"}\n{"type":"ping"}', ErrorCode.BAD_FRAME),
+        (b"not json", ErrorCode.BAD_FRAME),
+        (b'{"type":"ping","ref":"' + b"x" * 1100 + b'"}', ErrorCode.FRAME_TOO_LARGE),
+    ],
+)
+def test_a_message_that_is_not_one_frame_is_refused_like_a_bad_line(message: bytes, code: ErrorCode) -> None:
+    proto = server()
+    proto.welcome(WELCOME)
+    proto.receive_message(message)
+    (event,) = events(proto)
+    assert isinstance(event, FrameRefused) and event.error.code is code
+    data, close = proto.refuse(event.error)
+    assert b'"type":"error"' in data and close is None  # counted toward the invalid-frame budget
+
+
+def test_nothing_is_taken_after_the_goodbye() -> None:
+    proto = server()
+    proto.welcome(WELCOME)
+    proto.close(ByeReason.SHUTDOWN)
+    proto.receive_message(encode(Ping(ref=1)))
+    assert events(proto) == []

@@ -125,3 +125,42 @@ def test_an_unknown_tls_mode_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit):
         load_config(["--tls", "yes"], environ={})
     assert "self-signed" in capsys.readouterr().err
+
+
+def test_web_settings_from_flags_and_the_environment() -> None:
+    assert not Config().web_enabled
+    config = load_config(
+        ["--web-port", "8080", "--web-origin", "https://chat.example.com", "--web-origin", "http://localhost:8080"],
+        environ={"CHATAPP_WEB_ORIGIN": "https://ignored.example"},
+    )
+    assert config.web_enabled and config.web_port == 8080 and config.web_tls_port == -1
+    assert config.web_origin == ("https://chat.example.com", "http://localhost:8080")
+    from_env = load_config(
+        [], environ={"CHATAPP_WEB_PORT": "0", "CHATAPP_WEB_ORIGIN": "https://a.example, https://b.example"}
+    )
+    assert from_env.web_port == 0 and from_env.web_origin == ("https://a.example", "https://b.example")
+    tls = load_config(["--tls", "self-signed", "--web-tls-port", "8443"], environ={})
+    assert tls.web_tls_port == 8443 and tls.web_port == -1
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"web_tls_port": 8443}, "--web-tls-port needs a certificate"),
+        ({"web_port": 70000}, "--web-port must be between 0 and 65535"),
+        ({"web_port": 7777}, "--port and --web-port are both 7777"),
+        ({"tls": "self-signed", "web_port": 8080, "web_tls_port": 8080}, "--web-port and --web-tls-port"),
+        ({"web_port": 8080, "web_origin": ("chat.example.com",)}, "is not an origin"),
+        ({"web_port": 8080, "web_origin": ("https://chat.example.com/",)}, "is not an origin"),
+        ({"web_request_timeout": 0.0}, "--web-request-timeout must be positive"),
+    ],
+)
+def test_web_settings_that_cannot_work_are_refused(settings: dict[str, object], problem: str) -> None:
+    message = validate(dataclasses.replace(Config(), **settings))  # type: ignore[arg-type]
+    assert message is not None and problem in message, message
+
+
+def test_the_web_ports_say_off_in_the_help() -> None:
+    help_text = " ".join(build_parser().format_help().split())
+    assert "(env CHATAPP_WEB_PORT; default off)" in help_text
+    assert "(env CHATAPP_WEB_TLS_PORT; default off)" in help_text

@@ -24,6 +24,7 @@ from tests.support.databases import ScratchDatabase, run_sql
 
 LISTENING = re.compile(rb"event=listening .*?host=(\S+) port=(\d+)")
 TLS_LISTENING = re.compile(rb"event=listening .*?port=(\d+) tls=on")
+WEB_URL = re.compile(rb"event=web url=(http://\S+?:(\d+)/)")
 
 # Settings that keep tests fast: cheap argon2, short timeouts. Tests override per case.
 FAST_ARGS: tuple[str, ...] = (
@@ -62,6 +63,10 @@ class ServerProcess:
         self.host = "127.0.0.1"
         self.port = 0
         self.tls_port: int | None = None
+        self.web_port: int | None = None
+        """The plain web port (--web-port), once started with one; a restart keeps it."""
+        self.web_url: str | None = None
+        """The URL the server logs for it (``http://127.0.0.1:PORT/``)."""
         """The TLS listener's port, once started with TLS (its listening line comes after the plain one)."""
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = bytearray()
@@ -108,7 +113,7 @@ class ServerProcess:
                 self.url,
                 *FAST_ARGS,
                 *self._control_args(),
-                *self.args,
+                *self._args(),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -127,6 +132,7 @@ class ServerProcess:
                 self.host = match.group(1).decode()
                 self.port = int(match.group(2))
                 self._wait_for_tls_port(started, deadline)
+                self._wait_for_web_port(started, deadline)
                 return self
             if self.proc.poll() is not None:
                 time.sleep(0.1)
@@ -146,6 +152,27 @@ class ServerProcess:
                 return
             time.sleep(0.02)
         raise RuntimeError(f"the TLS listener did not start:\n{self.log}")
+
+    def _args(self) -> tuple[str, ...]:
+        """The test's arguments; a ``--web-port 0`` becomes the port bound at the first start, so
+        that a restarted server is found at the same URL."""
+        args = list(self.args)
+        if self.web_port is not None and "--web-port" in args:
+            args[args.index("--web-port") + 1] = str(self.web_port)
+        return tuple(args)
+
+    def _wait_for_web_port(self, started: int, deadline: float) -> None:
+        if "--web-port" not in self.args:
+            return
+        while time.monotonic() < deadline:
+            with self._log_lock:
+                match = WEB_URL.search(bytes(self._log[started:]))
+            if match:
+                self.web_url = match.group(1).decode()
+                self.web_port = int(match.group(2))
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"the web listener did not start:\n{self.log}")
 
     def start_expecting_failure(self, timeout: float = 60.0) -> int:
         """Start the server expecting it to fail before it listens; its exit code (the log is kept)."""

@@ -130,6 +130,17 @@ class ServerProtocol:
         if self._state is not State.CLOSED:
             self._lines.extend(self._splitter.feed(data))
 
+    def receive_message(self, data: bytes) -> None:
+        """Take one message of a message-framed transport (a WebSocket text message): exactly one
+        frame, judged like a line (its trailing newline, if any, is not part of it). A message
+        over the frame limit is refused as too large; one that is not exactly one frame (empty,
+        two frames, not JSON) as a bad frame: the same refusals, counted the same way, as a line."""
+        if self._state is State.CLOSED:
+            return
+        if data.endswith(b"\n"):
+            data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+        self._lines.append(LINE_TOO_LONG if len(data) > self._max_frame else data)
+
     def next_event(self) -> ServerEvent | None:
         """The next event from what was received, judged by the state as it is now; None when
         everything received so far has been taken."""

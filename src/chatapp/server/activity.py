@@ -60,8 +60,8 @@ def configure_logging(level: str) -> logging.handlers.QueueListener:
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(records)]
     root.setLevel(level.upper())
-    # SQLAlchemy and asyncio are chatty at debug; their warnings still come through.
-    for noisy in ("sqlalchemy", "aiosqlite", "asyncio", "alembic"):
+    # SQLAlchemy, asyncio and websockets are chatty at debug and info; their warnings still come through.
+    for noisy in ("sqlalchemy", "aiosqlite", "asyncio", "alembic", "websockets"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     listener.start()
     return listener

@@ -18,7 +18,7 @@ from chatapp.clock import utc_now
 from chatapp.server import activity
 from chatapp.server.account_sanctions import AccountSanctions
 from chatapp.server.address_bans import AddressBans
-from chatapp.server.config import Config
+from chatapp.server.config import PORT_OFF, Config
 from chatapp.server.filters import ContentFilter, FilterFileError
 from chatapp.server.hub import LocalHub
 from chatapp.server.live import RunningServer
@@ -38,11 +38,14 @@ from chatapp.server.services.room_moderation import RoomModeration
 from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
+from chatapp.server.static_site import StaticSite
 from chatapp.server.store import MessageWriter, Store
 from chatapp.server.tls import ServerTls, load_tls
 from chatapp.server.transport.control import ControlListener
 from chatapp.server.transport.delivery import Delivery
 from chatapp.server.transport.listener import Endpoint, TcpListener
+from chatapp.server.transport.web import WebFront
+from chatapp.server.web_origin import OriginPolicy
 
 log = logging.getLogger("chatapp.server")
 
@@ -75,6 +78,18 @@ class ChatServer:
         return self._listener.tls_port
 
     @property
+    def web_port(self) -> int:
+        """The plain web listener's port."""
+        assert self._listener is not None, "the server has not started"
+        return self._listener.web_port
+
+    @property
+    def web_tls_port(self) -> int:
+        """The TLS web listener's port."""
+        assert self._listener is not None, "the server has not started"
+        return self._listener.web_tls_port
+
+    @property
     def hub(self) -> LocalHub:
         assert self._hub is not None, "the server has not started"
         return self._hub
@@ -97,6 +112,7 @@ class ChatServer:
         endpoints = [Endpoint(config.host, config.port)] if config.plain else []
         if self.tls is not None:
             endpoints.append(Endpoint(config.host, config.tls_port, self.tls.context))
+        endpoints += await self._web_endpoints()
         self._listener = TcpListener(config, endpoints)
         # The address first: a second server on a busy port fails here, before it has touched
         # the database (ending the first one's sessions as crashed, say).
@@ -143,6 +159,23 @@ class ChatServer:
         await self._listener.serve(services)
         if self._control is not None:
             await self._control.serve(services)
+
+    async def _web_endpoints(self) -> list[Endpoint]:
+        """The web client's endpoints (--web-port, --web-tls-port), its files read first (off the
+        event loop)."""
+        config = self.config
+        if not config.web_enabled:
+            return []
+        site = await asyncio.get_running_loop().run_in_executor(None, StaticSite.load)
+        origins = OriginPolicy.of(config.web_origin)
+        endpoints = []
+        if config.web_port != PORT_OFF:
+            web = WebFront(config, site, origins, tls=False)
+            endpoints.append(Endpoint(config.host, config.web_port, web=web))
+        if config.web_tls_port != PORT_OFF and self.tls is not None:
+            web = WebFront(config, site, origins, tls=True)
+            endpoints.append(Endpoint(config.host, config.web_tls_port, self.tls.context, web=web))
+        return endpoints
 
     def _services(
         self, store: Store, hashing: PasswordHashing, messages: MessageLog, sanctions: _Sanctions

@@ -23,6 +23,7 @@ from chatapp.protocol.limits import MAX_FRAME_BYTES, MAX_TEXT_CHARS
 from chatapp.server import descriptors
 from chatapp.server.capacity import HEADROOM, connections_allowed
 from chatapp.server.store.engine import is_sqlite, sqlite_file
+from chatapp.server.web_origin import parse_origin
 
 ENV_PREFIX = "CHATAPP_"
 
@@ -44,6 +45,9 @@ TLS_PORT = 7778
 TLS_CERT_NAME = "tls-cert.pem"
 TLS_KEY_NAME = "tls-key.pem"
 """The files of ``--tls self-signed``, in the server's data directory."""
+
+PORT_OFF = -1
+"""The value of ``--web-port`` and ``--web-tls-port`` when they are not given: no listener."""
 
 CONTROL_SOCKET_NAME = "control.sock"
 CONTROL_SOCKET_OFF = "none"
@@ -79,8 +83,11 @@ def _data_directory() -> str:
     return platformdirs.user_data_dir("chatapp", appauthor=False)
 
 
-def _setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+def _setting(
+    default: Any, help: str, *, choices: Sequence[str] | None = None, shown: str | None = None
+) -> Any:
+    """``shown``: the default as --help says it, when not its value (a port that is off)."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "shown": shown})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -225,6 +232,27 @@ class Config:
     tls_handshake_timeout: float = _setting(
         5.0, "seconds a TLS connection may take to finish its handshake before it is closed"
     )
+    web_port: int = _setting(
+        PORT_OFF,
+        "TCP port serving the web client over plain HTTP: its files, and protocol v1 over a WebSocket "
+        "at /ws (0 picks a free one; behind a reverse proxy that serves TLS, or on a loopback address)",
+        shown="off",
+    )
+    web_tls_port: int = _setting(
+        PORT_OFF,
+        "TCP port serving the web client over HTTPS (and wss:// at /ws), with the certificate of "
+        "--tls self-signed or --tls-cert (0 picks a free one)",
+        shown="off",
+    )
+    web_origin: tuple[str, ...] = _setting(
+        (),
+        "origin (scheme://host[:port]) whose pages may open the web client's WebSocket; repeatable "
+        "(env: separated by commas); give the public origin when behind a reverse proxy",
+        shown="the origin of the request itself: its scheme and Host header",
+    )
+    web_request_timeout: float = _setting(
+        10.0, "seconds a web connection gets to send its whole HTTP request before it is closed"
+    )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
     event_loop: str = _setting(
         "auto",
@@ -240,6 +268,10 @@ class Config:
     @property
     def tls_enabled(self) -> bool:
         return bool(self.tls or self.tls_cert)
+
+    @property
+    def web_enabled(self) -> bool:
+        return self.web_port != PORT_OFF or self.web_tls_port != PORT_OFF
 
     @property
     def resolved_control_socket(self) -> Path | None:
@@ -272,8 +304,14 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+def _parse_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 def _converter(kind: type) -> Callable[[str], Any]:
-    return _parse_bool if kind is bool else kind
+    if kind is bool:
+        return _parse_bool
+    return _parse_list if kind is tuple else kind
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,6 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
                 help=f"{meta['help']} (env {env}; default {'on' if field.default else 'off'})",
             )
             continue
+        shown = meta["shown"] if meta["shown"] is not None else repr(field.default)
+        if isinstance(field.default, tuple):  # repeatable: each flag adds one
+            parser.add_argument(
+                _flag(field.name),
+                dest=field.name,
+                action="append",
+                default=None,
+                metavar=field.name.upper(),
+                help=f"{meta['help']} (env {env}; default {shown})",
+            )
+            continue
         parser.add_argument(
             _flag(field.name),
             dest=field.name,
@@ -302,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
             choices=meta["choices"],
             default=None,
             metavar=None if meta["choices"] else field.name.upper(),
-            help=f"{meta['help']} (env {env}; default {field.default!r})",
+            help=f"{meta['help']} (env {env}; default {shown})",
         )
     parser.add_argument("--version", action="version", version=f"chatapp-server {__version__}")
     return parser
@@ -320,7 +369,7 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     for field in dataclasses.fields(Config):
         given = getattr(args, field.name)
         if given is not None:
-            values[field.name] = given
+            values[field.name] = tuple(given) if isinstance(given, list) else given
             continue
         raw = env.get(ENV_PREFIX + field.name.upper())
         if raw is None or raw == "":
@@ -376,6 +425,7 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         "login_failure_decay",
         "sqlite_busy_timeout",
         "tls_handshake_timeout",
+        "web_request_timeout",
     ):
         if getattr(config, name) <= 0:
             return f"{_flag(name)} must be positive"
@@ -422,6 +472,31 @@ def _check_listeners(config: Config) -> str | None:
         return "--no-plain leaves no listener: give --tls self-signed or --tls-cert and --tls-key"
     if config.plain and config.tls_enabled and config.port == config.tls_port != 0:
         return f"--port and --tls-port are both {config.port}: a listener is either plain or TLS"
+    return _check_web(config)
+
+
+def _check_web(config: Config) -> str | None:
+    for name in ("web_port", "web_tls_port"):
+        port = getattr(config, name)
+        if port != PORT_OFF and not 0 <= port <= 65535:
+            return f"{_flag(name)} must be between 0 and 65535"
+    if config.web_tls_port != PORT_OFF and not config.tls_enabled:
+        return "--web-tls-port needs a certificate: give --tls self-signed, or --tls-cert and --tls-key"
+    taken = {"--port": config.port if config.plain else PORT_OFF}
+    if config.tls_enabled:
+        taken["--tls-port"] = config.tls_port
+    taken["--web-port"] = config.web_port
+    taken["--web-tls-port"] = config.web_tls_port
+    seen: dict[int, str] = {}
+    for flag, port in taken.items():
+        if port in (PORT_OFF, 0):
+            continue
+        if port in seen:
+            return f"{seen[port]} and {flag} are both {port}: each listener needs a port of its own"
+        seen[port] = flag
+    for origin in config.web_origin:
+        if parse_origin(origin) is None:
+            return f"--web-origin {origin!r} is not an origin: scheme://host[:port], scheme http or https"
     return None
 
 

@@ -1,9 +1,16 @@
 """The TCP listener: bind, accept, refuse at accept time, and close every connection at the end.
 
-It serves one or two endpoints over the same services, the same connection
-limits and the same refusal log: plain TCP on ``--port``, TLS on
-``--tls-port``, or both. A TLS connection takes its seat at accept time, before
-its handshake, which it then gets ``--tls-handshake-timeout`` seconds to finish
+It serves up to four endpoints over the same services, the same connection
+limits (one :class:`~chatapp.server.capacity.Capacity`) and the same refusal
+log: plain TCP on ``--port``, TLS on ``--tls-port``, and the web client on
+``--web-port`` (HTTP) and ``--web-tls-port`` (HTTPS), whose connections first
+go through :class:`~chatapp.server.transport.web.WebFront` (one request: a
+file, or the WebSocket handshake that turns it into a
+:class:`~chatapp.server.transport.websocket.WebSocketConnection`; a web
+connection refused at accept gets an HTTP 503 or 403 instead of a ``bye``).
+
+A TLS connection takes its seat at accept time, before its handshake, which it
+then gets ``--tls-handshake-timeout`` seconds to finish
 (:meth:`TcpListener._handshake`): a client that stalls or fails costs a bounded
 time, one (rate-limited) log line, and counts toward its address's limits
 meanwhile. A refused TLS connection is closed without a handshake (a plain
@@ -12,12 +19,11 @@ refused should not get). Everything past the handshake is the same as plain.
 
 Binding comes first and apart from serving (:meth:`TcpListener.bind`, then
 :meth:`TcpListener.serve`): a second server started on a busy port fails there,
-before it has touched the database. Refusals come before any work: a
-connection from a banned address (:mod:`chatapp.server.address_bans`, in
-memory), one over a limit (:mod:`chatapp.server.capacity`), or one arriving
-while the server stops, gets a lone ``bye`` and is closed, with no connection
-object made and nothing read from it; refusals are logged once per kind per
-interval. A failed ``accept()`` for
+before it has touched the database. Refusals come before any work
+(:mod:`chatapp.server.transport.admission`): a connection from a banned
+address, one over a limit, or one arriving while the server stops, gets a
+lone ``bye`` and is closed, with no connection object made and nothing read
+from it; refusals are logged once per kind per interval. A failed ``accept()`` for
 want of descriptors is handled by :mod:`chatapp.server.descriptors`.
 """
 
@@ -29,75 +35,35 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from functools import partial
 
 from chatapp import __version__
-from chatapp.clock import monotonic, utc_now
-from chatapp.protocol import Bye, ByeReason, encode
+from chatapp.clock import monotonic
+from chatapp.protocol import ByeReason
 from chatapp.server import activity, descriptors
-from chatapp.server.address_bans import ban_message
-from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, Limit, LogThrottle, Seat, connections_allowed
+from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, LogThrottle, Seat
 from chatapp.server.config import Config
 from chatapp.server.services import Services
+from chatapp.server.transport.admission import BYES, Refusal, admit, capacity_for
+from chatapp.server.transport.shell import ConnectionShell
 from chatapp.server.transport.tcp import TcpConnection
 from chatapp.server.transport.tls_accept import Address, HandOver, handshake_failure, open_tls_stream
+from chatapp.server.transport.web import WebFront
 
 log = logging.getLogger("chatapp.server")
-
-NO_FD_LIMIT_CONNECTIONS = 100_000
-"""The total connection limit where the process has no open-file limit (and none is set)."""
-
-_BYES = {reason: encode(Bye(reason=reason.value)) for reason in ByeReason}
-
-_REFUSALS = {
-    Limit.ADDRESS: ByeReason.TOO_MANY_CONNECTIONS,
-    Limit.NETWORK: ByeReason.TOO_MANY_FROM_NETWORK,
-    Limit.SERVER: ByeReason.SERVER_FULL,
-}
-
-
-def capacity_for(config: Config) -> Capacity:
-    """The connection limits in force, the total one derived from the open-file limit (logged)."""
-    fd_limit = descriptors.limit()
-    allowed = connections_allowed(fd_limit) if fd_limit is not None else None
-    if config.max_connections:
-        total = config.max_connections
-    else:
-        total = allowed if allowed is not None else NO_FD_LIMIT_CONNECTIONS
-    if allowed is not None and total > allowed:
-        # validate() checks against the hard limit: here the soft one could not be raised to it.
-        activity.record(
-            "capacity_lowered", logging.WARNING, wanted=total, descriptors=fd_limit, allowed=allowed
-        )
-        total = allowed
-    total = max(1, total)
-    activity.record(
-        "capacity",
-        descriptors=fd_limit if fd_limit is not None else "unlimited",
-        max_connections=total,
-        per_address=config.max_connections_per_address,
-        per_subnet=config.max_connections_per_subnet,
-        ipv4_prefix=config.ipv4_subnet_prefix,
-        ipv6_prefix=config.ipv6_subnet_prefix,
-    )
-    return Capacity(
-        total=total,
-        per_address=config.max_connections_per_address,
-        per_network=config.max_connections_per_subnet,
-        ipv4_prefix=config.ipv4_subnet_prefix,
-        ipv6_prefix=config.ipv6_subnet_prefix,
-    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One address the listener serves: plain TCP when ``tls`` is None."""
+    """One address the listener serves: plain TCP when ``tls`` is None; the web client (HTTP and
+    WebSocket) when ``web`` is given."""
 
     host: str
     port: int
     tls: ssl.SSLContext | None = None
+    web: WebFront | None = None
 
 
 class TcpListener:
@@ -109,7 +75,8 @@ class TcpListener:
         self._tls_tasks: set[asyncio.Task[None]] = set()
         self._services: Services | None = None
         self._capacity: Capacity | None = None
-        self._connections: dict[TcpConnection, asyncio.Task[None]] = {}
+        self._connections: dict[ConnectionShell, asyncio.Task[None]] = {}
+        self._opening: set[asyncio.Task[None]] = set()  # web connections reading their request
         self._refusal_log = LogThrottle()
         self._accept_guard: descriptors.AcceptGuard | None = None
         self._stopping = False
@@ -124,11 +91,21 @@ class TcpListener:
         """The TLS endpoint's port (as bound)."""
         return self._bound_port(tls=True)
 
-    def _bound_port(self, *, tls: bool) -> int:
+    @property
+    def web_port(self) -> int:
+        """The plain web endpoint's port (as bound)."""
+        return self._bound_port(tls=False, web=True)
+
+    @property
+    def web_tls_port(self) -> int:
+        """The TLS web endpoint's port (as bound)."""
+        return self._bound_port(tls=True, web=True)
+
+    def _bound_port(self, *, tls: bool, web: bool = False) -> int:
         for endpoint, server in self._servers:
-            if (endpoint.tls is not None) == tls:
+            if (endpoint.tls is not None) == tls and (endpoint.web is not None) == web:
                 return int(server.sockets[0].getsockname()[1])
-        raise LookupError(f"no {'TLS' if tls else 'plain'} endpoint is bound")
+        raise LookupError(f"no {'TLS' if tls else 'plain'} {'web ' if web else ''}endpoint is bound")
 
     @property
     def serving(self) -> bool:
@@ -146,13 +123,14 @@ class TcpListener:
         for endpoint in self._endpoints:
             factory: Callable[[], asyncio.BaseProtocol]
             if endpoint.tls is None:
+                accept = partial(self._accept, endpoint)
 
-                def factory() -> asyncio.BaseProtocol:
+                def factory(accept: Callable[..., Awaitable[None]] = accept) -> asyncio.BaseProtocol:
                     reader = asyncio.StreamReader(limit=limit, loop=loop)
-                    return asyncio.StreamReaderProtocol(reader, self._accept)
+                    return asyncio.StreamReaderProtocol(reader, accept)
 
             else:
-                take = partial(self._take_tls, endpoint.tls)
+                take = partial(self._take_tls, endpoint, endpoint.tls)
 
                 def factory(take: Callable[[socket.socket, Address], None] = take) -> asyncio.BaseProtocol:
                     return HandOver(take, lambda exc: self._on_out_of_descriptors(str(exc), 1))
@@ -174,7 +152,7 @@ class TcpListener:
         self._capacity = capacity_for(self._config)
         loop = asyncio.get_running_loop()
         self._accept_guard = descriptors.AcceptGuard(
-            loop, _BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
+            loop, BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
         )
         self._accept_guard.install()
         for endpoint, server in self._servers:
@@ -185,46 +163,45 @@ class TcpListener:
                 activity.record(
                     "listening", host=host, port=port, tls="on" if tls else "off", version=__version__
                 )
+                if endpoint.web is not None:
+                    shown = host if not ipaddress.ip_address(host).is_unspecified else "localhost"
+                    shown = f"[{shown}]" if ":" in shown else shown
+                    activity.record(
+                        "web", url=f"{endpoint.web.scheme}://{shown}:{port}/", transport="http and ws"
+                    )
                 if not tls and not _is_loopback(host):
                     activity.record(
                         "plain_exposed",
                         logging.WARNING,
                         host=host,
                         port=port,
-                        warning="passwords and messages cross the network in clear on this port: serve TLS "
-                        "(--tls-cert and --tls-key, or --tls self-signed) and --no-plain",
+                        warning=_WEB_IN_CLEAR if endpoint.web is not None else _IN_CLEAR,
                     )
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(
+        self, endpoint: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         assert self._services is not None and self._capacity is not None
         address = writer.get_extra_info("peername") or ("?", 0)
         # Refusals come first, before any work: a full server spends nothing on the refused.
         admitted = self._admit(address)
         if isinstance(admitted, Refusal):
-            self._refuse(admitted, address, writer)
+            self._refuse(admitted, address, writer, endpoint.web)
             return
         try:
-            await self._serve(reader, writer)
+            await self._serve(endpoint, reader, writer)
         finally:
             self._capacity.give_back(admitted)
 
     def _admit(self, address: Address) -> Seat | Refusal:
         """A seat for a new connection from ``address``, or why it is refused."""
         assert self._services is not None and self._capacity is not None
-        if self._stopping:
-            return Refusal(ByeReason.SHUTDOWN)
-        bans = self._services.address_bans
-        ban = bans.match(str(address[0]), utc_now()) if bans else None
-        if ban is not None:
-            bye = encode(Bye(reason=ByeReason.ADDRESS_BANNED.value, message=ban_message(ban)))
-            return Refusal(ByeReason.ADDRESS_BANNED, bye)
-        seat = self._capacity.take(str(address[0]))
-        if isinstance(seat, Limit):
-            return Refusal(_REFUSALS[seat])
-        return seat
+        return admit(self._capacity, self._services.address_bans, address, stopping=self._stopping)
 
-    def _take_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
-        task = asyncio.get_running_loop().create_task(self._accept_tls(tls, sock, address))
+    def _take_tls(
+        self, endpoint: Endpoint, tls: ssl.SSLContext, sock: socket.socket, address: Address
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(self._accept_tls(endpoint, tls, sock, address))
         self._tls_tasks.add(task)  # a strong reference until it ends
         task.add_done_callback(self._tls_task_done)
 
@@ -235,7 +212,9 @@ class TcpListener:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("a TLS connection ended with an error", exc_info=error)
 
-    async def _accept_tls(self, tls: ssl.SSLContext, sock: socket.socket, address: Address) -> None:
+    async def _accept_tls(
+        self, endpoint: Endpoint, tls: ssl.SSLContext, sock: socket.socket, address: Address
+    ) -> None:
         assert self._capacity is not None
         admitted = self._admit(address)
         if isinstance(admitted, Refusal):
@@ -247,7 +226,7 @@ class TcpListener:
         try:  # the seat is held through the handshake: a stalled one counts toward the limits
             streams = await self._handshake(tls, sock, address)
             if streams is not None:
-                await self._serve(*streams)
+                await self._serve(endpoint, *streams)
         finally:
             self._capacity.give_back(admitted)
 
@@ -284,14 +263,24 @@ class TcpListener:
         finally:
             self._handshakes.discard(task)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self, endpoint: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         assert self._services is not None
-        connection = TcpConnection(reader, writer, self._services)
         task = asyncio.current_task()
         assert task is not None
+        connection: ConnectionShell
+        initial = b""
+        if endpoint.web is not None:
+            opened = await self._open_web(endpoint.web, reader, writer, task)
+            if opened is None:
+                return
+            connection, initial = opened
+        else:
+            connection = TcpConnection(reader, writer, self._services)
         self._connections[connection] = task
         try:
-            await connection.run()
+            await connection.run(initial)
         except asyncio.CancelledError:
             # Only close_all cancels these tasks (those still running after its timeout), and the
             # server ends their sessions itself. Python 3.11's start_server logs a cancelled handler
@@ -303,17 +292,53 @@ class TcpListener:
             # stood for a descriptor until then).
             del self._connections[connection]
 
-    def _refuse(self, refusal: Refusal, address: Address, writer: asyncio.StreamWriter | None = None) -> None:
-        """Say ``bye`` on ``writer`` (a plain connection) and close it; log, once per interval."""
+    async def _open_web(
+        self,
+        web: WebFront,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        task: asyncio.Task[None],
+    ) -> tuple[ConnectionShell, bytes] | None:
+        """The web connection's request answered: a WebSocket to serve, or None (a file, an error)."""
+        assert self._services is not None
+        address = writer.get_extra_info("peername") or ("?", 0)
+        self._opening.add(task)
+        try:
+            return await web.open(reader, writer, self._services, partial(self._log_refusal, address))
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            writer.transport.abort()
+            return None
+        finally:
+            self._opening.discard(task)
+
+    def _refuse(
+        self,
+        refusal: Refusal,
+        address: Address,
+        writer: asyncio.StreamWriter | None = None,
+        web: WebFront | None = None,
+    ) -> None:
+        """Say ``bye`` on ``writer`` (a plain connection; an HTTP error on a web one) and close it;
+        log, once per interval."""
         assert self._capacity is not None
         reason = refusal.reason
         if writer is not None:
-            writer.write(refusal.bye or _BYES[reason])
+            if web is not None:
+                banned = reason is ByeReason.ADDRESS_BANNED
+                writer.write(web.refusal(403 if banned else 503, reason.value))
+            else:
+                writer.write(refusal.bye or BYES[reason])
             if writer.transport.get_write_buffer_size():
                 writer.transport.abort()  # not even the bye was taken: hold no descriptor for it
             else:
                 writer.close()
-        suppressed = self._refusal_log.admit(reason.name, monotonic())
+        self._log_refusal(address, reason.name.lower())
+
+    def _log_refusal(self, address: Address, kind: str) -> None:
+        assert self._capacity is not None
+        suppressed = self._refusal_log.admit(kind, monotonic())
         if suppressed is not None:
             # One line per kind every few seconds, however many are refused: a flood of
             # connections must not become a flood of log lines.
@@ -321,7 +346,7 @@ class TcpListener:
                 "refused",
                 logging.WARNING,
                 addr=f"{address[0]}:{address[1]}",
-                reason=reason.name.lower(),
+                reason=kind,
                 connections=self._capacity.held,
                 suppressed=suppressed,
             )
@@ -356,7 +381,7 @@ class TcpListener:
         self._stopping = True
         for _, server in self._servers:
             server.close()
-        for handshake in list(self._handshakes):
+        for handshake in [*self._handshakes, *self._opening]:
             handshake.cancel()
         for connection in list(self._connections):
             connection.close(ByeReason.SHUTDOWN, end_reason="shutdown")
@@ -374,11 +399,14 @@ class TcpListener:
             self._accept_guard.uninstall()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: ByeReason
-    bye: bytes | None = None
-    """The ``bye`` to send, when not the reason's own (an address ban's says until when)."""
+_IN_CLEAR = (
+    "passwords and messages cross the network in clear on this port: serve TLS "
+    "(--tls-cert and --tls-key, or --tls self-signed) and --no-plain"
+)
+_WEB_IN_CLEAR = (
+    "passwords and messages cross the network in clear on this web port: put it behind a reverse "
+    "proxy that serves TLS, on a loopback address, or serve --web-tls-port instead"
+)
 
 
 def _is_loopback(host: str) -> bool:

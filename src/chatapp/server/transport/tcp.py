@@ -1,224 +1,31 @@
-"""One client over TCP, from accept to close: a thin shell around the protocol object.
+"""One client over TCP: protocol v1's own newline framing on the shared connection shell.
 
-It reads chunks from the socket and feeds them to a
-:class:`~chatapp.protocol.connection.ServerProtocol`, hands each frame the
-protocol lets in to :func:`~chatapp.server.dispatch.dispatch`, and lets the
-client's outbox write to the socket. It owns the socket's life: the sign-in
-timeout, keep-alive pings, the goodbye, the abort of a client that does not
-read its last frames, a half-close, ``TCP_NODELAY``. Everything else is the
-core's, which does not know it is TCP.
+What is TCP's own is small: the bytes read are lines as they come
+(:meth:`~chatapp.protocol.connection.ServerProtocol.receive_data`), frames are
+written to the socket as they are, and a half-close (``shutdown(SHUT_WR)``,
+``nc -N``) is answered: the client still reads, so it gets the acknowledgments
+of what it sent and a ``bye``. Everything else — timers, goodbye, keep-alive —
+is :class:`~chatapp.server.transport.shell.ConnectionShell`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
+from chatapp.protocol import ByeReason
+from chatapp.server.transport.shell import READ_CHUNK, ConnectionShell
 
-from chatapp.clock import monotonic
-from chatapp.protocol import PROTOCOL_VERSION, ByeReason, Ping, Welcome
-from chatapp.protocol.connection import FrameReceived, FrameRefused, ServerProtocol
-from chatapp.protocol.states import State
-from chatapp.server import activity
-from chatapp.server.dispatch import dispatch
-from chatapp.server.services import Services
-from chatapp.server.session import Peer
-
-READ_CHUNK = 256 * 1024
+__all__ = ["READ_CHUNK", "TcpConnection"]
 
 
-class TcpConnection:
-    """Implements :class:`~chatapp.server.session.Link` for the core."""
-
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, services: Services
-    ) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._services = services
-        config = self._config = services.config
-        # No isinstance check: uvloop's transports do not subclass asyncio's, but have its methods.
-        self._transport = writer.transport
-        self._loop = asyncio.get_running_loop()
-        address = writer.get_extra_info("peername") or ("?", 0)
-        self.protocol = ServerProtocol(
-            max_frame=config.max_frame,
-            max_unauthenticated_frames=config.max_unauthenticated_frames,
-            max_invalid_frames=config.max_invalid_frames,
-        )
-        self.peer = Peer(
-            self,
-            self.protocol,
-            self._transport,
-            services.delivery,
-            send_queue_limit=config.send_queue_limit,
-            address=str(address[0]),
-            endpoint=f"{address[0]}:{address[1]}",
-        )
-        self._end_reason = "disconnect"
-        self._revoke = False
-        self._last_received = monotonic()
-        self._pinged = False
-        self._auth_timer: asyncio.TimerHandle | None = None
-        self._keepalive_timer: asyncio.TimerHandle | None = None
-        self._abort_timer: asyncio.TimerHandle | None = None
-        self._set_nodelay()
-
-    async def run(self) -> None:
-        """Serve the client until its socket is closed."""
-        peer, config = self.peer, self._config
-        activity.record("connect", addr=peer.endpoint)
-        welcome = Welcome(
-            server=config.server_name,
-            version=PROTOCOL_VERSION,
-            max_frame=config.max_frame,
-            max_text=config.max_text,
-        )
-        peer.outbox.push(self.protocol.welcome(welcome))
-        self._auth_timer = self._loop.call_later(config.auth_timeout, self._on_auth_timeout)
-        self._keepalive_timer = self._loop.call_later(config.ping_interval, self._keepalive)
-        try:
-            while not peer.closing:
-                data = await self._reader.read(READ_CHUNK)
-                if not data:
-                    await self._on_end_of_input()
-                    break
-                self._last_received = monotonic()
-                self._pinged = False
-                self.protocol.receive_data(data)
-                await self._handle_events()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            await self._finish()
-
-    async def _handle_events(self) -> None:
-        """Take what the protocol object makes of the bytes received, one event at a time: whether
-        a frame is allowed depends on the frames before it having been handled."""
-        protocol, peer, services = self.protocol, self.peer, self._services
-        while (event := protocol.next_event()) is not None:
-            if isinstance(event, FrameReceived):
-                goodbye = await dispatch(peer, event.frame, services)
-                if goodbye is not None:
-                    self.close(goodbye.reason, end_reason=goodbye.end_reason, revoke=goodbye.revoke)
-            elif isinstance(event, FrameRefused):
-                peer.refuse(event.error)
-            else:
-                self.close(event.reason)
-
-    # -- the Link the core uses -------------------------------------------------
-
-    def close(
-        self,
-        reason: ByeReason,
-        *,
-        end_reason: str | None = None,
-        revoke: bool = False,
-        message: str | None = None,
-    ) -> None:
-        """Say goodbye (with ``message``, if given) and close. Safe to call more than once; the
-        first reason wins."""
-        bye = self.protocol.close(reason, message)
-        if not bye:
-            return
-        self._end_reason = end_reason or reason.name.lower()
-        self._revoke = revoke
-        outbox = self.peer.outbox
-        outbox.push_final(bye)
-        outbox.flush()
-        self._close_transport()
-
-    async def drain(self) -> None:
-        self.peer.outbox.flush()
-        with contextlib.suppress(ConnectionError):
-            # A lost peer shows up in the read loop too; the caller just stops early.
-            await self._writer.drain()
-
-    # -- the end ----------------------------------------------------------------
+class TcpConnection(ConnectionShell):
+    kind = "tcp"
 
     async def _on_end_of_input(self) -> None:
         """The client closed its side: finish what it asked for, then say ``bye``.
 
-        After a half-close (``shutdown(SHUT_WR)``, ``nc -N``) the client still
-        reads, so it gets the acknowledgments of the messages it sent and a
-        ``bye``. It is a disconnect, not a quit: the session's token still
-        resumes. Waiting is bounded by ``close_grace``.
+        It is a disconnect, not a quit: the session's token still resumes.
+        Waiting is bounded by ``close_grace``.
         """
         if self.peer.closing:
             return
         await self._services.messaging.settle(self.peer.session)
         self.close(ByeReason.CLIENT_CLOSED, end_reason="disconnect")
-
-    def _close_transport(self) -> None:
-        if self._transport.is_closing():
-            # Closed already (a TLS transport closes itself when the client's close_notify
-            # arrives), and asyncio's TLS transport loses its state on a second close().
-            return
-        self._transport.close()
-        # A peer that does not read never lets close() finish flushing: abort after a grace period.
-        if self._transport.get_write_buffer_size():
-            self._abort_timer = self._loop.call_later(self._config.close_grace, self._abort_if_stuck)
-
-    def _abort_if_stuck(self) -> None:
-        # A transport that flushed everything has closed, or is closing, by itself; asyncio's
-        # abort() of one that has closed fails in the event loop's log.
-        if self._transport.get_write_buffer_size():
-            self._transport.abort()
-
-    async def _finish(self) -> None:
-        if not self.peer.closing:  # the link was lost: nobody to say goodbye to
-            self.protocol.connection_lost()
-            self._close_transport()
-        for timer in (self._auth_timer, self._keepalive_timer):
-            if timer is not None:
-                timer.cancel()
-        session = self.peer.session
-        if session is not None:
-            await self._services.signin.sign_out(session, self._end_reason, revoke=self._revoke)
-        activity.record(
-            "disconnect",
-            user=session.username if session is not None else None,
-            addr=self.peer.endpoint,
-            reason=self._end_reason,
-        )
-        # Until then the connection holds a descriptor (and its seat in the server's capacity).
-        await self._wait_closed()
-
-    async def _wait_closed(self) -> None:
-        """Wait until the socket is closed: bounded by the abort timer, or at once when it is."""
-        try:
-            await self._writer.wait_closed()
-        except OSError:  # lost with an error: closed all the same
-            pass
-        if self._abort_timer is not None:
-            self._abort_timer.cancel()
-
-    def _set_nodelay(self) -> None:
-        # Chat is many small writes: never let Nagle hold one back waiting for an ACK.
-        sock = self._writer.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    # -- timers -----------------------------------------------------------------
-
-    def _on_auth_timeout(self) -> None:
-        if self.protocol.state is State.GREETED:
-            self.close(ByeReason.AUTH_TIMEOUT)
-
-    def _keepalive(self) -> None:
-        if self.peer.closing:
-            return
-        config = self._config
-        idle = monotonic() - self._last_received
-        if idle >= config.ping_interval + config.ping_timeout:
-            self.close(ByeReason.IDLE_TIMEOUT)
-            return
-        if idle >= config.ping_interval and not self._pinged:
-            self._pinged = True
-            self.peer.send(Ping(ref="keepalive"))
-        if self._pinged:
-            delay = config.ping_interval + config.ping_timeout - idle
-        else:
-            delay = config.ping_interval - idle
-        self._keepalive_timer = self._loop.call_later(max(delay, 0.05), self._keepalive)
