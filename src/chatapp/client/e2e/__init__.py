@@ -9,5 +9,8 @@ cryptography of its own:
 - :mod:`.envelope`: the payload inside each ciphertext, sealing and opening a ``dm``;
 - :mod:`.safety`: safety numbers and device checks for ``/verify``;
 - :mod:`.store`: the local SQLite store (pickles, verified users, plaintexts) and its lock;
-- :mod:`.agent`: the asynchronous part: requests, sending, receiving.
+- :mod:`.vault`: the device, its sessions and its store together (blocking; called in a thread);
+- :mod:`.devices`: other users' device lists, checked and cached, and whom to trust;
+- :mod:`.sender`: sealing a message for every device and queueing it;
+- :mod:`.agent`: `E2eSession`, the chat session that does all this around the network.
 """

@@ -183,6 +183,9 @@ class DeviceStore:
                                 (username.lower(),)).fetchall()
         return {row[0]: row[1] for row in rows}, any(row[2] for row in rows)
 
+    def verified_users(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT DISTINCT username FROM trusted WHERE verified")}
+
     def set_trusted(self, username: str, devices: dict[str, str], *, verified: bool) -> None:
         """Replace what is known of ``username``'s devices (``/verify``, ``/trust``, or first seen)."""
         with self._transaction() as db:

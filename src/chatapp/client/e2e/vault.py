@@ -112,17 +112,20 @@ class Vault:
     def stored(self, message_id: int) -> Body | None:
         return self.store.message(message_id)
 
-    def open(self, direct: Direct, sender_devices: list[DeviceInfo]) -> Body | None:
-        """The text of an encrypted ``direct`` (or why not), decrypted once and stored; None if plain."""
+    def known(self, direct: Direct) -> Body | None:
+        """What this device has of ``direct`` already: opened before, or sent from here (by its nonce)."""
         known = self.store.message(direct.id)
         if known is not None:
             return known
         if direct.nonce is not None and direct.sender.lower() == self.device.username:
-            sent = self.store.acknowledge(direct.nonce, direct.id)
-            if sent is not None:
-                return sent
-        if direct.e2e is None:
-            return None
+            return self.store.acknowledge(direct.nonce, direct.id)
+        return None
+
+    def open(self, direct: Direct, sender_devices: list[DeviceInfo]) -> Body | None:
+        """The text of an encrypted ``direct`` (or why not), decrypted once and stored; None if plain."""
+        known = self.known(direct)
+        if known is not None or direct.e2e is None:
+            return known
         opened = open_direct(direct, self.device, self.book, sender_devices,
                              device_added=self.created, sent=_parse(direct.ts))
         body = Body(text=opened.text, problem=opened.problem)
