@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, filter_cost, postgres, profile, servers
+from bench import accounts, e2e_cost, filter_cost, postgres, profile, servers
 from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
 from bench.machine import loadavg, machine
 from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
@@ -359,6 +359,9 @@ def run_suite(suite: list[Workload], args: argparse.Namespace) -> dict[str, Any]
     log("measuring the content filter's cost per message ...")
     cost = filter_cost.measure(2_000 if args.quick else 20_000, 3 if args.quick else 5)
     results["filter_cost"] = dataclasses.asdict(cost)
+    log("measuring what an encrypted direct message costs the server against a plain one ...")
+    e2e = e2e_cost.measure(1_000 if args.quick else 5_000, 2 if args.quick else 3)
+    results["e2e_cost"] = dataclasses.asdict(e2e)
     info["loadavg_end"] = loadavg()
     info["suite_seconds"] = round(time.monotonic() - began, 1)
     return results

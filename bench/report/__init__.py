@@ -8,7 +8,7 @@ missed, which process was saturated), never written in advance.
 the targets (:mod:`.targets`), the machine and the method (:mod:`.method`),
 the throughput and latency table and the paired comparisons (:mod:`.flow`),
 one section per workload with a table of its own (:mod:`.signins`,
-:mod:`.replay`, :mod:`.connections`, :mod:`.content`), the sweep and its chart (:mod:`.sweep`),
+:mod:`.replay`, :mod:`.connections`, :mod:`.content`, :mod:`.e2e`), the sweep and its chart (:mod:`.sweep`),
 what went wrong (:mod:`.anomalies`), the profile (:mod:`.hotspots`) and the
 analysis of the missed targets (:mod:`.analysis`). Cells are written by
 :mod:`.cells`; figures are read from the results by :mod:`.lookup`.
@@ -23,6 +23,7 @@ from bench.report import (
     anomalies,
     connections,
     content,
+    e2e,
     flow,
     hotspots,
     method,
@@ -74,6 +75,7 @@ def render(results: Results, chart_name: str | None) -> str:
         *postgres.section(postgres.comparisons(results), postgres.skipped(results)),
         *connections.connections(results),
         *content.section(results),
+        *e2e.section(results),
         "### Scaling with the number of clients",
         "",
     ]

@@ -28,6 +28,7 @@ from chatapp.server.services import Services
 from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
+from chatapp.server.services.devices import Devices
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
 from chatapp.server.services.message_removal import MessageRemoval
@@ -155,6 +156,7 @@ class ChatServer:
         audit = AuditTrail(store)
         screening = Screening(self.filters, audit)
         room_sanctions = RoomSanctions(store)
+        devices = Devices(store, limits)
         assert self._listener is not None
         live = RunningServer(
             hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
@@ -170,7 +172,9 @@ class ChatServer:
             limits=limits,
             credentials=credentials,
             signin=SignIn(config, store, hub, credentials, limits),
-            messaging=Messaging(config, messages, store, hub, delivery, limits, room_sanctions, screening),
+            messaging=Messaging(
+                config, messages, store, hub, delivery, limits, room_sanctions, screening, devices
+            ),
             replay=Replay(config, store, limits),
             audit=audit,
             sanctions=room_sanctions,
@@ -182,6 +186,7 @@ class ChatServer:
             mutes=mutes,
             filters=self.filters,
             screening=screening,
+            devices=devices,
         )
 
     def reload_filters(self) -> None:

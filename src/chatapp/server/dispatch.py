@@ -38,6 +38,7 @@ from chatapp.protocol import (
     Who,
     Whois,
 )
+from chatapp.protocol.e2e_frames import ClaimKey, DeleteDevice, ListDevices, PublishKeys
 from chatapp.protocol.moderation_frames import (
     Admin,
     ChangePassword,
@@ -56,6 +57,7 @@ from chatapp.server.handlers import (
     accounts,
     admin,
     chat,
+    devices,
     password,
     people,
     profile,
@@ -121,6 +123,11 @@ HANDLERS: dict[type, Handler] = {
     # Profile and password.
     ChangePassword: signed_in(password.on_passwd),
     SetProfile: signed_in(profile.on_profile),
+    # End-to-end encryption: devices and their keys.
+    PublishKeys: signed_in(devices.on_publish_keys),
+    ListDevices: signed_in(devices.on_devices),
+    ClaimKey: signed_in(devices.on_claim_key),
+    DeleteDevice: signed_in(devices.on_delete_device),
 }
 
 _FAILED = "the server could not handle that; try again"

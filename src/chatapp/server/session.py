@@ -149,6 +149,17 @@ class Budgets:
     send: TokenBucket
     status: TokenBucket
     """Joining, leaving, away/back and topics each fan out to whole rooms: a budget of their own."""
+    keys: KeyBudgets | None = None
+    """End-to-end encryption's requests, made on first use (most sessions never publish a key)."""
+
+
+@dataclass(slots=True)
+class KeyBudgets:
+    """A session's budgets for the requests of end-to-end encryption (each writes or reads keys)."""
+
+    publish: TokenBucket
+    claim: TokenBucket
+    devices: TokenBucket
 
 
 class Session:

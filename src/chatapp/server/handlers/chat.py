@@ -15,7 +15,11 @@ async def on_send(session: Session, frame: Send, services: Services) -> None:
 
 
 async def on_direct(session: Session, frame: SendDirect, services: Services) -> None:
-    await services.messaging.post_message(session, frame.text or "", frame.nonce, frame.ref, to=frame.to)
+    if (frame.text is None) == (frame.e2e is None):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "a direct message has either 'text' or 'e2e', not both")
+    await services.messaging.post_message(
+        session, frame.text or "", frame.nonce, frame.ref, to=frame.to, envelope=frame.e2e
+    )
 
 
 async def on_history(session: Session, frame: History, services: Services) -> None:

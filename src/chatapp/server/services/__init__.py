@@ -15,6 +15,7 @@
 - :mod:`.message_removal` — removing a message, leaving a tombstone.
 - :mod:`.administration` — server moderation and the staff's lists (the ``admin`` frames).
 - :mod:`.screening` — what users write checked against the content filter.
+- :mod:`.devices` — devices and their public keys for end-to-end encryption; the sending device's check.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chatapp.server.hub import Hub
 from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
+from chatapp.server.services.devices import Devices
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_removal import MessageRemoval
 from chatapp.server.services.messaging import Messaging
@@ -68,3 +70,5 @@ class Services:
     filters: ContentFilter
     """The content rules in force (``filters.reload()`` reads the file again)."""
     screening: Screening
+    devices: Devices
+    """Devices and keys (end-to-end encryption); also checks each encrypted message's sending device."""

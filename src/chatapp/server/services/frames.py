@@ -9,10 +9,13 @@ import msgspec
 
 from chatapp.clock import wire_timestamp
 from chatapp.protocol import Direct, Message, encode
+from chatapp.protocol.e2e_frames import Envelope
 from chatapp.protocol.frame_base import Ref
 from chatapp.server.store import StoredMessage
 
 T = TypeVar("T")
+
+_ENVELOPE = msgspec.json.Decoder(Envelope)
 
 FRAME_OVERHEAD = 512
 """Room left in a frame for the fields around a list (type, room, has_more), the ``ref`` apart."""
@@ -44,11 +47,17 @@ def message_frame(
             ref=ref,
         )
     assert stored.recipient is not None
+    envelope = None
+    text = stored.text
+    if stored.encrypted and stored.removed_by is None:
+        # The envelope as stored, which the server checked when it was sent.
+        envelope, text = _ENVELOPE.decode(stored.text), ""
     return Direct(
         id=stored.id,
         sender=stored.sender,
         to=stored.recipient,
-        text=stored.text,
+        text=text,
+        e2e=envelope,
         ts=ts,
         nonce=nonce,
         replayed=replayed,

@@ -19,9 +19,16 @@ from chatapp.server.config import Config
 from chatapp.server.flood import FloodGuard
 from chatapp.server.ratelimit import TokenBucket, WindowCounter
 from chatapp.server.replay_budget import ReplayBudget
-from chatapp.server.session import Budgets, Session
+from chatapp.server.session import Budgets, KeyBudgets, Session
 
 ROOM_CREATION_WINDOW = 3600.0
+
+# End-to-end encryption's requests, per connection (docs/protocol.md): a client publishes keys when
+# it starts and tops them up now and then; it claims a key and lists devices per new conversation.
+PUBLISH_KEYS_PER_MINUTE = 10
+CLAIMS_PER_MINUTE = 60
+DEVICE_LISTS_PER_MINUTE = 60
+KEY_REQUESTS = ("publish", "claim", "devices")
 
 
 class Limits:
@@ -73,6 +80,19 @@ class Limits:
     def check_status(self, session: Session) -> None:
         """For a join, leave, away/back or topic: each is announced to whole rooms."""
         self._take(session.budgets.status, "you are joining, leaving or changing status too fast; slow down")
+
+    def check_keys(self, session: Session, request: str) -> None:
+        """For an end-to-end encryption request (one of :data:`KEY_REQUESTS`): the connection's rate."""
+        keys = session.budgets.keys
+        if keys is None:
+            now = self._clock()
+            keys = session.budgets.keys = KeyBudgets(
+                publish=TokenBucket(PUBLISH_KEYS_PER_MINUTE / 60, PUBLISH_KEYS_PER_MINUTE, now),
+                claim=TokenBucket(CLAIMS_PER_MINUTE / 60, CLAIMS_PER_MINUTE, now),
+                devices=TokenBucket(DEVICE_LISTS_PER_MINUTE / 60, DEVICE_LISTS_PER_MINUTE, now),
+            )
+        bucket = {"publish": keys.publish, "claim": keys.claim, "devices": keys.devices}[request]
+        self._take(bucket, f"too many {request} requests; slow down")
 
     def _take(self, bucket: TokenBucket, message: str) -> None:
         wait = bucket.take(self._clock())

@@ -21,13 +21,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import msgspec
+
 from chatapp.clock import utc_now
 from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.protocol.e2e_frames import Envelope
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.rules import check_nonce, check_room, check_text
 from chatapp.server.config import Config
 from chatapp.server.filters import Target
 from chatapp.server.hub import Hub
+from chatapp.server.services.devices import Devices
 from chatapp.server.services.frames import message_frame
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import MessageLog
@@ -57,6 +61,7 @@ class Messaging:
         limits: Limits,
         sanctions: RoomSanctions,
         screening: Screening,
+        devices: Devices,
     ) -> None:
         self._config = config
         self._screening = screening
@@ -66,6 +71,7 @@ class Messaging:
         self._delivery = delivery
         self._limits = limits
         self._sanctions = sanctions
+        self._devices = devices
 
     async def post_message(
         self,
@@ -76,11 +82,21 @@ class Messaging:
         *,
         room: str | None = None,
         to: str | None = None,
+        envelope: Envelope | None = None,
     ) -> None:
         """Store a message to ``room`` or to the user named ``to``, then deliver it to whoever is
-        online there and the sender's own copy (with its ``ref`` and ``nonce``) to the sender."""
+        online there and the sender's own copy (with its ``ref`` and ``nonce``) to the sender.
+
+        With ``envelope`` (to a person only, ``text`` unused) the message is end-to-end encrypted:
+        stored as the envelope's JSON, checked for its sending device, and neither screened nor
+        counted as a repeated text (the server cannot read it); every other rule is a plain one's.
+        """
         assert (room is None) != (to is None), "a message goes to a room or to a person"
         self._limits.check_send(session)
+        if envelope is not None:
+            assert to is not None, "only a direct message is encrypted"
+            await self._post_encrypted(session, envelope, nonce, ref, to)
+            return
         room_id = None
         if room is not None:
             check_room(room)
@@ -111,6 +127,37 @@ class Messaging:
             room_name=room,
             recipient_name=recipient.username if recipient is not None else None,
         )
+        await self._submit(session, draft, ref)
+
+    async def _post_encrypted(
+        self, session: Session, envelope: Envelope, nonce: str | None, ref: Ref, to: str
+    ) -> None:
+        check_nonce(nonce)
+        recipient = await find_user(self._store, to)
+        await self._devices.check_sender(session, envelope)
+        # Stored as the client's envelope re-encoded: the same fields, in one canonical form.
+        stored = msgspec.json.encode(envelope).decode()
+        # Its size and fan-out only: never a body (the database errors hide their parameters too).
+        log.debug(
+            "encrypted dm from=%s devices=%d bytes=%d",
+            session.username,
+            len(envelope.ciphertexts),
+            len(stored),
+        )
+        draft = MessageDraft(
+            sender_id=session.user_id,
+            text=stored,
+            created_at=utc_now(),
+            recipient_id=recipient.id,
+            nonce=nonce,
+            sender_name=session.username,
+            recipient_name=recipient.username,
+            encrypted=True,
+        )
+        await self._submit(session, draft, ref)
+
+    async def _submit(self, session: Session, draft: MessageDraft, ref: Ref) -> None:
+        recipient_id = draft.recipient_id
         future = self._log.submit(draft)
         session.uncommitted += 1
         session.last_commit = future

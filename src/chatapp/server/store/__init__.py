@@ -9,13 +9,24 @@ from __future__ import annotations
 
 from .backend import Backend
 from .engine import DEFAULT_BUSY_TIMEOUT_MS, create_engine
-from .errors import DisplayNameTaken, SchemaOutOfDate, StoreError, UsernameTaken
+from .errors import (
+    DeviceConflict,
+    DisplayNameTaken,
+    SchemaOutOfDate,
+    StoreError,
+    TooManyDevices,
+    TooManyKeys,
+    UsernameTaken,
+)
 from .migrate import SchemaState, head_revision, schema_state, upgrade
 from .records import (
     AccountSanctionRecord,
     AddressBanRecord,
     AuditDraft,
     AuditRecord,
+    ClaimedKey,
+    DeviceRecord,
+    KeyRecord,
     MessageDraft,
     MessageOrigin,
     OpenedDatabase,
@@ -39,6 +50,12 @@ __all__ = [
     "AddressBanRecord",
     "AuditDraft",
     "AuditRecord",
+    "ClaimedKey",
+    "DeviceConflict",
+    "DeviceRecord",
+    "KeyRecord",
+    "TooManyDevices",
+    "TooManyKeys",
     "Backend",
     "DEFAULT_BUSY_TIMEOUT_MS",
     "DatabaseUnavailable",

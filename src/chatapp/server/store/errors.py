@@ -29,3 +29,21 @@ class SchemaOutOfDate(StoreError):
     def __init__(self, message: str, state: SchemaState) -> None:
         super().__init__(message)
         self.state = state
+
+
+class DeviceConflict(StoreError):
+    """A known device id published with identity keys other than those it registered with."""
+
+
+class TooManyDevices(StoreError):
+    """A new device for a user who has the most devices allowed already."""
+
+
+class TooManyKeys(StoreError):
+    """Adding these one-time keys would leave a device more unclaimed keys than allowed."""
+
+    def __init__(self, unclaimed: int, adding: int, most: int) -> None:
+        super().__init__(f"the device has {unclaimed} unclaimed one-time keys; {adding} more is over {most}")
+        self.unclaimed = unclaimed
+        self.adding = adding
+        self.most = most

@@ -165,6 +165,10 @@ def _ONLY_SET(column: str) -> dict[str, Any]:  # noqa: N802 - reads as a constan
     return {"sqlite_where": where, "postgresql_where": where}
 
 
+_FALSE = text("false")
+"""For a column of :class:`Message`, whose own ``text`` hides sqlalchemy's ``text()``."""
+
+
 class Message(Base):
     """A room message (``room_id`` set) or a direct message (``recipient_id`` and ``dm_key`` set)."""
 
@@ -198,6 +202,9 @@ class Message(Base):
     # A removed message is a tombstone: its text is emptied and these say by whom and when.
     removed_by: Mapped[str | None] = mapped_column(String(32))
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An end-to-end encrypted direct message (revision 0006): ``text`` holds its envelope, the JSON
+    # the client sent (chatapp.protocol.e2e_frames.Envelope), which the server cannot read.
+    encrypted: Mapped[bool] = mapped_column(Boolean(), server_default=_FALSE)
 
 
 def dm_key(user_a: int, user_b: int) -> str:
@@ -293,3 +300,42 @@ class AuditEvent(Base):
     room: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(String(300))
     address: Mapped[str | None] = mapped_column(String(64))
+
+
+class Device(Base):
+    """One client installation of a user, with its public identity keys (end-to-end encryption).
+
+    ``device`` is the id the client chose (unique per user); ``id`` is the row's own, which the
+    one-time keys refer to. The identity keys of a device never change. Revision 0006.
+    """
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("user_id", "device", name="uq_devices_user_id_device"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    device: Mapped[str] = mapped_column(String(32))
+    curve25519: Mapped[str] = mapped_column(String(43))
+    ed25519: Mapped[str] = mapped_column(String(43))
+    # Ed25519 signature by ``ed25519`` of chatapp.protocol.e2e_frames.device_signing_text.
+    signature: Mapped[str] = mapped_column(String(86))
+    name: Mapped[str | None] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The fallback key, handed out (and kept) when the one-time keys run out; replaced by the next.
+    fallback_key_id: Mapped[str | None] = mapped_column(String(32))
+    fallback_key: Mapped[str | None] = mapped_column(String(43))
+
+
+class OneTimeKey(Base):
+    """An unclaimed one-time Curve25519 key of a device: a claim deletes it."""
+
+    __tablename__ = "one_time_keys"
+    # The unique (device_id, key_id) index also serves the claim's "first key of this device" and
+    # the cascade from devices.
+    __table_args__ = (UniqueConstraint("device_id", "key_id", name="uq_one_time_keys_device_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"))
+    key_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(43))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())

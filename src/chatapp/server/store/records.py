@@ -107,6 +107,8 @@ class StoredMessage(msgspec.Struct, frozen=True):
     """True when this is the message already stored for a resent (sender, nonce): it was not stored again."""
     removed_by: str | None = None
     """Set on a removed message (a tombstone): who removed it; ``text`` is empty then."""
+    encrypted: bool = False
+    """An end-to-end encrypted direct message: ``text`` is its envelope (JSON), not for showing."""
 
 
 class MessageDraft(msgspec.Struct, frozen=True):
@@ -127,10 +129,14 @@ class MessageDraft(msgspec.Struct, frozen=True):
     recipient_name: str | None = None
     """The names, when the caller knows them: then the stored message is built
     without reading it back (the hot path of every send)."""
+    encrypted: bool = False
+    """``text`` is the envelope of an end-to-end encrypted direct message (as the client sent it)."""
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.recipient_id is None):
             raise ValueError("a message draft needs exactly one of room_id and recipient_id")
+        if self.encrypted and self.recipient_id is None:
+            raise ValueError("only a direct message is end-to-end encrypted")
         require_aware(self.created_at)
         if self.nonce is not None and len(self.nonce) > NONCE_MAX:
             raise ValueError(f"a nonce is at most {NONCE_MAX} characters")
@@ -157,6 +163,7 @@ def stored_from_draft(draft: MessageDraft, message_id: int) -> StoredMessage:
         text=draft.text,
         nonce=draft.nonce,
         created_at=draft.created_at,
+        encrypted=draft.encrypted,
     )
 
 
@@ -254,3 +261,34 @@ class UserSummaryRecord:
     suspended: bool
     suspended_until: datetime | None
     """The end of a suspension in force (None with ``suspended``: until lifted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A device of a user, with its public identity keys (end-to-end encryption)."""
+
+    device: str
+    """The id its client chose (unique per user)."""
+    curve25519: str
+    ed25519: str
+    signature: str
+    """By ``ed25519``, of ``chatapp.protocol.e2e_frames.device_signing_text``."""
+    name: str | None
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A one-time key (or a fallback key) of a device: its id among the device's keys, and the key."""
+
+    key_id: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedKey:
+    """What a claim of a device's key found: a one-time key (now removed), else its fallback key
+    (``fallback``), else none (``key`` None)."""
+
+    key: KeyRecord | None
+    fallback: bool = False

@@ -124,6 +124,7 @@ def packed(query: Any) -> Any:
         func.hex(c.nonce),
         cast_(c.created_at, String),
         func.coalesce(c.removed_by, ""),
+        cast_(c.encrypted, String),
     ]
     record = fields[0]
     for field in fields[1:]:
@@ -137,7 +138,8 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
         return []
     messages = []
     for record in packed_page.split(_RECORD):
-        message_id, room, sender, recipient, text, nonce, created_at, removed_by = record.split(_FIELD)
+        fields = record.split(_FIELD)
+        message_id, room, sender, recipient, text, nonce, created_at, removed_by, encrypted = fields
         messages.append(
             StoredMessage(
                 id=int(message_id),
@@ -148,6 +150,7 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
                 nonce=bytes.fromhex(nonce).decode() if nonce else None,
                 created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
                 removed_by=removed_by or None,
+                encrypted=encrypted == "1",
             )
         )
     # group_concat keeps the order of the subquery it reads in practice, but no document says so.

@@ -67,6 +67,7 @@ MESSAGE_SELECT = (
         Message.created_at,
         Message.sender_id,
         Message.removed_by,
+        Message.encrypted,
     )
     .select_from(Message)
     .join(_SENDER, _SENDER.id == Message.sender_id)
@@ -86,4 +87,5 @@ def stored_message(row: Any) -> StoredMessage:
         nonce=row.nonce,
         created_at=row.created_at,
         removed_by=row.removed_by,
+        encrypted=bool(row.encrypted),
     )

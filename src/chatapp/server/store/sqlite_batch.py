@@ -26,7 +26,7 @@ from .records import MessageDraft
 from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import utc_timestamp_text
 
-_COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at")
+_COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted")
 _PAGE = 500
 
 
@@ -40,6 +40,7 @@ def _values(draft: MessageDraft) -> tuple[Any, ...]:
         draft.text,
         draft.nonce,
         utc_timestamp_text(draft.created_at),
+        1 if draft.encrypted else 0,  # SQLAlchemy's Boolean on SQLite
     )
 
 
