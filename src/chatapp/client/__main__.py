@@ -29,11 +29,13 @@ from prompt_toolkit.output import Output, create_output
 from chatapp import __version__
 from chatapp.fingerprint import parse_fingerprint
 
+from .e2e.agent import E2eSession
+from .e2e.store import device_dir
 from .net.errors import ConnectError
 from .net.known_servers import KnownServers
 from .net.known_servers import default_path as default_known_servers
-from .net.session import ChatSession
 from .net.tls import AskTrust, TlsSettings, verified_context
+from .ui.devicekeys import unlock
 from .ui.linemode import LineMode
 from .ui.screen import ChatScreen
 from .ui.sentences import describe_bye
@@ -68,6 +70,9 @@ class ClientOptions:
     """Canonical form (:func:`chatapp.fingerprint.parse_fingerprint`)."""
     known_servers: Path | None = None
     """The known-servers file; None for the one in the user's data directory."""
+    data_dir: Path | None = None
+    """Where this device's end-to-end keys and messages live; None for the user's data directory."""
+    new_device: bool = False
 
     def tls_settings(self, ask: AskTrust | None) -> TlsSettings | None:
         if not self.tls:
@@ -135,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="log every frame (passwords and tokens stay hidden)"
     )
+    parser.add_argument(
+        "--data-dir", type=Path,
+        help=f"where this device keeps its end-to-end encryption keys and the messages it decrypted (env "
+        f"{ENV_PREFIX}DATA_DIR; default {default_data_dir()}); another directory is another device",
+    )
+    parser.add_argument(
+        "--new-device", action="store_true",
+        help="start a new device here when the password does not open this one's keys (it was changed "
+        "elsewhere, or reset): the encrypted messages kept on the old one can then no longer be read here",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -190,8 +205,17 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
     return ClientOptions(
         host=host, port=port, user=user, password_stdin=args.password_stdin, register=args.register,
         takeover=args.takeover, log_file=args.log_file, debug=args.debug, tls=tls, ca_file=args.ca_file,
-        accept_fingerprint=accept,
+        accept_fingerprint=accept, data_dir=args.data_dir or _env_path(env.get(ENV_PREFIX + "DATA_DIR")),
+        new_device=args.new_device,
     )
+
+
+def _env_path(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("chatapp", appauthor=False)
 
 
 def setup_logging(path: Path | None, debug: bool = False) -> Path | None:
@@ -313,7 +337,7 @@ async def _run(
             return 1
     with terminal(stdin, stdout, stdin_used=password is not None) as term:
         tls = options.tls_settings(ask_trust if term is not None else None)  # line mode never asks
-        async with ChatSession(options.host, options.port, tls=tls) as session:
+        async with E2eSession(options.host, options.port, tls=tls) as session:
 
             async def connected() -> bool:
                 try:
@@ -322,6 +346,12 @@ async def _run(
                     fail(connect_failure(session.address, exc))
                     return False
                 return True
+
+            signed_in: list[str] = []  # the password that signed in: it unlocks this device's keys
+
+            def device_path() -> Path:
+                return device_dir(options.data_dir or default_data_dir(), options.host, options.port,
+                                  session.username or "")
 
             sign_in_options = SignInOptions(
                 username=options.user, register=options.register, password=password, takeover=options.takeover
@@ -333,24 +363,30 @@ async def _run(
                     fail("no terminal: use --user NAME --password-stdin to sign in from a script")
                     return 2
                 try:
-                    await sign_in(session, sign_in_options)
+                    await sign_in(session, sign_in_options, signed_in.append)
                 except SignInFailed as exc:
                     fail(str(exc))
                     return 1
+                off = await unlock(session, device_path(), signed_in[-1], new_device=options.new_device,
+                                   interactive=False)
+                if off is not None:
+                    fail(f"end-to-end encryption is off for this run: {off}")
                 return await LineMode(session, stdin, stdout, stderr).run()
             term_input, term_output = term
             with create_app_session(input=term_input, output=term_output):
                 if not await connected():  # may ask whether to trust the server's certificate
                     return 1
                 try:
-                    await sign_in(session, sign_in_options)
+                    await sign_in(session, sign_in_options, signed_in.append)
+                    off = await unlock(session, device_path(), signed_in[-1], new_device=options.new_device,
+                                       interactive=True)
                 except SignInCancelled as exc:
                     return 130 if exc.interrupted else 0
                 except SignInFailed as exc:
                     fail(str(exc))
                     return 1
                 error_log = str(log_path) if log_path else None
-                screen = ChatScreen(session, error_log=error_log, handle_sigint=True)
+                screen = ChatScreen(session, error_log=error_log, handle_sigint=True, e2e_off=off)
                 previous = on_signal[0]
                 on_signal[0] = screen.leave
                 try:

@@ -35,6 +35,7 @@ from chatapp.protocol import (
     DeviceInfo,
     Direct,
     Error,
+    ErrorCode,
     HistoryPage,
 )
 from chatapp.protocol.e2e_frames import (
@@ -81,11 +82,14 @@ class E2eSession(ChatSession):
         self._waiting: dict[int, asyncio.Future[object]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._vault_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
         self.verified: set[str] = set()
         """Users (lower case) verified with ``/verify``, for the status bar."""
         self.shown_safety: dict[str, list[DeviceInfo]] = {}
         """The devices of each user whose safety number ``/verify NAME`` showed last."""
+
+    async def __aenter__(self) -> E2eSession:
+        return self
 
     # -- starting and stopping ------------------------------------------------------------------------
 
@@ -93,19 +97,23 @@ class E2eSession(ChatSession):
     def encrypting(self) -> bool:
         return self.vault is not None
 
-    def start_e2e(self, vault: Vault) -> None:
-        """Use ``vault`` from now on: publish its keys, open and seal direct messages."""
+    async def start_e2e(self, vault: Vault, timeout: float = 10.0) -> None:
+        """Use ``vault`` from now on: open and seal direct messages; returns once its keys are published
+        (or ``timeout`` passed), so that even a script that sends nothing registers its device."""
         self.vault = vault
-        self.verified = vault.store.verified_users()
+        self.verified = await self.in_vault(lambda v: v.store.verified_users())
         self._ensure_reader()
-        self.spawn(self.publish_keys())
+        published = asyncio.ensure_future(self._guarded(self.publish_keys()))
+        self._tasks.add(published)
+        published.add_done_callback(self._tasks.discard)
+        await asyncio.wait([published], timeout=timeout)
 
     def _ensure_reader(self) -> None:
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name="chatapp-client-e2e")
 
     def spawn(self, work: Any) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(self._guarded(work))
+        task: asyncio.Future[None] = asyncio.ensure_future(self._guarded(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -136,7 +144,14 @@ class E2eSession(ChatSession):
         if vault is None:
             raise SendRefused("end-to-end encryption is off")
         async with self._vault_lock:
-            return await asyncio.to_thread(work, vault)
+            # The thread cannot be stopped: a cancelled caller still waits for it, holding the lock,
+            # so that nothing (closing the vault above all) touches the device while it runs.
+            running = asyncio.ensure_future(asyncio.to_thread(work, vault))
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                await asyncio.wait([running])
+                raise
 
     # -- requests of the layer ------------------------------------------------------------------------
 
@@ -173,6 +188,8 @@ class E2eSession(ChatSession):
                 await self.in_vault(lambda v: v.save_account())
                 answer = await self.ask(device.publish_frame)
             except RequestRefused as exc:
+                if exc.error.code == ErrorCode.UNKNOWN_TYPE:
+                    await self._encryption_off()
                 self.emit(E2eNote(_publish_refusal(exc.error), level="error"))
                 return
             except SendRefused:
@@ -183,6 +200,14 @@ class E2eSession(ChatSession):
             await self.in_vault(lambda v: v.save_account())
             if not more:
                 return
+
+    async def _encryption_off(self) -> None:
+        """The server does not know the key frames: direct messages go in clear (marked) this run."""
+        vault = self.vault
+        if vault is not None:
+            async with self._vault_lock:
+                self.vault = None
+                await asyncio.to_thread(vault.close)
 
     # -- out ------------------------------------------------------------------------------------------
 
@@ -306,6 +331,9 @@ def _publish_refusal(error: Error) -> str:
         return ("This device could not be registered: your account has the most devices it may have. "
                 "/devices lists them and /devices remove ID removes one; until then messages to you "
                 "are not encrypted for this device.")
+    if error.code == ErrorCode.UNKNOWN_TYPE:
+        return ("This server does not support end-to-end encryption: direct messages are sent in clear "
+                "(the server can read them), marked [plain].")
     if error.code == "device_conflict":
         return "The server already knows this device with other keys; encrypted messages cannot be read here."
     return f"The server did not take this device's keys ({error.code}); encrypted messages may not reach it."

@@ -69,10 +69,11 @@ class Sender:
         finally:
             if outgoing in self._preparing:
                 self._preparing.remove(outgoing)
+            self._session.keeper.outbox_changed.set()  # flush() waits on it
 
     def _note(self, outgoing: Outgoing, text: str, level: str = "error") -> None:
         note = f"Not sent ({preview(outgoing.text)}): {text}"
-        self._session.emit(E2eNote(note, peer=outgoing.to, level=level))
+        self._session.emit(E2eNote(note, peer=outgoing.to, level=level, unsent=True))
 
     async def _seal_and_queue(self, outgoing: Outgoing) -> None:
         from .agent import RequestRefused
@@ -103,7 +104,7 @@ class Sender:
             return
         warning = await session.devices.check_trust(to, theirs)
         if warning is not None:
-            session.emit(E2eNote(warning, peer=to, level="warning"))
+            session.emit(E2eNote(warning, peer=to, level="warning", unsent=True))
             return
         own = vault.device.device_id
         recipients: dict[str, Recipient] = {}

@@ -134,6 +134,8 @@ class E2eNote:
     text: str
     peer: str | None = None
     level: str = "info"
+    unsent: bool = False
+    """A message was not sent (line mode's exit status counts it)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

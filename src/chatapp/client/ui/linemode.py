@@ -44,7 +44,16 @@ from chatapp.protocol.moderation_frames import (
 
 from ..clock import Clock, SystemClock
 from ..net.errors import SendRefused
-from ..net.events import LinkDown, LinkUp, ReconnectFailed, SendFailed, SessionEnded, SessionEvent
+from ..net.events import (
+    E2eNote,
+    LinkDown,
+    LinkUp,
+    ReconnectFailed,
+    SendFailed,
+    SessionEnded,
+    SessionEvent,
+    Unreadable,
+)
 from ..net.session import ChatSession
 from . import actions, commands, modsentences, sentences
 from .lines import Line, message_lines, parse_timestamp, system_lines
@@ -90,6 +99,8 @@ class LineMode:
         self.clock = clock or SystemClock()
         self.tz = tz
         self.drain_timeout = drain_timeout
+        self.unreadable: dict[int, str] = {}
+        """Encrypted messages this device cannot read, by id: the notice printed instead."""
         self.refused = 0
         """Messages the server refused (``SendFailed``): the exit status is then 1."""
 
@@ -180,7 +191,15 @@ class LineMode:
             when = parse_timestamp(event.ts) or self.clock.now()
             elsewhere = isinstance(event, Direct) or event.room != DEFAULT_ROOM
             me = self.session.username
-            self._print(message_lines(event, me, tz=self.tz, received=when, show_room=elsewhere))
+            notice = self.unreadable.pop(event.id, None)
+            self._print(message_lines(event, me, tz=self.tz, received=when, show_room=elsewhere,
+                                      notice=notice))
+        elif isinstance(event, Unreadable):
+            self.unreadable.update(event.notices)
+        elif isinstance(event, E2eNote):
+            if event.unsent:
+                self.refused += 1
+            self._system(event.text)
         elif isinstance(event, Presence):
             self._system(sentences.presence_text(event)[0])
         elif isinstance(event, Error):
