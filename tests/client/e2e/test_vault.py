@@ -32,6 +32,7 @@ def recipient(vault: Vault) -> Recipient:
 
 def claim(vault: Vault) -> str:
     """What the server hands out for ``claim_key``: one of the device's published one-time keys."""
+    vault.device.top_up(0)
     keys = vault.device.account.one_time_keys
     key = next(iter(keys.values())).to_base64()
     vault.device.mark_published()

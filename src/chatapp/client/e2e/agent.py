@@ -24,6 +24,7 @@ device) it is a plain :class:`ChatSession`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ from ..net.errors import SendRefused
 from ..net.events import E2eNote, LinkUp, Outgoing, SessionEvent, Unreadable
 from ..net.session import ChatSession
 from . import commands
+from .device import ONE_TIME_KEYS_TARGET
 from .devices import DeviceDirectory
 from .sender import Sender
 from .store import Body
@@ -57,6 +59,9 @@ from .vault import Vault
 log = logging.getLogger("chatapp.client.e2e")
 
 T = TypeVar("T")
+PUBLISH_OVERHEAD = 700
+BYTES_PER_KEY = 80
+"""A ``publish_keys`` frame's size without its one-time keys, and per key (``{"key_id":…,"key":…}``)."""
 ANSWERS = (DeviceList, ClaimedKey, KeysPublished, DeviceDeleted)
 
 
@@ -182,21 +187,23 @@ class E2eSession(ChatSession):
 
     async def publish_keys(self) -> None:
         """Register the device (first time) and hand over its unpublished keys; top up while short."""
+        max_frame = self.welcome.max_frame if self.welcome is not None else 65536
+        batch = max(1, min(ONE_TIME_KEYS_TARGET, (max_frame - PUBLISH_OVERHEAD) // BYTES_PER_KEY))
         while self.vault is not None:
             device = self.vault.device
             try:
                 await self.in_vault(lambda v: v.save_account())
-                answer = await self.ask(device.publish_frame)
+                answer = await self.ask(functools.partial(device.publish_frame, batch=batch))
             except RequestRefused as exc:
                 if exc.error.code == ErrorCode.UNKNOWN_TYPE:
                     await self._encryption_off()
                 self.emit(E2eNote(_publish_refusal(exc.error), level="error"))
                 return
-            except SendRefused:
-                return
+            except (SendRefused, TimeoutError):
+                return  # published again at the next sign-in
             assert isinstance(answer, KeysPublished)
             device.mark_published()
-            more = device.top_up(answer.one_time_keys)
+            more = device.top_up(answer.one_time_keys, batch)
             await self.in_vault(lambda v: v.save_account())
             if not more:
                 return

@@ -36,13 +36,13 @@ class Device:
         self.username = username.lower()
         self.device_id = device_id
         self.account = account
+        self._filling = False
 
     @classmethod
     def create(cls, username: str) -> Device:
-        """A new device, with its fallback key and a first supply of one-time keys (not yet published)."""
+        """A new device with its fallback key (one-time keys come with :meth:`top_up`)."""
         device = cls(username, new_device_id(), vodozemac.Account())
         device.account.generate_fallback_key()  # type: ignore[attr-defined]  # in the module, not its stub
-        device.account.generate_one_time_keys(ONE_TIME_KEYS_TARGET)
         return device
 
     @property
@@ -60,24 +60,28 @@ class Device:
         text = device_signing_text(self.username, self.device_id, self.curve25519, self.ed25519)
         return self.account.sign(text).to_base64()
 
-    def top_up(self, published: int) -> bool:
-        """Generate keys when the server holds fewer than half the target; True when some were made."""
-        if published >= ONE_TIME_KEYS_TARGET // 2:
-            return False
+    def top_up(self, published: int, batch: int = ONE_TIME_KEYS_TARGET) -> bool:
+        """Generate up to ``batch`` keys (what fits in one frame) while the server holds fewer than the
+        target, starting when it holds fewer than half; True when some were made."""
         unpublished = len(self.account.one_time_keys)
-        wanted = ONE_TIME_KEYS_TARGET - published - unpublished
-        if wanted <= 0:
+        wanted = min(batch, ONE_TIME_KEYS_TARGET - published - unpublished)
+        if published + unpublished >= ONE_TIME_KEYS_TARGET // 2 and not self._filling or wanted <= 0:
+            self._filling = False
             return False
+        self._filling = True  # once started, fill up to the target, one frame at a time
         self.account.generate_one_time_keys(wanted)
         return True
 
     def has_unpublished(self) -> bool:
         return bool(self.account.one_time_keys) or bool(self.account.fallback_key)  # type: ignore[attr-defined]
 
-    def publish_frame(self, ref: int, name: str | None = None) -> PublishKeys:
-        """The ``publish_keys`` that registers this device and hands over its unpublished keys."""
+    def publish_frame(
+        self, ref: int, batch: int = ONE_TIME_KEYS_TARGET, name: str | None = None
+    ) -> PublishKeys:
+        """The ``publish_keys`` that registers this device and hands over (at most ``batch`` of) its
+        unpublished keys; any left over (a crash between generating and publishing) are never used."""
         one_time = [OneTimeKey(key_id=key_id, key=key.to_base64())
-                    for key_id, key in sorted(self.account.one_time_keys.items())]
+                    for key_id, key in sorted(self.account.one_time_keys.items())][:batch]
         unpublished: dict[str, vodozemac.Curve25519PublicKey] = self.account.fallback_key  # type: ignore[attr-defined]
         fallback = [OneTimeKey(key_id=key_id, key=key.to_base64()) for key_id, key in unpublished.items()]
         return PublishKeys(

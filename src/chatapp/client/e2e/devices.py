@@ -40,6 +40,7 @@ class DeviceDirectory:
     def __init__(self, session: E2eSession) -> None:
         self._session = session
         self._cache: dict[str, tuple[float, list[DeviceInfo]]] = {}
+        self.max_age = MAX_AGE
 
     def forget(self) -> None:
         """After a reconnect: devices may have come and gone meanwhile."""
@@ -55,7 +56,7 @@ class DeviceDirectory:
         if cached is not None:
             age = time.monotonic() - cached[0]
             has_needed = needed is None or any(d.device == needed for d in cached[1])
-            if has_needed and (not fresh or age < MAX_AGE):
+            if has_needed and (not fresh or age < self.max_age):
                 return cached[1]
         answer = await self._session.ask(lambda ref: ListDevices(username=username, ref=ref))
         assert isinstance(answer, DeviceList)

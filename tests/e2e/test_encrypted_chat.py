@@ -1,0 +1,187 @@
+"""The chat with encryption on, against a real server (SQLite and PostgreSQL): the client's e2e layer
+(``E2eSession``) under the real ``ChatState``, driven by typed commands as the screen drives it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chatapp.client.e2e.agent import E2eSession
+from chatapp.client.e2e.store import device_dir
+from chatapp.client.e2e.vault import Vault
+from chatapp.client.ui import commands
+from chatapp.client.ui.perform import perform
+from chatapp.client.ui.state import ChatState
+from chatapp.client.ui.targets import Kind
+from chatapp.protocol import Direct
+from tests.e2e.test_client_chat import wire
+from tests.support.server import ServerProcess
+from tests.support.wire import PASSWORD
+
+TIMEOUT = 20.0
+
+
+class Chat:
+    """One user's chat: an encrypting session, its state, and the pump between them."""
+
+    def __init__(self, session: E2eSession, data: Path) -> None:
+        self.session = session
+        self.data = data
+        self.state = ChatState(session, session.username or "?", address=session.address,
+                               now=lambda: datetime.now(UTC))
+        self.state.e2e = session
+        self.changed = asyncio.Event()
+        self._pump = asyncio.create_task(self._run())
+
+    @classmethod
+    async def start(cls, server: ServerProcess, data: Path, name: str, *, register: bool) -> Chat:
+        session = E2eSession(server.host, server.port)
+        await session.connect()
+        if register:
+            await session.register(name, PASSWORD)
+        else:
+            await session.login(name, PASSWORD)
+        directory = device_dir(data, server.host, server.port, name)
+        vault = await asyncio.to_thread(Vault.unlock, directory, name, PASSWORD)
+        await session.start_e2e(vault)
+        return cls(session, data)
+
+    async def _run(self) -> None:
+        while True:
+            self.state.handle(await self.session.next_event())
+            self.changed.set()
+
+    def type(self, line: str) -> None:
+        perform(self.state, commands.parse(line))  # type: ignore[arg-type]
+
+    def text(self, peer: str) -> str:
+        target = self.state.targets.find(Kind.DM, peer)
+        return "\n".join(line.plain for line in target.log.lines) if target is not None else ""
+
+    async def wait(self, peer: str, check: Callable[[str], bool]) -> str:
+        async def seen() -> str:
+            while not check(self.text(peer)):
+                self.changed.clear()
+                await self.changed.wait()
+            return self.text(peer)
+
+        try:
+            return await asyncio.wait_for(seen(), TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"not seen in @{peer}:\n{self.text(peer)}") from None
+
+    async def close(self) -> None:
+        self._pump.cancel()
+        await asyncio.gather(self._pump, return_exceptions=True)
+        await self.session.quit()
+        await self.session.aclose()
+
+
+@pytest.fixture
+async def pair(server: ServerProcess, tmp_path: Path) -> AsyncIterator[tuple[Chat, Chat]]:
+    alice = await Chat.start(server, tmp_path / "alice", "alice", register=True)
+    bob = await Chat.start(server, tmp_path / "bob", "bob", register=True)
+    yield alice, bob
+    for chat in (alice, bob):
+        await chat.close()
+
+
+def safety(text: str) -> str:
+    after = text.split("Safety number with", 1)[1]
+    groups = re.findall(r"(?<![\w+/])\d{5}(?![\w+/])", after)[:12]
+    assert len(groups) == 12, text
+    return " ".join(groups)
+
+
+async def test_verified_users_new_device_stops_the_message_until_trusted(
+    server: ServerProcess, tmp_path: Path, pair: tuple[Chat, Chat]
+) -> None:
+    alice, bob = pair
+    alice.type("/msg bob hello, encrypted")
+    await bob.wait("alice", lambda t: "<alice> \N{LOCK} hello, encrypted" in t)
+    await alice.wait("bob", lambda t: "<alice> \N{LOCK} hello, encrypted" in t)
+    assert alice.session.status("bob") == "e2e"
+
+    alice.type("/verify bob")
+    bob.type("/msg alice .")
+    perform(bob.state, commands.parse("/verify alice"))  # type: ignore[arg-type]
+    seen_by_alice = safety(await alice.wait("bob", lambda t: "Safety number" in t))
+    seen_by_bob = safety(await bob.wait("alice", lambda t: "Safety number" in t))
+    assert seen_by_alice == seen_by_bob
+    alice.type("/verify bob confirm")
+    await alice.wait("bob", lambda t: "bob is verified" in t)
+    assert alice.session.status("bob") == "e2e verified"
+
+    # bob adds a device (one connection per account: the first one leaves meanwhile)
+    await bob.close()
+    bob2 = await Chat.start(server, tmp_path / "bob2", "bob", register=False)
+    assert bob2.session.vault is not None
+    new_id = bob2.session.vault.device.device_id
+    await bob2.close()
+
+    alice.session.devices.max_age = 0  # as if the list were older than 30 s: fetched again before sending
+    alice.type("/msg bob this must wait")
+    warned = await alice.wait("bob", lambda t: "WARNING" in t)
+    assert f"bob, whom you verified, has a new or changed device: {new_id}" in warned
+    assert "Nothing was sent" in warned and "/verify bob" in warned and "/trust bob" in warned
+    assert "<alice> \N{LOCK} this must wait" not in warned
+    assert not alice.session.outbox
+    alice.type("/trust bob")
+    await alice.wait("bob", lambda t: "now go to their 2 current device(s) (still verified)" in t)
+    alice.type("/msg bob now it may go")
+    await alice.wait("bob", lambda t: "<alice> \N{LOCK} now it may go" in t)
+
+    bob2 = await Chat.start(server, tmp_path / "bob2", "bob", register=False)
+    try:
+        bob2.type("/msg alice")  # opens the conversation: its history comes
+        text = await bob2.wait("alice", lambda t: "now it may go" in t and "Beginning of the history" in t)
+        assert "this must wait" not in text
+        assert "sent before this device was added; not readable here" in text
+    finally:
+        await bob2.close()
+
+
+async def test_no_device_means_nothing_in_clear_unless_asked(server: ServerProcess, tmp_path: Path) -> None:
+    alice = await Chat.start(server, tmp_path / "alice", "alice", register=True)
+    carol = await wire(server, "carol")  # a client without encryption: no device
+    try:
+        alice.type("/msg carol are you there")
+        refused = await alice.wait("carol", lambda t: "nothing was sent" in t)
+        assert "carol has no device with keys" in refused and "/plain TEXT" in refused
+        assert alice.session.status("carol") == "plain"
+        alice.type("/plain one in clear")
+        got = await carol.expect(Direct, skip=(object,))  # type: ignore[arg-type]
+        assert got.text == "one in clear" and got.e2e is None
+        await alice.wait("carol", lambda t: "<alice> [plain] one in clear" in t)
+        alice.type("/plain on")
+        alice.type("/msg carol also in clear")
+        got = await carol.expect(Direct, skip=(object,))  # type: ignore[arg-type]
+        assert got.text == "also in clear"
+        alice.type("/plain off")
+        assert alice.session.status("carol") == "plain"  # still: carol has no device
+        assert "are you there" not in "".join(m for m in [got.text])
+    finally:
+        await carol.close()
+        await alice.close()
+
+
+async def test_a_message_too_large_once_encrypted_is_refused_before_sending(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "chat.db", "--max-frame", "4096").start()
+    alice = await Chat.start(server, tmp_path / "alice", "alice", register=True)
+    bob = await Chat.start(server, tmp_path / "bob", "bob", register=True)
+    try:
+        alice.type("/msg bob " + "x" * 2900)
+        refused = await alice.wait("bob", lambda t: "too large once encrypted" in t)
+        assert "for 1 device" in refused and "4096 bytes" in refused
+        alice.type("/msg bob a short one")
+        await bob.wait("alice", lambda t: "\N{LOCK} a short one" in t)
+    finally:
+        await alice.close()
+        await bob.close()
