@@ -25,26 +25,31 @@ from chatapp.client.e2e.envelope import NOTICES
 from chatapp.client.e2e.store import device_dir
 from chatapp.client.e2e.vault import Vault
 from chatapp.client.net.events import Unreadable
-from chatapp.protocol import History, HistoryPage
+from chatapp.protocol import ChangePassword, Direct, History, HistoryPage, PasswordChanged
+from tests.e2e.test_client_chat import wire
 from tests.e2e.test_client_cli import client_env
 from tests.support.server import ServerProcess
-from tests.support.wire import PASSWORD
+from tests.support.wire import PASSWORD, WireClient
 
 TIMEOUT = 30.0
+NEW_PASSWORD = "another horse battery staple"
 SECRETS = ("the eagle lands at dawn", "bring the blue folder", "roger that, blue folder",
            "for both of your devices", "this one is altered")
 
 
-def run_client(server: ServerProcess, data: Path, user: str, *lines: str,
-               register: bool = False) -> subprocess.CompletedProcess[str]:
+def run_client(server: ServerProcess, data: Path, user: str, *lines: str, register: bool = False,
+               password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
     """The client in line mode, as a script runs it, with its own data directory (its own device)."""
     args = ["--host", server.host, "--port", str(server.port), "--user", user, "--password-stdin",
             "--data-dir", str(data), "--log-file", str(data / "client.log")]
     if register:
         args.append("--register")
+    flags = [line for line in lines if line.startswith("--")]
+    lines = tuple(line for line in lines if not line.startswith("--"))
+    args += flags
     return subprocess.run(
         [sys.executable, "-m", "chatapp.client", *args],
-        input="".join(f"{line}\n" for line in (PASSWORD, *lines)),
+        input="".join(f"{line}\n" for line in (password, *lines)),
         capture_output=True, text=True, timeout=TIMEOUT, env=client_env(data),
     )
 
@@ -145,3 +150,38 @@ async def test_encrypted_direct_messages_end_to_end(server: ServerProcess, tmp_p
         assert secret.encode() not in stored
         assert secret not in log
     assert "encrypted dm from=alice" in log and "event=replayed" in log  # the debug and activity logs were on
+
+
+async def test_a_password_changed_elsewhere_leaves_the_device_alone_in_line_mode(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    dave = tmp_path / "dave"
+    dave.mkdir()
+    registered = await asyncio.to_thread(run_client, server, dave, "dave", register=True)
+    assert registered.returncode == 0, registered.stderr
+    first = device_id(dave, server, "dave")
+    carol = await wire(server, "carol")  # no device: only /plain reaches her
+    try:
+        changed = await WireClient.connect(server.host, server.port)
+        await changed.login("dave")
+        await changed.send(ChangePassword(old=PASSWORD, new=NEW_PASSWORD, ref=1))
+        await changed.expect(PasswordChanged, skip=(object,))  # type: ignore[arg-type]
+        await changed.close()
+
+        kept = await asyncio.to_thread(run_client, server, dave, "dave", "/msg carol secret words",
+                                       "/plain carol plain words", password=NEW_PASSWORD)
+        assert "end-to-end encryption is off for this run: this device's keys do not open with this " \
+               "password" in kept.stderr
+        assert "--new-device" in kept.stderr
+        assert device_id(dave, server, "dave") == first  # never silently replaced
+        got = await carol.expect(Direct, skip=(object,))  # type: ignore[arg-type]
+        assert got.text == "secret words" and got.e2e is None  # encryption off, said on stderr
+        got = await carol.expect(Direct, skip=(object,))  # type: ignore[arg-type]
+        assert got.text == "plain words"
+
+        fresh = await asyncio.to_thread(run_client, server, dave, "dave", "--new-device",
+                                        password=NEW_PASSWORD)
+        assert fresh.returncode == 0 and "encryption is off" not in fresh.stderr, fresh.stderr
+        assert device_id(dave, server, "dave") != first
+    finally:
+        await carol.close()
