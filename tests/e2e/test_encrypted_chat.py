@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from chatapp.client.clock import SystemClock
 from chatapp.client.e2e.agent import E2eSession
 from chatapp.client.e2e.store import device_dir
 from chatapp.client.e2e.vault import Vault
 from chatapp.client.ui import commands
+from chatapp.client.ui.bars import Bars
 from chatapp.client.ui.perform import perform
 from chatapp.client.ui.state import ChatState
 from chatapp.client.ui.targets import Kind
@@ -59,11 +61,12 @@ class Chat:
     def type(self, line: str) -> None:
         perform(self.state, commands.parse(line))  # type: ignore[arg-type]
 
-    def text(self, peer: str) -> str:
-        target = self.state.targets.find(Kind.DM, peer)
+    def text(self, peer: str | None) -> str:
+        target = self.state.targets.find(Kind.DM, peer) if peer is not None else self.state.active
         return "\n".join(line.plain for line in target.log.lines) if target is not None else ""
 
-    async def wait(self, peer: str, check: Callable[[str], bool]) -> str:
+    async def wait(self, peer: str | None, check: Callable[[str], bool]) -> str:
+        """Until ``check`` holds for the lines of the conversation with ``peer`` (None: the active one)."""
         async def seen() -> str:
             while not check(self.text(peer)):
                 self.changed.clear()
@@ -182,6 +185,41 @@ async def test_a_message_too_large_once_encrypted_is_refused_before_sending(
         assert "for 1 device" in refused and "4096 bytes" in refused
         alice.type("/msg bob a short one")
         await bob.wait("alice", lambda t: "\N{LOCK} a short one" in t)
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_devices_are_listed_and_removed_and_the_status_bar_says_how_a_conversation_goes(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    alice = await Chat.start(server, tmp_path / "alice", "alice", register=True)
+    assert alice.session.vault is not None
+    first = alice.session.vault.device.device_id
+    await alice.close()
+    alice = await Chat.start(server, tmp_path / "alice2", "alice", register=False)
+    bob = await Chat.start(server, tmp_path / "bob", "bob", register=True)
+    try:
+        assert alice.session.vault is not None
+        second = alice.session.vault.device.device_id
+        alice.type("/devices")
+        listed = await alice.wait(None, lambda t: "Your devices (2;" in t)
+        assert first in listed and re.search(rf"{second} .*\(this device\)", listed)
+        alice.type(f"/devices remove {second}")
+        await alice.wait(None, lambda t: "That is this device" in t)
+        alice.type(f"/devices remove {first}")
+        await alice.wait(None, lambda t: f"Device {first} is removed" in t)
+        alice.type("/devices")
+        await alice.wait(None, lambda t: "Your devices (1;" in t)
+
+        bars = Bars(alice.state, alice.session, SystemClock(), None)
+        alice.type("/msg bob hi")
+        await bob.wait("alice", lambda t: "\N{LOCK} hi" in t)
+        assert [text for _, text in bars.conversation_security()] == ["[e2e]", " "]
+        alice.type("/plain on")
+        assert [text for _, text in bars.conversation_security()] == ["[plain]", " "]
+        alice.type("/msg bob in clear")
+        await bob.wait("alice", lambda t: "<alice> [plain] in clear" in t)
     finally:
         await alice.close()
         await bob.close()
