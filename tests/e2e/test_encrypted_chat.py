@@ -220,6 +220,18 @@ async def test_devices_are_listed_and_removed_and_the_status_bar_says_how_a_conv
         assert [text for _, text in bars.conversation_security()] == ["[plain]", " "]
         alice.type("/msg bob in clear")
         await bob.wait("alice", lambda t: "<alice> [plain] in clear" in t)
+        alice.type("/plain off")
+
+        # a device added to one's own account is announced before the next message goes to it
+        await alice.close()
+        third = await Chat.start(server, tmp_path / "alice3", "alice", register=False)
+        assert third.session.vault is not None
+        third_id = third.session.vault.device.device_id
+        await third.close()
+        alice = await Chat.start(server, tmp_path / "alice2", "alice", register=False)
+        alice.type("/msg bob are you still there")
+        warned = await alice.wait(None, lambda t: "A new device was added to your account" in t)
+        assert third_id in warned and "/devices remove" in warned
     finally:
         await alice.close()
         await bob.close()

@@ -85,7 +85,12 @@ class DeviceDirectory:
             return (f"WARNING: {name}, whom you verified, has a new or changed device: {describe(new)}. "
                     f"Nothing was sent. Compare safety numbers again with /verify {name}, or accept the "
                     f"new devices with /trust {name}.")
-        if known:
+        if known and username.lower() == (self._session.username or "").lower():
+            self._session.emit(E2eNote(
+                f"A new device was added to your account: {describe(new)}. It reads the direct messages "
+                f"you send from now on; if it is not yours, change your password and /devices remove it.",
+                level="warning"))
+        elif known:
             plural = "s" if len(new) > 1 else ""
             self._session.emit(E2eNote(f"{name} has a new device{plural}: {describe(new)}.", peer=username))
         current = {d.device: d.keys.ed25519 for d in devices}

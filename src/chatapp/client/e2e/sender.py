@@ -107,6 +107,9 @@ class Sender:
             session.emit(E2eNote(warning, peer=to, level="warning", unsent=True))
             return
         own = vault.device.device_id
+        # One's own other devices get every message too: a device the server slipped into one's own
+        # list would read them all, so a new one is announced like anyone else's.
+        await session.devices.check_trust(me, mine)
         recipients: dict[str, Recipient] = {}
         for username, devices in ((to, theirs), (me, mine)):
             for info in devices:
