@@ -4,10 +4,12 @@ after being offline, in history, removed; refused from a foreign device; a real 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
+import pytest
 import vodozemac
 
 from chatapp.protocol import Direct, History, HistoryPage, Presence, SendDirect
@@ -217,3 +219,47 @@ async def test_content_rules_do_not_apply_to_what_the_server_cannot_read(
     await alice.expect_error("filtered")
     await alice.send(SendDirect(to="alice", e2e=sealed(laptop, "LAPTOP01")))
     assert (await alice.expect(Direct)).e2e is not None
+
+
+def envelope_of(sender: TestDevice, size: int) -> Envelope:
+    """An envelope whose JSON is exactly ``size`` bytes."""
+    base = len(msgspec.json.encode(sealed(sender, "PHONE001", size=10)))
+    envelope = sealed(sender, "PHONE001", size=10 + size - base)
+    assert len(msgspec.json.encode(envelope)) == size
+    return envelope
+
+
+async def test_an_envelope_must_fit_in_a_page_of_history(connect: Connect) -> None:
+    alice, laptop = await with_device(connect, "alice", "LAPTOP01")
+    bob, _ = await with_device(connect, "bob", "PHONE001")
+    largest = 65_536 - 2_048
+    await alice.send(SendDirect(to="bob", e2e=envelope_of(laptop, largest + 1), ref=1))
+    error = await alice.expect_error("frame_too_large", skip=(Presence,))
+    assert str(largest) in error.message and error.ref == 1
+    envelope = envelope_of(laptop, largest)
+    await alice.send(SendDirect(to="bob", e2e=envelope, nonce="\x01" * 64))
+    sent = await alice.expect(Direct)
+    assert (await bob.expect(Direct, skip=(Presence,))).e2e == envelope
+    # The sender's page (its copy carries the nonce) with the longest ref still holds it.
+    await alice.send(History(with_="bob", ref="\x01" * 128))
+    page = await alice.expect(HistoryPage)
+    assert [m.id for m in page.messages] == [sent.id] and not page.has_more
+
+
+async def test_no_ciphertext_reaches_the_logs(
+    start_server: Start, dial: Dial, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = await start_server()
+    alice = await dial(server)
+    await alice.register("alice")
+    await alice.expect(Presence)
+    laptop = TestDevice("alice", "LAPTOP01")
+    await alice.send(laptop.publish())
+    await alice.expect(KeysPublished)
+    envelope = sealed(laptop, "LAPTOP01", size=2000)
+    await alice.send(SendDirect(to="alice", e2e=envelope))
+    await alice.expect(Direct)
+    body = envelope.ciphertexts["LAPTOP01"].body
+    assert "encrypted dm from=alice devices=1 bytes=" in caplog.text
+    assert body[:64] not in caplog.text

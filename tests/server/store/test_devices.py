@@ -170,3 +170,23 @@ async def test_deleting_a_device_takes_its_keys_and_a_user_takes_their_devices(
     database.execute("DELETE FROM users WHERE id = :id", id=bob.id)
     assert database.rows("SELECT count(*) FROM devices") == [(0,)]
     assert database.rows("SELECT count(*) FROM one_time_keys") == [(0,)]
+
+
+async def test_concurrent_publishes_never_pass_the_device_limit_or_the_key_cap(
+    any_store: Store, now: datetime
+) -> None:
+    store = any_store
+    (alice,) = await make_users(store, now, "alice")
+    devices = [TestDevice("alice", f"DEVICE{n:02d}") for n in range(15)]
+    outcomes = await asyncio.gather(
+        *(publish(store, alice.id, device, now) for device in devices), return_exceptions=True
+    )
+    assert sum(isinstance(o, TooManyDevices) for o in outcomes) == 5
+    assert len(await store.list_devices(alice.id)) == 10
+    first = next(d for d, o in zip(devices, outcomes, strict=True) if not isinstance(o, BaseException))
+    batches = [key_records(first, 30) for _ in range(5)]
+    outcomes = await asyncio.gather(
+        *(publish(store, alice.id, first, now, batch) for batch in batches), return_exceptions=True
+    )
+    assert sum(isinstance(o, TooManyKeys) for o in outcomes) == 2
+    assert await store.unclaimed_keys(alice.id, first.device) == 90

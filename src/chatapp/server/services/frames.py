@@ -21,6 +21,13 @@ FRAME_OVERHEAD = 512
 """Room left in a frame for the fields around a list (type, room, has_more), the ``ref`` apart."""
 
 
+ENVELOPE_HEADROOM = 2048
+"""Bytes of a frame an encrypted message's envelope leaves to everything around it in a page of
+history: the page's own fields (``FRAME_OVERHEAD``), the longest ``ref`` escaped, and the
+``direct`` frame's other fields (names, id, time, the nonce escaped). An envelope larger than
+``max_frame`` less this would fit in no page, and a client paging back would be stuck behind it."""
+
+
 def reply_budget(max_frame: int, ref: Ref) -> int:
     """The bytes a reply carrying ``ref`` has for its list: the frame limit less the echoed ref
     (a string ref of ``REF_MAX`` control characters takes six bytes each once escaped)."""

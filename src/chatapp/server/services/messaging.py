@@ -32,7 +32,7 @@ from chatapp.server.config import Config
 from chatapp.server.filters import Target
 from chatapp.server.hub import Hub
 from chatapp.server.services.devices import Devices
-from chatapp.server.services.frames import message_frame
+from chatapp.server.services.frames import ENVELOPE_HEADROOM, message_frame
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import MessageLog
 from chatapp.server.services.people import find_user
@@ -137,6 +137,12 @@ class Messaging:
         await self._devices.check_sender(session, envelope)
         # Stored as the client's envelope re-encoded: the same fields, in one canonical form.
         stored = msgspec.json.encode(envelope).decode()
+        if len(stored) > self._config.max_frame - ENVELOPE_HEADROOM:
+            raise ProtocolError(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"an encrypted message is at most {self._config.max_frame - ENVELOPE_HEADROOM} bytes of "
+                "envelope, so that it fits in a page of history; send a shorter one",
+            )
         # Its size and fan-out only: never a body (the database errors hide their parameters too).
         log.debug(
             "encrypted dm from=%s devices=%d bytes=%d",
