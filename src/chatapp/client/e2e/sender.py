@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from chatapp.protocol import ClaimKey, ProtocolError
+import msgspec
+
+from chatapp.protocol import ClaimKey, ErrorCode, ProtocolError
 from chatapp.protocol.e2e_frames import ClaimedKey
+from chatapp.protocol.limits import MAX_FRAME_BYTES
 from chatapp.protocol.rules import check_text, check_username
 
 from ..net.errors import SendRefused
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from .agent import E2eSession
 
 MAX_OUTBOX = 100
+ENVELOPE_HEADROOM = 2048
+"""An envelope is at most the frame limit less this (docs/protocol.md): its ``direct`` fits a history page."""
 
 
 def preview(text: str) -> str:
@@ -142,14 +147,17 @@ class Sender:
         targets = list(recipients.values())
         text, nonce = outgoing.text, outgoing.nonce
         envelope = await session.in_vault(lambda v: v.seal(text, to, targets, claimed, nonce))
+        max_frame = session.welcome.max_frame if session.welcome is not None else MAX_FRAME_BYTES
+        limit = max_frame - ENVELOPE_HEADROOM
         try:
+            if len(msgspec.json.encode(envelope)) > limit:
+                raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, "too large once encrypted")
             session.core.queue_message(outgoing.text, room=None, to=to, e2e=envelope, nonce=outgoing.nonce)
         except ProtocolError:
-            limit = session.welcome.max_frame if session.welcome is not None else 0
             count = len(targets)
             self._note(outgoing, (
                 f"that message is too large once encrypted for {count} device{'s' if count != 1 else ''} "
-                f"(the server takes frames of at most {limit} bytes); send a shorter one."))
+                f"(the server takes encrypted messages of at most {limit} bytes); send a shorter one."))
             return
         except SendRefused as exc:
             self._note(outgoing, str(exc) + ".")
