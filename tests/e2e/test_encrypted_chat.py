@@ -26,6 +26,7 @@ from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD
 
 TIMEOUT = 20.0
+NEW_PASSWORD = "another horse battery staple"
 
 
 class Chat:
@@ -235,3 +236,23 @@ async def test_devices_are_listed_and_removed_and_the_status_bar_says_how_a_conv
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_passwd_keeps_the_device_under_the_new_password(server: ServerProcess, tmp_path: Path) -> None:
+    alice = await Chat.start(server, tmp_path / "alice", "alice", register=True)
+    assert alice.session.vault is not None
+    device_id = alice.session.vault.device.device_id
+    try:
+        alice.type("/passwd")
+        for answer in (PASSWORD, NEW_PASSWORD, NEW_PASSWORD):
+            assert alice.state.dialogue is not None
+            alice.state.dialogue = alice.state.dialogue.answer(alice.state, answer)
+        await alice.wait(None, lambda t: "Your password is changed" in t)
+    finally:
+        await alice.close()  # the re-wrapping finishes before the device is closed
+    directory = device_dir(tmp_path / "alice", server.host, server.port, "alice")
+    vault = await asyncio.to_thread(Vault.unlock, directory, "alice", NEW_PASSWORD)
+    try:
+        assert vault.device.device_id == device_id
+    finally:
+        vault.close()

@@ -52,6 +52,7 @@ from ..net.session import ChatSession
 from . import commands
 from .device import ONE_TIME_KEYS_TARGET
 from .devices import DeviceDirectory
+from .envelope import NOTICES
 from .sender import Sender
 from .store import Body
 from .vault import Vault
@@ -59,6 +60,9 @@ from .vault import Vault
 log = logging.getLogger("chatapp.client.e2e")
 
 T = TypeVar("T")
+CLOSE_GRACE = 3.0
+"""Seconds closing waits for the layer's own work before cutting it off."""
+NOT_NOW = "could not be opened now: the sender's devices could not be fetched to check it; try /history later"
 PUBLISH_OVERHEAD = 700
 BYTES_PER_KEY = 80
 """A ``publish_keys`` frame's size without its one-time keys, and per key (``{"key_id":…,"key":…}``)."""
@@ -133,6 +137,8 @@ class E2eSession(ChatSession):
                               level="error"))
 
     async def aclose(self) -> None:
+        if self._tasks:  # let work on the device finish (a re-wrap after /passwd, a message being sealed)
+            await asyncio.wait(list(self._tasks), timeout=CLOSE_GRACE)
         for task in [*self._tasks, *([self._reader] if self._reader else [])]:
             task.cancel()
         await asyncio.gather(*self._tasks, *([self._reader] if self._reader else []), return_exceptions=True)
@@ -323,13 +329,16 @@ class E2eSession(ChatSession):
             return direct, {}
         body: Body | None = await self.in_vault(lambda v: v.known(direct))
         if body is None and direct.e2e is not None:
-            senders = await self.devices.of(direct.sender, needed=direct.e2e.device)
+            try:
+                senders = await self.devices.of(direct.sender, needed=direct.e2e.device)
+            except (RequestRefused, SendRefused, TimeoutError):
+                # Not opened, so not stored: the next look (history, a restart) tries again.
+                return direct, {direct.id: NOT_NOW}
             body = await self.in_vault(lambda v: v.open(direct, senders))
         if body is None:
             return direct, {}
         if body.text is not None:
             return msgspec.structs.replace(direct, text=body.text), {}
-        from .envelope import NOTICES
         return direct, {direct.id: NOTICES.get(body.problem or "", "not readable here")}
 
 
