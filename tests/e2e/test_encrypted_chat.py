@@ -21,6 +21,7 @@ from chatapp.client.ui.perform import perform
 from chatapp.client.ui.state import ChatState
 from chatapp.client.ui.targets import Kind
 from chatapp.protocol import Direct
+from tests.client.harness import ENTER, running_screen
 from tests.e2e.test_client_chat import wire
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD
@@ -256,3 +257,25 @@ async def test_passwd_keeps_the_device_under_the_new_password(server: ServerProc
         assert vault.device.device_id == device_id
     finally:
         vault.close()
+
+
+async def test_the_chat_screen_encrypts_and_says_so(server: ServerProcess, tmp_path: Path) -> None:
+    bob = await Chat.start(server, tmp_path / "bob", "bob", register=True)
+    session = E2eSession(server.host, server.port)
+    try:
+        await session.connect()
+        await session.register("alice", PASSWORD)
+        directory = device_dir(tmp_path / "alice", server.host, server.port, "alice")
+        vault = await asyncio.to_thread(Vault.unlock, directory, "alice", PASSWORD)
+        await session.start_e2e(vault)
+        async with running_screen(session) as screen:
+            await screen.wait_line("Direct messages are end-to-end encrypted")
+            screen.type("/msg bob over the screen" + ENTER)
+            await screen.wait_line("<alice> \N{LOCK} over the screen")
+            await screen.wait_drawn("[@bob] [e2e]")
+            await bob.wait("alice", lambda t: "<alice> \N{LOCK} over the screen" in t)
+            screen.type("/quit" + ENTER)
+            await screen.finished()
+    finally:
+        await session.aclose()
+        await bob.close()
