@@ -21,7 +21,7 @@ from chatapp.client.ui.perform import perform
 from chatapp.client.ui.state import ChatState
 from chatapp.client.ui.targets import Kind
 from chatapp.protocol import Direct
-from tests.client.harness import ENTER, running_screen
+from tests.client.harness import ENTER, running_screen, until
 from tests.e2e.test_client_chat import wire
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD
@@ -278,4 +278,22 @@ async def test_the_chat_screen_encrypts_and_says_so(server: ServerProcess, tmp_p
             await screen.finished()
     finally:
         await session.aclose()
+        await bob.close()
+
+
+async def test_one_time_keys_used_up_by_new_sessions_are_counted_again(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "chat.db").start()
+    alice = await Chat.start(server, tmp_path / "alice", "alice", register=True)
+    bob = await Chat.start(server, tmp_path / "bob", "bob", register=True)
+    try:
+        assert bob.session.keys_on_server == 50
+        bob.session.top_up_every = 1
+        alice.type("/msg bob first contact")  # claims one of bob's one-time keys
+        await bob.wait("alice", lambda t: "first contact" in t)
+        # bob asks the server how many are left: 49, more than half, so nothing new yet
+        await until(lambda: bob.session.keys_on_server == 49, what="bob to count his keys again")
+    finally:
+        await alice.close()
         await bob.close()

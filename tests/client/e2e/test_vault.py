@@ -222,3 +222,19 @@ def test_a_device_file_survives_a_restart_and_a_password_change(tmp_path: Path, 
 def test_two_clients_never_use_one_device_at_once(tmp_path: Path, alice: Vault) -> None:
     with pytest.raises(StoreLocked):
         Vault.unlock(alice.store.directory, "alice", PASSWORD)
+
+
+def test_the_key_supply_is_filled_in_batches_only_when_below_half(alice: Vault) -> None:
+    device = alice.device
+    assert not device.account.one_time_keys  # a new device has only its fallback key
+    assert device.top_up(0, batch=20) and len(device.account.one_time_keys) == 20
+    device.mark_published()
+    assert device.top_up(20, batch=20) and len(device.account.one_time_keys) == 20  # filling goes on
+    device.mark_published()
+    assert device.top_up(40, batch=20) and len(device.account.one_time_keys) == 10  # up to 50, no more
+    device.mark_published()
+    assert not device.top_up(50, batch=20)
+    assert not device.top_up(30, batch=20)  # more than half left: nothing yet
+    assert device.top_up(24, batch=20) and len(device.account.one_time_keys) == 20
+    frame = device.publish_frame(1, batch=5)
+    assert frame.one_time_keys is not None and len(frame.one_time_keys) == 5  # what fits in one frame

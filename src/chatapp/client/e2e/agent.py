@@ -60,6 +60,8 @@ from .vault import Vault
 log = logging.getLogger("chatapp.client.e2e")
 
 T = TypeVar("T")
+TOP_UP_EVERY = 10
+"""One-time keys used up by others' new sessions before asking the server how many it still holds."""
 CLOSE_GRACE = 3.0
 """Seconds closing waits for the layer's own work before cutting it off."""
 NOT_NOW = "could not be opened now: the sender's devices could not be fetched to check it; try /history later"
@@ -92,6 +94,11 @@ class E2eSession(ChatSession):
         self._reader: asyncio.Task[None] | None = None
         self._vault_lock = asyncio.Lock()
         self._tasks: set[asyncio.Future[None]] = set()
+        self._publishing = False
+        self._keys_checked = 0
+        self.top_up_every = TOP_UP_EVERY
+        self.keys_on_server: int | None = None
+        """How many one-time keys the server said it holds for this device, at the last publish."""
         self.verified: set[str] = set()
         """Users (lower case) verified with ``/verify``, for the status bar."""
         self.shown_safety: dict[str, list[DeviceInfo]] = {}
@@ -191,8 +198,24 @@ class E2eSession(ChatSession):
                 raise SendRefused("not connected")
             await asyncio.sleep(0.05)
 
+    def _top_up_if_used(self) -> None:
+        """Every :attr:`top_up_every` one-time keys used up here, publish again: the answer says how many
+        the server still holds, and the supply is filled up when it is below half."""
+        vault = self.vault
+        if vault is None or vault.keys_used < self._keys_checked + self.top_up_every or self._publishing:
+            return
+        self._keys_checked = vault.keys_used
+        self.spawn(self.publish_keys())
+
     async def publish_keys(self) -> None:
         """Register the device (first time) and hand over its unpublished keys; top up while short."""
+        self._publishing = True
+        try:
+            await self._publish_keys()
+        finally:
+            self._publishing = False
+
+    async def _publish_keys(self) -> None:
         max_frame = self.welcome.max_frame if self.welcome is not None else 65536
         batch = max(1, min(ONE_TIME_KEYS_TARGET, (max_frame - PUBLISH_OVERHEAD) // BYTES_PER_KEY))
         while self.vault is not None:
@@ -209,6 +232,7 @@ class E2eSession(ChatSession):
                 return  # published again at the next sign-in
             assert isinstance(answer, KeysPublished)
             device.mark_published()
+            self.keys_on_server = answer.one_time_keys
             more = device.top_up(answer.one_time_keys, batch)
             await self.in_vault(lambda v: v.save_account())
             if not more:
@@ -335,6 +359,7 @@ class E2eSession(ChatSession):
                 # Not opened, so not stored: the next look (history, a restart) tries again.
                 return direct, {direct.id: NOT_NOW}
             body = await self.in_vault(lambda v: v.open(direct, senders))
+            self._top_up_if_used()
         if body is None:
             return direct, {}
         if body.text is not None:

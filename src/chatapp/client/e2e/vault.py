@@ -38,6 +38,8 @@ class Vault:
         self.keys = keys
         self.created = created
         self.book = SessionBook()
+        self.keys_used = 0
+        """One-time keys used up by inbound sessions since unlocking: the supply may need topping up."""
         for curve, pickled in store.sessions():
             self.book.add(curve, vodozemac.Session.from_pickle(pickled, keys.pickle))
 
@@ -131,6 +133,7 @@ class Vault:
         body = Body(text=opened.text, problem=opened.problem)
         pickled = [(s.session_id, key, s.pickle(self.keys.pickle)) for key, s in opened.sessions]
         account = self.device.account.pickle(self.keys.pickle) if opened.account_changed else None
+        self.keys_used += int(opened.account_changed)
         self.store.commit(account=account, sessions=pickled, message=(direct.id, body))
         return body
 
