@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chatapp.client import Backoff
 from chatapp.client.clock import SystemClock
 from chatapp.client.e2e.agent import E2eSession
 from chatapp.client.e2e.store import device_dir
@@ -44,7 +45,7 @@ class Chat:
 
     @classmethod
     async def start(cls, server: ServerProcess, data: Path, name: str, *, register: bool) -> Chat:
-        session = E2eSession(server.host, server.port)
+        session = E2eSession(server.host, server.port, backoff=Backoff(initial=0.05, maximum=0.2))
         await session.connect()
         if register:
             await session.register(name, PASSWORD)
@@ -294,6 +295,27 @@ async def test_one_time_keys_used_up_by_new_sessions_are_counted_again(
         await bob.wait("alice", lambda t: "first contact" in t)
         # bob asks the server how many are left: 49, more than half, so nothing new yet
         await until(lambda: bob.session.keys_on_server == 49, what="bob to count his keys again")
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_a_message_typed_while_offline_is_sealed_and_sent_after_the_resume(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "chat.db").start()
+    alice = await Chat.start(server, tmp_path / "alice", "alice", register=True)
+    bob = await Chat.start(server, tmp_path / "bob", "bob", register=True)
+    try:
+        alice.type("/msg bob before")
+        await bob.wait("alice", lambda t: "\N{LOCK} before" in t)
+        server.stop()
+        await until(lambda: not alice.session.online, what="alice to see the server go")
+        alice.type("/msg bob typed while the server was away")
+        assert [o.text for o in alice.session.outbox] == ["typed while the server was away"]
+        server.start()
+        await bob.wait("alice", lambda t: "\N{LOCK} typed while the server was away" in t)
+        await alice.wait("bob", lambda t: "<alice> \N{LOCK} typed while the server was away" in t)
     finally:
         await alice.close()
         await bob.close()

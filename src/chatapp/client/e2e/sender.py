@@ -12,6 +12,7 @@ has no device with keys nothing is sent: the note says how to send in clear.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -91,6 +92,7 @@ class Sender:
         if vault is None:
             return
         try:
+            await session.wait_online(math.inf)  # typed offline: sealed after the resume, like a plain one
             theirs = await session.devices.of(to, fresh=True)
             mine = await session.devices.of(me, fresh=True)
         except RequestRefused as exc:
