@@ -185,16 +185,18 @@ class Messaging:
             await asyncio.wait([future])
 
     def _publish(self, session: Session, stored: StoredMessage, ref: Ref, recipient_id: int | None) -> None:
-        own = message_frame(stored, for_sender=True, ref=ref)
+        frame = message_frame(stored)
+        # The sender's copy is the same frame with its nonce and ref (made once: an encrypted
+        # message's envelope is decoded once, not per copy).
+        own = msgspec.structs.replace(frame, nonce=stored.nonce, ref=ref)
         if stored.duplicate:
             session.send_message(own, stored.id)  # a resend: the sender's acknowledgment only
         elif stored.room is not None:
-            self._hub.publish(stored.room, message_frame(stored), stored.id, own=(session.user_id, own))
+            self._hub.publish(stored.room, frame, stored.id, own=(session.user_id, own))
         else:
             assert recipient_id is not None
-            self._hub.send_to_users(
-                (session.user_id, recipient_id), message_frame(stored), stored.id, own=(session.user_id, own)
-            )
+            users = (session.user_id, recipient_id)
+            self._hub.send_to_users(users, frame, stored.id, own=(session.user_id, own))
 
     async def settle(self, session: Session | None) -> None:
         """Wait (at most ``--close-grace``) until the session's messages are committed and their
