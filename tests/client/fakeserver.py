@@ -19,16 +19,20 @@ from datetime import UTC, datetime
 from chatapp.protocol import (
     AuthOk,
     Bye,
+    ClaimKey,
     ClientFrame,
+    DeleteDevice,
     Direct,
     Error,
     LineSplitter,
+    ListDevices,
     Login,
     Message,
     Ping,
     Pong,
     Presence,
     ProtocolError,
+    PublishKeys,
     Quit,
     Register,
     Resume,
@@ -236,3 +240,6 @@ class FakeServer:
                 if name == conn.username:
                     del self.tokens[token]
             conn.bye("quit")
+        elif isinstance(frame, PublishKeys | ListDevices | ClaimKey | DeleteDevice):
+            # A server from before end-to-end encryption: it does not know these frames.
+            conn.send(Error(code="unknown_type", message="unknown frame type", ref=frame.ref))

@@ -117,7 +117,7 @@ async def test_line_mode_sends_and_prints(server: FakeServer) -> None:
     code, out, err = await run_piped(options, f"{PASSWORD}\nhello\n//slash\n/help\n")
     assert code == 0, err
     assert "<alice> hello" in out and "<alice> /slash" in out
-    assert "without a terminal only messages, /say, /msg NAME TEXT, the moderation commands" in err
+    assert "without a terminal only messages, /say, /msg NAME TEXT, /plain NAME TEXT, the moderation" in err
     assert PASSWORD not in out + err
 
 

@@ -26,3 +26,9 @@ async def screen(alice: ChatSession) -> AsyncIterator[Screen]:
     async with running_screen(alice) as running:
         await running.wait_line("You are online in #general.")
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _client_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device files (end-to-end keys) of clients started here go to a temporary directory, never home."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("client-data")))

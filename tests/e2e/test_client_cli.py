@@ -30,7 +30,8 @@ def closed_port() -> int:
 
 
 def client_env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PROMPT_TOOLKIT_NO_CPR": "1",
+    return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_DATA_HOME": str(tmp_path / "data"),
+            "PROMPT_TOOLKIT_NO_CPR": "1",
             "TERM": "xterm-256color"}
 
 

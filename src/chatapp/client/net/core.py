@@ -42,6 +42,7 @@ from chatapp.protocol import (
     AuthOk,
     ClientFrame,
     Direct,
+    Envelope,
     Error,
     ErrorCode,
     Message,
@@ -175,12 +176,15 @@ class SessionCore:
         check_username(to)
         return self.queue_message(text, room=None, to=to)
 
-    def queue_message(self, text: str, *, room: str | None, to: str | None) -> Outgoing:
+    def queue_message(self, text: str, *, room: str | None, to: str | None, e2e: Envelope | None = None,
+                      nonce: str | None = None) -> Outgoing:
         """Put a message in the outbox; it goes out now if signed in, else after signing in again.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (the shared rules: empty
         text, ``text_too_long`` against the server's ``max_text`` and
         ``max_frame``) or :class:`SendRefused` (over, not signed in, outbox full).
+        With ``e2e`` the frame carries that envelope instead of ``text`` (the
+        plaintext stays here), and ``nonce`` is the one it was sealed under.
         """
         if self.over:
             raise SendRefused("the session is over")
@@ -188,8 +192,8 @@ class SessionCore:
             raise SendRefused("not signed in")
         check_text(text, self.max_text)
         max_frame = self.welcome.max_frame if self.welcome is not None else MAX_FRAME_BYTES
-        nonce = f"{self._rng.getrandbits(64):016x}"
-        outgoing = Outgoing(nonce=nonce, ref=self.next_ref(), room=room, text=text, to=to)
+        nonce = nonce or self.new_nonce()
+        outgoing = Outgoing(nonce=nonce, ref=self.next_ref(), room=room, text=text, to=to, e2e=e2e)
         if self._frame_size(outgoing.frame()) > max_frame:
             raise ProtocolError(
                 ErrorCode.TEXT_TOO_LONG, f"the message is larger than the server's limit of {max_frame} bytes"
@@ -200,6 +204,9 @@ class SessionCore:
         if self.online:
             self._write(outgoing)
         return outgoing
+
+    def new_nonce(self) -> str:
+        return f"{self._rng.getrandbits(64):016x}"
 
     def request(self, build: Callable[[int], ClientFrame]) -> int:
         """Queue the frame ``build(ref)`` (``join``, ``who``, ``history``, ...) and return its ``ref``.

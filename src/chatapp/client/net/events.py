@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from chatapp.protocol import DEFAULT_ROOM, Error, Send, SendDirect, ServerFrame, Welcome
+from chatapp.protocol import DEFAULT_ROOM, Envelope, Error, Send, SendDirect, ServerFrame, Welcome
 
 
 class ConnectionState(enum.StrEnum):
@@ -41,8 +41,12 @@ class Outgoing:
     queued: bool = True
     """True while it is not written on the current connection (it will be after resuming)."""
     to: str | None = None
+    e2e: Envelope | None = None
+    """An encrypted direct message: ``text`` is its plaintext, kept here only; the server gets this."""
 
     def frame(self) -> Send | SendDirect:
+        if self.e2e is not None and self.to is not None:
+            return SendDirect(to=self.to, e2e=self.e2e, nonce=self.nonce, ref=self.ref)
         if self.to is not None:
             return SendDirect(to=self.to, text=self.text, nonce=self.nonce, ref=self.ref)
         return Send(room=self.room or DEFAULT_ROOM, text=self.text, nonce=self.nonce, ref=self.ref)
@@ -116,9 +120,41 @@ class SessionEnded:
     """The client's own reason to stop (a server certificate it no longer trusts), if that ended it."""
 
 
-SessionEvent = ServerFrame | LinkDown | Reconnecting | ReconnectFailed | LinkUp | SendFailed | SessionEnded
+# -- from the end-to-end layer (chatapp.client.e2e), which hands them out with the session's
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class E2eNote:
+    """A sentence about encryption for the conversation with ``peer`` (None: wherever the user looks).
+
+    ``level``: ``info``, ``ok``, ``error``, or ``warning`` (prominent: a verified
+    user's new device, shown before anything is sent to it).
+    """
+
+    text: str
+    peer: str | None = None
+    level: str = "info"
+    unsent: bool = False
+    """A message was not sent (line mode's exit status counts it)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Unreadable:
+    """Encrypted messages this device cannot show, by id, with the notice to show instead.
+
+    Comes just before the ``direct`` or ``history_page`` that holds them (with an empty ``text``).
+    """
+
+    notices: dict[int, str]
+
+
+SessionEvent = (
+    ServerFrame | LinkDown | Reconnecting | ReconnectFailed | LinkUp | SendFailed | SessionEnded | E2eNote
+    | Unreadable
+)
 """What ``ChatSession.next_event`` returns: frames from the server (``Message``,
 ``Direct``, ``Presence``, ``Joined``, ``HistoryPage``, ``Synced``, the answers to
 ``ChatSession.request``, ``Error`` not tied to a message being sent, ...)
-and the session's own news about the connection. ``Welcome``, ``AuthOk``,
+and the session's own news about the connection (and, from an
+``E2eSession``, about encryption). ``Welcome``, ``AuthOk``,
 ``Ping``, ``Pong`` and ``Bye`` are handled by the session itself."""

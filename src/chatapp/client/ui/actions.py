@@ -239,6 +239,49 @@ class ShowAudit:
     more: bool = False
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlainText:
+    """``/plain TEXT``: one direct message in clear, in the active conversation."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlainMode:
+    """``/plain on|off``: this conversation's messages in clear, or encrypted again."""
+
+    on: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verify:
+    """``/verify NAME``: show the safety number; with ``confirm``, mark NAME verified."""
+
+    username: str
+    confirm: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrustDevices:
+    """``/trust NAME``: accept NAME's current devices."""
+
+    username: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowDevices:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoveDevice:
+    device: str
+
+
+E2eAction = PlainText | PlainMode | Verify | TrustDevices | ShowDevices | RemoveDevice
+"""What :mod:`.e2ecommands` carries out."""
+
+
 ModerationAction = (
     ModerateUser | SetPrivate | RemoveRoom | RemoveMessage | ShowSanctions | EditProfile | ShowProfile
     | ChangeOwnPassword | ServerAdmin | ShowUserSessions | ListAccounts | ListAddressBans | ShowAudit
@@ -249,7 +292,7 @@ ModerationAction = (
 ChatAction = (
     SendText | ShowHelp | ClearScreen | UnknownCommand | BadUsage | Nothing
     | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
-    | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession | ModerationAction
+    | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession | ModerationAction | E2eAction
 )
 """What the chat itself carries out (:func:`chatapp.client.ui.perform.perform`)."""
 

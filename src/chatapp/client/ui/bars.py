@@ -20,6 +20,7 @@ from ..net.session import ChatSession
 from .lines import NICK_COLOURS
 from .model import ChatModel
 from .sanitize import sanitize
+from .targets import Kind
 
 NICK_PALETTE = (
     "ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
@@ -54,6 +55,10 @@ STYLE = Style.from_dict(
         "system.day": "ansibrightblack",
         "pending": "ansibrightblack",
         "removed": "ansibrightblack italic",
+        "e2e.lock": "ansigreen",
+        "e2e.plain": "ansiyellow",
+        "e2e.notice": "ansired italic",
+        "system.warning": "reverse bold ansired",
         "pending.marker": "ansibrightblack italic",
         "prompt": "bold",
         "room": "ansibrightblack",
@@ -128,6 +133,15 @@ class Bars:
             parts.append(("", " "))
         return parts
 
+    def conversation_security(self) -> StyleAndTextTuples:
+        """``[e2e]``, ``[e2e verified]`` or ``[plain]`` for a direct conversation, where encryption is on."""
+        target = self.chat.active
+        if target.kind is not Kind.DM or (self.chat.e2e is None and self.chat.e2e_off is None):
+            return []
+        text = self.chat.e2e.status(target.name) if self.chat.e2e is not None else "plain"
+        style = "class:status.plain" if text == "plain" else "class:status.secure"
+        return [(style, f"[{text}]"), ("", " ")]
+
     def status(self) -> StyleAndTextTuples:
         now = self.clock.now().astimezone(self.tz).strftime("%H:%M")
         user = sanitize(self.chat.me)
@@ -137,6 +151,7 @@ class Bars:
             ("", f" {now} "),
             ("", f"[{user}{away}] "),
             ("", f"[{self.chat.room}] "),
+            *self.conversation_security(),
             ("", "["),
             ("class:status.ok" if good else "class:status.bad", connection),
             ("", "] "),

@@ -73,6 +73,7 @@ class ChangingPassword(Dialogue):
                       level="error")
             return None
         old, new = self.old, self.new
+        chat.new_password = new
         chat.ask(Request("passwd"), lambda ref: ChangePassword(old=old, new=new, ref=ref))
         return None
 

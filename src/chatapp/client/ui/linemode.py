@@ -43,10 +43,21 @@ from chatapp.protocol.moderation_frames import (
 )
 
 from ..clock import Clock, SystemClock
+from ..e2e.agent import E2eSession
 from ..net.errors import SendRefused
-from ..net.events import LinkDown, LinkUp, ReconnectFailed, SendFailed, SessionEnded, SessionEvent
+from ..net.events import (
+    E2eNote,
+    LinkDown,
+    LinkUp,
+    ReconnectFailed,
+    SendFailed,
+    SessionEnded,
+    SessionEvent,
+    Unreadable,
+)
 from ..net.session import ChatSession
 from . import actions, commands, modsentences, sentences
+from .command_base import split, username
 from .lines import Line, message_lines, parse_timestamp, system_lines
 from .modperform import request_for
 from .sanitize import sanitize
@@ -90,6 +101,8 @@ class LineMode:
         self.clock = clock or SystemClock()
         self.tz = tz
         self.drain_timeout = drain_timeout
+        self.unreadable: dict[int, str] = {}
+        """Encrypted messages this device cannot read, by id: the notice printed instead."""
         self.refused = 0
         """Messages the server refused (``SendFailed``): the exit status is then 1."""
 
@@ -139,6 +152,8 @@ class LineMode:
                     self._note(f"not sent: {sentences.describe_error(exc.code, exc.message)}")
                 except SendRefused as exc:
                     self._note(f"not sent: {exc}")
+            elif isinstance(action, actions.PlainText):
+                self._send_plain(action.text)
             elif isinstance(action, actions.QuitChat):
                 return
             elif isinstance(action, actions.Nothing):
@@ -149,10 +164,27 @@ class LineMode:
                 continue
             else:
                 self._note(
-                    "without a terminal only messages, /say, /msg NAME TEXT, the moderation commands "
-                    "that need no question (not /passwd, /deleteroom, /delete without ID, /users more, "
-                    "/audit more), /quit and exit work"
+                    "without a terminal only messages, /say, /msg NAME TEXT, /plain NAME TEXT, the "
+                    "moderation commands that need no question (not /passwd, /deleteroom, /delete without "
+                    "ID, /users more, /audit more), /quit and exit work"
                 )
+
+    def _send_plain(self, args: str) -> None:
+        """``/plain NAME TEXT``: a direct message in clear (line mode has no conversation to switch)."""
+        name, text = split(args)
+        if not name or not text:
+            self._note("/plain NAME TEXT sends a direct message unencrypted")
+            return
+        try:
+            to = username(name)
+            if isinstance(self.session, E2eSession):
+                self.session.send_plain(text, to)
+            else:
+                self.session.send_direct(text, to)
+        except ProtocolError as exc:
+            self._note(f"not sent: {sentences.describe_error(exc.code, exc.message)}")
+        except SendRefused as exc:
+            self._note(f"not sent: {exc}")
 
     def _request(self, action: actions.ModerationAction) -> bool:
         """Send the one request a moderation command is; False when it is not one (:func:`request_for`)."""
@@ -180,7 +212,15 @@ class LineMode:
             when = parse_timestamp(event.ts) or self.clock.now()
             elsewhere = isinstance(event, Direct) or event.room != DEFAULT_ROOM
             me = self.session.username
-            self._print(message_lines(event, me, tz=self.tz, received=when, show_room=elsewhere))
+            notice = self.unreadable.pop(event.id, None)
+            self._print(message_lines(event, me, tz=self.tz, received=when, show_room=elsewhere,
+                                      notice=notice))
+        elif isinstance(event, Unreadable):
+            self.unreadable.update(event.notices)
+        elif isinstance(event, E2eNote):
+            if event.unsent:
+                self.refused += 1
+            self._system(event.text)
         elif isinstance(event, Presence):
             self._system(sentences.presence_text(event)[0])
         elif isinstance(event, Error):

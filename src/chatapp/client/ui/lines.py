@@ -18,6 +18,11 @@ from chatapp.protocol import Direct, Message
 from .sanitize import sanitize, split_text
 from .width import width
 
+LOCK = "\N{LOCK} "
+"""Before the text of an end-to-end encrypted direct message."""
+PLAIN = "[plain] "
+"""Before the text of a direct message sent in clear, where encryption is on."""
+
 NICK_COLOURS = 12
 """Number of ``class:nick.N`` styles usernames are spread over."""
 
@@ -127,8 +132,15 @@ def message_lines(
     tz: tzinfo | None = None,
     received: datetime | None = None,
     show_room: bool = False,
+    notice: str | None = None,
+    plain_mark: bool = False,
 ) -> list[Line]:
     """The lines showing one chat message: ``HH:MM <sender> text`` and continuation lines.
+
+    An end-to-end encrypted direct message (``e2e``) carries :data:`LOCK`
+    before its text, or, when this device could not read it, ``notice`` (why)
+    instead of the text; ``plain_mark`` puts ``[plain]`` before a direct
+    message that was not encrypted (where encryption is on, so the two differ).
 
     ``received`` is used for the time when the message's own timestamp is
     unreadable; ``show_room`` puts ``[#room]`` (or ``[@name]`` for a direct
@@ -156,6 +168,14 @@ def message_lines(
     if message.removed_by is not None:  # a tombstone: the text is gone, say who removed it
         removed = f"(message removed by {sanitize(message.removed_by)})"
         return [Line((*head, ("class:removed", removed)), indent=indent, kind=kind)]
+    if isinstance(message, Direct) and message.e2e is not None:
+        if not message.text:
+            why = sanitize(notice or "cannot be read by this client (encryption is off here)")
+            unread = ("class:e2e.notice", f"(encrypted message {why})")
+            return [Line((*head, ("class:e2e.lock", LOCK), unread), indent=indent, kind=kind)]
+        head.append(("class:e2e.lock", LOCK))
+    elif isinstance(message, Direct) and plain_mark:
+        head.append(("class:e2e.plain", PLAIN))
     texts = split_text(message.text)
     lines = [Line((*head, (text_style, texts[0])), indent=indent, kind=kind)]
     lines.extend(_continuation(indent, text, text_style, kind) for text in texts[1:])

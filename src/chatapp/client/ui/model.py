@@ -49,6 +49,7 @@ from .targets import Kind, Target, Targets
 
 if TYPE_CHECKING:
     from .dialogue import Dialogue
+    from .e2ecommands import E2eControl
 
 
 class ChatModel:
@@ -91,6 +92,14 @@ class ChatModel:
         """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
         self.audit_next: int | None = None
         """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
+        self.e2e: E2eControl | None = None
+        """The encrypting session, when a device is unlocked in this run (``/verify``, ``/plain``, ...)."""
+        self.e2e_off: str | None = None
+        """Why encryption is off in this run, for the commands that need it."""
+        self.unreadable: dict[int, str] = {}
+        """Encrypted messages this device cannot read, by id: the notice shown instead."""
+        self.new_password: str | None = None
+        """``/passwd``'s new password until the server took it (then the device key is wrapped under it)."""
         self._who_asked: set[str] = set()
         self._away_restored = True
 
@@ -142,7 +151,7 @@ class ChatModel:
     def show_message(self, target: Target, message: Message | Direct, *, live: bool) -> bool:
         """Put a message in its target's lines (in id order, once); count it as unread if it is news."""
         when = parse_timestamp(message.ts) or self.now()
-        lines = message_lines(message, self.me, tz=self.tz, received=when)
+        lines = self.lines_of(message, when)
         if not target.log.add_message(message.id, lines, when):
             return False
         target.log.remember(message)
@@ -155,6 +164,11 @@ class ChatModel:
             if target.kind is Kind.DM or mentions(message.text, self.me):
                 target.mentions += 1
         return True
+
+    def lines_of(self, message: Message | Direct, when: datetime) -> list[Line]:
+        """A message's lines, with the encryption marks where encryption is on (or the message encrypted)."""
+        return message_lines(message, self.me, tz=self.tz, received=when,
+                             notice=self.unreadable.get(message.id), plain_mark=self.e2e is not None)
 
     # -- requests to the server ------------------------------------------------------------------------
 

@@ -57,6 +57,9 @@ def handle_moderation(chat: ChatModel, event: object) -> bool:
         ended = event.sessions_ended
         others = f"; {ended} other session{'s were' if ended != 1 else ' was'} signed out" if ended else ""
         chat.note(f"Your password is changed{others}.", level="ok")
+        if chat.e2e is not None and chat.new_password is not None:
+            chat.e2e.rewrap(chat.new_password)  # this device's keys now open with the new password
+        chat.new_password = None
     else:
         return _answer(chat, event)
     return True

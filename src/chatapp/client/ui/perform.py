@@ -25,6 +25,7 @@ from chatapp.protocol.limits import JOIN_CONTEXT
 
 from ..net.errors import SendRefused
 from . import actions, commands, sentences
+from .e2ecommands import perform_e2e
 from .lines import room_label
 from .model import ChatModel
 from .modperform import perform_moderation
@@ -100,6 +101,8 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
         return not chat.ask(Request("end_session"), lambda ref: EndSession(id=session_id, ref=ref))
     if isinstance(action, actions.ModerationAction):
         return perform_moderation(chat, action)
+    if isinstance(action, actions.E2eAction):
+        return perform_e2e(chat, action)
     raise AssertionError(f"unhandled action {action!r}")
 
 

@@ -42,6 +42,7 @@ from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, 
 from chatapp.protocol import DEFAULT_ROOM
 
 from ..clock import Clock, SystemClock
+from ..e2e.agent import E2eSession
 from ..net.events import ConnectionState, SendFailed, SessionEnded
 from ..net.session import ChatSession
 from . import actions, commands, dialogue, sentences
@@ -75,6 +76,7 @@ class ChatScreen:
         error_log: str | None = None,
         handle_sigint: bool = False,
         quit_timeout: float = 3.0,
+        e2e_off: str | None = None,
     ) -> None:
         self.session = session
         self.clock = clock or SystemClock()
@@ -85,6 +87,9 @@ class ChatScreen:
             session, session.username or "?", address=session.address, now=self.clock.now, tz=tz, room=room,
             max_lines=max_lines,
         )
+        if isinstance(session, E2eSession) and session.encrypting:
+            self.state.e2e = session
+        self.state.e2e_off = e2e_off
         self.bars = Bars(self.state, session, self.clock, tz)
 
         completer = chat_completer(self.state)
@@ -182,6 +187,12 @@ class ChatScreen:
         self.state.note(
             "Type a message and press Enter to send it. /help lists the commands; /quit or Ctrl-D leaves."
         )
+        if self.state.e2e is not None:
+            self.state.note("Direct messages are end-to-end encrypted (\N{LOCK}); /verify NAME compares "
+                            "keys.")
+        elif self.state.e2e_off is not None:
+            self.state.note(f"End-to-end encryption is off for this run: {self.state.e2e_off}. Direct "
+                            f"messages are sent in clear, marked [plain].", level="error")
 
     # -- events from the session ---------------------------------------------------------------------
 

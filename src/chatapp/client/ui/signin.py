@@ -11,6 +11,7 @@ prompt (``--takeover`` decides that question beforehand).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from prompt_toolkit import PromptSession, print_formatted_text
 from prompt_toolkit.formatted_text import FormattedText
@@ -64,16 +65,24 @@ def _refusal(exc: ProtocolError) -> str:
     return describe_error(exc.code, exc.message)
 
 
-async def sign_in(session: ChatSession, options: SignInOptions) -> AuthOk:
+async def sign_in(
+    session: ChatSession, options: SignInOptions, on_password: Callable[[str], None] | None = None
+) -> AuthOk:
     """Sign in (or register) on a connected session; returns the server's ``auth_ok``.
+
+    ``on_password`` is given the password that signed in (what unlocks this
+    device's end-to-end keys: :mod:`.devicekeys`).
 
     Raises :class:`SignInCancelled` when the user gives up and
     :class:`SignInFailed` when a scripted attempt is refused or the server
     cannot be reached any more.
     """
     if options.password is not None:
-        return await _scripted(session, options, options.password)
-    return await _interactive(session, options)
+        auth = await _scripted(session, options, options.password)
+        if on_password is not None:
+            on_password(options.password)
+        return auth
+    return await _interactive(session, options, on_password)
 
 
 async def _scripted(session: ChatSession, options: SignInOptions, password: str) -> AuthOk:
@@ -162,7 +171,9 @@ class _Dialogue:
             return password
 
 
-async def _interactive(session: ChatSession, options: SignInOptions) -> AuthOk:
+async def _interactive(
+    session: ChatSession, options: SignInOptions, on_password: Callable[[str], None] | None
+) -> AuthOk:
     dialogue = _Dialogue()
     welcome = session.welcome
     server = f" ({sanitize(welcome.server)})" if welcome else ""
@@ -182,8 +193,12 @@ async def _interactive(session: ChatSession, options: SignInOptions) -> AuthOk:
         while True:
             try:
                 if register:
-                    return await session.register(username, password)
-                return await session.login(username, password, takeover=takeover)
+                    auth = await session.register(username, password)
+                else:
+                    auth = await session.login(username, password, takeover=takeover)
+                if on_password is not None:
+                    on_password(password)
+                return auth
             except AuthError as exc:
                 say(describe_error(exc.code, exc.message, exc.retry_after, until=exc.until), "class:error")
                 if exc.code == ErrorCode.ALREADY_LOGGED_IN and not takeover:

@@ -40,6 +40,7 @@ from chatapp.protocol import (
 )
 
 from ..net.events import (
+    E2eNote,
     LinkDown,
     LinkUp,
     ReconnectFailed,
@@ -47,9 +48,10 @@ from ..net.events import (
     SendFailed,
     SessionEnded,
     SessionEvent,
+    Unreadable,
 )
 from . import sentences
-from .lines import dm_peer, history_start_line, message_lines, parse_timestamp, room_label
+from .lines import dm_peer, history_start_line, parse_timestamp, room_label
 from .model import ChatModel
 from .modevents import handle_moderation
 from .requests import Request
@@ -78,6 +80,14 @@ class ChatState(ChatModel):
             self.send_failed(event, restored=False)
         elif isinstance(event, LinkDown | Reconnecting | ReconnectFailed | LinkUp | SessionEnded):
             self._link_event(event)
+        elif isinstance(event, Unreadable):
+            self.unreadable.update(event.notices)
+        elif isinstance(event, E2eNote):
+            where = self.targets.dm(event.peer) if event.peer and not self.is_me(event.peer) else None
+            self.note(event.text, level=event.level, target=where)
+            if where is not None and where is not self.targets.active:
+                where.unread += 1
+                where.mentions += 1
         else:
             self._answer(event)
 
@@ -265,7 +275,7 @@ class ChatState(ChatModel):
         items = []
         for message in page.messages:
             when = parse_timestamp(message.ts) or self.now()
-            items.append((message.id, message_lines(message, self.me, tz=self.tz, received=when), when))
+            items.append((message.id, self.lines_of(message, when), when))
             sources.append(message)
             self.roster.saw(message.sender)
         added = target.log.prepend(items)
