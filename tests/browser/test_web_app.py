@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from chatapp.protocol import Send, SendDirect
+from chatapp.protocol import Join, Send, SendDirect
 from tests.support.browser import page_errors
 from tests.support.olm import TestDevice, fake_ciphertext
 from tests.support.server import ServerProcess
@@ -30,11 +30,14 @@ from tests.support.wire import PASSWORD, WireClient
 WAIT_MS = 15_000
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "web-client.png"
 MORE_REGISTRATIONS = ("--registrations-per-address", "1000")
+BIG_BURST = ("--send-burst", "500")  # a room's long history is written at once
 
 
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("web") / "chat.db", "--web-port", "0", *MORE_REGISTRATIONS)
+    server = ServerProcess(
+        tmp_path_factory.mktemp("web") / "chat.db", "--web-port", "0", *MORE_REGISTRATIONS, *BIG_BURST
+    )
     server.start()
     yield server
     server.close()
@@ -316,3 +319,85 @@ async def test_a_server_restart_shows_reconnecting_then_the_missed_messages_once
         assert [e for e in page_errors(page) if "WebSocket connection to" not in e] == []
     finally:
         server.close()
+
+
+TO_THE_TOP = "list => { list.scrollTop = 0; list.dispatchEvent(new Event('scroll')); }"
+
+
+async def noted(page: Any, text: str, kind: str = "note") -> None:
+    await page.locator(f"#messages li.{kind}", has_text=text).wait_for(timeout=WAIT_MS)
+
+
+async def test_rooms_topics_people_unread_and_history_upward(
+    web_server: ServerProcess, browser_context: Any
+) -> None:
+    hal = await open_page(browser_context, web_server)
+    await register(hal, "hal")
+    ivy = await open_page(browser_context, web_server)
+    await register(ivy, "ivy")
+
+    # Creating a room and setting its topic, with the commands of the terminal client.
+    await say(hal, "/join rust")
+    await hal.locator("#target-title", has_text="#rust").wait_for(timeout=WAIT_MS)
+    await noted(hal, "You joined #rust. You created it")
+    await say(hal, "/topic Rust talk; be kind")
+    await hal.locator("#target-topic", has_text="Rust talk; be kind").wait_for(timeout=WAIT_MS)
+    await say(ivy, "/topic mine now")  # in #general, where ivy is no owner
+    await noted(ivy, "Only the owner and operators of #general", "note.error")
+
+    # Joining with the sidebar's field; the room's people and its topic.
+    await ivy.fill("#join-room", "#rust")
+    await ivy.press("#join-room", "Enter")
+    await ivy.locator("#target-topic", has_text="Rust talk; be kind").wait_for(timeout=WAIT_MS)
+    await noted(hal, "ivy joined #rust")
+    await hal.locator("#people-list button", has_text="ivy").wait_for(timeout=WAIT_MS)
+    await hal.click("#people-list button:has-text('ivy')")
+    await noted(hal, "ivy is online.")
+    await hal.click("#who")
+    await noted(hal, "Online in #rust (2): @hal (owner), ivy")
+
+    # Unread where hal is not looking, highlighted when it names hal; the "new messages" line.
+    await hal.click("#room-list button:has-text('#general')")
+    await say(ivy, "hal: a question")
+    await say(ivy, "and a second line of it")
+    badge = hal.locator("#room-list button:has-text('#rust') .badge.mention")
+    await badge.filter(has_text="2").wait_for(timeout=WAIT_MS)
+    assert "hal: a question" in (await hal.locator("#announcer").text_content() or "") or \
+        "second line" in (await hal.locator("#announcer").text_content() or "")
+    await hal.click("#room-list button:has-text('#rust')")
+    assert await hal.locator("#room-list .badge").count() == 0
+    marker_next = hal.locator("#messages li.marker + li.msg")
+    assert "hal: a question" in (await marker_next.text_content() or "")
+    # One sender's run is grouped under one name.
+    assert await hal.locator("#messages li.msg.grouped", has_text="a second line").count() == 1
+
+    # History upward: a room with more than a page of messages, read back to its beginning.
+    jay = await WireClient.connect(web_server.host, web_server.port)
+    await jay.register("jay")
+    await jay.send(Join(room="archive"))
+    for number in range(1, 131):
+        await jay.send(Send(room="archive", text=f"old message {number:03}"))
+    await say(hal, "/join archive")
+    await hal.locator("#target-title", has_text="#archive").wait_for(timeout=WAIT_MS)
+    await shown(hal, "old message 130")
+    beginning = hal.locator("#messages li.beginning", has_text="Beginning of the history of #archive")
+    for _ in range(10):  # scroll to the top, wait for the page above, again
+        if await beginning.count():
+            break
+        before = await hal.locator("#messages li.msg").count()
+        await hal.locator("#messages").evaluate(TO_THE_TOP)
+        await hal.wait_for_function(
+            """before => document.querySelectorAll("#messages li.msg").length > before
+                || /^Beginning/.test(document.querySelector("#messages li.beginning")?.textContent || "")""",
+            arg=before, timeout=WAIT_MS,
+        )
+    await beginning.wait_for(timeout=WAIT_MS)
+    olds = [text for text in await texts(hal) if text.startswith("old message")]
+    assert olds == [f"old message {number:03}" for number in range(1, 131)]
+
+    # Leaving: the room is gone from the sidebar, and the view is back in #general.
+    await hal.click("#leave")
+    await hal.locator("#target-title", has_text="#general").wait_for(timeout=WAIT_MS)
+    assert await hal.locator("#room-list button:has-text('#archive')").count() == 0
+    await jay.close()
+    assert page_errors(hal) == [] and page_errors(ivy) == []
