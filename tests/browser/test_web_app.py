@@ -401,3 +401,31 @@ async def test_rooms_topics_people_unread_and_history_upward(
     assert await hal.locator("#room-list button:has-text('#archive')").count() == 0
     await jay.close()
     assert page_errors(hal) == [] and page_errors(ivy) == []
+
+
+async def test_signed_in_elsewhere_take_over_then_sign_out(
+    web_server: ServerProcess, browser_context: Any
+) -> None:
+    first = await open_page(browser_context, web_server)
+    await register(first, "kim")
+    second = await open_page(browser_context, web_server)
+    await second.fill("#username", "kim")
+    await second.fill("#password", PASSWORD)
+    await second.click("#signin-submit")
+    elsewhere = "This account is already signed in somewhere else (from 127.0.0.1:"
+    error = second.locator("#signin-error", has_text=elsewhere)
+    await error.wait_for(timeout=WAIT_MS)
+    assert (await error.text_content() or "").endswith("; sign out there, or take that session over.")
+    await second.click("#takeover")
+    await connected(second)
+    # The page that was taken over says why and asks to sign in; its token no longer resumes.
+    replaced = "You signed in from somewhere else, so this session was closed."
+    await first.locator("#signin-error", has_text=replaced).wait_for(timeout=WAIT_MS)
+    assert await first.evaluate("() => sessionStorage.getItem('chatapp.token')") is None
+    await second.click("#signout")
+    await second.locator("#signin").wait_for(state="visible", timeout=WAIT_MS)
+    assert await second.evaluate("() => sessionStorage.getItem('chatapp.token')") is None
+    await second.reload()
+    await second.locator("#signin-submit:enabled").wait_for(timeout=WAIT_MS)
+    assert await second.locator("#chat").is_hidden()
+    assert page_errors(first) == [] and page_errors(second) == []

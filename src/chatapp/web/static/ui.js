@@ -125,7 +125,7 @@
     $("who").hidden = target.kind !== "room";
     $("leave").textContent = target.kind === "room" ? "Leave" : "Close";
     $("leave").hidden = target.key === "#general";
-    input.placeholder = "Message " + target.label() + " (Enter sends, Shift+Enter: new line)";
+    input.placeholder = "Message " + target.label();
     View.renderMessages(list, target, S.me);
     document.title = (unreadTotal() ? "(" + unreadTotal() + ") " : "") + target.label() + " — chatapp";
   }
