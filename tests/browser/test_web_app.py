@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -118,6 +119,14 @@ async def test_register_and_chat_between_two_pages(web_server: ServerProcess, br
     await ben.press("#input", "Enter")
     await shown(ann, "second line")
     assert "first line\nsecond line" in await texts(ann)
+    # Local times (HH:MM, the full date in the title), a day separator, stable name colours.
+    times = await ann.locator("#messages li.msg time").all_text_contents()
+    assert times and all(re.fullmatch(r"\d\d:\d\d", t) for t in times)
+    assert await ann.locator("#messages li.day").first.text_content() == "Today"
+    colours = await ann.locator("#messages li.msg .name", has_text="ben").evaluate_all(
+        "names => names.map(n => n.className)"
+    )
+    assert len(set(colours)) == 1 and "name-c" in colours[0]
     # Input history: Up brings back what was sent.
     await ben.press("#input", "ArrowUp")
     assert await ben.input_value("#input") == "first line\nsecond line"
@@ -269,10 +278,14 @@ async def test_hostile_text_renders_inert(web_server: ServerProcess, browser_con
 async def test_a_reload_resumes_without_the_password(web_server: ServerProcess, browser_context: Any) -> None:
     page = await open_page(browser_context, web_server)
     await register(page, "eli")
+    await say(page, "/join notes")
+    await page.locator("#target-title", has_text="#notes").wait_for(timeout=WAIT_MS)
     await say(page, "said before the reload")
     await shown(page, "said before the reload")
     await page.reload()
     await connected(page)
+    # Back in the same room, with what was said there (the page asked for its history).
+    await page.locator("#target-title", has_text="#notes").wait_for(timeout=WAIT_MS)
     await shown(page, "said before the reload")
     assert await page.locator("#signin").is_hidden()
     assert await page.locator("#me").text_content() == "eli"

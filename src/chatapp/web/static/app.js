@@ -46,6 +46,7 @@ window.ChatApp = (function () {
     counter: 0,
     lostWhy: null,
     restored: false,
+    wanted: null,
     store: new Store.Store(),
   };
 

@@ -61,6 +61,7 @@ window.ChatFrames = (function () {
         restoreConversations();
       }
       if (!S.activeKey || !S.store.targets.has(S.activeKey)) {
+        S.wanted = S.activeKey; // a room from before a reload: shown once the room list names it
         S.activeKey = "#general";
       }
       App.ui().showChat();
@@ -179,6 +180,11 @@ window.ChatFrames = (function () {
         if (room.joined) {
           S.store.ensure("room", room.name).topic = String(room.topic || "");
         }
+      }
+      if (S.wanted && S.store.targets.has(S.wanted)) {
+        const wanted = S.wanted;
+        S.wanted = null;
+        App.ui().pick(wanted);
       }
       if (request && !request.quiet) {
         const lines = rooms.map(function (room) {
