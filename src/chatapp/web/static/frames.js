@@ -140,6 +140,11 @@ window.ChatFrames = (function () {
         }
         return;
       }
+      if (mine && frame.event === "leave") {
+        forget(target); // left, kicked or banned: the room's pane goes
+        note("You are no longer in #" + T.sanitize(frame.room) + ".", "info");
+        return;
+      }
       const key = String(frame.username).toLowerCase();
       const person = target.people.get(key) || { username: String(frame.username), away: null, role: null };
       if (frame.event === "join" || frame.event === "online") {
@@ -153,7 +158,7 @@ window.ChatFrames = (function () {
         person.away = null;
         target.people.set(key, person);
       }
-      if (!(mine && frame.event === "online")) {
+      if (!(mine && (frame.event === "online" || frame.event === "join"))) { // "You joined" says it
         target.note(Say.presenceText(frame), "presence");
       }
       render();
@@ -236,7 +241,10 @@ window.ChatFrames = (function () {
         (frame.reason ? ": " + T.sanitize(frame.reason) : "") + ".", "info");
     },
     room_event: function (frame) {
-      const target = S.store.get("room", frame.room) || active();
+      const aboutMe = S.me !== null && String(frame.user || "").toLowerCase() === S.me.toLowerCase();
+      // Out of the room (kick, ban): told where the user goes next, not in the pane that closes.
+      const out = aboutMe && (frame.action === "kick" || frame.action === "ban");
+      const target = (out ? S.store.get("room", "general") : S.store.get("room", frame.room)) || active();
       note(T.sanitize(frame.by) + " " + T.sanitize(frame.action) + (frame.user ? " " + T.sanitize(frame.user) : "") +
         " in #" + T.sanitize(frame.room) + (frame.reason ? ": " + T.sanitize(frame.reason) : "") + ".", "info", target);
     },
