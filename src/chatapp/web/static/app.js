@@ -47,6 +47,7 @@ window.ChatApp = (function () {
     lostWhy: null,
     restored: false,
     wanted: null,
+    queuedSignIn: null, // a sign-in typed while no link was open: sent after the next welcome
     store: new Store.Store(),
   };
 
@@ -123,6 +124,7 @@ window.ChatApp = (function () {
       S.token = null;
       saved.set("token", null);
       setConn(why, "lost");
+      link.stopped = true; // until the user signs in again (signIn opens a new link)
       ui.showSignIn(reason === "quit" ? null : why);
       return false;
     }
@@ -223,10 +225,17 @@ window.ChatApp = (function () {
     }
   }
 
+  // False when it cannot be sent yet. After a goodbye that ended the session the link is closed:
+  // a new one is opened, and the sign-in goes once its welcome has come.
   function signIn(mode, username, password, takeover) {
     const frame = { type: mode, username: username, password: password };
     if (takeover) {
       frame.takeover = true;
+    }
+    if (!link.open() && link.socket === null && link.stopped) {
+      S.queuedSignIn = frame;
+      link.connect();
+      return true;
     }
     return link.request(frame, { action: mode }) !== null;
   }

@@ -29,7 +29,12 @@ window.ChatFrames = (function () {
     welcome: function (frame) {
       S.welcome = frame;
       $("server").textContent = T.sanitize(frame.server);
-      if (S.token) {
+      if (S.queuedSignIn !== null) {
+        const signIn = S.queuedSignIn;
+        S.queuedSignIn = null;
+        link.request(signIn, { action: signIn.type });
+        setConn("Connected to " + T.sanitize(frame.server) + ".", "ok");
+      } else if (S.token) {
         const resume = { type: "resume", token: S.token };
         if (S.lastId > 0) {
           resume.last_id = S.lastId;

@@ -347,8 +347,9 @@
       $("signin").hidden = false;
       $("signin-submit").disabled = false;
       signInError(why);
-      if (!$("username").value && S.me) {
+      if (S.me) { // signed in before on this page: log in again as that user
         $("username").value = S.me;
+        document.querySelector('input[name="mode"][value="login"]').checked = true;
       }
       showMode();
       $(S.me ? "password" : "username").focus();
