@@ -6,7 +6,7 @@ ARGS ?=
 # Playwright (a dev dependency) drives Debian's chromium: it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test lint typecheck pytest clean bench
+.PHONY: run test lint typecheck pytest clean bench web-screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 ## run: set up and start the server on the embedded SQLite database (127.0.0.1:7777)
 run: $(VENV)/.run-installed
 	$(BIN)/chatapp-server $(ARGS)
+
+## web-screenshot: take docs/web-client.png again, with the browser tests' Chromium
+web-screenshot: $(VENV)/.dev-installed
+	CHATAPP_WEB_SCREENSHOT=1 $(BIN)/pytest -q tests/browser/test_web_app.py -k two_pages
 
 ## test: set up, lint, type-check and run every test
 test: lint typecheck pytest

@@ -1,4 +1,4 @@
-"""The web port seen from a real browser (headless Chromium): the first page loads under its
+"""The web port seen from a real browser (headless Chromium): the web client's page loads under its
 Content-Security-Policy, opens protocol v1 over the WebSocket of its own origin and shows the
 welcome; a page of another origin is refused the WebSocket."""
 
@@ -28,13 +28,14 @@ async def web(tmp_path: Path) -> AsyncIterator[ChatServer]:
     await server.shutdown()
 
 
-async def test_the_first_page_shows_the_servers_welcome(web: ChatServer, browser_context: Any) -> None:
+async def test_the_page_shows_the_servers_welcome(web: ChatServer, browser_context: Any) -> None:
     page = await browser_context.new_page()
     await page.goto(f"http://127.0.0.1:{web.web_port}/")
     server_name = page.locator("#server")
     await server_name.filter(has_text="browser test").wait_for(timeout=WAIT_MS)
     assert await server_name.text_content() == "browser test"
-    assert "Connected" in (await page.locator("#state").text_content() or "")
+    assert await page.locator("#conn").text_content() == "Connected to browser test."
+    assert await page.locator("#signin-submit").is_enabled()  # the sign-in form waits for the welcome
     assert page_errors(page) == []  # no CSP violation, no script error
 
 

@@ -3,6 +3,7 @@ headers on every response, caching and revalidation, HEAD, and what is never ser
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import re
 from collections.abc import AsyncIterator
@@ -58,8 +59,14 @@ async def test_the_page_and_its_files_are_served_with_versioned_names(web: ChatS
     assert page.headers["cache-control"] == "no-cache"
     assert int(page.headers["content-length"]) == len(page.body)
     references = [r for r in re.findall(rb'(?:src|href)="([^"]+)"', page.body) if not r.startswith(b"data:")]
-    assert sorted(re.sub(rb"\?v=[0-9a-f]{12}$", b"", r) for r in references) == [b"app.css", b"app.js"]
-    for reference, kind in ((b"app.js", "text/javascript"), (b"app.css", "text/css")):
+    names = sorted(re.sub(rb"\?v=[0-9a-f]{12}$", b"", r) for r in references)
+    assert names == [
+        b"app.css", b"app.js", b"commands.js", b"frames.js", b"net.js", b"sentences.js", b"store.js",
+        b"text.js", b"ui.js", b"view.js",
+    ]
+    assert all(re.search(rb"\?v=[0-9a-f]{12}$", r) for r in references)  # every one versioned
+    kinds = ((b"app.js", "text/javascript"), (b"ui.js", "text/javascript"), (b"app.css", "text/css"))
+    for reference, kind in kinds:
         versioned = next(r for r in references if r.startswith(reference)).decode()
         asset = await get(web.web_port, "/" + versioned)
         assert asset.status == 200
@@ -174,9 +181,28 @@ def test_the_table_leaves_out_dotfiles_symlinks_odd_names_and_unknown_types(tmp_
     assert page == f'<link href="a.css?v={a}"><script src="./sub/b.js?v={b}"></script>'
 
 
-def test_the_package_ships_the_first_page() -> None:
+def test_the_package_ships_the_web_client() -> None:
     site = StaticSite.load()
-    assert {"/", "/index.html", "/app.js", "/app.css"} <= set(site.assets)
+    assert {"/", "/index.html", "/app.js", "/app.css", "/ui.js"} <= set(site.assets)
+
+
+def test_the_web_client_needs_no_build_step_and_never_parses_html() -> None:
+    """What the browser runs is what is committed: plain scripts, each one a file the page names,
+    no modules to bundle, no sources to compile; and no script hands received text to the HTML
+    parser (innerHTML, outerHTML, insertAdjacentHTML, document.write) or to eval."""
+    static = importlib.resources.files("chatapp.web").joinpath("static")
+    names = sorted(entry.name for entry in static.iterdir() if not entry.name.startswith("."))
+    built = (".ts", ".tsx", ".jsx", ".mjs", ".map")
+    assert not [n for n in names if n.endswith(built) or n == "package.json"]
+    page = static.joinpath("index.html").read_text()
+    scripts = re.findall(r'<script src="([^"]+)" defer></script>', page)
+    assert sorted(scripts) == sorted(n for n in names if n.endswith(".js"))
+    assert "<script>" not in page and "type=\"module\"" not in page and " style=" not in page
+    for name in scripts:
+        code = static.joinpath(name).read_text()
+        for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "import ",
+                       "new Function", "localStorage.set", "document.cookie"):
+            assert banned not in code, (name, banned)
 
 
 _SITE = StaticSite.load()
