@@ -14,9 +14,8 @@ from typing import Protocol
 
 from chatapp.protocol import ProtocolError
 
-from ..net.errors import SendRefused
 from ..net.events import Outgoing
-from . import actions, sentences
+from . import actions
 from .actions import Action
 from .command_base import Command, bad, refusal, split, username
 from .model import ChatModel
@@ -133,17 +132,7 @@ def _send_plain(chat: ChatModel, text: str) -> bool:
         chat.note("/plain sends a direct message in clear: use it in a conversation (/msg NAME first). "
                   "The text is kept.", level="error")
         return True
-    try:
-        if chat.e2e is not None:
-            chat.e2e.send_plain(text, target.name)
-        else:
-            chat.outlet.send_direct(text, target.name)
-    except ProtocolError as exc:
-        why = sentences.describe_error(exc.code, exc.message)
-        chat.note(f"Not sent: {why} The text is kept.", level="error")
-        return True
-    except SendRefused as exc:
-        chat.note(f"Not sent: {exc}. The text is kept.", level="error")
-        return True
-    chat.log.scroll_to_end()
-    return False
+    e2e = chat.e2e
+    if e2e is not None:
+        return chat.try_send(lambda: e2e.send_plain(text, target.name))
+    return chat.try_send(lambda: chat.outlet.send_direct(text, target.name))

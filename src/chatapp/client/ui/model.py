@@ -29,11 +29,14 @@ from chatapp.protocol import (
     Direct,
     History,
     Message,
+    ProtocolError,
     RoomInfo,
     Who,
 )
 from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, JOIN_CONTEXT
 
+from ..net.errors import SendRefused
+from . import sentences
 from .chatlog import ChatLog
 from .lines import (
     Line,
@@ -134,6 +137,21 @@ class ChatModel:
         where = target or self.targets.active
         where.log.append(system_lines(text, self.now(), tz=self.tz, level=level))
 
+
+    def try_send(self, send: Callable[[], object]) -> bool:
+        """Run ``send`` (a message handed to the session); True, with a note saying why, when it
+        was refused, so that the typed text stays in the input line; else the pane follows it."""
+        try:
+            send()
+        except ProtocolError as exc:
+            why = sentences.describe_error(exc.code, exc.message)
+            self.note(f"Not sent: {why} The text is kept.", level="error")
+            return True
+        except SendRefused as exc:
+            self.note(f"Not sent: {exc}. The text is kept.", level="error")
+            return True
+        self.log.scroll_to_end()
+        return False
     def pending_lines(self) -> list[Line]:
         """Messages to the active target not acknowledged yet, shown after its lines (dim, marked)."""
         target = self.targets.active

@@ -23,8 +23,7 @@ from chatapp.protocol import (
 )
 from chatapp.protocol.limits import JOIN_CONTEXT
 
-from ..net.errors import SendRefused
-from . import actions, commands, sentences
+from . import actions, commands
 from .e2ecommands import perform_e2e
 from .lines import room_label
 from .model import ChatModel
@@ -109,26 +108,15 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
 def send(chat: ChatModel, text: str) -> bool:
     """Send ``text`` to the active room or conversation; True (and a note) when it was not."""
     target = chat.active
-    try:
-        if target.is_room:
-            if not target.member:
-                chat.note(
-                    f"You are not in {target.label}; /join {target.name} to go back. The text is kept.",
-                    level="error",
-                )
-                return True
-            chat.outlet.send_text(text, target.name)
-        else:
-            chat.outlet.send_direct(text, target.name)
-    except ProtocolError as exc:
-        why = sentences.describe_error(exc.code, exc.message)
-        chat.note(f"Not sent: {why} The text is kept.", level="error")
+    if not target.is_room:
+        return chat.try_send(lambda: chat.outlet.send_direct(text, target.name))
+    if not target.member:
+        chat.note(
+            f"You are not in {target.label}; /join {target.name} to go back. The text is kept.",
+            level="error",
+        )
         return True
-    except SendRefused as exc:
-        chat.note(f"Not sent: {exc}. The text is kept.", level="error")
-        return True
-    chat.log.scroll_to_end()
-    return False
+    return chat.try_send(lambda: chat.outlet.send_text(text, target.name))
 
 
 def direct(chat: ChatModel, action: actions.DirectMessage) -> bool:
