@@ -107,7 +107,7 @@ class Sender:
             self._note(outgoing, (
                 f"{name} has no device with keys for encrypted messages, so nothing was sent. "
                 f"/plain TEXT sends one message in clear; /plain on sends in clear in this conversation "
-                f"(/plain off: encrypted again)."))
+                f"(/plain off: encrypted again); without a terminal, /plain {name} TEXT."))
             return
         warning = await session.devices.check_trust(to, theirs)
         if warning is not None:
