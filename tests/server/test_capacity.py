@@ -17,7 +17,8 @@ from chatapp.server.capacity import (
     connections_allowed,
     network_of,
 )
-from chatapp.server.config import Config, validate
+from chatapp.server.config import Config
+from chatapp.server.config_checks import validate
 
 
 def capacity(total: int = 100, per_address: int = 100, per_network: int = 100, **kw: int) -> Capacity:

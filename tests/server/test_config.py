@@ -6,14 +6,9 @@ import dataclasses
 
 import pytest
 
-from chatapp.server.config import (
-    ENV_PREFIX,
-    Config,
-    build_parser,
-    database_url_from_env,
-    load_config,
-    validate,
-)
+from chatapp.server.config import ENV_PREFIX, Config, database_url_from_env
+from chatapp.server.config_checks import validate
+from chatapp.server.config_loading import build_parser, load_config
 
 
 def test_defaults_when_nothing_is_given() -> None:

@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 
 from chatapp.server import activity, descriptors
 from chatapp.server.app import serve
-from chatapp.server.config import Config, load_config
+from chatapp.server.config import Config
+from chatapp.server.config_loading import load_config
 from chatapp.server.filters import FilterFileError
 from chatapp.server.store import SchemaOutOfDate, StoreError
 from chatapp.server.tls import TlsSetupError
