@@ -35,10 +35,17 @@ def reply_budget(max_frame: int, ref: Ref) -> int:
 
 
 def message_frame(
-    stored: StoredMessage, *, for_sender: bool = False, replayed: bool = False, ref: Ref = None
+    stored: StoredMessage,
+    *,
+    for_sender: bool = False,
+    replayed: bool = False,
+    ref: Ref = None,
+    envelope: Envelope | None = None,
 ) -> Message | Direct:
     """The frame of a stored message. The client-chosen ``nonce`` is only on the sender's copies
-    (``for_sender``): nobody else has any use for it, and it is the sender's to see."""
+    (``for_sender``): nobody else has any use for it, and it is the sender's to see. ``envelope``:
+    an encrypted message's envelope when the caller has it decoded already (a message just sent),
+    so that it is not decoded again from the stored text."""
     ts = wire_timestamp(stored.created_at)
     nonce = stored.nonce if for_sender else None
     if stored.room is not None:
@@ -54,11 +61,13 @@ def message_frame(
             ref=ref,
         )
     assert stored.recipient is not None
-    envelope = None
     text = stored.text
-    if stored.encrypted and stored.removed_by is None:
-        # The envelope as stored, which the server checked when it was sent.
-        envelope, text = _ENVELOPE.decode(stored.text), ""
+    if not stored.encrypted or stored.removed_by is not None:
+        envelope = None
+    else:
+        if envelope is None:  # the envelope as stored, which the server checked when it was sent
+            envelope = _ENVELOPE.decode(stored.text)
+        text = ""
     return Direct(
         id=stored.id,
         sender=stored.sender,

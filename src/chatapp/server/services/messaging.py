@@ -160,9 +160,11 @@ class Messaging:
             recipient_name=recipient.username,
             encrypted=True,
         )
-        await self._submit(session, draft, ref)
+        await self._submit(session, draft, ref, envelope)
 
-    async def _submit(self, session: Session, draft: MessageDraft, ref: Ref) -> None:
+    async def _submit(
+        self, session: Session, draft: MessageDraft, ref: Ref, envelope: Envelope | None = None
+    ) -> None:
         recipient_id = draft.recipient_id
         future = self._log.submit(draft)
         session.uncommitted += 1
@@ -178,16 +180,24 @@ class Messaging:
                 log.error("a message could not be stored: %r", error)
                 session.peer.refuse(ProtocolError(ErrorCode.SERVER_ERROR, _NOT_STORED), ref)
                 return
-            self._publish(session, done.result(), ref, recipient_id)
+            self._publish(session, done.result(), ref, recipient_id, envelope)
 
         future.add_done_callback(committed)
         if session.uncommitted > MAX_UNCOMMITTED:
             await asyncio.wait([future])
 
-    def _publish(self, session: Session, stored: StoredMessage, ref: Ref, recipient_id: int | None) -> None:
-        frame = message_frame(stored)
-        # The sender's copy is the same frame with its nonce and ref (made once: an encrypted
-        # message's envelope is decoded once, not per copy).
+    def _publish(
+        self,
+        session: Session,
+        stored: StoredMessage,
+        ref: Ref,
+        recipient_id: int | None,
+        envelope: Envelope | None,
+    ) -> None:
+        # An encrypted message's envelope is the one the frame decoder made, not decoded again
+        # (but a resend's acknowledgment is the message stored the first time).
+        frame = message_frame(stored, envelope=None if stored.duplicate else envelope)
+        # The sender's copy is the same frame with its nonce and ref (made once, not per copy).
         own = msgspec.structs.replace(frame, nonce=stored.nonce, ref=ref)
         if stored.duplicate:
             session.send_message(own, stored.id)  # a resend: the sender's acknowledgment only
