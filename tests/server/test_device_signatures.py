@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chatapp.device_signature import signature_holds, unpadded
 from chatapp.protocol.e2e_frames import IdentityKeys
-from chatapp.server.services.devices import signature_holds, unpadded
 from tests.support.olm import TestDevice
 
 KEY = st.from_regex(r"\A[A-Za-z0-9+/]{43}\Z")

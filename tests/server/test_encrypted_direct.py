@@ -12,6 +12,7 @@ import msgspec
 import pytest
 import vodozemac
 
+from chatapp.device_signature import signature_holds
 from chatapp.protocol import Direct, History, HistoryPage, Presence, SendDirect
 from chatapp.protocol.e2e_frames import (
     ClaimedKey,
@@ -25,7 +26,6 @@ from chatapp.protocol.e2e_frames import (
 )
 from chatapp.protocol.moderation_frames import DeleteMessage, MessageRemoved
 from chatapp.server.app import ChatServer
-from chatapp.server.services.devices import signature_holds
 from tests.support.olm import TestDevice, fake_ciphertext, olm_message, wire_ciphertext
 from tests.support.wire import WireClient
 

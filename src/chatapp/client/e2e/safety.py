@@ -10,14 +10,10 @@ changes when either user adds, removes or replaces a device.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 
-import vodozemac
-
+from chatapp.device_signature import signature_holds, unpadded
 from chatapp.protocol import DeviceInfo
-from chatapp.protocol.e2e_frames import device_signing_text
 
 ITERATIONS = 5200
 VERSION = b"\x00\x00"
@@ -25,19 +21,13 @@ VERSION = b"\x00\x00"
 
 def signed(username: str, info: DeviceInfo) -> bool:
     """The device's Ed25519 key signed its keys, its id and its user's name (``device_signing_text``)."""
-    text = device_signing_text(username, info.device, info.keys.curve25519, info.keys.ed25519)
-    try:
-        key = vodozemac.Ed25519PublicKey.from_base64(info.keys.ed25519)
-        key.verify_signature(text, vodozemac.Ed25519Signature.from_base64(info.signature))
-    except ValueError:
-        return False
-    return True
+    return signature_holds(username, info.device, info.keys, info.signature)
 
 
 def _raw(key: str) -> bytes:
     try:
-        return base64.b64decode(key + "=" * (-len(key) % 4), validate=True)
-    except (ValueError, binascii.Error):
+        return unpadded(key)
+    except ValueError:
         return key.encode()
 
 

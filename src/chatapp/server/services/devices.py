@@ -14,14 +14,10 @@ would cost as much; ``publish_keys`` is limited to 10 a minute per connection.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from chatapp.clock import utc_now, wire_timestamp
+from chatapp.device_signature import signature_holds
 from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.protocol.e2e_frames import (
     ClaimedKey,
@@ -33,7 +29,6 @@ from chatapp.protocol.e2e_frames import (
     KeysPublished,
     OneTimeKey,
     PublishKeys,
-    device_signing_text,
 )
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.limits import DEVICES_MAX, ONE_TIME_KEYS_MAX
@@ -53,22 +48,6 @@ log = logging.getLogger("chatapp.devices")
 
 CACHED_USERS_MAX = 10_000
 """Senders whose devices are kept in memory; past it the cache starts again (a read per sender)."""
-
-
-def unpadded(text: str) -> bytes:
-    """Unpadded standard base64 (as vodozemac writes keys and signatures) as bytes."""
-    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-
-
-def signature_holds(username: str, device: str, keys: IdentityKeys, signature: str) -> bool:
-    """Whether ``signature`` is the device's Ed25519 signature of its signing text."""
-    text = device_signing_text(username, device, keys.curve25519, keys.ed25519)
-    try:
-        public = Ed25519PublicKey.from_public_bytes(unpadded(keys.ed25519))
-        public.verify(unpadded(signature), text)
-    except (InvalidSignature, ValueError, binascii.Error):
-        return False
-    return True
 
 
 class DeviceCache:
