@@ -155,14 +155,35 @@ async def test_nonce_repeated_across_batches(any_store: Store, now: datetime) ->
     assert await store.last_message_id() == other.id
 
 
-async def test_a_failing_batch_stores_nothing(any_store: Store, now: datetime) -> None:
+def refuse_text(database: ScratchDatabase, text: str) -> None:
+    """Make the database refuse, as a broken constraint, a message with this text."""
+    if database.is_sqlite:
+        database.execute(
+            f"CREATE TRIGGER refuse_text BEFORE INSERT ON messages WHEN NEW.text = '{text}' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+        return
+    database.execute(
+        "CREATE FUNCTION refuse_text() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.text = '{text}' THEN RAISE check_violation USING MESSAGE = 'refused by the test'; END IF; "
+        "RETURN NEW; END $$"
+    )
+    database.execute(
+        "CREATE TRIGGER refuse_text BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_text()"
+    )
+
+
+async def test_a_failing_batch_stores_nothing(
+    any_store: Store, database: ScratchDatabase, now: datetime
+) -> None:
     store = any_store
     (alice,) = await make_users(store, now, "Alice")
     dev = await room(store, alice, "dev", now)
+    refuse_text(database, "refused")
 
     with pytest.raises(IntegrityError):
         await store.insert_messages(
-            [room_draft(alice, dev.id, "fine", now), room_draft(alice, dev.id + 1000, "no such room", now)]
+            [room_draft(alice, dev.id, "fine", now), room_draft(alice, dev.id, "refused", now)]
         )
 
     assert await store.last_message_id() == 0

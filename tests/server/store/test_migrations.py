@@ -22,7 +22,7 @@ from chatapp.server.store import (
     upgrade,
 )
 from chatapp.server.store.migrate import MIGRATIONS_DIR, alembic_config
-from chatapp.server.store.models import Base
+from chatapp.server.store.models import Base, schema_filter
 from tests.support.databases import ScratchDatabase
 
 # Migrations start from nothing, on PostgreSQL as on a new SQLite file.
@@ -117,7 +117,12 @@ async def test_models_and_migrations_agree(db_url: str) -> None:
 
         def diff(connection: Connection) -> list[object]:
             context = MigrationContext.configure(
-                connection, opts={"compare_type": True, "compare_server_default": True}
+                connection,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    "include_object": schema_filter(connection.dialect.name),
+                },
             )
             return list(compare_metadata(context, Base.metadata))
 

@@ -8,11 +8,14 @@ COMMIT: five round trips and much of the event loop's time per batch (see
 docs/design.md, "PostgreSQL"). Here the message writer has a connection of its
 own and one statement prepared once, whatever the batch size::
 
-    INSERT INTO messages (...) SELECT * FROM unnest($1::bigint[], ...)
-    ON CONFLICT (sender_id, nonce) DO NOTHING RETURNING id, sender_id, nonce
+    INSERT INTO messages (...) SELECT * FROM unnest($1::bigint[], ...) RETURNING id, sender_id, nonce
 
 run outside an explicit transaction: a single statement is its own
 transaction, so a batch is one round trip, and all of it commits or none.
+A resent nonce (rare: a client resending after a reconnect) makes that
+statement fail on the unique index, and the batch is written again with
+``ON CONFLICT (sender_id, nonce) DO NOTHING``, which skips it: PostgreSQL's
+speculative insertion costs every row more than a failed batch now and then.
 Heavy reads and the rare writes are the SQLAlchemy backend's.
 """
 
@@ -37,9 +40,12 @@ SELECT * FROM unnest(
     $1::bigint[], $2::bigint[], $3::bigint[], $4::varchar[], $5::text[], $6::varchar[], $7::timestamptz[],
     $8::boolean[]
 )
-ON CONFLICT (sender_id, nonce) DO NOTHING
 RETURNING id, sender_id, nonce
 """
+
+_INSERT_SKIPPING_RESENT = _INSERT.replace("RETURNING", "ON CONFLICT (sender_id, nonce) DO NOTHING\nRETURNING")
+
+_NONCE_CONSTRAINT = "uq_messages_sender_id_nonce"
 
 
 # Options of SQLAlchemy's asyncpg dialect that asyncpg.connect itself does not take.
@@ -92,7 +98,12 @@ class PostgresBackend(Backend):
             if self._insert is None:
                 self._connection = await asyncpg.connect(**self._options)
                 self._insert = await self._connection.prepare(_INSERT)
-            returned = await self._insert.fetch(*columns)
+            try:
+                returned = await self._insert.fetch(*columns)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != _NONCE_CONSTRAINT:
+                    raise
+                returned = await self._connection.fetch(_INSERT_SKIPPING_RESENT, *columns)
         except DRIVER_ERRORS as exc:
             if self._connection is None or self._connection.is_closed():
                 await self._disconnect()  # the next batch connects again

@@ -218,9 +218,13 @@ class RoomModeration:
     # -- deleting ------------------------------------------------------------------
 
     async def delete_room(self, room_id: int) -> bool:
-        """Delete the room and, by cascade, its memberships, messages, operators, sanctions and
+        """Delete the room, its messages and, by cascade, its memberships, operators, sanctions and
         invitations; False if it was gone already."""
         async with self._backend.writing() as session:
+            # Said, not left to a cascade: PostgreSQL has no foreign key from messages to rooms
+            # (UNENFORCED_ON_POSTGRESQL in .models).
+            messages = delete(Message).where(Message.room_id == room_id)
+            await session.execute(messages, execution_options=NO_SYNC)
             result = await session.execute(delete(Room).where(Room.id == room_id), execution_options=NO_SYNC)
             return _changed(result)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, make_url
 
 from chatapp.server.config import database_url_from_env
 from chatapp.server.store.engine import (
@@ -27,7 +27,7 @@ from chatapp.server.store.engine import (
     take_migration_lock,
 )
 from chatapp.server.store.migrate import BEFORE
-from chatapp.server.store.models import Base, UTCDateTime
+from chatapp.server.store.models import Base, UTCDateTime, schema_filter
 
 config = context.config
 target_metadata = Base.metadata
@@ -50,8 +50,10 @@ def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
-def configure_options() -> dict[str, Any]:
+def configure_options(dialect_name: str) -> dict[str, Any]:
     return {
+        # autogenerate must not propose foreign keys a database lacks on purpose (revision 0009).
+        "include_object": schema_filter(dialect_name),
         "target_metadata": target_metadata,
         # SQLite can ALTER almost nothing; batch mode copies the table instead.
         "render_as_batch": True,
@@ -62,7 +64,8 @@ def configure_options() -> dict[str, Any]:
 
 def run_migrations_offline() -> None:
     """Write the SQL to stdout (``alembic upgrade head --sql``) instead of running it."""
-    context.configure(url=database_url(), literal_binds=True, **configure_options())
+    url = database_url()
+    context.configure(url=url, literal_binds=True, **configure_options(make_url(url).get_backend_name()))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -73,7 +76,7 @@ def do_run_migrations(connection: Connection) -> None:
         # Our SQLite engines emit a real BEGIN (see store.engine), so SQLite DDL
         # is transactional too: run every pending revision in one transaction.
         transactional_ddl=True,
-        **configure_options(),
+        **configure_options(connection.dialect.name),
     )
     with sqlite_foreign_keys_off(connection):
         # One migration at a time per database: servers starting at once on an empty one wait
