@@ -34,6 +34,9 @@ async def test_sigterm_says_goodbye_ends_sessions_and_exits_zero(server: ServerP
     await alice.register("alice")
     await bob.register("bob")
     await alice.expect(Presence)
+    for n in range(3):
+        await alice.send(Send(room="general", text=f"m{n}"))
+        await alice.expect(Message, skip=(Presence,))
     started = time.monotonic()
     assert server.proc is not None
     server.proc.send_signal(signal.SIGTERM)
@@ -47,6 +50,9 @@ async def test_sigterm_says_goodbye_ends_sessions_and_exits_zero(server: ServerP
     assert time.monotonic() - started < 5
     rows = open_sessions(server)
     assert [r[0] for r in rows] == ["shutdown", "shutdown"] and all(r[1] for r in rows)
+    # The last word on group commit: every message went through the writer, in some batches.
+    written = re.search(r"event=message_writer batches=(\d+) messages=(\d+) largest_batch=(\d+)", server.log)
+    assert written is not None and 1 <= int(written[1]) <= 3 and int(written[2]) == 3
     await alice.close()
     await bob.close()
 

@@ -246,6 +246,15 @@ class ChatServer:
                 await self._retention
         if self._writer is not None:
             await self._writer.stop()  # commits what is queued; nothing acknowledged is left behind
+            # How well group commit worked over the server's life: messages per transaction.
+            stats = self._writer.stats
+            activity.record(
+                "message_writer",
+                batches=stats.batches,
+                messages=stats.messages,
+                largest_batch=stats.largest_batch,
+                failed_batches=stats.failed_batches,
+            )
         if self._store is not None:
             # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
             # when it closed, and the store commits them many per transaction; a connection
