@@ -45,8 +45,11 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
+# Test files are spread over one worker per core (pytest-xdist); a file's tests stay together, so
+# the servers a module shares are started once. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
 pytest: $(VENV)/.dev-installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -97,6 +97,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     left_out = config.stash.get(_LEFT_OUT, 0)
     if left_out:
         terminalreporter.write_line(f"{left_out} PostgreSQL variants not run: {_postgres_unavailable()}")
+    elif _xdist_controller(config) and (why := _postgres_unavailable()) is not None:
+        # Under pytest-xdist the workers collect and leave the variants out; the controller says so.
+        terminalreporter.write_line(f"PostgreSQL variants not run: {why}")
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the tests to pytest-xdist's workers (and runs none itself)."""
+    return not hasattr(config, "workerinput") and bool(config.getoption("numprocesses", None))
 
 
 @pytest.fixture
