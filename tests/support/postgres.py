@@ -41,7 +41,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+TEST_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    # When each transaction committed, for tests about the order of commits (test_message_order).
+    "track_commit_timestamp": "on",
+}
 """Tests measure behaviour, not durability across power cuts."""
 
 
