@@ -132,7 +132,7 @@ async def test_the_documented_screen_is_the_real_one() -> None:
             await until(lambda: session.latency is not None, what="the first ping's answer")
             session.core.latency = 0.003  # as shown (there is no other ping: ping_interval is an hour)
             screen.screen.app.invalidate()
-            await screen.wait_drawn("[@bob 1]")
+            await screen.wait_drawn("[4:@bob 1]")
             await screen.wait_drawn("[connected, 3 ms]")  # not a stale "33 ms" still on screen
             await screen.wait_drawn("half-typed repl")
             shown = screen.drawn() + "\u2588"  # where the terminal's cursor is

@@ -265,22 +265,24 @@ async def test_targets_switch_with_keys_and_count_unread(server: FakeServer, scr
     conn.send(server.message("bob", "in rust", room="rust"))
     conn.send(server.message("bob", "alice: in rust too", room="rust"))
     conn.send(server.direct("carol", "alice", "a word"))
-    await screen.wait_drawn("[#rust 2] [@carol 1]")
+    await screen.wait_drawn("[2:#rust 2] [4:@carol 1]")  # window 3 is *highlights
     assert screen.find("in rust") is None
     screen.type(CTRL_N)
     await screen.wait_drawn("#rust>")
     await screen.wait_drawn(" #rust \u2014 fake at")
     await screen.wait_line("<bob> alice: in rust too")
-    assert "[#rust 2]" not in status(screen) and "[@carol 1]" in status(screen)
+    assert "[2:#rust 2]" not in status(screen) and "[4:@carol 1]" in status(screen)
     screen.type("typed in rust" + ENTER)
     sent = await server.next_frame(Send)
     assert isinstance(sent, Send) and sent.room == "rust"
+    screen.type(CTRL_N)
+    await screen.wait_drawn("*highlights>")
     screen.type(CTRL_N)
     await screen.wait_drawn("@carol>")
     await screen.wait_line("<carol> a word")
     screen.type(CTRL_N)
     await screen.wait_drawn("#general>")
-    screen.type(CTRL_P + CTRL_P)
+    screen.type(CTRL_P + CTRL_P + CTRL_P)
     await screen.wait_drawn("#rust>")
 
 

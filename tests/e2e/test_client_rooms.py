@@ -95,7 +95,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     await screen.wait_line("<bob> rust is fun")
     await bob.send(Send(room="general", text="over here"))
     await bob.send(Send(room="general", text="alice: are you there?"))
-    await screen.wait_drawn("[#general 2]")
+    await screen.wait_drawn("[1:#general 2]")
     general = screen.screen.state.targets.resolve("#general")
     assert general is not None and general.unread == 2 and general.mentions == 1
     assert [style for style, text, *_ in screen.screen.bars.unread_parts() if "#general" in text] == [
@@ -106,7 +106,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     screen.type(CTRL_P)
     await screen.wait_drawn("#general>")
     await screen.wait_drawn("alice: are you there?")
-    assert "[#general 2]" not in status(screen) and general.unread == 0
+    assert "#general 2]" not in status(screen) and general.unread == 0
     screen.type(CTRL_N)
     await screen.wait_drawn("#rust>")
     screen.type("/w general" + ENTER)
@@ -161,7 +161,7 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
     screen.type("/switch #general" + ENTER)
     await screen.wait_drawn("#general>")
     await bob.send(SendDirect(to="alice", text="ping"))
-    await screen.wait_drawn("[@bob 1]")
+    await screen.wait_drawn(":@bob 1]")
     styles = [style for style, text, *_ in screen.screen.bars.unread_parts() if "@bob" in text]
     assert styles == ["class:status.mention"]  # a direct message is always highlighted
     assert screen.find("ping") is None
@@ -178,7 +178,7 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
     again = await signed_in(server, register=False)
     try:
         async with running_screen(again) as second:
-            await second.wait_drawn("[@bob 1]")
+            await second.wait_drawn(":@bob 1]")
             conversation = second.screen.state.targets.resolve("@bob")
             assert conversation is not None and conversation.unread == 1
             second.type("/w @bob" + ENTER)
@@ -275,7 +275,7 @@ async def test_reconnect_shows_exactly_the_missed_messages(server: ServerProcess
                 *(f"<bob> missed {n}" for n in range(5)), "<bob> live again",
             ]
             assert messages_in(screen, "#general") == expected, "\n".join(screen.lines())
-            await screen.wait_drawn("[@bob 1]")
+            await screen.wait_drawn(":@bob 1]")
             assert messages_in(screen, "@bob") == ["<bob> missed privately"]
 
             # and once more with a server that dies without a word

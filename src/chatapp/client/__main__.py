@@ -29,6 +29,7 @@ from .options import PROG, TLS_PORT, ClientOptions, default_data_dir, default_lo
 
 __all__ = ["TLS_PORT", "ClientOptions", "connect_failure", "main", "parse_args", "run", "setup_logging"]
 from .ui.devicekeys import unlock
+from .ui.ignores import ignore_file
 from .ui.linemode import LineMode
 from .ui.screen import ChatScreen
 from .ui.sentences import describe_bye
@@ -206,7 +207,10 @@ async def _run(
                     fail(str(exc))
                     return 1
                 error_log = str(log_path) if log_path else None
-                screen = ChatScreen(session, error_log=error_log, handle_sigint=True, e2e_off=off)
+                ignores = ignore_file(options.data_dir or default_data_dir(), options.host, options.port,
+                                      session.username or "")
+                screen = ChatScreen(session, error_log=error_log, handle_sigint=True, e2e_off=off,
+                                    ignore_file=ignores)
                 previous = on_signal[0]
                 on_signal[0] = screen.leave
                 try:

@@ -282,6 +282,46 @@ E2eAction = PlainText | PlainMode | Verify | TrustDevices | ShowDevices | Remove
 """What :mod:`.e2ecommands` carries out."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CloseWindow:
+    """``/close``: leave the active room, close the conversation or the highlights window."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListWindows:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IgnoreUser:
+    """``/ignore NAME`` (``unignore``: ``/unignore NAME``); no name: list who is ignored."""
+
+    username: str | None = None
+    unignore: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lastlog:
+    """Search the active window's scroll-back (and older history from the server) for ``text``."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListLinks:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowHighlights:
+    pass
+
+
+WindowAction = ListWindows | IgnoreUser | Lastlog | ListLinks | ShowHighlights
+"""What :mod:`.windows` carries out (``/close`` is :mod:`.perform`'s, beside ``/leave``)."""
+
+
+
 ModerationAction = (
     ModerateUser | SetPrivate | RemoveRoom | RemoveMessage | ShowSanctions | EditProfile | ShowProfile
     | ChangeOwnPassword | ServerAdmin | ShowUserSessions | ListAccounts | ListAddressBans | ShowAudit
@@ -293,6 +333,7 @@ ChatAction = (
     SendText | ShowHelp | ClearScreen | UnknownCommand | BadUsage | Nothing
     | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
     | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession | ModerationAction | E2eAction
+    | CloseWindow | WindowAction
 )
 """What the chat itself carries out (:func:`chatapp.client.ui.perform.perform`)."""
 

@@ -134,6 +134,7 @@ def message_lines(
     show_room: bool = False,
     notice: str | None = None,
     plain_mark: bool = False,
+    highlights: tuple[str, ...] = (),
 ) -> list[Line]:
     """The lines showing one chat message: ``HH:MM <sender> text`` and continuation lines.
 
@@ -143,7 +144,8 @@ def message_lines(
     message that was not encrypted (where encryption is on, so the two differ).
 
     ``received`` is used for the time when the message's own timestamp is
-    unreadable; ``show_room`` puts ``[#room]`` (or ``[@name]`` for a direct
+    unreadable; ``highlights`` are words that highlight the text as your name
+    does; ``show_room`` puts ``[#room]`` (or ``[@name]`` for a direct
     message) before the sender, for a view that mixes conversations.
     """
     when = parse_timestamp(message.ts) or received or datetime.now(UTC)
@@ -152,7 +154,7 @@ def message_lines(
     own = me is not None and message.sender.casefold() == me.casefold()
     kind = "own" if own else "message"
     text_style = "class:text.own" if own else "class:text"
-    if not own and mentions(message.text, me):
+    if not own and any(mentions(message.text, word) for word in (me, *highlights)):
         text_style = "class:text.mention"
     head: list[tuple[str, str]] = [("class:timestamp", stamp + " ")]
     if show_room:
@@ -223,6 +225,14 @@ def system_lines(text: str, when: datetime, *, tz: tzinfo | None = None, level: 
 def day_change_line(day: datetime, tz: tzinfo | None = None) -> Line:
     label = day.astimezone(tz).strftime("%A, %d %B %Y")
     return Line((("class:system.day", f"-- Day changed to {label} --"),), indent=0, kind="day")
+
+
+UNREAD_MARKER = "\u2500\u2500\u2500\u2500 unread from here \u2500\u2500\u2500\u2500"
+
+
+def unread_marker_line() -> Line:
+    """Where the messages that came while you looked elsewhere (or were offline) start."""
+    return Line((("class:marker", UNREAD_MARKER),), indent=0, kind="marker")
 
 
 def history_start_line(label: str) -> Line:

@@ -38,6 +38,7 @@ from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, JOIN_CONTEXT
 from ..net.errors import SendRefused
 from . import sentences
 from .chatlog import ChatLog
+from .ignores import IgnoreList
 from .lines import (
     Line,
     mentions,
@@ -46,9 +47,10 @@ from .lines import (
     pending_lines,
     system_lines,
 )
+from .links import RecentLinks
 from .requests import Outlet, Request, Requests
 from .roster import Roster
-from .targets import Kind, Target, Targets
+from .targets import HIGHLIGHTS, Kind, Target, Targets
 
 if TYPE_CHECKING:
     from .dialogue import Dialogue
@@ -103,6 +105,17 @@ class ChatModel:
         """Encrypted messages this device cannot read, by id: the notice shown instead."""
         self.new_password: str | None = None
         """``/passwd``'s new password until the server took it (then the device key is wrapped under it)."""
+        self.highlight_words: tuple[str, ...] = ()
+        """Words that highlight a message as your name does (a setting)."""
+        self.ignores = IgnoreList()
+        """People whose messages are not shown (``/ignore``); the screen loads and saves the file."""
+        self.ignores_changed = False
+        """``/ignore`` or ``/unignore`` changed the list: the screen saves it and clears this."""
+        self.links = RecentLinks()
+        """The newest links in messages, for ``/url``."""
+        self.bells = 0
+        """Highlights (your name, a highlight word, a direct message) not rung yet: the screen rings the
+        terminal bell and sets this back to 0."""
         self._who_asked: set[str] = set()
         self._away_restored = True
 
@@ -166,27 +179,61 @@ class ChatModel:
             return self.targets.find(Kind.DM, to)
         return self.targets.find(Kind.ROOM, room or DEFAULT_ROOM)
 
+    def ignored(self, message: Message | Direct) -> bool:
+        """From someone on the ``/ignore`` list (never your own)."""
+        return message.sender in self.ignores and not self.is_me(message.sender)
+
+    def is_highlight(self, message: Message | Direct) -> bool:
+        """A message from someone else that names you or a highlight word, or is a direct message."""
+        if self.is_me(message.sender) or message.removed_by is not None:
+            return False
+        if isinstance(message, Direct):
+            return True
+        return any(mentions(message.text, word) for word in (self.me, *self.highlight_words))
+
     def show_message(self, target: Target, message: Message | Direct, *, live: bool) -> bool:
-        """Put a message in its target's lines (in id order, once); count it as unread if it is news."""
+        """Put a message in its target's lines (in id order, once); count it as unread if it is news.
+
+        Messages from ignored people are dropped. A live highlight (your name, a
+        highlight word, a direct message) is copied to the highlights window and,
+        unless replayed after a reconnect, rings the bell.
+        """
+        if self.ignored(message):
+            return False
         when = parse_timestamp(message.ts) or self.now()
         lines = self.lines_of(message, when)
+        if live:
+            target.log.mark_unread(message.id)
         if not target.log.add_message(message.id, lines, when):
             return False
         target.log.remember(message)
+        self.links.saw(message.text, target.label, message.sender)
         if live and not message.replayed:
             self.roster.spoke(message.sender)
         else:
             self.roster.saw(message.sender)
+        highlight = live and self.is_highlight(message)
         if live and target is not self.targets.active and not self.is_me(message.sender):
             target.unread += 1
-            if target.kind is Kind.DM or mentions(message.text, self.me):
+            if highlight:
                 target.mentions += 1
+        if highlight:
+            self._highlighted(message, when)
         return True
+
+    def _highlighted(self, message: Message | Direct, when: datetime) -> None:
+        view = self.targets.view(HIGHLIGHTS)
+        view.log.append(message_lines(message, self.me, tz=self.tz, received=when, show_room=True,
+                                      notice=self.unreadable.get(message.id),
+                                      highlights=self.highlight_words), when)
+        if not message.replayed:  # (not counted as unread there: it is counted where it was said)
+            self.bells += 1
 
     def lines_of(self, message: Message | Direct, when: datetime) -> list[Line]:
         """A message's lines, with the encryption marks where encryption is on (or the message encrypted)."""
         return message_lines(message, self.me, tz=self.tz, received=when,
-                             notice=self.unreadable.get(message.id), plain_mark=self.e2e is not None)
+                             notice=self.unreadable.get(message.id), plain_mark=self.e2e is not None,
+                             highlights=self.highlight_words)
 
     # -- requests to the server ------------------------------------------------------------------------
 
@@ -209,6 +256,8 @@ class ChatModel:
         """The first time a room or conversation with few messages is shown: fetch the ones before."""
         if target.fetched or target.log.message_count >= JOIN_CONTEXT or not self.outlet.online:
             return
+        if target.kind is Kind.VIEW:
+            return
         if target.is_room and not target.member:
             return
         target.fetched = True
@@ -217,7 +266,7 @@ class ChatModel:
     def fetch_older(self, target: Target, limit: int = HISTORY_PAGE_DEFAULT, *, silent: bool = False,
                     scroll: bool = True) -> None:
         """Ask for the page of messages before the oldest one in ``target``'s lines."""
-        if target.history_pending:
+        if target.history_pending or target.kind is Kind.VIEW:
             return
         if target.history_done:
             if not silent:

@@ -31,6 +31,7 @@ from .modperform import perform_moderation
 from .requests import Request
 from .sanitize import sanitize
 from .targets import Kind
+from .windows import perform_window
 
 
 def perform(chat: ChatModel, action: actions.ChatAction) -> bool:
@@ -102,12 +103,20 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
         return perform_moderation(chat, action)
     if isinstance(action, actions.E2eAction):
         return perform_e2e(chat, action)
+    if isinstance(action, actions.CloseWindow):
+        return _leave(chat, None)
+    if isinstance(action, actions.WindowAction):
+        return perform_window(chat, action)
     raise AssertionError(f"unhandled action {action!r}")
 
 
 def send(chat: ChatModel, text: str) -> bool:
     """Send ``text`` to the active room or conversation; True (and a note) when it was not."""
     target = chat.active
+    if target.kind is Kind.VIEW:
+        chat.note(f"Nothing is sent from {target.label}: go to a room or conversation first (Alt-1, /win N, "
+                  f"/windows). The text is kept.", level="error")
+        return True
     if not target.is_room:
         return chat.try_send(lambda: chat.outlet.send_direct(text, target.name))
     if not target.member:
@@ -155,6 +164,10 @@ def _leave(chat: ChatModel, label: str | None) -> bool:
     if target is None:
         chat.note(f"You are not in {sanitize(label or '')}.", level="error")
         return True
+    if target.kind is Kind.VIEW:
+        if chat.targets.remove(target):
+            chat.activate(chat.active)
+        return False
     if target.is_room:
         if not target.member:
             chat.note(f"You are not in {target.label} any more.", level="error")

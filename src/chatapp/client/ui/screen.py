@@ -3,7 +3,8 @@
 Layout, top to bottom (:mod:`.bars` says what the bars say)::
 
     title bar       active room (and topic) or conversation, and server
-    message pane    the active target's lines (scroll-back, wrapped lines, unsent at the end)
+    message pane    the active target's lines (scroll-back, wrapped lines, unsent at the end),
+                    and the room's nick list on the right when it is shown (Alt-N)
     status bar      time, user (away?), target, connection state / countdown, latency,
                     unread counts of the other targets, unsent, "more below"
     input line      prompt with the target's name + Buffer (history, completion menu, Alt-Enter)
@@ -17,13 +18,20 @@ Two tasks share one event loop: prompt_toolkit reads keys and redraws, and
 the other: incoming lines go into the state and the screen is redrawn as a
 whole; the input buffer is never touched by the network side (except to give
 back the text of a message the server refused, when the line is empty).
+
+The terminal bell rings (BEL) for each highlight the state counted (a
+mention, a highlight word, a direct message), so tmux and terminals can flag
+the window; the ignore list is read from and written to its file in an
+executor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from prompt_toolkit.application import Application
@@ -32,8 +40,8 @@ from prompt_toolkit.completion import DynamicCompleter
 from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
+from prompt_toolkit.layout import ConditionalContainer, Float, FloatContainer, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
@@ -48,10 +56,13 @@ from ..net.session import ChatSession
 from . import actions, commands, dialogue, sentences
 from .bars import STYLE, Bars
 from .completion import chat_completer
+from .ignores import read_ignores, write_ignores
 from .pane import ChatLogControl
 from .perform import perform
 from .sanitize import sanitize
 from .state import ChatState
+from .windows import nick_rows
+from .winkeys import NICK_LIST_WIDTH, nick_list_text, window_keys
 
 log = logging.getLogger("chatapp.client.screen")
 
@@ -77,12 +88,26 @@ class ChatScreen:
         handle_sigint: bool = False,
         quit_timeout: float = 3.0,
         e2e_off: str | None = None,
+        bell: bool = True,
+        mouse: bool = True,
+        nick_list: bool = False,
+        highlight_words: Sequence[str] = (),
+        ignore_file: Path | None = None,
     ) -> None:
         self.session = session
+        self.bell = bell
+        """Ring the terminal bell on highlights (a setting)."""
+        self.mouse = mouse
+        """Mouse support: the wheel scrolls the pane (a setting; off, the terminal selects text as usual)."""
+        self.nick_list = nick_list
+        """Show the nick list pane of rooms (a setting; Alt-N toggles it)."""
+        self.ignore_file = ignore_file
+        """Where the ignore list is kept (None: only for this run)."""
         self.clock = clock or SystemClock()
         self.error_log = error_log
         self.handle_sigint = handle_sigint
         self.quit_timeout = quit_timeout
+        self._saving: set[asyncio.Task[None]] = set()
         self.state = ChatState(
             session, session.username or "?", address=session.address, now=self.clock.now, tz=tz, room=room,
             max_lines=max_lines,
@@ -90,7 +115,8 @@ class ChatScreen:
         if isinstance(session, E2eSession) and session.encrypting:
             self.state.e2e = session
         self.state.e2e_off = e2e_off
-        self.bars = Bars(self.state, session, self.clock, tz)
+        self.state.highlight_words = tuple(highlight_words)
+        self.bars = Bars(self.state, session, self.clock, tz, columns=self._columns)
 
         completer = chat_completer(self.state)
         secret = Condition(lambda: self.state.dialogue is not None and self.state.dialogue.secret)
@@ -102,9 +128,16 @@ class ChatScreen:
             complete_while_typing=False,
             accept_handler=self._accept,
         )
-        self.log_control = ChatLogControl(lambda: self.state.log, self.state.pending_lines)
+        self.log_control = ChatLogControl(lambda: self.state.log, self.state.pending_lines,
+                                          at_top=self._older)
         self.log_window = Window(
             self.log_control, get_vertical_scroll=self.log_control.vertical_scroll, style="class:log"
+        )
+        nick_pane = ConditionalContainer(
+            Window(FormattedTextControl(lambda: nick_list_text(self.state.active)), width=NICK_LIST_WIDTH,
+                   style="class:nicklist",
+                   wrap_lines=False),
+            filter=Condition(lambda: self.nick_list and bool(nick_rows(self.state.active))),
         )
         prompt = BeforeInput(self.bars.prompt, style="class:prompt")
         hidden = ConditionalProcessor(PasswordProcessor(), secret)  # a password shows as "*"
@@ -118,7 +151,7 @@ class ChatScreen:
         body = HSplit(
             [
                 Window(FormattedTextControl(self.bars.title), height=1, style="class:title"),
-                self.log_window,
+                VSplit([self.log_window, nick_pane]),
                 Window(FormattedTextControl(self.bars.status), height=1, style="class:status"),
                 input_window,
             ]
@@ -127,10 +160,12 @@ class ChatScreen:
         root = FloatContainer(body, floats=[Float(xcursor=True, ycursor=True, content=menu)])
         self.app: Application[None] = Application(
             layout=Layout(root, focused_element=input_window),
-            key_bindings=self._key_bindings(),
+            key_bindings=merge_key_bindings(
+                [self._key_bindings(), window_keys(self.state, self._toggle_nick_list)]
+            ),
             style=STYLE,
             full_screen=True,
-            mouse_support=False,
+            mouse_support=Condition(lambda: self.mouse),
             enable_page_navigation_bindings=False,
             refresh_interval=0.5,
         )
@@ -141,6 +176,14 @@ class ChatScreen:
         loop = asyncio.get_running_loop()
         previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(self._loop_exception)
+        if self.ignore_file is not None:
+            try:
+                names = await loop.run_in_executor(None, read_ignores, self.ignore_file)
+            except OSError as exc:
+                log.warning("cannot read the ignore list %s: %s", self.ignore_file, exc)
+                names = []
+            for name in names:
+                self.state.ignores.add(name)
         pump = asyncio.create_task(self._pump(), name="chatapp-client-events")
         self._welcome_lines()
         try:
@@ -207,9 +250,44 @@ class ChatScreen:
             except Exception:
                 log.exception("failed to show %r", event)
                 self._note_error_logged()
+            self._ring()
             self.app.invalidate()
             if isinstance(event, SessionEnded):
                 return
+
+    def _ring(self) -> None:
+        """The terminal bell (BEL) once for the highlights just shown, when the setting allows it."""
+        if self.state.bells:
+            self.state.bells = 0
+            if self.bell:
+                self.app.output.bell()
+
+    def _columns(self) -> int | None:
+        try:
+            return self.app.output.get_size().columns
+        except (AttributeError, OSError):  # before the application exists, or no terminal any more
+            return None
+
+    def _toggle_nick_list(self) -> None:
+        self.nick_list = not self.nick_list
+
+    def _older(self) -> None:
+        """At the top of the pane (PageUp, the wheel): fetch older messages, unless all are here."""
+        if not self.state.active.history_done:  # else "beginning of history" is in sight
+            self.state.fetch_older(self.state.active)
+
+    async def _save_ignores(self) -> None:
+        if self.ignore_file is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, write_ignores, self.ignore_file, list(self.state.ignores)
+            )
+        except OSError as exc:
+            log.warning("cannot write the ignore list %s: %s", self.ignore_file, exc)
+            self.state.note(f"The ignore list could not be saved ({exc.strerror}); it holds for this run.",
+                            level="error")
+            self.app.invalidate()
 
     def _restore(self, text: str) -> bool:
         """Give a refused message's text back to an empty input line; False when something is typed."""
@@ -244,6 +322,12 @@ class ChatScreen:
             log.exception("failed to handle input")
             self._note_error_logged()
             return True
+        finally:
+            if self.state.ignores_changed:
+                self.state.ignores_changed = False
+                task = asyncio.get_running_loop().create_task(self._save_ignores())
+                self._saving.add(task)
+                task.add_done_callback(self._saving.discard)
 
     def submit(self, text: str) -> bool:
         action = commands.parse(text)
@@ -279,8 +363,8 @@ class ChatScreen:
         def _page_up(event: KeyPressEvent) -> None:
             if not self.log_control.at_top():
                 self.log_control.page_up()
-            elif not self.state.active.history_done:  # else "beginning of history" is in sight
-                self.state.fetch_older(self.state.active)
+            else:
+                self._older()
 
         @kb.add("pagedown")
         def _page_down(event: KeyPressEvent) -> None:
@@ -297,5 +381,6 @@ class ChatScreen:
         @kb.add("c-p", filter=~has_completions)
         def _previous(event: KeyPressEvent) -> None:
             self.state.activate(self.state.targets.step(-1))
+
 
         return kb
