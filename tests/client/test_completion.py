@@ -47,10 +47,11 @@ def test_complete_commands() -> None:
                   "smute", "sunmute", "disconnect", "users", "banip", "unbanip", "ipbans", "audit", "promote",
                   "resetpw", "reloadfilters")
     every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
-             "history", "sessions", "endsession", "plain", "verify", "trust", "devices", *moderation, "quit",
-             "exit", "clear", "reconnect", "say")
+             "history", "sessions", "endsession", "plain", "verify", "trust", "devices", *moderation, "set",
+             "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
+    assert complete(completer, "/set time") == ["timestamp_seconds ", "timestamp_date "]
 
 
 def test_roster_remembers_people_seen_in_history_behind_the_live_ones() -> None:

@@ -36,6 +36,7 @@ from chatapp.protocol import (
 from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, JOIN_CONTEXT
 
 from ..net.errors import SendRefused
+from ..settings_store import SettingsStore
 from . import sentences
 from .chatlog import ChatLog
 from .lines import (
@@ -95,6 +96,8 @@ class ChatModel:
         """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
         self.audit_next: int | None = None
         """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
+        self.settings = SettingsStore()
+        """The settings of this run (``/set``); the screen gives the one read from the settings file."""
         self.e2e: E2eControl | None = None
         """The encrypting session, when a device is unlocked in this run (``/verify``, ``/plain``, ...)."""
         self.e2e_off: str | None = None

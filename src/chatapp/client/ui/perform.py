@@ -30,6 +30,7 @@ from .model import ChatModel
 from .modperform import perform_moderation
 from .requests import Request
 from .sanitize import sanitize
+from .setcommand import perform_set
 from .targets import Kind
 
 
@@ -102,6 +103,8 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
         return perform_moderation(chat, action)
     if isinstance(action, actions.E2eAction):
         return perform_e2e(chat, action)
+    if isinstance(action, actions.SetOption):
+        return perform_set(chat, action)
     raise AssertionError(f"unhandled action {action!r}")
 
 

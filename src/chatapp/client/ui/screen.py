@@ -38,6 +38,8 @@ from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, PasswordProcessor
+from prompt_toolkit.output import ColorDepth
+from prompt_toolkit.styles import DynamicStyle
 
 from chatapp.protocol import DEFAULT_ROOM
 
@@ -45,13 +47,17 @@ from ..clock import Clock, SystemClock
 from ..e2e.agent import E2eSession
 from ..net.events import ConnectionState, SendFailed, SessionEnded
 from ..net.session import ChatSession
+from ..settings import Settings
+from ..settings_store import SettingsStore
 from . import actions, commands, dialogue, sentences
-from .bars import STYLE, Bars
+from .bars import Bars
 from .completion import chat_completer
+from .lines import set_time_format
 from .pane import ChatLogControl
 from .perform import perform
 from .sanitize import sanitize
 from .state import ChatState
+from .themes import theme_depth, theme_style
 
 log = logging.getLogger("chatapp.client.screen")
 
@@ -77,6 +83,7 @@ class ChatScreen:
         handle_sigint: bool = False,
         quit_timeout: float = 3.0,
         e2e_off: str | None = None,
+        settings: SettingsStore | None = None,
     ) -> None:
         self.session = session
         self.clock = clock or SystemClock()
@@ -90,6 +97,10 @@ class ChatScreen:
         if isinstance(session, E2eSession) and session.encrypting:
             self.state.e2e = session
         self.state.e2e_off = e2e_off
+        if settings is not None:
+            self.state.settings = settings
+        self._style = theme_style("dark")
+        self._depth: ColorDepth | None = None
         self.bars = Bars(self.state, session, self.clock, tz)
 
         completer = chat_completer(self.state)
@@ -128,12 +139,21 @@ class ChatScreen:
         self.app: Application[None] = Application(
             layout=Layout(root, focused_element=input_window),
             key_bindings=self._key_bindings(),
-            style=STYLE,
+            style=DynamicStyle(lambda: self._style),
+            color_depth=lambda: self._depth,
             full_screen=True,
-            mouse_support=False,
+            mouse_support=Condition(lambda: self.state.settings.current.mouse),
             enable_page_navigation_bindings=False,
             refresh_interval=0.5,
         )
+        self.state.settings.follow(self._apply_settings)
+
+    def _apply_settings(self, settings: Settings) -> None:
+        """What the screen itself does with a setting, at start and after ``/set``."""
+        set_time_format(settings.time_format())
+        self._style = theme_style(settings.theme)
+        self._depth = theme_depth(settings.theme)
+        self.app.invalidate()
 
     # -- running ---------------------------------------------------------------------------------------
 
@@ -184,6 +204,8 @@ class ChatScreen:
         server = f"{sanitize(welcome.server)}, protocol v{welcome.version}" if welcome else "chatapp"
         me = sanitize(self.session.username or "?")
         self.state.note(f"Connected to {self.session.address} ({server}) as {me}.", level="ok")
+        for problem in self.state.settings.problems:
+            self.state.note(sanitize(problem), level="error")
         self.state.note(
             "Type a message and press Enter to send it. /help lists the commands; /quit or Ctrl-D leaves."
         )
