@@ -49,9 +49,10 @@ def test_complete_commands() -> None:
     every = ("help", "join", "leave", "part", "switch", "w", "msg", "rooms", "who", "names", "whois", "topic",
              "away", "history", "sessions", "endsession", "query", "close", "win", "windows", "highlights",
              "lastlog", "url", "ignore", "unignore", "plain", "verify", "trust", "devices", *moderation,
-             "quit", "exit", "clear", "reconnect", "say")
+             "set", "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
+    assert complete(completer, "/set time") == ["timestamp_seconds ", "timestamp_date "]
 
 
 def test_roster_remembers_people_seen_in_history_behind_the_live_ones() -> None:

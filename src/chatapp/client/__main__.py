@@ -26,6 +26,7 @@ from .e2e.agent import E2eSession
 from .e2e.store import device_dir
 from .net.errors import ConnectError
 from .options import PROG, TLS_PORT, ClientOptions, default_data_dir, default_log_file, parse_args
+from .settings_store import SettingsStore
 
 __all__ = ["TLS_PORT", "ClientOptions", "connect_failure", "main", "parse_args", "run", "setup_logging"]
 from .ui.devicekeys import unlock
@@ -178,6 +179,8 @@ async def _run(
                 username=options.user, register=options.register, password=password, takeover=options.takeover
             )
             if term is None:
+                for problem in options.settings.problems:
+                    fail(problem)
                 if not await connected():
                     return 1
                 if password is None:
@@ -207,10 +210,11 @@ async def _run(
                     fail(str(exc))
                     return 1
                 error_log = str(log_path) if log_path else None
+                settings = SettingsStore(options.settings, options.config)
                 ignores = ignore_file(options.data_dir or default_data_dir(), options.host, options.port,
                                       session.username or "")
                 screen = ChatScreen(session, error_log=error_log, handle_sigint=True, e2e_off=off,
-                                    ignore_file=ignores)
+                                    settings=settings, ignore_file=ignores)
                 previous = on_signal[0]
                 on_signal[0] = screen.leave
                 try:

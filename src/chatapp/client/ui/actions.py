@@ -278,6 +278,14 @@ class RemoveDevice:
     device: str
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetOption:
+    """``/set``: list the settings (no key), show one (no value), or change one and save it."""
+
+    key: str | None = None
+    value: str | None = None
+
+
 E2eAction = PlainText | PlainMode | Verify | TrustDevices | ShowDevices | RemoveDevice
 """What :mod:`.e2ecommands` carries out."""
 
@@ -333,7 +341,7 @@ ChatAction = (
     SendText | ShowHelp | ClearScreen | UnknownCommand | BadUsage | Nothing
     | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
     | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession | ModerationAction | E2eAction
-    | CloseWindow | WindowAction
+    | SetOption | CloseWindow | WindowAction
 )
 """What the chat itself carries out (:func:`chatapp.client.ui.perform.perform`)."""
 

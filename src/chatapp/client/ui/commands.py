@@ -56,6 +56,7 @@ from .actions import (
 from .command_base import Command, bad, no_args, refusal, room_name, split, username
 from .e2ecommands import E2E_COMMANDS
 from .modcommands import MODERATION_COMMANDS
+from .setcommand import SET_COMMAND
 from .wincommands import WINDOW_COMMANDS, irc_pointer
 
 __all__ = ["COMMANDS", "Command", "find", "help_text", "parse", "room_name", "suggest", "unknown_hint",
@@ -231,6 +232,7 @@ COMMANDS: tuple[Command, ...] = (
     *WINDOW_COMMANDS,
     *E2E_COMMANDS,
     *MODERATION_COMMANDS,
+    SET_COMMAND,
     Command("quit", "leave the chat (also: exit, Ctrl-D on an empty line, Ctrl-C)", no_args(QuitChat()),
             aliases=("exit",)),
     Command("clear", "clear the message pane", no_args(ClearScreen())),

@@ -76,9 +76,18 @@ def parse_timestamp(ts: str) -> datetime | None:
     return when
 
 
+_TIME_FORMAT = ["%H:%M"]
+"""The ``strftime`` format of the time before each line (the ``timestamp_*`` settings); one per process."""
+
+
+def set_time_format(fmt: str) -> None:
+    """Lines made from now on show their time this way (``%H:%M:%S`` with the seconds setting...)."""
+    _TIME_FORMAT[0] = fmt
+
+
 def clock_time(when: datetime, tz: tzinfo | None) -> str:
-    """``HH:MM`` in the given zone (None: the machine's local zone)."""
-    return when.astimezone(tz).strftime("%H:%M")
+    """``HH:MM`` (or the format the settings ask for) in the given zone (None: the machine's local zone)."""
+    return when.astimezone(tz).strftime(_TIME_FORMAT[0])
 
 
 def _continuation(indent: int, text: str, style: str, kind: str) -> Line:

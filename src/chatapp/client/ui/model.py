@@ -36,6 +36,7 @@ from chatapp.protocol import (
 from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, JOIN_CONTEXT
 
 from ..net.errors import SendRefused
+from ..settings_store import SettingsStore
 from . import sentences
 from .chatlog import ChatLog
 from .ignores import IgnoreList
@@ -97,6 +98,8 @@ class ChatModel:
         """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
         self.audit_next: int | None = None
         """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
+        self.settings = SettingsStore()
+        """The settings of this run (``/set``); the screen gives the one read from the settings file."""
         self.e2e: E2eControl | None = None
         """The encrypting session, when a device is unlocked in this run (``/verify``, ``/plain``, ...)."""
         self.e2e_off: str | None = None
@@ -105,8 +108,6 @@ class ChatModel:
         """Encrypted messages this device cannot read, by id: the notice shown instead."""
         self.new_password: str | None = None
         """``/passwd``'s new password until the server took it (then the device key is wrapped under it)."""
-        self.highlight_words: tuple[str, ...] = ()
-        """Words that highlight a message as your name does (a setting)."""
         self.ignores = IgnoreList()
         """People whose messages are not shown (``/ignore``); the screen loads and saves the file."""
         self.ignores_changed = False
@@ -178,6 +179,11 @@ class ChatModel:
         if to is not None:
             return self.targets.find(Kind.DM, to)
         return self.targets.find(Kind.ROOM, room or DEFAULT_ROOM)
+
+    @property
+    def highlight_words(self) -> tuple[str, ...]:
+        """Words that highlight a message as your name does (the ``highlight_words`` setting)."""
+        return self.settings.current.highlight_words
 
     def ignored(self, message: Message | Direct) -> bool:
         """From someone on the ``/ignore`` list (never your own)."""

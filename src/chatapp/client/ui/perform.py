@@ -30,6 +30,7 @@ from .model import ChatModel
 from .modperform import perform_moderation
 from .requests import Request
 from .sanitize import sanitize
+from .setcommand import perform_set
 from .targets import Kind
 from .windows import perform_window
 
@@ -103,6 +104,8 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
         return perform_moderation(chat, action)
     if isinstance(action, actions.E2eAction):
         return perform_e2e(chat, action)
+    if isinstance(action, actions.SetOption):
+        return perform_set(chat, action)
     if isinstance(action, actions.CloseWindow):
         return _leave(chat, None)
     if isinstance(action, actions.WindowAction):

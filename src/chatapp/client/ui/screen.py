@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,8 @@ from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, PasswordProcessor
+from prompt_toolkit.output import ColorDepth
+from prompt_toolkit.styles import DynamicStyle
 
 from chatapp.protocol import DEFAULT_ROOM
 
@@ -53,14 +54,18 @@ from ..clock import Clock, SystemClock
 from ..e2e.agent import E2eSession
 from ..net.events import ConnectionState, SendFailed, SessionEnded
 from ..net.session import ChatSession
+from ..settings import Settings
+from ..settings_store import SettingsStore
 from . import actions, commands, dialogue, sentences
-from .bars import STYLE, Bars
+from .bars import Bars
 from .completion import chat_completer
 from .ignores import read_ignores, write_ignores
+from .lines import set_time_format
 from .pane import ChatLogControl
 from .perform import perform
 from .sanitize import sanitize
 from .state import ChatState
+from .themes import theme_depth, theme_style
 from .windows import nick_rows
 from .winkeys import NICK_LIST_WIDTH, nick_list_text, window_keys
 
@@ -88,19 +93,12 @@ class ChatScreen:
         handle_sigint: bool = False,
         quit_timeout: float = 3.0,
         e2e_off: str | None = None,
-        bell: bool = True,
-        mouse: bool = True,
-        nick_list: bool = False,
-        highlight_words: Sequence[str] = (),
+        settings: SettingsStore | None = None,
         ignore_file: Path | None = None,
     ) -> None:
         self.session = session
-        self.bell = bell
-        """Ring the terminal bell on highlights (a setting)."""
-        self.mouse = mouse
-        """Mouse support: the wheel scrolls the pane (a setting; off, the terminal selects text as usual)."""
-        self.nick_list = nick_list
-        """Show the nick list pane of rooms (a setting; Alt-N toggles it)."""
+        self.nick_list = False
+        """Show the nick list pane of rooms (the ``nick_list`` setting; Alt-N toggles it for this run)."""
         self.ignore_file = ignore_file
         """Where the ignore list is kept (None: only for this run)."""
         self.clock = clock or SystemClock()
@@ -115,7 +113,10 @@ class ChatScreen:
         if isinstance(session, E2eSession) and session.encrypting:
             self.state.e2e = session
         self.state.e2e_off = e2e_off
-        self.state.highlight_words = tuple(highlight_words)
+        if settings is not None:
+            self.state.settings = settings
+        self._style = theme_style("dark")
+        self._depth: ColorDepth | None = None
         self.bars = Bars(self.state, session, self.clock, tz, columns=self._columns)
 
         completer = chat_completer(self.state)
@@ -163,12 +164,22 @@ class ChatScreen:
             key_bindings=merge_key_bindings(
                 [self._key_bindings(), window_keys(self.state, self._toggle_nick_list)]
             ),
-            style=STYLE,
+            style=DynamicStyle(lambda: self._style),
+            color_depth=lambda: self._depth,
             full_screen=True,
-            mouse_support=Condition(lambda: self.mouse),
+            mouse_support=Condition(lambda: self.state.settings.current.mouse),
             enable_page_navigation_bindings=False,
             refresh_interval=0.5,
         )
+        self.state.settings.follow(self._apply_settings)
+
+    def _apply_settings(self, settings: Settings) -> None:
+        """What the screen itself does with a setting, at start and after ``/set``."""
+        set_time_format(settings.time_format())
+        self.nick_list = settings.nick_list
+        self._style = theme_style(settings.theme)
+        self._depth = theme_depth(settings.theme)
+        self.app.invalidate()
 
     # -- running ---------------------------------------------------------------------------------------
 
@@ -227,6 +238,8 @@ class ChatScreen:
         server = f"{sanitize(welcome.server)}, protocol v{welcome.version}" if welcome else "chatapp"
         me = sanitize(self.session.username or "?")
         self.state.note(f"Connected to {self.session.address} ({server}) as {me}.", level="ok")
+        for problem in self.state.settings.problems:
+            self.state.note(sanitize(problem), level="error")
         self.state.note(
             "Type a message and press Enter to send it. /help lists the commands; /quit or Ctrl-D leaves."
         )
@@ -259,7 +272,7 @@ class ChatScreen:
         """The terminal bell (BEL) once for the highlights just shown, when the setting allows it."""
         if self.state.bells:
             self.state.bells = 0
-            if self.bell:
+            if self.state.settings.current.bell:
                 self.app.output.bell()
 
     def _columns(self) -> int | None:
