@@ -76,7 +76,8 @@ class ChatState(ChatModel):
                 if target.online.get(event.sender.casefold()) is None:
                     target.set_online(event.sender)
         elif isinstance(event, Direct):
-            self.show_message(self.targets.dm(dm_peer(event, self.me)), event, live=True)
+            if not self.ignored(event):  # (an ignored person does not even open a conversation)
+                self.show_message(self.targets.dm(dm_peer(event, self.me)), event, live=True)
         elif isinstance(event, SendFailed):
             self.send_failed(event, restored=False)
         elif isinstance(event, LinkDown | Reconnecting | ReconnectFailed | LinkUp | SessionEnded):

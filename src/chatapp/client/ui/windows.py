@@ -102,8 +102,9 @@ def _lastlog(chat: ChatModel, text: str) -> None:
     if target.kind is not Kind.VIEW and not target.history_done and chat.outlet.online:
         chat.fetch_older(target, HISTORY_PAGE_MAX, silent=True, scroll=False)
     if target.history_pending:
-        chat.note(f"Searching {target.label} for {sanitize(text)!r}, with older messages from the "
-                  f"server\u2026")
+        searching = system_lines(f"Searching {target.label} for {sanitize(text)!r}, with older messages "
+                                 f"from the server\u2026", chat.now(), tz=chat.tz)
+        target.log.append([dataclasses.replace(line, kind="lastlog") for line in searching])
         return  # the search runs when the page comes (or is refused)
     show_lastlog(chat, target)
 
@@ -124,7 +125,8 @@ def show_lastlog(chat: ChatModel, target: Target) -> None:
     if more > 0:
         head += f"; the newest {LASTLOG_MAX} shown"
         found = found[more:]
-    lines = system_lines(head + (":" if found else "."), chat.now(), tz=chat.tz)
+    lines = [dataclasses.replace(line, kind="lastlog")
+             for line in system_lines(head + (":" if found else "."), chat.now(), tz=chat.tz)]
     lines += [dataclasses.replace(line, fragments=(("", "  "), *line.fragments), indent=line.indent + 2,
                                   kind="lastlog") for line in found]
     if found:
