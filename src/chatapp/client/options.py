@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir", type=Path,
-        help=f"where this device keeps its end-to-end encryption keys and the messages it decrypted (env "
-        f"{ENV_PREFIX}DATA_DIR; default {default_data_dir()}); another directory is another device",
+        help=f"where this device keeps its end-to-end encryption keys, the messages it decrypted and the "
+        f"/ignore lists (env {ENV_PREFIX}DATA_DIR; default {default_data_dir()}); another directory is "
+        "another device",
     )
     parser.add_argument(
         "--new-device", action="store_true",
