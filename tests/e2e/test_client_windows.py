@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.client import ChatSession
+from chatapp.client import Backoff, ChatSession
 from chatapp.client.settings import Loaded, Settings
 from chatapp.client.settings_store import SettingsStore
 from chatapp.client.ui.lines import UNREAD_MARKER
@@ -52,9 +52,9 @@ def name(prefix: str) -> str:
 
 @asynccontextmanager
 async def chatting(server: ServerProcess, user: str, *, register: bool = True, columns: int = 100,
-                   rows: int = 24, **options: object) -> AsyncIterator[Screen]:
+                   rows: int = 24, backoff: Backoff = FAST, **options: object) -> AsyncIterator[Screen]:
     # a seed of its own: a client started again must not send the same message nonces as before
-    session = ChatSession(server.host, server.port, backoff=FAST, rng=random.Random(next(_names)))
+    session = ChatSession(server.host, server.port, backoff=backoff, rng=random.Random(next(_names)))
     await session.connect()
     if register:
         await session.register(user, PASSWORD)
@@ -257,7 +257,8 @@ async def test_the_unread_marker_after_switching_and_reconnecting(
 ) -> None:
     room = name("mark")
     await join(bob.client, room)
-    async with chatting(server, name("alice")) as screen:
+    patient = Backoff(initial=3600.0, factor=1.0, maximum=3600.0)  # reconnects only when told to
+    async with chatting(server, name("alice"), backoff=patient) as screen:
         screen.type(f"/join {room}" + ENTER)
         await screen.wait_drawn(f"#{room}>")
         await bob.send(Send(room="general", text="said while you were away"))
@@ -270,6 +271,10 @@ async def test_the_unread_marker_after_switching_and_reconnecting(
         screen.type(ALT + "2" + ALT + "1")  # looked at and left again, with nothing new: no marker
         await screen.wait_drawn("#general>")
         await until(lambda: UNREAD_MARKER not in screen.lines(), what="the old marker gone")
+        screen.type("my own words" + ENTER)  # neither your own message nor one said while you look
+        await bob.send(Send(room="general", text="said while you look"))
+        await screen.wait_line("said while you look")
+        assert UNREAD_MARKER not in screen.lines()
 
         # after a lost link, what is replayed comes after the marker
         state = screen.screen.state
@@ -278,6 +283,8 @@ async def test_the_unread_marker_after_switching_and_reconnecting(
         link.writer.transport.abort()  # the connection dies without a word
         await screen.wait_line("Reconnecting by itself")
         await bob.send(Send(room="general", text="said while you were offline"))
+        await receive(bob.client, Message, lambda m: m.text == "said while you were offline")
+        screen.type("/reconnect" + ENTER)
         await screen.wait_line("said while you were offline")
         lines = screen.lines()
         offline = next(index for index, line in enumerate(lines) if "while you were offline" in line)

@@ -133,6 +133,10 @@ class ChatLog:
                 self.anchor -= 1
         self._marker = None
 
+    def disarm_marker(self) -> None:
+        """The user is looking: what comes now is not unread (a marker already placed stays)."""
+        self._marker_armed = False
+
     def mark_unread(self, message_id: int) -> None:
         """A new message is about to be added: when armed, the "unread from here" line goes first."""
         if not self._marker_armed or message_id in self._ids:

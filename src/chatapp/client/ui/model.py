@@ -208,7 +208,7 @@ class ChatModel:
             return False
         when = parse_timestamp(message.ts) or self.now()
         lines = self.lines_of(message, when)
-        if live:
+        if live and not self.is_me(message.sender):
             target.log.mark_unread(message.id)
         if not target.log.add_message(message.id, lines, when):
             return False

@@ -297,6 +297,7 @@ class ChatState(ChatModel):
             show_lastlog(self, target)
 
     def _synced(self, event: Synced) -> None:
+        self.active.log.disarm_marker()  # what was missed is in; from now on you are looking
         if event.has_more:
             self.note("You missed more messages than the server replays at once; only the newest are shown.")
         self.ask(Request("rooms", silent=True), lambda ref: ListRooms(ref=ref))

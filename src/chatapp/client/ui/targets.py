@@ -183,6 +183,7 @@ class Targets:
         target.seen()
         if previous is not target:
             previous.log.arm_marker()  # what comes while away is marked when you come back
+            target.log.disarm_marker()  # and what comes while you look is not
         return previous
 
     def step(self, delta: int) -> Target:
