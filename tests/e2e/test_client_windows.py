@@ -246,10 +246,9 @@ async def test_lastlog_and_url(server: ServerProcess, bob: Person) -> None:
         screen.type("/url" + ENTER)
         await screen.wait_line("Recent links (1, newest last)")
         assert screen.lines()[-1] == url  # alone on its line
-        drawn = screen.drawn()
-        assert url[:60] in drawn and url[60:120] in drawn  # wrapped without a gutter inside the link
-        rows = drawn.splitlines()
-        assert any(row.startswith(url[60:80]) for row in rows), drawn
+        await screen.wait_drawn(url[:60])  # the link alone on its row, 60 columns wide ...
+        await until(lambda: any(row.startswith(url[60:120]) for row in screen.drawn().splitlines()),
+                    what=lambda: f"the rest of the link in column 0, no gutter; have\n{screen.drawn()}")
 
 
 async def test_the_unread_marker_after_switching_and_reconnecting(
