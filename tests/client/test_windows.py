@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from chatapp.client.ui import actions, commands
 from chatapp.client.ui.bars import fit, fragments_width
 from chatapp.client.ui.chatlog import ChatLog
-from chatapp.client.ui.ignores import MAX_IGNORED, IgnoreList, ignore_file, read_ignores, write_ignores
+from chatapp.client.ui.ignores import (
+    MAX_FILE,
+    MAX_IGNORED,
+    IgnoreList,
+    ignore_file,
+    read_ignores,
+    write_ignores,
+)
 from chatapp.client.ui.lines import UNREAD_MARKER, Line, gutter_text, system_lines
 from chatapp.client.ui.links import RecentLinks, find_links
 from chatapp.client.ui.targets import HIGHLIGHTS, Targets
@@ -127,6 +134,8 @@ def test_the_ignore_list_and_its_file(tmp_path: Path) -> None:
     assert len(read_ignores(path)) == MAX_IGNORED
     full = IgnoreList(read_ignores(path))
     assert not full.add("one_more")
+    path.write_text("bob\n" + "x" * (2 * MAX_FILE))  # a huge file is read only so far
+    assert read_ignores(path) == ["bob"]
 
 
 def test_the_window_commands_words() -> None:

@@ -22,6 +22,8 @@ from chatapp.protocol.rules import check_username
 
 MAX_IGNORED = 500
 """At most this many names (a file is read only up to this many valid lines)."""
+MAX_FILE = 64 * 1024
+"""Bytes of the file read at most (500 names of 32 characters fit many times)."""
 
 
 def ignore_file(base: Path, host: str, port: int, username: str) -> Path:
@@ -62,7 +64,8 @@ class IgnoreList:
 def read_ignores(path: Path) -> list[str]:
     """The names in the file (blocking); lines that are not usernames are skipped, a missing file is empty."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as source:
+            text = source.read(MAX_FILE).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
     names: list[str] = []
