@@ -248,12 +248,15 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "send the line"),
     ("Alt-Enter", "start a new line in the same message"),
     ("Tab", "complete a command, a room or the name of someone"),
-    ("Up / Down", "recall earlier input"),
+    ("Up / Down", "recall earlier input (kept across restarts, per server)"),
+    ("Ctrl-R", "search the input history backwards (Enter takes the line, Ctrl-G gives up)"),
     ("Ctrl-N / Ctrl-P", "next / previous room or conversation"),
     ("PageUp / PageDown", "scroll the messages; PageUp at the top fetches older ones"),
     ("Ctrl-End", "back to the newest message"),
+    ("Ctrl-C", "clear the input line; on an empty line: leave"),
     ("Ctrl-D", "leave (on an empty line)"),
-    ("Ctrl-C", "leave"),
+    ("Ctrl-Z", "suspend the client (fg brings it back)"),
+    ("Ctrl-L", "redraw the screen"),
 )
 
 

@@ -32,7 +32,7 @@ from prompt_toolkit.completion import DynamicCompleter
 from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
@@ -40,6 +40,7 @@ from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, PasswordProcessor
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.styles import DynamicStyle
+from prompt_toolkit.widgets import SearchToolbar
 
 from chatapp.protocol import DEFAULT_ROOM
 
@@ -52,6 +53,7 @@ from ..settings_store import SettingsStore
 from . import actions, commands, dialogue, sentences
 from .bars import Bars
 from .completion import chat_completer
+from .editkeys import edit_keys
 from .lines import set_time_format
 from .pane import ChatLogControl
 from .perform import perform
@@ -119,8 +121,11 @@ class ChatScreen:
         )
         prompt = BeforeInput(self.bars.prompt, style="class:prompt")
         hidden = ConditionalProcessor(PasswordProcessor(), secret)  # a password shows as "*"
+        search = SearchToolbar(text_if_not_searching="", ignore_case=True)  # Ctrl-R: the input history
         input_window = Window(
-            BufferControl(self.buffer, input_processors=[hidden, prompt]),
+            BufferControl(
+                self.buffer, input_processors=[hidden, prompt], search_buffer_control=search.control
+            ),
             height=Dimension(min=1, max=8),
             dont_extend_height=True,
             wrap_lines=True,
@@ -132,13 +137,14 @@ class ChatScreen:
                 self.log_window,
                 Window(FormattedTextControl(self.bars.status), height=1, style="class:status"),
                 input_window,
+                search,
             ]
         )
         menu = CompletionsMenu(max_height=8, scroll_offset=1)
         root = FloatContainer(body, floats=[Float(xcursor=True, ycursor=True, content=menu)])
         self.app: Application[None] = Application(
             layout=Layout(root, focused_element=input_window),
-            key_bindings=self._key_bindings(),
+            key_bindings=merge_key_bindings([edit_keys(self.buffer, self.leave), self._key_bindings()]),
             style=DynamicStyle(lambda: self._style),
             color_depth=lambda: self._depth,
             full_screen=True,
@@ -282,16 +288,6 @@ class ChatScreen:
 
     def _key_bindings(self) -> KeyBindings:
         kb = KeyBindings()
-        empty = Condition(lambda: not self.buffer.text)
-
-        @kb.add("c-c")
-        @kb.add("<sigint>")
-        def _leave(event: KeyPressEvent) -> None:
-            self.leave()
-
-        @kb.add("c-d", filter=empty)
-        def _leave_on_eof(event: KeyPressEvent) -> None:
-            self.leave()
 
         @kb.add("escape", "enter")
         def _newline(event: KeyPressEvent) -> None:
