@@ -97,12 +97,17 @@ def _one_room(command: Command, args: str, *, required: bool) -> str | None | Ba
         return bad(command, f"{words[0]!r} is not a room name: {exc.message}")
 
 
+CREATE_FLAG = "-create"
+
+
 def _parse_join(command: Command, args: str) -> Action:
-    room = _one_room(command, args, required=True)
+    first, rest = split(args)
+    create = first.lower() in (CREATE_FLAG, "-" + CREATE_FLAG)  # (--create too: the other flags' form)
+    room = _one_room(command, rest if create else args, required=True)
     if isinstance(room, BadUsage):
         return room
     assert room is not None
-    return JoinRoom(room)
+    return JoinRoom(room, create=create)
 
 
 def _parse_leave(command: Command, args: str) -> Action:
@@ -206,8 +211,8 @@ def _parse_sessions(command: Command, args: str) -> Action:
 
 COMMANDS: tuple[Command, ...] = (
     Command("help", "list the commands, or explain one", _parse_help, usage="[command]"),
-    Command("join", "join a room; a new one is created, and you own it", _parse_join, usage="ROOM",
-            completes="room"),
+    Command("join", "join a room; one not on the server's list is created (you own it) once you say yes, "
+            "or at once with -create", _parse_join, usage="[-create] ROOM", completes="room"),
     Command("leave", "leave this room or ROOM; in a conversation: close it", _parse_leave, usage="[ROOM]",
             completes="target"),
     Command("switch", "go to a room or conversation: #room, @name or its number", _parse_switch,

@@ -42,7 +42,7 @@ from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.styles import DynamicStyle
 from prompt_toolkit.widgets import SearchToolbar
 
-from chatapp.protocol import DEFAULT_ROOM
+from chatapp.protocol import DEFAULT_ROOM, RoomList
 
 from ..clock import Clock, SystemClock
 from ..e2e.agent import E2eSession
@@ -235,6 +235,10 @@ class ChatScreen:
             except Exception:
                 log.exception("failed to show %r", event)
                 self._note_error_logged()
+            if isinstance(event, RoomList) and self.state.complete_rooms_again:
+                self.state.complete_rooms_again = False
+                if self.buffer.text.startswith("/") and self.state.dialogue is None:
+                    self.buffer.start_completion(insert_common_part=True)  # as Tab does
             self.app.invalidate()
             if isinstance(event, SessionEnded):
                 return

@@ -298,7 +298,8 @@ def describe_refusal(
     if code == ErrorCode.NOT_IN_ROOM and where:
         return f"You are not in {where}; /join {sanitize(room or '')} first."
     if code == ErrorCode.NO_SUCH_ROOM and where:
-        return f"There is no room {where}; /rooms lists them, /join {sanitize(room or '')} creates it."
+        created = sanitize(room or "")
+        return f"There is no room {where}; /rooms lists them, /join -create {created} creates it."
     if code == ErrorCode.NO_SUCH_USER and name:
         return f"There is no user named {name}."
     if code == ErrorCode.FORBIDDEN and action == "topic" and where:
