@@ -103,7 +103,7 @@ async def test_the_documented_screen_is_the_real_one() -> None:
             def say(sender: str, text: str, minute: int, room: str = "rust") -> None:
                 conn.send(Message(id=next(ids), room=room, sender=sender, text=text, ts=ts(minute)))
 
-            screen.type("/join rust" + ENTER)
+            screen.type("/join -create rust" + ENTER)  # (the scripted server lists no rooms)
             await screen.wait_line("<dave> yes")
             clock.set(13)
             say("bob", "morning alice! did the deploy go out? it was supposed to start at nine and I "

@@ -317,21 +317,21 @@ async def test_refusals_of_requests_are_sentences(server: FakeServer, screen: Sc
         return False
 
     server.on_frame = refuse
-    screen.type("/join rust" + ENTER)
+    screen.type("/join -create rust" + ENTER)
     await screen.wait_line("You are in too many rooms already; /leave one first.")
     screen.type("/topic #ops mine" + ENTER)
     await screen.wait_line("Only the owner and operators of #ops can set its topic.")
     screen.type("/who #nope" + ENTER)
-    await screen.wait_line("There is no room #nope; /rooms lists them, /join nope creates it.")
+    await screen.wait_line("There is no room #nope; /rooms lists them, /join -create nope creates it.")
     screen.type("/history" + ENTER)
     await screen.wait_line("You are not in #general; /join general first.")
     screen.type("/whois zed" + ENTER)
     await screen.wait_line("There is no user named zed.")
     refusals[Join] = Error(code="rate_limited", message="slow", ref=None)
-    screen.type("/join other" + ENTER)
+    screen.type("/join -create other" + ENTER)
     await screen.wait_line("You have created many rooms lately; try again later.")
     refusals[Join] = Error(code="invalid_room", message="room names are short", ref=None)
-    screen.type("/join okname" + ENTER)
+    screen.type("/join -create okname" + ENTER)
     await screen.wait_line("That is not a room name: room names are short.")
     assert "Traceback" not in screen.terminal.text
 

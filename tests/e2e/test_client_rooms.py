@@ -84,7 +84,7 @@ def status(screen: Screen) -> str:
 async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Screen, people: People) -> None:
     bob = await people(server, "bob")
     await join(bob, "rust")
-    screen.type("/join #rust" + ENTER)
+    screen.type("/join -create #rust" + ENTER)
     await screen.wait_drawn("#rust>")  # the prompt names the active room
     await screen.wait_line("You joined #rust.")
     await screen.wait_drawn(" #rust \u2014 chatapp at")  # the title too
@@ -134,7 +134,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     left = await receive(bob, Presence, lambda p: p.event == "leave" and p.username == "alice")
     assert isinstance(left, Presence) and left.room == "rust"
     assert screen.screen.state.targets.resolve("#rust") is None
-    screen.type("/join rust" + ENTER)  # the # is optional
+    screen.type("/join -create rust" + ENTER)  # the # is optional
     await screen.wait_drawn("#rust>")
     await screen.wait_line("<alice> hello rust")  # the room's recent messages come with the join
     assert messages_in(screen, "#rust").count("<alice> hello rust") == 1
@@ -301,7 +301,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
     bob = await people(server, "bob")
     await join(bob, "ops")
     await bob.send(SetTopic(room="ops", text="bob's room", ref=bob.next_ref()))
-    screen.type("/join rust" + ENTER)
+    screen.type("/join -create rust" + ENTER)
     await screen.wait_line("You created #rust and own it")
     screen.type("/topic Rust talk" + ENTER)
     await screen.wait_line("You set the topic of #rust to: Rust talk")
@@ -309,7 +309,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
     await join(bob, "rust")
     await screen.wait_line("bob joined #rust")
 
-    screen.type("/join ops" + ENTER)
+    screen.type("/join -create ops" + ENTER)
     await screen.wait_line("You joined #ops. Topic: bob's room")
     screen.type("/topic mine now" + ENTER)
     await screen.wait_line("Only the owner and operators of #ops can set its topic.")
@@ -398,7 +398,7 @@ async def test_join_history_shows_server_times(
     stored = await receive(bob, Message, lambda m: m.text == "old news")
     assert isinstance(stored, Message)
     async with running_screen(alice) as screen:
-        screen.type("/join news" + ENTER)
+        screen.type("/join -create news" + ENTER)
         line = await screen.wait_line("<bob> old news")
         when = parse_timestamp(stored.ts)
         assert when is not None and line.startswith(when.astimezone().strftime("%H:%M") + " ")

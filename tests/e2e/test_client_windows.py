@@ -101,7 +101,7 @@ async def test_alt_keys_and_window_commands(server: ServerProcess, bob: Person) 
     await join(bob.client, room)
     async with chatting(server, name("alice")) as screen:
         me = screen.screen.state.me
-        screen.type(f"/join {room}" + ENTER)
+        screen.type(f"/join -create {room}" + ENTER)  # -create: never a question
         await screen.wait_line(f"You joined #{room}.")
         screen.type(f"/query {bob.username}" + ENTER)
         await until(lambda: prompt_is(screen, f"@{bob.username}"), what="/query opens the conversation")
@@ -232,7 +232,7 @@ async def test_lastlog_and_url(server: ServerProcess, bob: Person) -> None:
     await bob.send(Send(room=room, text=f"the report is at {url}, have a look"))
     await receive(bob.client, Message, lambda m: "the report" in m.text)
     async with chatting(server, name("alice"), columns=60) as screen:
-        screen.type(f"/join {room}" + ENTER)
+        screen.type(f"/join -create {room}" + ENTER)  # -create: never a question
         await screen.wait_line("the report is at")
         assert len(messages_in(screen, f"#{room}")) == 20  # a join brings the 20 latest
         screen.type("/lastlog DEPLOY" + ENTER)  # fetches older messages from the server, then searches
@@ -258,7 +258,7 @@ async def test_the_unread_marker_after_switching_and_reconnecting(
     await join(bob.client, room)
     patient = Backoff(initial=3600.0, factor=1.0, maximum=3600.0)  # reconnects only when told to
     async with chatting(server, name("alice"), backoff=patient) as screen:
-        screen.type(f"/join {room}" + ENTER)
+        screen.type(f"/join -create {room}" + ENTER)  # -create: never a question
         await screen.wait_drawn(f"#{room}>")
         await bob.send(Send(room="general", text="said while you were away"))
         await screen.wait_drawn("[1:#general 1]")
@@ -297,7 +297,7 @@ async def test_narrow_status_bar_keeps_the_unread_counts(server: ServerProcess, 
         await join(bob.client, room)
     async with chatting(server, name("alice"), columns=36) as screen:
         for room in rooms:
-            screen.type(f"/join {room}" + ENTER)
+            screen.type(f"/join -create {room}" + ENTER)  # -create: never a question
             await screen.wait_drawn(f"#{room}>")
         screen.type(ALT + "1")
         await screen.wait_drawn("#general>")

@@ -49,7 +49,11 @@ class DirectMessage:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JoinRoom:
+    """``/join ROOM``; ``create``: ``/join -create ROOM``, a room not on the server's list is made
+    without asking (a plain ``/join`` of one asks first, so that a typo does not create a room)."""
+
     room: str
+    create: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -98,12 +98,17 @@ def _one_room(command: Command, args: str, *, required: bool) -> str | None | Ba
         return bad(command, f"{words[0]!r} is not a room name: {exc.message}")
 
 
+CREATE_FLAG = "-create"
+
+
 def _parse_join(command: Command, args: str) -> Action:
-    room = _one_room(command, args, required=True)
+    first, rest = split(args)
+    create = first.lower() in (CREATE_FLAG, "-" + CREATE_FLAG)  # (--create too: the other flags' form)
+    room = _one_room(command, rest if create else args, required=True)
     if isinstance(room, BadUsage):
         return room
     assert room is not None
-    return JoinRoom(room)
+    return JoinRoom(room, create=create)
 
 
 def _parse_leave(command: Command, args: str) -> Action:
@@ -207,8 +212,8 @@ def _parse_sessions(command: Command, args: str) -> Action:
 
 COMMANDS: tuple[Command, ...] = (
     Command("help", "list the commands, or explain one", _parse_help, usage="[command]"),
-    Command("join", "join a room; a new one is created, and you own it", _parse_join, usage="ROOM",
-            completes="room"),
+    Command("join", "join a room; one not on the server's list is created (you own it) once you say yes, "
+            "or at once with -create", _parse_join, usage="[-create] ROOM", completes="room"),
     Command("leave", "leave this room or ROOM; in a conversation: close it", _parse_leave, usage="[ROOM]",
             aliases=("part",), completes="target"),
     Command("switch", "go to a room or conversation: #room, @name or its number", _parse_switch,
@@ -251,7 +256,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "send the line"),
     ("Alt-Enter", "start a new line in the same message"),
     ("Tab", "complete a command, a room or the name of someone"),
-    ("Up / Down", "recall earlier input"),
+    ("Up / Down", "recall earlier input (kept across restarts, per server)"),
+    ("Ctrl-R", "search the input history backwards (Enter takes the line, Ctrl-G gives up)"),
     ("Ctrl-N / Ctrl-P", "next / previous room or conversation"),
     ("Alt-1 ... Alt-9, Alt-0", "go to window 1 ... 9, 10"),
     ("Alt-A", "go to the next window with activity (mentions first)"),
@@ -260,8 +266,10 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("PageUp / PageDown", "scroll the messages; PageUp at the top fetches older ones"),
     ("mouse wheel", "scroll the messages (Shift and drag selects text in most terminals)"),
     ("Ctrl-End", "back to the newest message"),
+    ("Ctrl-C", "clear the input line; on an empty line: leave"),
     ("Ctrl-D", "leave (on an empty line)"),
-    ("Ctrl-C", "leave"),
+    ("Ctrl-Z", "suspend the client (fg brings it back)"),
+    ("Ctrl-L", "redraw the screen"),
 )
 
 

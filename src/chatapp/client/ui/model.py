@@ -28,6 +28,7 @@ from chatapp.protocol import (
     ClientFrame,
     Direct,
     History,
+    ListRooms,
     Message,
     ProtocolError,
     RoomInfo,
@@ -56,6 +57,10 @@ from .targets import HIGHLIGHTS, Kind, Target, Targets
 if TYPE_CHECKING:
     from .dialogue import Dialogue
     from .e2ecommands import E2eControl
+
+
+ROOMS_REFRESH = 3.0
+"""Seconds between two room lists asked for by completion (Tab held down asks once)."""
 
 
 class ChatModel:
@@ -118,6 +123,9 @@ class ChatModel:
         """Highlights (your name, a highlight word, a direct message) not rung yet: the screen rings the
         terminal bell and sets this back to 0."""
         self._who_asked: set[str] = set()
+        self._rooms_asked: datetime | None = None
+        self.complete_rooms_again = False
+        """Tab found no room and asked for the list: the screen completes again when it comes."""
         self._away_restored = True
 
     # -- the active target ----------------------------------------------------------------------------
@@ -249,6 +257,15 @@ class ChatModel:
         if refused is not None and not request.silent:
             self.note(f"Not done: {refused}. Try again once the client is connected.", level="error")
         return refused is None
+
+    def refresh_rooms(self) -> None:
+        """Ask the server for its room list again (silently, for completion and ``/join``), unless asked
+        within the last seconds."""
+        now = self.now()
+        if self._rooms_asked is not None and abs((now - self._rooms_asked).total_seconds()) < ROOMS_REFRESH:
+            return
+        if self.ask(Request("rooms", silent=True), lambda ref: ListRooms(ref=ref)):
+            self._rooms_asked = now
 
     def ask_who(self, target: Target) -> None:
         """Learn who is online in a room (once per connection), for the roster and completion."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 from chatapp.protocol import (
     Away,
     EndSession,
-    Join,
     Leave,
     ListRooms,
     ListSessions,
@@ -25,6 +24,7 @@ from chatapp.protocol.limits import JOIN_CONTEXT
 
 from . import actions, commands
 from .e2ecommands import perform_e2e
+from .joining import join
 from .lines import room_label
 from .model import ChatModel
 from .modperform import perform_moderation
@@ -64,7 +64,7 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
     if isinstance(action, actions.DirectMessage):
         return direct(chat, action)
     if isinstance(action, actions.JoinRoom):
-        return not _join(chat, action.room)
+        return join(chat, action)
     if isinstance(action, actions.LeaveTarget):
         return _leave(chat, action.label)
     if isinstance(action, actions.SwitchTarget):
@@ -151,15 +151,6 @@ def _active_room(chat: ChatModel, command: str) -> str | None:
         return target.name
     chat.note(f"{target.label} is a conversation, not a room: {command} #ROOM names one.", level="error")
     return None
-
-
-def _join(chat: ChatModel, room: str) -> bool:
-    target = chat.targets.find(Kind.ROOM, room)
-    fresh = target is None or not target.member
-    last_id = target.log.newest_id if target is not None else None
-    return chat.ask(
-        Request("join", room=room, fresh=fresh), lambda ref: Join(room=room, last_id=last_id, ref=ref)
-    )
 
 
 def _leave(chat: ChatModel, label: str | None) -> bool:

@@ -47,8 +47,9 @@ from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, PasswordProcessor
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.styles import DynamicStyle
+from prompt_toolkit.widgets import SearchToolbar
 
-from chatapp.protocol import DEFAULT_ROOM
+from chatapp.protocol import DEFAULT_ROOM, RoomList
 
 from ..clock import Clock, SystemClock
 from ..e2e.agent import E2eSession
@@ -59,6 +60,7 @@ from ..settings_store import SettingsStore
 from . import actions, commands, dialogue, sentences
 from .bars import Bars
 from .completion import chat_completer
+from .editkeys import edit_keys
 from .ignores import read_ignores, write_ignores
 from .lines import set_time_format
 from .pane import ChatLogControl
@@ -142,8 +144,11 @@ class ChatScreen:
         )
         prompt = BeforeInput(self.bars.prompt, style="class:prompt")
         hidden = ConditionalProcessor(PasswordProcessor(), secret)  # a password shows as "*"
+        search = SearchToolbar(text_if_not_searching="", ignore_case=True)  # Ctrl-R: the input history
         input_window = Window(
-            BufferControl(self.buffer, input_processors=[hidden, prompt]),
+            BufferControl(
+                self.buffer, input_processors=[hidden, prompt], search_buffer_control=search.control
+            ),
             height=Dimension(min=1, max=8),
             dont_extend_height=True,
             wrap_lines=True,
@@ -155,6 +160,7 @@ class ChatScreen:
                 VSplit([self.log_window, nick_pane]),
                 Window(FormattedTextControl(self.bars.status), height=1, style="class:status"),
                 input_window,
+                search,
             ]
         )
         menu = CompletionsMenu(max_height=8, scroll_offset=1)
@@ -162,7 +168,8 @@ class ChatScreen:
         self.app: Application[None] = Application(
             layout=Layout(root, focused_element=input_window),
             key_bindings=merge_key_bindings(
-                [self._key_bindings(), window_keys(self.state, self._toggle_nick_list)]
+                [edit_keys(self.buffer, self.leave), self._key_bindings(),
+                 window_keys(self.state, self._toggle_nick_list)]
             ),
             style=DynamicStyle(lambda: self._style),
             color_depth=lambda: self._depth,
@@ -264,6 +271,10 @@ class ChatScreen:
                 log.exception("failed to show %r", event)
                 self._note_error_logged()
             self._ring()
+            if isinstance(event, RoomList) and self.state.complete_rooms_again:
+                self.state.complete_rooms_again = False
+                if self.buffer.text.startswith("/") and self.state.dialogue is None:
+                    self.buffer.start_completion(insert_common_part=True)  # as Tab does
             self.app.invalidate()
             if isinstance(event, SessionEnded):
                 return
@@ -357,16 +368,6 @@ class ChatScreen:
 
     def _key_bindings(self) -> KeyBindings:
         kb = KeyBindings()
-        empty = Condition(lambda: not self.buffer.text)
-
-        @kb.add("c-c")
-        @kb.add("<sigint>")
-        def _leave(event: KeyPressEvent) -> None:
-            self.leave()
-
-        @kb.add("c-d", filter=empty)
-        def _leave_on_eof(event: KeyPressEvent) -> None:
-            self.leave()
 
         @kb.add("escape", "enter")
         def _newline(event: KeyPressEvent) -> None:
