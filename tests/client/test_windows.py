@@ -66,7 +66,7 @@ _URL = st.builds(lambda path: "https://example.org/" + path,
                  st.text(st.sampled_from("abc/-_.?=%0123456789\u00e9\u4e2d"), max_size=120))
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(st.lists(_WORD | _URL, min_size=1, max_size=20), st.integers(12, 120))
 def test_every_link_survives_wrapping_whole(words: list[str], columns: int) -> None:
     text = " ".join(words)
