@@ -40,7 +40,7 @@ from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
-from prompt_toolkit.layout import ConditionalContainer, Float, FloatContainer, HSplit, Layout, VSplit, Window
+from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
@@ -68,8 +68,7 @@ from .perform import perform
 from .sanitize import sanitize
 from .state import ChatState
 from .themes import theme_depth, theme_style
-from .windows import nick_rows
-from .winkeys import NICK_LIST_WIDTH, nick_list_text, window_keys
+from .winkeys import nick_list_pane, window_keys
 
 log = logging.getLogger("chatapp.client.screen")
 
@@ -136,12 +135,7 @@ class ChatScreen:
         self.log_window = Window(
             self.log_control, get_vertical_scroll=self.log_control.vertical_scroll, style="class:log"
         )
-        nick_pane = ConditionalContainer(
-            Window(FormattedTextControl(lambda: nick_list_text(self.state.active)), width=NICK_LIST_WIDTH,
-                   style="class:nicklist",
-                   wrap_lines=False),
-            filter=Condition(lambda: self.nick_list and bool(nick_rows(self.state.active))),
-        )
+        nick_pane = nick_list_pane(self.state, lambda: self.nick_list)
         prompt = BeforeInput(self.bars.prompt, style="class:prompt")
         hidden = ConditionalProcessor(PasswordProcessor(), secret)  # a password shows as "*"
         search = SearchToolbar(text_if_not_searching="", ignore_case=True)  # Ctrl-R: the input history

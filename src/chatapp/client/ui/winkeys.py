@@ -1,5 +1,4 @@
-"""The window keys of the chat screen, and the nick list pane's text (prompt_toolkit's side of
-:mod:`.windows`).
+"""The window keys of the chat screen, and the nick list pane (prompt_toolkit's side of :mod:`.windows`).
 
 Alt-1 ... Alt-9 and Alt-0 go to windows 1 to 10, Alt-A to the next window
 with activity (one that names you first), Alt-Left / Alt-Right to the
@@ -11,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.key_binding.key_bindings import KeyHandlerCallable
+from prompt_toolkit.layout import ConditionalContainer, Container, VSplit, Window
+from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.utils import get_cwidth
 
 from .model import ChatModel
@@ -57,6 +59,19 @@ def window_keys(chat: ChatModel, toggle_nick_list: Callable[[], None]) -> KeyBin
         toggle_nick_list()
 
     return kb
+
+
+def nick_list_pane(chat: ChatModel, shown: Callable[[], bool]) -> Container:
+    """The nick list on the right of the message pane, behind a bar: while ``shown()`` and the active
+    window is a room you are in."""
+    return ConditionalContainer(
+        VSplit([
+            Window(width=1, char="\u2502", style="class:gutter"),
+            Window(FormattedTextControl(lambda: nick_list_text(chat.active)), width=NICK_LIST_WIDTH,
+                   style="class:nicklist", wrap_lines=False),
+        ]),
+        filter=Condition(lambda: shown() and bool(nick_rows(chat.active))),
+    )
 
 
 def nick_list_text(target: Target) -> StyleAndTextTuples:
