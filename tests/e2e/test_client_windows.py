@@ -338,6 +338,19 @@ async def test_nick_list_and_mouse_wheel(server: ServerProcess, bob: Person) -> 
         screen.type(WHEEL_DOWN * 20)
         await until(lambda: log.follow, what="the wheel back down follows again")
 
+    async with chatting(server, name("dave")) as screen:  # 20 recent messages of the 40 and more
+        await screen.wait_line("line 39")
+        assert screen.find("Beginning of the history of #general") is None
+
+        def wheel_to_the_beginning() -> bool:
+            if screen.find("Beginning of the history of #general"):
+                return True
+            screen.type(WHEEL_UP * 5)  # at the top, the wheel fetches older messages as PageUp does
+            return False
+
+        await until(wheel_to_the_beginning, timeout=30, what="the wheel to reach the beginning of history")
+        assert screen.find("line 0") is not None
+
     no_mouse = SettingsStore(Loaded(Settings(mouse=False)))
     async with chatting(server, name("carol"), settings=no_mouse) as screen:
         assert "\x1b[?1000h" not in screen.terminal.text  # the terminal keeps the mouse
