@@ -55,6 +55,7 @@ from .targets import Kind, Target, Targets
 if TYPE_CHECKING:
     from .dialogue import Dialogue
     from .e2ecommands import E2eControl
+    from .logfiles import LogFiles
 
 
 ROOMS_REFRESH = 3.0
@@ -101,6 +102,8 @@ class ChatModel:
         """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
         self.audit_next: int | None = None
         """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
+        self.log_files: LogFiles | None = None
+        """Where messages shown live are also written, when the ``logs`` setting is on (the screen's)."""
         self.settings = SettingsStore()
         """The settings of this run (``/set``); the screen gives the one read from the settings file."""
         self.e2e: E2eControl | None = None
@@ -184,6 +187,10 @@ class ChatModel:
         if not target.log.add_message(message.id, lines, when):
             return False
         target.log.remember(message)
+        if live and self.log_files is not None and message.text and message.id not in self.unreadable:
+            encrypted = isinstance(message, Direct) and message.e2e is not None
+            self.log_files.message("room" if target.is_room else "dm", target.name, when, message.sender,
+                                   message.text, encrypted=encrypted)
         if live and not message.replayed:
             self.roster.spoke(message.sender)
         else:
