@@ -41,6 +41,7 @@ from ..settings_store import SettingsStore
 from . import sentences
 from .chatlog import ChatLog
 from .lines import (
+    TIME_FORMAT,
     Line,
     mentions,
     message_lines,
@@ -102,6 +103,8 @@ class ChatModel:
         """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
         self.audit_next: int | None = None
         """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
+        self.time_format = TIME_FORMAT
+        """How message times are shown (the ``timestamp_seconds`` and ``timestamp_date`` settings)."""
         self.log_files: LogFiles | None = None
         """Where messages shown live are also written, when the ``logs`` setting is on (the screen's)."""
         self.settings = SettingsStore()
@@ -149,7 +152,8 @@ class ChatModel:
     def note(self, text: str, *, level: str = "info", target: Target | None = None) -> None:
         """A note from the client, in ``target``'s lines (default: the active one's)."""
         where = target or self.targets.active
-        where.log.append(system_lines(text, self.now(), tz=self.tz, level=level))
+        lines = system_lines(text, self.now(), tz=self.tz, level=level, time_format=self.time_format)
+        where.log.append(lines)
 
 
     def try_send(self, send: Callable[[], object]) -> bool:
@@ -203,7 +207,7 @@ class ChatModel:
 
     def lines_of(self, message: Message | Direct, when: datetime) -> list[Line]:
         """A message's lines, with the encryption marks where encryption is on (or the message encrypted)."""
-        return message_lines(message, self.me, tz=self.tz, received=when,
+        return message_lines(message, self.me, tz=self.tz, received=when, time_format=self.time_format,
                              notice=self.unreadable.get(message.id), plain_mark=self.e2e is not None)
 
     # -- requests to the server ------------------------------------------------------------------------

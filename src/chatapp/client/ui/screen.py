@@ -54,7 +54,6 @@ from . import actions, commands, dialogue, sentences
 from .bars import Bars
 from .completion import chat_completer
 from .editkeys import edit_keys
-from .lines import set_time_format
 from .logfiles import LogFiles
 from .pane import ChatLogControl
 from .perform import perform
@@ -159,7 +158,7 @@ class ChatScreen:
 
     def _apply_settings(self, settings: Settings) -> None:
         """What the screen itself does with a setting, at start and after ``/set``."""
-        set_time_format(settings.time_format())
+        self.state.time_format = settings.time_format()
         self._style = theme_style(settings.theme)
         self._depth = theme_depth(settings.theme)
         self.app.invalidate()
