@@ -107,7 +107,7 @@ def test_saving_keeps_unknown_keys_and_is_private(tmp_path: Path) -> None:
     path.parent.mkdir()
     path.write_text('future_thing = [1, "two"]\n[table]\nx = 2026-12-05T08:00:00Z\n')
     store = SettingsStore(load(path), path)
-    assert store.change("theme", "light") == f"in {path}"
+    assert store.change("theme", "light") == f"saved in {path}"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     data = tomllib.loads(path.read_text())
     assert data == {"theme": "light", "future_thing": [1, "two"],
@@ -121,7 +121,7 @@ def test_saving_over_a_broken_file_moves_it_aside_first(tmp_path: Path) -> None:
     store = SettingsStore(load(path), path)
     where = store.change("bell", False)
     aside = tmp_path / "client.toml.broken"
-    assert where == f"in {path} (the unreadable file there is now {aside})"
+    assert where == f"saved in {path}; the unreadable file there is now {aside}"
     assert aside.read_text() == "this is [not toml\n"
     assert tomllib.loads(path.read_text()) == {"bell": False}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.client.input_history import history_path, saved_history
+from chatapp.client.input_history import history_path, open_history
 from tests.client.harness import CTRL_D, ENTER, UP, running_screen, until
 from tests.e2e.test_client_chat import signed_in
 from tests.support.server import ServerProcess
@@ -32,7 +32,7 @@ async def test_input_history_survives_a_restart_without_passwords(
 ) -> None:
     path = history_path(server.host, server.port, tmp_path / "state")
     session = await signed_in(server)
-    history, saved = saved_history(path, lambda: 3)
+    history = await open_history(path, lambda: 3)
     try:
         async with running_screen(session, history=history) as screen:
             await screen.wait_line("You are online in #general.")
@@ -49,14 +49,14 @@ async def test_input_history_survives_a_restart_without_passwords(
                 await screen.wait_line(text.splitlines()[-1])
     finally:
         await session.aclose()
-        saved.close()
+        history.close()
     entries = [json.loads(line) for line in path.read_text().splitlines()]
     assert entries[-3:] == ["three", "multi\nline", "four"]
     assert not any(SECRET in entry or entry.startswith("/passwd") for entry in entries)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
     session = await signed_in(server, register=False)
-    history, saved = saved_history(path, lambda: 3)
+    history = await open_history(path, lambda: 3)
     try:
         async with running_screen(session, history=history) as screen:
             await screen.wait_line("You are online in #general.")
@@ -81,7 +81,7 @@ async def test_input_history_survives_a_restart_without_passwords(
             assert not screen.task.done()
     finally:
         await session.aclose()
-        saved.close()
+        history.close()
     assert [json.loads(line) for line in path.read_text().splitlines()] == ["three", "multi\nline", "four"]
 
 

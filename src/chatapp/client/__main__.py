@@ -24,7 +24,7 @@ from prompt_toolkit.output import Output, create_output
 
 from .e2e.agent import E2eSession
 from .e2e.store import device_dir
-from .input_history import history_path, saved_history
+from .input_history import history_path, open_history
 from .net.errors import ConnectError
 from .options import PROG, TLS_PORT, ClientOptions, default_data_dir, default_log_file, parse_args
 from .settings_store import SettingsStore
@@ -212,8 +212,8 @@ async def _run(
                     return 1
                 error_log = str(log_path) if log_path else None
                 settings = SettingsStore(options.settings, options.config)
-                history, saved = saved_history(history_path(options.host, options.port),
-                                               lambda: settings.current.history_size)
+                history = await open_history(history_path(options.host, options.port),
+                                             lambda: settings.current.history_size)
                 ignores = ignore_file(options.data_dir or default_data_dir(), options.host, options.port,
                                       session.username or "")
                 screen = ChatScreen(session, error_log=error_log, handle_sigint=True, e2e_off=off,
@@ -224,7 +224,7 @@ async def _run(
                     farewell = await screen.run()
                 finally:
                     on_signal[0] = previous
-                    await asyncio.to_thread(saved.close)  # the lines typed last are on disk
+                    await asyncio.to_thread(history.close)  # the lines typed last are on disk
     if farewell:
         stdout.write(farewell + "\n")
         stdout.flush()

@@ -2,10 +2,11 @@
 
 The file (``history/HOST_PORT`` under the user state directory, mode 0600)
 holds one JSON string per line, oldest first, so a line typed with Alt-Enter
-stays one entry. Loading happens in a thread (:class:`ThreadedHistory`) and
-every write goes to one worker thread in order: the event loop never waits
-for the disk. The file is cut back to the newest ``history_size`` lines when
-it has grown past twice that.
+stays one entry. It is read in a thread before the chat screen opens
+(:func:`open_history`, so Up works from the first key) and every write goes
+to one worker thread in order: the event loop never waits for the disk.
+The file is cut back to the newest ``history_size`` lines when it has grown
+past twice that.
 
 Passwords never get here: the answers to the chat screen's hidden prompts
 are taken out of the input line before prompt_toolkit stores it
@@ -16,6 +17,7 @@ anyway (it is the one command whose next lines are secrets).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -25,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import platformdirs
-from prompt_toolkit.history import History, ThreadedHistory
+from prompt_toolkit.history import History
 
 from .private_file import write_private
 
@@ -56,8 +58,18 @@ class SavedHistory(History):
         self._lines = 0
         """Entries in the file, as far as this process knows (to cut it back in time)."""
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatapp-history")
+        self._preloaded: list[str] | None = None
+
+    def preload(self) -> None:
+        """Read the file now (blocking: in a thread), so that loading into the input line is instant."""
+        self._preloaded = list(self._load())
 
     def load_history_strings(self) -> Iterable[str]:
+        if self._preloaded is not None:
+            return self._preloaded
+        return self._load()
+
+    def _load(self) -> list[str]:
         entries = self._read()
         limit = self._limit()
         if len(entries) > limit:
@@ -120,7 +132,8 @@ class SavedHistory(History):
             log.warning("cannot write the input history %s: %s", self.path, exc)
 
 
-def saved_history(path: Path, limit: Callable[[], int]) -> tuple[History, SavedHistory]:
-    """The history for the input line (loaded in a thread) and the file behind it (to close at exit)."""
+async def open_history(path: Path, limit: Callable[[], int]) -> SavedHistory:
+    """The history of one server, read already (in a thread); close it at exit."""
     saved = SavedHistory(path, limit)
-    return ThreadedHistory(saved), saved
+    await asyncio.to_thread(saved.preload)
+    return saved

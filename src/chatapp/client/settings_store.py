@@ -40,10 +40,10 @@ class SettingsStore:
         for apply in self._followers:
             apply(self.current)
         if self.path is None:
-            return "for this run only (no settings file)"
+            return "for this run only: there is no settings file"
         aside = save(self.current, self.path, broken=self._broken)
         self._broken = False
         if aside is not None:
             log.warning("the unreadable settings file was moved to %s", aside)
-            return f"in {self.path} (the unreadable file there is now {aside})"
-        return f"in {self.path}"
+            return f"saved in {self.path}; the unreadable file there is now {aside}"
+        return f"saved in {self.path}"

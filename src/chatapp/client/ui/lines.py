@@ -76,18 +76,13 @@ def parse_timestamp(ts: str) -> datetime | None:
     return when
 
 
-_TIME_FORMAT = ["%H:%M"]
-"""The ``strftime`` format of the time before each line (the ``timestamp_*`` settings); one per process."""
+TIME_FORMAT = "%H:%M"
+"""How the time before each line is shown, unless the settings ask for seconds or the date."""
 
 
-def set_time_format(fmt: str) -> None:
-    """Lines made from now on show their time this way (``%H:%M:%S`` with the seconds setting...)."""
-    _TIME_FORMAT[0] = fmt
-
-
-def clock_time(when: datetime, tz: tzinfo | None) -> str:
-    """``HH:MM`` (or the format the settings ask for) in the given zone (None: the machine's local zone)."""
-    return when.astimezone(tz).strftime(_TIME_FORMAT[0])
+def clock_time(when: datetime, tz: tzinfo | None, time_format: str = TIME_FORMAT) -> str:
+    """``HH:MM`` (or ``time_format``) in the given zone (None: the machine's local zone)."""
+    return when.astimezone(tz).strftime(time_format)
 
 
 def _continuation(indent: int, text: str, style: str, kind: str) -> Line:
@@ -144,6 +139,7 @@ def message_lines(
     notice: str | None = None,
     plain_mark: bool = False,
     highlights: tuple[str, ...] = (),
+    time_format: str = TIME_FORMAT,
 ) -> list[Line]:
     """The lines showing one chat message: ``HH:MM <sender> text`` and continuation lines.
 
@@ -158,7 +154,7 @@ def message_lines(
     message) before the sender, for a view that mixes conversations.
     """
     when = parse_timestamp(message.ts) or received or datetime.now(UTC)
-    stamp = clock_time(when, tz)
+    stamp = clock_time(when, tz, time_format)
     sender = sanitize(message.sender) or "?"
     own = me is not None and message.sender.casefold() == me.casefold()
     kind = "own" if own else "message"
@@ -212,14 +208,17 @@ def pending_lines(text: str, me: str, *, queued: bool) -> list[Line]:
     return lines
 
 
-def system_lines(text: str, when: datetime, *, tz: tzinfo | None = None, level: str = "info") -> list[Line]:
+def system_lines(
+    text: str, when: datetime, *, tz: tzinfo | None = None, level: str = "info",
+    time_format: str = TIME_FORMAT,
+) -> list[Line]:
     """A note from the client itself (joins, leaves, errors, connection state).
 
     ``level`` is ``info``, ``join``, ``leave``, ``error`` or ``ok``; the style is
     ``class:system.<level>``. The text is sanitised, so it may quote the server.
     """
     head: list[tuple[str, str]] = [
-        ("class:timestamp", clock_time(when, tz) + " "),
+        ("class:timestamp", clock_time(when, tz, time_format) + " "),
         (f"class:system.prefix class:system.{level}", "-!-"),
         ("", " "),
     ]

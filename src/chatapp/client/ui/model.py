@@ -42,6 +42,7 @@ from . import sentences
 from .chatlog import ChatLog
 from .ignores import IgnoreList
 from .lines import (
+    TIME_FORMAT,
     Line,
     mentions,
     message_lines,
@@ -57,6 +58,7 @@ from .targets import HIGHLIGHTS, Kind, Target, Targets
 if TYPE_CHECKING:
     from .dialogue import Dialogue
     from .e2ecommands import E2eControl
+    from .logfiles import LogFiles
 
 
 ROOMS_REFRESH = 3.0
@@ -103,6 +105,10 @@ class ChatModel:
         """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
         self.audit_next: int | None = None
         """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
+        self.time_format = TIME_FORMAT
+        """How message times are shown (the ``timestamp_seconds`` and ``timestamp_date`` settings)."""
+        self.log_files: LogFiles | None = None
+        """Where messages shown live are also written, when the ``logs`` setting is on (the screen's)."""
         self.settings = SettingsStore()
         """The settings of this run (``/set``); the screen gives the one read from the settings file."""
         self.e2e: E2eControl | None = None
@@ -157,7 +163,8 @@ class ChatModel:
     def note(self, text: str, *, level: str = "info", target: Target | None = None) -> None:
         """A note from the client, in ``target``'s lines (default: the active one's)."""
         where = target or self.targets.active
-        where.log.append(system_lines(text, self.now(), tz=self.tz, level=level))
+        lines = system_lines(text, self.now(), tz=self.tz, level=level, time_format=self.time_format)
+        where.log.append(lines)
 
 
     def try_send(self, send: Callable[[], object]) -> bool:
@@ -222,6 +229,10 @@ class ChatModel:
             return False
         target.log.remember(message)
         self.links.saw(message.text, target.label, message.sender)
+        if live and self.log_files is not None and message.text and message.id not in self.unreadable:
+            encrypted = isinstance(message, Direct) and message.e2e is not None
+            self.log_files.message("room" if target.is_room else "dm", target.name, when, message.sender,
+                                   message.text, encrypted=encrypted)
         if live and not message.replayed:
             self.roster.spoke(message.sender)
         else:
@@ -238,14 +249,14 @@ class ChatModel:
     def _highlighted(self, message: Message | Direct, when: datetime) -> None:
         view = self.targets.view(HIGHLIGHTS)
         view.log.append(message_lines(message, self.me, tz=self.tz, received=when, show_room=True,
-                                      notice=self.unreadable.get(message.id),
+                                      notice=self.unreadable.get(message.id), time_format=self.time_format,
                                       highlights=self.highlight_words), when)
         if not message.replayed:  # (not counted as unread there: it is counted where it was said)
             self.bells += 1
 
     def lines_of(self, message: Message | Direct, when: datetime) -> list[Line]:
         """A message's lines, with the encryption marks where encryption is on (or the message encrypted)."""
-        return message_lines(message, self.me, tz=self.tz, received=when,
+        return message_lines(message, self.me, tz=self.tz, received=when, time_format=self.time_format,
                              notice=self.unreadable.get(message.id), plain_mark=self.e2e is not None,
                              highlights=self.highlight_words)
 

@@ -62,7 +62,7 @@ from .bars import Bars
 from .completion import chat_completer
 from .editkeys import edit_keys
 from .ignores import read_ignores, write_ignores
-from .lines import set_time_format
+from .logfiles import LogFiles
 from .pane import ChatLogControl
 from .perform import perform
 from .sanitize import sanitize
@@ -116,6 +116,8 @@ class ChatScreen:
         self.state.e2e_off = e2e_off
         if settings is not None:
             self.state.settings = settings
+        self.log_files = LogFiles(lambda: self.state.settings.current, session.address, self.state.me, tz)
+        self.state.log_files = self.log_files
         self._style = theme_style("dark")
         self._depth: ColorDepth | None = None
         self.bars = Bars(self.state, session, self.clock, tz, columns=self._columns)
@@ -176,7 +178,7 @@ class ChatScreen:
 
     def _apply_settings(self, settings: Settings) -> None:
         """What the screen itself does with a setting, at start and after ``/set``."""
-        set_time_format(settings.time_format())
+        self.state.time_format = settings.time_format()
         self.nick_list = settings.nick_list
         self._style = theme_style(settings.theme)
         self._depth = theme_depth(settings.theme)
@@ -209,6 +211,7 @@ class ChatScreen:
                 await self.session.quit(self.quit_timeout)
             finally:
                 loop.set_exception_handler(previous_handler)
+                await asyncio.to_thread(self.log_files.close)  # what was shown last is in the logs
         farewell = self.state.farewell
         unsent = len(self.session.outbox)
         if unsent:

@@ -53,7 +53,7 @@ def perform_set(chat: ChatModel, action: actions.SetOption) -> bool:
                   f"not be written ({exc.strerror or exc}).", level="error")
         return False
     later = "" if key.live else "; it takes effect at the next start"
-    chat.note(f"{key.name} is now {sanitize(key.show(value))} (saved {sanitize(where)}){later}.", level="ok")
+    chat.note(f"{key.name} is now {sanitize(key.show(value))} ({sanitize(where)}){later}.", level="ok")
     return False
 
 

@@ -103,7 +103,8 @@ def _lastlog(chat: ChatModel, text: str) -> None:
         chat.fetch_older(target, HISTORY_PAGE_MAX, silent=True, scroll=False)
     if target.history_pending:
         searching = system_lines(f"Searching {target.label} for {sanitize(text)!r}, with older messages "
-                                 f"from the server\u2026", chat.now(), tz=chat.tz)
+                                 f"from the server\u2026", chat.now(), tz=chat.tz,
+                                 time_format=chat.time_format)
         target.log.append([dataclasses.replace(line, kind="lastlog") for line in searching])
         return  # the search runs when the page comes (or is refused)
     show_lastlog(chat, target)
@@ -126,7 +127,8 @@ def show_lastlog(chat: ChatModel, target: Target) -> None:
         head += f"; the newest {LASTLOG_MAX} shown"
         found = found[more:]
     lines = [dataclasses.replace(line, kind="lastlog")
-             for line in system_lines(head + (":" if found else "."), chat.now(), tz=chat.tz)]
+             for line in system_lines(head + (":" if found else "."), chat.now(), tz=chat.tz,
+                                      time_format=chat.time_format)]
     lines += [dataclasses.replace(line, fragments=(("", "  "), *line.fragments), indent=line.indent + 2,
                                   kind="lastlog") for line in found]
     if found:
@@ -142,7 +144,7 @@ def _links(chat: ChatModel) -> None:
         chat.note("No links seen yet: /url lists the recent links in messages, each on a line of its own.")
         return
     lines = system_lines(f"Recent links ({len(links)}, newest last), each alone on its line to copy:",
-                         chat.now(), tz=chat.tz)
+                         chat.now(), tz=chat.tz, time_format=chat.time_format)
     for number, link in enumerate(links, 1):
         lines.append(Line((("class:gutter", f"{number:>2}. "),
                            ("class:room", f"{sanitize(link.sender)} in {link.where}")), indent=4, kind="url"))
