@@ -62,6 +62,8 @@ from chatapp.client.ui.commands import parse
         ("/join #rust", JoinRoom("rust")),
         ("/JOIN #Rust-Lang_2", JoinRoom("rust-lang_2")),
         ("/join  rust ", JoinRoom("rust")),
+        ("/join -create #Rust", JoinRoom("rust", create=True)),
+        ("/join --create rust", JoinRoom("rust", create=True)),
         ("/leave", LeaveTarget()),
         ("/leave rust", LeaveTarget("#rust")),
         ("/leave #Rust", LeaveTarget("#rust")),

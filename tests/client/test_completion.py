@@ -41,16 +41,18 @@ def test_roster_is_case_insensitive() -> None:
 def test_complete_commands() -> None:
     completer = ChatCompleter(lambda: [])
     assert complete(completer, "/he") == ["/help "]
-    assert complete(completer, "/h") == ["/help ", "/history "]
+    assert complete(completer, "/h") == ["/help ", "/history ", "/highlights "]
     moderation = ("kick", "ban", "unban", "mute", "unmute", "op", "deop", "transfer", "invite", "uninvite",
                   "private", "deleteroom", "delete", "sanctions", "profile", "passwd", "suspend", "unsuspend",
                   "smute", "sunmute", "disconnect", "users", "banip", "unbanip", "ipbans", "audit", "promote",
                   "resetpw", "reloadfilters")
-    every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
-             "history", "sessions", "endsession", "plain", "verify", "trust", "devices", *moderation, "quit",
-             "exit", "clear", "reconnect", "say")
+    every = ("help", "join", "leave", "part", "switch", "w", "msg", "rooms", "who", "names", "whois", "topic",
+             "away", "history", "sessions", "endsession", "query", "close", "win", "windows", "highlights",
+             "lastlog", "url", "ignore", "unignore", "plain", "verify", "trust", "devices", *moderation,
+             "set", "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
+    assert complete(completer, "/set time") == ["timestamp_seconds ", "timestamp_date "]
 
 
 def test_roster_remembers_people_seen_in_history_behind_the_live_ones() -> None:

@@ -103,7 +103,7 @@ async def test_the_documented_screen_is_the_real_one() -> None:
             def say(sender: str, text: str, minute: int, room: str = "rust") -> None:
                 conn.send(Message(id=next(ids), room=room, sender=sender, text=text, ts=ts(minute)))
 
-            screen.type("/join rust" + ENTER)
+            screen.type("/join -create rust" + ENTER)  # (the scripted server lists no rooms)
             await screen.wait_line("<dave> yes")
             clock.set(13)
             say("bob", "morning alice! did the deploy go out? it was supposed to start at nine and I "
@@ -132,7 +132,7 @@ async def test_the_documented_screen_is_the_real_one() -> None:
             await until(lambda: session.latency is not None, what="the first ping's answer")
             session.core.latency = 0.003  # as shown (there is no other ping: ping_interval is an hour)
             screen.screen.app.invalidate()
-            await screen.wait_drawn("[@bob 1]")
+            await screen.wait_drawn("[4:@bob 1]")
             await screen.wait_drawn("[connected, 3 ms]")  # not a stale "33 ms" still on screen
             await screen.wait_drawn("half-typed repl")
             shown = screen.drawn() + "\u2588"  # where the terminal's cursor is

@@ -62,7 +62,7 @@ TOMORROW = "2026-11-27T08:30:00.000Z"
 def in_dev(chat: Chat, role: str | None = None) -> None:
     """alice has joined #dev (and is looking at it)."""
     chat.sent()
-    chat.type("/join dev")
+    chat.type("/join -create dev")
     [join] = chat.sent()
     assert isinstance(join, Join)
     chat.feed(Joined(room="dev", topic="", role=role, ref=join.ref))
@@ -198,7 +198,7 @@ def test_being_kicked_or_banned_closes_the_room_and_says_why() -> None:
     chat.feed(RoomEvent(room="dev", action="ban", by="carol", user="alice", until=LATER_TODAY))
     assert chat.state.targets.resolve("#dev") is None
     assert chat.shown()[-1] == "09:12 -!- You are banned from #dev by carol until 14:05."
-    chat.type("/join dev")
+    chat.type("/join -create dev")
     [join] = chat.sent()
     chat.feed(Error(code=ErrorCode.BANNED, message="banned", until=LATER_TODAY, ref=join.ref))
     assert chat.shown()[-1] == "09:12 -!- You are banned from #dev until 14:05."
@@ -302,7 +302,7 @@ def test_refusals_of_moderation_say_what_and_until_when() -> None:
     assert chat.shown()[-1] == (
         "09:12 -!- Not sent ('hello'): You are muted in #general until 14:05: you can read but not send."
     )
-    chat.type("/join secret")
+    chat.type("/join -create secret")
     [join] = chat.sent()
     chat.feed(Error(code=ErrorCode.INVITE_ONLY, message="invite only", ref=join.ref))
     assert chat.shown()[-1] == (

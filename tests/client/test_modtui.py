@@ -72,7 +72,7 @@ async def test_kick_is_sent_and_the_room_event_shown(server: FakeServer, screen:
 
 async def test_being_kicked_closes_the_room(server: FakeServer, screen: Screen) -> None:
     answering(server, {Join: lambda f: Joined(room=f.room, topic="", ref=f.ref)})
-    screen.type("/join dev" + ENTER)
+    screen.type("/join -create dev" + ENTER)
     await screen.wait_drawn("#dev>")
     server.broadcast(RoomEvent(room="dev", action="kick", by="carol", user="alice", reason="off topic"))
     await screen.wait_drawn("#general>")
@@ -292,7 +292,7 @@ async def test_a_resume_refused_as_suspended_is_not_retried(server: FakeServer, 
 async def test_the_title_shows_a_private_room_and_ones_role(server: FakeServer, screen: Screen) -> None:
     answering(server, {Join: lambda f: Joined(room=f.room, topic="code talk", private=True, role="owner",
                                               ref=f.ref)})
-    screen.type("/join dev" + ENTER)
+    screen.type("/join -create dev" + ENTER)
     await screen.wait_drawn("#dev (private, owner) — code talk")
     server.broadcast(RoomEvent(room="dev", action="public", by="alice"))
     await screen.wait_drawn("#dev (owner) — code talk")

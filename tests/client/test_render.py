@@ -344,7 +344,7 @@ def test_direct_messages_render_like_messages_and_name_the_conversation() -> Non
         (ErrorCode.NOT_IN_ROOM, {"room": "rust"}, "You are not in #rust; /join rust first."),
         (ErrorCode.NOT_IN_ROOM, {}, "You are not in that room; /join it first."),
         (ErrorCode.NO_SUCH_ROOM, {"room": "nope"},
-         "There is no room #nope; /rooms lists them, /join nope creates it."),
+         "There is no room #nope; /rooms lists them, /join -create nope creates it."),
         (ErrorCode.NO_SUCH_USER, {"user": "zed\x1b"}, "There is no user named zed\u241b."),
         (ErrorCode.NO_SUCH_USER, {}, "There is no such user."),
         (ErrorCode.FORBIDDEN, {"action": "topic", "room": "ops"},

@@ -82,10 +82,22 @@ async def test_wrong_password_then_try_again(session: ChatSession) -> None:
     assert "Wrong username or password." in terminal.plain()
 
 
-async def test_taken_username_then_another(session: ChatSession) -> None:
-    ok, terminal = await dialogue(session, typed("2", "alice", OTHER, OTHER, "2", "carol", OTHER, OTHER))
+async def test_taken_username_asks_for_another_name_not_the_password(session: ChatSession) -> None:
+    ok, terminal = await dialogue(session, typed("2", "alice", OTHER, OTHER, "carol"))
     assert ok.username == "carol"
-    assert "That username is already taken; please choose another one." in terminal.plain()
+    screen = terminal.plain()
+    assert "That username is already taken; please choose another one." in screen
+    after = screen.split("already taken", 1)[1]
+    assert "Username:" in after and "Password" not in after  # (the keys above ran out otherwise)
+
+
+async def test_taken_username_whose_replacement_is_the_password_asks_for_a_password(
+    session: ChatSession
+) -> None:
+    ok, terminal = await dialogue(session, typed("2", "alice", "carolcarol", "carolcarol", "carolcarol",
+                                                 OTHER, OTHER))
+    assert ok.username == "carolcarol"
+    assert "That password cannot go with this username; please choose another one." in terminal.plain()
 
 
 @pytest.mark.parametrize(

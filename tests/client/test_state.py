@@ -204,7 +204,7 @@ def test_others_coming_and_going_are_noted_in_their_room() -> None:
 
 def test_joining_a_room_shows_it_with_its_topic_and_recent_messages() -> None:
     chat = Chat()
-    assert not chat.type("/join #Rust")
+    assert not chat.type("/join -create #Rust")
     [join] = chat.sent()
     assert join == Join(room="rust", ref=join.ref)
     recent = Message(id=3, room="rust", sender="carol", text="earlier", ts=TS)
@@ -223,7 +223,9 @@ def test_a_refused_request_names_what_it_was_about() -> None:
     chat.type("/who #nope")
     [who] = chat.sent()
     chat.feed(Error(code=ErrorCode.NO_SUCH_ROOM, message="no", ref=who.ref))
-    assert chat.shown()[-1] == "09:12 -!- There is no room #nope; /rooms lists them, /join nope creates it."
+    assert chat.shown()[-1] == (
+        "09:12 -!- There is no room #nope; /rooms lists them, /join -create nope creates it."
+    )
     chat.type("/topic #ops mine")
     [topic] = chat.sent()
     chat.feed(Error(code=ErrorCode.FORBIDDEN, message="owner only", ref=topic.ref))

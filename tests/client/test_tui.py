@@ -265,22 +265,24 @@ async def test_targets_switch_with_keys_and_count_unread(server: FakeServer, scr
     conn.send(server.message("bob", "in rust", room="rust"))
     conn.send(server.message("bob", "alice: in rust too", room="rust"))
     conn.send(server.direct("carol", "alice", "a word"))
-    await screen.wait_drawn("[#rust 2] [@carol 1]")
+    await screen.wait_drawn("[2:#rust 2] [4:@carol 1]")  # window 3 is *highlights
     assert screen.find("in rust") is None
     screen.type(CTRL_N)
     await screen.wait_drawn("#rust>")
     await screen.wait_drawn(" #rust \u2014 fake at")
     await screen.wait_line("<bob> alice: in rust too")
-    assert "[#rust 2]" not in status(screen) and "[@carol 1]" in status(screen)
+    assert "[2:#rust 2]" not in status(screen) and "[4:@carol 1]" in status(screen)
     screen.type("typed in rust" + ENTER)
     sent = await server.next_frame(Send)
     assert isinstance(sent, Send) and sent.room == "rust"
+    screen.type(CTRL_N)
+    await screen.wait_drawn("*highlights>")
     screen.type(CTRL_N)
     await screen.wait_drawn("@carol>")
     await screen.wait_line("<carol> a word")
     screen.type(CTRL_N)
     await screen.wait_drawn("#general>")
-    screen.type(CTRL_P + CTRL_P)
+    screen.type(CTRL_P + CTRL_P + CTRL_P)
     await screen.wait_drawn("#rust>")
 
 
@@ -315,21 +317,21 @@ async def test_refusals_of_requests_are_sentences(server: FakeServer, screen: Sc
         return False
 
     server.on_frame = refuse
-    screen.type("/join rust" + ENTER)
+    screen.type("/join -create rust" + ENTER)
     await screen.wait_line("You are in too many rooms already; /leave one first.")
     screen.type("/topic #ops mine" + ENTER)
     await screen.wait_line("Only the owner and operators of #ops can set its topic.")
     screen.type("/who #nope" + ENTER)
-    await screen.wait_line("There is no room #nope; /rooms lists them, /join nope creates it.")
+    await screen.wait_line("There is no room #nope; /rooms lists them, /join -create nope creates it.")
     screen.type("/history" + ENTER)
     await screen.wait_line("You are not in #general; /join general first.")
     screen.type("/whois zed" + ENTER)
     await screen.wait_line("There is no user named zed.")
     refusals[Join] = Error(code="rate_limited", message="slow", ref=None)
-    screen.type("/join other" + ENTER)
+    screen.type("/join -create other" + ENTER)
     await screen.wait_line("You have created many rooms lately; try again later.")
     refusals[Join] = Error(code="invalid_room", message="room names are short", ref=None)
-    screen.type("/join okname" + ENTER)
+    screen.type("/join -create okname" + ENTER)
     await screen.wait_line("That is not a room name: room names are short.")
     assert "Traceback" not in screen.terminal.text
 

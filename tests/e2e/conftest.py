@@ -30,5 +30,8 @@ async def screen(alice: ChatSession) -> AsyncIterator[Screen]:
 
 @pytest.fixture(autouse=True)
 def _client_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Device files (end-to-end keys) of clients started here go to a temporary directory, never home."""
+    """Device files (end-to-end keys), settings and input history of clients started here go to temporary
+    directories, never home."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("client-data")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("client-config")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("client-state")))

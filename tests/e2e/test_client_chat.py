@@ -144,6 +144,8 @@ async def test_incoming_messages_do_not_disturb_typing(server: ServerProcess, sc
 
 
 async def test_hostile_message_arrives_inert(server: ServerProcess, screen: Screen) -> None:
+    screen.type("/set bell off" + ENTER)  # the fake line names alice: no BEL of the client's own either
+    await screen.wait_line("bell is now off")
     mallory = await wire(server, "mallory")
     payload = (
         "\x1b]0;owned\x07"  # retitle the terminal

@@ -37,7 +37,7 @@ async def join(client: WireClient, room: str) -> Joined | Error:
 async def test_an_owner_kicks_bans_and_removes_a_message_from_the_client(
     server: ServerProcess, screen: Screen, bob: WireClient
 ) -> None:
-    screen.type("/join #dev" + ENTER)
+    screen.type("/join -create #dev" + ENTER)
     await screen.wait_line("You created #dev")
     assert isinstance(await join(bob, "dev"), Joined)
 

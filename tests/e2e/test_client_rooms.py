@@ -84,7 +84,7 @@ def status(screen: Screen) -> str:
 async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Screen, people: People) -> None:
     bob = await people(server, "bob")
     await join(bob, "rust")
-    screen.type("/join #rust" + ENTER)
+    screen.type("/join -create #rust" + ENTER)
     await screen.wait_drawn("#rust>")  # the prompt names the active room
     await screen.wait_line("You joined #rust.")
     await screen.wait_drawn(" #rust \u2014 chatapp at")  # the title too
@@ -95,7 +95,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     await screen.wait_line("<bob> rust is fun")
     await bob.send(Send(room="general", text="over here"))
     await bob.send(Send(room="general", text="alice: are you there?"))
-    await screen.wait_drawn("[#general 2]")
+    await screen.wait_drawn("[1:#general 2]")
     general = screen.screen.state.targets.resolve("#general")
     assert general is not None and general.unread == 2 and general.mentions == 1
     assert [style for style, text, *_ in screen.screen.bars.unread_parts() if "#general" in text] == [
@@ -106,7 +106,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     screen.type(CTRL_P)
     await screen.wait_drawn("#general>")
     await screen.wait_drawn("alice: are you there?")
-    assert "[#general 2]" not in status(screen) and general.unread == 0
+    assert "#general 2]" not in status(screen) and general.unread == 0
     screen.type(CTRL_N)
     await screen.wait_drawn("#rust>")
     screen.type("/w general" + ENTER)
@@ -134,7 +134,7 @@ async def test_join_switch_unread_and_leave(server: ServerProcess, screen: Scree
     left = await receive(bob, Presence, lambda p: p.event == "leave" and p.username == "alice")
     assert isinstance(left, Presence) and left.room == "rust"
     assert screen.screen.state.targets.resolve("#rust") is None
-    screen.type("/join rust" + ENTER)  # the # is optional
+    screen.type("/join -create rust" + ENTER)  # the # is optional
     await screen.wait_drawn("#rust>")
     await screen.wait_line("<alice> hello rust")  # the room's recent messages come with the join
     assert messages_in(screen, "#rust").count("<alice> hello rust") == 1
@@ -161,7 +161,7 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
     screen.type("/switch #general" + ENTER)
     await screen.wait_drawn("#general>")
     await bob.send(SendDirect(to="alice", text="ping"))
-    await screen.wait_drawn("[@bob 1]")
+    await screen.wait_drawn(":@bob 1]")
     styles = [style for style, text, *_ in screen.screen.bars.unread_parts() if "@bob" in text]
     assert styles == ["class:status.mention"]  # a direct message is always highlighted
     assert screen.find("ping") is None
@@ -178,7 +178,7 @@ async def test_direct_messages_both_ways_and_offline_ones_are_unread(
     again = await signed_in(server, register=False)
     try:
         async with running_screen(again) as second:
-            await second.wait_drawn("[@bob 1]")
+            await second.wait_drawn(":@bob 1]")
             conversation = second.screen.state.targets.resolve("@bob")
             assert conversation is not None and conversation.unread == 1
             second.type("/w @bob" + ENTER)
@@ -275,7 +275,7 @@ async def test_reconnect_shows_exactly_the_missed_messages(server: ServerProcess
                 *(f"<bob> missed {n}" for n in range(5)), "<bob> live again",
             ]
             assert messages_in(screen, "#general") == expected, "\n".join(screen.lines())
-            await screen.wait_drawn("[@bob 1]")
+            await screen.wait_drawn(":@bob 1]")
             assert messages_in(screen, "@bob") == ["<bob> missed privately"]
 
             # and once more with a server that dies without a word
@@ -301,7 +301,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
     bob = await people(server, "bob")
     await join(bob, "ops")
     await bob.send(SetTopic(room="ops", text="bob's room", ref=bob.next_ref()))
-    screen.type("/join rust" + ENTER)
+    screen.type("/join -create rust" + ENTER)
     await screen.wait_line("You created #rust and own it")
     screen.type("/topic Rust talk" + ENTER)
     await screen.wait_line("You set the topic of #rust to: Rust talk")
@@ -309,7 +309,7 @@ async def test_who_whois_away_rooms_and_topic(server: ServerProcess, screen: Scr
     await join(bob, "rust")
     await screen.wait_line("bob joined #rust")
 
-    screen.type("/join ops" + ENTER)
+    screen.type("/join -create ops" + ENTER)
     await screen.wait_line("You joined #ops. Topic: bob's room")
     screen.type("/topic mine now" + ENTER)
     await screen.wait_line("Only the owner and operators of #ops can set its topic.")
@@ -398,7 +398,7 @@ async def test_join_history_shows_server_times(
     stored = await receive(bob, Message, lambda m: m.text == "old news")
     assert isinstance(stored, Message)
     async with running_screen(alice) as screen:
-        screen.type("/join news" + ENTER)
+        screen.type("/join -create news" + ENTER)
         line = await screen.wait_line("<bob> old news")
         when = parse_timestamp(stored.ts)
         assert when is not None and line.startswith(when.astimezone().strftime("%H:%M") + " ")

@@ -273,7 +273,7 @@ async def test_the_chat_screen_encrypts_and_says_so(server: ServerProcess, tmp_p
             await screen.wait_line("Direct messages are end-to-end encrypted")
             screen.type("/msg bob over the screen" + ENTER)
             await screen.wait_line("<alice> \N{LOCK} over the screen")
-            await screen.wait_drawn("[@bob] [e2e]")
+            await screen.wait_drawn(":@bob] [e2e]")
             await bob.wait("alice", lambda t: "<alice> \N{LOCK} over the screen" in t)
             screen.type("/quit" + ENTER)
             await screen.finished()

@@ -56,6 +56,9 @@ class MemoryLink:
     async def drain(self) -> None:
         pass
 
+    def closes_in(self) -> float | None:
+        return None
+
 
 class Turns:
     """The event loop's ``call_soon`` for a :class:`Delivery`: the test ends each turn."""

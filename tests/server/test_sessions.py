@@ -4,6 +4,7 @@ their own sessions, and nobody else's."""
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 
 from chatapp.protocol import (
@@ -56,6 +57,10 @@ async def test_a_leaked_token_cannot_lock_the_owner_out(start_server: ServerFact
     refusal = await again.expect_error("already_logged_in")
     assert refusal.ref == "plain"
     assert "127.0.0.66:" in refusal.message and "takeover" in refusal.message
+    # How long the holder's session would last if it were frozen: what the keep-alive allows at most.
+    limit = math.ceil(server.config.ping_interval + server.config.ping_timeout)
+    assert refusal.retry_after is not None and 0 < refusal.retry_after <= limit
+    assert f"if it is frozen, it ends within {int(refusal.retry_after)} s" in refusal.message
     assert re.search(r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", refusal.message), refusal.message
     # With takeover it wins: the holder is told and closed, and its token is over.
     await again.send(Login(username="leaky", password=PASSWORD, takeover=True, ref="mine"))

@@ -27,6 +27,11 @@ class Online:
     def displaced(self, *, same_session: bool) -> None:
         pass
 
+    def closes_in(self) -> float | None:
+        return self.silence_left
+
+    silence_left: float | None = 41.2
+
 
 SAME, OTHER, NEW = 7, 8, None
 """The session signing in: the one online, another one (a resume), or one not written yet (a login)."""
@@ -65,3 +70,6 @@ def test_the_refusal_says_where_from_and_since_when() -> None:
     assert error.code is ErrorCode.ALREADY_LOGGED_IN
     assert "from 192.0.2.1:4000 since 2024-05-01T12:00:00.250Z" in error.message
     assert "takeover" in error.message
+    assert error.retry_after == 42 and "if it is frozen, it ends within 42 s" in error.message
+    console = already_signed_in(Online(silence_left=None))  # a session never closed for silence
+    assert console.retry_after is None and "frozen" not in console.message

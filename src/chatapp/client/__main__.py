@@ -24,11 +24,14 @@ from prompt_toolkit.output import Output, create_output
 
 from .e2e.agent import E2eSession
 from .e2e.store import device_dir
+from .input_history import history_path, open_history
 from .net.errors import ConnectError
 from .options import PROG, TLS_PORT, ClientOptions, default_data_dir, default_log_file, parse_args
+from .settings_store import SettingsStore
 
 __all__ = ["TLS_PORT", "ClientOptions", "connect_failure", "main", "parse_args", "run", "setup_logging"]
 from .ui.devicekeys import unlock
+from .ui.ignores import ignore_file
 from .ui.linemode import LineMode
 from .ui.screen import ChatScreen
 from .ui.sentences import describe_bye
@@ -177,6 +180,8 @@ async def _run(
                 username=options.user, register=options.register, password=password, takeover=options.takeover
             )
             if term is None:
+                for problem in options.settings.problems:
+                    fail(problem)
                 if not await connected():
                     return 1
                 if password is None:
@@ -206,13 +211,20 @@ async def _run(
                     fail(str(exc))
                     return 1
                 error_log = str(log_path) if log_path else None
-                screen = ChatScreen(session, error_log=error_log, handle_sigint=True, e2e_off=off)
+                settings = SettingsStore(options.settings, options.config)
+                history = await open_history(history_path(options.host, options.port),
+                                             lambda: settings.current.history_size)
+                ignores = ignore_file(options.data_dir or default_data_dir(), options.host, options.port,
+                                      session.username or "")
+                screen = ChatScreen(session, error_log=error_log, handle_sigint=True, e2e_off=off,
+                                    settings=settings, history=history, ignore_file=ignores)
                 previous = on_signal[0]
                 on_signal[0] = screen.leave
                 try:
                     farewell = await screen.run()
                 finally:
                     on_signal[0] = previous
+                    await asyncio.to_thread(history.close)  # the lines typed last are on disk
     if farewell:
         stdout.write(farewell + "\n")
         stdout.flush()

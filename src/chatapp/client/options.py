@@ -16,6 +16,8 @@ from chatapp.fingerprint import parse_fingerprint
 from .net.known_servers import KnownServers
 from .net.known_servers import default_path as default_known_servers
 from .net.tls import AskTrust, TlsSettings, verified_context
+from .settings import Loaded, Settings, load
+from .settings import default_path as default_config
 
 ENV_PREFIX = "CHATAPP_"
 DEFAULT_HOST = "127.0.0.1"
@@ -46,6 +48,11 @@ class ClientOptions:
     data_dir: Path | None = None
     """Where this device's end-to-end keys and messages live; None for the user's data directory."""
     new_device: bool = False
+    config: Path | None = dataclasses.field(default=None, compare=False)
+    """The settings file (``--config``); None: none is read or written. (Its values are in the fields
+    above already, so two options that connect the same way compare equal.)"""
+    settings: Loaded = dataclasses.field(default_factory=lambda: Loaded(Settings()), compare=False)
+    """What was read from it, with what was wrong in it."""
 
     def tls_settings(self, ask: AskTrust | None) -> TlsSettings | None:
         if not self.tls:
@@ -67,9 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Passwords are never taken as arguments (they would end up in the shell history): "
         "type them at the hidden prompt or pipe them in with --password-stdin.",
     )
-    parser.add_argument("--host", help=f"server address (env {ENV_PREFIX}HOST; default {DEFAULT_HOST})")
     parser.add_argument(
-        "--port", type=int, help=f"server port (env {ENV_PREFIX}PORT; default {DEFAULT_PORT})"
+        "--host",
+        help=f"server address (env {ENV_PREFIX}HOST; default: the settings' host, else {DEFAULT_HOST})",
+    )
+    parser.add_argument(
+        "--port", type=int,
+        help=f"server port (env {ENV_PREFIX}PORT; default: the settings' port, else {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help=f"the settings file (TOML; env {ENV_PREFIX}CONFIG; default {default_config()}); /set changes it",
     )
     tls = parser.add_mutually_exclusive_group()
     tls.add_argument(
@@ -93,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(what line mode needs the first time, as it never asks; a changed remembered one is still refused; "
         "implies --tls)",
     )
-    parser.add_argument("--user", help=f"username; skips the log in / register menu (env {ENV_PREFIX}USER)")
+    parser.add_argument(
+        "--user",
+        help=f"username; skips the log in / register menu (env {ENV_PREFIX}USER; default: the settings' "
+        "user)",
+    )
     parser.add_argument(
         "--password-stdin", action="store_true",
         help="read the password from the first line of standard input (for scripts; needs --user)",
@@ -115,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir", type=Path,
-        help=f"where this device keeps its end-to-end encryption keys and the messages it decrypted (env "
-        f"{ENV_PREFIX}DATA_DIR; default {default_data_dir()}); another directory is another device",
+        help=f"where this device keeps its end-to-end encryption keys, the messages it decrypted and the "
+        f"/ignore lists (env {ENV_PREFIX}DATA_DIR; default {default_data_dir()}); another directory is "
+        "another device",
     )
     parser.add_argument(
         "--new-device", action="store_true",
@@ -131,7 +151,10 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
     parser = build_parser()
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
-    host = args.host or env.get(ENV_PREFIX + "HOST") or DEFAULT_HOST
+    config: Path = args.config or _env_path(env.get(ENV_PREFIX + "CONFIG")) or default_config()
+    loaded = load(config)
+    settings = loaded.settings
+    host = args.host or env.get(ENV_PREFIX + "HOST") or settings.host or DEFAULT_HOST
     port = args.port
     if port is None:
         raw = env.get(ENV_PREFIX + "PORT")
@@ -141,10 +164,10 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
             except ValueError:
                 parser.error(f"{ENV_PREFIX}PORT={raw!r} is not a port number")
         else:
-            port = DEFAULT_PORT
+            port = settings.port or DEFAULT_PORT
     if not 1 <= port <= 65535:
         parser.error("the port must be between 1 and 65535")
-    user = args.user or env.get(ENV_PREFIX + "USER") or None
+    user = args.user or env.get(ENV_PREFIX + "USER") or settings.user or None
     if args.password_stdin and not user:
         parser.error("--password-stdin needs --user (or CHATAPP_USER)")
     if args.register and not user:
@@ -179,7 +202,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         host=host, port=port, user=user, password_stdin=args.password_stdin, register=args.register,
         takeover=args.takeover, log_file=args.log_file, debug=args.debug, tls=tls, ca_file=args.ca_file,
         accept_fingerprint=accept, data_dir=args.data_dir or _env_path(env.get(ENV_PREFIX + "DATA_DIR")),
-        new_device=args.new_device,
+        new_device=args.new_device, config=config, settings=loaded,
     )
 
 

@@ -48,6 +48,10 @@ class Member(Recipient, Protocol):
     @property
     def online_since(self) -> datetime: ...
 
+    def closes_in(self) -> float | None:
+        """Seconds until the server closes this session if its client stays silent (None: never)."""
+        ...
+
     def displaced(self, *, same_session: bool) -> None:
         """Another sign-in of the same user took this one's place: a resume of this same session
         on a new link (the session lives on there), or another session (this one ends)."""

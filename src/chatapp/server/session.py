@@ -53,6 +53,11 @@ class Link(Protocol):
         """Wait until the client has taken most of what was sent (flow control for long replays)."""
         ...
 
+    def closes_in(self) -> float | None:
+        """Seconds until this link is closed for silence if nothing more comes from the client (a frozen
+        one: a dead ssh, a laptop asleep); None if it never is."""
+        ...
+
 
 class Peer:
     """One connected client, signed in or not."""
@@ -205,6 +210,10 @@ class Session:
     @property
     def closing(self) -> bool:
         return self.peer.closing
+
+    def closes_in(self) -> float | None:
+        """How long this session lasts at most if its client has gone silent (:meth:`Link.closes_in`)."""
+        return self.peer.link.closes_in()
 
     def roles(self, room_role: str | None = None) -> frozenset[Role]:
         """The user's roles for the permission table (:mod:`chatapp.server.policy`): the server

@@ -49,7 +49,11 @@ class DirectMessage:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JoinRoom:
+    """``/join ROOM``; ``create``: ``/join -create ROOM``, a room not on the server's list is made
+    without asking (a plain ``/join`` of one asks first, so that a typo does not create a room)."""
+
     room: str
+    create: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -278,8 +282,56 @@ class RemoveDevice:
     device: str
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetOption:
+    """``/set``: list the settings (no key), show one (no value), or change one and save it."""
+
+    key: str | None = None
+    value: str | None = None
+
+
 E2eAction = PlainText | PlainMode | Verify | TrustDevices | ShowDevices | RemoveDevice
 """What :mod:`.e2ecommands` carries out."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CloseWindow:
+    """``/close``: leave the active room, close the conversation or the highlights window."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListWindows:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IgnoreUser:
+    """``/ignore NAME`` (``unignore``: ``/unignore NAME``); no name: list who is ignored."""
+
+    username: str | None = None
+    unignore: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lastlog:
+    """Search the active window's scroll-back (and older history from the server) for ``text``."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListLinks:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowHighlights:
+    pass
+
+
+WindowAction = ListWindows | IgnoreUser | Lastlog | ListLinks | ShowHighlights
+"""What :mod:`.windows` carries out (``/close`` is :mod:`.perform`'s, beside ``/leave``)."""
+
 
 
 ModerationAction = (
@@ -293,6 +345,7 @@ ChatAction = (
     SendText | ShowHelp | ClearScreen | UnknownCommand | BadUsage | Nothing
     | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
     | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession | ModerationAction | E2eAction
+    | SetOption | CloseWindow | WindowAction
 )
 """What the chat itself carries out (:func:`chatapp.client.ui.perform.perform`)."""
 

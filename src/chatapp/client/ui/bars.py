@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Callable
 from datetime import tzinfo
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -62,19 +63,35 @@ STYLE = Style.from_dict(
         "pending.marker": "ansibrightblack italic",
         "prompt": "bold",
         "room": "ansibrightblack",
+        "marker": "ansired",
+        "url": "underline",
+        "nicklist": "",
+        "nicklist.head": "bold",
+        "nicklist.name": "",
+        "nicklist.away": "ansibrightblack italic",
         **{f"nick.{index}": colour for index, colour in enumerate(NICK_PALETTE)},
     }
 )
 
 
-class Bars:
-    """What the title bar, the status bar and the prompt say, for the chat ``chat`` over ``session``."""
+STATUS_LEVELS = 5
+"""How many ever shorter forms the status bar has (see :meth:`Bars.status`)."""
 
-    def __init__(self, chat: ChatModel, session: ChatSession, clock: Clock, tz: tzinfo | None) -> None:
+
+class Bars:
+    """What the title bar, the status bar and the prompt say, for the chat ``chat`` over ``session``.
+
+    ``columns()`` is the terminal's width (None: no limit): a bar that would be
+    longer is shortened, never cut off in the middle of a part.
+    """
+
+    def __init__(self, chat: ChatModel, session: ChatSession, clock: Clock, tz: tzinfo | None,
+                 columns: Callable[[], int | None] = lambda: None) -> None:
         self.chat = chat
         self.session = session
         self.clock = clock
         self.tz = tz
+        self.columns = columns
 
     def prompt(self) -> StyleAndTextTuples:
         if self.chat.dialogue is not None:
@@ -98,38 +115,47 @@ class Bars:
                 about = f" ({', '.join(marks)}){about}"
             if not target.member:
                 about = " \u2014 (you left this room)"
+        elif target.kind is Kind.VIEW:
+            about = " \u2014 mentions of you and your highlight words, direct messages"
         else:
             about = " \u2014 direct messages"
-        return [
+        return fit([
             ("", " "),
             ("class:title.room", target.label),
             ("", f"{about} \u2014 {server} at {self.session.address}"),
-        ]
+        ], self.columns())
 
-    def connection_text(self) -> tuple[str, bool]:
-        """The connection part of the status bar, and whether it is good news."""
+    def connection_text(self, short: bool = False) -> tuple[str, bool]:
+        """The connection part of the status bar, and whether it is good news (``short``: narrow bar)."""
         session = self.session
         state = session.state
         if state is ConnectionState.ONLINE:
+            if short:
+                return "on", True
             latency = f", {session.latency * 1000:.0f} ms" if session.latency is not None else ""
             return f"connected{latency}", True
         if state is ConnectionState.WAITING:
             deadline = session.reconnect_deadline
             left = max(0.0, deadline - self.clock.monotonic()) if deadline is not None else 0.0
             attempt = session.reconnect_attempt
+            if short:
+                return f"off {math.ceil(left)}s", False
             return f"offline, reconnecting in {math.ceil(left)} s (try {attempt})", False
         if state in (ConnectionState.CONNECTING, ConnectionState.CONNECTED, ConnectionState.DISCONNECTED):
-            return f"connecting (try {session.reconnect_attempt})", False
-        return "signed out", False
+            return ("connecting" if short else f"connecting (try {session.reconnect_attempt})"), False
+        return ("out" if short else "signed out"), False
 
-    def unread_parts(self) -> StyleAndTextTuples:
-        """``[#rust 3] [@bob 1] ``: the other targets with unread messages (mentions highlighted)."""
+    def unread_parts(self, short: bool = False) -> StyleAndTextTuples:
+        """``[2:#rust 3] [3:@bob 1] ``: the other windows with unread messages, by number (mentions
+        highlighted); ``short``: ``[2:3] [3:1] ``."""
         parts: StyleAndTextTuples = []
         for target in self.chat.targets:
             if target is self.chat.active or not target.unread:
                 continue
             style = "class:status.mention" if target.mentions else "class:status.unread"
-            parts.append((style, f"[{target.label} {target.unread}]"))
+            number = self.chat.targets.number(target)
+            name = "" if short else f"{target.label} "
+            parts.append((style, f"[{number}:{name}{target.unread}]"))
             parts.append(("", " "))
         return parts
 
@@ -143,33 +169,86 @@ class Bars:
         return [(style, f"[{text}]"), ("", " ")]
 
     def status(self) -> StyleAndTextTuples:
+        """The status bar, in the longest of its forms that fits the terminal.
+
+        Narrower forms shorten the connection state and the "more below" note,
+        then drop the clock and your name, then the active window (the prompt
+        names it) and the link's security, then the names of the windows with
+        unread messages (their numbers and counts stay); the unread counts are
+        the last thing to go.
+        """
+        columns = self.columns()
+        parts: StyleAndTextTuples = []
+        for level in range(STATUS_LEVELS):
+            parts = self.status_parts(level)
+            if columns is None or fragments_width(parts) <= columns:
+                return parts
+        return fit(parts, columns)
+
+    def status_parts(self, level: int = 0) -> StyleAndTextTuples:
+        """The status bar's form number ``level`` (0: the full one; see :meth:`status`)."""
         now = self.clock.now().astimezone(self.tz).strftime("%H:%M")
         user = sanitize(self.chat.me)
         away = ", away" if self.chat.away else ""
-        connection, good = self.connection_text()
-        parts: StyleAndTextTuples = [
-            ("", f" {now} "),
-            ("", f"[{user}{away}] "),
-            ("", f"[{self.chat.room}] "),
-            *self.conversation_security(),
+        connection, good = self.connection_text(short=level >= 1)
+        number = self.chat.targets.number(self.chat.active)
+        parts: StyleAndTextTuples = []
+        if level < 2:
+            parts += [("", f" {now} "), ("", f"[{user}{away}] ")]
+        if level < 3:
+            parts += [("", f"[{number}:{self.chat.room}] "), *self.conversation_security()]
+        if level >= 4:
+            parts += self.unread_parts(short=True)  # first, so that a cut keeps them
+        parts += [
             ("", "["),
             ("class:status.ok" if good else "class:status.bad", connection),
             ("", "] "),
         ]
         security = link_security(self.session)
-        if security is not None:
+        if security is not None and (level < 3 or not security[1]):  # a plain link is always said
             text, secure = security
             parts.append(("class:status.secure" if secure else "class:status.plain", f"[{text}]"))
             parts.append(("", " "))
-        parts.extend(self.unread_parts())
+        if level < 4:
+            parts.extend(self.unread_parts(short=level >= 3))
         unsent = len(self.session.outbox)
         if unsent:
-            parts.append(("class:status.bad", f"[{unsent} unsent] "))
+            parts.append(("class:status.bad", f"[{unsent} unsent] " if level < 1 else f"[{unsent}!] "))
         log = self.chat.log
         if not log.follow:
-            more = f"{log.unseen} new below" if log.unseen else "scrolled up"
-            parts.append(("class:status.more", f"[{more} \u2014 PgDn] "))
+            if level < 1:
+                more = f"{log.unseen} new below" if log.unseen else "scrolled up"
+                parts.append(("class:status.more", f"[{more} \u2014 PgDn] "))
+            else:
+                parts.append(("class:status.more", f"[+{log.unseen}\u2193] " if log.unseen else "[\u2191] "))
         return parts
+
+
+def fragments_width(parts: StyleAndTextTuples) -> int:
+    return sum(get_cwidth(text) for _, text, *_ in parts)
+
+
+def fit(parts: StyleAndTextTuples, columns: int | None) -> StyleAndTextTuples:
+    """``parts`` cut to ``columns`` with an ellipsis at the end, when they are wider."""
+    if columns is None or fragments_width(parts) <= columns:
+        return parts
+    room = max(0, columns - 1)
+    out: StyleAndTextTuples = []
+    for style, text, *_ in parts:
+        kept = ""
+        for char in text:
+            char_columns = get_cwidth(char)
+            if char_columns > room:
+                room = 0
+                break
+            kept += char
+            room -= char_columns
+        if kept:
+            out.append((style, kept))
+        if room == 0:
+            break
+    out.append(("", "\u2026"))
+    return out
 
 
 def link_security(session: ChatSession) -> tuple[str, bool] | None:

@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 
 from chatapp.protocol import Direct, Message
 
-from .lines import Line, day_change_line
+from .lines import Line, day_change_line, unread_marker_line
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -59,6 +59,8 @@ class ChatLog:
         """The messages shown, by id (to show one again as removed, to find one's own last one)."""
         self._newest: int | None = None
         self._day: date | None = None
+        self._marker_armed = False
+        self._marker: Entry | None = None
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -118,6 +120,36 @@ class ChatLog:
         for message_id, lines, when in later:
             added += self.add_message(message_id, lines, when)
         return added
+
+    def arm_marker(self) -> None:
+        """The user looks away (another window, a lost link): remove the "unread from here" line, and
+        put it before the next new message (:meth:`mark_unread`)."""
+        self._marker_armed = True
+        if self._marker is not None and self._marker in self.entries:
+            index = self.entries.index(self._marker)
+            del self.entries[index]
+            self._rebuild()
+            if not self.follow and self.anchor > self._line_start(index):
+                self.anchor -= 1
+        self._marker = None
+
+    def disarm_marker(self) -> None:
+        """The user is looking: what comes now is not unread (a marker already placed stays)."""
+        self._marker_armed = False
+
+    def mark_unread(self, message_id: int) -> None:
+        """A new message is about to be added: when armed, the "unread from here" line goes first."""
+        if not self._marker_armed or message_id in self._ids:
+            return
+        if self._newest is not None and message_id < self._newest:
+            return  # a late message goes to its place further up; the marker waits for a new one
+        self._marker_armed = False
+        self._marker = Entry((unread_marker_line(),))
+        self._append(self._marker)
+
+    @property
+    def has_marker(self) -> bool:
+        return self._marker is not None and self._marker in self.entries
 
     def remember(self, message: Message | Direct) -> None:
         """Keep the message an id shows (after :meth:`add_message` or :meth:`prepend` took its lines)."""
@@ -221,6 +253,7 @@ class ChatLog:
             self.anchor -= removed
 
     def clear(self) -> None:
+        self._marker = None
         self.entries.clear()
         self.lines = []
         self._ids.clear()

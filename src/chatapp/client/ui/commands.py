@@ -56,6 +56,8 @@ from .actions import (
 from .command_base import Command, bad, no_args, refusal, room_name, split, username
 from .e2ecommands import E2E_COMMANDS
 from .modcommands import MODERATION_COMMANDS
+from .setcommand import SET_COMMAND
+from .wincommands import WINDOW_COMMANDS, irc_pointer
 
 __all__ = ["COMMANDS", "Command", "find", "help_text", "parse", "room_name", "suggest", "unknown_hint",
            "username"]
@@ -96,12 +98,17 @@ def _one_room(command: Command, args: str, *, required: bool) -> str | None | Ba
         return bad(command, f"{words[0]!r} is not a room name: {exc.message}")
 
 
+CREATE_FLAG = "-create"
+
+
 def _parse_join(command: Command, args: str) -> Action:
-    room = _one_room(command, args, required=True)
+    first, rest = split(args)
+    create = first.lower() in (CREATE_FLAG, "-" + CREATE_FLAG)  # (--create too: the other flags' form)
+    room = _one_room(command, rest if create else args, required=True)
     if isinstance(room, BadUsage):
         return room
     assert room is not None
-    return JoinRoom(room)
+    return JoinRoom(room, create=create)
 
 
 def _parse_leave(command: Command, args: str) -> Action:
@@ -205,16 +212,17 @@ def _parse_sessions(command: Command, args: str) -> Action:
 
 COMMANDS: tuple[Command, ...] = (
     Command("help", "list the commands, or explain one", _parse_help, usage="[command]"),
-    Command("join", "join a room; a new one is created, and you own it", _parse_join, usage="ROOM",
-            completes="room"),
+    Command("join", "join a room; one not on the server's list is created (you own it) once you say yes, "
+            "or at once with -create", _parse_join, usage="[-create] ROOM", completes="room"),
     Command("leave", "leave this room or ROOM; in a conversation: close it", _parse_leave, usage="[ROOM]",
-            completes="target"),
+            aliases=("part",), completes="target"),
     Command("switch", "go to a room or conversation: #room, @name or its number", _parse_switch,
             usage="NAME", aliases=("w",), completes="target"),
     Command("msg", "send NAME a direct message; without TEXT: open the conversation", _parse_msg,
             usage="NAME [TEXT]", completes="user"),
     Command("rooms", "list the rooms with topic, members and how many are online", no_args(ListRooms())),
-    Command("who", "who is online in this room, or in ROOM", _parse_who, usage="[ROOM]", completes="room"),
+    Command("who", "who is online in this room, or in ROOM", _parse_who, usage="[ROOM]", aliases=("names",),
+            completes="room"),
     Command("whois", "someone's profile: online or last seen, rooms in common", _parse_whois, usage="NAME",
             completes="user"),
     Command("topic", "show or set the topic (owners and operators); --clear clears it", _parse_topic,
@@ -226,8 +234,10 @@ COMMANDS: tuple[Command, ...] = (
             _parse_sessions, usage="[NAME]", completes="user"),
     Command("endsession", "sign out one of your sessions (its saved login stops working)", _parse_endsession,
             usage="ID"),
+    *WINDOW_COMMANDS,
     *E2E_COMMANDS,
     *MODERATION_COMMANDS,
+    SET_COMMAND,
     Command("quit", "leave the chat (also: exit, Ctrl-D on an empty line, Ctrl-C)", no_args(QuitChat()),
             aliases=("exit",)),
     Command("clear", "clear the message pane", no_args(ClearScreen())),
@@ -246,12 +256,20 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "send the line"),
     ("Alt-Enter", "start a new line in the same message"),
     ("Tab", "complete a command, a room or the name of someone"),
-    ("Up / Down", "recall earlier input"),
+    ("Up / Down", "recall earlier input (kept across restarts, per server)"),
+    ("Ctrl-R", "search the input history backwards (Enter takes the line, Ctrl-G gives up)"),
     ("Ctrl-N / Ctrl-P", "next / previous room or conversation"),
+    ("Alt-1 ... Alt-9, Alt-0", "go to window 1 ... 9, 10"),
+    ("Alt-A", "go to the next window with activity (mentions first)"),
+    ("Alt-Left / Alt-Right", "previous / next window"),
+    ("Alt-N", "show or hide the nick list of the room"),
     ("PageUp / PageDown", "scroll the messages; PageUp at the top fetches older ones"),
+    ("mouse wheel", "scroll the messages (Shift and drag selects text in most terminals)"),
     ("Ctrl-End", "back to the newest message"),
+    ("Ctrl-C", "clear the input line; on an empty line: leave"),
     ("Ctrl-D", "leave (on an empty line)"),
-    ("Ctrl-C", "leave"),
+    ("Ctrl-Z", "suspend the client (fg brings it back)"),
+    ("Ctrl-L", "redraw the screen"),
 )
 
 
@@ -315,6 +333,9 @@ def unknown_hint(action: UnknownCommand) -> str:
         return (
             "A line starting with '/' is a command. Type /help for the list; start with '//' to send a '/'."
         )
+    pointer = irc_pointer(action.name)
+    if pointer is not None:
+        return f"/{action.name} is an IRC command; here {pointer}. Type /help for the list of commands."
     did_you_mean = f" Did you mean {action.suggestion}?" if action.suggestion else ""
     return (
         f"Unknown command /{action.name}.{did_you_mean} Type /help for the list of commands; "

@@ -8,7 +8,9 @@ line, ``alice `` elsewhere), people in the active room first. Moderation
 commands complete the people of the active room (``/kick b`` -> ``/kick bob ``),
 or a room first (``/kick #d`` -> ``/kick #dev ``, then a name),
 and fixed words where a command takes them (``/private o`` -> ``on``/``off``,
-``/promote bob m`` -> ``moderator``).
+``/promote bob m`` -> ``moderator``). A room name that matches nothing the
+client knows asks the server for its room list again, and the screen
+completes again when it comes (``/join ru`` finds a room made since sign-in).
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ class ChatCompleter(Completer):
         users: Callable[[], Iterable[str]] | None = None,
         rooms: Callable[[], Iterable[str]] = _none,
         targets: Callable[[], Iterable[str]] = _none,
+        no_room: Callable[[], None] | None = None,
     ) -> None:
         self._names = names
         self._users = users or names
         self._rooms = rooms
         self._targets = targets
+        self._no_room = no_room
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         before = document.text_before_cursor
@@ -110,6 +114,8 @@ class ChatCompleter(Completer):
                 if room.startswith(typed) and room not in seen:
                     seen.add(room)
                     yield Completion(f"#{room} ", start_position=start, display=f"#{room}")
+            if not seen and self._no_room is not None:
+                self._no_room()  # the list may be old: ask for it again
         elif kind == "target":
             typed = partial.casefold()
             for label in self._targets():
@@ -150,4 +156,8 @@ def chat_completer(chat: ChatModel) -> ChatCompleter:
     def labels() -> list[str]:
         return [target.label for target in chat.targets]
 
-    return ChatCompleter(names, users=users, rooms=rooms, targets=labels)
+    def no_room() -> None:
+        chat.complete_rooms_again = True
+        chat.refresh_rooms()
+
+    return ChatCompleter(names, users=users, rooms=rooms, targets=labels, no_room=no_room)

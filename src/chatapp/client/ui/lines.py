@@ -76,9 +76,13 @@ def parse_timestamp(ts: str) -> datetime | None:
     return when
 
 
-def clock_time(when: datetime, tz: tzinfo | None) -> str:
-    """``HH:MM`` in the given zone (None: the machine's local zone)."""
-    return when.astimezone(tz).strftime("%H:%M")
+TIME_FORMAT = "%H:%M"
+"""How the time before each line is shown, unless the settings ask for seconds or the date."""
+
+
+def clock_time(when: datetime, tz: tzinfo | None, time_format: str = TIME_FORMAT) -> str:
+    """``HH:MM`` (or ``time_format``) in the given zone (None: the machine's local zone)."""
+    return when.astimezone(tz).strftime(time_format)
 
 
 def _continuation(indent: int, text: str, style: str, kind: str) -> Line:
@@ -134,6 +138,8 @@ def message_lines(
     show_room: bool = False,
     notice: str | None = None,
     plain_mark: bool = False,
+    highlights: tuple[str, ...] = (),
+    time_format: str = TIME_FORMAT,
 ) -> list[Line]:
     """The lines showing one chat message: ``HH:MM <sender> text`` and continuation lines.
 
@@ -143,16 +149,17 @@ def message_lines(
     message that was not encrypted (where encryption is on, so the two differ).
 
     ``received`` is used for the time when the message's own timestamp is
-    unreadable; ``show_room`` puts ``[#room]`` (or ``[@name]`` for a direct
+    unreadable; ``highlights`` are words that highlight the text as your name
+    does; ``show_room`` puts ``[#room]`` (or ``[@name]`` for a direct
     message) before the sender, for a view that mixes conversations.
     """
     when = parse_timestamp(message.ts) or received or datetime.now(UTC)
-    stamp = clock_time(when, tz)
+    stamp = clock_time(when, tz, time_format)
     sender = sanitize(message.sender) or "?"
     own = me is not None and message.sender.casefold() == me.casefold()
     kind = "own" if own else "message"
     text_style = "class:text.own" if own else "class:text"
-    if not own and mentions(message.text, me):
+    if not own and any(mentions(message.text, word) for word in (me, *highlights)):
         text_style = "class:text.mention"
     head: list[tuple[str, str]] = [("class:timestamp", stamp + " ")]
     if show_room:
@@ -201,14 +208,17 @@ def pending_lines(text: str, me: str, *, queued: bool) -> list[Line]:
     return lines
 
 
-def system_lines(text: str, when: datetime, *, tz: tzinfo | None = None, level: str = "info") -> list[Line]:
+def system_lines(
+    text: str, when: datetime, *, tz: tzinfo | None = None, level: str = "info",
+    time_format: str = TIME_FORMAT,
+) -> list[Line]:
     """A note from the client itself (joins, leaves, errors, connection state).
 
     ``level`` is ``info``, ``join``, ``leave``, ``error`` or ``ok``; the style is
     ``class:system.<level>``. The text is sanitised, so it may quote the server.
     """
     head: list[tuple[str, str]] = [
-        ("class:timestamp", clock_time(when, tz) + " "),
+        ("class:timestamp", clock_time(when, tz, time_format) + " "),
         (f"class:system.prefix class:system.{level}", "-!-"),
         ("", " "),
     ]
@@ -223,6 +233,14 @@ def system_lines(text: str, when: datetime, *, tz: tzinfo | None = None, level: 
 def day_change_line(day: datetime, tz: tzinfo | None = None) -> Line:
     label = day.astimezone(tz).strftime("%A, %d %B %Y")
     return Line((("class:system.day", f"-- Day changed to {label} --"),), indent=0, kind="day")
+
+
+UNREAD_MARKER = "\u2500\u2500\u2500\u2500 unread from here \u2500\u2500\u2500\u2500"
+
+
+def unread_marker_line() -> Line:
+    """Where the messages that came while you looked elsewhere (or were offline) start."""
+    return Line((("class:marker", UNREAD_MARKER),), indent=0, kind="marker")
 
 
 def history_start_line(label: str) -> Line:

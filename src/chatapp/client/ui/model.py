@@ -28,6 +28,7 @@ from chatapp.protocol import (
     ClientFrame,
     Direct,
     History,
+    ListRooms,
     Message,
     ProtocolError,
     RoomInfo,
@@ -36,9 +37,12 @@ from chatapp.protocol import (
 from chatapp.protocol.limits import HISTORY_PAGE_DEFAULT, JOIN_CONTEXT
 
 from ..net.errors import SendRefused
+from ..settings_store import SettingsStore
 from . import sentences
 from .chatlog import ChatLog
+from .ignores import IgnoreList
 from .lines import (
+    TIME_FORMAT,
     Line,
     mentions,
     message_lines,
@@ -46,13 +50,19 @@ from .lines import (
     pending_lines,
     system_lines,
 )
+from .links import RecentLinks
 from .requests import Outlet, Request, Requests
 from .roster import Roster
-from .targets import Kind, Target, Targets
+from .targets import HIGHLIGHTS, Kind, Target, Targets
 
 if TYPE_CHECKING:
     from .dialogue import Dialogue
     from .e2ecommands import E2eControl
+    from .logfiles import LogFiles
+
+
+ROOMS_REFRESH = 3.0
+"""Seconds between two room lists asked for by completion (Tab held down asks once)."""
 
 
 class ChatModel:
@@ -95,6 +105,12 @@ class ChatModel:
         """After a ``/users`` page with more: its query and the last name, for ``/users more``."""
         self.audit_next: int | None = None
         """After an ``/audit`` page with more: the oldest event id shown, for ``/audit more``."""
+        self.time_format = TIME_FORMAT
+        """How message times are shown (the ``timestamp_seconds`` and ``timestamp_date`` settings)."""
+        self.log_files: LogFiles | None = None
+        """Where messages shown live are also written, when the ``logs`` setting is on (the screen's)."""
+        self.settings = SettingsStore()
+        """The settings of this run (``/set``); the screen gives the one read from the settings file."""
         self.e2e: E2eControl | None = None
         """The encrypting session, when a device is unlocked in this run (``/verify``, ``/plain``, ...)."""
         self.e2e_off: str | None = None
@@ -103,7 +119,19 @@ class ChatModel:
         """Encrypted messages this device cannot read, by id: the notice shown instead."""
         self.new_password: str | None = None
         """``/passwd``'s new password until the server took it (then the device key is wrapped under it)."""
+        self.ignores = IgnoreList()
+        """People whose messages are not shown (``/ignore``); the screen loads and saves the file."""
+        self.ignores_changed = False
+        """``/ignore`` or ``/unignore`` changed the list: the screen saves it and clears this."""
+        self.links = RecentLinks()
+        """The newest links in messages, for ``/url``."""
+        self.bells = 0
+        """Highlights (your name, a highlight word, a direct message) not rung yet: the screen rings the
+        terminal bell and sets this back to 0."""
         self._who_asked: set[str] = set()
+        self._rooms_asked: datetime | None = None
+        self.complete_rooms_again = False
+        """Tab found no room and asked for the list: the screen completes again when it comes."""
         self._away_restored = True
 
     # -- the active target ----------------------------------------------------------------------------
@@ -135,7 +163,8 @@ class ChatModel:
     def note(self, text: str, *, level: str = "info", target: Target | None = None) -> None:
         """A note from the client, in ``target``'s lines (default: the active one's)."""
         where = target or self.targets.active
-        where.log.append(system_lines(text, self.now(), tz=self.tz, level=level))
+        lines = system_lines(text, self.now(), tz=self.tz, level=level, time_format=self.time_format)
+        where.log.append(lines)
 
 
     def try_send(self, send: Callable[[], object]) -> bool:
@@ -166,27 +195,70 @@ class ChatModel:
             return self.targets.find(Kind.DM, to)
         return self.targets.find(Kind.ROOM, room or DEFAULT_ROOM)
 
+    @property
+    def highlight_words(self) -> tuple[str, ...]:
+        """Words that highlight a message as your name does (the ``highlight_words`` setting)."""
+        return self.settings.current.highlight_words
+
+    def ignored(self, message: Message | Direct) -> bool:
+        """From someone on the ``/ignore`` list (never your own)."""
+        return message.sender in self.ignores and not self.is_me(message.sender)
+
+    def is_highlight(self, message: Message | Direct) -> bool:
+        """A message from someone else that names you or a highlight word, or is a direct message."""
+        if self.is_me(message.sender) or message.removed_by is not None:
+            return False
+        if isinstance(message, Direct):
+            return True
+        return any(mentions(message.text, word) for word in (self.me, *self.highlight_words))
+
     def show_message(self, target: Target, message: Message | Direct, *, live: bool) -> bool:
-        """Put a message in its target's lines (in id order, once); count it as unread if it is news."""
+        """Put a message in its target's lines (in id order, once); count it as unread if it is news.
+
+        Messages from ignored people are dropped. A live highlight (your name, a
+        highlight word, a direct message) is copied to the highlights window and,
+        unless replayed after a reconnect, rings the bell.
+        """
+        if self.ignored(message):
+            return False
         when = parse_timestamp(message.ts) or self.now()
         lines = self.lines_of(message, when)
+        if live and not self.is_me(message.sender):
+            target.log.mark_unread(message.id)
         if not target.log.add_message(message.id, lines, when):
             return False
         target.log.remember(message)
+        self.links.saw(message.text, target.label, message.sender)
+        if live and self.log_files is not None and message.text and message.id not in self.unreadable:
+            encrypted = isinstance(message, Direct) and message.e2e is not None
+            self.log_files.message("room" if target.is_room else "dm", target.name, when, message.sender,
+                                   message.text, encrypted=encrypted)
         if live and not message.replayed:
             self.roster.spoke(message.sender)
         else:
             self.roster.saw(message.sender)
+        highlight = live and self.is_highlight(message)
         if live and target is not self.targets.active and not self.is_me(message.sender):
             target.unread += 1
-            if target.kind is Kind.DM or mentions(message.text, self.me):
+            if highlight:
                 target.mentions += 1
+        if highlight:
+            self._highlighted(message, when)
         return True
+
+    def _highlighted(self, message: Message | Direct, when: datetime) -> None:
+        view = self.targets.view(HIGHLIGHTS)
+        view.log.append(message_lines(message, self.me, tz=self.tz, received=when, show_room=True,
+                                      notice=self.unreadable.get(message.id), time_format=self.time_format,
+                                      highlights=self.highlight_words), when)
+        if not message.replayed:  # (not counted as unread there: it is counted where it was said)
+            self.bells += 1
 
     def lines_of(self, message: Message | Direct, when: datetime) -> list[Line]:
         """A message's lines, with the encryption marks where encryption is on (or the message encrypted)."""
-        return message_lines(message, self.me, tz=self.tz, received=when,
-                             notice=self.unreadable.get(message.id), plain_mark=self.e2e is not None)
+        return message_lines(message, self.me, tz=self.tz, received=when, time_format=self.time_format,
+                             notice=self.unreadable.get(message.id), plain_mark=self.e2e is not None,
+                             highlights=self.highlight_words)
 
     # -- requests to the server ------------------------------------------------------------------------
 
@@ -196,6 +268,15 @@ class ChatModel:
         if refused is not None and not request.silent:
             self.note(f"Not done: {refused}. Try again once the client is connected.", level="error")
         return refused is None
+
+    def refresh_rooms(self) -> None:
+        """Ask the server for its room list again (silently, for completion and ``/join``), unless asked
+        within the last seconds."""
+        now = self.now()
+        if self._rooms_asked is not None and abs((now - self._rooms_asked).total_seconds()) < ROOMS_REFRESH:
+            return
+        if self.ask(Request("rooms", silent=True), lambda ref: ListRooms(ref=ref)):
+            self._rooms_asked = now
 
     def ask_who(self, target: Target) -> None:
         """Learn who is online in a room (once per connection), for the roster and completion."""
@@ -209,6 +290,8 @@ class ChatModel:
         """The first time a room or conversation with few messages is shown: fetch the ones before."""
         if target.fetched or target.log.message_count >= JOIN_CONTEXT or not self.outlet.online:
             return
+        if target.kind is Kind.VIEW:
+            return
         if target.is_room and not target.member:
             return
         target.fetched = True
@@ -217,7 +300,7 @@ class ChatModel:
     def fetch_older(self, target: Target, limit: int = HISTORY_PAGE_DEFAULT, *, silent: bool = False,
                     scroll: bool = True) -> None:
         """Ask for the page of messages before the oldest one in ``target``'s lines."""
-        if target.history_pending:
+        if target.history_pending or target.kind is Kind.VIEW:
             return
         if target.history_done:
             if not silent:

@@ -148,6 +148,7 @@ def _message_removed(chat: ChatModel, event: MessageRemoved) -> None:
             continue
         removed = msgspec.structs.replace(message, text="", removed_by=event.by)
         when = parse_timestamp(removed.ts) or chat.now()
-        target.log.replace_message(event.id, message_lines(removed, chat.me, tz=chat.tz, received=when))
+        lines = message_lines(removed, chat.me, tz=chat.tz, received=when, time_format=chat.time_format)
+        target.log.replace_message(event.id, lines)
         target.log.sources[event.id] = removed
         return

@@ -16,10 +16,14 @@ from prompt_toolkit.data_structures import Point
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout.containers import Window
 from prompt_toolkit.layout.controls import UIContent, UIControl
+from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 
 from .chatlog import ChatLog
 from .lines import Fragments, Line
 from .wrap import wrap
+
+WHEEL_ROWS = 3
+"""Rows one notch of the mouse wheel scrolls."""
 
 
 class ChatLogControl(UIControl):
@@ -29,10 +33,13 @@ class ChatLogControl(UIControl):
     """
 
     def __init__(
-        self, source: Callable[[], ChatLog], extra: Callable[[], Sequence[Line]] = lambda: ()
+        self, source: Callable[[], ChatLog], extra: Callable[[], Sequence[Line]] = lambda: (),
+        at_top: Callable[[], None] = lambda: None,
     ) -> None:
         self.source = source
         self.extra = extra
+        self.at_top_hook = at_top
+        """Called when the wheel scrolls up with the first row in sight (to fetch older messages)."""
         self._starts: list[int] = []
         self._rows = 0
         self._height = 1
@@ -116,7 +123,18 @@ class ChatLogControl(UIControl):
     def page_down(self) -> None:
         self.scroll_rows(max(1, self._height - 1))
 
-    def move_cursor_up(self) -> None:  # mouse wheel, when mouse support is on
+    def mouse_handler(self, mouse_event: MouseEvent) -> None:
+        """The mouse wheel scrolls the pane (when mouse support is on); at the top it fetches older
+        messages, as PageUp does."""
+        if mouse_event.event_type is MouseEventType.SCROLL_UP:
+            if self.at_top():
+                self.at_top_hook()
+            else:
+                self.scroll_rows(-WHEEL_ROWS)
+        elif mouse_event.event_type is MouseEventType.SCROLL_DOWN:
+            self.scroll_rows(WHEEL_ROWS)
+
+    def move_cursor_up(self) -> None:
         self.scroll_rows(-1)
 
     def move_cursor_down(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from chatapp.protocol import (
     Away,
     EndSession,
-    Join,
     Leave,
     ListRooms,
     ListSessions,
@@ -25,12 +24,15 @@ from chatapp.protocol.limits import JOIN_CONTEXT
 
 from . import actions, commands
 from .e2ecommands import perform_e2e
+from .joining import join
 from .lines import room_label
 from .model import ChatModel
 from .modperform import perform_moderation
 from .requests import Request
 from .sanitize import sanitize
+from .setcommand import perform_set
 from .targets import Kind
+from .windows import perform_window
 
 
 def perform(chat: ChatModel, action: actions.ChatAction) -> bool:
@@ -62,7 +64,7 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
     if isinstance(action, actions.DirectMessage):
         return direct(chat, action)
     if isinstance(action, actions.JoinRoom):
-        return not _join(chat, action.room)
+        return join(chat, action)
     if isinstance(action, actions.LeaveTarget):
         return _leave(chat, action.label)
     if isinstance(action, actions.SwitchTarget):
@@ -102,12 +104,22 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
         return perform_moderation(chat, action)
     if isinstance(action, actions.E2eAction):
         return perform_e2e(chat, action)
+    if isinstance(action, actions.SetOption):
+        return perform_set(chat, action)
+    if isinstance(action, actions.CloseWindow):
+        return _leave(chat, None)
+    if isinstance(action, actions.WindowAction):
+        return perform_window(chat, action)
     raise AssertionError(f"unhandled action {action!r}")
 
 
 def send(chat: ChatModel, text: str) -> bool:
     """Send ``text`` to the active room or conversation; True (and a note) when it was not."""
     target = chat.active
+    if target.kind is Kind.VIEW:
+        chat.note(f"Nothing is sent from {target.label}: go to a room or conversation first (Alt-1, /win N, "
+                  f"/windows). The text is kept.", level="error")
+        return True
     if not target.is_room:
         return chat.try_send(lambda: chat.outlet.send_direct(text, target.name))
     if not target.member:
@@ -141,20 +153,15 @@ def _active_room(chat: ChatModel, command: str) -> str | None:
     return None
 
 
-def _join(chat: ChatModel, room: str) -> bool:
-    target = chat.targets.find(Kind.ROOM, room)
-    fresh = target is None or not target.member
-    last_id = target.log.newest_id if target is not None else None
-    return chat.ask(
-        Request("join", room=room, fresh=fresh), lambda ref: Join(room=room, last_id=last_id, ref=ref)
-    )
-
-
 def _leave(chat: ChatModel, label: str | None) -> bool:
     target = chat.active if label is None else chat.targets.resolve(label)
     if target is None:
         chat.note(f"You are not in {sanitize(label or '')}.", level="error")
         return True
+    if target.kind is Kind.VIEW:
+        if chat.targets.remove(target):
+            chat.activate(chat.active)
+        return False
     if target.is_room:
         if not target.member:
             chat.note(f"You are not in {target.label} any more.", level="error")

@@ -3,7 +3,8 @@
 Layout, top to bottom (:mod:`.bars` says what the bars say)::
 
     title bar       active room (and topic) or conversation, and server
-    message pane    the active target's lines (scroll-back, wrapped lines, unsent at the end)
+    message pane    the active target's lines (scroll-back, wrapped lines, unsent at the end),
+                    and the room's nick list on the right when it is shown (Alt-N)
     status bar      time, user (away?), target, connection state / countdown, latency,
                     unread counts of the other targets, unsent, "more below"
     input line      prompt with the target's name + Buffer (history, completion menu, Alt-Enter)
@@ -17,6 +18,11 @@ Two tasks share one event loop: prompt_toolkit reads keys and redraws, and
 the other: incoming lines go into the state and the screen is redrawn as a
 whole; the input buffer is never touched by the network side (except to give
 back the text of a message the server refused, when the line is empty).
+
+The terminal bell rings (BEL) for each highlight the state counted (a
+mention, a highlight word, a direct message), so tmux and terminals can flag
+the window; the ignore list is read from and written to its file in an
+executor.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from prompt_toolkit.application import Application
@@ -32,26 +39,36 @@ from prompt_toolkit.completion import DynamicCompleter
 from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
+from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, PasswordProcessor
+from prompt_toolkit.output import ColorDepth
+from prompt_toolkit.styles import DynamicStyle
+from prompt_toolkit.widgets import SearchToolbar
 
-from chatapp.protocol import DEFAULT_ROOM
+from chatapp.protocol import DEFAULT_ROOM, RoomList
 
 from ..clock import Clock, SystemClock
 from ..e2e.agent import E2eSession
 from ..net.events import ConnectionState, SendFailed, SessionEnded
 from ..net.session import ChatSession
+from ..settings import Settings
+from ..settings_store import SettingsStore
 from . import actions, commands, dialogue, sentences
-from .bars import STYLE, Bars
+from .bars import Bars
 from .completion import chat_completer
+from .editkeys import edit_keys
+from .ignores import read_ignores, write_ignores
+from .logfiles import LogFiles
 from .pane import ChatLogControl
 from .perform import perform
 from .sanitize import sanitize
 from .state import ChatState
+from .themes import theme_depth, theme_style
+from .winkeys import nick_list_pane, window_keys
 
 log = logging.getLogger("chatapp.client.screen")
 
@@ -77,12 +94,19 @@ class ChatScreen:
         handle_sigint: bool = False,
         quit_timeout: float = 3.0,
         e2e_off: str | None = None,
+        settings: SettingsStore | None = None,
+        ignore_file: Path | None = None,
     ) -> None:
         self.session = session
+        self.nick_list = False
+        """Show the nick list pane of rooms (the ``nick_list`` setting; Alt-N toggles it for this run)."""
+        self.ignore_file = ignore_file
+        """Where the ignore list is kept (None: only for this run)."""
         self.clock = clock or SystemClock()
         self.error_log = error_log
         self.handle_sigint = handle_sigint
         self.quit_timeout = quit_timeout
+        self._saving: set[asyncio.Task[None]] = set()
         self.state = ChatState(
             session, session.username or "?", address=session.address, now=self.clock.now, tz=tz, room=room,
             max_lines=max_lines,
@@ -90,7 +114,13 @@ class ChatScreen:
         if isinstance(session, E2eSession) and session.encrypting:
             self.state.e2e = session
         self.state.e2e_off = e2e_off
-        self.bars = Bars(self.state, session, self.clock, tz)
+        if settings is not None:
+            self.state.settings = settings
+        self.log_files = LogFiles(lambda: self.state.settings.current, session.address, self.state.me, tz)
+        self.state.log_files = self.log_files
+        self._style = theme_style("dark")
+        self._depth: ColorDepth | None = None
+        self.bars = Bars(self.state, session, self.clock, tz, columns=self._columns)
 
         completer = chat_completer(self.state)
         secret = Condition(lambda: self.state.dialogue is not None and self.state.dialogue.secret)
@@ -102,14 +132,19 @@ class ChatScreen:
             complete_while_typing=False,
             accept_handler=self._accept,
         )
-        self.log_control = ChatLogControl(lambda: self.state.log, self.state.pending_lines)
+        self.log_control = ChatLogControl(lambda: self.state.log, self.state.pending_lines,
+                                          at_top=self._older)
         self.log_window = Window(
             self.log_control, get_vertical_scroll=self.log_control.vertical_scroll, style="class:log"
         )
+        nick_pane = nick_list_pane(self.state, lambda: self.nick_list)
         prompt = BeforeInput(self.bars.prompt, style="class:prompt")
         hidden = ConditionalProcessor(PasswordProcessor(), secret)  # a password shows as "*"
+        search = SearchToolbar(text_if_not_searching="", ignore_case=True)  # Ctrl-R: the input history
         input_window = Window(
-            BufferControl(self.buffer, input_processors=[hidden, prompt]),
+            BufferControl(
+                self.buffer, input_processors=[hidden, prompt], search_buffer_control=search.control
+            ),
             height=Dimension(min=1, max=8),
             dont_extend_height=True,
             wrap_lines=True,
@@ -118,22 +153,36 @@ class ChatScreen:
         body = HSplit(
             [
                 Window(FormattedTextControl(self.bars.title), height=1, style="class:title"),
-                self.log_window,
+                VSplit([self.log_window, nick_pane]),
                 Window(FormattedTextControl(self.bars.status), height=1, style="class:status"),
                 input_window,
+                search,
             ]
         )
         menu = CompletionsMenu(max_height=8, scroll_offset=1)
         root = FloatContainer(body, floats=[Float(xcursor=True, ycursor=True, content=menu)])
         self.app: Application[None] = Application(
             layout=Layout(root, focused_element=input_window),
-            key_bindings=self._key_bindings(),
-            style=STYLE,
+            key_bindings=merge_key_bindings(
+                [edit_keys(self.buffer, self.leave), self._key_bindings(),
+                 window_keys(self.state, self._toggle_nick_list)]
+            ),
+            style=DynamicStyle(lambda: self._style),
+            color_depth=lambda: self._depth,
             full_screen=True,
-            mouse_support=False,
+            mouse_support=Condition(lambda: self.state.settings.current.mouse),
             enable_page_navigation_bindings=False,
             refresh_interval=0.5,
         )
+        self.state.settings.follow(self._apply_settings)
+
+    def _apply_settings(self, settings: Settings) -> None:
+        """What the screen itself does with a setting, at start and after ``/set``."""
+        self.state.time_format = settings.time_format()
+        self.nick_list = settings.nick_list
+        self._style = theme_style(settings.theme)
+        self._depth = theme_depth(settings.theme)
+        self.app.invalidate()
 
     # -- running ---------------------------------------------------------------------------------------
 
@@ -141,6 +190,14 @@ class ChatScreen:
         loop = asyncio.get_running_loop()
         previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(self._loop_exception)
+        if self.ignore_file is not None:
+            try:
+                names = await loop.run_in_executor(None, read_ignores, self.ignore_file)
+            except OSError as exc:
+                log.warning("cannot read the ignore list %s: %s", self.ignore_file, exc)
+                names = []
+            for name in names:
+                self.state.ignores.add(name)
         pump = asyncio.create_task(self._pump(), name="chatapp-client-events")
         self._welcome_lines()
         try:
@@ -154,6 +211,7 @@ class ChatScreen:
                 await self.session.quit(self.quit_timeout)
             finally:
                 loop.set_exception_handler(previous_handler)
+                await asyncio.to_thread(self.log_files.close)  # what was shown last is in the logs
         farewell = self.state.farewell
         unsent = len(self.session.outbox)
         if unsent:
@@ -184,6 +242,8 @@ class ChatScreen:
         server = f"{sanitize(welcome.server)}, protocol v{welcome.version}" if welcome else "chatapp"
         me = sanitize(self.session.username or "?")
         self.state.note(f"Connected to {self.session.address} ({server}) as {me}.", level="ok")
+        for problem in self.state.settings.problems:
+            self.state.note(sanitize(problem), level="error")
         self.state.note(
             "Type a message and press Enter to send it. /help lists the commands; /quit or Ctrl-D leaves."
         )
@@ -207,9 +267,48 @@ class ChatScreen:
             except Exception:
                 log.exception("failed to show %r", event)
                 self._note_error_logged()
+            self._ring()
+            if isinstance(event, RoomList) and self.state.complete_rooms_again:
+                self.state.complete_rooms_again = False
+                if self.buffer.text.startswith("/") and self.state.dialogue is None:
+                    self.buffer.start_completion(insert_common_part=True)  # as Tab does
             self.app.invalidate()
             if isinstance(event, SessionEnded):
                 return
+
+    def _ring(self) -> None:
+        """The terminal bell (BEL) once for the highlights just shown, when the setting allows it."""
+        if self.state.bells:
+            self.state.bells = 0
+            if self.state.settings.current.bell:
+                self.app.output.bell()
+
+    def _columns(self) -> int | None:
+        try:
+            return self.app.output.get_size().columns
+        except (AttributeError, OSError):  # before the application exists, or no terminal any more
+            return None
+
+    def _toggle_nick_list(self) -> None:
+        self.nick_list = not self.nick_list
+
+    def _older(self) -> None:
+        """At the top of the pane (PageUp, the wheel): fetch older messages, unless all are here."""
+        if not self.state.active.history_done:  # else "beginning of history" is in sight
+            self.state.fetch_older(self.state.active)
+
+    async def _save_ignores(self) -> None:
+        if self.ignore_file is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, write_ignores, self.ignore_file, list(self.state.ignores)
+            )
+        except OSError as exc:
+            log.warning("cannot write the ignore list %s: %s", self.ignore_file, exc)
+            self.state.note(f"The ignore list could not be saved ({exc.strerror}); it holds for this run.",
+                            level="error")
+            self.app.invalidate()
 
     def _restore(self, text: str) -> bool:
         """Give a refused message's text back to an empty input line; False when something is typed."""
@@ -244,6 +343,12 @@ class ChatScreen:
             log.exception("failed to handle input")
             self._note_error_logged()
             return True
+        finally:
+            if self.state.ignores_changed:
+                self.state.ignores_changed = False
+                task = asyncio.get_running_loop().create_task(self._save_ignores())
+                self._saving.add(task)
+                task.add_done_callback(self._saving.discard)
 
     def submit(self, text: str) -> bool:
         action = commands.parse(text)
@@ -260,16 +365,6 @@ class ChatScreen:
 
     def _key_bindings(self) -> KeyBindings:
         kb = KeyBindings()
-        empty = Condition(lambda: not self.buffer.text)
-
-        @kb.add("c-c")
-        @kb.add("<sigint>")
-        def _leave(event: KeyPressEvent) -> None:
-            self.leave()
-
-        @kb.add("c-d", filter=empty)
-        def _leave_on_eof(event: KeyPressEvent) -> None:
-            self.leave()
 
         @kb.add("escape", "enter")
         def _newline(event: KeyPressEvent) -> None:
@@ -279,8 +374,8 @@ class ChatScreen:
         def _page_up(event: KeyPressEvent) -> None:
             if not self.log_control.at_top():
                 self.log_control.page_up()
-            elif not self.state.active.history_done:  # else "beginning of history" is in sight
-                self.state.fetch_older(self.state.active)
+            else:
+                self._older()
 
         @kb.add("pagedown")
         def _page_down(event: KeyPressEvent) -> None:
@@ -297,5 +392,6 @@ class ChatScreen:
         @kb.add("c-p", filter=~has_completions)
         def _previous(event: KeyPressEvent) -> None:
             self.state.activate(self.state.targets.step(-1))
+
 
         return kb

@@ -197,8 +197,11 @@ def describe_error(
             return f"Too many attempts; please try again {wait_phrase(retry_after)}."
         return "Too many attempts; please wait a little and try again."
     if code == ErrorCode.ALREADY_LOGGED_IN:
+        frozen = ""
+        if retry_after is not None and retry_after > 0:  # how long the server keeps a silent session
+            frozen = f" (if it is frozen, the server ends it by itself {wait_phrase(retry_after)})"
         return f"This account is already signed in somewhere else{_signed_in_where(detail)}; " \
-            "sign out there, or take that session over."
+            f"sign out there, or take that session over{frozen}."
     if code == ErrorCode.NO_SUCH_SESSION:
         return "You have no such session (or it is already over); /sessions lists them."
     if code == ErrorCode.INVALID_TOKEN:
@@ -295,7 +298,8 @@ def describe_refusal(
     if code == ErrorCode.NOT_IN_ROOM and where:
         return f"You are not in {where}; /join {sanitize(room or '')} first."
     if code == ErrorCode.NO_SUCH_ROOM and where:
-        return f"There is no room {where}; /rooms lists them, /join {sanitize(room or '')} creates it."
+        created = sanitize(room or "")
+        return f"There is no room {where}; /rooms lists them, /join -create {created} creates it."
     if code == ErrorCode.NO_SUCH_USER and name:
         return f"There is no user named {name}."
     if code == ErrorCode.FORBIDDEN and action == "topic" and where:

@@ -108,6 +108,14 @@ async def _scripted(session: ChatSession, options: SignInOptions, password: str)
         raise SignInFailed(f"lost the connection to {session.address}: {exc.detail}") from None
 
 
+def _password_fits(username: str, password: str) -> bool:
+    try:
+        check_password(username, password)
+    except ProtocolError:
+        return False
+    return True
+
+
 class _Dialogue:
     def __init__(self) -> None:
         self._text: PromptSession[str] = PromptSession()
@@ -206,8 +214,15 @@ async def _interactive(
                     takeover = await dialogue.confirm("Take that session over? It will be signed out.")
                     if takeover:
                         continue
-                if exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME):
-                    fixed_user = None  # a name given with --user cannot work: ask for another one
+                if register and exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME):
+                    # Only the name was wrong: ask for another one and keep the password typed twice.
+                    fixed_user = None
+                    username = await dialogue.username()
+                    if _password_fits(username, password):
+                        continue
+                    say("That password cannot go with this username; please choose another one.")
+                    password = await dialogue.password(username, register)
+                    continue
                 break
             except ConnectError as exc:
                 raise SignInFailed(f"lost the connection to {session.address}: {exc.detail}") from None

@@ -57,6 +57,7 @@ from .modevents import handle_moderation
 from .requests import Request
 from .sanitize import sanitize, split_text
 from .targets import Kind, Target
+from .windows import show_lastlog
 
 log = logging.getLogger("chatapp.client.state")
 
@@ -75,7 +76,8 @@ class ChatState(ChatModel):
                 if target.online.get(event.sender.casefold()) is None:
                     target.set_online(event.sender)
         elif isinstance(event, Direct):
-            self.show_message(self.targets.dm(dm_peer(event, self.me)), event, live=True)
+            if not self.ignored(event):  # (an ignored person does not even open a conversation)
+                self.show_message(self.targets.dm(dm_peer(event, self.me)), event, live=True)
         elif isinstance(event, SendFailed):
             self.send_failed(event, restored=False)
         elif isinstance(event, LinkDown | Reconnecting | ReconnectFailed | LinkUp | SessionEnded):
@@ -152,6 +154,8 @@ class ChatState(ChatModel):
                     request.target.history_pending = False
             self._who_asked.clear()
             self.dialogue = None  # a question asked on a link that is gone is not answered
+            for target in self.targets:
+                target.log.arm_marker()  # what is replayed after the reconnect is marked as unread
             why = sentences.describe_link_down(event.bye, event.error, event.bye_message)
             if event.reconnect:
                 self.note(f"{why} Reconnecting by itself; what you type is kept.", level="error")
@@ -274,6 +278,8 @@ class ChatState(ChatModel):
         target.history_pending = False
         items = []
         for message in page.messages:
+            if self.ignored(message):
+                continue
             when = parse_timestamp(message.ts) or self.now()
             items.append((message.id, self.lines_of(message, when), when))
             sources.append(message)
@@ -287,8 +293,11 @@ class ChatState(ChatModel):
             added += 1
         if request.scroll and added and target is self.targets.active:
             target.log.page_up_pending = True  # into what was asked for, as PageUp would
+        if target.lastlog is not None:
+            show_lastlog(self, target)
 
     def _synced(self, event: Synced) -> None:
+        self.active.log.disarm_marker()  # what was missed is in; from now on you are looking
         if event.has_more:
             self.note("You missed more messages than the server replays at once; only the newest are shown.")
         self.ask(Request("rooms", silent=True), lambda ref: ListRooms(ref=ref))
@@ -349,6 +358,8 @@ class ChatState(ChatModel):
             return
         if request.action == "history" and request.target is not None:
             request.target.history_pending = False
+            if request.target.lastlog is not None:
+                show_lastlog(self, request.target)  # in what is here, then
         if request.silent:
             log.info("a request of the client was refused (%s): %s", request.action, event.code)
             return

@@ -27,10 +27,16 @@ from .lines import dm_label, room_label
 class Kind(enum.StrEnum):
     ROOM = "room"
     DM = "dm"
+    VIEW = "view"
+    """A window of the client's own, nothing to talk to: the highlights window."""
+
+
+HIGHLIGHTS = "highlights"
+"""The name of the highlights window (a :attr:`Kind.VIEW`), shown as ``*highlights``."""
 
 
 def target_key(kind: Kind, name: str) -> str:
-    return ("#" if kind is Kind.ROOM else "@") + name.casefold()
+    return {Kind.ROOM: "#", Kind.DM: "@", Kind.VIEW: "*"}[kind] + name.casefold()
 
 
 @dataclasses.dataclass(eq=False)
@@ -58,6 +64,8 @@ class Target:
     """Rooms: your role in it, ``owner`` or ``operator`` (None: a member)."""
     private: bool = False
     """Rooms: only invited users may join."""
+    lastlog: str | None = None
+    """``/lastlog TEXT`` waiting for a page of older messages before it searches."""
 
     @property
     def key(self) -> str:
@@ -65,6 +73,8 @@ class Target:
 
     @property
     def label(self) -> str:
+        if self.kind is Kind.VIEW:
+            return "*" + self.name
         return room_label(self.name) if self.kind is Kind.ROOM else dm_label(self.name)
 
     @property
@@ -94,7 +104,7 @@ class Target:
 
 
 class Targets:
-    """The open rooms and conversations in order, and the active one.
+    """The open rooms and conversations (the windows) in order, and the active one.
 
     There is always at least one target: the screen starts in ``#general``
     (every account is in it from registration), and the last one is never
@@ -134,6 +144,22 @@ class Targets:
         target.name = username
         return target
 
+    def view(self, name: str) -> Target:
+        """The client's own window ``name`` (:data:`HIGHLIGHTS`), created (at the end) if new."""
+        return self._get(Kind.VIEW, name)
+
+    def number(self, target: Target) -> int:
+        """The window number of ``target``: its place in the order, from 1 (Alt-1 ... Alt-0 is 10)."""
+        return self._items.index(target) + 1
+
+    def with_activity(self) -> Target | None:
+        """Alt-A: the window to go to next: one that names you (or a direct message) first, then any
+        with unread messages; the first such after the active one, in window order."""
+        index = self._items.index(self.active)
+        order = self._items[index + 1:] + self._items[:index]
+        named = next((target for target in order if target.mentions), None)
+        return named or next((target for target in order if target.unread), None)
+
     def rooms(self) -> list[Target]:
         return [target for target in self._items if target.is_room and target.member]
 
@@ -142,6 +168,8 @@ class Targets:
         if word.isdigit():
             index = int(word) - 1
             return self._items[index] if 0 <= index < len(self._items) else None
+        if word.startswith("*"):
+            return self.find(Kind.VIEW, word[1:])
         if word.startswith("#"):
             return self.find(Kind.ROOM, word[1:].lower())
         if word.startswith("@"):
@@ -153,6 +181,9 @@ class Targets:
         previous = self.active
         self.active = target
         target.seen()
+        if previous is not target:
+            previous.log.arm_marker()  # what comes while away is marked when you come back
+            target.log.disarm_marker()  # and what comes while you look is not
         return previous
 
     def step(self, delta: int) -> Target:

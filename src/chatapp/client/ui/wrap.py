@@ -1,7 +1,9 @@
 """Wrapping a line into rows of the message pane. Pure functions, no I/O.
 
 Rows after the first start under the text (a :func:`gutter`), so a wrapped
-message can never pass for a new one.
+message can never pass for a new one; except where a link goes on from the
+row before, which continues in column 0 without the gutter, so that the
+terminal's selection (and its link detection) sees the link whole.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .lines import Fragments, Line, gutter_text
+from .links import link_spans
 from .width import char_width
 
 
@@ -33,11 +36,15 @@ def wrap(line: Line, width: int) -> list[Fragments]:
     indent = line.indent if 2 <= line.indent <= width // 2 else 0
     prefix = gutter(indent)
     cells = [(style, char, char_width(char)) for style, text in line.fragments for char in text]
+    link = [0] * len(cells)  # which link (from 1) each cell is part of; 0: none
+    for number, (begin, end) in enumerate(link_spans(line.plain), 1):
+        link[begin:end] = [number] * (end - begin)
     rows: list[Fragments] = []
     start = 0
     first = True
+    bare = False  # this row goes on with a link cut at the end of the row before
     while first or start < len(cells):
-        capacity = width - (0 if first else indent)
+        capacity = width - (0 if first or bare else indent)
         used = 0
         index = start
         space = -1
@@ -57,8 +64,9 @@ def wrap(line: Line, width: int) -> list[Fragments]:
             end = resume = index
         if end == start and start < len(cells):
             end = resume = start + 1  # a character wider than the row: show it anyway
-        row: Fragments = [] if first else list(prefix)
+        row: Fragments = [] if first or bare else list(prefix)
         rows.append(row + _merge(cells[start:end]))
+        bare = 0 < end == resume < len(cells) and link[end] != 0 and link[end] == link[end - 1]
         start = resume
         first = False
     return rows

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -71,13 +72,17 @@ def decide(policy: str, other: Member | None, session_id: int | None, *, takeove
 
 
 def already_signed_in(other: Member) -> ProtocolError:
-    """The refusal: where the account is signed in and since when (only someone who gave its
-    password or a token of it gets this far)."""
+    """The refusal: where the account is signed in and since when, and (``retry_after``) how long that
+    session lasts at most if its client is frozen (only someone who gave the account's password or a
+    token of it gets this far)."""
+    left = other.closes_in()
+    frozen = f"; if it is frozen, it ends within {math.ceil(left)} s" if left is not None else ""
     return ProtocolError(
         ErrorCode.ALREADY_LOGGED_IN,
         f"this account is already signed in elsewhere from {other.endpoint} "
-        f"since {wire_timestamp(other.online_since)}; quit there, "
+        f"since {wire_timestamp(other.online_since)}{frozen}; quit there, "
         "or log in with takeover to end that session",
+        retry_after=math.ceil(left) if left is not None else None,
     )
 
 

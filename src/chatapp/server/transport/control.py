@@ -69,6 +69,9 @@ class ControlConnection:
         self._abort_timer: asyncio.TimerHandle | None = None
         open_console(self.peer, services.limits, config.send_queue_limit)
 
+    def closes_in(self) -> float | None:
+        return None  # chatapp-admin's console is not pinged
+
     async def run(self) -> None:
         config, peer = self._config, self.peer
         activity.record("console_connect")

@@ -167,6 +167,11 @@ class ConnectionShell:
             # A lost peer shows up in the read loop too; the caller just stops early.
             await self._writer.drain()
 
+    def closes_in(self) -> float | None:
+        # What _keepalive will do if nothing more arrives: ping after ping_interval, close ping_timeout later.
+        config = self._config
+        return max(0.0, config.ping_interval + config.ping_timeout - (monotonic() - self._last_received))
+
     # -- the end ----------------------------------------------------------------
 
     def _close_transport(self) -> None:
