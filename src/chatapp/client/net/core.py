@@ -163,21 +163,21 @@ class SessionCore:
             raise SendRefused("never signed in: there is no session to resume")
         return self.sign_in(lambda ref: Resume(token=token, last_id=self.last_id, ref=ref))
 
-    def send_text(self, text: str, room: str) -> Outgoing:
-        """Queue a message to ``room``; see :meth:`queue_message`."""
-        return self.queue_message(text, room=room, to=None)
+    def send_text(self, text: str, room: str, *, action: bool = False) -> Outgoing:
+        """Queue a message to ``room`` (an action, ``/me``, with ``action``); see :meth:`queue_message`."""
+        return self.queue_message(text, room=room, to=None, action=action)
 
-    def send_direct(self, text: str, to: str) -> Outgoing:
+    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
         """Queue a direct message to the user ``to``; see :meth:`queue_message`.
 
         Also raises :class:`~chatapp.protocol.ProtocolError` ``invalid_username``
         when ``to`` cannot be a username.
         """
         check_username(to)
-        return self.queue_message(text, room=None, to=to)
+        return self.queue_message(text, room=None, to=to, action=action)
 
     def queue_message(self, text: str, *, room: str | None, to: str | None, e2e: Envelope | None = None,
-                      nonce: str | None = None) -> Outgoing:
+                      nonce: str | None = None, action: bool = False) -> Outgoing:
         """Put a message in the outbox; it goes out now if signed in, else after signing in again.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (the shared rules: empty
@@ -193,7 +193,8 @@ class SessionCore:
         check_text(text, self.max_text)
         max_frame = self.welcome.max_frame if self.welcome is not None else MAX_FRAME_BYTES
         nonce = nonce or self.new_nonce()
-        outgoing = Outgoing(nonce=nonce, ref=self.next_ref(), room=room, text=text, to=to, e2e=e2e)
+        outgoing = Outgoing(nonce=nonce, ref=self.next_ref(), room=room, text=text, to=to, e2e=e2e,
+                            action=action)
         if self._frame_size(outgoing.frame()) > max_frame:
             raise ProtocolError(
                 ErrorCode.TEXT_TOO_LONG, f"the message is larger than the server's limit of {max_frame} bytes"

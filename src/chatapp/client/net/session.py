@@ -185,8 +185,8 @@ class ChatSession:
 
     # -- sending ------------------------------------------------------------------------------------------
 
-    def send_text(self, text: str, room: str = DEFAULT_ROOM) -> Outgoing:
-        """Hand a message to ``room`` over for sending; returns at once.
+    def send_text(self, text: str, room: str = DEFAULT_ROOM, *, action: bool = False) -> Outgoing:
+        """Hand a message to ``room`` over for sending (an action, ``/me``, with ``action``); returns at once.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (from the shared rules:
         empty text, ``text_too_long`` against the server's ``max_text``) or
@@ -194,18 +194,18 @@ class ChatSession:
         outbox and goes out after resuming.
         """
         self._check_sending()
-        outgoing = self.core.send_text(text, room)
+        outgoing = self.core.send_text(text, room, action=action)
         self.keeper.write_pending()
         return outgoing
 
-    def send_direct(self, text: str, to: str) -> Outgoing:
+    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
         """Hand a direct message to the user ``to`` over for sending, like :meth:`send_text`.
 
         Also raises :class:`~chatapp.protocol.ProtocolError` ``invalid_username``
         when ``to`` cannot be a username.
         """
         self._check_sending()
-        outgoing = self.core.send_direct(text, to)
+        outgoing = self.core.send_direct(text, to, action=action)
         self.keeper.write_pending()
         return outgoing
 

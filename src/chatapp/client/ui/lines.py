@@ -135,7 +135,8 @@ def message_lines(
     notice: str | None = None,
     plain_mark: bool = False,
 ) -> list[Line]:
-    """The lines showing one chat message: ``HH:MM <sender> text`` and continuation lines.
+    """The lines showing one chat message: ``HH:MM <sender> text`` (an action: ``HH:MM * sender
+    text``) and continuation lines.
 
     An end-to-end encrypted direct message (``e2e``) carries :data:`LOCK`
     before its text, or, when this device could not read it, ``notice`` (why)
@@ -158,12 +159,15 @@ def message_lines(
     if show_room:
         where = room_label(message.room) if isinstance(message, Message) else dm_label(dm_peer(message, me))
         head.append(("class:room", f"[{where}] "))
-    head += [
-        ("class:nick.bracket", "<"),
-        (nick_style(message.sender, me), sender),
-        ("class:nick.bracket", ">"),
-        ("", " "),
-    ]
+    if message.action and message.removed_by is None:  # "/me waves": "* alice waves", as IRC clients
+        head += [("class:nick.bracket", "* "), (nick_style(message.sender, me), sender), ("", " ")]
+    else:
+        head += [
+            ("class:nick.bracket", "<"),
+            (nick_style(message.sender, me), sender),
+            ("class:nick.bracket", ">"),
+            ("", " "),
+        ]
     indent = sum(width(text) for _, text in head)
     if message.removed_by is not None:  # a tombstone: the text is gone, say who removed it
         removed = f"(message removed by {sanitize(message.removed_by)})"
