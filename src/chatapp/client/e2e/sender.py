@@ -30,7 +30,6 @@ from .envelope import Recipient
 if TYPE_CHECKING:
     from .agent import E2eSession
 
-MAX_OUTBOX = 100
 ENVELOPE_HEADROOM = 2048
 """An envelope is at most the frame limit less this (docs/protocol.md): its ``direct`` fits a history page."""
 
@@ -61,8 +60,8 @@ class Sender:
             raise SendRefused("not signed in")
         check_username(to)
         check_text(text, core.max_text)
-        if len(self._preparing) + len(core.outbox) >= MAX_OUTBOX:
-            raise SendRefused(f"{MAX_OUTBOX} messages are already waiting to be sent")
+        if len(self._preparing) + len(core.outbox) >= core.max_outbox:
+            raise SendRefused(f"{core.max_outbox} messages are already waiting to be sent")
         outgoing = Outgoing(nonce=core.new_nonce(), ref=0, room=None, text=text, to=to, action=action)
         self._preparing.append(outgoing)
         self._session.spawn(self._seal(outgoing))

@@ -39,7 +39,7 @@ from chatapp.protocol import DEFAULT_ROOM, AuthOk, ClientFrame, Login, Register,
 
 from ..clock import Clock, SystemClock
 from .backoff import Backoff
-from .core import SessionCore
+from .core import OUTBOX_LIMIT, SessionCore
 from .errors import ClientError, SendRefused
 from .events import ConnectionState, Outgoing, SessionEnded, SessionEvent
 from .keeper import LinkKeeper
@@ -61,7 +61,7 @@ class ChatSession:
         connect_timeout: float = 10.0,
         request_timeout: float = 30.0,
         ping_interval: float = 20.0,
-        max_outbox: int = 100,
+        max_outbox: int = OUTBOX_LIMIT,
         tls: TlsSettings | None = None,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
@@ -208,6 +208,13 @@ class ChatSession:
         outgoing = self.core.send_direct(text, to, action=action)
         self.keeper.write_pending()
         return outgoing
+
+    async def wait_for_room(self) -> None:
+        """Wait until the outbox has room for one more message (returns at once if it has, or the
+        session is over): what a producer that must not lose input does before handing one over."""
+        while len(self.outbox) >= self.core.max_outbox and self.ended is None and not self.keeper.closing:
+            self.keeper.outbox_changed.clear()
+            await self.keeper.outbox_changed.wait()
 
     def request(self, build: Callable[[int], ClientFrame]) -> int:
         """Send the frame ``build(ref)`` now and return its ``ref``.
