@@ -33,6 +33,7 @@ from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
@@ -49,6 +50,7 @@ from . import actions, commands, dialogue, sentences
 from .bars import STYLE, Bars
 from .completion import chat_completer
 from .pane import ChatLogControl
+from .paste import PastedLines, pasted
 from .perform import perform
 from .sanitize import sanitize
 from .state import ChatState
@@ -228,11 +230,16 @@ class ChatScreen:
         that prompt_toolkit, which keeps accepted lines in the input history, finds
         nothing to keep.
         """
-        if self.state.dialogue is not None:
+        if (current := self.state.dialogue) is not None:
             text = buffer.text
             buffer.reset()
             try:
-                return dialogue.answer(self.state, text)
+                keep = dialogue.answer(self.state, text)
+                if isinstance(current, PastedLines) and current.edit is not None:
+                    buffer.text = current.edit  # "Enter = edit": the paste, to edit and send as one
+                    buffer.cursor_position = len(current.edit)
+                    return True
+                return keep
             except Exception:
                 log.exception("failed to handle an answer")  # (the answer itself is not logged)
                 self.state.dialogue = None
@@ -274,6 +281,13 @@ class ChatScreen:
         @kb.add("escape", "enter")
         def _newline(event: KeyPressEvent) -> None:
             self.buffer.insert_text("\n")
+
+        @kb.add(Keys.BracketedPaste)
+        def _paste(event: KeyPressEvent) -> None:
+            # Several lines into an empty input line: ask once whether they are messages or one.
+            text = pasted(self.state, event.data, input_empty=not self.buffer.text)
+            if text is not None:
+                self.buffer.insert_text(text)
 
         @kb.add("pageup")
         def _page_up(event: KeyPressEvent) -> None:
