@@ -26,10 +26,19 @@ def start_reader(stdin: TextIO, limit: int = LINES_AHEAD) -> asyncio.Queue[str |
 
     def put(item: str | None) -> bool:
         try:
-            asyncio.run_coroutine_threadsafe(lines.put(item), loop).result()
-        except (RuntimeError, concurrent.futures.CancelledError):
-            return False  # the loop is closed or closing: nobody reads any more
-        return True
+            future = asyncio.run_coroutine_threadsafe(lines.put(item), loop)
+        except RuntimeError:
+            return False  # the loop is closed: nobody reads any more
+        while True:
+            try:
+                future.result(timeout=1.0)
+                return True
+            except concurrent.futures.CancelledError:
+                return False
+            except TimeoutError:
+                if loop.is_closed():  # it ended while the queue was full: stop reading
+                    future.cancel()
+                    return False
 
     def read() -> None:
         try:
