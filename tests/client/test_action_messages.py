@@ -40,10 +40,13 @@ def test_an_action_is_shown_with_a_star_and_a_tombstone_as_removed() -> None:
 def test_the_flag_is_on_the_frame_of_a_room_message_and_a_direct_one() -> None:
     core = signed_in()
     core.frames_to_send()
-    core.send_text("waves", "general", action=True)
-    core.send_direct("winks", "bob", action=True)
-    core.send_text("hello", "general")
-    sent = core.frames_to_send()
+    queued = [
+        core.send_text("waves", "general", action=True),
+        core.send_direct("winks", "bob", action=True),
+        core.send_text("hello", "general"),
+    ]
+    sent = [outgoing.frame() for outgoing in queued]  # as each is written, in turn
+    assert core.frames_to_send() == sent[:1]
     assert [type(f) for f in sent] == [Send, SendDirect, Send]
     assert [getattr(f, "action", None) for f in sent] == [True, True, None]
     # Absent from a plain message's bytes: an old server sees exactly what it always saw.

@@ -48,7 +48,7 @@ def test_complete_commands() -> None:
                   "resetpw", "reloadfilters")
     every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
              "history", "sessions", "endsession", "plain", "verify", "trust", "devices", *moderation, "quit",
-             "exit", "clear", "reconnect", "say")
+             "exit", "clear", "reconnect", "say", "me")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
 
