@@ -52,6 +52,8 @@ def test_environment_and_flags() -> None:
         ([], {"CHATAPP_PORT": "http"}, "CHATAPP_PORT='http' is not a port number"),
         (["--password", "x"], {}, "unrecognized arguments"),
         (["--user", "x", "--register", "--takeover"], {}, "--takeover is for logging in"),
+        (["--room", "no spaces"], {}, "--room 'no spaces': "),
+        (["--since-last", "--no-replay"], {}, "not allowed with argument"),
     ],
 )
 def test_usage_errors(argv: list[str], env: dict[str, str], complaint: str,
@@ -60,6 +62,13 @@ def test_usage_errors(argv: list[str], env: dict[str, str], complaint: str,
         parse_args(argv, env)
     assert caught.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_line_mode_options() -> None:
+    options = parse_args(["--room", "#bots", "--json", "--no-echo", "--no-replay"], {})
+    assert (options.room, options.json, options.echo, options.replay) == ("bots", True, False, False)
+    default = parse_args(["--since-last"], {})
+    assert (default.room, default.json, default.echo, default.replay) == ("general", False, True, True)
 
 
 def test_connect_failure_sentences() -> None:
