@@ -49,8 +49,6 @@ UNSUPPORTED = (
     "moderation commands that need no question (not /passwd, /deleteroom, /delete without ID, /users more, "
     "/audit more), /quit and exit work"
 )
-UNSENT_SHOWN = 100
-"""Lines listed on standard error at most (then how many more)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -121,10 +119,8 @@ class LineMode:
         count = len(lines)
         self._note(f"{count} line{'s' if count != 1 else ''} of the input {'were' if count != 1 else 'was'} "
                    "not sent:")
-        for line in lines[:UNSENT_SHOWN]:
+        for line in lines:  # every one: a script may feed them in again
             self.stderr.write(f"  {sanitize(line)}\n")
-        if len(lines) > UNSENT_SHOWN:
-            self.stderr.write(f"  (and {len(lines) - UNSENT_SHOWN} more)\n")
         self.stderr.flush()
 
     async def _join_first(self) -> bool:
