@@ -11,7 +11,7 @@ import pytest
 
 from chatapp.client.e2e.vault import Vault
 from chatapp.client.ui import actions, commands
-from chatapp.client.ui.lines import message_lines
+from chatapp.client.ui.lines import message_lines, pending_lines
 from chatapp.protocol import Direct, Message, Send, SendDirect, encode
 from tests.client.e2e.test_vault import PASSWORD, Wire, claim, info, recipient
 from tests.client.test_core import signed_in
@@ -35,6 +35,11 @@ def test_an_action_is_shown_with_a_star_and_a_tombstone_as_removed() -> None:
     assert "\x1b" not in message_lines(evil, "bob")[0].plain
     plain = msgspec.structs.replace(waves, action=False)
     assert "<alice> waves" in message_lines(plain, "bob")[0].plain
+
+
+def test_an_action_being_sent_is_shown_as_one() -> None:
+    (line,) = pending_lines("waves", "alice", queued=False, action=True)
+    assert line.plain == "--:-- * alice waves  (sending)"
 
 
 def test_the_flag_is_on_the_frame_of_a_room_message_and_a_direct_one() -> None:

@@ -186,12 +186,12 @@ def message_lines(
     return lines
 
 
-def pending_lines(text: str, me: str, *, queued: bool) -> list[Line]:
+def pending_lines(text: str, me: str, *, queued: bool, action: bool = False) -> list[Line]:
     """How a message not yet confirmed by the server looks (dim, with a marker)."""
     head: list[tuple[str, str]] = [
-        ("class:pending", "--:-- <"),
+        ("class:pending", "--:-- * " if action else "--:-- <"),
         ("class:pending", sanitize(me)),
-        ("class:pending", "> "),
+        ("class:pending", " " if action else "> "),
     ]
     indent = sum(width(text) for _, text in head)
     texts = split_text(text)

@@ -160,7 +160,8 @@ class ChatModel:
         offline = not self.outlet.online
         for outgoing in self.outlet.outbox:
             if self._outgoing_target(outgoing.room, outgoing.to) is target:
-                lines.extend(pending_lines(outgoing.text, self.me, queued=outgoing.queued and offline))
+                lines.extend(pending_lines(outgoing.text, self.me, queued=outgoing.queued and offline,
+                                           action=outgoing.action))
         return lines
 
     def _outgoing_target(self, room: str | None, to: str | None) -> Target | None:
