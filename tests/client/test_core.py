@@ -120,7 +120,7 @@ def test_a_direct_message_is_checked_and_acknowledged_the_same_way() -> None:
 def test_a_refused_message_leaves_the_outbox_as_send_failed() -> None:
     core = signed_in()
     outgoing = core.send_text("spam", "general")
-    refusal = Error(code=ErrorCode.RATE_LIMITED, message="slow", ref=outgoing.ref, retry_after=2.0)
+    refusal = Error(code=ErrorCode.MUTED, message="muted", ref=outgoing.ref)
     core.receive(refusal, now=0.0)
     assert core.events_received() == [SendFailed(outgoing, refusal)] and core.outbox == ()
     other = Error(code=ErrorCode.NO_SUCH_ROOM, message="no", ref=12345)
@@ -167,8 +167,39 @@ def test_what_was_not_acknowledged_is_sent_again_after_resuming() -> None:
     core.receive(WELCOME, now=0.0)
     core.receive(AuthOk(username="alice", token="", ref=resume.ref), now=0.0)  # a resume keeps the token
     assert core.online and core.token == "token-alice"
-    assert core.frames_to_send() == [lost.frame(), waiting.frame()]  # same nonces, in order
-    assert not lost.queued and not waiting.queued
+    # Same nonces, in order, one at a time: the next when the previous was acknowledged.
+    assert core.frames_to_send() == [lost.frame()]
+    assert not lost.queued and waiting.queued
+    core.receive(message(42, nonce=lost.nonce), now=0.0)
+    assert core.frames_to_send() == [waiting.frame()] and not waiting.queued
+
+
+def test_messages_go_one_at_a_time_and_a_rate_refusal_is_waited_out_and_sent_again() -> None:
+    core = signed_in()
+    core.frames_to_send()
+    first, second, third = (core.send_text(f"line {n}", "general") for n in (1, 2, 3))
+    assert core.frames_to_send() == [first.frame()]  # the others wait for its answer
+    core.receive(message(50, nonce=first.nonce), now=10.0)
+    core.events_received()
+    assert core.frames_to_send() == [second.frame()]
+    refusal = Error(code=ErrorCode.RATE_LIMITED, message="slow", ref=second.ref, retry_after=2.5)
+    core.receive(refusal, now=10.0)
+    # Not dropped, not reported: held at the head, nothing else goes before the wait is over.
+    assert core.events_received() == [] and core.outbox == (second, third)
+    assert core.hold_until == 12.5 and core.frames_to_send() == []
+    core.receive(message(51), now=11.0)  # someone else's message: no change
+    core.release(12.4)
+    assert core.frames_to_send() == []
+    core.release(12.5)
+    assert core.hold_until is None and core.frames_to_send() == [second.frame()]  # the same nonce
+    core.receive(message(52, nonce=second.nonce), now=12.6)
+    assert core.frames_to_send() == [third.frame()]
+    # Any other refusal drops that message only, and the next goes.
+    fourth = core.send_text("line 4", "general")
+    core.receive(Error(code=ErrorCode.NOT_IN_ROOM, message="no", ref=third.ref), now=13.0)
+    failed = core.events_received()[-1]
+    assert isinstance(failed, SendFailed) and failed.outgoing is third
+    assert core.frames_to_send() == [fourth.frame()]
 
 
 def test_a_resume_needs_a_session() -> None:

@@ -52,6 +52,8 @@ def test_environment_and_flags() -> None:
         ([], {"CHATAPP_PORT": "http"}, "CHATAPP_PORT='http' is not a port number"),
         (["--password", "x"], {}, "unrecognized arguments"),
         (["--user", "x", "--register", "--takeover"], {}, "--takeover is for logging in"),
+        (["--room", "no spaces"], {}, "--room 'no spaces': "),
+        (["--since-last", "--no-replay"], {}, "not allowed with argument"),
     ],
 )
 def test_usage_errors(argv: list[str], env: dict[str, str], complaint: str,
@@ -60,6 +62,13 @@ def test_usage_errors(argv: list[str], env: dict[str, str], complaint: str,
         parse_args(argv, env)
     assert caught.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_line_mode_options() -> None:
+    options = parse_args(["--room", "#bots", "--json", "--no-echo", "--no-replay"], {})
+    assert (options.room, options.json, options.echo, options.replay) == ("bots", True, False, False)
+    default = parse_args(["--since-last"], {})
+    assert (default.room, default.json, default.echo, default.replay) == ("general", False, True, True)
 
 
 def test_connect_failure_sentences() -> None:
@@ -115,9 +124,10 @@ async def test_closed_port_exits_non_zero_with_one_line() -> None:
 async def test_line_mode_sends_and_prints(server: FakeServer) -> None:
     options = ClientOptions(port=server.port, user="alice", password_stdin=True)
     code, out, err = await run_piped(options, f"{PASSWORD}\nhello\n//slash\n/help\n")
-    assert code == 0, err
     assert "<alice> hello" in out and "<alice> /slash" in out
-    assert "without a terminal only messages, /say, /msg NAME TEXT, /plain NAME TEXT, the moderation" in err
+    assert "without a terminal only messages, /say, /me TEXT, /join ROOM, /msg NAME TEXT, /plain NAME" in err
+    # A line that could not be carried out is listed, and the exit status says so.
+    assert code == 1 and err.endswith("chatapp-client: 1 line of the input was not sent:\n  /help\n")
     assert PASSWORD not in out + err
 
 

@@ -182,7 +182,7 @@ async def test_send_checks_rules_locally(server: FakeServer, session: ChatSessio
 async def test_refused_send_is_reported(server: FakeServer, session: ChatSession) -> None:
     def refuse(conn: FakeConnection, frame: ClientFrame) -> bool:
         if isinstance(frame, Send):
-            conn.send(Error(code="rate_limited", message="slow down", ref=frame.ref, retry_after=1.0))
+            conn.send(Error(code="muted", message="you are muted", ref=frame.ref))
             return True
         return False
 
@@ -190,7 +190,7 @@ async def test_refused_send_is_reported(server: FakeServer, session: ChatSession
     server.on_frame = refuse
     outgoing = session.send_text("spam")
     failed = await next_event(session, SendFailed)
-    assert failed.outgoing is outgoing and failed.error.code == "rate_limited"
+    assert failed.outgoing is outgoing and failed.error.code == "muted"
     assert session.outbox == ()
 
 

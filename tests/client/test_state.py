@@ -149,19 +149,19 @@ def test_a_refused_message_is_explained_with_what_it_was() -> None:
     chat = Chat()
     chat.type("spam")
     [sent] = chat.sent()
-    chat.feed(Error(code=ErrorCode.RATE_LIMITED, message="slow", ref=sent.ref, retry_after=2.0))
+    chat.feed(Error(code=ErrorCode.MUTED, message="muted", ref=sent.ref))
     assert chat.shown()[-1] == (
-        "09:12 -!- Not sent ('spam'): You are sending too fast; try again in 2 seconds."
+        "09:12 -!- Not sent ('spam'): You are muted in #general: you can read but not send."
     )
     assert chat.core.outbox == ()
     chat.type("again")
     [again] = chat.sent()
-    refusal = Error(code=ErrorCode.RATE_LIMITED, message="slow", ref=again.ref, retry_after=2.0)
+    refusal = Error(code=ErrorCode.MUTED, message="muted", ref=again.ref)
     chat.core.receive(refusal, now=0.0)
     [failed] = chat.core.events_received()
     assert isinstance(failed, SendFailed)
     chat.state.send_failed(failed, restored=True)  # the screen put the text back in the input line
-    assert chat.shown()[-1].endswith("try again in 2 seconds. The text is back in the input line.")
+    assert chat.shown()[-1].endswith("you can read but not send. The text is back in the input line.")
 
 
 def test_text_the_rules_refuse_stays_in_the_input_line() -> None:

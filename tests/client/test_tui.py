@@ -109,13 +109,13 @@ async def test_too_long_message_is_refused_locally_and_kept(server: FakeServer, 
 async def test_refused_message_comes_back_to_the_input(server: FakeServer, screen: Screen) -> None:
     def refuse(conn: FakeConnection, frame: ClientFrame) -> bool:
         if isinstance(frame, Send):
-            conn.send(Error(code="rate_limited", message="slow", ref=frame.ref, retry_after=2))
+            conn.send(Error(code="muted", message="muted", ref=frame.ref))
             return True
         return False
 
     server.on_frame = refuse
     screen.type("spam" + ENTER)
-    await screen.wait_line("Not sent ('spam'): You are sending too fast; try again in 2 seconds.")
+    await screen.wait_line("Not sent ('spam'): You are muted in #general: you can read but not send.")
     await screen.wait_input("spam")
 
 

@@ -313,10 +313,10 @@ SERVER_CASES: dict[str, tuple[dict[str, Any], Frame]] = {
 CLIENT_OPTIONAL: dict[str, dict[str, Any]] = {
     "login": {"takeover": True},
     "resume": {"last_id": 41},
-    "send": {"nonce": "n-1"},
+    "send": {"nonce": "n-1", "action": True},
     "join": {"last_id": 0},
     "away": {"text": "lunch"},
-    "dm": {"text": "psst", "nonce": "n-2", "e2e": ENVELOPE},
+    "dm": {"text": "psst", "nonce": "n-2", "e2e": ENVELOPE, "action": True},
     "publish_keys": {
         "one_time_keys": [OneTimeKey(key_id="AAAAAAAAAAA", key=CURVE_KEY)],
         "fallback_key": OneTimeKey(key_id="AAAAAAAAAAB", key=CURVE_KEY),
@@ -339,8 +339,8 @@ CLIENT_OPTIONAL: dict[str, dict[str, Any]] = {
 }
 
 SERVER_OPTIONAL: dict[str, dict[str, Any]] = {
-    "message": {"nonce": "n-1", "replayed": True, "removed_by": "alice"},
-    "direct": {"nonce": "n-2", "replayed": True, "removed_by": "alice", "e2e": ENVELOPE},
+    "message": {"nonce": "n-1", "replayed": True, "removed_by": "alice", "action": True},
+    "direct": {"nonce": "n-2", "replayed": True, "removed_by": "alice", "e2e": ENVELOPE, "action": True},
     "claimed_key": {"fallback": True},
     "presence": {"text": "lunch"},
     "error": {"retry_after": 1.5, "until": "2030-01-01T00:00:00+00:00"},

@@ -32,7 +32,8 @@ from .settings_store import SettingsStore
 __all__ = ["TLS_PORT", "ClientOptions", "connect_failure", "main", "parse_args", "run", "setup_logging"]
 from .ui.devicekeys import unlock
 from .ui.ignores import ignore_file
-from .ui.linemode import LineMode
+from .ui.linemode import LineMode, LineOptions
+from .ui.lineoutput import OutputOptions
 from .ui.screen import ChatScreen
 from .ui.sentences import describe_bye
 from .ui.signin import SignInCancelled, SignInFailed, SignInOptions, sign_in
@@ -84,6 +85,12 @@ def terminal(stdin: TextIO, stdout: TextIO, stdin_used: bool) -> Iterator[tuple[
         yield create_input(tty), create_output(stdout)
     finally:
         tty.close()
+
+
+def line_options(options: ClientOptions) -> LineOptions:
+    """Line mode's part of the options (``--room``, ``--json``, ``--no-echo``, ``--no-replay``)."""
+    output = OutputOptions(json=options.json, echo=options.echo, replay=options.replay)
+    return LineOptions(room=options.room, output=output)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -196,7 +203,7 @@ async def _run(
                                    interactive=False)
                 if off is not None:
                     fail(f"end-to-end encryption is off for this run: {off}")
-                return await LineMode(session, stdin, stdout, stderr).run()
+                return await LineMode(session, stdin, stdout, stderr, options=line_options(options)).run()
             term_input, term_output = term
             with create_app_session(input=term_input, output=term_output):
                 if not await connected():  # may ask whether to trust the server's certificate

@@ -12,6 +12,8 @@ import platformdirs
 
 from chatapp import __version__
 from chatapp.fingerprint import parse_fingerprint
+from chatapp.protocol import DEFAULT_ROOM, ProtocolError
+from chatapp.protocol.rules import check_room
 
 from .net.known_servers import KnownServers
 from .net.known_servers import default_path as default_known_servers
@@ -48,6 +50,14 @@ class ClientOptions:
     data_dir: Path | None = None
     """Where this device's end-to-end keys and messages live; None for the user's data directory."""
     new_device: bool = False
+    room: str = DEFAULT_ROOM
+    """Line mode: the room plain lines go to."""
+    json: bool = False
+    """Line mode: one JSON object per event."""
+    echo: bool = True
+    """Line mode: print one's own messages."""
+    replay: bool = True
+    """Line mode: print the messages missed since the last session."""
     config: Path | None = dataclasses.field(default=None, compare=False)
     """The settings file (``--config``); None: none is read or written. (Its values are in the fields
     above already, so two options that connect the same way compare equal.)"""
@@ -143,6 +153,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new device here when the password does not open this one's keys (it was changed "
         "elsewhere, or reset): the encrypted messages kept on the old one can then no longer be read here",
     )
+    bots = parser.add_argument_group(
+        "line mode", "when standard output is not a terminal (scripts, pipes, bots): see docs/client.md"
+    )
+    bots.add_argument(
+        "--room", metavar="NAME",
+        help=f"join NAME and send the lines of standard input there (default {DEFAULT_ROOM}; /join ROOM "
+        "in the input moves on to another)",
+    )
+    bots.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object per event (messages with ids and timestamps, direct messages, actions, "
+        "presence, errors, refusals) instead of lines for people",
+    )
+    bots.add_argument("--no-echo", action="store_true", help="do not print your own messages")
+    replay = bots.add_mutually_exclusive_group()
+    replay.add_argument(
+        "--since-last", action="store_true",
+        help="print the messages missed since your last session first (the default)",
+    )
+    replay.add_argument(
+        "--no-replay", action="store_true", help="print only what arrives live, not the missed messages"
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -198,11 +230,19 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
             verified_context(args.ca_file)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             parser.error(f"--ca-file {args.ca_file}: not a readable PEM file of CA certificates ({exc})")
+    room = DEFAULT_ROOM
+    if args.room is not None:
+        room = args.room.removeprefix("#")
+        try:
+            check_room(room)
+        except ProtocolError as exc:
+            parser.error(f"--room {args.room!r}: {exc.message}")
     return ClientOptions(
         host=host, port=port, user=user, password_stdin=args.password_stdin, register=args.register,
         takeover=args.takeover, log_file=args.log_file, debug=args.debug, tls=tls, ca_file=args.ca_file,
         accept_fingerprint=accept, data_dir=args.data_dir or _env_path(env.get(ENV_PREFIX + "DATA_DIR")),
-        new_device=args.new_device, config=config, settings=loaded,
+        new_device=args.new_device, config=config, settings=loaded, room=room, json=args.json,
+        echo=not args.no_echo, replay=not args.no_replay,
     )
 
 

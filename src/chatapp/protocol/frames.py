@@ -61,6 +61,8 @@ class Send(BaseFrame, frozen=True, tag="send"):
     room: str
     text: str
     nonce: str | None = None
+    action: bool | None = None
+    """True: an action message (``/me waves``), shown as ``* alice waves``."""
     ref: Ref = None
 
 
@@ -113,6 +115,8 @@ class SendDirect(BaseFrame, frozen=True, tag="dm"):
     text: str | None = None
     nonce: str | None = None
     e2e: Envelope | None = None
+    action: bool | None = None
+    """True: an action message (``/me``). Not with ``e2e``: there the flag is inside the ciphertext."""
     ref: Ref = None
 
 
@@ -182,6 +186,8 @@ class Message(BaseFrame, frozen=True, tag="message"):
     """Sent again because the client missed it (a resume, a join with ``last_id``), not live."""
     removed_by: str | None = None
     """Set on a removed message (a tombstone, in history and replay): who removed it; ``text`` is empty."""
+    action: bool = False
+    """An action message (``/me waves``), shown as ``* alice waves``; absent on a tombstone."""
     ref: Ref = None
     """Only on the sender's live copy: the ``ref`` of its ``send``."""
 
@@ -200,6 +206,8 @@ class Direct(BaseFrame, frozen=True, tag="direct"):
     removed_by: str | None = None
     e2e: Envelope | None = None
     """An end-to-end encrypted message: one ciphertext per device; the server cannot read it."""
+    action: bool = False
+    """An action message in clear; an encrypted one carries the flag inside its ciphertext."""
     ref: Ref = None
 
 

@@ -31,7 +31,7 @@ def message_foreign_keys(database: ScratchDatabase) -> set[str]:
 async def test_postgresql_loses_the_message_foreign_keys_and_downgrade_restores_them(
     db_url: str, database: ScratchDatabase
 ) -> None:
-    await migrate(db_url, "0006")
+    await migrate(db_url, "0008")
     fill_0003(database)
     assert message_foreign_keys(database) == MESSAGE_KEYS
 
@@ -46,9 +46,9 @@ async def test_postgresql_loses_the_message_foreign_keys_and_downgrade_restores_
     assert message_foreign_keys(database) == set()
     database.execute(ORPHAN)  # the server's own checks are all that stand in the way now
 
-    await migrate(db_url, "0006", down=True)
+    await migrate(db_url, "0008", down=True)
 
-    assert database.revisions() == ["0006"]
+    assert database.revisions() == ["0008"]
     assert message_foreign_keys(database) == MESSAGE_KEYS
     # The message whose room is gone went; the others stayed.
     assert database.rows("SELECT id, text FROM messages ORDER BY id") == [(1, "room"), (2, "direct")]

@@ -253,12 +253,13 @@ class E2eSession(ChatSession):
         """Messages not yet acknowledged, those still being sealed first."""
         return self.sender.preparing + self.core.outbox
 
-    def send_direct(self, text: str, to: str) -> Outgoing:
+    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
         """Seal the message for every device of ``to`` and one's own others (or send it in clear, see
-        :meth:`send_plain`); returns at once, the sealing goes on in a task."""
+        :meth:`send_plain`); returns at once, the sealing goes on in a task. An action's flag
+        (``/me``) is sealed inside the message."""
         if self.vault is None or to.lower() in self.plain:
-            return super().send_direct(text, to)
-        return self.sender.send(text, to)
+            return super().send_direct(text, to, action=action)
+        return self.sender.send(text, to, action=action)
 
     # -- the commands (ui.e2ecommands) -----------------------------------------------------------------
 
@@ -284,9 +285,9 @@ class E2eSession(ChatSession):
         """The password changed: wrap the device's key under the new one."""
         self.spawn(self.in_vault(lambda v: v.rewrap(password)))
 
-    def send_plain(self, text: str, to: str) -> Outgoing:
+    def send_plain(self, text: str, to: str, *, action: bool = False) -> Outgoing:
         """A direct message in clear (``/plain``), even when encryption is on."""
-        return super().send_direct(text, to)
+        return super().send_direct(text, to, action=action)
 
     def emit(self, event: SessionEvent) -> None:
         """An event of the layer itself, among the session's."""
@@ -363,7 +364,7 @@ class E2eSession(ChatSession):
         if body is None:
             return direct, {}
         if body.text is not None:
-            return msgspec.structs.replace(direct, text=body.text), {}
+            return msgspec.structs.replace(direct, text=body.text, action=body.action), {}
         return direct, {direct.id: NOTICES.get(body.problem or "", "not readable here")}
 
 

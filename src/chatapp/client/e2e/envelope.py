@@ -23,7 +23,10 @@ from .device import Device
 from .olm import DecryptFailed, SessionBook
 
 
-class Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Payload(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Fields added later are optional and omitted at their default, so a plain message's payload is
+    what it always was; unknown fields are ignored (a newer client's), as in every frame."""
+
     v: Literal[1]
     text: str
     sender: str = msgspec.field(name="from")
@@ -31,6 +34,8 @@ class Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sender_device: str
     sender_ed25519: str
     recipient_device: str
+    action: bool = False
+    """An action (``/me``): sealed here so that the server never learns it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class Opened:
 
     text: str | None = None
     problem: str | None = None
+    action: bool = False
     sessions: tuple[tuple[str, vodozemac.Session], ...] = ()
     """Sessions changed by opening it (by the sender's key): persist them before showing the text."""
     account_changed: bool = False
@@ -73,9 +79,10 @@ class Opened:
 
 def seal(
     device: Device, book: SessionBook, text: str, to: str, recipients: list[Recipient],
-    claimed: dict[str, str],
+    claimed: dict[str, str], *, action: bool = False,
 ) -> tuple[Envelope, list[tuple[str, vodozemac.Session]]]:
     """Encrypt ``text`` for each recipient device; ``claimed``: one-time keys by device id, for new sessions.
+    ``action``: an action message (``/me``), the flag sealed with the text.
 
     Returns the envelope and the sessions it moved on (to persist).
     """
@@ -86,7 +93,7 @@ def seal(
             book.start(device.account, recipient.curve25519, claimed[recipient.device])
         payload = Payload(
             v=1, text=text, sender=device.username, to=to.lower(), sender_device=device.device_id,
-            sender_ed25519=device.ed25519, recipient_device=recipient.device,
+            sender_ed25519=device.ed25519, recipient_device=recipient.device, action=action,
         )
         ciphertext, session = book.encrypt(recipient.curve25519, msgspec.json.encode(payload))
         ciphertexts[recipient.device] = ciphertext
@@ -129,4 +136,5 @@ def open_direct(
     )
     if not matches:
         return Opened(problem="mismatch", sessions=changed, account_changed=decrypted.new_session)
-    return Opened(text=payload.text, sessions=changed, account_changed=decrypted.new_session)
+    return Opened(text=payload.text, action=payload.action, sessions=changed,
+                  account_changed=decrypted.new_session)

@@ -30,7 +30,6 @@ from .envelope import Recipient
 if TYPE_CHECKING:
     from .agent import E2eSession
 
-MAX_OUTBOX = 100
 ENVELOPE_HEADROOM = 2048
 """An envelope is at most the frame limit less this (docs/protocol.md): its ``direct`` fits a history page."""
 
@@ -52,7 +51,7 @@ class Sender:
     def preparing(self) -> tuple[Outgoing, ...]:
         return tuple(self._preparing)
 
-    def send(self, text: str, to: str) -> Outgoing:
+    def send(self, text: str, to: str, *, action: bool = False) -> Outgoing:
         """Check and take the message (the same refusals as a plain one); it is sealed in a task."""
         core = self._session.core
         if core.over:
@@ -61,9 +60,9 @@ class Sender:
             raise SendRefused("not signed in")
         check_username(to)
         check_text(text, core.max_text)
-        if len(self._preparing) + len(core.outbox) >= MAX_OUTBOX:
-            raise SendRefused(f"{MAX_OUTBOX} messages are already waiting to be sent")
-        outgoing = Outgoing(nonce=core.new_nonce(), ref=0, room=None, text=text, to=to)
+        if len(self._preparing) + len(core.outbox) >= core.max_outbox:
+            raise SendRefused(f"{core.max_outbox} messages are already waiting to be sent")
+        outgoing = Outgoing(nonce=core.new_nonce(), ref=0, room=None, text=text, to=to, action=action)
         self._preparing.append(outgoing)
         self._session.spawn(self._seal(outgoing))
         return outgoing
@@ -147,14 +146,16 @@ class Sender:
             session.emit(E2eNote(f"Devices without keys left are skipped and will not read it: "
                                  f"{', '.join(skipped)}.", peer=to))
         targets = list(recipients.values())
-        text, nonce = outgoing.text, outgoing.nonce
-        envelope = await session.in_vault(lambda v: v.seal(text, to, targets, claimed, nonce))
+        text, nonce, action = outgoing.text, outgoing.nonce, outgoing.action
+        envelope = await session.in_vault(lambda v: v.seal(text, to, targets, claimed, nonce, action=action))
         max_frame = session.welcome.max_frame if session.welcome is not None else MAX_FRAME_BYTES
         limit = max_frame - ENVELOPE_HEADROOM
         try:
             if len(msgspec.json.encode(envelope)) > limit:
                 raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, "too large once encrypted")
-            session.core.queue_message(outgoing.text, room=None, to=to, e2e=envelope, nonce=outgoing.nonce)
+            session.core.queue_message(
+                outgoing.text, room=None, to=to, e2e=envelope, nonce=outgoing.nonce, action=action
+            )
         except ProtocolError:
             count = len(targets)
             self._note(outgoing, (

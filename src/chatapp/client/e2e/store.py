@@ -58,6 +58,8 @@ class Body(msgspec.Struct, frozen=True, omit_defaults=True):
 
     text: str | None = None
     problem: str | None = None
+    action: bool = False
+    """An action message (``/me``); stored bodies from before the flag read as plain ones."""
 
 
 def device_dir(base: Path, host: str, port: int, username: str) -> Path:

@@ -103,12 +103,12 @@ class Vault:
         return self.book.has(curve25519)
 
     def seal(self, text: str, to: str, recipients: list[Recipient], claimed: dict[str, str],
-             nonce: str) -> Envelope:
+             nonce: str, *, action: bool = False) -> Envelope:
         """Encrypt ``text`` for ``recipients``; the sessions and the plaintext (by nonce) are stored first."""
-        envelope, changed = seal(self.device, self.book, text, to, recipients, claimed)
+        envelope, changed = seal(self.device, self.book, text, to, recipients, claimed, action=action)
         pickled = [(s.session_id, key, s.pickle(self.keys.pickle)) for key, s in changed]
         self.store.commit(account=self.device.account.pickle(self.keys.pickle), sessions=pickled,
-                          pending=(nonce, Body(text=text)))
+                          pending=(nonce, Body(text=text, action=action)))
         return envelope
 
     def stored(self, message_id: int) -> Body | None:
@@ -130,7 +130,7 @@ class Vault:
             return known
         opened = open_direct(direct, self.device, self.book, sender_devices,
                              device_added=self.created, sent=_parse(direct.ts))
-        body = Body(text=opened.text, problem=opened.problem)
+        body = Body(text=opened.text, problem=opened.problem, action=opened.action)
         pickled = [(s.session_id, key, s.pickle(self.keys.pickle)) for key, s in opened.sessions]
         account = self.device.account.pickle(self.keys.pickle) if opened.account_changed else None
         self.keys_used += int(opened.account_changed)

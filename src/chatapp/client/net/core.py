@@ -14,6 +14,16 @@ What it keeps:
   comes back with the same ``nonce`` (the acknowledgment) or an ``error`` with
   its ``ref``; after signing in again, everything still in it is sent again,
   with the same nonce (at least once; the server drops a nonce it has);
+- *pacing*: the outbox is the one outgoing queue, sent in order one message at
+  a time (the next goes when the previous was acknowledged or refused), so that
+  a ``rate_limited`` refusal can never let a later message overtake an earlier
+  one: the refused message stays at the head, nothing is written until its
+  ``retry_after`` has passed (:attr:`~SessionCore.hold_until`, which the link
+  part waits out and then calls :meth:`~SessionCore.release`), and it is sent
+  again with the same nonce. It is never dropped for the rate limit; other
+  refusals (a mute, a room one is not in) drop it with a ``SendFailed``. The
+  outbox is bounded (``max_outbox``): a producer that must not lose input
+  waits for room (``ChatSession.wait_for_room``);
 - the highest message id seen (``message`` and ``direct`` frames, ``synced``),
   sent as ``last_id`` when resuming so the server replays exactly what was
   missed, and the ids seen lately, so that a message seen twice is passed on
@@ -62,6 +72,10 @@ from .events import Outgoing, SendFailed, SessionEvent
 
 log = logging.getLogger("chatapp.client.session")
 
+OUTBOX_LIMIT = 1000
+"""Messages the outbox holds at most by default: a 1,000-line paste fits; beyond, producers wait."""
+RETRY_AFTER_DEFAULT = 1.0
+"""Seconds to wait after a ``rate_limited`` refusal that does not say how long."""
 SEEN_IDS = 2048
 """Message ids remembered to drop duplicates (a replay overlapping what was already shown)."""
 PINGS_KEPT = 8
@@ -92,7 +106,7 @@ class SessionCore:
         *,
         frame_size: Callable[[ClientFrame], int],
         rng: random.Random | None = None,
-        max_outbox: int = 100,
+        max_outbox: int = OUTBOX_LIMIT,
     ) -> None:
         self._frame_size = frame_size
         self._rng = rng or random.Random()
@@ -111,6 +125,8 @@ class SessionCore:
         """Round-trip time of the last answered ping, in seconds."""
         self.last_id: int | None = None
         """Highest message id seen; sent on resume so the server can replay what was missed."""
+        self.hold_until: float | None = None
+        """While set (a monotonic time): the server said ``rate_limited``; nothing is sent before it."""
 
         self._seen_ids: collections.deque[int] = collections.deque(maxlen=SEEN_IDS)
         self._refs = itertools.count(1)
@@ -126,6 +142,10 @@ class SessionCore:
     def outbox(self) -> tuple[Outgoing, ...]:
         """Messages not yet acknowledged by the server, oldest first."""
         return tuple(self._outbox)
+
+    @property
+    def max_outbox(self) -> int:
+        return self._max_outbox
 
     @property
     def max_text(self) -> int:
@@ -163,21 +183,21 @@ class SessionCore:
             raise SendRefused("never signed in: there is no session to resume")
         return self.sign_in(lambda ref: Resume(token=token, last_id=self.last_id, ref=ref))
 
-    def send_text(self, text: str, room: str) -> Outgoing:
-        """Queue a message to ``room``; see :meth:`queue_message`."""
-        return self.queue_message(text, room=room, to=None)
+    def send_text(self, text: str, room: str, *, action: bool = False) -> Outgoing:
+        """Queue a message to ``room`` (an action, ``/me``, with ``action``); see :meth:`queue_message`."""
+        return self.queue_message(text, room=room, to=None, action=action)
 
-    def send_direct(self, text: str, to: str) -> Outgoing:
+    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
         """Queue a direct message to the user ``to``; see :meth:`queue_message`.
 
         Also raises :class:`~chatapp.protocol.ProtocolError` ``invalid_username``
         when ``to`` cannot be a username.
         """
         check_username(to)
-        return self.queue_message(text, room=None, to=to)
+        return self.queue_message(text, room=None, to=to, action=action)
 
     def queue_message(self, text: str, *, room: str | None, to: str | None, e2e: Envelope | None = None,
-                      nonce: str | None = None) -> Outgoing:
+                      nonce: str | None = None, action: bool = False) -> Outgoing:
         """Put a message in the outbox; it goes out now if signed in, else after signing in again.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (the shared rules: empty
@@ -193,7 +213,8 @@ class SessionCore:
         check_text(text, self.max_text)
         max_frame = self.welcome.max_frame if self.welcome is not None else MAX_FRAME_BYTES
         nonce = nonce or self.new_nonce()
-        outgoing = Outgoing(nonce=nonce, ref=self.next_ref(), room=room, text=text, to=to, e2e=e2e)
+        outgoing = Outgoing(nonce=nonce, ref=self.next_ref(), room=room, text=text, to=to, e2e=e2e,
+                            action=action)
         if self._frame_size(outgoing.frame()) > max_frame:
             raise ProtocolError(
                 ErrorCode.TEXT_TOO_LONG, f"the message is larger than the server's limit of {max_frame} bytes"
@@ -201,8 +222,7 @@ class SessionCore:
         if len(self._outbox) >= self._max_outbox:
             raise SendRefused(f"{len(self._outbox)} messages are already waiting to be sent")
         self._outbox.append(outgoing)
-        if self.online:
-            self._write(outgoing)
+        self._pump()
         return outgoing
 
     def new_nonce(self) -> str:
@@ -254,7 +274,7 @@ class SessionCore:
             self._events.append(SignInAnswer(frame.ref, frame))
             return
         if isinstance(frame, Error):
-            self._refused(frame)
+            self._refused(frame, now)
             return
         if isinstance(frame, Message | Direct):
             self._message(frame)
@@ -276,6 +296,12 @@ class SessionCore:
         for outgoing in self._outbox:
             outgoing.queued = True
 
+    def release(self, now: float) -> None:
+        """The link part's timer: once :attr:`hold_until` has passed, the held message goes again."""
+        if self.hold_until is not None and now >= self.hold_until:
+            self.hold_until = None
+            self._pump()
+
     def close(self) -> None:
         """The session is over: refuse what is handed over from now on."""
         self.over = True
@@ -288,18 +314,36 @@ class SessionCore:
         if auth.token:  # a resume answers with an empty token: the one we have stays valid
             self.token = auth.token
         self.online = True
-        for outgoing in self._outbox:
-            self._write(outgoing)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write the head of the outbox if nothing is on its way and no refusal is being waited out.
+
+        One at a time: with two on their way, the first could be refused for the rate and the
+        second, a moment later, taken, and the two would be stored in the wrong order.
+        """
+        if not self.online or self.hold_until is not None or not self._outbox:
+            return
+        head = self._outbox[0]
+        if head.queued:
+            self._write(head)
 
     def _write(self, outgoing: Outgoing) -> None:
         self._to_send.append(outgoing.frame())
         outgoing.queued = False
 
-    def _refused(self, error: Error) -> None:
+    def _refused(self, error: Error, now: float) -> None:
         for outgoing in self._outbox:
             if outgoing.ref == error.ref:
+                if error.code == ErrorCode.RATE_LIMITED:
+                    # Kept at the head and sent again, with its nonce, once the wait is over.
+                    outgoing.queued = True
+                    wait = error.retry_after if error.retry_after is not None else RETRY_AFTER_DEFAULT
+                    self.hold_until = now + max(0.0, wait)
+                    return
                 self._outbox.remove(outgoing)
                 self._events.append(SendFailed(outgoing, error))
+                self._pump()
                 return
         self._events.append(error)
 
@@ -308,6 +352,7 @@ class SessionCore:
             for outgoing in self._outbox:
                 if outgoing.nonce == message.nonce:
                     self._outbox.remove(outgoing)
+                    self._pump()
                     break
         if message.id in self._seen_ids:
             log.debug("dropped message %d, already seen", message.id)

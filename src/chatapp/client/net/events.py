@@ -43,13 +43,17 @@ class Outgoing:
     to: str | None = None
     e2e: Envelope | None = None
     """An encrypted direct message: ``text`` is its plaintext, kept here only; the server gets this."""
+    action: bool = False
+    """An action (``/me waves``); an encrypted one's flag is sealed inside ``e2e``, not on the frame."""
 
     def frame(self) -> Send | SendDirect:
+        action = self.action or None
         if self.e2e is not None and self.to is not None:
             return SendDirect(to=self.to, e2e=self.e2e, nonce=self.nonce, ref=self.ref)
         if self.to is not None:
-            return SendDirect(to=self.to, text=self.text, nonce=self.nonce, ref=self.ref)
-        return Send(room=self.room or DEFAULT_ROOM, text=self.text, nonce=self.nonce, ref=self.ref)
+            return SendDirect(to=self.to, text=self.text, nonce=self.nonce, action=action, ref=self.ref)
+        room = self.room or DEFAULT_ROOM
+        return Send(room=room, text=self.text, nonce=self.nonce, action=action, ref=self.ref)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

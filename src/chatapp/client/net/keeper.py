@@ -113,6 +113,8 @@ class LinkKeeper:
         self._all_links: list[Link] = []
         self._wake = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
+        self._release: asyncio.Task[None] | None = None
+        """Waits out the server's ``retry_after`` (``core.hold_until``), then lets the outbox go on."""
 
     @property
     def address(self) -> str:
@@ -242,6 +244,8 @@ class LinkKeeper:
                 self.emit(event)
         if len(self.core.outbox) != before:
             self.outbox_changed.set()
+        if self.core.hold_until is not None and self._release is None:
+            self._release = asyncio.create_task(self._release_later(), name="chatapp-client-pacing")
 
     def write_pending(self, link: Link | None = None) -> None:
         """Write what the core has to send, on ``link`` (default: the current one)."""
@@ -249,6 +253,16 @@ class LinkKeeper:
         for frame in self.core.frames_to_send():
             if link is not None:
                 link.write(frame)
+
+    async def _release_later(self) -> None:
+        """A message was refused for the rate: wait as long as the server said, then send it again."""
+        try:
+            while (hold := self.core.hold_until) is not None:
+                await self._clock.sleep(max(0.0, hold - self._clock.monotonic()))
+                self.core.release(self._clock.monotonic())
+            self.write_pending()
+        finally:
+            self._release = None
 
     def _link_ended(self, link: Link) -> None:
         if link is not self.link:
@@ -291,6 +305,8 @@ class LinkKeeper:
         tasks: list[asyncio.Task[None]] = []
         if self._supervisor is not None:
             tasks.append(self._supervisor)
+        if self._release is not None:
+            tasks.append(self._release)
         for link in self._all_links:
             tasks.extend(link.tasks())
         current = asyncio.current_task()

@@ -39,7 +39,7 @@ from chatapp.protocol import DEFAULT_ROOM, AuthOk, ClientFrame, Login, Register,
 
 from ..clock import Clock, SystemClock
 from .backoff import Backoff
-from .core import SessionCore
+from .core import OUTBOX_LIMIT, SessionCore
 from .errors import ClientError, SendRefused
 from .events import ConnectionState, Outgoing, SessionEnded, SessionEvent
 from .keeper import LinkKeeper
@@ -61,7 +61,7 @@ class ChatSession:
         connect_timeout: float = 10.0,
         request_timeout: float = 30.0,
         ping_interval: float = 20.0,
-        max_outbox: int = 100,
+        max_outbox: int = OUTBOX_LIMIT,
         tls: TlsSettings | None = None,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
@@ -185,8 +185,8 @@ class ChatSession:
 
     # -- sending ------------------------------------------------------------------------------------------
 
-    def send_text(self, text: str, room: str = DEFAULT_ROOM) -> Outgoing:
-        """Hand a message to ``room`` over for sending; returns at once.
+    def send_text(self, text: str, room: str = DEFAULT_ROOM, *, action: bool = False) -> Outgoing:
+        """Hand a message to ``room`` over for sending (an action, ``/me``, with ``action``); returns at once.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (from the shared rules:
         empty text, ``text_too_long`` against the server's ``max_text``) or
@@ -194,20 +194,27 @@ class ChatSession:
         outbox and goes out after resuming.
         """
         self._check_sending()
-        outgoing = self.core.send_text(text, room)
+        outgoing = self.core.send_text(text, room, action=action)
         self.keeper.write_pending()
         return outgoing
 
-    def send_direct(self, text: str, to: str) -> Outgoing:
+    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
         """Hand a direct message to the user ``to`` over for sending, like :meth:`send_text`.
 
         Also raises :class:`~chatapp.protocol.ProtocolError` ``invalid_username``
         when ``to`` cannot be a username.
         """
         self._check_sending()
-        outgoing = self.core.send_direct(text, to)
+        outgoing = self.core.send_direct(text, to, action=action)
         self.keeper.write_pending()
         return outgoing
+
+    async def wait_for_room(self) -> None:
+        """Wait until the outbox has room for one more message (returns at once if it has, or the
+        session is over): what a producer that must not lose input does before handing one over."""
+        while len(self.outbox) >= self.core.max_outbox and self.ended is None and not self.keeper.closing:
+            self.keeper.outbox_changed.clear()
+            await self.keeper.outbox_changed.wait()
 
     def request(self, build: Callable[[int], ClientFrame]) -> int:
         """Send the frame ``build(ref)`` now and return its ``ref``.

@@ -14,9 +14,10 @@ from chatapp.protocol.moderation_frames import RoomAction, ServerAction, ServerR
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SendText:
-    """Send ``text`` as a chat message to the active room."""
+    """Send ``text`` as a chat message to the active room; ``action``: as an action (``/me``)."""
 
     text: str
+    action: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

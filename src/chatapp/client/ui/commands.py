@@ -75,6 +75,12 @@ def _parse_say(command: Command, args: str) -> Action:
     return SendText(args)
 
 
+def _parse_me(command: Command, args: str) -> Action:
+    if not args.strip():
+        return bad(command, "/me needs the action, as in /me waves")
+    return SendText(args, action=True)
+
+
 def _parse_msg(command: Command, args: str) -> Action:
     who, text = split(args)
     if not who:
@@ -243,6 +249,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("clear", "clear the message pane", no_args(ClearScreen())),
     Command("reconnect", "reconnect now instead of waiting for the countdown", no_args(ReconnectNow())),
     Command("say", "send TEXT exactly as typed, even if it starts with '/'", _parse_say, usage="TEXT"),
+    Command("me", "send an action to this room or conversation, shown as * you TEXT", _parse_me,
+            usage="TEXT"),
 )
 
 _COMMAND = re.compile(r"/(\S*)\s?(.*)", re.DOTALL)

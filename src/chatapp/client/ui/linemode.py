@@ -1,85 +1,61 @@
-"""Line mode: the client without a terminal, for scripts and pipes.
+"""Line mode: the client without a terminal, for scripts, pipes and bots.
 
 Used when standard output is not a terminal (or no terminal can be opened for
 input). Each line read from standard input is handled like a line typed on the
-chat screen (messages are sent, ``/quit`` or ``exit`` leaves); of the other
-commands, the moderation and administration ones that are one request each
-work too (``/kick NAME`` acts on ``#general`` unless a ``#room`` is typed,
-as plain lines are sent there), and their answers are printed; the rest are
-refused (``/passwd`` and ``/deleteroom`` need the chat screen to ask).
-Everything received is printed as plain, sanitised lines. At the end of the
-input the client waits (briefly) until its messages were acknowledged, then
-says ``quit``; what the server answers before its goodbye is printed.
+chat screen: a message goes to the room of ``--room`` (``#general`` unless
+told), ``/join ROOM`` joins ROOM and sends the lines after it there, ``/me
+TEXT`` sends an action there, ``/msg NAME TEXT`` (and ``/plain NAME TEXT``) a
+direct message, ``/quit`` or ``exit`` leaves; the moderation and
+administration commands that are one request each work too (``/kick NAME``
+acts on ``#general`` unless a ``#room`` is typed), and their answers are
+printed; the rest are refused (``/passwd`` and ``/deleteroom`` need the chat
+screen to ask). What is received is printed by :class:`~.lineoutput.LineOutput`
+(plain sanitised lines, or JSON with ``--json``).
+
+Nothing typed is lost to the rate limit: messages go through the session's
+paced outbox (:mod:`chatapp.client.net.core`), and while it is full the
+client stops reading standard input (:mod:`.stdin_lines`), so the writer of
+the pipe waits. At the end of the input the client waits until its messages
+were acknowledged (as long as they keep going out), then says ``quit``. The
+exit status is 0 only when every line was sent and acknowledged (or done);
+otherwise 1, and the lines that were not are listed on standard error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
+import dataclasses
+from collections.abc import Callable
 from datetime import tzinfo
 from typing import TextIO
 
-from chatapp.protocol import (
-    DEFAULT_ROOM,
-    ByeReason,
-    Direct,
-    Error,
-    Message,
-    Presence,
-    ProtocolError,
-    SessionList,
-    UserInfo,
-)
-from chatapp.protocol.moderation_frames import (
-    AddressBanList,
-    AdminDone,
-    AuditPage,
-    MessageRemoved,
-    RoomDeleted,
-    RoomEvent,
-    SanctionList,
-    UserList,
-)
+from chatapp.protocol import DEFAULT_ROOM, ByeReason, ClientFrame, Direct, Error, Join, Message, ProtocolError
 
 from ..clock import Clock, SystemClock
 from ..e2e.agent import E2eSession
 from ..net.errors import SendRefused
-from ..net.events import (
-    E2eNote,
-    LinkDown,
-    LinkUp,
-    ReconnectFailed,
-    SendFailed,
-    SessionEnded,
-    SessionEvent,
-    Unreadable,
-)
+from ..net.events import Outgoing, SendFailed, SessionEnded, SessionEvent
 from ..net.session import ChatSession
-from . import actions, commands, modsentences, sentences
+from . import actions, commands, sentences
 from .command_base import split, username
-from .lines import Line, message_lines, parse_timestamp, system_lines
+from .lineoutput import LineOutput, OutputOptions
 from .modperform import request_for
 from .sanitize import sanitize
+from .stdin_lines import start_reader
+
+UNSUPPORTED = (
+    "without a terminal only messages, /say, /me TEXT, /join ROOM, /msg NAME TEXT, /plain NAME TEXT, the "
+    "moderation commands that need no question (not /passwd, /deleteroom, /delete without ID, /users more, "
+    "/audit more), /quit and exit work"
+)
 
 
-def _start_reader(stdin: TextIO, queue: asyncio.Queue[str | None]) -> None:
-    loop = asyncio.get_running_loop()
-
-    def put(item: str | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening any more
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def read() -> None:
-        try:
-            for line in stdin:
-                put(line)
-        except (OSError, ValueError):
-            pass
-        finally:
-            put(None)
-
-    threading.Thread(target=read, name="chatapp-client-stdin", daemon=True).start()
+@dataclasses.dataclass(frozen=True, slots=True)
+class LineOptions:
+    room: str = DEFAULT_ROOM
+    """Where plain lines go until a ``/join``."""
+    output: OutputOptions = OutputOptions()
 
 
 class LineMode:
@@ -93,182 +69,201 @@ class LineMode:
         clock: Clock | None = None,
         tz: tzinfo | None = None,
         drain_timeout: float = 5.0,
+        options: LineOptions | None = None,
     ) -> None:
+        options = options or LineOptions()
         self.session = session
         self.stdin = stdin
-        self.stdout = stdout
         self.stderr = stderr
         self.clock = clock or SystemClock()
-        self.tz = tz
         self.drain_timeout = drain_timeout
-        self.unreadable: dict[int, str] = {}
-        """Encrypted messages this device cannot read, by id: the notice printed instead."""
-        self.refused = 0
-        """Messages the server refused (``SendFailed``): the exit status is then 1."""
-
-    def _print(self, lines: list[Line]) -> None:
-        for line in lines:
-            self.stdout.write(line.plain + "\n")
-        self.stdout.flush()
+        """How long the end waits with no message going out before it gives up on the rest."""
+        self.room = options.room
+        self.output = LineOutput(stdout, options.output, tz=tz)
+        self.undone: dict[int, str] = {}
+        """Input lines not (yet) sent and acknowledged, by their number: listed at the end."""
+        self._by_nonce: dict[str, int] = {}
+        self._by_ref: dict[int, tuple[int, str]] = {}
+        """Requests sent (by ref): their line's number and text, in case an error answers them."""
+        self._answers: dict[int, asyncio.Future[SessionEvent]] = {}
+        self.answer_timeout = 30.0
+        self._count = 0
 
     def _note(self, text: str) -> None:
         self.stderr.write(f"chatapp-client: {text}\n")
         self.stderr.flush()
 
     async def run(self) -> int:
-        """Returns 0 when the input ended and everything was sent, 1 otherwise."""
+        """Returns 0 when the input ended and every line of it was sent (and acknowledged), 1 otherwise."""
         printer = asyncio.create_task(self._print_events())
-        typist = asyncio.create_task(self._send_input())
+        if self.room != DEFAULT_ROOM and not await self._join_first():
+            await self.session.quit()
+            await asyncio.gather(printer, return_exceptions=True)
+            return 1
+        typist = asyncio.create_task(self._type_input())
         await asyncio.wait({printer, typist}, return_when=asyncio.FIRST_COMPLETED)
         if typist.done() and not printer.done():
-            if self.session.outbox:
-                await self.session.flush(self.drain_timeout)
+            await self._drain()
             await self.session.quit()
         typist.cancel()
         await asyncio.gather(typist, return_exceptions=True)
         await asyncio.gather(printer, return_exceptions=True)
         ended = self.session.ended
-        unsent = len(self.session.outbox)
-        if unsent:
-            self._note(sentences.not_sent(unsent))
         failed = ended is not None and (ended.error is not None or ended.bye not in (None, ByeReason.QUIT))
-        return 1 if failed or unsent or self.refused else 0
+        if self.undone:
+            self._list_undone()
+        return 1 if failed or self.undone else 0
 
-    async def _send_input(self) -> None:
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-        _start_reader(self.stdin, lines)
+    def _list_undone(self) -> None:
+        lines = [self.undone[number] for number in sorted(self.undone)]
+        count = len(lines)
+        self._note(f"{count} line{'s' if count != 1 else ''} of the input {'were' if count != 1 else 'was'} "
+                   "not sent:")
+        for line in lines:  # every one: a script may feed them in again
+            self.stderr.write(f"  {sanitize(line)}\n")
+        self.stderr.flush()
+
+    async def _join_first(self) -> bool:
+        """Join ``--room`` before reading a line: a room that cannot be joined sends nothing."""
+        room = self.room
+        try:
+            ref = self.session.request(lambda ref: Join(room=room, ref=ref))
+        except SendRefused as exc:
+            self._note(f"could not join #{sanitize(room)}: {exc}; nothing was sent")
+            return False
+        answer = self._answers[ref] = asyncio.get_running_loop().create_future()
+        try:
+            event = await asyncio.wait_for(answer, self.answer_timeout)
+        except TimeoutError:
+            self._note(f"no answer from the server to joining #{sanitize(room)}; nothing was sent")
+            return False
+        if isinstance(event, Error):
+            why = sentences.describe_error(event.code, event.message, event.retry_after, until=event.until)
+            self._note(f"could not join #{sanitize(room)}: {why} Nothing was sent.")
+            return False
+        return True
+
+    async def _drain(self) -> None:
+        """Wait until the outbox is empty, as long as it keeps moving (a rate limit's wait included)."""
+        session = self.session
+        changed = session.keeper.outbox_changed
+        while session.outbox and session.ended is None:
+            hold = session.core.hold_until
+            wait = self.drain_timeout + (max(0.0, hold - self.clock.monotonic()) if hold is not None else 0.0)
+            changed.clear()
+            try:
+                await asyncio.wait_for(changed.wait(), wait)
+            except TimeoutError:
+                return
+
+    # -- input -------------------------------------------------------------------------------------------
+
+    async def _type_input(self) -> None:
+        lines = start_reader(self.stdin)
         while True:
             raw = await lines.get()
             if raw is None:
                 return
-            action = commands.parse(raw.rstrip("\r\n"))
-            if isinstance(action, actions.SendText | actions.DirectMessage) and action.text:
-                try:
-                    if isinstance(action, actions.DirectMessage):
-                        self.session.send_direct(action.text, action.to)
-                    else:
-                        self.session.send_text(action.text)
-                except ProtocolError as exc:
-                    self._note(f"not sent: {sentences.describe_error(exc.code, exc.message)}")
-                except SendRefused as exc:
-                    self._note(f"not sent: {exc}")
-            elif isinstance(action, actions.PlainText):
-                self._send_plain(action.text)
-            elif isinstance(action, actions.QuitChat):
+            action = commands.parse(raw)
+            if isinstance(action, actions.QuitChat):
                 return
-            elif isinstance(action, actions.Nothing):
+            if isinstance(action, actions.Nothing):
                 continue
-            elif isinstance(action, actions.BadUsage):
+            self._count += 1
+            number = self._count
+            self.undone[number] = raw
+            # Wait for room in the outbox: standard input is not read meanwhile (nothing is dropped).
+            await self.session.wait_for_room()
+            if self._perform(action, number):
+                continue
+            if isinstance(action, actions.BadUsage):
                 self._note(f"{action.problem}. Usage: {action.usage}")
-            elif isinstance(action, actions.ModerationAction) and self._request(action):
-                continue
             else:
-                self._note(
-                    "without a terminal only messages, /say, /msg NAME TEXT, /plain NAME TEXT, the "
-                    "moderation commands that need no question (not /passwd, /deleteroom, /delete without "
-                    "ID, /users more, /audit more), /quit and exit work"
-                )
+                self._note(UNSUPPORTED)
 
-    def _send_plain(self, args: str) -> None:
+    def _perform(self, action: actions.Action, number: int) -> bool:
+        """Carry out one line; False when line mode cannot (the caller says why)."""
+        if isinstance(action, actions.SendText):
+            self._send(number, lambda: self.session.send_text(action.text, self.room, action=action.action))
+        elif isinstance(action, actions.DirectMessage):
+            if not action.text:
+                return False
+            self._send(number, lambda: self.session.send_direct(action.text, action.to))
+        elif isinstance(action, actions.PlainText):
+            self._send_plain(number, action.text)
+        elif isinstance(action, actions.JoinRoom):
+            room = action.room
+            self.room = room  # the lines after it go there (refused there, and listed, if the join is)
+            self._request(number, lambda ref: Join(room=room, ref=ref))
+        elif isinstance(action, actions.ModerationAction):
+            build = request_for(action, DEFAULT_ROOM, self.session.username or "")
+            if build is None:
+                return False
+            self._request(number, build)
+        else:
+            return False
+        return True
+
+    def _send(self, number: int, send: Callable[[], Outgoing]) -> None:
+        try:
+            outgoing = send()
+        except ProtocolError as exc:
+            self._note(f"not sent: {sentences.describe_error(exc.code, exc.message)}")
+        except SendRefused as exc:
+            self._note(f"not sent: {exc}")
+        else:
+            self._by_nonce[outgoing.nonce] = number
+
+    def _send_plain(self, number: int, args: str) -> None:
         """``/plain NAME TEXT``: a direct message in clear (line mode has no conversation to switch)."""
         name, text = split(args)
         if not name or not text:
             self._note("/plain NAME TEXT sends a direct message unencrypted")
             return
-        try:
-            to = username(name)
-            if isinstance(self.session, E2eSession):
-                self.session.send_plain(text, to)
-            else:
-                self.session.send_direct(text, to)
-        except ProtocolError as exc:
-            self._note(f"not sent: {sentences.describe_error(exc.code, exc.message)}")
-        except SendRefused as exc:
-            self._note(f"not sent: {exc}")
+        session = self.session
 
-    def _request(self, action: actions.ModerationAction) -> bool:
-        """Send the one request a moderation command is; False when it is not one (:func:`request_for`)."""
-        build = request_for(action, DEFAULT_ROOM, self.session.username or "")
-        if build is None:
-            return False
+        def send() -> Outgoing:
+            to = username(name)
+            if isinstance(session, E2eSession):
+                return session.send_plain(text, to)
+            return session.send_direct(text, to)
+
+        self._send(number, send)
+
+    def _request(self, number: int, build: Callable[[int], ClientFrame]) -> None:
         try:
-            self.session.request(build)
+            ref = self.session.request(build)
         except SendRefused as exc:
             self._note(f"not done: {exc}")
-        return True
+            return
+        # Done when sent, unless an error answers it (not every answer carries the ref).
+        self._by_ref[ref] = (number, self.undone.pop(number))
+
+    # -- output ------------------------------------------------------------------------------------------
 
     async def _print_events(self) -> None:
         while True:
             event = await self.session.next_event()
-            self._show(event)
+            self._track(event)
+            me = self.session.username or ""
+            with contextlib.suppress(BrokenPipeError):  # a reader that went away reads nothing more
+                self.output.show(event, me, self.room, self.clock.now())
             if isinstance(event, SessionEnded):
                 return
 
-    def _system(self, text: str) -> None:
-        self._print(system_lines(text, self.clock.now(), tz=self.tz))
-
-    def _show(self, event: SessionEvent) -> None:
-        if isinstance(event, Message | Direct):
-            when = parse_timestamp(event.ts) or self.clock.now()
-            elsewhere = isinstance(event, Direct) or event.room != DEFAULT_ROOM
-            me = self.session.username
-            notice = self.unreadable.pop(event.id, None)
-            self._print(message_lines(event, me, tz=self.tz, received=when, show_room=elsewhere,
-                                      notice=notice))
-        elif isinstance(event, Unreadable):
-            self.unreadable.update(event.notices)
-        elif isinstance(event, E2eNote):
-            if event.unsent:
-                self.refused += 1
-            self._system(event.text)
-        elif isinstance(event, Presence):
-            self._system(sentences.presence_text(event)[0])
-        elif isinstance(event, Error):
-            self._system(sentences.describe_error(event.code, event.message, event.retry_after,
-                                                  until=event.until, tz=self.tz, now=self.clock.now()))
-        elif isinstance(event, LinkDown):
-            why = sentences.describe_link_down(event.bye, event.error, event.bye_message)
-            self._system(why + (" Reconnecting." if event.reconnect else ""))
-        elif self._answer(event):
-            pass
+    def _track(self, event: SessionEvent) -> None:
+        """Which input lines are done: a message when its own copy comes back, a request unless refused."""
+        ref = getattr(event, "ref", None)
+        if isinstance(ref, int) and ref in self._answers:
+            answer = self._answers.pop(ref)
+            if not answer.done():
+                answer.set_result(event)
+        if isinstance(event, Message | Direct) and event.nonce is not None:
+            number = self._by_nonce.pop(event.nonce, None)
+            if number is not None:
+                self.undone.pop(number, None)
         elif isinstance(event, SendFailed):
-            self.refused += 1
-            self._system(f"Not sent: {sentences.send_refusal(event)}")
-        elif isinstance(event, ReconnectFailed):
-            self._system(f"Reconnect attempt {event.attempt} failed: {sanitize(event.reason)}.")
-        elif isinstance(event, LinkUp):
-            self._system("Reconnected; session resumed.")
-        elif isinstance(event, SessionEnded) and event.bye != ByeReason.QUIT:
-            ended = sentences.why_ended(event)
-            if ended is not None:
-                self._system(ended)
-
-    def _answer(self, event: SessionEvent) -> bool:
-        """Moderation events and the answers to requests, printed as the chat screen words them."""
-        tz, now = self.tz, self.clock.now()
-        me = self.session.username or ""
-        if isinstance(event, RoomEvent):
-            text = modsentences.room_event_text(event, me, tz=tz, now=now)
-        elif isinstance(event, RoomDeleted):
-            text = modsentences.room_deleted_text(event, me)
-        elif isinstance(event, MessageRemoved):
-            where = f" in #{sanitize(event.room)}" if event.room else ""
-            text = f"Message {event.id}{where} was removed by {sanitize(event.by)}."
-        elif isinstance(event, SanctionList):
-            text = modsentences.sanction_list_text(event, tz=tz, now=now)
-        elif isinstance(event, AdminDone):
-            text = modsentences.admin_done_text(event, tz=tz, now=now)
-        elif isinstance(event, UserList):
-            text = modsentences.user_list_text(event, tz=tz, now=now)
-        elif isinstance(event, AddressBanList):
-            text = modsentences.address_ban_list_text(event, tz=tz, now=now)
-        elif isinstance(event, AuditPage):
-            text = modsentences.audit_page_text(event, tz=tz, now=now)
-        elif isinstance(event, SessionList):
-            text = sentences.session_list_text(event.sessions, tz=tz, now=now, user=event.user)
-        elif isinstance(event, UserInfo):
-            text = sentences.user_info_text(event, tz=tz, now=now, me=me)
-        else:
-            return False
-        self._system(text)
-        return True
+            self._by_nonce.pop(event.outgoing.nonce, None)
+        elif isinstance(event, Error) and isinstance(event.ref, int) and event.ref in self._by_ref:
+            number, line = self._by_ref.pop(event.ref)
+            self.undone[number] = line

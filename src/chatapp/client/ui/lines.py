@@ -141,7 +141,8 @@ def message_lines(
     highlights: tuple[str, ...] = (),
     time_format: str = TIME_FORMAT,
 ) -> list[Line]:
-    """The lines showing one chat message: ``HH:MM <sender> text`` and continuation lines.
+    """The lines showing one chat message: ``HH:MM <sender> text`` (an action: ``HH:MM * sender
+    text``) and continuation lines.
 
     An end-to-end encrypted direct message (``e2e``) carries :data:`LOCK`
     before its text, or, when this device could not read it, ``notice`` (why)
@@ -165,12 +166,15 @@ def message_lines(
     if show_room:
         where = room_label(message.room) if isinstance(message, Message) else dm_label(dm_peer(message, me))
         head.append(("class:room", f"[{where}] "))
-    head += [
-        ("class:nick.bracket", "<"),
-        (nick_style(message.sender, me), sender),
-        ("class:nick.bracket", ">"),
-        ("", " "),
-    ]
+    if message.action and message.removed_by is None:  # "/me waves": "* alice waves", as IRC clients
+        head += [("class:nick.bracket", "* "), (nick_style(message.sender, me), sender), ("", " ")]
+    else:
+        head += [
+            ("class:nick.bracket", "<"),
+            (nick_style(message.sender, me), sender),
+            ("class:nick.bracket", ">"),
+            ("", " "),
+        ]
     indent = sum(width(text) for _, text in head)
     if message.removed_by is not None:  # a tombstone: the text is gone, say who removed it
         removed = f"(message removed by {sanitize(message.removed_by)})"
@@ -189,12 +193,12 @@ def message_lines(
     return lines
 
 
-def pending_lines(text: str, me: str, *, queued: bool) -> list[Line]:
+def pending_lines(text: str, me: str, *, queued: bool, action: bool = False) -> list[Line]:
     """How a message not yet confirmed by the server looks (dim, with a marker)."""
     head: list[tuple[str, str]] = [
-        ("class:pending", "--:-- <"),
+        ("class:pending", "--:-- * " if action else "--:-- <"),
         ("class:pending", sanitize(me)),
-        ("class:pending", "> "),
+        ("class:pending", " " if action else "> "),
     ]
     indent = sum(width(text) for _, text in head)
     texts = split_text(text)

@@ -185,9 +185,12 @@ class ChatModel:
         """Messages to the active target not acknowledged yet, shown after its lines (dim, marked)."""
         target = self.targets.active
         lines: list[Line] = []
+        # Online, a message waiting its turn (they go one at a time, paced) is "sending" too.
+        offline = not self.outlet.online
         for outgoing in self.outlet.outbox:
             if self._outgoing_target(outgoing.room, outgoing.to) is target:
-                lines.extend(pending_lines(outgoing.text, self.me, queued=outgoing.queued))
+                lines.extend(pending_lines(outgoing.text, self.me, queued=outgoing.queued and offline,
+                                           action=outgoing.action))
         return lines
 
     def _outgoing_target(self, room: str | None, to: str | None) -> Target | None:

@@ -38,7 +38,7 @@ from .windows import perform_window
 def perform(chat: ChatModel, action: actions.ChatAction) -> bool:
     """Carry out ``action``; True keeps the text in the input line."""
     if isinstance(action, actions.SendText):
-        return send(chat, action.text)
+        return send(chat, action.text, action=action.action)
     if isinstance(action, actions.Nothing):
         return False
     if isinstance(action, actions.ShowHelp):
@@ -113,22 +113,23 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
     raise AssertionError(f"unhandled action {action!r}")
 
 
-def send(chat: ChatModel, text: str) -> bool:
-    """Send ``text`` to the active room or conversation; True (and a note) when it was not."""
+def send(chat: ChatModel, text: str, *, action: bool = False) -> bool:
+    """Send ``text`` (an action, ``/me``, with ``action``) to the active room or conversation; True
+    (and a note) when it was not."""
     target = chat.active
     if target.kind is Kind.VIEW:
         chat.note(f"Nothing is sent from {target.label}: go to a room or conversation first (Alt-1, /win N, "
                   f"/windows). The text is kept.", level="error")
         return True
     if not target.is_room:
-        return chat.try_send(lambda: chat.outlet.send_direct(text, target.name))
+        return chat.try_send(lambda: chat.outlet.send_direct(text, target.name, action=action))
     if not target.member:
         chat.note(
             f"You are not in {target.label}; /join {target.name} to go back. The text is kept.",
             level="error",
         )
         return True
-    return chat.try_send(lambda: chat.outlet.send_text(text, target.name))
+    return chat.try_send(lambda: chat.outlet.send_text(text, target.name, action=action))
 
 
 def direct(chat: ChatModel, action: actions.DirectMessage) -> bool:

@@ -36,10 +36,11 @@ from typing import Any
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import DynamicCompleter
-from prompt_toolkit.filters import Condition, has_completions
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
@@ -64,6 +65,7 @@ from .editkeys import edit_keys
 from .ignores import read_ignores, write_ignores
 from .logfiles import LogFiles
 from .pane import ChatLogControl
+from .paste import PastedLines, pasted
 from .perform import perform
 from .sanitize import sanitize
 from .state import ChatState
@@ -327,11 +329,16 @@ class ChatScreen:
         that prompt_toolkit, which keeps accepted lines in the input history, finds
         nothing to keep.
         """
-        if self.state.dialogue is not None:
+        if (current := self.state.dialogue) is not None:
             text = buffer.text
             buffer.reset()
             try:
-                return dialogue.answer(self.state, text)
+                keep = dialogue.answer(self.state, text)
+                if isinstance(current, PastedLines) and current.edit is not None:
+                    buffer.text = current.edit  # "Enter = edit": the paste, to edit and send as one
+                    buffer.cursor_position = len(current.edit)
+                    return True
+                return keep
             except Exception:
                 log.exception("failed to handle an answer")  # (the answer itself is not logged)
                 self.state.dialogue = None
@@ -370,6 +377,13 @@ class ChatScreen:
         def _newline(event: KeyPressEvent) -> None:
             self.buffer.insert_text("\n")
 
+        @kb.add(Keys.BracketedPaste)
+        def _paste(event: KeyPressEvent) -> None:
+            # Several lines into an empty input line: ask once whether they are messages or one.
+            text = pasted(self.state, event.data, input_empty=not self.buffer.text)
+            if text is not None:
+                self.buffer.insert_text(text)
+
         @kb.add("pageup")
         def _page_up(event: KeyPressEvent) -> None:
             if not self.log_control.at_top():
@@ -384,14 +398,5 @@ class ChatScreen:
         @kb.add("c-end")
         def _to_end(event: KeyPressEvent) -> None:
             self.state.log.scroll_to_end()
-
-        @kb.add("c-n", filter=~has_completions)
-        def _next(event: KeyPressEvent) -> None:
-            self.state.activate(self.state.targets.step(1))
-
-        @kb.add("c-p", filter=~has_completions)
-        def _previous(event: KeyPressEvent) -> None:
-            self.state.activate(self.state.targets.step(-1))
-
 
         return kb

@@ -2,7 +2,8 @@
 
 Alt-1 ... Alt-9 and Alt-0 go to windows 1 to 10, Alt-A to the next window
 with activity (one that names you first), Alt-Left / Alt-Right to the
-previous / next window, Alt-N shows or hides the nick list. A terminal sends
+previous / next window (as Ctrl-N / Ctrl-P do, unless completing), Alt-N shows or hides the nick
+list. A terminal sends
 Alt-key as Escape then the key, which is how they are bound.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prompt_toolkit.filters import Condition
+from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.key_binding.key_bindings import KeyHandlerCallable
@@ -41,10 +42,12 @@ def window_keys(chat: ChatModel, toggle_nick_list: Callable[[], None]) -> KeyBin
         kb.add("escape", digit)(go_to(int(digit) or 10))
 
     @kb.add("escape", "right")
+    @kb.add("c-n", filter=~has_completions)  # the keys of the screen before window numbers
     def _right(event: KeyPressEvent) -> None:
         chat.activate(chat.targets.step(1))
 
     @kb.add("escape", "left")
+    @kb.add("c-p", filter=~has_completions)
     def _left(event: KeyPressEvent) -> None:
         chat.activate(chat.targets.step(-1))
 

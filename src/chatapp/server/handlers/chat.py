@@ -11,14 +11,25 @@ from chatapp.server.session import Session
 
 
 async def on_send(session: Session, frame: Send, services: Services) -> None:
-    await services.messaging.post_message(session, frame.text, frame.nonce, frame.ref, room=frame.room)
+    await services.messaging.post_message(
+        session, frame.text, frame.nonce, frame.ref, room=frame.room, action=bool(frame.action)
+    )
 
 
 async def on_direct(session: Session, frame: SendDirect, services: Services) -> None:
     if (frame.text is None) == (frame.e2e is None):
         raise ProtocolError(ErrorCode.BAD_FRAME, "a direct message has either 'text' or 'e2e', not both")
+    if frame.e2e is not None and frame.action:
+        # The server is to learn nothing of an encrypted message: its action flag is inside.
+        raise ProtocolError(ErrorCode.BAD_FRAME, "an encrypted message has 'action' inside its ciphertext")
     await services.messaging.post_message(
-        session, frame.text or "", frame.nonce, frame.ref, to=frame.to, envelope=frame.e2e
+        session,
+        frame.text or "",
+        frame.nonce,
+        frame.ref,
+        to=frame.to,
+        envelope=frame.e2e,
+        action=bool(frame.action),
     )
 
 

@@ -58,6 +58,7 @@ def message_frame(
             nonce=nonce,
             replayed=replayed,
             removed_by=stored.removed_by,
+            action=stored.action and stored.removed_by is None,
             ref=ref,
         )
     assert stored.recipient is not None
@@ -78,6 +79,7 @@ def message_frame(
         nonce=nonce,
         replayed=replayed,
         removed_by=stored.removed_by,
+        action=stored.action and stored.removed_by is None,
         ref=ref,
     )
 

@@ -83,6 +83,7 @@ class Messaging:
         room: str | None = None,
         to: str | None = None,
         envelope: Envelope | None = None,
+        action: bool = False,
     ) -> None:
         """Store a message to ``room`` or to the user named ``to``, then deliver it to whoever is
         online there and the sender's own copy (with its ``ref`` and ``nonce``) to the sender.
@@ -90,6 +91,7 @@ class Messaging:
         With ``envelope`` (to a person only, ``text`` unused) the message is end-to-end encrypted:
         stored as the envelope's JSON, checked for its sending device, and neither screened nor
         counted as a repeated text (the server cannot read it); every other rule is a plain one's.
+        ``action``: an action message (``/me``), in clear only (an encrypted one's flag is inside).
         """
         assert (room is None) != (to is None), "a message goes to a room or to a person"
         self._limits.check_send(session)
@@ -126,6 +128,7 @@ class Messaging:
             sender_name=session.username,
             room_name=room,
             recipient_name=recipient.username if recipient is not None else None,
+            action=action,
         )
         await self._submit(session, draft, ref)
 

@@ -208,6 +208,8 @@ class Message(Base):
     # An end-to-end encrypted direct message (revision 0006): ``text`` holds its envelope, the JSON
     # the client sent (chatapp.protocol.e2e_frames.Envelope), which the server cannot read.
     encrypted: Mapped[bool] = mapped_column(Boolean(), server_default=_FALSE)
+    # An action message, "/me waves" (revision 0008); an encrypted one carries the flag inside.
+    action: Mapped[bool] = mapped_column(Boolean(), server_default=_FALSE)
 
 
 def dm_key(user_a: int, user_b: int) -> str:

@@ -109,6 +109,9 @@ class StoredMessage(msgspec.Struct, frozen=True):
     """Set on a removed message (a tombstone): who removed it; ``text`` is empty then."""
     encrypted: bool = False
     """An end-to-end encrypted direct message: ``text`` is its envelope (JSON), not for showing."""
+    action: bool = False
+    """An action (``/me waves``): shown as ``* alice waves``. An encrypted message carries its
+    action flag inside its ciphertext instead, so it is False there."""
 
 
 class MessageDraft(msgspec.Struct, frozen=True):
@@ -131,12 +134,16 @@ class MessageDraft(msgspec.Struct, frozen=True):
     without reading it back (the hot path of every send)."""
     encrypted: bool = False
     """``text`` is the envelope of an end-to-end encrypted direct message (as the client sent it)."""
+    action: bool = False
+    """An action message (``/me``); never with ``encrypted`` (the flag is inside the ciphertext)."""
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.recipient_id is None):
             raise ValueError("a message draft needs exactly one of room_id and recipient_id")
         if self.encrypted and self.recipient_id is None:
             raise ValueError("only a direct message is end-to-end encrypted")
+        if self.encrypted and self.action:
+            raise ValueError("an encrypted message carries its action flag inside its ciphertext")
         require_aware(self.created_at)
         if self.nonce is not None and len(self.nonce) > NONCE_MAX:
             raise ValueError(f"a nonce is at most {NONCE_MAX} characters")
@@ -164,6 +171,7 @@ def stored_from_draft(draft: MessageDraft, message_id: int) -> StoredMessage:
         nonce=draft.nonce,
         created_at=draft.created_at,
         encrypted=draft.encrypted,
+        action=draft.action,
     )
 
 

@@ -1,4 +1,4 @@
-// The composer's commands, as in the terminal client: /join, /leave, /msg, /topic, /who, /whois,
+// The composer's commands, as in the terminal client: /join, /leave, /msg, /me, /topic, /who, /whois,
 // /away, /rooms, /quit, /help. A line starting with // is a message that starts with /.
 "use strict";
 
@@ -7,7 +7,7 @@ window.ChatCommands = (function () {
   const App = window.ChatApp;
   const S = App.S;
 
-  const HELP = "Commands: /join ROOM, /leave, /msg NAME [TEXT], /topic [TEXT | --clear], /who, /whois NAME, " +
+  const HELP = "Commands: /join ROOM, /leave, /msg NAME [TEXT], /me ACTION, /topic [TEXT | --clear], /who, /whois NAME, " +
     "/away [TEXT], /rooms, /quit. Start a line with // to send it as a message beginning with /.";
 
   function run(line, actions) {
@@ -34,6 +34,12 @@ window.ChatCommands = (function () {
         }
         return null;
       }
+      case "/me":
+        if (target === null || !rest) {
+          return App.note("Usage: /me ACTION (shown as * " + T.sanitize(S.me || "you") + " ACTION)", "error");
+        }
+        App.say(target, line.slice(space + 1), true);
+        return null;
       case "/topic":
         if (target === null || target.kind !== "room") {
           return App.note("Topics belong to rooms.", "error");

@@ -158,6 +158,7 @@ window.ChatStore = (function () {
       direct: direct,
       e2e: direct && frame.e2e !== undefined && frame.e2e !== null,
       removedBy: frame.removed_by ? String(frame.removed_by) : null,
+      action: frame.action === true, // "/me waves", shown as "* alice waves"
       live: live,
     };
   }

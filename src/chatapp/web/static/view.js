@@ -38,20 +38,29 @@ window.ChatView = (function () {
     time.dateTime = when.toISOString();
     time.title = T.fullTime(when);
     item.appendChild(time);
-    const name = el("span", "name " + T.colourClass(entry.from), T.sanitize(entry.from));
+    const acting = entry.action && !entry.removedBy;
+    const name = el("span", "name " + T.colourClass(entry.from), (acting ? "* " : "") + T.sanitize(entry.from));
     if (grouped) {
       name.classList.add("visually-hidden");
     }
-    item.appendChild(name);
     const body = el("span", "text");
     body.dir = "auto";
-    if (entry.removedBy) {
+    if (acting) {
+      // An action reads as one sentence: "* alice waves", the name inside the text's line.
+      item.classList.add("action");
+      body.appendChild(name);
+      body.appendChild(document.createTextNode(" "));
+      T.appendRich(body, entry.text);
+    } else if (entry.removedBy) {
+      item.appendChild(name);
       body.classList.add("removed");
       body.textContent = "(message removed by " + T.sanitize(entry.removedBy) + ")";
     } else if (entry.e2e) {
+      item.appendChild(name);
       body.classList.add("e2e");
       body.textContent = ENCRYPTED;
     } else {
+      item.appendChild(name);
       if (entry.direct) {
         body.appendChild(el("span", "plain-mark", "[plain] "));
       }
@@ -109,7 +118,7 @@ window.ChatView = (function () {
         previous = null;
       }
       const grouped = previous !== null && previous.entry.from.toLowerCase() === entry.from.toLowerCase() &&
-        when - previous.when < GROUP_MS;
+        when - previous.when < GROUP_MS && !entry.action && !previous.entry.action;
       fragment.appendChild(messageNode(entry, grouped, me, when));
       previous = { entry: entry, when: when };
     }
