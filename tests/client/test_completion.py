@@ -47,8 +47,8 @@ def test_complete_commands() -> None:
                   "smute", "sunmute", "disconnect", "users", "banip", "unbanip", "ipbans", "audit", "promote",
                   "resetpw", "reloadfilters")
     every = ("help", "join", "leave", "switch", "w", "msg", "rooms", "who", "whois", "topic", "away",
-             "history", "sessions", "endsession", "plain", "verify", "trust", "devices", *moderation, "quit",
-             "exit", "clear", "reconnect", "say")
+             "history", "sessions", "endsession", "upload", "download", "plain", "verify", "trust", "devices",
+             *moderation, "quit", "exit", "clear", "reconnect", "say")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
 

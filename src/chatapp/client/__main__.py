@@ -25,7 +25,15 @@ from prompt_toolkit.output import Output, create_output
 from .e2e.agent import E2eSession
 from .e2e.store import device_dir
 from .net.errors import ConnectError
-from .options import PROG, TLS_PORT, ClientOptions, default_data_dir, default_log_file, parse_args
+from .options import (
+    PROG,
+    TLS_PORT,
+    ClientOptions,
+    default_data_dir,
+    default_download_dir,
+    default_log_file,
+    parse_args,
+)
 
 __all__ = ["TLS_PORT", "ClientOptions", "connect_failure", "main", "parse_args", "run", "setup_logging"]
 from .ui.devicekeys import unlock
@@ -158,6 +166,7 @@ async def _run(
     with terminal(stdin, stdout, stdin_used=password is not None) as term:
         tls = options.tls_settings(ask_trust if term is not None else None)  # line mode never asks
         async with E2eSession(options.host, options.port, tls=tls) as session:
+            session.files.download_dir = options.download_dir or default_download_dir()
 
             async def connected() -> bool:
                 try:

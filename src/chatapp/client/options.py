@@ -46,6 +46,8 @@ class ClientOptions:
     data_dir: Path | None = None
     """Where this device's end-to-end keys and messages live; None for the user's data directory."""
     new_device: bool = False
+    download_dir: Path | None = None
+    """Where ``/download`` saves files; None for :func:`default_download_dir`."""
 
     def tls_settings(self, ask: AskTrust | None) -> TlsSettings | None:
         if not self.tls:
@@ -123,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new device here when the password does not open this one's keys (it was changed "
         "elsewhere, or reset): the encrypted messages kept on the old one can then no longer be read here",
     )
+    parser.add_argument(
+        "--download-dir", type=Path,
+        help=f"where /download saves files when no directory is given (env {ENV_PREFIX}DOWNLOAD_DIR; "
+        f"default {default_download_dir()}); created 0700 if missing",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -180,6 +187,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         takeover=args.takeover, log_file=args.log_file, debug=args.debug, tls=tls, ca_file=args.ca_file,
         accept_fingerprint=accept, data_dir=args.data_dir or _env_path(env.get(ENV_PREFIX + "DATA_DIR")),
         new_device=args.new_device,
+        download_dir=args.download_dir or _env_path(env.get(ENV_PREFIX + "DOWNLOAD_DIR")),
     )
 
 
@@ -189,3 +197,8 @@ def _env_path(raw: str | None) -> Path | None:
 
 def default_data_dir() -> Path:
     return platformdirs.user_data_path("chatapp", appauthor=False)
+
+
+def default_download_dir() -> Path:
+    """``~/Downloads/chatapp`` (the platform's downloads directory): files from others kept together."""
+    return platformdirs.user_downloads_path() / "chatapp"

@@ -20,10 +20,11 @@ import vodozemac
 from chatapp.protocol import Ciphertext, DeviceInfo, Direct, Envelope
 
 from .device import Device
+from .filekey import FileKey
 from .olm import DecryptFailed, SessionBook
 
 
-class Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     v: Literal[1]
     text: str
     sender: str = msgspec.field(name="from")
@@ -31,6 +32,9 @@ class Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sender_device: str
     sender_ed25519: str
     recipient_device: str
+    file: FileKey | None = None
+    """What opens the file the message shares, when it is encrypted; absent otherwise (so a message
+    without a file is the same payload as before files existed)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class Opened:
 
     text: str | None = None
     problem: str | None = None
+    file: FileKey | None = None
     sessions: tuple[tuple[str, vodozemac.Session], ...] = ()
     """Sessions changed by opening it (by the sender's key): persist them before showing the text."""
     account_changed: bool = False
@@ -73,7 +78,7 @@ class Opened:
 
 def seal(
     device: Device, book: SessionBook, text: str, to: str, recipients: list[Recipient],
-    claimed: dict[str, str],
+    claimed: dict[str, str], file: FileKey | None = None,
 ) -> tuple[Envelope, list[tuple[str, vodozemac.Session]]]:
     """Encrypt ``text`` for each recipient device; ``claimed``: one-time keys by device id, for new sessions.
 
@@ -86,7 +91,7 @@ def seal(
             book.start(device.account, recipient.curve25519, claimed[recipient.device])
         payload = Payload(
             v=1, text=text, sender=device.username, to=to.lower(), sender_device=device.device_id,
-            sender_ed25519=device.ed25519, recipient_device=recipient.device,
+            sender_ed25519=device.ed25519, recipient_device=recipient.device, file=file,
         )
         ciphertext, session = book.encrypt(recipient.curve25519, msgspec.json.encode(payload))
         ciphertexts[recipient.device] = ciphertext
@@ -129,4 +134,5 @@ def open_direct(
     )
     if not matches:
         return Opened(problem="mismatch", sessions=changed, account_changed=decrypted.new_session)
-    return Opened(text=payload.text, sessions=changed, account_changed=decrypted.new_session)
+    return Opened(text=payload.text, file=payload.file, sessions=changed,
+                  account_changed=decrypted.new_session)

@@ -55,6 +55,7 @@ from .actions import (
 )
 from .command_base import Command, bad, no_args, refusal, room_name, split, username
 from .e2ecommands import E2E_COMMANDS
+from .filecommands import FILE_COMMANDS
 from .modcommands import MODERATION_COMMANDS
 
 __all__ = ["COMMANDS", "Command", "find", "help_text", "parse", "room_name", "suggest", "unknown_hint",
@@ -226,6 +227,7 @@ COMMANDS: tuple[Command, ...] = (
             _parse_sessions, usage="[NAME]", completes="user"),
     Command("endsession", "sign out one of your sessions (its saved login stops working)", _parse_endsession,
             usage="ID"),
+    *FILE_COMMANDS,
     *E2E_COMMANDS,
     *MODERATION_COMMANDS,
     Command("quit", "leave the chat (also: exit, Ctrl-D on an empty line, Ctrl-C)", no_args(QuitChat()),

@@ -5,7 +5,9 @@ input). Each line read from standard input is handled like a line typed on the
 chat screen (messages are sent, ``/quit`` or ``exit`` leaves); of the other
 commands, the moderation and administration ones that are one request each
 work too (``/kick NAME`` acts on ``#general`` unless a ``#room`` is typed,
-as plain lines are sent there), and their answers are printed; the rest are
+as plain lines are sent there), and their answers are printed; so do
+``/upload PATH [CAPTION]`` (shared in ``#general``) and ``/download ID [DIR]``,
+whose progress goes to standard error (the input's end waits for them); the rest are
 refused (``/passwd`` and ``/deleteroom`` need the chat screen to ask).
 Everything received is printed as plain, sanitised lines. At the end of the
 input the client waits (briefly) until its messages were acknowledged, then
@@ -53,14 +55,20 @@ from ..net.events import (
     SendFailed,
     SessionEnded,
     SessionEvent,
+    TransferNote,
+    TransferProgress,
     Unreadable,
 )
 from ..net.session import ChatSession
 from . import actions, commands, modsentences, sentences
 from .command_base import split, username
+from .filecommands import local_path
 from .lines import Line, message_lines, parse_timestamp, system_lines
 from .modperform import request_for
 from .sanitize import sanitize
+
+PROGRESS_EVERY = 1.0
+"""Seconds between two progress lines of one transfer on standard error."""
 
 
 def _start_reader(stdin: TextIO, queue: asyncio.Queue[str | None]) -> None:
@@ -104,7 +112,8 @@ class LineMode:
         self.unreadable: dict[int, str] = {}
         """Encrypted messages this device cannot read, by id: the notice printed instead."""
         self.refused = 0
-        """Messages the server refused (``SendFailed``): the exit status is then 1."""
+        """Messages the server refused (``SendFailed``) and failed transfers: the exit status is then 1."""
+        self._progress_shown: dict[int, float] = {}
 
     def _print(self, lines: list[Line]) -> None:
         for line in lines:
@@ -121,6 +130,7 @@ class LineMode:
         typist = asyncio.create_task(self._send_input())
         await asyncio.wait({printer, typist}, return_when=asyncio.FIRST_COMPLETED)
         if typist.done() and not printer.done():
+            await self.session.files.wait()  # uploads and downloads started from the input finish first
             if self.session.outbox:
                 await self.session.flush(self.drain_timeout)
             await self.session.quit()
@@ -162,11 +172,14 @@ class LineMode:
                 self._note(f"{action.problem}. Usage: {action.usage}")
             elif isinstance(action, actions.ModerationAction) and self._request(action):
                 continue
+            elif isinstance(action, actions.FileAction):
+                self._transfer(action)
             else:
                 self._note(
                     "without a terminal only messages, /say, /msg NAME TEXT, /plain NAME TEXT, the "
                     "moderation commands that need no question (not /passwd, /deleteroom, /delete without "
-                    "ID, /users more, /audit more), /quit and exit work"
+                    "ID, /users more, /audit more), /upload PATH [CAPTION], /download ID [DIR], /quit and "
+                    "exit work"
                 )
 
     def _send_plain(self, args: str) -> None:
@@ -185,6 +198,26 @@ class LineMode:
             self._note(f"not sent: {sentences.describe_error(exc.code, exc.message)}")
         except SendRefused as exc:
             self._note(f"not sent: {exc}")
+
+    def _transfer(self, action: actions.FileAction) -> None:
+        """``/upload PATH [CAPTION]`` (to #general, where plain lines go) or ``/download ID [DIR]``."""
+        files = self.session.files
+        if isinstance(action, actions.UploadFile):
+            files.start_upload(local_path(action.path), room=DEFAULT_ROOM, to=None, caption=action.caption)
+        elif action.file_id is None:
+            self._note("/download needs the id of a file (shown on its line) without a terminal")
+        else:
+            files.start_download(action.file_id, local_path(action.directory) if action.directory else None)
+
+    def _progress(self, event: TransferProgress) -> None:
+        """A transfer's progress on standard error, at most once a second per transfer (and its end)."""
+        now = self.clock.monotonic()
+        if event.line is None:
+            self._progress_shown.pop(event.number, None)
+            return
+        if now - self._progress_shown.get(event.number, -PROGRESS_EVERY) >= PROGRESS_EVERY:
+            self._progress_shown[event.number] = now
+            self._note(event.line)
 
     def _request(self, action: actions.ModerationAction) -> bool:
         """Send the one request a moderation command is; False when it is not one (:func:`request_for`)."""
@@ -217,6 +250,12 @@ class LineMode:
                                       notice=notice))
         elif isinstance(event, Unreadable):
             self.unreadable.update(event.notices)
+        elif isinstance(event, TransferNote):
+            if event.failed:
+                self.refused += 1
+            self._system(event.text)
+        elif isinstance(event, TransferProgress):
+            self._progress(event)
         elif isinstance(event, E2eNote):
             if event.unsent:
                 self.refused += 1

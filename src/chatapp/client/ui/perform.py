@@ -25,6 +25,7 @@ from chatapp.protocol.limits import JOIN_CONTEXT
 
 from . import actions, commands
 from .e2ecommands import perform_e2e
+from .filecommands import perform_files
 from .lines import room_label
 from .model import ChatModel
 from .modperform import perform_moderation
@@ -102,6 +103,8 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
         return perform_moderation(chat, action)
     if isinstance(action, actions.E2eAction):
         return perform_e2e(chat, action)
+    if isinstance(action, actions.FileAction):
+        return perform_files(chat, action)
     raise AssertionError(f"unhandled action {action!r}")
 
 

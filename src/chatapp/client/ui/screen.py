@@ -33,7 +33,7 @@ from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
+from prompt_toolkit.layout import ConditionalContainer, Float, FloatContainer, HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
@@ -90,6 +90,7 @@ class ChatScreen:
         if isinstance(session, E2eSession) and session.encrypting:
             self.state.e2e = session
         self.state.e2e_off = e2e_off
+        self.state.files = session.files
         self.bars = Bars(self.state, session, self.clock, tz)
 
         completer = chat_completer(self.state)
@@ -119,6 +120,11 @@ class ChatScreen:
             [
                 Window(FormattedTextControl(self.bars.title), height=1, style="class:title"),
                 self.log_window,
+                ConditionalContainer(
+                    Window(FormattedTextControl(self._transfer_lines), style="class:transfers",
+                           height=lambda: Dimension.exact(len(self.state.transfers))),
+                    filter=Condition(lambda: bool(self.state.transfers)),
+                ),
                 Window(FormattedTextControl(self.bars.status), height=1, style="class:status"),
                 input_window,
             ]
@@ -134,6 +140,10 @@ class ChatScreen:
             enable_page_navigation_bindings=False,
             refresh_interval=0.5,
         )
+
+    def _transfer_lines(self) -> str:
+        """One line per transfer going on: its progress (above the status bar)."""
+        return "\n".join(self.state.transfers.values())
 
     # -- running ---------------------------------------------------------------------------------------
 
