@@ -188,7 +188,7 @@ async def test_a_20_mib_file_resumes_after_a_kill_and_reaches_two_members(
     file_id = ""
     while not file_id:
         event = await asyncio.wait_for(alice.next_event(), TIMEOUT)
-        found = re.search(r"shared as file ([A-Za-z0-9_-]+)", getattr(event, "text", ""))
+        found = re.search(r"shared as file ([A-Za-z0-9_-]+)", getattr(event, "text", None) or "")
         file_id = found.group(1) if found else ""
     dave = await LineClient.start(server, tmp_path / "dave", "dave", register=True)
     dave.type(f"/download {file_id}")
@@ -238,7 +238,6 @@ async def test_hostile_names_are_saved_safely_in_the_download_directory(
     await bob.wait_for("is online")
     mallory = await WireClient.connect(server.host, server.port)
     await mallory.register("mallory")
-    contents: dict[str, bytes] = {}
     for number, name in enumerate([*HOSTILE, "con"]):  # "con" twice: the second gets a suffix
         data = f"file {number}\n".encode()
         digest = hashlib.sha256(data).hexdigest()
@@ -250,10 +249,9 @@ async def test_hostile_names_are_saved_safely_in_the_download_directory(
         line = await bob.wait_for(FILE_LINE.pattern, after=len(bob.out))
         bob.type(f"/download {line.group(3)}")
         await bob.wait_for(r"Saved .* as ", after=len(bob.out))
-        contents[name] = data
     assert await bob.finish() == 0
     saved = {path.name: path.read_bytes() for path in downloads.iterdir()}
-    expected = {safe: contents[hostile] for hostile, safe in HOSTILE.items()}
+    expected = {safe: f"file {number}\n".encode() for number, safe in enumerate(HOSTILE.values())}
     expected["_con (1)"] = f"file {len(HOSTILE)}\n".encode()
     assert saved == expected
     assert not (tmp_path / "etc").exists() and not Path("/abs").exists()
