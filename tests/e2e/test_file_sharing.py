@@ -4,7 +4,9 @@ The one large test moves a 20 MiB file: its upload is cut by killing the uploadi
 resumes from the server's offset after a restart, and two other members download it with the same
 SHA-256; a user who may not read a file is refused by the server. The others use small files on a
 server with small limits: the size limit and the quota refuse with the limit and by how much, and
-hostile file names are saved under safe names inside the download directory.
+hostile file names are saved under safe names inside the download directory. In an encrypted
+conversation the file reaches the server as ciphertext under a neutral name, and the other side
+decrypts it to the same bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from pathlib import Path
 import pytest
 
 from chatapp.client import ChatSession
+from chatapp.client.e2e.agent import E2eSession
+from chatapp.client.e2e.store import device_dir
+from chatapp.client.e2e.vault import Vault
+from chatapp.client.net.events import TransferNote
 from chatapp.protocol import (
     Direct,
     HistoryPage,
@@ -36,6 +42,7 @@ from chatapp.protocol import (
     UploadStart,
 )
 from tests.e2e.test_client_chat import signed_in
+from tests.e2e.test_encrypted_dm import run_client as run_encrypting_client
 from tests.support.databases import ScratchDatabase
 from tests.support.server import ServerProcess
 from tests.support.wire import PASSWORD, WireClient
@@ -259,3 +266,62 @@ async def test_hostile_names_are_saved_safely_in_the_download_directory(
     assert passwd == {downloads / "_.._etc_passwd"}
     await mallory.close()
 
+
+
+async def encrypting(server: ServerProcess, data: Path, user: str) -> E2eSession:
+    """An in-process client with its device unlocked (registered before by a line-mode run)."""
+    session = E2eSession(server.host, server.port)
+    await session.connect()
+    await session.login(user, PASSWORD)
+    vault = await asyncio.to_thread(Vault.unlock, device_dir(data, server.host, server.port, user), user,
+                                    PASSWORD)
+    await session.start_e2e(vault)
+    return session
+
+
+async def note(session: ChatSession, pattern: str) -> re.Match[str]:
+    """The session's next transfer note matching ``pattern`` (other events passed over)."""
+    while True:
+        event = await asyncio.wait_for(session.next_event(), TIMEOUT)
+        if isinstance(event, TransferNote):
+            assert not event.failed, event.text
+            found = re.search(pattern, event.text)
+            if found:
+                return found
+
+
+async def test_a_file_in_an_encrypted_conversation_reaches_the_server_as_ciphertext_only(
+    server_factory: type[ServerProcess], tmp_path: Path, registered: list[ChatSession],
+) -> None:
+    files = tmp_path / "files"
+    server = server_factory(tmp_path / "chat.db", "--files-dir", str(files)).start()
+    for user in ("alice", "bob"):
+        (tmp_path / user).mkdir()
+        done = await asyncio.to_thread(run_encrypting_client, server, tmp_path / user, user, register=True)
+        assert done.returncode == 0, done.stderr
+    alice = await encrypting(server, tmp_path / "alice", "alice")
+    bob = await encrypting(server, tmp_path / "bob", "bob")
+    registered += [alice, bob]
+    secret = b"the launch codes are 0000\n" * 2000
+    (tmp_path / "plans.txt").write_bytes(secret)
+
+    alice.files.start_upload(tmp_path / "plans.txt", room=None, to="bob", caption="for your eyes")
+    file_id = (await note(alice, r"shared as file ([A-Za-z0-9_-]+)")).group(1)
+    while True:
+        event = await asyncio.wait_for(bob.next_event(), TIMEOUT)
+        if isinstance(event, Direct) and event.file is not None:
+            break
+    assert event.text == "for your eyes" and event.e2e is not None
+    assert event.file.id == file_id and event.file.encrypted and event.file.name == "plans.txt"
+    bob.files.start_download(file_id, tmp_path / "saved")
+    await note(bob, r"Saved plans\.txt")
+    assert (tmp_path / "saved" / "plans.txt").read_bytes() == secret
+    assert [p.name for p in (tmp_path / "saved").iterdir()] == ["plans.txt"]
+
+    # the server has the ciphertext, under the neutral name: neither the bytes nor the name
+    server.stop()
+    blobs = [p for p in files.rglob("*") if p.is_file()]
+    assert blobs and all(b"launch codes" not in p.read_bytes() for p in blobs)
+    assert sum(p.stat().st_size for p in blobs) >= len(secret) + 16
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("chat.db*"))
+    assert b"plans.txt" not in stored and b"launch codes" not in stored

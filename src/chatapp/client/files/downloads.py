@@ -49,7 +49,7 @@ class Downloads(TransferBase):
         directory = directory or self.download_dir
         if directory is None:
             raise TransferFailed("No download directory: give one, /download ID DIR.")
-        shown = sanitize(info.name) or "the file"
+        shown = sanitize(self.real_name(info)) or "the file"
         await asyncio.to_thread(_make_directory, directory)
         part = directory / f".{info.id}.part"
         have, hasher = await asyncio.to_thread(_resume_part, part, info.size)
@@ -77,6 +77,11 @@ class Downloads(TransferBase):
         self._emit(TransferNote(
             f"Saved {shown} ({human_size(info.size)}) as {sanitize(str(saved))}.", level="ok"))
 
+    def real_name(self, info: FileInfo) -> str:
+        """The file's name: for an encrypted one, the name inside the message (the wire's is neutral)."""
+        key = self.keys.get(info.id) or self.sealed.get(info.id) if info.encrypted else None
+        return key.name if key is not None else info.name
+
     async def _unknown(self, file_id: str) -> None:
         """A file id no message seen here shares: ask the server for its first byte, so that the answer says
         whether the user may read it at all; without the message there is no digest to check, so no save."""
@@ -98,7 +103,7 @@ class Downloads(TransferBase):
         if not info.encrypted:
             return await asyncio.to_thread(place, part, directory, safe_name(info.name))
         key = self.keys.get(info.id) or self.sealed.get(info.id)
-        shown = sanitize(info.name) or "the file"
+        shown = sanitize(self.real_name(info)) or "the file"
         if key is None:
             raise TransferFailed(
                 f"Downloaded {shown}, but it is encrypted and this device does not have its key (the message "
