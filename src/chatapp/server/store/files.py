@@ -175,9 +175,9 @@ class Files:
                 return None
             message = (
                 await session.execute(
-                    select(Message.id, Message.room_id, Message.sender_id, Message.recipient_id).where(
-                        Message.file_id == file_id
-                    )
+                    select(
+                        Message.id, Message.room_id, Message.sender_id, Message.recipient_id, Message.nonce
+                    ).where(Message.file_id == file_id)
                 )
             ).first()
             if message is None:
@@ -188,6 +188,7 @@ class Files:
                 room_id=message.room_id,
                 sender_id=message.sender_id,
                 recipient_id=message.recipient_id,
+                nonce=message.nonce,
             )
 
     async def stale_uploads(self, created_before: datetime) -> list[str]:

@@ -341,3 +341,5 @@ class FileAccess:
     room_id: int | None = None
     sender_id: int | None = None
     recipient_id: int | None = None
+    nonce: str | None = None
+    """The message's nonce: a resend of the ``send`` that posted the file is recognised by it."""
