@@ -56,6 +56,7 @@ from tests.server.file_helpers import (
 from tests.support.databases import ScratchDatabase
 from tests.support.http import get
 from tests.support.wire import WireClient
+from tests.support.ws_wire import WsWireClient
 
 Start = Callable[..., Awaitable[ChatServer]]
 Dial = Callable[..., Awaitable[WireClient]]
@@ -429,3 +430,23 @@ async def test_a_download_link_serves_an_attachment_to_its_user_only(
     await bob.send(Leave(room="general"))
     await bob.expect(Left, skip=SKIP + (Message,))
     assert (await get(server.web_port, link.url)).status == 404
+
+
+async def test_a_web_client_uploads_over_its_websocket(
+    start_server: Start, tmp_path: Path, dial: Dial
+) -> None:
+    """The same frames over the web port's WebSocket: one sign-in, nothing else to open."""
+    server = await start_server(files_dir=str(tmp_path / "files"), web_port=0)
+    browser = await WsWireClient.open(f"ws://127.0.0.1:{server.web_port}/ws")
+    try:
+        await browser.register("alice")
+        await browser.expect(Presence)
+        bob = await online(server, dial, "bob")
+        data = random_bytes(SIZE)
+        done = await upload(browser, data)
+        await post(browser, done.file.id, text="from the browser")
+        assert (await bob.expect(Message, skip=SKIP)).file == done.file
+        assert digest(await download(bob, done.file.id, SIZE)) == digest(data)
+        assert digest(await download(browser, done.file.id, SIZE)) == digest(data)
+    finally:
+        await browser.close()
