@@ -450,3 +450,12 @@ async def test_a_web_client_uploads_over_its_websocket(
         assert digest(await download(browser, done.file.id, SIZE)) == digest(data)
     finally:
         await browser.close()
+
+
+async def test_a_server_without_file_sharing_says_so(start_server: Start, tmp_path: Path, dial: Dial) -> None:
+    server = await start_server(files_dir=str(tmp_path / "files"), max_file_size=0)
+    alice = await online(server, dial, "alice")
+    await alice.send(UploadStart(name="a", size=1, sha256=digest(b"a"), room="general", ref=1))
+    error = await refused(alice, "forbidden")
+    assert error.message == "this server does not share files" and error.ref == 1
+    assert not (tmp_path / "files").exists()
