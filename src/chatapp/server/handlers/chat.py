@@ -11,14 +11,17 @@ from chatapp.server.session import Session
 
 
 async def on_send(session: Session, frame: Send, services: Services) -> None:
-    await services.messaging.post_message(session, frame.text, frame.nonce, frame.ref, room=frame.room)
+    await services.messaging.post_message(
+        session, frame.text, frame.nonce, frame.ref, room=frame.room, file=frame.file
+    )
 
 
 async def on_direct(session: Session, frame: SendDirect, services: Services) -> None:
-    if (frame.text is None) == (frame.e2e is None):
+    both = frame.text is not None and frame.e2e is not None
+    if both or (frame.text is None and frame.e2e is None and frame.file is None):
         raise ProtocolError(ErrorCode.BAD_FRAME, "a direct message has either 'text' or 'e2e', not both")
     await services.messaging.post_message(
-        session, frame.text or "", frame.nonce, frame.ref, to=frame.to, envelope=frame.e2e
+        session, frame.text or "", frame.nonce, frame.ref, to=frame.to, envelope=frame.e2e, file=frame.file
     )
 
 

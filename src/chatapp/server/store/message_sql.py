@@ -21,7 +21,10 @@ from .records import MessageDraft, StoredMessage
 from .rows import MESSAGE_SELECT, stored_message
 
 MESSAGES = Base.metadata.tables["messages"]
-COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted")
+COLUMNS = (
+    "room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted",
+    "file_id", "file",
+)
 """The columns a new message fills, in the order :func:`message_values` gives them."""
 
 _SENDERS_PER_QUERY = 100
@@ -45,6 +48,8 @@ def message_values(draft: MessageDraft) -> dict[str, Any]:
         "nonce": draft.nonce,
         "created_at": draft.created_at,
         "encrypted": draft.encrypted,
+        "file_id": draft.file_id,
+        "file": draft.file,
     }
 
 

@@ -32,10 +32,12 @@ from .records import MessageDraft
 from .session_ops import SessionOp
 
 _INSERT = """
-INSERT INTO messages (room_id, sender_id, recipient_id, dm_key, text, nonce, created_at, encrypted)
+INSERT INTO messages (
+    room_id, sender_id, recipient_id, dm_key, text, nonce, created_at, encrypted, file_id, file
+)
 SELECT * FROM unnest(
     $1::bigint[], $2::bigint[], $3::bigint[], $4::varchar[], $5::text[], $6::varchar[], $7::timestamptz[],
-    $8::boolean[]
+    $8::boolean[], $9::varchar[], $10::text[]
 )
 ON CONFLICT (sender_id, nonce) DO NOTHING
 RETURNING id, sender_id, nonce
@@ -77,8 +79,8 @@ class PostgresBackend(Backend):
         ]
 
     async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
-        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
-        room, sender, recipient, key, text, nonce, created, encrypted = columns
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [])
+        room, sender, recipient, key, text, nonce, created, encrypted, file_id, file = columns
         for row in rows:
             room.append(row.room_id)
             sender.append(row.sender_id)
@@ -88,6 +90,8 @@ class PostgresBackend(Backend):
             nonce.append(row.nonce)
             created.append(row.created_at)
             encrypted.append(row.encrypted)
+            file_id.append(row.file_id)
+            file.append(row.file)
         try:
             if self._insert is None:
                 self._connection = await asyncpg.connect(**self._options)

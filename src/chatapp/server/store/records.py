@@ -109,6 +109,8 @@ class StoredMessage(msgspec.Struct, frozen=True):
     """Set on a removed message (a tombstone): who removed it; ``text`` is empty then."""
     encrypted: bool = False
     """An end-to-end encrypted direct message: ``text`` is its envelope (JSON), not for showing."""
+    file: str | None = None
+    """The file the message shares, as the frames show it (FileInfo as JSON); None once removed."""
 
 
 class MessageDraft(msgspec.Struct, frozen=True):
@@ -131,12 +133,18 @@ class MessageDraft(msgspec.Struct, frozen=True):
     without reading it back (the hot path of every send)."""
     encrypted: bool = False
     """``text`` is the envelope of an end-to-end encrypted direct message (as the client sent it)."""
+    file_id: str | None = None
+    """The file the message shares (claimed for it by :meth:`Store.claim_file`)."""
+    file: str | None = None
+    """That file as the frames show it (FileInfo as JSON): set with ``file_id``."""
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.recipient_id is None):
             raise ValueError("a message draft needs exactly one of room_id and recipient_id")
         if self.encrypted and self.recipient_id is None:
             raise ValueError("only a direct message is end-to-end encrypted")
+        if (self.file_id is None) != (self.file is None):
+            raise ValueError("a message shares a file by its id and its description together")
         require_aware(self.created_at)
         if self.nonce is not None and len(self.nonce) > NONCE_MAX:
             raise ValueError(f"a nonce is at most {NONCE_MAX} characters")
@@ -164,6 +172,7 @@ def stored_from_draft(draft: MessageDraft, message_id: int) -> StoredMessage:
         nonce=draft.nonce,
         created_at=draft.created_at,
         encrypted=draft.encrypted,
+        file=draft.file,
     )
 
 
@@ -292,3 +301,45 @@ class ClaimedKey:
 
     key: KeyRecord | None
     fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """An uploaded file (``files``) or an unfinished upload (``uploads``, ``attached_at`` None):
+    whose, what, and for which room or person."""
+
+    id: str
+    owner_id: int
+    sha256: str
+    size: int
+    name: str
+    mime: str | None
+    encrypted: bool
+    room_id: int | None
+    recipient_id: int | None
+    created_at: datetime
+    attached_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """What a new upload may not go past: bytes of one file, of one user's files, of all files
+    (unfinished uploads count at their full size), and unfinished uploads per user."""
+
+    max_size: int
+    quota: int
+    budget: int
+    uploads: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileAccess:
+    """A file and the message that shares it (None: not posted, or its message is gone)."""
+
+    file: FileRecord
+    message_id: int | None = None
+    room_id: int | None = None
+    sender_id: int | None = None
+    recipient_id: int | None = None
+    nonce: str | None = None
+    """The message's nonce: a resend of the ``send`` that posted the file is recognised by it."""

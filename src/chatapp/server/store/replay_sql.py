@@ -125,6 +125,7 @@ def packed(query: Any) -> Any:
         cast_(c.created_at, String),
         func.coalesce(c.removed_by, ""),
         cast_(c.encrypted, String),
+        func.hex(c.file),
     ]
     record = fields[0]
     for field in fields[1:]:
@@ -139,7 +140,7 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
     messages = []
     for record in packed_page.split(_RECORD):
         fields = record.split(_FIELD)
-        message_id, room, sender, recipient, text, nonce, created_at, removed_by, encrypted = fields
+        message_id, room, sender, recipient, text, nonce, created_at, removed_by, encrypted, file = fields
         messages.append(
             StoredMessage(
                 id=int(message_id),
@@ -151,6 +152,7 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
                 created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
                 removed_by=removed_by or None,
                 encrypted=encrypted == "1",
+                file=bytes.fromhex(file).decode() if file else None,
             )
         )
     # group_concat keeps the order of the subquery it reads in practice, but no document says so.

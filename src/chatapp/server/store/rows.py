@@ -68,6 +68,7 @@ MESSAGE_SELECT = (
         Message.sender_id,
         Message.removed_by,
         Message.encrypted,
+        Message.file,
     )
     .select_from(Message)
     .join(_SENDER, _SENDER.id == Message.sender_id)
@@ -88,4 +89,5 @@ def stored_message(row: Any) -> StoredMessage:
         created_at=row.created_at,
         removed_by=row.removed_by,
         encrypted=bool(row.encrypted),
+        file=row.file,
     )

@@ -26,7 +26,10 @@ from .records import MessageDraft
 from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import utc_timestamp_text
 
-_COLUMNS = ("room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted")
+_COLUMNS = (
+    "room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted",
+    "file_id", "file",
+)
 _PAGE = 500
 
 
@@ -41,6 +44,8 @@ def _values(draft: MessageDraft) -> tuple[Any, ...]:
         draft.nonce,
         utc_timestamp_text(draft.created_at),
         1 if draft.encrypted else 0,  # SQLAlchemy's Boolean on SQLite
+        draft.file_id,
+        draft.file,
     )
 
 

@@ -1,0 +1,30 @@
+"""Sharing files: uploads, downloads and download links, handed to the file sharing service."""
+
+from __future__ import annotations
+
+from chatapp.protocol.file_frames import FileLink, FileRead, UploadCancel, UploadChunk, UploadStart
+from chatapp.server.services import Services
+from chatapp.server.session import Session
+
+
+async def on_upload_start(session: Session, frame: UploadStart, services: Services) -> None:
+    session.send(await services.files.start(session, frame))
+
+
+async def on_upload_chunk(session: Session, frame: UploadChunk, services: Services) -> None:
+    ack, whole = await services.files.chunk(session, frame)
+    session.send(ack)
+    if whole is not None:
+        session.send(await services.files.finish(whole))
+
+
+async def on_upload_cancel(session: Session, frame: UploadCancel, services: Services) -> None:
+    session.send(await services.files.cancel(session, frame))
+
+
+async def on_file_read(session: Session, frame: FileRead, services: Services) -> None:
+    session.send(await services.files.read(session, frame, services.config.max_frame))
+
+
+async def on_file_link(session: Session, frame: FileLink, services: Services) -> None:
+    session.send(await services.files.link(session, frame))
