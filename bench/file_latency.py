@@ -10,6 +10,10 @@ from Alice's write to Bob's read (both in this process, one clock). Three phases
   to ``#general`` (the same room) over her connection;
 - *download*: Dave, another ``chatapp-client`` process, runs ``/download`` of that file.
 
+Carol's and Dave's clients are started and signed in before the first phase and told what to do on
+their standard input, so a phase's window holds the transfer alone (no process starting, no password
+hashed); a new file is written before the window opens.
+
 Only the messages sent while the transfer's process is running count for its phase (the phase is
 repeated with a new file until it has enough of them). The target (docs/performance.md): each
 transfer phase's p99 within 2× of the idle phase's.
@@ -168,30 +172,20 @@ async def _client(port: int, user: str, home: Path) -> asyncio.subprocess.Proces
     )
 
 
-async def _upload(port: int, home: Path, number: int, size: int) -> None:
-    """Carol's client uploads a new file of ``size`` random bytes to #general and exits when it is shared."""
-    path = home / f"shared-{number}.bin"
-    await asyncio.to_thread(path.write_bytes, os.urandom(size))
-    carol = await _client(port, "carol", home)
-    assert carol.stdin is not None
-    carol.stdin.write(f"{PASSWORD}\n/upload {path} bench file\n".encode())
-    carol.stdin.close()
-    await carol.communicate()
-    path.unlink()
-    if carol.returncode != 0:
-        raise RuntimeError(f"the uploading client exited with {carol.returncode}")
+class _Client:
+    """Carol's or Dave's ``chatapp-client``, running (signed in) from the start, so that a phase's window
+    holds the transfer alone, not a process starting or a password hashed: told what to do on stdin."""
 
-
-class _Downloader:
-    """Dave's client, running from the start: it sees the files shared, and downloads when told."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, home: Path, file_bytes: int) -> None:
         self.process = process
+        self.home = home
+        self.file_bytes = file_bytes
         self.ids: asyncio.Queue[str] = asyncio.Queue()
-        self.saved: asyncio.Queue[str] = asyncio.Queue()
+        self.outcomes: asyncio.Queue[str] = asyncio.Queue()
         self.lines: list[str] = []
         self.known: list[str] = []
-        self.downloads = 0
+        self.transfers = 0
+        self.next_file: Path | None = None
 
     async def read(self) -> None:
         assert self.process.stdout is not None
@@ -200,11 +194,30 @@ class _Downloader:
             found = FILE_LINE.search(line)
             if found:
                 self.ids.put_nowait(found.group(1))
-            elif "Saved " in line or "Not saved" in line or "Not downloaded" in line:
-                self.saved.put_nowait(line.strip())
+            elif any(word in line for word in ("Saved ", "Uploaded ", "Not saved", "Not uploaded",
+                                                 "Not downloaded")):
+                self.outcomes.put_nowait(line.strip())
 
-    async def download(self) -> None:
+    async def _do(self, command: str, done: str) -> None:
         assert self.process.stdin is not None
+        self.process.stdin.write(f"{command}\n".encode())
+        outcome = await asyncio.wait_for(self.outcomes.get(), 300)
+        if done not in outcome:
+            raise RuntimeError(f"{command}: {outcome}")
+
+    async def prepare_upload(self) -> None:
+        """A new file of random bytes to upload (made before the phase's window opens)."""
+        self.next_file = self.home / f"shared-{self.transfers}.bin"
+        await asyncio.to_thread(self.next_file.write_bytes, os.urandom(self.file_bytes))
+
+    async def upload(self) -> None:
+        assert self.next_file is not None
+        path, self.next_file = self.next_file, None
+        self.transfers += 1
+        await self._do(f"/upload {path} bench file", "Uploaded ")
+        path.unlink()
+
+    async def prepare_download(self) -> None:
         if not self.known:
             try:
                 self.known.append(await asyncio.wait_for(self.ids.get(), 60))
@@ -213,20 +226,27 @@ class _Downloader:
                     from None
         while not self.ids.empty():
             self.known.append(self.ids.get_nowait())
-        file_id = self.known[self.downloads % len(self.known)]  # again if the phase needs more samples
-        self.downloads += 1
-        self.process.stdin.write(f"/download {file_id}\n".encode())
-        outcome = await asyncio.wait_for(self.saved.get(), 300)
-        if "Saved " not in outcome:
-            raise RuntimeError(f"the download failed: {outcome}")
+
+    async def download(self) -> None:
+        file_id = self.known[self.transfers % len(self.known)]  # again if the phase needs more samples
+        self.transfers += 1
+        await self._do(f"/download {file_id}", "Saved ")
+
+    async def finish(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        await self.process.wait()
 
 
-async def _phase(chat: _Chat, name: str, start: Callable[[], Awaitable[None]] | None, samples: int) -> Phase:
+async def _phase(chat: _Chat, name: str, start: Callable[[], Awaitable[None]] | None, samples: int,
+                 prepare: Callable[[], Awaitable[None]] | None = None) -> Phase:
     chat.latencies = []
     transfers, seconds = 0, 0.0
     if start is None:
         await chat.send_while(None, samples)
     while start is not None and len(chat.latencies) < samples and transfers < MAX_TRANSFERS:
+        if prepare is not None:
+            await prepare()
         began = time.perf_counter()
         running = asyncio.ensure_future(start())
         await chat.send_while(running, 0)
@@ -243,25 +263,25 @@ async def _run(port: int, workdir: Path, file_bytes: int, samples: int) -> FileL
     for user in ("carol", "dave"):  # accounts for the client processes
         (await _Wire.signed_in(port, user)).writer.close()
     chat = _Chat(alice, bob)
-    dave = _Downloader(await _client(port, "dave", workdir))
-    assert dave.process.stdin is not None
-    dave.process.stdin.write(f"{PASSWORD}\n".encode())
+    carol = _Client(await _client(port, "carol", workdir), workdir, file_bytes)
+    dave = _Client(await _client(port, "dave", workdir), workdir, file_bytes)
+    for client in (carol, dave):
+        assert client.process.stdin is not None
+        client.process.stdin.write(f"{PASSWORD}\n".encode())
     tasks = [asyncio.create_task(chat.receive()), asyncio.create_task(chat.drain_alice()),
-             asyncio.create_task(dave.read())]
+             asyncio.create_task(carol.read()), asyncio.create_task(dave.read())]
     try:
-        await asyncio.sleep(2)  # Dave's client is signed in
+        await asyncio.sleep(3)  # both clients are signed in
         idle = await _phase(chat, "idle", None, samples)
-        numbers = iter(range(MAX_TRANSFERS))
-        upload = await _phase(
-            chat, "upload", lambda: _upload(port, workdir, next(numbers), file_bytes), samples)
-        download = await _phase(chat, "download", dave.download, samples)
+        upload = await _phase(chat, "upload", carol.upload, samples, carol.prepare_upload)
+        download = await _phase(chat, "download", dave.download, samples, dave.prepare_download)
     finally:
         for task in tasks:
             task.cancel()
         for wire in (alice, bob):
             wire.writer.close()
-        dave.process.stdin.close()
-        await dave.process.wait()
+        for client in (carol, dave):
+            await client.finish()
     return FileLatency(file_bytes, PACE, idle, upload, download)
 
 

@@ -59,9 +59,9 @@ def describe_file(path: Path) -> tuple[int, str]:
     """Size and SHA-256 of a regular file (blocking)."""
     digest = hashlib.sha256()
     size = 0
+    if path.exists() and not path.is_dir() and not path.is_file():  # a FIFO or device would never end
+        raise TransferFailed(f"Not uploaded: {sanitize(str(path))} is not a regular file.")
     with path.open("rb") as source:
-        if not os.path.isfile(path):
-            raise TransferFailed(f"{sanitize(str(path))} is not a regular file")
         while block := source.read(1 << 20):
             digest.update(block)
             size += len(block)
