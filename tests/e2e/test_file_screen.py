@@ -3,6 +3,7 @@ with its id, chat going on meanwhile, and ``/download`` alone saving the newest 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 from chatapp.client import ChatSession
 from chatapp.protocol import Message, Send
 from tests.client.harness import ENTER, Screen
-from tests.e2e.test_client_chat import receive, wire
+from tests.e2e.test_client_chat import receive, signed_in, wire
+from tests.e2e.test_file_sharing import note
 from tests.support.server import ServerProcess
 
 
@@ -40,3 +42,40 @@ async def test_upload_and_download_on_the_chat_screen(server: ServerProcess, ali
     await screen.wait_line("as " + str(tmp_path / "downloads" / "notes (1).bin"))
     assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == ["notes (1).bin", "notes.bin"]
     await bob.close()
+
+
+async def test_a_partial_download_is_continued_and_a_spoiled_one_is_not_saved(
+    server: ServerProcess, alice: ChatSession, tmp_path: Path,
+) -> None:
+    data = os.urandom(200_000)
+    (tmp_path / "report.pdf").write_bytes(data)
+    bob = await signed_in(server, "bob")
+    drain = asyncio.create_task(drain_events(alice))  # her transfers' answers come with her events
+    try:
+        alice.files.start_upload(tmp_path / "report.pdf", room="general", to=None)
+        while True:
+            event = await asyncio.wait_for(bob.next_event(), 20)
+            if isinstance(event, Message) and event.file is not None:
+                break
+        file_id = event.file.id
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        part = downloads / f".{file_id}.part"
+        part.write_bytes(data[:70_000])  # what an earlier run got before it was stopped
+        bob.files.start_download(file_id, downloads)
+        await note(bob, r"Resuming the download of report\.pdf at 68\.4 KiB of 195\.3 KiB")
+        await note(bob, r"Saved report\.pdf")
+        assert (downloads / "report.pdf").read_bytes() == data and not part.exists()
+
+        part.write_bytes(b"\0" * 70_000)  # a partial file that is not the start of this one
+        bob.files.start_download(file_id, downloads)
+        await note(bob, r"Not saved: report\.pdf arrived damaged", failed=True)
+        assert not part.exists() and sorted(p.name for p in downloads.iterdir()) == ["report.pdf"]
+    finally:
+        drain.cancel()
+        await bob.aclose()
+
+
+async def drain_events(session: ChatSession) -> None:
+    while True:
+        await session.next_event()

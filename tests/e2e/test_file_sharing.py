@@ -279,14 +279,16 @@ async def encrypting(server: ServerProcess, data: Path, user: str) -> E2eSession
     return session
 
 
-async def note(session: ChatSession, pattern: str) -> re.Match[str]:
-    """The session's next transfer note matching ``pattern`` (other events passed over)."""
+async def note(session: ChatSession, pattern: str, *, failed: bool = False) -> re.Match[str]:
+    """The session's next transfer note matching ``pattern`` (other events passed over); only a failure
+    when ``failed``."""
     while True:
         event = await asyncio.wait_for(session.next_event(), TIMEOUT)
         if isinstance(event, TransferNote):
-            assert not event.failed, event.text
+            assert failed or not event.failed, event.text
             found = re.search(pattern, event.text)
             if found:
+                assert event.failed == failed, event.text
                 return found
 
 

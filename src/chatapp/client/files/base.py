@@ -90,6 +90,8 @@ class TransferBase:
         self._chunk_refs: dict[int, str] = {}
         self._numbers = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._downloading: set[Path] = set()
+        """The partial files being written now."""
         self._online = asyncio.Event()
         self.running = 0
         """Transfers going on now."""

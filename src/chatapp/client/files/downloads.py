@@ -52,6 +52,16 @@ class Downloads(TransferBase):
         shown = sanitize(self.real_name(info)) or "the file"
         await asyncio.to_thread(_make_directory, directory)
         part = directory / f".{info.id}.part"
+        if part in self._downloading:  # two writers of one partial file would spoil it
+            raise TransferFailed(f"{shown} is already being downloaded into {sanitize(str(directory))}.")
+        self._downloading.add(part)
+        try:
+            await self._download_into(number, info, shown, directory, part)
+        finally:
+            self._downloading.discard(part)
+
+    async def _download_into(self, number: int, info: FileInfo, shown: str, directory: Path,
+                             part: Path) -> None:
         have, hasher = await asyncio.to_thread(_resume_part, part, info.size)
         if have:
             self._emit(TransferNote(f"Resuming the download of {shown} at {human_size(have)} of "
