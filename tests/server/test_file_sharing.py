@@ -459,3 +459,14 @@ async def test_a_server_without_file_sharing_says_so(start_server: Start, tmp_pa
     error = await refused(alice, "forbidden")
     assert error.message == "this server does not share files" and error.ref == 1
     assert not (tmp_path / "files").exists()
+
+
+async def test_an_empty_file_is_done_at_once(files_server: ChatServer, dial: Dial) -> None:
+    alice = await online(files_server, dial, "alice")
+    ready = await start(alice, b"", name="empty.txt")
+    assert ready.offset == 0
+    done = await alice.expect(UploadDone, skip=SKIP)
+    assert (done.upload, done.file.size, done.file.sha256) == (ready.upload, 0, digest(b""))
+    own = await post(alice, done.file.id, text="nothing in it")
+    assert own.file == done.file
+    assert await download(alice, done.file.id, 0) == b""

@@ -8,7 +8,10 @@ from chatapp.server.session import Session
 
 
 async def on_upload_start(session: Session, frame: UploadStart, services: Services) -> None:
-    session.send(await services.files.start(session, frame))
+    ready, whole = await services.files.start(session, frame)
+    session.send(ready)
+    if whole is not None:  # nothing left to send: checked and stored now
+        session.send(await services.files.finish(whole))
 
 
 async def on_upload_chunk(session: Session, frame: UploadChunk, services: Services) -> None:

@@ -133,7 +133,9 @@ class FileSharing:
 
     # -- uploads ------------------------------------------------------------------
 
-    async def start(self, session: Session, frame: UploadStart) -> UploadReady:
+    async def start(self, session: Session, frame: UploadStart) -> tuple[UploadReady, FileRecord | None]:
+        """The upload's id and where to send from; and the upload to :meth:`finish` at once when it
+        has every byte already (an empty file; one whose last chunk arrived but not its check)."""
         self._check_enabled()
         check_upload_target(frame.room, frame.to)
         check_file_name(frame.name)
@@ -162,7 +164,8 @@ class FileSharing:
         self._uploads[upload.id] = upload
         offset = await self.blobs.received(upload.id) if resumed else 0
         log.debug("upload %s by %s: %d bytes from %d", upload.id, session.username, upload.size, offset)
-        return UploadReady(upload=upload.id, offset=offset, ref=frame.ref)
+        ready = UploadReady(upload=upload.id, offset=offset, ref=frame.ref)
+        return ready, upload if offset == upload.size else None
 
     async def _room_to_post(self, session: Session, room: str) -> int:
         check_room(room)
