@@ -111,6 +111,12 @@ async def test_a_file_goes_up_is_posted_and_comes_down_whole(files_server: ChatS
     seen = await bob.expect(Message, skip=SKIP)
     assert seen.file == info and seen.id == own.id
     assert digest(await download(bob, info.id, SIZE)) == digest(data)
+    # Reads kept outstanding are answered in the order they were asked, a refused one in its place.
+    for offset in (65536, 0, SIZE + 5, 98304):
+        await bob.send(FileRead(file=info.id, offset=offset, ref=offset))
+    answers = [await bob.recv() for _ in range(4)]
+    assert [a.ref for a in answers] == [65536, 0, SIZE + 5, 98304]
+    assert [type(a).__name__ for a in answers] == ["FileChunk", "FileChunk", "Error", "FileChunk"]
     # In history too.
     await bob.send(History(room="general", ref=1))
     page = await bob.expect(HistoryPage, skip=SKIP)

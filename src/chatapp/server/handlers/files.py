@@ -1,4 +1,5 @@
-"""Sharing files: uploads, downloads and download links, handed to the file sharing service."""
+"""Sharing files: uploads (the file sharing service), downloads and download links (the downloads
+service)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ async def on_upload_cancel(session: Session, frame: UploadCancel, services: Serv
 
 
 async def on_file_read(session: Session, frame: FileRead, services: Services) -> None:
-    session.send(await services.files.read(session, frame, services.config.max_frame))
+    await services.downloads.read_in_turn(session, frame)
 
 
 async def on_file_link(session: Session, frame: FileLink, services: Services) -> None:
-    session.send(await services.files.link(session, frame))
+    session.send(await services.downloads.link(session, frame))
