@@ -424,6 +424,8 @@ async def test_a_download_link_serves_an_attachment_to_its_user_only(
     assert headers["content-disposition"].startswith('attachment; filename="evil_')
     assert "\r" not in headers["content-disposition"] and "<" not in headers["content-disposition"]
     assert headers["content-length"] == str(len(data))
+    head = await get(server.web_port, link.url, method="HEAD")
+    assert (head.status, head.body, head.headers["content-length"]) == (200, b"", str(len(data)))
     # Another file's id, a changed ticket, no ticket: not found.
     ticket = link.url.partition("ticket=")[2]
     for path in (
