@@ -211,6 +211,7 @@ async def test_who_may_read_follows_the_message(files_server: ChatServer, dial: 
     await refused(bob, "no_such_file")
     own = await post(alice, done.file.id, room="dev", text="the plan")
     assert await download(bob, done.file.id, 1000) == data
+    assert await download(alice, done.file.id, 1000) == data  # just read: the removal below is seen at once
     # Carol is not in dev (an outsider): as if there were no such file, by frame or by link.
     for frame in (FileRead(file=done.file.id, offset=0), FileLink(file=done.file.id)):
         await carol.send(frame)

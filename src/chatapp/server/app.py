@@ -200,6 +200,7 @@ class ChatServer:
         devices = Devices(store, limits)
         blobs = BlobStore(config.resolved_files_dir)
         files = self.files = FileSharing(config, store, blobs, room_sanctions)
+        downloads = FileDownloads(config, store, blobs)
         assert self._listener is not None
         live = RunningServer(
             hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
@@ -222,7 +223,7 @@ class ChatServer:
             audit=audit,
             sanctions=room_sanctions,
             rooms=RoomModeration(store, hub, room_sanctions, audit, config.max_frame),
-            removal=MessageRemoval(store, hub, audit),
+            removal=MessageRemoval(store, hub, audit, on_removed=downloads.forget_message),
             administration=administration,
             address_bans=address_bans,
             suspensions=suspensions,
@@ -231,7 +232,7 @@ class ChatServer:
             screening=screening,
             devices=devices,
             files=files,
-            downloads=FileDownloads(config, store, blobs),
+            downloads=downloads,
         )
 
     def reload_filters(self) -> None:

@@ -5,6 +5,11 @@ A user may read a file while they may read the message that posts it: a member o
 or one of the two people of its conversation; its uploader may also read it before posting it.
 Anything else is ``no_such_file``, whether the file exists or not.
 
+Who may read a posted file is cached for ``ACCESS_TTL`` seconds per file (a download is hundreds
+of reads; the membership part is the session's, in memory, and always current); removing a
+message forgets its file's entry at once (:meth:`FileDownloads.forget_message`). An unposted
+file's access is never cached: it changes when it is posted.
+
 The reads a client keeps outstanding (at most ``UPLOAD_WINDOW``) are worked on together: each
 one's query and blob read overlap the others' (each costs a hand-over to a thread and back), and
 the answers still go out in the order the reads came.
@@ -35,6 +40,10 @@ CHUNK_FRAME_HEADROOM = 768
 """Bytes of a ``file_chunk`` frame around its data (type, file id, offset, eof), the ref apart."""
 
 _FAILED = "the server could not read that file; try again"
+ACCESS_TTL = 2.0
+"""Seconds a posted file's access (its message's room or people) is kept in memory. Another server
+process's removal of the message is seen within this."""
+ACCESS_CACHE_MAX = 4096
 
 
 def no_such_file(file_id: str) -> ProtocolError:
@@ -58,16 +67,37 @@ class FileDownloads:
         self._store = store
         self._blobs = blobs
         self._tickets: Tickets | None = None
+        self._access: dict[str, tuple[float, FileAccess]] = {}
         self._reading: dict[int, list[asyncio.Task[None]]] = {}
         """By session (its id): its reads being worked on, the oldest first."""
 
     async def _readable(self, session: Session, file_id: str) -> FileAccess:
         if not self._config.files_enabled:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this server does not share files")
-        access = await self._store.file_access(file_id)
+        access = await self._access_of(file_id)
         if access is None or not may_read(session.user_id, set(session.room_ids.values()), access):
             raise no_such_file(file_id)
         return access
+
+    async def _access_of(self, file_id: str) -> FileAccess | None:
+        now = time.monotonic()
+        cached = self._access.get(file_id)
+        if cached is not None and now - cached[0] < ACCESS_TTL:
+            return cached[1]
+        access = await self._store.file_access(file_id)
+        if access is not None and access.message_id is not None:
+            if len(self._access) >= ACCESS_CACHE_MAX:
+                self._access.pop(next(iter(self._access)))  # the oldest
+            self._access[file_id] = (now, access)
+        else:
+            self._access.pop(file_id, None)
+        return access
+
+    def forget_message(self, message_id: int) -> None:
+        """A message was removed: its file's access is read again from the store."""
+        for file_id, (_, access) in list(self._access.items()):
+            if access.message_id == message_id:
+                del self._access[file_id]
 
     async def read(self, session: Session, frame: FileRead) -> FileChunk:
         access = await self._readable(session, frame.file)
