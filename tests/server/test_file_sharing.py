@@ -111,6 +111,12 @@ async def test_a_file_goes_up_is_posted_and_comes_down_whole(files_server: ChatS
     seen = await bob.expect(Message, skip=SKIP)
     assert seen.file == info and seen.id == own.id
     assert digest(await download(bob, info.id, SIZE)) == digest(data)
+    # Reads kept outstanding are answered in the order they were asked, a refused one in its place.
+    for offset in (65536, 0, SIZE + 5, 98304):
+        await bob.send(FileRead(file=info.id, offset=offset, ref=offset))
+    answers = [await bob.recv() for _ in range(4)]
+    assert [a.ref for a in answers] == [65536, 0, SIZE + 5, 98304]
+    assert [type(a).__name__ for a in answers] == ["FileChunk", "FileChunk", "Error", "FileChunk"]
     # In history too.
     await bob.send(History(room="general", ref=1))
     page = await bob.expect(HistoryPage, skip=SKIP)
@@ -205,6 +211,7 @@ async def test_who_may_read_follows_the_message(files_server: ChatServer, dial: 
     await refused(bob, "no_such_file")
     own = await post(alice, done.file.id, room="dev", text="the plan")
     assert await download(bob, done.file.id, 1000) == data
+    assert await download(alice, done.file.id, 1000) == data  # just read: the removal below is seen at once
     # Carol is not in dev (an outsider): as if there were no such file, by frame or by link.
     for frame in (FileRead(file=done.file.id, offset=0), FileLink(file=done.file.id)):
         await carol.send(frame)
@@ -418,6 +425,8 @@ async def test_a_download_link_serves_an_attachment_to_its_user_only(
     assert headers["content-disposition"].startswith('attachment; filename="evil_')
     assert "\r" not in headers["content-disposition"] and "<" not in headers["content-disposition"]
     assert headers["content-length"] == str(len(data))
+    head = await get(server.web_port, link.url, method="HEAD")
+    assert (head.status, head.body, head.headers["content-length"]) == (200, b"", str(len(data)))
     # Another file's id, a changed ticket, no ticket: not found.
     ticket = link.url.partition("ticket=")[2]
     for path in (
@@ -459,3 +468,14 @@ async def test_a_server_without_file_sharing_says_so(start_server: Start, tmp_pa
     error = await refused(alice, "forbidden")
     assert error.message == "this server does not share files" and error.ref == 1
     assert not (tmp_path / "files").exists()
+
+
+async def test_an_empty_file_is_done_at_once(files_server: ChatServer, dial: Dial) -> None:
+    alice = await online(files_server, dial, "alice")
+    ready = await start(alice, b"", name="empty.txt")
+    assert ready.offset == 0
+    done = await alice.expect(UploadDone, skip=SKIP)
+    assert (done.upload, done.file.size, done.file.sha256) == (ready.upload, 0, digest(b""))
+    own = await post(alice, done.file.id, text="nothing in it")
+    assert own.file == done.file
+    assert await download(alice, done.file.id, 0) == b""

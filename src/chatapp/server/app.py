@@ -30,6 +30,7 @@ from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.devices import Devices
+from chatapp.server.services.file_downloads import FileDownloads
 from chatapp.server.services.file_sharing import FileSharing, sweep_forever, sweep_interval
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
@@ -197,7 +198,9 @@ class ChatServer:
         screening = Screening(self.filters, audit)
         room_sanctions = RoomSanctions(store)
         devices = Devices(store, limits)
-        files = self.files = FileSharing(config, store, BlobStore(config.resolved_files_dir), room_sanctions)
+        blobs = BlobStore(config.resolved_files_dir)
+        files = self.files = FileSharing(config, store, blobs, room_sanctions)
+        downloads = FileDownloads(config, store, blobs)
         assert self._listener is not None
         live = RunningServer(
             hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
@@ -220,7 +223,7 @@ class ChatServer:
             audit=audit,
             sanctions=room_sanctions,
             rooms=RoomModeration(store, hub, room_sanctions, audit, config.max_frame),
-            removal=MessageRemoval(store, hub, audit),
+            removal=MessageRemoval(store, hub, audit, on_removed=downloads.forget_message),
             administration=administration,
             address_bans=address_bans,
             suspensions=suspensions,
@@ -229,6 +232,7 @@ class ChatServer:
             screening=screening,
             devices=devices,
             files=files,
+            downloads=downloads,
         )
 
     def reload_filters(self) -> None:

@@ -118,6 +118,9 @@ def _append(directory: Path, path: Path, offset: int, data: bytes, sha256: str) 
 
 
 def _finish(path: Path, blob: Path, sha256: str) -> bool:
+    if not path.exists():  # an empty file: no chunk ever made it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         while block := file.read(HASH_BLOCK):

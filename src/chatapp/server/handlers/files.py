@@ -1,4 +1,5 @@
-"""Sharing files: uploads, downloads and download links, handed to the file sharing service."""
+"""Sharing files: uploads (the file sharing service), downloads and download links (the downloads
+service)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from chatapp.server.session import Session
 
 
 async def on_upload_start(session: Session, frame: UploadStart, services: Services) -> None:
-    session.send(await services.files.start(session, frame))
+    ready, whole = await services.files.start(session, frame)
+    session.send(ready)
+    if whole is not None:  # nothing left to send: checked and stored now
+        session.send(await services.files.finish(whole))
 
 
 async def on_upload_chunk(session: Session, frame: UploadChunk, services: Services) -> None:
@@ -23,8 +27,8 @@ async def on_upload_cancel(session: Session, frame: UploadCancel, services: Serv
 
 
 async def on_file_read(session: Session, frame: FileRead, services: Services) -> None:
-    session.send(await services.files.read(session, frame, services.config.max_frame))
+    await services.downloads.read_in_turn(session, frame)
 
 
 async def on_file_link(session: Session, frame: FileLink, services: Services) -> None:
-    session.send(await services.files.link(session, frame))
+    session.send(await services.downloads.link(session, frame))

@@ -16,7 +16,8 @@
 - :mod:`.administration` — server moderation and the staff's lists (the ``admin`` frames).
 - :mod:`.screening` — what users write checked against the content filter.
 - :mod:`.devices` — devices and their public keys for end-to-end encryption; the sending device's check.
-- :mod:`.file_sharing` — uploads, the file a message posts, downloads in chunks or by link, the sweeper.
+- :mod:`.file_sharing` — uploads, the file a message posts, the sweeper of what is no longer wanted.
+- :mod:`.file_downloads` — who may read a file; downloads in chunks (in turn, overlapped) or by link.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.devices import Devices
+from chatapp.server.services.file_downloads import FileDownloads
 from chatapp.server.services.file_sharing import FileSharing
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_removal import MessageRemoval
@@ -75,4 +77,6 @@ class Services:
     devices: Devices
     """Devices and keys (end-to-end encryption); also checks each encrypted message's sending device."""
     files: FileSharing
-    """Shared files: uploads, downloads, download links; also claims the file a message posts."""
+    """Shared files: uploads and the sweeper; also claims the file a message posts."""
+    downloads: FileDownloads
+    """Shared files' downloads, by frame and by link."""

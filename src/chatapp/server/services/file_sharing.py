@@ -1,11 +1,10 @@
-"""Sharing files: uploads in chunks, the file a message posts, downloads in chunks or by link
-(docs/protocol.md, "File sharing"; docs/design.md, "Shared files").
+"""Sharing files: uploads in chunks, the file a message posts, and the sweeper that removes what
+is no longer wanted (docs/protocol.md, "File sharing"; docs/design.md, "Shared files").
+Downloads are :mod:`.file_downloads`.
 
 The database holds who owns which file and for whom (:mod:`chatapp.server.store.files`); the
 bytes are on disk (:class:`~chatapp.server.blobs.BlobStore`), every read, write and hash in an
-executor. A user may read a file while they may read the message that shares it: a member of
-its room now, or one of the two people of its conversation; its uploader may also read it
-before posting it. Anything else is ``no_such_file``, whether the file exists or not.
+executor.
 """
 
 from __future__ import annotations
@@ -19,14 +18,10 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from chatapp.clock import utc_now, wire_timestamp
+from chatapp.clock import utc_now
 from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.protocol.file_frames import (
-    FileChunk,
     FileInfo,
-    FileLink,
-    FileRead,
-    FileUrl,
     UploadAck,
     UploadCancel,
     UploadCancelled,
@@ -35,20 +30,16 @@ from chatapp.protocol.file_frames import (
     UploadReady,
     UploadStart,
 )
-from chatapp.protocol.limits import FILE_CHUNK_MAX
 from chatapp.protocol.rules import check_file_name, check_room, check_upload_target
 from chatapp.server.blobs import BlobStore
 from chatapp.server.config import Config
-from chatapp.server.file_tickets import SECRET_NAME, Tickets, new_key
 from chatapp.server.services.people import find_user
 from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.session import Session
-from chatapp.server.store import FileAccess, FileLimits, FileRecord, Store, UploadRefused
+from chatapp.server.store import FileLimits, FileRecord, Store, UploadRefused
 
 log = logging.getLogger("chatapp.files")
 
-CHUNK_FRAME_HEADROOM = 768
-"""Bytes of a ``file_chunk`` frame around its data (type, file id, offset, eof), the ref apart."""
 DIGEST_QUERY = 500
 """Blob digests asked about in one query by the sweeper."""
 
@@ -88,10 +79,6 @@ def file_info(record: FileRecord) -> FileInfo:
     )
 
 
-def _no_such_file(file_id: str) -> ProtocolError:
-    return ProtocolError(ErrorCode.NO_SUCH_FILE, f"there is no file {file_id!r} you may read")
-
-
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """What a message posting a file carries: the file's id and its description for the frames.
@@ -113,7 +100,7 @@ class FileSharing:
     def __init__(self, config: Config, store: Store, blobs: BlobStore, sanctions: RoomSanctions) -> None:
         self._config = config
         self._store = store
-        self.blobs = blobs
+        self._blobs = blobs
         self._sanctions = sanctions
         self._limits = FileLimits(
             max_size=config.max_file_size,
@@ -125,16 +112,17 @@ class FileSharing:
         """Unfinished uploads this process has seen, so that a chunk needs no query to find its own."""
         self._busy: dict[str, asyncio.Lock] = {}
         """One chunk of an upload at a time (two connections of one user resuming it at once)."""
-        self._tickets: Tickets | None = None
 
-    def _check_enabled(self) -> None:
+    def check_enabled(self) -> None:
         if not self._config.files_enabled:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this server does not share files")
 
     # -- uploads ------------------------------------------------------------------
 
-    async def start(self, session: Session, frame: UploadStart) -> UploadReady:
-        self._check_enabled()
+    async def start(self, session: Session, frame: UploadStart) -> tuple[UploadReady, FileRecord | None]:
+        """The upload's id and where to send from; and the upload to :meth:`finish` at once when it
+        has every byte already (an empty file; one whose last chunk arrived but not its check)."""
+        self.check_enabled()
         check_upload_target(frame.room, frame.to)
         check_file_name(frame.name)
         room_id = recipient_id = None
@@ -160,9 +148,10 @@ class FileSharing:
         except UploadRefused as refused:
             raise _refusal(refused, frame.size) from None
         self._uploads[upload.id] = upload
-        offset = await self.blobs.received(upload.id) if resumed else 0
+        offset = await self._blobs.received(upload.id) if resumed else 0
         log.debug("upload %s by %s: %d bytes from %d", upload.id, session.username, upload.size, offset)
-        return UploadReady(upload=upload.id, offset=offset, ref=frame.ref)
+        ready = UploadReady(upload=upload.id, offset=offset, ref=frame.ref)
+        return ready, upload if offset == upload.size else None
 
     async def _room_to_post(self, session: Session, room: str) -> int:
         check_room(room)
@@ -195,7 +184,7 @@ class FileSharing:
                     f"a chunk holds 1 byte or more and ends by the file's size ({upload.size})",
                     offset=frame.offset,
                 )
-            end = await self.blobs.append(upload.id, frame.offset, frame.data, frame.sha256)
+            end = await self._blobs.append(upload.id, frame.offset, frame.data, frame.sha256)
             if end is None:
                 raise ProtocolError(
                     ErrorCode.BAD_CHUNK,
@@ -214,7 +203,7 @@ class FileSharing:
     async def finish(self, upload: FileRecord) -> UploadDone:
         self._uploads.pop(upload.id, None)
         self._busy.pop(upload.id, None)
-        if not await self.blobs.finish(upload.id, upload.sha256):
+        if not await self._blobs.finish(upload.id, upload.sha256):
             await self._store.drop_upload(upload.id)
             raise ProtocolError(
                 ErrorCode.DIGEST_MISMATCH,
@@ -241,7 +230,7 @@ class FileSharing:
         async with self._busy.setdefault(upload.id, asyncio.Lock()):
             self._uploads.pop(upload.id, None)
             await self._store.drop_upload(upload.id)
-            await self.blobs.discard(upload.id)
+            await self._blobs.discard(upload.id)
         self._busy.pop(upload.id, None)
         return UploadCancelled(upload=upload.id, ref=frame.ref)
 
@@ -257,7 +246,7 @@ class FileSharing:
         recipient_id: int | None,
     ) -> Claimed:
         """Take the user's file for the message about to be stored (room or person as uploaded for)."""
-        self._check_enabled()
+        self.check_enabled()
         outcome = await self._store.claim_file(file_id, session.user_id, room_id, recipient_id, utc_now())
         if isinstance(outcome, FileRecord):
             return Claimed(file_id, msgspec.json.encode(file_info(outcome)).decode())
@@ -276,68 +265,6 @@ class FileSharing:
         except Exception:
             log.exception("could not release file %s", file_id)
 
-    # -- downloads ----------------------------------------------------------------
-
-    @staticmethod
-    def may_read(user_id: int, room_ids: set[int] | None, access: FileAccess) -> bool:
-        """``room_ids``: the user's rooms now (None: ask per room; see :meth:`_may_read_offline`)."""
-        file = access.file
-        if access.message_id is None:
-            return file.owner_id == user_id and file.attached_at is None
-        if access.room_id is not None:
-            return room_ids is not None and access.room_id in room_ids
-        return user_id in (access.sender_id, access.recipient_id)
-
-    async def _readable(self, session: Session, file_id: str) -> FileAccess:
-        access = await self._store.file_access(file_id)
-        if access is None or not self.may_read(session.user_id, set(session.room_ids.values()), access):
-            raise _no_such_file(file_id)
-        return access
-
-    async def read(self, session: Session, frame: FileRead, max_frame: int) -> FileChunk:
-        access = await self._readable(session, frame.file)
-        size = access.file.size
-        if frame.offset > size:
-            raise ProtocolError(
-                ErrorCode.WRONG_OFFSET, f"the file has {size} bytes: read from 0 to {size}", offset=size
-            )
-        room = max_frame - CHUNK_FRAME_HEADROOM - len(msgspec.json.encode(frame.ref))
-        length = min(frame.length or FILE_CHUNK_MAX, FILE_CHUNK_MAX, max(1, room * 3 // 4))
-        read = await self.blobs.read(access.file.sha256, frame.offset, length)
-        if read is None:
-            log.error("the blob of file %s (%s) is missing", access.file.id, access.file.sha256)
-            raise _no_such_file(frame.file)
-        data, _ = read
-        eof = frame.offset + len(data) >= size
-        return FileChunk(file=frame.file, offset=frame.offset, data=data, eof=eof, ref=frame.ref)
-
-    async def _ticket_keys(self) -> Tickets:
-        if self._tickets is None:
-            self._tickets = Tickets.from_stored(await self._store.server_secret(SECRET_NAME, new_key()))
-        return self._tickets
-
-    async def link(self, session: Session, frame: FileLink) -> FileUrl:
-        await self._readable(session, frame.file)
-        ticket, expires = (await self._ticket_keys()).issue(frame.file, session.user_id, time.time())
-        when = wire_timestamp(datetime.fromtimestamp(expires, UTC))
-        url = f"/files/{frame.file}?ticket={ticket}"
-        return FileUrl(file=frame.file, url=url, expires=when, ref=frame.ref)
-
-    async def by_ticket(self, file_id: str, ticket: str) -> FileRecord | None:
-        """The file a download link names, if its ticket holds and its user may still read it."""
-        if not self._config.files_enabled:
-            return None
-        user_id = (await self._ticket_keys()).check(ticket, file_id, time.time())
-        if user_id is None:
-            return None
-        access = await self._store.file_access(file_id)
-        if access is None:
-            return None
-        rooms = None
-        if access.room_id is not None and await self._store.is_member(access.room_id, user_id):
-            rooms = {access.room_id}
-        return access.file if self.may_read(user_id, rooms, access) else None
-
     # -- clean-up -----------------------------------------------------------------
 
     async def sweep(self, now: float | None = None) -> SweepReport:
@@ -352,20 +279,20 @@ class FileSharing:
             busy = self._busy.get(upload_id)
             if busy is not None and busy.locked():
                 continue
-            idle = await self.blobs.idle_since(upload_id)
+            idle = await self._blobs.idle_since(upload_id)
             if idle is None or idle < cutoff:
                 self._uploads.pop(upload_id, None)
                 await self._store.drop_upload(upload_id)
-                await self.blobs.discard(upload_id)
+                await self._blobs.discard(upload_id)
                 uploads += 1
         orphans = await self._store.orphan_files(datetime.fromtimestamp(cutoff, UTC))
         await self._store.delete_files(orphans)
-        digests = await self.blobs.stored_digests()
+        digests = await self._blobs.stored_digests()
         unused: set[str] = set()
         for start in range(0, len(digests), DIGEST_QUERY):
             batch = digests[start : start + DIGEST_QUERY]
             unused |= set(batch) - await self._store.digests_in_use(batch)
-        removed = await self.blobs.remove_unused(unused, cutoff)
+        removed = await self._blobs.remove_unused(unused, cutoff)
         report = SweepReport(uploads=uploads, files=len(orphans), blobs=len(removed))
         if uploads or orphans or removed:
             log.info("files swept: %d uploads, %d files, %d blobs removed", uploads, len(orphans),

@@ -169,26 +169,32 @@ class Files:
 
     async def file_access(self, file_id: str) -> FileAccess | None:
         """The file and the message that shares it (if any, and not removed); None: no such file."""
+        # One query per chunk read: the file and its message, outer-joined (the message is found by
+        # its unique partial index on file_id).
         async with self._backend.reading() as session:
-            row = await session.scalar(select(StoredFile).where(StoredFile.id == file_id))
-            if row is None:
-                return None
-            message = (
+            row = (
                 await session.execute(
                     select(
-                        Message.id, Message.room_id, Message.sender_id, Message.recipient_id, Message.nonce
-                    ).where(Message.file_id == file_id)
+                        StoredFile,
+                        Message.id.label("message_id"),
+                        Message.room_id.label("message_room_id"),
+                        Message.sender_id,
+                        Message.recipient_id.label("message_recipient_id"),
+                        Message.nonce,
+                    )
+                    .outerjoin(Message, Message.file_id == StoredFile.id)
+                    .where(StoredFile.id == file_id)
                 )
             ).first()
-            if message is None:
-                return FileAccess(_record(row))
+            if row is None:
+                return None
             return FileAccess(
-                _record(row),
-                message_id=message.id,
-                room_id=message.room_id,
-                sender_id=message.sender_id,
-                recipient_id=message.recipient_id,
-                nonce=message.nonce,
+                _record(row[0]),
+                message_id=row.message_id,
+                room_id=row.message_room_id,
+                sender_id=row.sender_id,
+                recipient_id=row.message_recipient_id,
+                nonce=row.nonce,
             )
 
     async def stale_uploads(self, created_before: datetime) -> list[str]:

@@ -59,7 +59,7 @@ async def serve_download(
     ticket = urllib.parse.parse_qs(request.query).get("ticket", [""])[0]
     file = None
     if _FILE_ID.fullmatch(file_id) and ticket:
-        file = await services.files.by_ticket(file_id, ticket)
+        file = await services.downloads.by_ticket(file_id, ticket)
     if file is None:
         writer.write(error_response(404, "not found", tls=tls, host=host, head_only=head_only))
         return
@@ -72,11 +72,11 @@ async def serve_download(
     timeout = services.config.web_request_timeout
     offset = 0
     while offset < file.size:
-        read = await services.files.blobs.read(file.sha256, offset, PIECE)
-        if read is None or not read[0]:
+        piece = await services.downloads.read_blob(file.sha256, offset, PIECE)
+        if not piece:
             writer.transport.abort()  # the blob vanished mid-way: a short body, never a wrong one
             return
-        writer.write(read[0])
-        offset += len(read[0])
+        writer.write(piece)
+        offset += len(piece)
         async with asyncio.timeout(timeout):
             await writer.drain()
