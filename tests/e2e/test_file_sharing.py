@@ -2,11 +2,12 @@
 
 The one large test moves a 20 MiB file: its upload is cut by killing the uploading client, which
 resumes from the server's offset after a restart, and two other members download it with the same
-SHA-256; a user who may not read a file is refused by the server. The others use small files on a
-server with small limits: the size limit and the quota refuse with the limit and by how much, and
-hostile file names are saved under safe names inside the download directory. In an encrypted
-conversation the file reaches the server as ciphertext under a neutral name, and the other side
-decrypts it to the same bytes.
+SHA-256, their downloads continuing from their partial files across a server restart; a user who
+may not read a file is refused by the server. The others use small files on a server with small
+limits: the size limit and the quota refuse with the limit and by how much, and hostile file names
+are saved under safe names inside the download directory. In an encrypted conversation the file
+reaches the server as ciphertext under a neutral name, and the other side decrypts it to the same
+bytes.
 """
 
 from __future__ import annotations
@@ -178,6 +179,13 @@ async def test_a_20_mib_file_resumes_after_a_kill_and_reaches_two_members(
         line = await client.wait_for(FILE_LINE.pattern)
         assert line.group(1) == "big.bin" and line.group(2).startswith("20.0 MiB")
         client.type(f"/download {line.group(3)}")
+
+    # The server restarts while they download: each continues from what its partial file holds.
+    await bob.wait_for(r"\u2193 big\.bin .*%", stderr=True)
+    await asyncio.to_thread(server.stop)
+    await asyncio.to_thread(server.start)
+    continued = await bob.wait_for(r"the download of big\.bin continues at .* \(offset (\d+)\)")
+    assert 0 < int(continued.group(1)) < 20 * MIB
     for name, client in (("bob", bob), ("carol", carol)):
         await client.wait_for(r"Saved big\.bin \(20\.0 MiB\) as ")
         assert await client.finish() == 0

@@ -77,6 +77,10 @@ class Downloads(TransferBase):
                 break
             except Interrupted:
                 self._emit(TransferProgress(number, f"↓ {shown}: connection lost; resumes when it is back"))
+                # Continue from what the partial file really holds (chunks written before the loss).
+                have, hasher = await asyncio.to_thread(_resume_part, part, info.size)
+                self._emit(TransferNote(f"The connection was lost; the download of {shown} continues at "
+                                        f"{human_size(have)} (offset {have}) once it is back."))
         else:
             raise TransferFailed(f"Not downloaded ({shown}): the connection was lost too often.")
         if hasher.hexdigest() != info.sha256:
