@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, e2e_cost, filter_cost, postgres, profile, servers
+from bench import accounts, e2e_cost, file_latency, filter_cost, postgres, profile, servers
 from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
 from bench.machine import loadavg, machine
 from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
@@ -35,6 +35,9 @@ from bench.workloads import THROUGHPUT_A, Workload, default_suite, quick_suite
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
+
+SIDE_MEASUREMENTS = ("filter_cost", "e2e_cost", "files")
+"""Measurements with a server of their own, after the workloads; with --only, only those it names."""
 
 Spec = DriverSpec | ChurnSpec | RegistrationSpec
 """What a driver process is given: the load driver's spec, or one of the sign-in drivers'."""
@@ -356,12 +359,19 @@ def run_suite(suite: list[Workload], args: argparse.Namespace) -> dict[str, Any]
         finally:
             if pg is not None:
                 pg.stop()
-    log("measuring the content filter's cost per message ...")
-    cost = filter_cost.measure(2_000 if args.quick else 20_000, 3 if args.quick else 5)
-    results["filter_cost"] = dataclasses.asdict(cost)
-    log("measuring what an encrypted direct message costs the server against a plain one ...")
-    e2e = e2e_cost.measure(1_000 if args.quick else 5_000, 2 if args.quick else 3)
-    results["e2e_cost"] = dataclasses.asdict(e2e)
+    extra = set(args.only.split(",")) if args.only else set(SIDE_MEASUREMENTS)
+    if "filter_cost" in extra:
+        log("measuring the content filter's cost per message ...")
+        cost = filter_cost.measure(2_000 if args.quick else 20_000, 3 if args.quick else 5)
+        results["filter_cost"] = dataclasses.asdict(cost)
+    if "e2e_cost" in extra:
+        log("measuring what an encrypted direct message costs the server against a plain one ...")
+        e2e = e2e_cost.measure(1_000 if args.quick else 5_000, 2 if args.quick else 3)
+        results["e2e_cost"] = dataclasses.asdict(e2e)
+    if "files" in extra:
+        log("measuring chat latency while a 20 MiB file is uploaded and downloaded ...")
+        files = file_latency.measure()
+        results["file_latency"] = {**dataclasses.asdict(files), "worst_ratio": round(files.worst_ratio, 2)}
     info["loadavg_end"] = loadavg()
     info["suite_seconds"] = round(time.monotonic() - began, 1)
     return results
@@ -370,7 +380,11 @@ def run_suite(suite: list[Workload], args: argparse.Namespace) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small version of every workload")
-    parser.add_argument("--only", default="", help="comma-separated workload keys (a,b,c,d,e,n50,...)")
+    parser.add_argument(
+        "--only", default="",
+        help="comma-separated workload keys (a,b,c,d,e,n50,...) and side measurements (filter_cost, "
+        "e2e_cost, files: chat latency during a 20 MiB transfer); without it, everything",
+    )
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--profile-rounds", type=int, default=8)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")

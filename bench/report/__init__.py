@@ -8,7 +8,8 @@ missed, which process was saturated), never written in advance.
 the targets (:mod:`.targets`), the machine and the method (:mod:`.method`),
 the throughput and latency table and the paired comparisons (:mod:`.flow`),
 one section per workload with a table of its own (:mod:`.signins`,
-:mod:`.replay`, :mod:`.connections`, :mod:`.content`, :mod:`.e2e`), the sweep and its chart (:mod:`.sweep`),
+:mod:`.replay`, :mod:`.connections`, :mod:`.content`, :mod:`.e2e`, :mod:`.files`), the sweep
+and its chart (:mod:`.sweep`),
 what went wrong (:mod:`.anomalies`), the profile (:mod:`.hotspots`) and the
 analysis of the missed targets (:mod:`.analysis`). Cells are written by
 :mod:`.cells`; figures are read from the results by :mod:`.lookup`.
@@ -24,6 +25,7 @@ from bench.report import (
     connections,
     content,
     e2e,
+    files,
     flow,
     hotspots,
     method,
@@ -76,6 +78,7 @@ def render(results: Results, chart_name: str | None) -> str:
         *connections.connections(results),
         *content.section(results),
         *e2e.section(results),
+        *files.section(results),
         "### Scaling with the number of clients",
         "",
     ]

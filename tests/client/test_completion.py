@@ -48,8 +48,8 @@ def test_complete_commands() -> None:
                   "resetpw", "reloadfilters")
     every = ("help", "join", "leave", "part", "switch", "w", "msg", "rooms", "who", "names", "whois", "topic",
              "away", "history", "sessions", "endsession", "query", "close", "win", "windows", "highlights",
-             "lastlog", "url", "ignore", "unignore", "plain", "verify", "trust", "devices", *moderation,
-             "set", "quit", "exit", "clear", "reconnect", "say", "me")
+             "lastlog", "url", "ignore", "unignore", "upload", "download", "plain", "verify", "trust",
+             "devices", *moderation, "set", "quit", "exit", "clear", "reconnect", "say", "me")
     assert complete(completer, "/") == [f"/{n} " for n in every]
     assert complete(completer, "/quit x") == []
     assert complete(completer, "/set time") == ["timestamp_seconds ", "timestamp_date "]

@@ -72,6 +72,20 @@ from chatapp.protocol import (
     decode_server_frame,
     encode,
 )
+from chatapp.protocol.file_frames import (
+    FileChunk,
+    FileInfo,
+    FileLink,
+    FileRead,
+    FileUrl,
+    UploadAck,
+    UploadCancel,
+    UploadCancelled,
+    UploadChunk,
+    UploadDone,
+    UploadReady,
+    UploadStart,
+)
 from chatapp.protocol.frames import CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES, PresenceEvent
 from chatapp.protocol.limits import AWAY_MAX, NONCE_MAX, REF_MAX, ROOM_MAX, TOPIC_MAX, USERNAME_MAX
 from chatapp.protocol.moderation_frames import (
@@ -163,6 +177,11 @@ ENVELOPE_WIRE = {
 ENVELOPE = msgspec.convert(ENVELOPE_WIRE, Envelope)
 DEVICE_WIRE = {"device": "DEVICEB1", "keys": KEYS_WIRE, "signature": SIGNATURE, "added": "t1"}
 
+DIGEST = "0123456789abcdef" * 4
+FILE_ID = "ZmlsZV9udW1iZXJfb25l"
+UPLOAD_ID = "Wm9vX2F0X3RoZV9ib3R0b20"
+FILE_INFO = FileInfo(id=FILE_ID, name="notes.txt", size=40000, sha256=DIGEST)
+
 CLIENT_CASES: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {
     "register": ({"username": "alice", "password": "correct horse"}, Register),
     "login": ({"username": "alice", "password": "correct horse"}, Login),
@@ -198,6 +217,13 @@ CLIENT_CASES: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {
     "devices": ({"username": "bob"}, ListDevices),
     "claim_key": ({"username": "bob", "device": "DEVICEB1"}, ClaimKey),
     "delete_device": ({"device": "DEVICEA1"}, DeleteDevice),
+    "upload_start": ({"name": "notes.txt", "size": 40000, "sha256": DIGEST}, UploadStart),
+    "upload_chunk": (
+        {"upload": UPLOAD_ID, "offset": 0, "data": b"\x00\xffdata", "sha256": DIGEST}, UploadChunk
+    ),
+    "upload_cancel": ({"upload": UPLOAD_ID}, UploadCancel),
+    "file_read": ({"file": FILE_ID, "offset": 32768}, FileRead),
+    "file_link": ({"file": FILE_ID}, FileLink),
 }
 
 MESSAGE_WIRE = {"type": "message", "id": 7, "room": "general", "from": "bob", "text": "hi", "ts": "t1"}
@@ -307,16 +333,30 @@ SERVER_CASES: dict[str, tuple[dict[str, Any], Frame]] = {
         ClaimedKey(username="bob", device="DEVICEB1", key=OneTimeKey(key_id="AAAAAAAAAAA", key=CURVE_KEY)),
     ),
     "device_deleted": ({"device": "DEVICEA1"}, DeviceDeleted(device="DEVICEA1")),
+    "upload_ready": ({"upload": UPLOAD_ID, "offset": 0}, UploadReady(upload=UPLOAD_ID, offset=0)),
+    "upload_ack": ({"upload": UPLOAD_ID, "offset": 32768}, UploadAck(upload=UPLOAD_ID, offset=32768)),
+    "upload_done": ({"upload": UPLOAD_ID, "file": FILE_INFO}, UploadDone(upload=UPLOAD_ID, file=FILE_INFO)),
+    "upload_cancelled": ({"upload": UPLOAD_ID}, UploadCancelled(upload=UPLOAD_ID)),
+    "file_chunk": (
+        {"file": FILE_ID, "offset": 0, "data": b"\x00\x01"},
+        FileChunk(file=FILE_ID, offset=0, data=b"\x00\x01"),
+    ),
+    "file_url": (
+        {"file": FILE_ID, "url": "/files/x?ticket=y", "expires": "t1"},
+        FileUrl(file=FILE_ID, url="/files/x?ticket=y", expires="t1"),
+    ),
 }
 
 # Optional fields other than ref, with a valid value each (wire names).
 CLIENT_OPTIONAL: dict[str, dict[str, Any]] = {
     "login": {"takeover": True},
     "resume": {"last_id": 41},
-    "send": {"nonce": "n-1", "action": True},
+    "send": {"nonce": "n-1", "action": True, "file": FILE_ID},
     "join": {"last_id": 0},
     "away": {"text": "lunch"},
-    "dm": {"text": "psst", "nonce": "n-2", "e2e": ENVELOPE, "action": True},
+    "dm": {"text": "psst", "nonce": "n-2", "e2e": ENVELOPE, "action": True, "file": FILE_ID},
+    "upload_start": {"room": "general", "to": "bob", "mime": "text/plain", "encrypted": True},
+    "file_read": {"length": 1024},
     "publish_keys": {
         "one_time_keys": [OneTimeKey(key_id="AAAAAAAAAAA", key=CURVE_KEY)],
         "fallback_key": OneTimeKey(key_id="AAAAAAAAAAB", key=CURVE_KEY),
@@ -339,11 +379,17 @@ CLIENT_OPTIONAL: dict[str, dict[str, Any]] = {
 }
 
 SERVER_OPTIONAL: dict[str, dict[str, Any]] = {
-    "message": {"nonce": "n-1", "replayed": True, "removed_by": "alice", "action": True},
-    "direct": {"nonce": "n-2", "replayed": True, "removed_by": "alice", "e2e": ENVELOPE, "action": True},
+    "message": {"nonce": "n-1", "replayed": True, "removed_by": "alice", "action": True, "file": FILE_INFO},
+    "direct": {
+        "nonce": "n-2", "replayed": True, "removed_by": "alice", "e2e": ENVELOPE, "action": True,
+        "file": FILE_INFO,
+    },
+    "file_chunk": {"eof": True},
     "claimed_key": {"fallback": True},
     "presence": {"text": "lunch"},
-    "error": {"retry_after": 1.5, "until": "2030-01-01T00:00:00+00:00"},
+    "error": {
+        "retry_after": 1.5, "until": "2030-01-01T00:00:00+00:00", "limit": 100, "over": 5, "offset": 64
+    },
     "bye": {"message": "suspended by alice: spam"},
     "joined": {"created": True, "private": True, "role": "owner"},
     "user_info": {
@@ -1230,6 +1276,14 @@ SERVER_FRAMES: list[Frame] = [
     DeviceList(username="bob", devices=[]),
     ClaimedKey(username="bob", device="DEVICEB1", key=OneTimeKey(key_id="AA", key=CURVE_KEY), fallback=True),
     DeviceDeleted(device="DEVICEA1", ref="x"),
+    UploadReady(upload=UPLOAD_ID, offset=32768, ref=1),
+    UploadAck(upload=UPLOAD_ID, offset=65536),
+    UploadDone(upload=UPLOAD_ID, file=FileInfo(id=FILE_ID, name="a\nb\u202e.txt", size=3, sha256=DIGEST,
+                                                mime="text/plain", encrypted=True)),
+    UploadCancelled(upload=UPLOAD_ID, ref="c"),
+    FileChunk(file=FILE_ID, offset=0, data=bytes(range(256)) * 128, eof=True, ref="r"),
+    FileUrl(file=FILE_ID, url="/files/x?ticket=y", expires="t1"),
+    Message(id=9, room="dev", sender="bob", text="", ts="t", file=FILE_INFO),
     Direct(id=2, sender="a", to="b", text="", ts="x", e2e=ENVELOPE),
 ]
 
@@ -1284,6 +1338,12 @@ CLIENT_FRAMES: list[Frame] = [
     ClaimKey(username="bob", device="DEVICEB1", ref=3),
     DeleteDevice(device="DEVICEA1"),
     SendDirect(to="bob", e2e=ENVELOPE, nonce="n"),
+    UploadStart(name="../../etc/passwd", size=0, sha256=DIGEST, to="bob", encrypted=True),
+    UploadChunk(upload=UPLOAD_ID, offset=2**40, data=b"\n\r\x00" * 10000, sha256=DIGEST, ref=2),
+    UploadCancel(upload=UPLOAD_ID),
+    FileRead(file=FILE_ID, offset=5, length=32768),
+    FileLink(file=FILE_ID, ref="l"),
+    Send(room="dev", text="", file=FILE_ID),
 ]
 
 

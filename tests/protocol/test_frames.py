@@ -65,6 +65,20 @@ from chatapp.protocol import (
     Whois,
     WhoList,
 )
+from chatapp.protocol.file_frames import (
+    FileChunk,
+    FileInfo,
+    FileLink,
+    FileRead,
+    FileUrl,
+    UploadAck,
+    UploadCancel,
+    UploadCancelled,
+    UploadChunk,
+    UploadDone,
+    UploadReady,
+    UploadStart,
+)
 from chatapp.protocol.frames import CLIENT_FRAME_TYPES, SERVER_FRAME_TYPES
 from chatapp.protocol.moderation_frames import (
     AddressBanInfo,
@@ -156,6 +170,17 @@ ALL_FRAMES: list[msgspec.Struct] = [
     KeysPublished(device="DEV123", one_time_keys=50),
     ClaimedKey(username="bob", device="DEV123", key=OneTimeKey(key_id="A", key="K" * 43), fallback=True),
     DeviceDeleted(device="DEV123"),
+    UploadStart(name="a.txt", size=3, sha256="0" * 64, room="dev"),
+    UploadChunk(upload="U" * 16, offset=0, data=b"abc", sha256="0" * 64),
+    UploadCancel(upload="U" * 16),
+    FileRead(file="F" * 16, offset=0),
+    FileLink(file="F" * 16),
+    UploadReady(upload="U" * 16, offset=0),
+    UploadAck(upload="U" * 16, offset=3),
+    UploadDone(upload="U" * 16, file=FileInfo(id="F" * 16, name="a.txt", size=3, sha256="0" * 64)),
+    UploadCancelled(upload="U" * 16),
+    FileChunk(file="F" * 16, offset=0, data=b"abc", eof=True),
+    FileUrl(file="F" * 16, url="/files/F?ticket=t", expires="t"),
 ]
 
 # Frames holding lists: immutable (no field can be set) but, like a tuple of lists, not hashable.
@@ -231,6 +256,11 @@ def test_frame_type_sets() -> None:
         "devices",
         "claim_key",
         "delete_device",
+        "upload_start",
+        "upload_chunk",
+        "upload_cancel",
+        "file_read",
+        "file_link",
     }
     assert SERVER_FRAME_TYPES == {
         "welcome",
@@ -265,6 +295,12 @@ def test_frame_type_sets() -> None:
         "device_list",
         "claimed_key",
         "device_deleted",
+        "upload_ready",
+        "upload_ack",
+        "upload_done",
+        "upload_cancelled",
+        "file_chunk",
+        "file_url",
     }
     assert CLIENT_FRAME_TYPES & SERVER_FRAME_TYPES == {"ping", "pong"}
 
@@ -390,6 +426,15 @@ def test_repr_of_other_frames_is_informative() -> None:
     assert "lunch" in repr(OnlineUser(username="bob", away="lunch"))
 
 
+def test_chunk_frames_show_no_bytes_in_repr() -> None:
+    """A log line about a chunk names the transfer and the size, never 32 KiB of data."""
+    chunk = UploadChunk(upload="U" * 16, offset=64, data=b"secret-bytes" * 100, sha256="0" * 64)
+    read = FileChunk(file="F" * 16, offset=64, data=b"secret-bytes" * 100)
+    for frame in (chunk, read):
+        assert "secret-bytes" not in repr(frame)
+        assert "offset=64" in repr(frame) and "bytes=1200" in repr(frame)
+
+
 def test_error_codes_are_stable_strings() -> None:
     assert {code.value for code in ErrorCode} == {
         "bad_frame",
@@ -425,6 +470,16 @@ def test_error_codes_are_stable_strings() -> None:
         "bad_signature",
         "no_such_device",
         "no_keys",
+        "file_too_large",
+        "quota_exceeded",
+        "storage_full",
+        "too_many_uploads",
+        "no_such_upload",
+        "no_such_file",
+        "wrong_offset",
+        "bad_chunk",
+        "digest_mismatch",
+        "file_attached",
     }
     for code in ErrorCode:
         assert code == code.value

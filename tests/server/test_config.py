@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +78,11 @@ def test_every_setting_has_a_flag_that_names_its_variable() -> None:
         ({"send_burst": 0}, "--send-burst must be at least 1"),
         ({"ipv6_subnet_prefix": 129}, "--ipv6-subnet-prefix must be between 0 and 128"),
         ({"history_days": -1}, "--history-days must be 0 (keep forever) or more"),
+        ({"max_file_size": -1}, "--max-file-size must be 0 (no file sharing) or more"),
+        ({"file_quota": 0}, "--file-quota must be at least 1"),
+        ({"files_budget": 0}, "--files-budget must be at least 1"),
+        ({"max_uploads": 0}, "--max-uploads must be at least 1"),
+        ({"file_expiry": 0.0}, "--file-expiry must be positive"),
     ],
 )
 def test_values_out_of_range_are_named(change: dict[str, object], said: str) -> None:
@@ -159,3 +165,14 @@ def test_the_web_ports_say_off_in_the_help() -> None:
     help_text = " ".join(build_parser().format_help().split())
     assert "(env CHATAPP_WEB_PORT; default off)" in help_text
     assert "(env CHATAPP_WEB_TLS_PORT; default off)" in help_text
+
+
+def test_the_files_directory_is_beside_the_sqlite_database_unless_given(tmp_path: Path) -> None:
+    sqlite = Config(database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    assert sqlite.resolved_files_dir == tmp_path / "files"
+    given = dataclasses.replace(sqlite, files_dir=str(tmp_path / "elsewhere"))
+    assert given.resolved_files_dir == tmp_path / "elsewhere"
+    # File sharing needs stored messages (a file is read through the message that posts it).
+    assert sqlite.files_enabled
+    assert not dataclasses.replace(sqlite, history=False).files_enabled
+    assert not dataclasses.replace(sqlite, max_file_size=0).files_enabled

@@ -61,8 +61,8 @@ async def test_the_page_and_its_files_are_served_with_versioned_names(web: ChatS
     references = [r for r in re.findall(rb'(?:src|href)="([^"]+)"', page.body) if not r.startswith(b"data:")]
     names = sorted(re.sub(rb"\?v=[0-9a-f]{12}$", b"", r) for r in references)
     assert names == [
-        b"app.css", b"app.js", b"commands.js", b"frames.js", b"net.js", b"sentences.js", b"store.js",
-        b"text.js", b"ui.js", b"view.js",
+        b"app.css", b"app.js", b"commands.js", b"files.js", b"frames.js", b"net.js", b"sentences.js",
+        b"store.js", b"text.js", b"ui.js", b"view.js",
     ]
     assert all(re.search(rb"\?v=[0-9a-f]{12}$", r) for r in references)  # every one versioned
     kinds = ((b"app.js", "text/javascript"), (b"ui.js", "text/javascript"), (b"app.css", "text/css"))

@@ -26,7 +26,15 @@ from .e2e.agent import E2eSession
 from .e2e.store import device_dir
 from .input_history import history_path, open_history
 from .net.errors import ConnectError
-from .options import PROG, TLS_PORT, ClientOptions, default_data_dir, default_log_file, parse_args
+from .options import (
+    PROG,
+    TLS_PORT,
+    ClientOptions,
+    default_data_dir,
+    default_download_dir,
+    default_log_file,
+    parse_args,
+)
 from .settings_store import SettingsStore
 
 __all__ = ["TLS_PORT", "ClientOptions", "connect_failure", "main", "parse_args", "run", "setup_logging"]
@@ -168,6 +176,7 @@ async def _run(
     with terminal(stdin, stdout, stdin_used=password is not None) as term:
         tls = options.tls_settings(ask_trust if term is not None else None)  # line mode never asks
         async with E2eSession(options.host, options.port, tls=tls) as session:
+            session.files.download_dir = options.download_dir or default_download_dir()
 
             async def connected() -> bool:
                 try:

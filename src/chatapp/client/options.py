@@ -63,6 +63,8 @@ class ClientOptions:
     above already, so two options that connect the same way compare equal.)"""
     settings: Loaded = dataclasses.field(default_factory=lambda: Loaded(Settings()), compare=False)
     """What was read from it, with what was wrong in it."""
+    download_dir: Path | None = None
+    """Where ``/download`` saves files; None for :func:`default_download_dir`."""
 
     def tls_settings(self, ask: AskTrust | None) -> TlsSettings | None:
         if not self.tls:
@@ -175,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--no-replay", action="store_true", help="print only what arrives live, not the missed messages"
     )
+    parser.add_argument(
+        "--download-dir", type=Path,
+        help=f"where /download saves files when no directory is given (env {ENV_PREFIX}DOWNLOAD_DIR; "
+        f"default {default_download_dir()}); created 0700 if missing",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -243,6 +250,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         accept_fingerprint=accept, data_dir=args.data_dir or _env_path(env.get(ENV_PREFIX + "DATA_DIR")),
         new_device=args.new_device, config=config, settings=loaded, room=room, json=args.json,
         echo=not args.no_echo, replay=not args.no_replay,
+        download_dir=args.download_dir or _env_path(env.get(ENV_PREFIX + "DOWNLOAD_DIR")),
     )
 
 
@@ -252,3 +260,8 @@ def _env_path(raw: str | None) -> Path | None:
 
 def default_data_dir() -> Path:
     return platformdirs.user_data_path("chatapp", appauthor=False)
+
+
+def default_download_dir() -> Path:
+    """``~/Downloads/chatapp`` (the platform's downloads directory): files from others kept together."""
+    return platformdirs.user_downloads_path() / "chatapp"

@@ -20,6 +20,20 @@ from .e2e_frames import (
     PublishKeys,
 )
 from .errors import ErrorCode, ProtocolError
+from .file_frames import (
+    FileChunk,
+    FileInfo,
+    FileLink,
+    FileRead,
+    FileUrl,
+    UploadAck,
+    UploadCancel,
+    UploadCancelled,
+    UploadChunk,
+    UploadDone,
+    UploadReady,
+    UploadStart,
+)
 from .frames import (
     AuthOk,
     Away,
@@ -95,6 +109,18 @@ from .moderation_frames import (
 from .reasons import NO_RECONNECT, ByeReason
 
 __all__ = [
+    "FileChunk",
+    "FileInfo",
+    "FileLink",
+    "FileRead",
+    "FileUrl",
+    "UploadAck",
+    "UploadCancel",
+    "UploadCancelled",
+    "UploadChunk",
+    "UploadDone",
+    "UploadReady",
+    "UploadStart",
     "Ciphertext",
     "ClaimedKey",
     "ClaimKey",

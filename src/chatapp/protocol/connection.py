@@ -181,6 +181,9 @@ class ServerProtocol:
             ref=ref if ref is not None else error.ref,
             retry_after=error.retry_after,
             until=error.until,
+            limit=error.limit,
+            over=error.over,
+            offset=error.offset,
         )
         data = encode(frame)
         if error.code not in _GARBAGE:

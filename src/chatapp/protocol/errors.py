@@ -46,6 +46,17 @@ class ErrorCode(enum.StrEnum):
     BAD_SIGNATURE = "bad_signature"
     NO_SUCH_DEVICE = "no_such_device"
     NO_KEYS = "no_keys"
+    # File sharing (see docs/protocol.md, "File sharing").
+    FILE_TOO_LARGE = "file_too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    STORAGE_FULL = "storage_full"
+    TOO_MANY_UPLOADS = "too_many_uploads"
+    NO_SUCH_UPLOAD = "no_such_upload"
+    NO_SUCH_FILE = "no_such_file"
+    WRONG_OFFSET = "wrong_offset"
+    BAD_CHUNK = "bad_chunk"
+    DIGEST_MISMATCH = "digest_mismatch"
+    FILE_ATTACHED = "file_attached"
     SERVER_ERROR = "server_error"
 
 
@@ -53,7 +64,9 @@ class ProtocolError(Exception):
     """A request was refused; ``code`` says why in a way a program can use.
 
     ``retry_after`` (seconds) is set for :attr:`ErrorCode.RATE_LIMITED`; ``until`` (an ISO 8601
-    UTC time) for a ban, mute or suspension that ends by itself.
+    UTC time) for a ban, mute or suspension that ends by itself. A refusal by a file limit sets
+    ``limit`` (the limit in force, in bytes or uploads) and ``over`` (by how much the request
+    exceeds it); a refused chunk sets ``offset`` (where to send from).
     ``ref`` is the correlation value of the frame that failed, when the decoder
     could still read it from a frame it otherwise rejected.
     """
@@ -66,6 +79,9 @@ class ProtocolError(Exception):
         retry_after: float | None = None,
         ref: str | int | None = None,
         until: str | None = None,
+        limit: int | None = None,
+        over: int | None = None,
+        offset: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -73,6 +89,9 @@ class ProtocolError(Exception):
         self.retry_after = retry_after
         self.ref = ref
         self.until = until
+        self.limit = limit
+        self.over = over
+        self.offset = offset
 
     def __repr__(self) -> str:
         return f"ProtocolError({self.code.value!r}, {self.message!r})"

@@ -19,6 +19,7 @@ from typing import Literal
 import msgspec
 
 from .e2e_frames import E2E_CLIENT_FRAMES, E2E_SERVER_FRAMES, Envelope
+from .file_frames import FILE_CLIENT_FRAMES, FILE_SERVER_FRAMES, FileId, FileInfo
 from .frame_base import BaseFrame, MessageId, Ref
 from .moderation_frames import MODERATION_CLIENT_FRAMES, MODERATION_SERVER_FRAMES
 
@@ -60,9 +61,12 @@ class Resume(BaseFrame, frozen=True, tag="resume"):
 class Send(BaseFrame, frozen=True, tag="send"):
     room: str
     text: str
+    """With ``file``, the caption: it may then be empty."""
     nonce: str | None = None
     action: bool | None = None
     """True: an action message (``/me waves``), shown as ``* alice waves``."""
+    file: FileId | None = None
+    """A file this user uploaded for this room and has not posted yet (docs/protocol.md, "File sharing")."""
     ref: Ref = None
 
 
@@ -117,6 +121,8 @@ class SendDirect(BaseFrame, frozen=True, tag="dm"):
     e2e: Envelope | None = None
     action: bool | None = None
     """True: an action message (``/me``). Not with ``e2e``: there the flag is inside the ciphertext."""
+    file: FileId | None = None
+    """A file this user uploaded for ``to`` and has not posted yet; ``text`` may then be empty."""
     ref: Ref = None
 
 
@@ -188,6 +194,8 @@ class Message(BaseFrame, frozen=True, tag="message"):
     """Set on a removed message (a tombstone, in history and replay): who removed it; ``text`` is empty."""
     action: bool = False
     """An action message (``/me waves``), shown as ``* alice waves``; absent on a tombstone."""
+    file: FileInfo | None = None
+    """The file the message shares (``text`` is its caption); gone from a removed message."""
     ref: Ref = None
     """Only on the sender's live copy: the ``ref`` of its ``send``."""
 
@@ -208,6 +216,8 @@ class Direct(BaseFrame, frozen=True, tag="direct"):
     """An end-to-end encrypted message: one ciphertext per device; the server cannot read it."""
     action: bool = False
     """An action message in clear; an encrypted one carries the flag inside its ciphertext."""
+    file: FileInfo | None = None
+    """The file the message shares; gone from a removed message."""
     ref: Ref = None
 
 
@@ -342,6 +352,12 @@ class Error(BaseFrame, frozen=True, tag="error"):
     retry_after: float | None = None
     until: str | None = None
     """With ``banned``, ``muted`` and ``suspended``: when it ends by itself (absent: until lifted)."""
+    limit: int | None = None
+    """With a file limit's refusal: the limit in force (bytes, or uploads at once)."""
+    over: int | None = None
+    """With a file limit's refusal: by how much the request goes over ``limit``."""
+    offset: int | None = None
+    """With ``wrong_offset``, ``bad_chunk`` and ``digest_mismatch``: the offset to send from."""
 
 
 class Bye(BaseFrame, frozen=True, tag="bye"):
@@ -353,12 +369,12 @@ class Bye(BaseFrame, frozen=True, tag="bye"):
 ClientFrame = (
     Register | Login | Resume | Send | Quit | Ping | Pong
     | Join | Leave | ListRooms | SetTopic | Who | Whois | Away | SendDirect | History
-    | ListSessions | EndSession | MODERATION_CLIENT_FRAMES | E2E_CLIENT_FRAMES
+    | ListSessions | EndSession | MODERATION_CLIENT_FRAMES | E2E_CLIENT_FRAMES | FILE_CLIENT_FRAMES
 )
 ServerFrame = (
     Welcome | AuthOk | Message | Presence | Error | Bye | Ping | Pong
     | Direct | Joined | Left | RoomList | TopicChanged | WhoList | UserInfo | HistoryPage | Synced
-    | SessionList | SessionClosed | MODERATION_SERVER_FRAMES | E2E_SERVER_FRAMES
+    | SessionList | SessionClosed | MODERATION_SERVER_FRAMES | E2E_SERVER_FRAMES | FILE_SERVER_FRAMES
 )
 Frame = ClientFrame | ServerFrame
 

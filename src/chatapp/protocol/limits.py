@@ -52,3 +52,15 @@ RECIPIENT_DEVICES_MAX = 2 * DEVICES_MAX
 ONE_TIME_KEYS_MAX = 100
 """Most unclaimed one-time keys kept per device (and published in one frame)."""
 DEVICE_NAME_MAX = 64
+FILE_CHUNK_MAX = 32 * 1024
+"""Most bytes of file data in one ``upload_chunk`` or ``file_chunk`` (base64 in the frame: about 43,700
+characters, well under the 64 KiB frame limit)."""
+UPLOAD_WINDOW = 4
+"""Most chunks an uploader sends ahead of their ``upload_ack``; a downloader keeps at most as many
+``file_read`` unanswered. So a transfer never holds more than this many chunks in a send queue."""
+FILE_NAME_MAX = 255
+"""Longest file name (characters) an upload may give."""
+MIME_MAX = 127
+"""Longest media type an upload may give."""
+MAX_FILE_SIZE_DEFAULT = 25 * 1024 * 1024
+"""Largest file by default (``--max-file-size``)."""

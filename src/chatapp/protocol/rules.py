@@ -116,3 +116,20 @@ def check_history_limit(limit: int | None) -> int:
     if not 1 <= limit <= HISTORY_PAGE_MAX:
         raise ProtocolError(ErrorCode.BAD_FRAME, f"history pages hold 1 to {HISTORY_PAGE_MAX} messages")
     return limit
+
+
+def check_caption(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
+    """The text of a message that shares a file: like :func:`check_text`, but it may be empty."""
+    if text.strip():
+        check_text(text, max_chars)
+
+
+def check_file_name(name: str) -> None:
+    """An uploaded file's name: anything but NUL (a receiving client makes it safe to save)."""
+    _check_no_nul(name, "a file name")
+
+
+def check_upload_target(room: str | None, to: str | None) -> None:
+    """``upload_start`` names exactly one of a room and a person."""
+    if (room is None) == (to is None):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "give one of room and to: an upload is for one")

@@ -18,6 +18,7 @@ from chatapp.clock import utc_now
 from chatapp.server import activity
 from chatapp.server.account_sanctions import AccountSanctions
 from chatapp.server.address_bans import AddressBans
+from chatapp.server.blobs import BlobStore
 from chatapp.server.config import PORT_OFF, Config
 from chatapp.server.filters import ContentFilter, FilterFileError
 from chatapp.server.hub import LocalHub
@@ -29,6 +30,8 @@ from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.devices import Devices
+from chatapp.server.services.file_downloads import FileDownloads
+from chatapp.server.services.file_sharing import FileSharing, sweep_forever, sweep_interval
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
 from chatapp.server.services.message_removal import MessageRemoval
@@ -57,6 +60,9 @@ class ChatServer:
         self._hashing: PasswordHashing | None = None
         self._writer: MessageWriter | None = None
         self._retention: asyncio.Task[None] | None = None
+        self._file_sweeper: asyncio.Task[None] | None = None
+        self.files: FileSharing | None = None
+        """The running server's file sharing service (tests call its ``sweep``)."""
         self._listener: TcpListener | None = None
         self.tls: ServerTls | None = None
         control_path = config.resolved_control_socket
@@ -155,6 +161,8 @@ class ChatServer:
             await prune_once(self._store, config.history_days)
             self._retention = asyncio.create_task(prune_forever(self._store, config.history_days))
         services = self._services(self._store, self._hashing, messages, await _sanctions(self._store))
+        if config.files_enabled:
+            self._file_sweeper = asyncio.create_task(sweep_forever(services.files, sweep_interval(config)))
         assert self._listener is not None
         await self._listener.serve(services)
         if self._control is not None:
@@ -190,6 +198,9 @@ class ChatServer:
         screening = Screening(self.filters, audit)
         room_sanctions = RoomSanctions(store)
         devices = Devices(store, limits)
+        blobs = BlobStore(config.resolved_files_dir)
+        files = self.files = FileSharing(config, store, blobs, room_sanctions)
+        downloads = FileDownloads(config, store, blobs)
         assert self._listener is not None
         live = RunningServer(
             hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
@@ -206,13 +217,13 @@ class ChatServer:
             credentials=credentials,
             signin=SignIn(config, store, hub, credentials, limits),
             messaging=Messaging(
-                config, messages, store, hub, delivery, limits, room_sanctions, screening, devices
+                config, messages, store, hub, delivery, limits, room_sanctions, screening, devices, files
             ),
             replay=Replay(config, store, limits),
             audit=audit,
             sanctions=room_sanctions,
             rooms=RoomModeration(store, hub, room_sanctions, audit, config.max_frame),
-            removal=MessageRemoval(store, hub, audit),
+            removal=MessageRemoval(store, hub, audit, on_removed=downloads.forget_message),
             administration=administration,
             address_bans=address_bans,
             suspensions=suspensions,
@@ -220,6 +231,8 @@ class ChatServer:
             filters=self.filters,
             screening=screening,
             devices=devices,
+            files=files,
+            downloads=downloads,
         )
 
     def reload_filters(self) -> None:
@@ -240,10 +253,11 @@ class ChatServer:
             await self._control.close(self.config.shutdown_timeout)
         if listener is not None:
             await listener.close(self.config.shutdown_timeout)
-        if self._retention is not None:
-            self._retention.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._retention
+        for task in (self._retention, self._file_sweeper):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         if self._writer is not None:
             await self._writer.stop()  # commits what is queued; nothing acknowledged is left behind
             # How well group commit worked over the server's life: messages per transaction.

@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 
-from chatapp.protocol.limits import MAX_FRAME_BYTES, MAX_TEXT_CHARS
+from chatapp.protocol.limits import MAX_FILE_SIZE_DEFAULT, MAX_FRAME_BYTES, MAX_TEXT_CHARS
 from chatapp.server.capacity import HEADROOM
 from chatapp.server.store.engine import is_sqlite, sqlite_file
 
@@ -43,6 +43,9 @@ TLS_KEY_NAME = "tls-key.pem"
 
 PORT_OFF = -1
 """The value of ``--web-port`` and ``--web-tls-port`` when they are not given: no listener."""
+
+FILES_DIR_NAME = "files"
+"""The default ``--files-dir``, in the server's data directory."""
 
 CONTROL_SOCKET_NAME = "control.sock"
 CONTROL_SOCKET_OFF = "none"
@@ -248,6 +251,28 @@ class Config:
     web_request_timeout: float = _setting(
         10.0, "seconds a web connection gets to send its whole HTTP request before it is closed"
     )
+    files_dir: str = _setting(
+        "",
+        "directory of shared files: each file's bytes once, named by their SHA-256, and unfinished "
+        "uploads; several server processes sharing a database must share it too (default: files/ "
+        "beside the SQLite database file; for PostgreSQL, in the user data dir)",
+    )
+    max_file_size: int = _setting(
+        MAX_FILE_SIZE_DEFAULT, "largest file in bytes a user may share (0: no file sharing)"
+    )
+    file_quota: int = _setting(
+        250 * 1024 * 1024,
+        "bytes one user's shared files may hold, unfinished uploads counted at their full size",
+    )
+    files_budget: int = _setting(
+        10 * 1024**3, "bytes all shared files may hold together, unfinished uploads counted in full"
+    )
+    max_uploads: int = _setting(3, "unfinished uploads one user may have at once")
+    file_expiry: float = _setting(
+        3600.0,
+        "seconds an unfinished upload is kept without a new chunk, and a finished one that no "
+        "message shares",
+    )
     server_name: str = _setting("chatapp", "name announced in the welcome frame")
     event_loop: str = _setting(
         "auto",
@@ -267,6 +292,17 @@ class Config:
     @property
     def web_enabled(self) -> bool:
         return self.web_port != PORT_OFF or self.web_tls_port != PORT_OFF
+
+    @property
+    def resolved_files_dir(self) -> Path:
+        if self.files_dir:
+            return Path(self.files_dir).absolute()
+        return server_data_directory(self.resolved_database_url) / FILES_DIR_NAME
+
+    @property
+    def files_enabled(self) -> bool:
+        """File sharing needs stored messages: a file is read through the message that shares it."""
+        return self.max_file_size > 0 and self.history
 
     @property
     def resolved_control_socket(self) -> Path | None:

@@ -28,6 +28,9 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         return "--history-days must be 0 (keep forever) or more"
     if config.max_text < 1:
         return "--max-text must be at least 1"
+    problem = _check_files(config)
+    if problem:
+        return problem
     for name in (
         "auth_timeout",
         "ping_interval",
@@ -76,6 +79,17 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
     if not 0 <= config.ipv6_subnet_prefix <= 128:
         return "--ipv6-subnet-prefix must be between 0 and 128"
     return _check_descriptors(config, descriptor_limit)
+
+
+def _check_files(config: Config) -> str | None:
+    if config.max_file_size < 0:
+        return "--max-file-size must be 0 (no file sharing) or more"
+    for name in ("file_quota", "files_budget", "max_uploads"):
+        if getattr(config, name) < 1:
+            return f"{flag(name)} must be at least 1"
+    if config.file_expiry <= 0:
+        return "--file-expiry must be positive"
+    return None
 
 
 def _check_listeners(config: Config) -> str | None:

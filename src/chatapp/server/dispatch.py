@@ -39,6 +39,7 @@ from chatapp.protocol import (
     Whois,
 )
 from chatapp.protocol.e2e_frames import ClaimKey, DeleteDevice, ListDevices, PublishKeys
+from chatapp.protocol.file_frames import FileLink, FileRead, UploadCancel, UploadChunk, UploadStart
 from chatapp.protocol.moderation_frames import (
     Admin,
     ChangePassword,
@@ -58,6 +59,7 @@ from chatapp.server.handlers import (
     admin,
     chat,
     devices,
+    files,
     password,
     people,
     profile,
@@ -128,6 +130,12 @@ HANDLERS: dict[type, Handler] = {
     ListDevices: signed_in(devices.on_devices),
     ClaimKey: signed_in(devices.on_claim_key),
     DeleteDevice: signed_in(devices.on_delete_device),
+    # Sharing files.
+    UploadStart: signed_in(files.on_upload_start),
+    UploadChunk: signed_in(files.on_upload_chunk),
+    UploadCancel: signed_in(files.on_upload_cancel),
+    FileRead: signed_in(files.on_file_read),
+    FileLink: signed_in(files.on_file_link),
 }
 
 _FAILED = "the server could not handle that; try again"

@@ -53,6 +53,7 @@ from . import commands
 from .device import ONE_TIME_KEYS_TARGET
 from .devices import DeviceDirectory
 from .envelope import NOTICES
+from .filekey import FileKey
 from .sender import Sender
 from .store import Body
 from .vault import Vault
@@ -103,6 +104,7 @@ class E2eSession(ChatSession):
         """Users (lower case) verified with ``/verify``, for the status bar."""
         self.shown_safety: dict[str, list[DeviceInfo]] = {}
         """The devices of each user whose safety number ``/verify NAME`` showed last."""
+        self.files.encrypts_for = lambda to: self.vault is not None and to.lower() not in self.plain
 
     async def __aenter__(self) -> E2eSession:
         return self
@@ -253,13 +255,14 @@ class E2eSession(ChatSession):
         """Messages not yet acknowledged, those still being sealed first."""
         return self.sender.preparing + self.core.outbox
 
-    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
+    def send_direct(self, text: str, to: str, file: str | None = None, *, action: bool = False) -> Outgoing:
         """Seal the message for every device of ``to`` and one's own others (or send it in clear, see
         :meth:`send_plain`); returns at once, the sealing goes on in a task. An action's flag
-        (``/me``) is sealed inside the message."""
+        (``/me``) is sealed inside the message. With ``file`` (an uploaded file's id) the key of that
+        file, if it was encrypted (``files.sealed``), is sealed in with it."""
         if self.vault is None or to.lower() in self.plain:
-            return super().send_direct(text, to, action=action)
-        return self.sender.send(text, to, action=action)
+            return super().send_direct(text, to, file, action=action)
+        return self.sender.send(text, to, file, action=action)
 
     # -- the commands (ui.e2ecommands) -----------------------------------------------------------------
 
@@ -364,8 +367,17 @@ class E2eSession(ChatSession):
         if body is None:
             return direct, {}
         if body.text is not None:
-            return msgspec.structs.replace(direct, text=body.text, action=body.action), {}
+            shown = msgspec.structs.replace(direct, text=body.text, action=body.action)
+            return self._with_file(shown, body.file), {}
         return direct, {direct.id: NOTICES.get(body.problem or "", "not readable here")}
+
+    def _with_file(self, direct: Direct, key: FileKey | None) -> Direct:
+        """An encrypted file's real name and type shown (from the payload), its key kept for /download."""
+        if direct.file is None or not direct.file.encrypted or key is None:
+            return direct
+        self.files.keys[direct.file.id] = key
+        shown = msgspec.structs.replace(direct.file, name=key.name or direct.file.name, mime=key.mime)
+        return msgspec.structs.replace(direct, file=shown)
 
 
 def _publish_refusal(error: Error) -> str:

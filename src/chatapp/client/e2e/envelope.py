@@ -20,6 +20,7 @@ import vodozemac
 from chatapp.protocol import Ciphertext, DeviceInfo, Direct, Envelope
 
 from .device import Device
+from .filekey import FileKey
 from .olm import DecryptFailed, SessionBook
 
 
@@ -36,6 +37,9 @@ class Payload(msgspec.Struct, frozen=True, omit_defaults=True):
     recipient_device: str
     action: bool = False
     """An action (``/me``): sealed here so that the server never learns it."""
+    file: FileKey | None = None
+    """What opens the file the message shares, when it is encrypted; absent otherwise (so a message
+    without a file is the same payload as before files existed)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class Opened:
     text: str | None = None
     problem: str | None = None
     action: bool = False
+    file: FileKey | None = None
     sessions: tuple[tuple[str, vodozemac.Session], ...] = ()
     """Sessions changed by opening it (by the sender's key): persist them before showing the text."""
     account_changed: bool = False
@@ -79,7 +84,7 @@ class Opened:
 
 def seal(
     device: Device, book: SessionBook, text: str, to: str, recipients: list[Recipient],
-    claimed: dict[str, str], *, action: bool = False,
+    claimed: dict[str, str], file: FileKey | None = None, *, action: bool = False,
 ) -> tuple[Envelope, list[tuple[str, vodozemac.Session]]]:
     """Encrypt ``text`` for each recipient device; ``claimed``: one-time keys by device id, for new sessions.
     ``action``: an action message (``/me``), the flag sealed with the text.
@@ -93,7 +98,7 @@ def seal(
             book.start(device.account, recipient.curve25519, claimed[recipient.device])
         payload = Payload(
             v=1, text=text, sender=device.username, to=to.lower(), sender_device=device.device_id,
-            sender_ed25519=device.ed25519, recipient_device=recipient.device, action=action,
+            sender_ed25519=device.ed25519, recipient_device=recipient.device, action=action, file=file,
         )
         ciphertext, session = book.encrypt(recipient.curve25519, msgspec.json.encode(payload))
         ciphertexts[recipient.device] = ciphertext
@@ -136,5 +141,5 @@ def open_direct(
     )
     if not matches:
         return Opened(problem="mismatch", sessions=changed, account_changed=decrypted.new_session)
-    return Opened(text=payload.text, action=payload.action, sessions=changed,
+    return Opened(text=payload.text, action=payload.action, file=payload.file, sessions=changed,
                   account_changed=decrypted.new_session)

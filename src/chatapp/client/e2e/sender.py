@@ -20,7 +20,7 @@ import msgspec
 from chatapp.protocol import ClaimKey, ErrorCode, ProtocolError
 from chatapp.protocol.e2e_frames import ClaimedKey
 from chatapp.protocol.limits import MAX_FRAME_BYTES
-from chatapp.protocol.rules import check_text, check_username
+from chatapp.protocol.rules import check_caption, check_text, check_username
 
 from ..net.errors import SendRefused
 from ..net.events import E2eNote, Outgoing, SendFailed
@@ -51,18 +51,27 @@ class Sender:
     def preparing(self) -> tuple[Outgoing, ...]:
         return tuple(self._preparing)
 
-    def send(self, text: str, to: str, *, action: bool = False) -> Outgoing:
-        """Check and take the message (the same refusals as a plain one); it is sealed in a task."""
+    def send(self, text: str, to: str, file: str | None = None, *, action: bool = False) -> Outgoing:
+        """Check and take the message (the same refusals as a plain one); it is sealed in a task.
+
+        ``file``: an uploaded file's id; the message is its caption, and the key of the file (when it
+        was encrypted for this conversation: ``session.files.sealed``) goes into the payload.
+        """
         core = self._session.core
         if core.over:
             raise SendRefused("the session is over")
         if core.username is None:
             raise SendRefused("not signed in")
         check_username(to)
-        check_text(text, core.max_text)
+        if file is None:
+            check_text(text, core.max_text)
+        else:
+            check_caption(text, core.max_text)
         if len(self._preparing) + len(core.outbox) >= core.max_outbox:
             raise SendRefused(f"{core.max_outbox} messages are already waiting to be sent")
-        outgoing = Outgoing(nonce=core.new_nonce(), ref=0, room=None, text=text, to=to, action=action)
+        outgoing = Outgoing(
+            nonce=core.new_nonce(), ref=0, room=None, text=text, to=to, action=action, file=file
+        )
         self._preparing.append(outgoing)
         self._session.spawn(self._seal(outgoing))
         return outgoing
@@ -147,14 +156,18 @@ class Sender:
                                  f"{', '.join(skipped)}.", peer=to))
         targets = list(recipients.values())
         text, nonce, action = outgoing.text, outgoing.nonce, outgoing.action
-        envelope = await session.in_vault(lambda v: v.seal(text, to, targets, claimed, nonce, action=action))
+        key = session.files.sealed.get(outgoing.file) if outgoing.file is not None else None
+        envelope = await session.in_vault(
+            lambda v: v.seal(text, to, targets, claimed, nonce, key, action=action)
+        )
         max_frame = session.welcome.max_frame if session.welcome is not None else MAX_FRAME_BYTES
         limit = max_frame - ENVELOPE_HEADROOM
         try:
             if len(msgspec.json.encode(envelope)) > limit:
                 raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, "too large once encrypted")
             session.core.queue_message(
-                outgoing.text, room=None, to=to, e2e=envelope, nonce=outgoing.nonce, action=action
+                outgoing.text, room=None, to=to, e2e=envelope, nonce=outgoing.nonce, action=action,
+                file=outgoing.file,
             )
         except ProtocolError:
             count = len(targets)

@@ -33,6 +33,7 @@ from typing import IO
 
 import msgspec
 
+from .filekey import FileKey
 from .protect import Keys, WrappedKey, seal, unseal
 
 SCHEMA = """
@@ -60,6 +61,8 @@ class Body(msgspec.Struct, frozen=True, omit_defaults=True):
     problem: str | None = None
     action: bool = False
     """An action message (``/me``); stored bodies from before the flag read as plain ones."""
+    file: FileKey | None = None
+    """What opens the encrypted file the message shares (from its payload)."""
 
 
 def device_dir(base: Path, host: str, port: int, username: str) -> Path:

@@ -16,6 +16,7 @@ from chatapp.protocol import DeviceInfo, Direct, Envelope
 
 from .device import Device
 from .envelope import Recipient, open_direct, seal
+from .filekey import FileKey
 from .olm import SessionBook
 from .protect import Keys, WrongPassword, keys_from, new_pickle_key, unwrap, wrap
 from .store import Body, DeviceStore
@@ -103,12 +104,13 @@ class Vault:
         return self.book.has(curve25519)
 
     def seal(self, text: str, to: str, recipients: list[Recipient], claimed: dict[str, str],
-             nonce: str, *, action: bool = False) -> Envelope:
-        """Encrypt ``text`` for ``recipients``; the sessions and the plaintext (by nonce) are stored first."""
-        envelope, changed = seal(self.device, self.book, text, to, recipients, claimed, action=action)
+             nonce: str, file: FileKey | None = None, *, action: bool = False) -> Envelope:
+        """Encrypt ``text`` (and ``file``'s key) for ``recipients``; the sessions and the plaintext (by
+        nonce) are stored first."""
+        envelope, changed = seal(self.device, self.book, text, to, recipients, claimed, file, action=action)
         pickled = [(s.session_id, key, s.pickle(self.keys.pickle)) for key, s in changed]
         self.store.commit(account=self.device.account.pickle(self.keys.pickle), sessions=pickled,
-                          pending=(nonce, Body(text=text, action=action)))
+                          pending=(nonce, Body(text=text, action=action, file=file)))
         return envelope
 
     def stored(self, message_id: int) -> Body | None:
@@ -130,7 +132,7 @@ class Vault:
             return known
         opened = open_direct(direct, self.device, self.book, sender_devices,
                              device_added=self.created, sent=_parse(direct.ts))
-        body = Body(text=opened.text, problem=opened.problem, action=opened.action)
+        body = Body(text=opened.text, problem=opened.problem, action=opened.action, file=opened.file)
         pickled = [(s.session_id, key, s.pickle(self.keys.pickle)) for key, s in opened.sessions]
         account = self.device.account.pickle(self.keys.pickle) if opened.account_changed else None
         self.keys_used += int(opened.account_changed)

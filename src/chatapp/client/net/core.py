@@ -65,7 +65,7 @@ from chatapp.protocol import (
     Welcome,
 )
 from chatapp.protocol.limits import MAX_FRAME_BYTES
-from chatapp.protocol.rules import check_text, check_username
+from chatapp.protocol.rules import check_caption, check_text, check_username
 
 from .errors import SendRefused
 from .events import Outgoing, SendFailed, SessionEvent
@@ -183,21 +183,22 @@ class SessionCore:
             raise SendRefused("never signed in: there is no session to resume")
         return self.sign_in(lambda ref: Resume(token=token, last_id=self.last_id, ref=ref))
 
-    def send_text(self, text: str, room: str, *, action: bool = False) -> Outgoing:
-        """Queue a message to ``room`` (an action, ``/me``, with ``action``); see :meth:`queue_message`."""
-        return self.queue_message(text, room=room, to=None, action=action)
+    def send_text(self, text: str, room: str, file: str | None = None, *, action: bool = False) -> Outgoing:
+        """Queue a message to ``room`` (sharing the uploaded ``file``; an action, ``/me``, with
+        ``action``); see :meth:`queue_message`."""
+        return self.queue_message(text, room=room, to=None, file=file, action=action)
 
-    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
+    def send_direct(self, text: str, to: str, file: str | None = None, *, action: bool = False) -> Outgoing:
         """Queue a direct message to the user ``to``; see :meth:`queue_message`.
 
         Also raises :class:`~chatapp.protocol.ProtocolError` ``invalid_username``
         when ``to`` cannot be a username.
         """
         check_username(to)
-        return self.queue_message(text, room=None, to=to, action=action)
+        return self.queue_message(text, room=None, to=to, file=file, action=action)
 
     def queue_message(self, text: str, *, room: str | None, to: str | None, e2e: Envelope | None = None,
-                      nonce: str | None = None, action: bool = False) -> Outgoing:
+                      nonce: str | None = None, action: bool = False, file: str | None = None) -> Outgoing:
         """Put a message in the outbox; it goes out now if signed in, else after signing in again.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (the shared rules: empty
@@ -205,16 +206,20 @@ class SessionCore:
         ``max_frame``) or :class:`SendRefused` (over, not signed in, outbox full).
         With ``e2e`` the frame carries that envelope instead of ``text`` (the
         plaintext stays here), and ``nonce`` is the one it was sealed under.
+        With ``file`` (an uploaded file's id) the text is its caption and may be empty.
         """
         if self.over:
             raise SendRefused("the session is over")
         if self.username is None:
             raise SendRefused("not signed in")
-        check_text(text, self.max_text)
+        if file is None:
+            check_text(text, self.max_text)
+        else:
+            check_caption(text, self.max_text)
         max_frame = self.welcome.max_frame if self.welcome is not None else MAX_FRAME_BYTES
         nonce = nonce or self.new_nonce()
         outgoing = Outgoing(nonce=nonce, ref=self.next_ref(), room=room, text=text, to=to, e2e=e2e,
-                            action=action)
+                            action=action, file=file)
         if self._frame_size(outgoing.frame()) > max_frame:
             raise ProtocolError(
                 ErrorCode.TEXT_TOO_LONG, f"the message is larger than the server's limit of {max_frame} bytes"

@@ -45,15 +45,18 @@ class Outgoing:
     """An encrypted direct message: ``text`` is its plaintext, kept here only; the server gets this."""
     action: bool = False
     """An action (``/me waves``); an encrypted one's flag is sealed inside ``e2e``, not on the frame."""
+    file: str | None = None
+    """The id of an uploaded file the message shares (``text`` is then its caption, maybe empty)."""
 
     def frame(self) -> Send | SendDirect:
         action = self.action or None
         if self.e2e is not None and self.to is not None:
-            return SendDirect(to=self.to, e2e=self.e2e, nonce=self.nonce, ref=self.ref)
+            return SendDirect(to=self.to, e2e=self.e2e, nonce=self.nonce, file=self.file, ref=self.ref)
         if self.to is not None:
-            return SendDirect(to=self.to, text=self.text, nonce=self.nonce, action=action, ref=self.ref)
+            return SendDirect(to=self.to, text=self.text, nonce=self.nonce, action=action, file=self.file,
+                              ref=self.ref)
         room = self.room or DEFAULT_ROOM
-        return Send(room=room, text=self.text, nonce=self.nonce, action=action, ref=self.ref)
+        return Send(room=room, text=self.text, nonce=self.nonce, action=action, file=self.file, ref=self.ref)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,9 +155,35 @@ class Unreadable:
     notices: dict[int, str]
 
 
+# -- from file transfers (chatapp.client.files.transfers), handed out with the session's
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TransferNote:
+    """A sentence about an upload or a download: started, resumed, saved, refused, failed.
+
+    ``room`` or ``peer`` says where it belongs (the target the file was shared in), else
+    wherever the user looks; ``failed`` counts for line mode's exit status.
+    """
+
+    text: str
+    room: str | None = None
+    peer: str | None = None
+    level: str = "info"
+    failed: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TransferProgress:
+    """How far transfer number ``number`` is, as one line (``line``); None when it is over."""
+
+    number: int
+    line: str | None
+
+
 SessionEvent = (
     ServerFrame | LinkDown | Reconnecting | ReconnectFailed | LinkUp | SendFailed | SessionEnded | E2eNote
-    | Unreadable
+    | Unreadable | TransferNote | TransferProgress
 )
 """What ``ChatSession.next_event`` returns: frames from the server (``Message``,
 ``Direct``, ``Presence``, ``Joined``, ``HistoryPage``, ``Synced``, the answers to

@@ -38,6 +38,7 @@ from types import TracebackType
 from chatapp.protocol import DEFAULT_ROOM, AuthOk, ClientFrame, Login, Register, Welcome
 
 from ..clock import Clock, SystemClock
+from ..files.transfers import Transfers
 from .backoff import Backoff
 from .core import OUTBOX_LIMIT, SessionCore
 from .errors import ClientError, SendRefused
@@ -74,6 +75,8 @@ class ChatSession:
             tls=tls,
         )
         """The link part: the connections, pings, reconnecting."""
+        self.files = Transfers(self)
+        """Uploads and downloads over this session's connection (``/upload``, ``/download``)."""
 
     # -- what it says ---------------------------------------------------------------------------------
 
@@ -185,8 +188,11 @@ class ChatSession:
 
     # -- sending ------------------------------------------------------------------------------------------
 
-    def send_text(self, text: str, room: str = DEFAULT_ROOM, *, action: bool = False) -> Outgoing:
-        """Hand a message to ``room`` over for sending (an action, ``/me``, with ``action``); returns at once.
+    def send_text(
+        self, text: str, room: str = DEFAULT_ROOM, file: str | None = None, *, action: bool = False
+    ) -> Outgoing:
+        """Hand a message to ``room`` over for sending (sharing the uploaded ``file``; an action,
+        ``/me``, with ``action``); returns at once.
 
         Raises :class:`~chatapp.protocol.ProtocolError` (from the shared rules:
         empty text, ``text_too_long`` against the server's ``max_text``) or
@@ -194,18 +200,18 @@ class ChatSession:
         outbox and goes out after resuming.
         """
         self._check_sending()
-        outgoing = self.core.send_text(text, room, action=action)
+        outgoing = self.core.send_text(text, room, file, action=action)
         self.keeper.write_pending()
         return outgoing
 
-    def send_direct(self, text: str, to: str, *, action: bool = False) -> Outgoing:
+    def send_direct(self, text: str, to: str, file: str | None = None, *, action: bool = False) -> Outgoing:
         """Hand a direct message to the user ``to`` over for sending, like :meth:`send_text`.
 
         Also raises :class:`~chatapp.protocol.ProtocolError` ``invalid_username``
         when ``to`` cannot be a username.
         """
         self._check_sending()
-        outgoing = self.core.send_direct(text, to, action=action)
+        outgoing = self.core.send_direct(text, to, file, action=action)
         self.keeper.write_pending()
         return outgoing
 
@@ -232,8 +238,14 @@ class ChatSession:
         return ref
 
     async def next_event(self) -> SessionEvent:
-        """The next thing that happened; :class:`SessionEnded` is the last one."""
-        return await self.keeper.events.get()
+        """The next thing that happened; :class:`SessionEnded` is the last one.
+
+        The answers to file transfers' frames are taken out on the way (:meth:`Transfers.take`).
+        """
+        while True:
+            event = await self.keeper.events.get()
+            if not self.files.take(event):
+                return event
 
     def reconnect_now(self) -> bool:
         """Cut the wait before the next reconnect attempt short; False if not waiting."""
@@ -265,6 +277,7 @@ class ChatSession:
 
     async def aclose(self) -> None:
         """Close everything now, without saying goodbye. Safe to call more than once."""
+        await self.files.aclose()
         await self.keeper.close()
 
     def _check_open(self) -> None:

@@ -291,6 +291,25 @@ class SetOption:
     value: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class UploadFile:
+    """``/upload PATH [CAPTION]``: share the file at ``path`` in the active room or conversation."""
+
+    path: str
+    caption: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DownloadFile:
+    """``/download [ID] [DIR]``: save a shared file (None: the newest one shared here)."""
+
+    file_id: str | None = None
+    directory: str | None = None
+
+
+FileAction = UploadFile | DownloadFile
+"""What :mod:`.filecommands` carries out."""
+
 E2eAction = PlainText | PlainMode | Verify | TrustDevices | ShowDevices | RemoveDevice
 """What :mod:`.e2ecommands` carries out."""
 
@@ -346,7 +365,7 @@ ChatAction = (
     SendText | ShowHelp | ClearScreen | UnknownCommand | BadUsage | Nothing
     | DirectMessage | JoinRoom | LeaveTarget | SwitchTarget | ListRooms | ShowTopic | SetTopic
     | WhoIsOnline | WhoIs | SetAway | FetchHistory | ListSessions | EndSession | ModerationAction | E2eAction
-    | SetOption | CloseWindow | WindowAction
+    | SetOption | CloseWindow | WindowAction | FileAction
 )
 """What the chat itself carries out (:func:`chatapp.client.ui.perform.perform`)."""
 

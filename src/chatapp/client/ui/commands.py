@@ -55,6 +55,7 @@ from .actions import (
 )
 from .command_base import Command, bad, no_args, refusal, room_name, split, username
 from .e2ecommands import E2E_COMMANDS
+from .filecommands import FILE_COMMANDS
 from .modcommands import MODERATION_COMMANDS
 from .setcommand import SET_COMMAND
 from .wincommands import WINDOW_COMMANDS, irc_pointer
@@ -241,6 +242,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("endsession", "sign out one of your sessions (its saved login stops working)", _parse_endsession,
             usage="ID"),
     *WINDOW_COMMANDS,
+    *FILE_COMMANDS,
     *E2E_COMMANDS,
     *MODERATION_COMMANDS,
     SET_COMMAND,

@@ -5,7 +5,9 @@ input). Each line read from standard input is handled like a line typed on the
 chat screen: a message goes to the room of ``--room`` (``#general`` unless
 told), ``/join ROOM`` joins ROOM and sends the lines after it there, ``/me
 TEXT`` sends an action there, ``/msg NAME TEXT`` (and ``/plain NAME TEXT``) a
-direct message, ``/quit`` or ``exit`` leaves; the moderation and
+direct message, ``/upload PATH [CAPTION]`` shares a file there and ``/download ID
+[DIR]`` saves one (their progress on standard error; the end of the input
+waits for them), ``/quit`` or ``exit`` leaves; the moderation and
 administration commands that are one request each work too (``/kick NAME``
 acts on ``#general`` unless a ``#room`` is typed), and their answers are
 printed; the rest are refused (``/passwd`` and ``/deleteroom`` need the chat
@@ -35,10 +37,11 @@ from chatapp.protocol import DEFAULT_ROOM, ByeReason, ClientFrame, Direct, Error
 from ..clock import Clock, SystemClock
 from ..e2e.agent import E2eSession
 from ..net.errors import SendRefused
-from ..net.events import Outgoing, SendFailed, SessionEnded, SessionEvent
+from ..net.events import Outgoing, SendFailed, SessionEnded, SessionEvent, TransferNote, TransferProgress
 from ..net.session import ChatSession
 from . import actions, commands, sentences
 from .command_base import split, username
+from .filecommands import local_path
 from .lineoutput import LineOutput, OutputOptions
 from .modperform import request_for
 from .sanitize import sanitize
@@ -47,8 +50,11 @@ from .stdin_lines import start_reader
 UNSUPPORTED = (
     "without a terminal only messages, /say, /me TEXT, /join ROOM, /msg NAME TEXT, /plain NAME TEXT, the "
     "moderation commands that need no question (not /passwd, /deleteroom, /delete without ID, /users more, "
-    "/audit more), /quit and exit work"
+    "/audit more), /upload PATH [CAPTION], /download ID [DIR], /quit and exit work"
 )
+
+PROGRESS_EVERY = 1.0
+"""Seconds between two progress lines of one transfer on standard error."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -88,6 +94,9 @@ class LineMode:
         self._answers: dict[int, asyncio.Future[SessionEvent]] = {}
         self.answer_timeout = 30.0
         self._count = 0
+        self.failed_transfers = 0
+        """Uploads and downloads that failed (their line was done when the transfer started)."""
+        self._progress_shown: dict[int, float] = {}
 
     def _note(self, text: str) -> None:
         self.stderr.write(f"chatapp-client: {text}\n")
@@ -103,6 +112,7 @@ class LineMode:
         typist = asyncio.create_task(self._type_input())
         await asyncio.wait({printer, typist}, return_when=asyncio.FIRST_COMPLETED)
         if typist.done() and not printer.done():
+            await self.session.files.wait()  # uploads and downloads started from the input finish first
             await self._drain()
             await self.session.quit()
         typist.cancel()
@@ -112,7 +122,9 @@ class LineMode:
         failed = ended is not None and (ended.error is not None or ended.bye not in (None, ByeReason.QUIT))
         if self.undone:
             self._list_undone()
-        return 1 if failed or self.undone else 0
+        if self.failed_transfers:
+            self._note(f"{self.failed_transfers} transfer{'s' if self.failed_transfers != 1 else ''} failed")
+        return 1 if failed or self.undone or self.failed_transfers else 0
 
     def _list_undone(self) -> None:
         lines = [self.undone[number] for number in sorted(self.undone)]
@@ -195,6 +207,8 @@ class LineMode:
             room = action.room
             self.room = room  # the lines after it go there (refused there, and listed, if the join is)
             self._request(number, lambda ref: Join(room=room, ref=ref))
+        elif isinstance(action, actions.FileAction):
+            self._transfer(number, action)
         elif isinstance(action, actions.ModerationAction):
             build = request_for(action, DEFAULT_ROOM, self.session.username or "")
             if build is None:
@@ -230,6 +244,29 @@ class LineMode:
 
         self._send(number, send)
 
+    def _transfer(self, number: int, action: actions.FileAction) -> None:
+        """``/upload PATH [CAPTION]`` (to the room plain lines go to) or ``/download ID [DIR]``; the line
+        is done once the transfer starts (a failure counts apart: :attr:`failed_transfers`)."""
+        files = self.session.files
+        if isinstance(action, actions.UploadFile):
+            files.start_upload(local_path(action.path), room=self.room, to=None, caption=action.caption)
+        elif action.file_id is None:
+            self._note("/download needs the id of a file (shown on its line) without a terminal")
+            return
+        else:
+            files.start_download(action.file_id, local_path(action.directory) if action.directory else None)
+        self.undone.pop(number, None)
+
+    def _progress(self, event: TransferProgress) -> None:
+        """A transfer's progress on standard error, at most once a second per transfer (and its end)."""
+        now = self.clock.monotonic()
+        if event.line is None:
+            self._progress_shown.pop(event.number, None)
+            return
+        if now - self._progress_shown.get(event.number, -PROGRESS_EVERY) >= PROGRESS_EVERY:
+            self._progress_shown[event.number] = now
+            self._note(event.line)
+
     def _request(self, number: int, build: Callable[[int], ClientFrame]) -> None:
         try:
             ref = self.session.request(build)
@@ -252,7 +289,12 @@ class LineMode:
                 return
 
     def _track(self, event: SessionEvent) -> None:
-        """Which input lines are done: a message when its own copy comes back, a request unless refused."""
+        """Which input lines are done: a message when its own copy comes back, a request unless refused;
+        and the transfers: progress on standard error, failures counted."""
+        if isinstance(event, TransferProgress):
+            self._progress(event)
+        elif isinstance(event, TransferNote) and event.failed:
+            self.failed_transfers += 1
         ref = getattr(event, "ref", None)
         if isinstance(ref, int) and ref in self._answers:
             answer = self._answers.pop(ref)

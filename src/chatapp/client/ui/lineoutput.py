@@ -54,6 +54,8 @@ from ..net.events import (
     SendFailed,
     SessionEnded,
     SessionEvent,
+    TransferNote,
+    TransferProgress,
     Unreadable,
 )
 from . import modsentences, sentences
@@ -143,6 +145,10 @@ def _as_json(event: SessionEvent) -> dict[str, Any] | None:
                 "message": event.error.message}
     if isinstance(event, E2eNote):
         return {"type": "notice", "text": event.text, "level": event.level}
+    if isinstance(event, TransferNote):
+        return {"type": "transfer", "text": event.text, "level": event.level, "failed": event.failed}
+    if isinstance(event, TransferProgress):
+        return None  # on standard error, for people (line mode's _progress)
     if isinstance(event, LinkDown):
         return {"type": "status", "event": "link_down", "reconnect": event.reconnect,
                 "text": sentences.describe_link_down(event.bye, event.error, event.bye_message)}
@@ -162,8 +168,10 @@ def _as_json(event: SessionEvent) -> dict[str, Any] | None:
 
 def _sentence(event: SessionEvent, me: str, tz: tzinfo | None, now: datetime) -> str | None:
     """An event as the chat screen words it, or None for one line mode does not show."""
-    if isinstance(event, E2eNote):
+    if isinstance(event, E2eNote | TransferNote):
         return event.text
+    if isinstance(event, TransferProgress):
+        return None
     if isinstance(event, Presence):
         return sentences.presence_text(event)[0]
     if isinstance(event, Error):

@@ -13,14 +13,17 @@ import dataclasses
 import zlib
 from datetime import UTC, datetime, tzinfo
 
-from chatapp.protocol import Direct, Message
+from chatapp.protocol import Direct, FileInfo, Message
 
+from ..files.progress import human_size
 from .sanitize import sanitize, split_text
 from .width import width
 
 LOCK = "\N{LOCK} "
 """Before the text of an end-to-end encrypted direct message."""
 PLAIN = "[plain] "
+FILE_NAME_SHOWN = 80
+"""A shared file's name is cut to this many characters on its line (the id names it for /download)."""
 """Before the text of a direct message sent in clear, where encryption is on."""
 
 NICK_COLOURS = 12
@@ -187,9 +190,30 @@ def message_lines(
         head.append(("class:e2e.lock", LOCK))
     elif isinstance(message, Direct) and plain_mark:
         head.append(("class:e2e.plain", PLAIN))
+    if message.file is not None:
+        return _file_lines(message.file, message.text, head, indent, text_style, kind)
     texts = split_text(message.text)
     lines = [Line((*head, (text_style, texts[0])), indent=indent, kind=kind)]
     lines.extend(_continuation(indent, text, text_style, kind) for text in texts[1:])
+    return lines
+
+
+def file_text(file: FileInfo) -> tuple[str, str]:
+    """A shared file as the chat shows it: its name (sanitised, shortened), then size, type and id."""
+    name = sanitize(file.name) or "file"
+    if len(name) > FILE_NAME_SHOWN:
+        name = name[:FILE_NAME_SHOWN - 1] + "\u2026"
+    details = human_size(file.size) + (f", {sanitize(file.mime)}" if file.mime else "")
+    return f"[file] {name}", f" ({details}) \u2014 /download {file.id}"
+
+
+def _file_lines(file: FileInfo, caption: str, head: list[tuple[str, str]], indent: int, text_style: str,
+                kind: str) -> list[Line]:
+    """The file line (name, size, type, id) and the caption under it."""
+    name, details = file_text(file)
+    lines = [Line((*head, ("class:file", name), ("class:file.details", details)), indent=indent, kind=kind)]
+    if caption.strip():
+        lines.extend(_continuation(indent, text, text_style, kind) for text in split_text(caption))
     return lines
 
 

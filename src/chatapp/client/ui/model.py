@@ -58,6 +58,7 @@ from .targets import HIGHLIGHTS, Kind, Target, Targets
 if TYPE_CHECKING:
     from .dialogue import Dialogue
     from .e2ecommands import E2eControl
+    from .filecommands import FileControl
     from .logfiles import LogFiles
 
 
@@ -115,6 +116,10 @@ class ChatModel:
         """The encrypting session, when a device is unlocked in this run (``/verify``, ``/plain``, ...)."""
         self.e2e_off: str | None = None
         """Why encryption is off in this run, for the commands that need it."""
+        self.files: FileControl | None = None
+        """The session's transfers (``/upload``, ``/download``)."""
+        self.transfers: dict[int, str] = {}
+        """The transfers going on, by number: their progress line (shown above the status bar)."""
         self.unreadable: dict[int, str] = {}
         """Encrypted messages this device cannot read, by id: the notice shown instead."""
         self.new_password: str | None = None

@@ -24,6 +24,7 @@ from chatapp.protocol.limits import JOIN_CONTEXT
 
 from . import actions, commands
 from .e2ecommands import perform_e2e
+from .filecommands import perform_files
 from .joining import join
 from .lines import room_label
 from .model import ChatModel
@@ -110,6 +111,8 @@ def _ask_or_show(chat: ChatModel, action: actions.ChatAction) -> bool:
         return _leave(chat, None)
     if isinstance(action, actions.WindowAction):
         return perform_window(chat, action)
+    if isinstance(action, actions.FileAction):
+        return perform_files(chat, action)
     raise AssertionError(f"unhandled action {action!r}")
 
 

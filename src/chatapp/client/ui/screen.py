@@ -41,7 +41,7 @@ from prompt_toolkit.history import History as InputHistory
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.keys import Keys
-from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, VSplit, Window
+from prompt_toolkit.layout import ConditionalContainer, Float, FloatContainer, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.layout.menus import CompletionsMenu
@@ -122,6 +122,7 @@ class ChatScreen:
         self.state.log_files = self.log_files
         self._style = theme_style("dark")
         self._depth: ColorDepth | None = None
+        self.state.files = session.files
         self.bars = Bars(self.state, session, self.clock, tz, columns=self._columns)
 
         completer = chat_completer(self.state)
@@ -156,6 +157,11 @@ class ChatScreen:
             [
                 Window(FormattedTextControl(self.bars.title), height=1, style="class:title"),
                 VSplit([self.log_window, nick_pane]),
+                ConditionalContainer(
+                    Window(FormattedTextControl(self._transfer_lines), style="class:transfers",
+                           height=lambda: Dimension.exact(len(self.state.transfers))),
+                    filter=Condition(lambda: bool(self.state.transfers)),
+                ),
                 Window(FormattedTextControl(self.bars.status), height=1, style="class:status"),
                 input_window,
                 search,
@@ -185,6 +191,10 @@ class ChatScreen:
         self._style = theme_style(settings.theme)
         self._depth = theme_depth(settings.theme)
         self.app.invalidate()
+
+    def _transfer_lines(self) -> str:
+        """One line per transfer going on: its progress (above the status bar)."""
+        return "\n".join(self.state.transfers.values())
 
     # -- running ---------------------------------------------------------------------------------------
 

@@ -48,6 +48,8 @@ from ..net.events import (
     SendFailed,
     SessionEnded,
     SessionEvent,
+    TransferNote,
+    TransferProgress,
     Unreadable,
 )
 from . import sentences
@@ -84,6 +86,15 @@ class ChatState(ChatModel):
             self._link_event(event)
         elif isinstance(event, Unreadable):
             self.unreadable.update(event.notices)
+        elif isinstance(event, TransferProgress):
+            if event.line is None:
+                self.transfers.pop(event.number, None)
+            else:
+                self.transfers[event.number] = event.line
+        elif isinstance(event, TransferNote):
+            where = (self.targets.find(Kind.ROOM, event.room) if event.room
+                     else self.targets.dm(event.peer) if event.peer else None)
+            self.note(event.text, level=event.level, target=where)
         elif isinstance(event, E2eNote):
             where = self.targets.dm(event.peer) if event.peer and not self.is_me(event.peer) else None
             self.note(event.text, level=event.level, target=where)

@@ -12,12 +12,19 @@ from chatapp.server.session import Session
 
 async def on_send(session: Session, frame: Send, services: Services) -> None:
     await services.messaging.post_message(
-        session, frame.text, frame.nonce, frame.ref, room=frame.room, action=bool(frame.action)
+        session,
+        frame.text,
+        frame.nonce,
+        frame.ref,
+        room=frame.room,
+        action=bool(frame.action),
+        file=frame.file,
     )
 
 
 async def on_direct(session: Session, frame: SendDirect, services: Services) -> None:
-    if (frame.text is None) == (frame.e2e is None):
+    both = frame.text is not None and frame.e2e is not None
+    if both or (frame.text is None and frame.e2e is None and frame.file is None):
         raise ProtocolError(ErrorCode.BAD_FRAME, "a direct message has either 'text' or 'e2e', not both")
     if frame.e2e is not None and frame.action:
         # The server is to learn nothing of an encrypted message: its action flag is inside.
@@ -30,6 +37,7 @@ async def on_direct(session: Session, frame: SendDirect, services: Services) -> 
         to=frame.to,
         envelope=frame.e2e,
         action=bool(frame.action),
+        file=frame.file,
     )
 
 

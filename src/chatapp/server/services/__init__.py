@@ -16,6 +16,8 @@
 - :mod:`.administration` — server moderation and the staff's lists (the ``admin`` frames).
 - :mod:`.screening` — what users write checked against the content filter.
 - :mod:`.devices` — devices and their public keys for end-to-end encryption; the sending device's check.
+- :mod:`.file_sharing` — uploads, the file a message posts, the sweeper of what is no longer wanted.
+- :mod:`.file_downloads` — who may read a file; downloads in chunks (in turn, overlapped) or by link.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from chatapp.server.services.administration import Administration
 from chatapp.server.services.audit import AuditTrail
 from chatapp.server.services.credentials import Credentials
 from chatapp.server.services.devices import Devices
+from chatapp.server.services.file_downloads import FileDownloads
+from chatapp.server.services.file_sharing import FileSharing
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_removal import MessageRemoval
 from chatapp.server.services.messaging import Messaging
@@ -72,3 +76,7 @@ class Services:
     screening: Screening
     devices: Devices
     """Devices and keys (end-to-end encryption); also checks each encrypted message's sending device."""
+    files: FileSharing
+    """Shared files: uploads and the sweeper; also claims the file a message posts."""
+    downloads: FileDownloads
+    """Shared files' downloads, by frame and by link."""

@@ -10,12 +10,21 @@ import msgspec
 from chatapp.clock import wire_timestamp
 from chatapp.protocol import Direct, Message, encode
 from chatapp.protocol.e2e_frames import Envelope
+from chatapp.protocol.file_frames import FileInfo
 from chatapp.protocol.frame_base import Ref
 from chatapp.server.store import StoredMessage
 
 T = TypeVar("T")
 
 _ENVELOPE = msgspec.json.Decoder(Envelope)
+_FILE = msgspec.json.Decoder(FileInfo)
+
+
+def _file(stored: StoredMessage) -> FileInfo | None:
+    """The file a message shares, as stored with it (none on a tombstone)."""
+    if stored.file is None or stored.removed_by is not None:
+        return None
+    return _FILE.decode(stored.file)
 
 FRAME_OVERHEAD = 512
 """Room left in a frame for the fields around a list (type, room, has_more), the ``ref`` apart."""
@@ -59,6 +68,7 @@ def message_frame(
             replayed=replayed,
             removed_by=stored.removed_by,
             action=stored.action and stored.removed_by is None,
+            file=_file(stored),
             ref=ref,
         )
     assert stored.recipient is not None
@@ -80,6 +90,7 @@ def message_frame(
         replayed=replayed,
         removed_by=stored.removed_by,
         action=stored.action and stored.removed_by is None,
+        file=_file(stored),
         ref=ref,
     )
 

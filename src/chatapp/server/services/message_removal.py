@@ -10,6 +10,8 @@ empty ``text``), never the text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from chatapp.clock import utc_now
@@ -27,10 +29,14 @@ _NOT_SEEN = "there is no message {id} that you can see"
 
 
 class MessageRemoval:
-    def __init__(self, store: Store, hub: Hub, audit: AuditTrail) -> None:
+    def __init__(
+        self, store: Store, hub: Hub, audit: AuditTrail, on_removed: Callable[[int], None] | None = None
+    ) -> None:
         self._store = store
         self._hub = hub
         self._audit = audit
+        self._on_removed = on_removed
+        """Told each removed message's id (the downloads' cache forgets its file)."""
 
     async def remove(self, session: Session, frame: DeleteMessage) -> None:
         origin = await self._store.message_origin(frame.id)
@@ -44,6 +50,8 @@ class MessageRemoval:
             # Nobody's role reaches into a private conversation: only its sender may remove it.
             policy.check(Action.DELETE_MESSAGE, {Role.MEMBER}, author=author)
         removed = await self._store.remove_message(origin.id, session.username, utc_now())
+        if removed and self._on_removed is not None:
+            self._on_removed(origin.id)
         by = session.username if removed or origin.removed_by is None else origin.removed_by
         event = MessageRemoved(id=origin.id, by=by, room=origin.room)
         own = msgspec.structs.replace(event, ref=frame.ref)

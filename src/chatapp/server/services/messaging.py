@@ -27,11 +27,12 @@ from chatapp.clock import utc_now
 from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.protocol.e2e_frames import Envelope
 from chatapp.protocol.frame_base import Ref
-from chatapp.protocol.rules import check_nonce, check_room, check_text
+from chatapp.protocol.rules import check_caption, check_nonce, check_room, check_text
 from chatapp.server.config import Config
 from chatapp.server.filters import Target
 from chatapp.server.hub import Hub
 from chatapp.server.services.devices import Devices
+from chatapp.server.services.file_sharing import Claimed, FileSharing
 from chatapp.server.services.frames import ENVELOPE_HEADROOM, message_frame
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.message_log import MessageLog
@@ -62,8 +63,11 @@ class Messaging:
         sanctions: RoomSanctions,
         screening: Screening,
         devices: Devices,
+        files: FileSharing,
     ) -> None:
         self._config = config
+        self._files = files
+        self._background: set[asyncio.Task[None]] = set()
         self._screening = screening
         self._log = log
         self._store = store
@@ -84,6 +88,7 @@ class Messaging:
         to: str | None = None,
         envelope: Envelope | None = None,
         action: bool = False,
+        file: str | None = None,
     ) -> None:
         """Store a message to ``room`` or to the user named ``to``, then deliver it to whoever is
         online there and the sender's own copy (with its ``ref`` and ``nonce``) to the sender.
@@ -92,12 +97,14 @@ class Messaging:
         stored as the envelope's JSON, checked for its sending device, and neither screened nor
         counted as a repeated text (the server cannot read it); every other rule is a plain one's.
         ``action``: an action message (``/me``), in clear only (an encrypted one's flag is inside).
+        With ``file`` (an id from ``upload_done``) the message shares that file, claimed for it here
+        (``text`` is its caption and may be empty); see :meth:`FileSharing.claim`.
         """
         assert (room is None) != (to is None), "a message goes to a room or to a person"
         self._limits.check_send(session)
         if envelope is not None:
             assert to is not None, "only a direct message is encrypted"
-            await self._post_encrypted(session, envelope, nonce, ref, to)
+            await self._post_encrypted(session, envelope, nonce, ref, to, file)
             return
         room_id = None
         if room is not None:
@@ -108,7 +115,10 @@ class Messaging:
                 raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room!r}; /join it first")
             # In memory (the room's sanctions are read once, on its first use): no query per send.
             await self._sanctions.check_send(room, room_id, session.user_id)
-        check_text(text, self._config.max_text)
+        if file is None:
+            check_text(text, self._config.max_text)
+        else:
+            check_caption(text, self._config.max_text)
         check_nonce(nonce)
         recipient = None
         if to is not None:
@@ -116,8 +126,10 @@ class Messaging:
         recipient_id = recipient.id if recipient is not None else None
         # A rejected text is stored nowhere, a masked one is stored masked.
         target = Target.MESSAGES if room is not None else Target.DIRECT_MESSAGES
-        text = self._screening.check(session.username, target, text, room=room)
-        self._limits.check_flood(session, text)  # last: a message refused otherwise does not count
+        if text.strip():
+            text = self._screening.check(session.username, target, text, room=room)
+            self._limits.check_flood(session, text)  # last: a message refused otherwise does not count
+        claimed = await self._claim(session, file, nonce, room_id, recipient_id)
         draft = MessageDraft(
             sender_id=session.user_id,
             text=text,
@@ -129,11 +141,25 @@ class Messaging:
             room_name=room,
             recipient_name=recipient.username if recipient is not None else None,
             action=action,
+            file_id=claimed.file_id,
+            file=claimed.file,
         )
         await self._submit(session, draft, ref)
 
+    async def _claim(
+        self,
+        session: Session,
+        file: str | None,
+        nonce: str | None,
+        room_id: int | None,
+        recipient_id: int | None,
+    ) -> Claimed:
+        if file is None:
+            return Claimed(None, None)
+        return await self._files.claim(session, file, nonce, room_id=room_id, recipient_id=recipient_id)
+
     async def _post_encrypted(
-        self, session: Session, envelope: Envelope, nonce: str | None, ref: Ref, to: str
+        self, session: Session, envelope: Envelope, nonce: str | None, ref: Ref, to: str, file: str | None
     ) -> None:
         check_nonce(nonce)
         recipient = await find_user(self._store, to)
@@ -163,6 +189,8 @@ class Messaging:
             recipient_name=recipient.username,
             encrypted=True,
         )
+        claimed = await self._claim(session, file, nonce, None, recipient.id)
+        draft = msgspec.structs.replace(draft, file_id=claimed.file_id, file=claimed.file)
         await self._submit(session, draft, ref, envelope)
 
     async def _submit(
@@ -181,6 +209,9 @@ class Messaging:
             error = done.exception()
             if error is not None:
                 log.error("a message could not be stored: %r", error)
+                if draft.file_id is not None:  # the file may be posted again
+                    self._background.add(task := asyncio.create_task(self._files.release(draft.file_id)))
+                    task.add_done_callback(self._background.discard)
                 session.peer.refuse(ProtocolError(ErrorCode.SERVER_ERROR, _NOT_STORED), ref)
                 return
             self._publish(session, done.result(), ref, recipient_id, envelope)

@@ -16,6 +16,7 @@ from .errors import (
     StoreError,
     TooManyDevices,
     TooManyKeys,
+    UploadRefused,
     UsernameTaken,
 )
 from .migrate import SchemaState, head_revision, schema_state, upgrade
@@ -26,6 +27,9 @@ from .records import (
     AuditRecord,
     ClaimedKey,
     DeviceRecord,
+    FileAccess,
+    FileLimits,
+    FileRecord,
     KeyRecord,
     MessageDraft,
     MessageOrigin,
@@ -53,6 +57,10 @@ __all__ = [
     "ClaimedKey",
     "DeviceConflict",
     "DeviceRecord",
+    "FileAccess",
+    "FileLimits",
+    "FileRecord",
+    "UploadRefused",
     "KeyRecord",
     "TooManyDevices",
     "TooManyKeys",

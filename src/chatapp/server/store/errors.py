@@ -47,3 +47,14 @@ class TooManyKeys(StoreError):
         self.unclaimed = unclaimed
         self.adding = adding
         self.most = most
+
+
+class UploadRefused(StoreError):
+    """A new upload would go past a limit: ``kind`` is ``size``, ``quota``, ``budget`` or
+    ``uploads``; ``limit`` the limit in force and ``over`` how far the upload would go past it."""
+
+    def __init__(self, kind: str, limit: int, over: int) -> None:
+        super().__init__(f"the upload is {over} over the {kind} limit of {limit}")
+        self.kind = kind
+        self.limit = limit
+        self.over = over

@@ -22,7 +22,8 @@ from .rows import MESSAGE_SELECT, stored_message
 
 MESSAGES = Base.metadata.tables["messages"]
 COLUMNS = (
-    "room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted", "action"
+    "room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted", "action",
+    "file_id", "file",
 )
 """The columns a new message fills, in the order :func:`message_values` gives them."""
 
@@ -48,6 +49,8 @@ def message_values(draft: MessageDraft) -> dict[str, Any]:
         "created_at": draft.created_at,
         "encrypted": draft.encrypted,
         "action": draft.action,
+        "file_id": draft.file_id,
+        "file": draft.file,
     }
 
 

@@ -186,6 +186,8 @@ class Message(Base):
         Index("ix_messages_recipient_id_id", "recipient_id", "id", **_ONLY_SET("recipient_id")),
         # Retention pruning.
         Index("ix_messages_created_at", "created_at"),
+        # Who may read a file: the message that carries it (revision 0007; few messages have one).
+        Index("ix_messages_file_id", "file_id", unique=True, **_ONLY_SET("file_id")),
         # Ids only ever increase: SQLite's plain rowid reuses the id of a
         # deleted last row; AUTOINCREMENT never does. (PostgreSQL sequences
         # never reuse either; the option is ignored there.)
@@ -210,6 +212,11 @@ class Message(Base):
     encrypted: Mapped[bool] = mapped_column(Boolean(), server_default=_FALSE)
     # An action message, "/me waves" (revision 0008); an encrypted one carries the flag inside.
     action: Mapped[bool] = mapped_column(Boolean(), server_default=_FALSE)
+    # A message that shares a file (revision 0007): its id (``files.id``), and the file as the
+    # frames show it (chatapp.protocol.file_frames.FileInfo as JSON). A file never changes once
+    # posted, so the copy is read with the message and no page needs a join.
+    file_id: Mapped[str | None] = mapped_column(String(32))
+    file: Mapped[str | None] = mapped_column(Text)
 
 
 def dm_key(user_a: int, user_b: int) -> str:
@@ -370,3 +377,48 @@ def schema_filter(dialect_name: str) -> Callable[[Any, str | None, str, bool, An
         return not (type_ == "foreign_key_constraint" and not reflected and name in unenforced)
 
     return include_object
+class StoredFile(Base):
+    """A whole uploaded file whose digest matched (revision 0007): its blob is ``files-dir/blobs/``
+    its SHA-256. Several files may share a blob. ``attached_at`` is set when a message names it."""
+
+    __tablename__ = "files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger())
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str | None] = mapped_column(String(127))
+    encrypted: Mapped[bool] = mapped_column(Boolean(), server_default=_FALSE)
+    room_id: Mapped[int | None] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Upload(Base):
+    """An unfinished upload (revision 0007): what arrived is ``files-dir/partial/`` its id, whose
+    size is how far it got (each chunk is checked before it is written, so any prefix is right)."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger())
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str | None] = mapped_column(String(127))
+    encrypted: Mapped[bool] = mapped_column(Boolean(), server_default=_FALSE)
+    room_id: Mapped[int | None] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ServerSecret(Base):
+    """A secret every server process sharing the database uses (revision 0007): the key of the
+    download tickets, made by the first process that needs it."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

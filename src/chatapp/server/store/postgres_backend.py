@@ -35,10 +35,12 @@ from .records import MessageDraft
 from .session_ops import SessionOp
 
 _INSERT = """
-INSERT INTO messages (room_id, sender_id, recipient_id, dm_key, text, nonce, created_at, encrypted, action)
+INSERT INTO messages (
+    room_id, sender_id, recipient_id, dm_key, text, nonce, created_at, encrypted, action, file_id, file
+)
 SELECT * FROM unnest(
     $1::bigint[], $2::bigint[], $3::bigint[], $4::varchar[], $5::text[], $6::varchar[], $7::timestamptz[],
-    $8::boolean[], $9::boolean[]
+    $8::boolean[], $9::boolean[], $10::varchar[], $11::text[]
 )
 RETURNING id, sender_id, nonce
 """
@@ -83,8 +85,8 @@ class PostgresBackend(Backend):
         ]
 
     async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
-        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [])
-        room, sender, recipient, key, text, nonce, created, encrypted, action = columns
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [], [])
+        room, sender, recipient, key, text, nonce, created, encrypted, action, file_id, file = columns
         for row in rows:
             room.append(row.room_id)
             sender.append(row.sender_id)
@@ -95,6 +97,8 @@ class PostgresBackend(Backend):
             created.append(row.created_at)
             encrypted.append(row.encrypted)
             action.append(row.action)
+            file_id.append(row.file_id)
+            file.append(row.file)
         try:
             if self._insert is None:
                 self._connection = await asyncpg.connect(**self._options)

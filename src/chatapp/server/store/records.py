@@ -112,6 +112,8 @@ class StoredMessage(msgspec.Struct, frozen=True):
     action: bool = False
     """An action (``/me waves``): shown as ``* alice waves``. An encrypted message carries its
     action flag inside its ciphertext instead, so it is False there."""
+    file: str | None = None
+    """The file the message shares, as the frames show it (FileInfo as JSON); None once removed."""
 
 
 class MessageDraft(msgspec.Struct, frozen=True):
@@ -136,6 +138,10 @@ class MessageDraft(msgspec.Struct, frozen=True):
     """``text`` is the envelope of an end-to-end encrypted direct message (as the client sent it)."""
     action: bool = False
     """An action message (``/me``); never with ``encrypted`` (the flag is inside the ciphertext)."""
+    file_id: str | None = None
+    """The file the message shares (claimed for it by :meth:`Store.claim_file`)."""
+    file: str | None = None
+    """That file as the frames show it (FileInfo as JSON): set with ``file_id``."""
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.recipient_id is None):
@@ -144,6 +150,8 @@ class MessageDraft(msgspec.Struct, frozen=True):
             raise ValueError("only a direct message is end-to-end encrypted")
         if self.encrypted and self.action:
             raise ValueError("an encrypted message carries its action flag inside its ciphertext")
+        if (self.file_id is None) != (self.file is None):
+            raise ValueError("a message shares a file by its id and its description together")
         require_aware(self.created_at)
         if self.nonce is not None and len(self.nonce) > NONCE_MAX:
             raise ValueError(f"a nonce is at most {NONCE_MAX} characters")
@@ -172,6 +180,7 @@ def stored_from_draft(draft: MessageDraft, message_id: int) -> StoredMessage:
         created_at=draft.created_at,
         encrypted=draft.encrypted,
         action=draft.action,
+        file=draft.file,
     )
 
 
@@ -300,3 +309,45 @@ class ClaimedKey:
 
     key: KeyRecord | None
     fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """An uploaded file (``files``) or an unfinished upload (``uploads``, ``attached_at`` None):
+    whose, what, and for which room or person."""
+
+    id: str
+    owner_id: int
+    sha256: str
+    size: int
+    name: str
+    mime: str | None
+    encrypted: bool
+    room_id: int | None
+    recipient_id: int | None
+    created_at: datetime
+    attached_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """What a new upload may not go past: bytes of one file, of one user's files, of all files
+    (unfinished uploads count at their full size), and unfinished uploads per user."""
+
+    max_size: int
+    quota: int
+    budget: int
+    uploads: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileAccess:
+    """A file and the message that shares it (None: not posted, or its message is gone)."""
+
+    file: FileRecord
+    message_id: int | None = None
+    room_id: int | None = None
+    sender_id: int | None = None
+    recipient_id: int | None = None
+    nonce: str | None = None
+    """The message's nonce: a resend of the ``send`` that posted the file is recognised by it."""

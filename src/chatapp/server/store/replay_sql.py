@@ -126,6 +126,7 @@ def packed(query: Any) -> Any:
         func.coalesce(c.removed_by, ""),
         cast_(c.encrypted, String),
         cast_(c.action, String),
+        func.hex(c.file),
     ]
     record = fields[0]
     for field in fields[1:]:
@@ -140,7 +141,8 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
     messages = []
     for record in packed_page.split(_RECORD):
         fields = record.split(_FIELD)
-        message_id, room, sender, recipient, text, nonce, created_at, removed_by, encrypted, action = fields
+        (message_id, room, sender, recipient, text, nonce, created_at, removed_by, encrypted, action,
+         file) = fields
         messages.append(
             StoredMessage(
                 id=int(message_id),
@@ -153,6 +155,7 @@ def unpack_page(packed_page: str | None) -> list[StoredMessage]:
                 removed_by=removed_by or None,
                 encrypted=encrypted == "1",
                 action=action == "1",
+                file=bytes.fromhex(file).decode() if file else None,
             )
         )
     # group_concat keeps the order of the subquery it reads in practice, but no document says so.

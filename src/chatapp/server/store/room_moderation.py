@@ -263,7 +263,7 @@ class RoomModeration:
             result = await session.execute(
                 update(Message)
                 .where(Message.id == message_id, Message.removed_by.is_(None))
-                .values(text="", removed_by=by, removed_at=now),
+                .values(text="", removed_by=by, removed_at=now, file_id=None, file=None),
                 execution_options=NO_SYNC,
             )
             return _changed(result)

@@ -69,6 +69,7 @@ MESSAGE_SELECT = (
         Message.removed_by,
         Message.encrypted,
         Message.action,
+        Message.file,
     )
     .select_from(Message)
     .join(_SENDER, _SENDER.id == Message.sender_id)
@@ -90,4 +91,5 @@ def stored_message(row: Any) -> StoredMessage:
         removed_by=row.removed_by,
         encrypted=bool(row.encrypted),
         action=bool(row.action),
+        file=row.file,
     )

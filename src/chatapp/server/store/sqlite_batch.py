@@ -27,7 +27,8 @@ from .sqlite_thread import SqliteThread, transaction
 from .sqlite_values import utc_timestamp_text
 
 _COLUMNS = (
-    "room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted", "action"
+    "room_id", "sender_id", "recipient_id", "dm_key", "text", "nonce", "created_at", "encrypted", "action",
+    "file_id", "file",
 )
 _PAGE = 500
 
@@ -44,6 +45,8 @@ def _values(draft: MessageDraft) -> tuple[Any, ...]:
         utc_timestamp_text(draft.created_at),
         1 if draft.encrypted else 0,  # SQLAlchemy's Boolean on SQLite
         1 if draft.action else 0,
+        draft.file_id,
+        draft.file,
     )
 
 

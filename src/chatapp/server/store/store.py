@@ -7,7 +7,7 @@ refused (``ValueError`` wrapped in SQLAlchemy's ``StatementError``).
 
 The methods are written by subject (:mod:`.users`, :mod:`.sessions`,
 :mod:`.rooms`, :mod:`.room_moderation`, :mod:`.messages`, :mod:`.audit`,
-:mod:`.account_moderation`, :mod:`.devices`) and run on a :class:`~.backend.Backend`,
+:mod:`.account_moderation`, :mod:`.devices`, :mod:`.files`) and run on a :class:`~.backend.Backend`,
 which is where databases differ. Each method is one unit of work in its own
 transaction, so concurrent tasks may share a :class:`Store` freely. What
 signing in and out reads and writes is atomic per call too, but concurrent
@@ -24,6 +24,7 @@ from .audit import Audit
 from .backend import Backend
 from .devices import Devices
 from .engine import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_SYNCHRONOUS, create_engine, is_sqlite, sqlite_file
+from .files import Files
 from .messages import Messages
 from .records import OpenedDatabase
 from .room_moderation import RoomModeration
@@ -36,7 +37,7 @@ from .startup import OPEN_ERRORS, DatabaseUnavailable, describe_open_error
 from .users import Users
 
 
-class Store(Users, Sessions, Rooms, RoomModeration, Messages, Audit, AccountModeration, Devices):
+class Store(Users, Sessions, Rooms, RoomModeration, Messages, Audit, AccountModeration, Devices, Files):
     def __init__(self, backend: Backend) -> None:
         """Use :meth:`open`; this does not check the schema."""
         self._backend = backend

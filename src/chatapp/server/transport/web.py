@@ -11,6 +11,8 @@ answers it:
   refusal); websockets checks the handshake's headers and makes the answer.
   The connection goes on as a :class:`~chatapp.server.transport.websocket.
   WebSocketConnection`, returned to the listener to serve like a TCP one.
+- ``/files/FILE?ticket=…``: a shared file, by a download link
+  (:mod:`~chatapp.server.transport.file_download`), and the connection is closed.
 - anything else: a file of the :class:`~chatapp.server.static_site.StaticSite`,
   or an error, and the connection is closed (no keep-alive: a page is three
   files, and a connection that stays idle would hold a seat for nothing).
@@ -29,6 +31,8 @@ from websockets.server import ServerProtocol as SocketProtocol
 from chatapp.server.config import Config
 from chatapp.server.services import Services
 from chatapp.server.static_site import StaticSite, error_response, security_headers
+from chatapp.server.transport.file_download import PREFIX as DOWNLOAD_PREFIX
+from chatapp.server.transport.file_download import serve_download
 from chatapp.server.transport.http_request import MAX_HEAD, BadRequest, head_end, parse_head
 from chatapp.server.transport.websocket import WebSocketConnection, socket_protocol
 from chatapp.server.web_origin import OriginPolicy
@@ -82,6 +86,13 @@ class WebFront:
             await self._answer(writer, refusal)
             return None
         host = request.header("host")
+        if request.path.startswith(DOWNLOAD_PREFIX):
+            try:
+                await serve_download(request, writer, services, tls=self.tls)
+            except (TimeoutError, ConnectionError, OSError):
+                writer.transport.abort()
+            await self._close(writer)
+            return None
         if request.path != WEBSOCKET_PATH:
             await self._answer(writer, self.site.respond(request, tls=self.tls))
             return None

@@ -160,6 +160,9 @@ window.ChatApp = (function () {
     if (pending.action) {
       frame.action = true;
     }
+    if (pending.file !== null) {
+      frame.file = pending.file.id; // a file uploaded for this target (files.js), posted with the text
+    }
     const meta = { action: frame.type === "send" ? "send" : "dm", room: pending.room, user: pending.to, nonce: nonce };
     if (link.request(frame, meta) !== null) {
       markQueued(nonce, false);
@@ -167,8 +170,9 @@ window.ChatApp = (function () {
   }
 
   // A message to a target (an action, "/me", with `action`); shown at once, dim, until the server's
-  // copy acknowledges it.
-  function say(target, text, action) {
+  // copy acknowledges it. `file`: the file it shares (upload_done's), the text being its caption.
+  function say(target, text, action, file) {
+    file = file || null;
     const max = S.welcome && S.welcome.max_text ? S.welcome.max_text : 4000;
     if (T.codePoints(text) > max) {
       note("That message is too long: messages are at most " + max + " characters.", "error", target);
@@ -182,13 +186,14 @@ window.ChatApp = (function () {
     const nonce = "w" + Date.now().toString(36) + "-" + S.counter + "-" + Math.random().toString(36).slice(2, 8);
     S.pending.set(nonce, {
       key: target.key, room: target.kind === "room" ? target.name : null, to: target.kind === "dm" ? target.name : null,
-      text: text, action: action === true,
+      text: text, action: action === true, file: file,
     });
     target.markerId = null;
     target.addPending({
       kind: "msg", pending: true, queued: !S.synced, nonce: nonce, id: 0, from: S.me, to: null, text: text,
       ts: new Date().toISOString(), mine: true, direct: target.kind === "dm", e2e: false, removedBy: null,
       action: action === true,
+      file: file === null ? null : Store.fileOf(file),
     });
     transmit(nonce);
     render();

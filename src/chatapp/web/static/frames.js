@@ -308,6 +308,10 @@ window.ChatFrames = (function () {
       App.ui().showSignIn(Say.describeError(error));
       return;
     }
+    if (typeof request.onError === "function") {
+      request.onError(error, request); // a file transfer's own refusal (files.js)
+      return;
+    }
     const sentence = Say.describeRefusal(error, request);
     if ((action === "send" || action === "dm") && request.nonce) {
       const pending = S.pending.get(request.nonce);
@@ -360,7 +364,7 @@ window.ChatFrames = (function () {
 
   return {
     handle: function (frame, request) {
-      const handler = HANDLERS[frame.type];
+      const handler = HANDLERS[frame.type] || window.ChatFiles.handlers[frame.type];
       if (handler !== undefined) {
         handler(frame, request);
       }

@@ -159,7 +159,19 @@ window.ChatStore = (function () {
       e2e: direct && frame.e2e !== undefined && frame.e2e !== null,
       removedBy: frame.removed_by ? String(frame.removed_by) : null,
       action: frame.action === true, // "/me waves", shown as "* alice waves"
+      file: frame.removed_by ? null : fileOf(frame.file),
       live: live,
+    };
+  }
+
+  // The file a message shares (docs/protocol.md, "File sharing"), or null.
+  function fileOf(file) {
+    if (file === null || typeof file !== "object" || typeof file.id !== "string") {
+      return null;
+    }
+    return {
+      id: file.id, name: String(file.name || "file"), size: Number(file.size) || 0,
+      mime: typeof file.mime === "string" ? file.mime : null, encrypted: Boolean(file.encrypted),
     };
   }
 
@@ -167,5 +179,5 @@ window.ChatStore = (function () {
     return String(frame.from).toLowerCase() === String(me).toLowerCase() ? String(frame.to) : String(frame.from);
   }
 
-  return { Store: Store, Target: Target, entryOf: entryOf, conversationWith: conversationWith };
+  return { Store: Store, Target: Target, entryOf: entryOf, fileOf: fileOf, conversationWith: conversationWith };
 })();

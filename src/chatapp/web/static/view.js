@@ -67,10 +67,37 @@ window.ChatView = (function () {
       T.appendRich(body, entry.text);
     }
     item.appendChild(body);
+    if (entry.file && !entry.removedBy) {
+      item.appendChild(fileNode(entry.file, entry.pending));
+    }
     if (entry.pending) {
       item.appendChild(el("span", "state", entry.queued ? " (queued: not connected)" : " (sending)"));
     }
     return item;
+  }
+
+  // A file line: its name (sanitised, as text), size and type, and Download (a link asked for then).
+  function fileNode(file, pending) {
+    const line = el("span", "file");
+    if (file.encrypted) {
+      line.classList.add("e2e");
+      line.textContent = "encrypted file (" + window.ChatFiles.sizeText(file.size) + "): open it in chatapp-client";
+      return line;
+    }
+    line.appendChild(el("span", "file-name", "\u{1F4CE} " + T.sanitize(file.name)));
+    line.appendChild(el("span", "file-size", " " + window.ChatFiles.sizeText(file.size) +
+      (file.mime ? ", " + T.sanitize(file.mime) : "") + " "));
+    if (!pending) {
+      const button = el("button", "download", "Download");
+      button.type = "button";
+      button.dataset.file = file.id;
+      button.setAttribute("aria-label", "Download " + T.sanitize(file.name));
+      button.addEventListener("click", function () {
+        window.ChatFiles.download(file.id);
+      });
+      line.appendChild(button);
+    }
+    return line;
   }
 
   // The whole list of a target, keeping what the reader looks at in place (or the bottom in view).

@@ -7,7 +7,7 @@ Downgrade drops the column: the text of an action message stays, shown as a plai
 older server (``alice: waves``), which is what an older client shows of one too.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-05 07:00:00
 
 """
@@ -22,7 +22,7 @@ from alembic import op
 # revision identifiers, used by Alembic.
 revision: str = "0008"
 # Another change of this session adds 0007; the two are chained in the order they are merged.
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

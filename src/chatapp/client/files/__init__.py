@@ -1,0 +1,1 @@
+"""Sharing files from the terminal client: safe names, progress, encryption, the transfers themselves."""
