@@ -482,3 +482,16 @@ async def test_an_empty_file_is_done_at_once(files_server: ChatServer, dial: Dia
     own = await post(alice, done.file.id, text="nothing in it")
     assert own.file == done.file
     assert await download(alice, done.file.id, 0) == b""
+
+
+async def test_a_missed_message_with_a_file_is_replayed_with_it(files_server: ChatServer, dial: Dial) -> None:
+    alice = await online(files_server, dial, "alice")
+    bob = await online(files_server, dial, "bob")
+    token = bob.last_token
+    await bob.close()
+    done = await upload(alice, random_bytes(700))
+    own = await post(alice, done.file.id, text="while you were out")
+    again = await dial(files_server)
+    await again.resume(token, last_id=own.id - 1)
+    replayed = [m for m in again.replayed if m.id == own.id]
+    assert [(m.text, m.file, m.replayed) for m in replayed] == [("while you were out", done.file, True)]
