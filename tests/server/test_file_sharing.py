@@ -374,8 +374,11 @@ async def test_abandoned_uploads_and_unposted_files_are_cleaned_up(
     # Within the expiry, nothing goes.
     assert await sweep.sweep() == SweepReport(uploads=0, files=0, blobs=0)
     assert partials(files_server) == [ready.upload]
+    # Bytes of an upload whose row is gone (cancelled through another server process meanwhile).
+    ghost = files_server.config.resolved_files_dir / "partial" / "GHOSTUPLOAD00000"
+    ghost.write_bytes(b"left behind")
     report = await sweep.sweep(time.time() + files_server.config.file_expiry + 60)
-    assert (report.uploads, report.files, report.blobs) == (1, 1, 1)
+    assert (report.uploads, report.files, report.blobs) == (2, 1, 1)
     assert partials(files_server) == [] and blobs(files_server) == []
     await alice.send(chunk(ready.upload, data, 32768))
     await refused(alice, "no_such_upload")
@@ -479,3 +482,16 @@ async def test_an_empty_file_is_done_at_once(files_server: ChatServer, dial: Dia
     own = await post(alice, done.file.id, text="nothing in it")
     assert own.file == done.file
     assert await download(alice, done.file.id, 0) == b""
+
+
+async def test_a_missed_message_with_a_file_is_replayed_with_it(files_server: ChatServer, dial: Dial) -> None:
+    alice = await online(files_server, dial, "alice")
+    bob = await online(files_server, dial, "bob")
+    token = bob.last_token
+    await bob.close()
+    done = await upload(alice, random_bytes(700))
+    own = await post(alice, done.file.id, text="while you were out")
+    again = await dial(files_server)
+    await again.resume(token, last_id=own.id - 1)
+    replayed = [m for m in again.replayed if m.id == own.id]
+    assert [(m.text, m.file, m.replayed) for m in replayed] == [("while you were out", done.file, True)]

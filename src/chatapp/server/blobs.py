@@ -63,6 +63,15 @@ class BlobStore:
     async def discard(self, upload_id: str) -> None:
         await self._run(bind(_unlink, self.partial_path(upload_id)))
 
+    async def partial_uploads(self) -> list[str]:
+        """The ids of the uploads that have bytes on disk."""
+        return await self._run(bind(_names, self.partial))
+
+    async def remove_unused_partials(self, upload_ids: Iterable[str], changed_before: float) -> list[str]:
+        """Remove these uploads' bytes, each only if they have not changed since ``changed_before``."""
+        paths = [(upload_id, self.partial_path(upload_id)) for upload_id in upload_ids]
+        return await self._run(bind(_remove_old, paths, changed_before))
+
     async def idle_since(self, upload_id: str) -> float | None:
         """When the upload's bytes last changed (seconds since the epoch); None: no bytes yet."""
         return await self._run(bind(_mtime, self.partial_path(upload_id)))
@@ -160,6 +169,12 @@ def _digests(root: Path) -> list[str]:
         if fan.is_dir() and len(fan.name) == 2:
             found += [entry.name for entry in fan.iterdir() if len(entry.name) == 64]
     return found
+
+
+def _names(directory: Path) -> list[str]:
+    if not directory.is_dir():
+        return []
+    return [entry.name for entry in directory.iterdir() if entry.is_file()]
 
 
 def _remove_old(paths: list[tuple[str, Path]], cutoff: float) -> list[str]:

@@ -282,9 +282,15 @@ class FileSharing:
             idle = await self._blobs.idle_since(upload_id)
             if idle is None or idle < cutoff:
                 self._uploads.pop(upload_id, None)
+                self._busy.pop(upload_id, None)
                 await self._store.drop_upload(upload_id)
                 await self._blobs.discard(upload_id)
                 uploads += 1
+        # Bytes of uploads whose row is gone (cancelled or swept by another process while a chunk
+        # was being written here): nobody resumes them.
+        partial = await self._blobs.partial_uploads()
+        unknown = set(partial) - await self._store.known_uploads(partial)
+        uploads += len(await self._blobs.remove_unused_partials(unknown, cutoff))
         orphans = await self._store.orphan_files(datetime.fromtimestamp(cutoff, UTC))
         await self._store.delete_files(orphans)
         digests = await self._blobs.stored_digests()

@@ -197,6 +197,15 @@ class Files:
                 nonce=row.nonce,
             )
 
+    async def known_uploads(self, upload_ids: Sequence[str]) -> set[str]:
+        """Which of these are unfinished uploads (the others were finished, cancelled or swept)."""
+        known: set[str] = set()
+        async with self._backend.reading() as session:
+            for start in range(0, len(upload_ids), 500):
+                batch = list(upload_ids[start : start + 500])
+                known |= set(await session.scalars(select(Upload.id).where(Upload.id.in_(batch))))
+        return known
+
     async def stale_uploads(self, created_before: datetime) -> list[str]:
         """Unfinished uploads begun before ``created_before``: candidates for clean-up (the caller
         checks whether their bytes moved lately)."""
