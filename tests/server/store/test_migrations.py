@@ -22,7 +22,8 @@ from chatapp.server.store import (
     upgrade,
 )
 from chatapp.server.store.migrate import MIGRATIONS_DIR, alembic_config
-from chatapp.server.store.models import Base, schema_filter
+from chatapp.server.store.models import Base
+from chatapp.server.store.unenforced import schema_filter
 from tests.support.databases import ScratchDatabase
 
 # Migrations start from nothing, on PostgreSQL as on a new SQLite file.

@@ -4,13 +4,12 @@ Only :mod:`chatapp.server.store` uses these classes; the rest of the server sees
 the plain records of :mod:`chatapp.server.store.repository`. Every change here
 needs a new alembic revision in ``migrations/versions`` (a test compares the two).
 
-The same models serve PostgreSQL via asyncpg, with one difference:
-:data:`UNENFORCED_ON_POSTGRESQL` (see :func:`schema_object_in_models`).
+The same models serve PostgreSQL via asyncpg, with one difference: the foreign keys
+of :mod:`.unenforced`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,7 +194,7 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    # On PostgreSQL these three references are not enforced: see UNENFORCED_ON_POSTGRESQL.
+    # On PostgreSQL these three references are not enforced: see .unenforced.
     room_id: Mapped[int | None] = mapped_column(Id, ForeignKey("rooms.id", ondelete="CASCADE"))
     sender_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
     recipient_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
@@ -352,31 +351,6 @@ class OneTimeKey(Base):
     key: Mapped[str] = mapped_column(String(43))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-
-UNENFORCED_ON_POSTGRESQL = frozenset(
-    {"fk_messages_room_id_rooms", "fk_messages_sender_id_users", "fk_messages_recipient_id_users"}
-)
-"""The foreign keys of ``messages`` that PostgreSQL does not have (revision 0009).
-
-PostgreSQL checks a foreign key with a trigger per inserted row, which was a
-third of its CPU per message (docs/performance.md, "PostgreSQL"); SQLite's
-check is an in-process index probe and stays. Only the server inserts messages,
-after checking the room and the sender, rooms are deleted with their messages
-(``RoomModerationStore.delete_room``) and users never are; a message that
-races its room's deletion is left unreachable (its room id is never reused)
-until retention removes it.
-"""
-
-
-def schema_filter(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
-    """alembic's ``include_object`` for a database of ``dialect_name``: leave out of a comparison
-    with the models what that database lacks on purpose (:data:`UNENFORCED_ON_POSTGRESQL`)."""
-    unenforced = UNENFORCED_ON_POSTGRESQL if dialect_name == "postgresql" else frozenset()
-
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        return not (type_ == "foreign_key_constraint" and not reflected and name in unenforced)
-
-    return include_object
 class StoredFile(Base):
     """A whole uploaded file whose digest matched (revision 0007): its blob is ``files-dir/blobs/``
     its SHA-256. Several files may share a blob. ``attached_at`` is set when a message names it."""

@@ -222,7 +222,7 @@ class RoomModeration:
         invitations; False if it was gone already."""
         async with self._backend.writing() as session:
             # Said, not left to a cascade: PostgreSQL has no foreign key from messages to rooms
-            # (UNENFORCED_ON_POSTGRESQL in .models).
+            # (UNENFORCED_ON_POSTGRESQL in .unenforced).
             messages = delete(Message).where(Message.room_id == room_id)
             await session.execute(messages, execution_options=NO_SYNC)
             result = await session.execute(delete(Room).where(Room.id == room_id), execution_options=NO_SYNC)

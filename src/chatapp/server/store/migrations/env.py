@@ -27,7 +27,8 @@ from chatapp.server.store.engine import (
     take_migration_lock,
 )
 from chatapp.server.store.migrate import BEFORE
-from chatapp.server.store.models import Base, UTCDateTime, schema_filter
+from chatapp.server.store.models import Base, UTCDateTime
+from chatapp.server.store.unenforced import schema_filter
 
 config = context.config
 target_metadata = Base.metadata
