@@ -108,9 +108,10 @@ async def copy_rows(source_url: str, target_url: str) -> None:
                 rows = [dict(row._mapping) for row in await reading.execute(select(table))]
                 for start in range(0, len(rows), 5000):
                     await writing.execute(insert(table), rows[start : start + 5000])
-            # Rows came with their ids: the sequences go on from the highest.
+            # Rows came with their ids: the sequences go on from the highest (tables with one: a file's
+            # id, say, is a random string).
             for table in tables:
-                if "id" in table.c:
+                if table.autoincrement_column is not None and table.autoincrement_column.name == "id":
                     await writing.execute(
                         text(
                             f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
