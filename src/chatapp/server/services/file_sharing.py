@@ -30,7 +30,7 @@ from chatapp.protocol.file_frames import (
     UploadReady,
     UploadStart,
 )
-from chatapp.protocol.rules import check_file_name, check_room, check_upload_target
+from chatapp.protocol.rules import check_file_name, check_upload_target
 from chatapp.server.blobs import BlobStore
 from chatapp.server.config import Config
 from chatapp.server.services.people import find_user
@@ -127,7 +127,7 @@ class FileSharing:
         check_file_name(frame.name)
         room_id = recipient_id = None
         if frame.room is not None:
-            room_id = await self._room_to_post(session, frame.room)
+            room_id = await self._sanctions.room_to_post(frame.room, session.room_ids, session.user_id)
         else:
             assert frame.to is not None
             recipient_id = (await find_user(self._store, frame.to)).id
@@ -152,15 +152,6 @@ class FileSharing:
         log.debug("upload %s by %s: %d bytes from %d", upload.id, session.username, upload.size, offset)
         ready = UploadReady(upload=upload.id, offset=offset, ref=frame.ref)
         return ready, upload if offset == upload.size else None
-
-    async def _room_to_post(self, session: Session, room: str) -> int:
-        check_room(room)
-        room_id = session.room_ids.get(room)
-        if room_id is None:
-            await self._sanctions.check_not_banned_by_name(room, session.user_id)
-            raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room!r}; /join it first")
-        await self._sanctions.check_send(room, room_id, session.user_id)
-        return room_id
 
     async def _own_upload(self, session: Session, upload_id: str) -> FileRecord:
         upload = self._uploads.get(upload_id)

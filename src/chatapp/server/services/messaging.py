@@ -27,7 +27,7 @@ from chatapp.clock import utc_now
 from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.protocol.e2e_frames import Envelope
 from chatapp.protocol.frame_base import Ref
-from chatapp.protocol.rules import check_caption, check_nonce, check_room, check_text
+from chatapp.protocol.rules import check_caption, check_nonce, check_text
 from chatapp.server.config import Config
 from chatapp.server.filters import Target
 from chatapp.server.hub import Hub
@@ -108,13 +108,7 @@ class Messaging:
             return
         room_id = None
         if room is not None:
-            check_room(room)
-            room_id = session.room_ids.get(room)
-            if room_id is None:
-                await self._sanctions.check_not_banned_by_name(room, session.user_id)
-                raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room!r}; /join it first")
-            # In memory (the room's sanctions are read once, on its first use): no query per send.
-            await self._sanctions.check_send(room, room_id, session.user_id)
+            room_id = await self._sanctions.room_to_post(room, session.room_ids, session.user_id)
         if file is None:
             check_text(text, self._config.max_text)
         else:

@@ -14,11 +14,12 @@ send through another.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from chatapp.clock import utc_now, wire_timestamp
 from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.protocol.rules import check_room
 from chatapp.server.store import SanctionRecord, Store
 
 BAN, MUTE = "ban", "mute"
@@ -93,6 +94,18 @@ class RoomSanctions:
             raise ProtocolError(
                 ErrorCode.MUTED, _sentence("you are muted in", room, muted), until=_until(muted)
             )
+
+    async def room_to_post(self, room: str, room_ids: Mapping[str, int], user_id: int) -> int:
+        """The id of ``room`` if the user (a member of ``room_ids``) may post there now (a message, a
+        file); else the refusal: not a member (or banned from it), or banned or muted there."""
+        check_room(room)
+        room_id = room_ids.get(room)
+        if room_id is None:
+            await self.check_not_banned_by_name(room, user_id)
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room!r}; /join it first")
+        # In memory (the room's sanctions are read once, on its first use): no query per send.
+        await self.check_send(room, room_id, user_id)
+        return room_id
 
     async def check_not_banned(self, room: str, room_id: int, user_id: int) -> None:
         """Refuse joining, reading or listing the room to a user banned from it."""
