@@ -26,6 +26,7 @@ from .records import (
     AuditDraft,
     AuditRecord,
     ClaimedKey,
+    CommittedBatch,
     DeviceRecord,
     FileAccess,
     FileLimits,
@@ -50,6 +51,7 @@ from .store import Store
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
+    "CommittedBatch",
     "AccountSanctionRecord",
     "AddressBanRecord",
     "AuditDraft",

@@ -15,7 +15,7 @@ from .backend import Backend
 from .message_sql import check_limit, page, read_back, stored_by_nonce
 from .models import Message, dm_key
 from .orm_ops import NO_SYNC
-from .records import MessageDraft, StoredMessage, stored_from_draft
+from .records import CommittedBatch, MessageDraft, StoredMessage, stored_from_draft
 from .replay_sql import NO_END
 
 R = TypeVar("R")
@@ -27,7 +27,13 @@ class Messages:
     _last_id_lock: asyncio.Lock
 
     async def insert_messages(self, drafts: Sequence[MessageDraft]) -> list[StoredMessage]:
-        """Store a batch of messages in one transaction; the results are in the order of ``drafts``.
+        """Store a batch of messages in one transaction; the results are in the order of ``drafts``
+        (:meth:`insert_batch` without its ``prev``)."""
+        return (await self.insert_batch(drafts)).messages
+
+    async def insert_batch(self, drafts: Sequence[MessageDraft]) -> CommittedBatch:
+        """Store a batch of messages in one transaction; the results are in the order of ``drafts``,
+        with the batch's ``prev`` (see :class:`CommittedBatch`).
 
         New messages get increasing ids in draft order. A draft whose
         (sender, nonce) is already stored, or comes earlier in the batch, is
@@ -35,7 +41,7 @@ class Messages:
         ``duplicate=True``. Everything commits or nothing does.
         """
         if not drafts:
-            return []
+            return CommittedBatch([], 0)
         # A repeat of an earlier (sender, nonce) of this batch is not sent to the database at all.
         rows: list[MessageDraft] = []
         plan: list[tuple[int, bool]] = []  # per draft: (index into rows, repeats an earlier draft)
@@ -49,13 +55,15 @@ class Messages:
                 first_in_batch[key] = len(rows)
             plan.append((len(rows), False))
             rows.append(draft)
-        ids = await self._backend.insert_messages(rows)
+        ids, prev = await self._backend.insert_messages(rows)
         self._note_last_id(max((i for i in ids if i is not None), default=0))
         skipped = [row for row, message_id in zip(rows, ids, strict=True) if message_id is None]
         unnamed = [i for row, i in zip(rows, ids, strict=True) if i is not None and not row.named]
         if not skipped and not unnamed and len(rows) == len(drafts):
             # The common case, every draft new and named: its result is made from the draft.
-            return [stored_from_draft(row, cast(int, i)) for row, i in zip(rows, ids, strict=True)]
+            return CommittedBatch(
+                [stored_from_draft(row, cast(int, i)) for row, i in zip(rows, ids, strict=True)], prev
+            )
         earlier: dict[tuple[int, str], StoredMessage] = {}
         named_now: dict[int, StoredMessage] = {}
         if skipped or unnamed:
@@ -76,10 +84,8 @@ class Messages:
                 results_by_row.append(stored_from_draft(row, message_id))
             else:
                 results_by_row.append(named_now[message_id])
-        return [
-            _as_duplicate(results_by_row[index]) if repeated else results_by_row[index]
-            for index, repeated in plan
-        ]
+        results = [_as_duplicate(results_by_row[i]) if again else results_by_row[i] for i, again in plan]
+        return CommittedBatch(results, prev)
 
     def _note_last_id(self, newest: int) -> None:
         if self._last_id is not None and newest > self._last_id:
