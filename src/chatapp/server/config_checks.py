@@ -107,6 +107,8 @@ def _check_redis(config: Config) -> str | None:
             "--redis-url needs a PostgreSQL database (--database-url postgresql+asyncpg://...): "
             "several processes share PostgreSQL, never an SQLite file"
         )
+    if not config.history:
+        return "--redis-url needs the message history: --no-history has no commits for the processes to share"
     if importlib.util.find_spec("redis") is None:
         return "--redis-url needs the Redis client: pip install 'chatapp[redis]'"
     return None

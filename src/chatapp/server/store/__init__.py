@@ -38,6 +38,7 @@ from .records import (
     ProfileRecord,
     RoomRecord,
     RoomSummary,
+    Routed,
     SanctionRecord,
     SessionRecord,
     SignInRecord,
@@ -51,6 +52,7 @@ from .store import Store
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
+    "Routed",
     "CommittedBatch",
     "AccountSanctionRecord",
     "AddressBanRecord",

@@ -15,8 +15,9 @@ from .backend import Backend
 from .message_sql import check_limit, page, read_back, stored_by_nonce
 from .models import Message, dm_key
 from .orm_ops import NO_SYNC
-from .records import CommittedBatch, MessageDraft, StoredMessage, stored_from_draft
+from .records import CommittedBatch, MessageDraft, Routed, StoredMessage, stored_from_draft
 from .replay_sql import NO_END
+from .rows import MESSAGE_SELECT, stored_message
 
 R = TypeVar("R")
 
@@ -86,6 +87,34 @@ class Messages:
                 results_by_row.append(named_now[message_id])
         results = [_as_duplicate(results_by_row[i]) if again else results_by_row[i] for i, again in plan]
         return CommittedBatch(results, prev)
+
+    def note_last_message_id(self, newest: int) -> None:
+        """Another process committed messages up to ``newest`` and this one has delivered them
+        (:mod:`chatapp.server.services.message_chain`): sign-ins replay up to there from now on."""
+        self._note_last_id(newest)
+
+    async def newest_message_id(self) -> int:
+        """The highest id of a committed message, read from the database now (not remembered)."""
+        async with self._backend.reading() as session:
+            return int(await session.scalar(select(func.max(Message.id))) or 0)
+
+    async def messages_between(self, after: int, upto: int, limit: int) -> list[Routed]:
+        """The messages with ids in (``after``, ``upto``], in id order, at most ``limit``: each with
+        its sender's and recipient's ids, which route a direct message to the people online."""
+        statement = (
+            MESSAGE_SELECT.add_columns(Message.recipient_id)
+            .where(Message.id > after, Message.id <= upto)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+
+        def read(connection: Connection) -> list[Routed]:
+            return [
+                Routed(stored_message(row), row.sender_id, row.recipient_id)
+                for row in connection.execute(statement)
+            ]
+
+        return await self._backend.read(read)
 
     def _note_last_id(self, newest: int) -> None:
         if self._last_id is not None and newest > self._last_id:

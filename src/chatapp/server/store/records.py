@@ -126,6 +126,14 @@ class CommittedBatch(msgspec.Struct, frozen=True):
     prev: int
 
 
+class Routed(msgspec.Struct, frozen=True):
+    """A stored message with what routes it: its sender's and (a direct message) recipient's ids."""
+
+    message: StoredMessage
+    sender_id: int
+    recipient_id: int | None
+
+
 class MessageDraft(msgspec.Struct, frozen=True):
     """A message to store: exactly one of ``room_id`` and ``recipient_id`` (a direct message).
 
