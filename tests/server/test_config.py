@@ -198,6 +198,10 @@ def test_a_redis_url_with_postgresql_is_taken_from_the_flag_or_the_environment()
             "several processes share PostgreSQL, never an SQLite file",
         ),
         (
+            {"redis_url": "redis://127.0.0.1/0", "database_url": PG, "history": False},
+            "--redis-url needs the message history: --no-history has no commits for the processes to share",
+        ),
+        (
             {"redis_url": "http://cache", "database_url": PG},
             "--redis-url must be redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix://PATH",
         ),
