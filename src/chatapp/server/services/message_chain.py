@@ -142,7 +142,8 @@ class MessageChain:
     def local(self, entry: Entry, own: tuple[int, bytes]) -> None:
         """A message of this process's batch, ready to deliver: ``own`` is its sender's copy."""
         batch = self._awaiting.get(entry.id)
-        if batch is None or batch.handed:  # pragma: no cover - every committed message is registered
+        if batch is None or batch.handed:
+            # Came back after its batch was given up on (see _give_up_waiting): delivered as it comes.
             self._deliver(entry, own)
             return
         batch.entries.append(entry)
@@ -185,6 +186,7 @@ class MessageChain:
     def _arrive(self, batch: _Batch) -> None:
         self._last_arrival = time.monotonic()
         if batch.last <= self.applied:
+            self._forget(batch)
             return
         incomplete = not batch.local and len(batch.entries) < batch.count
         if self._filler is None and batch.prev <= self.applied and not incomplete:
@@ -201,10 +203,17 @@ class MessageChain:
         for entry in batch.entries:
             if entry.id > self.applied:
                 self._deliver(entry, batch.own.get(entry.id))
-        if batch.local:
+        self._forget(batch)
+        self._advance(batch.last)
+
+    def _forget(self, batch: _Batch) -> None:
+        if not batch.local:
+            return
+        for entry in batch.entries:
+            self._awaiting.pop(entry.id, None)
+        if len(batch.entries) < batch.count:  # given up on: its missing ones are found by their batch
             for message_id in [i for i, b in self._awaiting.items() if b is batch]:
                 del self._awaiting[message_id]
-        self._advance(batch.last)
 
     def _advance(self, last: int) -> None:
         if last > self.applied:
@@ -220,6 +229,8 @@ class MessageChain:
             batch = self._pending.pop(ready)
             if batch.last > self.applied:
                 self._apply(batch)
+            else:
+                self._forget(batch)
 
     def _deliver(self, entry: Entry, own: tuple[int, bytes] | None) -> None:
         hub = self.hub
