@@ -85,7 +85,7 @@ async def test_users_on_three_processes_chat_in_a_room_and_directly(
             await client.send(Send(room="general", text=f"{names[index]} {i}", nonce=f"r{i}"))
             if i % 3 == 0 and i // 3 < DIRECT_MESSAGES:
                 await client.send(SendDirect(to=peer, text=f"to {peer} {i}", nonce=f"d{i}"))
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.002)  # many small batches, interleaved across the processes
 
     # Each gets every room message, its own direct messages and those sent to it.
     expected = 3 * ROOM_MESSAGES + 2 * DIRECT_MESSAGES
