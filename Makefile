@@ -17,15 +17,16 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[fast]'
 	touch $@
 
-# Development install: runtime plus test, lint and type-check tools, and the PostgreSQL driver
-# (every store and server test runs on SQLite and on a private PostgreSQL server too).
+# Development install: runtime plus test, lint and type-check tools, the PostgreSQL driver
+# (every store and server test runs on SQLite and on a private PostgreSQL server too) and the Redis
+# client (the several-process tests run on a private Redis server).
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[fast,postgres,dev]'
+	$(BIN)/python -m pip install -q -e '.[fast,postgres,redis,dev]'
 	touch $@ $(VENV)/.run-installed
 
 # Benchmark install: development plus matplotlib (the chart) and py-spy (the profile).
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[fast,postgres,dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[fast,postgres,redis,dev,bench]'
 	touch $@ $(VENV)/.dev-installed $(VENV)/.run-installed
 
 ## run: set up and start the server on the embedded SQLite database (127.0.0.1:7777)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import postgres
+from tests.support import redis as redis_support
 from tests.support.databases import (
     BACKENDS,
     POSTGRESQL,
@@ -48,8 +49,25 @@ def _postgres_unavailable() -> str | None:
 def pytest_report_header(config: pytest.Config) -> str:
     why = _postgres_unavailable()
     if why is not None:
-        return f"postgresql: not found; the PostgreSQL variants of the tests are left out: {why}"
-    return f"postgresql: {postgres.find_bindir()} (store and server tests run on SQLite and on PostgreSQL)"
+        lines = [f"postgresql: not found; the PostgreSQL variants of the tests are left out: {why}"]
+    else:
+        where = postgres.find_bindir()
+        lines = [f"postgresql: {where} (store and server tests run on SQLite and on PostgreSQL)"]
+    redis_why = _redis_unavailable()
+    if redis_why is not None:
+        lines.append(f"redis: not found; the several-process tests are skipped: {redis_why}")
+    else:
+        lines.append(f"redis: {redis_support.find_binary()} (the several-process tests run on a private one)")
+    return "\n".join(lines)
+
+
+def _redis_unavailable() -> str | None:
+    """What to do to run the tests that need Redis here; None if they can run."""
+    if redis_support.find_binary() is None:
+        return redis_support.INSTALL_HINT
+    if importlib.util.find_spec("redis") is None:
+        return "install the client (pip install -e '.[redis]', as make test does) to run them"
+    return None
 
 
 STORE_PATHS = ((SQLITE, "fast"), (SQLITE, "sqlalchemy"), (POSTGRESQL, "fast"), (POSTGRESQL, "sqlalchemy"))
@@ -146,6 +164,21 @@ def _migrate(url: str) -> None:
             await engine.dispose()
 
     in_thread(run)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[redis_support.RedisServer]:
+    """This worker's private Redis server, started on first use (each pytest-xdist worker has its
+    own); a test that stops it must start it again before it ends (``restart``)."""
+    if (why := _redis_unavailable()) is not None:
+        pytest.skip(f"Redis: {why}")
+    binary = redis_support.find_binary()
+    assert binary is not None
+    server = redis_support.RedisServer(Path(tempfile.mkdtemp(prefix="chatapp-redis-")), binary).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -176,3 +176,47 @@ def test_the_files_directory_is_beside_the_sqlite_database_unless_given(tmp_path
     assert sqlite.files_enabled
     assert not dataclasses.replace(sqlite, history=False).files_enabled
     assert not dataclasses.replace(sqlite, max_file_size=0).files_enabled
+
+
+PG = "postgresql+asyncpg://chat:secret@db.example/chat"
+
+
+def test_a_redis_url_with_postgresql_is_taken_from_the_flag_or_the_environment() -> None:
+    given = load_config(["--redis-url", "redis://127.0.0.1:6379/0", "--database-url", PG], environ={})
+    assert given.redis_url == "redis://127.0.0.1:6379/0"
+    from_env = load_config([], environ={"CHATAPP_REDIS_URL": "rediss://cache/1", "CHATAPP_DATABASE_URL": PG})
+    assert from_env.redis_url == "rediss://cache/1"
+    assert load_config([], environ={}).redis_url == ""  # one process, as before
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"redis_url": "redis://127.0.0.1/0"},
+            "--redis-url needs a PostgreSQL database (--database-url postgresql+asyncpg://...): "
+            "several processes share PostgreSQL, never an SQLite file",
+        ),
+        (
+            {"redis_url": "redis://127.0.0.1/0", "database_url": PG, "history": False},
+            "--redis-url needs the message history: --no-history has no commits for the processes to share",
+        ),
+        (
+            {"redis_url": "http://cache", "database_url": PG},
+            "--redis-url must be redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix://PATH",
+        ),
+    ],
+)
+def test_a_redis_url_that_cannot_work_is_refused(settings: dict[str, object], problem: str) -> None:
+    assert validate(dataclasses.replace(Config(), **settings)) == problem  # type: ignore[arg-type]
+
+
+def test_a_redis_url_without_the_client_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # what find_spec reports for a missing package
+    with pytest.raises(SystemExit):
+        load_config(["--redis-url", "redis://127.0.0.1/0", "--database-url", PG], environ={})
+    assert "--redis-url needs the Redis client: pip install 'chatapp[redis]'" in capsys.readouterr().err

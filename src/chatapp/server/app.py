@@ -11,8 +11,10 @@ import asyncio
 import gc
 import logging
 import signal
-from contextlib import suppress
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatapp.clock import utc_now
 from chatapp.server import activity
@@ -33,6 +35,7 @@ from chatapp.server.services.devices import Devices
 from chatapp.server.services.file_downloads import FileDownloads
 from chatapp.server.services.file_sharing import FileSharing, sweep_forever, sweep_interval
 from chatapp.server.services.limits import Limits
+from chatapp.server.services.message_chain import MessageChain
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
 from chatapp.server.services.message_removal import MessageRemoval
 from chatapp.server.services.messaging import Messaging
@@ -42,13 +45,16 @@ from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.static_site import StaticSite
-from chatapp.server.store import MessageWriter, Store
+from chatapp.server.store import CommittedBatch, MessageWriter, Store
 from chatapp.server.tls import ServerTls, load_tls
 from chatapp.server.transport.control import ControlListener
 from chatapp.server.transport.delivery import Delivery
 from chatapp.server.transport.listener import Endpoint, TcpListener
 from chatapp.server.transport.web import WebFront
 from chatapp.server.web_origin import OriginPolicy
+
+if TYPE_CHECKING:
+    from chatapp.server.redis_link import RedisLink
 
 log = logging.getLogger("chatapp.server")
 
@@ -59,6 +65,8 @@ class ChatServer:
         self._store: Store | None = None
         self._hashing: PasswordHashing | None = None
         self._writer: MessageWriter | None = None
+        self._chain: MessageChain | None = None  # several processes (--redis-url) only
+        self._link: RedisLink | None = None
         self._retention: asyncio.Task[None] | None = None
         self._file_sweeper: asyncio.Task[None] | None = None
         self.files: FileSharing | None = None
@@ -151,7 +159,11 @@ class ChatServer:
         )
         await self._hashing.start()
         messages: MessageLog
-        if config.history:
+        if config.history and config.redis_url:
+            self._writer = MessageWriter(self._store, committed=self._start_chain(), turn=self._chain_turn)
+            await self._writer.start()
+            messages = DurableMessageLog(self._writer)
+        elif config.history:
             self._writer = MessageWriter(self._store)
             await self._writer.start()
             messages = DurableMessageLog(self._writer)
@@ -163,10 +175,30 @@ class ChatServer:
         services = self._services(self._store, self._hashing, messages, await _sanctions(self._store))
         if config.files_enabled:
             self._file_sweeper = asyncio.create_task(sweep_forever(services.files, sweep_interval(config)))
+        if self._chain is not None and self._link is not None:
+            self._chain.hub = self.hub
+            await self._chain.start()
+            await self._link.start()  # subscribed before the first client comes (or retrying)
         assert self._listener is not None
         await self._listener.serve(services)
         if self._control is not None:
             await self._control.serve(services)
+
+    def _start_chain(self) -> Callable[[CommittedBatch], None]:
+        """The chain and the Redis channel of several processes; what the writer tells of each batch."""
+        from chatapp.server.redis_link import RedisLink  # the redis extra: only with --redis-url
+
+        store = self._store
+        assert store is not None
+        link = self._link = RedisLink(
+            self.config.redis_url, lambda data: chain.received(data), lambda: chain.reconnected()
+        )
+        chain = self._chain = MessageChain(store, link.publish)
+        return chain.committed
+
+    def _chain_turn(self) -> AbstractAsyncContextManager[object]:
+        assert self._chain is not None
+        return self._chain.turn()
 
     async def _web_endpoints(self) -> list[Endpoint]:
         """The web client's endpoints (--web-port, --web-tls-port), its files read first (off the
@@ -217,7 +249,17 @@ class ChatServer:
             credentials=credentials,
             signin=SignIn(config, store, hub, credentials, limits),
             messaging=Messaging(
-                config, messages, store, hub, delivery, limits, room_sanctions, screening, devices, files
+                config,
+                messages,
+                store,
+                hub,
+                delivery,
+                limits,
+                room_sanctions,
+                screening,
+                devices,
+                files,
+                chain=self._chain,
             ),
             replay=Replay(config, store, limits),
             audit=audit,
@@ -269,6 +311,11 @@ class ChatServer:
                 largest_batch=stats.largest_batch,
                 failed_batches=stats.failed_batches,
             )
+        if self._chain is not None:
+            await self._chain.close()
+            activity.record("message_chain", applied=self._chain.applied, filled=self._chain.filled)
+        if self._link is not None:
+            await self._link.close()
         if self._store is not None:
             # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
             # when it closed, and the store commits them many per transaction; a connection

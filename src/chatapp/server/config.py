@@ -97,6 +97,13 @@ class Config:
         "sqlite+aiosqlite:///PATH, or postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE with the postgres "
         "extra (pip install 'chatapp[postgres]') (default: an SQLite file in the user data dir)",
     )
+    redis_url: str = _setting(
+        "",
+        "redis://HOST[:PORT][/DB] (or rediss:// for TLS, unix://PATH): run as one of several server "
+        "processes on one PostgreSQL database, each process's messages reaching the others' users "
+        "through this Redis server; needs the redis extra (pip install 'chatapp[redis]') "
+        "(default: none, one process)",
+    )
     log_level: str = _setting("info", "log level", choices=("debug", "info", "warning", "error"))
     duplicate_login: str = _setting(
         "reject",

@@ -3,6 +3,8 @@ exclude each other, origins, and the open-file limit the connections must fit in
 
 from __future__ import annotations
 
+import importlib.util
+
 from chatapp.server.capacity import HEADROOM, connections_allowed
 from chatapp.server.config import PORT_OFF, Config, flag
 from chatapp.server.web_origin import parse_origin
@@ -28,7 +30,7 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         return "--history-days must be 0 (keep forever) or more"
     if config.max_text < 1:
         return "--max-text must be at least 1"
-    problem = _check_files(config)
+    problem = _check_files(config) or _check_redis(config)
     if problem:
         return problem
     for name in (
@@ -89,6 +91,26 @@ def _check_files(config: Config) -> str | None:
             return f"{flag(name)} must be at least 1"
     if config.file_expiry <= 0:
         return "--file-expiry must be positive"
+    return None
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _check_redis(config: Config) -> str | None:
+    if not config.redis_url:
+        return None
+    if not config.redis_url.startswith(REDIS_SCHEMES):
+        return "--redis-url must be redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix://PATH"
+    if not config.resolved_database_url.startswith("postgresql"):
+        return (
+            "--redis-url needs a PostgreSQL database (--database-url postgresql+asyncpg://...): "
+            "several processes share PostgreSQL, never an SQLite file"
+        )
+    if not config.history:
+        return "--redis-url needs the message history: --no-history has no commits for the processes to share"
+    if importlib.util.find_spec("redis") is None:
+        return "--redis-url needs the Redis client: pip install 'chatapp[redis]'"
     return None
 
 

@@ -292,11 +292,19 @@ class LocalHub:
         members = self._rooms.get(room)
         if not members:
             return 0
+        own_data = None if own is None else (own[0], encode(own[1]))
+        return self.publish_data(room, encode(frame), message_id, own_data)
+
+    def publish_data(
+        self, room: str, data: bytes, message_id: int, own: tuple[int, bytes] | None = None
+    ) -> int:
+        """:meth:`publish` of a frame encoded already (by this process or another one, through Redis)."""
+        members = self._rooms.get(room)
+        if not members:
+            return 0
         if message_id:
             self._last_in_room[room] = message_id
-        self._delivery.publish(
-            members, encode(frame), message_id, None if own is None else (own[0], encode(own[1]))
-        )
+        self._delivery.publish(members, data, message_id, own)
         return len(members)
 
     def send_to_users(
@@ -304,14 +312,20 @@ class LocalHub:
     ) -> int:
         """Deliver a frame to the online sessions of these users (each once); with ``own``, that
         user gets its own copy instead."""
+        own_data = None if own is None else (own[0], encode(own[1]))
+        return self.send_data(user_ids, encode(frame), message_id, own_data)
+
+    def send_data(
+        self, user_ids: Iterable[int], data: bytes, message_id: int, own: tuple[int, bytes] | None = None
+    ) -> int:
+        """:meth:`send_to_users` of a frame encoded already (by this process or another one)."""
         self._delivery.hand_out()  # keeps id order for a recipient who also gets room messages
-        data = encode(frame)
         delivered = 0
         for user_id in set(user_ids):
             member = self._online.get(user_id)
             if member is not None:
                 if own is not None and own[0] == user_id:
-                    member.deliver(encode(own[1]), message_id, None)
+                    member.deliver(own[1], message_id, None)
                 else:
                     member.deliver(data, message_id, None)
                 if message_id:

@@ -24,7 +24,7 @@ import logging
 import msgspec
 
 from chatapp.clock import utc_now
-from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.protocol import ErrorCode, ProtocolError, encode
 from chatapp.protocol.e2e_frames import Envelope
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.rules import check_caption, check_nonce, check_text
@@ -35,6 +35,7 @@ from chatapp.server.services.devices import Devices
 from chatapp.server.services.file_sharing import Claimed, FileSharing
 from chatapp.server.services.frames import ENVELOPE_HEADROOM, message_frame
 from chatapp.server.services.limits import Limits
+from chatapp.server.services.message_chain import Entry, MessageChain
 from chatapp.server.services.message_log import MessageLog
 from chatapp.server.services.people import find_user
 from chatapp.server.services.room_sanctions import RoomSanctions
@@ -64,7 +65,11 @@ class Messaging:
         screening: Screening,
         devices: Devices,
         files: FileSharing,
+        chain: MessageChain | None = None,
     ) -> None:
+        """``chain``: with several processes (``--redis-url``), committed messages are delivered
+        through it, in the order of every process's commits, instead of straight to the hub."""
+        self._chain = chain
         self._config = config
         self._files = files
         self._background: set[asyncio.Task[None]] = set()
@@ -229,6 +234,10 @@ class Messaging:
         own = msgspec.structs.replace(frame, nonce=stored.nonce, ref=ref)
         if stored.duplicate:
             session.send_message(own, stored.id)  # a resend: the sender's acknowledgment only
+        elif self._chain is not None:
+            users = None if recipient_id is None else (session.user_id, recipient_id)
+            entry = Entry(stored.id, stored.room, users, encode(frame))
+            self._chain.local(entry, (session.user_id, encode(own)))
         elif stored.room is not None:
             self._hub.publish(stored.room, frame, stored.id, own=(session.user_id, own))
         else:

@@ -26,6 +26,7 @@ from .records import (
     AuditDraft,
     AuditRecord,
     ClaimedKey,
+    CommittedBatch,
     DeviceRecord,
     FileAccess,
     FileLimits,
@@ -37,6 +38,7 @@ from .records import (
     ProfileRecord,
     RoomRecord,
     RoomSummary,
+    Routed,
     SanctionRecord,
     SessionRecord,
     SignInRecord,
@@ -50,6 +52,8 @@ from .store import Store
 from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
+    "Routed",
+    "CommittedBatch",
     "AccountSanctionRecord",
     "AddressBanRecord",
     "AuditDraft",

@@ -114,9 +114,11 @@ class Backend:
 
     # -- messages ----------------------------------------------------------------
 
-    async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
+    async def insert_messages(self, rows: Sequence[MessageDraft]) -> tuple[list[int | None], int]:
         """Insert new messages in one transaction: per row its id, increasing in row order, or None
-        where the database skipped a row whose (sender, nonce) is stored already."""
+        where the database skipped a row whose (sender, nonce) is stored already; and the batch's
+        ``prev``, the highest message id committed before it (PostgreSQL; 0 on SQLite, and when
+        every row was skipped)."""
         async with self.writing() as session:
             return await insert_returning(await session.connection(), rows)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, or_
+from sqlalchemy import BigInteger, ColumnElement, Connection, Table, and_, literal_column, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -54,20 +54,32 @@ def message_values(draft: MessageDraft) -> dict[str, Any]:
     }
 
 
-async def insert_returning(connection: AsyncConnection, rows: Sequence[MessageDraft]) -> list[int | None]:
+PREV = "current_setting('chatapp.prev')::bigint"
+"""On PostgreSQL, the highest message id committed before this transaction's first INSERT into
+messages, which the trigger of revision 0011 notes under the turn's lock: the batch's ``prev``."""
+
+
+async def insert_returning(
+    connection: AsyncConnection, rows: Sequence[MessageDraft]
+) -> tuple[list[int | None], int]:
     """Insert ``rows`` with multi-row INSERTs; per row its new id, or None where the database
-    skipped it because its (sender, nonce) is stored already."""
+    skipped it because its (sender, nonce) is stored already; and the batch's ``prev`` (:data:`PREV`;
+    0 on SQLite or when every row was skipped)."""
     dialect = connection.dialect.name
     if dialect not in _INSERTS:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise StoreError(f"unsupported database {dialect!r}")
     statement = _INSERTS[dialect](MESSAGES).on_conflict_do_nothing(index_elements=["sender_id", "nonce"])
     # A list of parameter sets with RETURNING: SQLAlchemy's "insertmanyvalues"
     # renders one INSERT ... VALUES (...), (...) ... RETURNING per page of rows.
+    on_postgres = dialect == "postgresql"
+    prev_column = literal_column(PREV if on_postgres else "0", BigInteger).label("prev")
     result = await connection.execute(
-        statement.returning(MESSAGES.c.id, MESSAGES.c.sender_id, MESSAGES.c.nonce),
+        statement.returning(MESSAGES.c.id, MESSAGES.c.sender_id, MESSAGES.c.nonce, prev_column),
         [message_values(row) for row in rows],
     )
-    return ids_in_row_order(rows, [(row.id, row.sender_id, row.nonce) for row in result])
+    returned = result.all()
+    prev = int(returned[0].prev) if returned else 0
+    return ids_in_row_order(rows, [(row.id, row.sender_id, row.nonce) for row in returned]), prev
 
 
 def ids_in_row_order(

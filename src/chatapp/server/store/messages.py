@@ -15,8 +15,9 @@ from .backend import Backend
 from .message_sql import check_limit, page, read_back, stored_by_nonce
 from .models import Message, dm_key
 from .orm_ops import NO_SYNC
-from .records import MessageDraft, StoredMessage, stored_from_draft
+from .records import CommittedBatch, MessageDraft, Routed, StoredMessage, stored_from_draft
 from .replay_sql import NO_END
+from .rows import MESSAGE_SELECT, stored_message
 
 R = TypeVar("R")
 
@@ -27,7 +28,13 @@ class Messages:
     _last_id_lock: asyncio.Lock
 
     async def insert_messages(self, drafts: Sequence[MessageDraft]) -> list[StoredMessage]:
-        """Store a batch of messages in one transaction; the results are in the order of ``drafts``.
+        """Store a batch of messages in one transaction; the results are in the order of ``drafts``
+        (:meth:`insert_batch` without its ``prev``)."""
+        return (await self.insert_batch(drafts)).messages
+
+    async def insert_batch(self, drafts: Sequence[MessageDraft]) -> CommittedBatch:
+        """Store a batch of messages in one transaction; the results are in the order of ``drafts``,
+        with the batch's ``prev`` (see :class:`CommittedBatch`).
 
         New messages get increasing ids in draft order. A draft whose
         (sender, nonce) is already stored, or comes earlier in the batch, is
@@ -35,7 +42,7 @@ class Messages:
         ``duplicate=True``. Everything commits or nothing does.
         """
         if not drafts:
-            return []
+            return CommittedBatch([], 0)
         # A repeat of an earlier (sender, nonce) of this batch is not sent to the database at all.
         rows: list[MessageDraft] = []
         plan: list[tuple[int, bool]] = []  # per draft: (index into rows, repeats an earlier draft)
@@ -49,13 +56,15 @@ class Messages:
                 first_in_batch[key] = len(rows)
             plan.append((len(rows), False))
             rows.append(draft)
-        ids = await self._backend.insert_messages(rows)
+        ids, prev = await self._backend.insert_messages(rows)
         self._note_last_id(max((i for i in ids if i is not None), default=0))
         skipped = [row for row, message_id in zip(rows, ids, strict=True) if message_id is None]
         unnamed = [i for row, i in zip(rows, ids, strict=True) if i is not None and not row.named]
         if not skipped and not unnamed and len(rows) == len(drafts):
             # The common case, every draft new and named: its result is made from the draft.
-            return [stored_from_draft(row, cast(int, i)) for row, i in zip(rows, ids, strict=True)]
+            return CommittedBatch(
+                [stored_from_draft(row, cast(int, i)) for row, i in zip(rows, ids, strict=True)], prev
+            )
         earlier: dict[tuple[int, str], StoredMessage] = {}
         named_now: dict[int, StoredMessage] = {}
         if skipped or unnamed:
@@ -76,10 +85,36 @@ class Messages:
                 results_by_row.append(stored_from_draft(row, message_id))
             else:
                 results_by_row.append(named_now[message_id])
-        return [
-            _as_duplicate(results_by_row[index]) if repeated else results_by_row[index]
-            for index, repeated in plan
-        ]
+        results = [_as_duplicate(results_by_row[i]) if again else results_by_row[i] for i, again in plan]
+        return CommittedBatch(results, prev)
+
+    def note_last_message_id(self, newest: int) -> None:
+        """Another process committed messages up to ``newest`` and this one has delivered them
+        (:mod:`chatapp.server.services.message_chain`): sign-ins replay up to there from now on."""
+        self._note_last_id(newest)
+
+    async def newest_message_id(self) -> int:
+        """The highest id of a committed message, read from the database now (not remembered)."""
+        async with self._backend.reading() as session:
+            return int(await session.scalar(select(func.max(Message.id))) or 0)
+
+    async def messages_between(self, after: int, upto: int, limit: int) -> list[Routed]:
+        """The messages with ids in (``after``, ``upto``], in id order, at most ``limit``: each with
+        its sender's and recipient's ids, which route a direct message to the people online."""
+        statement = (
+            MESSAGE_SELECT.add_columns(Message.recipient_id)
+            .where(Message.id > after, Message.id <= upto)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+
+        def read(connection: Connection) -> list[Routed]:
+            return [
+                Routed(stored_message(row), row.sender_id, row.recipient_id)
+                for row in connection.execute(statement)
+            ]
+
+        return await self._backend.read(read)
 
     def _note_last_id(self, newest: int) -> None:
         if self._last_id is not None and newest > self._last_id:

@@ -8,9 +8,10 @@ COMMIT: five round trips and much of the event loop's time per batch (see
 docs/design.md, "PostgreSQL"). Here the message writer has a connection of its
 own and one statement prepared once, whatever the batch size::
 
-    INSERT INTO messages (...) SELECT * FROM unnest($1::bigint[], ...) RETURNING id, sender_id, nonce
+    INSERT INTO messages (...) SELECT * FROM unnest($1::bigint[], ...) RETURNING id, sender_id, nonce, prev
 
-run outside an explicit transaction: a single statement is its own
+(``prev``: the highest id committed before the batch, noted by revision 0011's trigger), run
+outside an explicit transaction: a single statement is its own
 transaction, so a batch is one round trip, and all of it commits or none.
 A resent nonce (rare: a client resending after a reconnect) makes that
 statement fail on the unique index, and the batch is written again with
@@ -42,7 +43,7 @@ SELECT * FROM unnest(
     $1::bigint[], $2::bigint[], $3::bigint[], $4::varchar[], $5::text[], $6::varchar[], $7::timestamptz[],
     $8::boolean[], $9::boolean[], $10::varchar[], $11::text[]
 )
-RETURNING id, sender_id, nonce
+RETURNING id, sender_id, nonce, current_setting('chatapp.prev')::bigint AS prev
 """
 
 _INSERT_SKIPPING_RESENT = _INSERT.replace("RETURNING", "ON CONFLICT (sender_id, nonce) DO NOTHING\nRETURNING")
@@ -84,7 +85,7 @@ class PostgresBackend(Backend):
             for outcome in outcomes
         ]
 
-    async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
+    async def insert_messages(self, rows: Sequence[MessageDraft]) -> tuple[list[int | None], int]:
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [], [])
         room, sender, recipient, key, text, nonce, created, encrypted, action, file_id, file = columns
         for row in rows:
@@ -113,7 +114,8 @@ class PostgresBackend(Backend):
             if self._connection is None or self._connection.is_closed():
                 await self._disconnect()  # the next batch connects again
             raise as_sqlalchemy(exc, "INSERT INTO messages") from exc
-        return ids_in_row_order(rows, [(r["id"], r["sender_id"], r["nonce"]) for r in returned])
+        prev = int(returned[0]["prev"]) if returned else 0
+        return ids_in_row_order(rows, [(r["id"], r["sender_id"], r["nonce"]) for r in returned]), prev
 
     async def _disconnect(self) -> None:
         connection, self._connection, self._insert = self._connection, None, None

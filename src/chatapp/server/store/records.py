@@ -116,6 +116,24 @@ class StoredMessage(msgspec.Struct, frozen=True):
     """The file the message shares, as the frames show it (FileInfo as JSON); None once removed."""
 
 
+class CommittedBatch(msgspec.Struct, frozen=True):
+    """What one batch insert committed: the results in the order of its drafts, and ``prev``, the
+    highest message id committed before the batch (PostgreSQL, where the batches of every process
+    form one chain: see docs/design.md, "Several processes"; 0 on SQLite and when nothing new was
+    stored)."""
+
+    messages: list[StoredMessage]
+    prev: int
+
+
+class Routed(msgspec.Struct, frozen=True):
+    """A stored message with what routes it: its sender's and (a direct message) recipient's ids."""
+
+    message: StoredMessage
+    sender_id: int
+    recipient_id: int | None
+
+
 class MessageDraft(msgspec.Struct, frozen=True):
     """A message to store: exactly one of ``room_id`` and ``recipient_id`` (a direct message).
 

@@ -75,9 +75,9 @@ class SqliteFileBackend(Backend):
                 return await self._sessions.run(ops)
         return await self._sessions.run(ops)
 
-    async def insert_messages(self, rows: Sequence[MessageDraft]) -> list[int | None]:
+    async def insert_messages(self, rows: Sequence[MessageDraft]) -> tuple[list[int | None], int]:
         async with self._turn.hold():
-            return await self._messages.insert(rows)
+            return await self._messages.insert(rows), 0  # one process: no chain to follow
 
     async def replay_start(self, values: dict[str, Any]) -> int | None:
         found = await self.read(lambda connection: _REPLAY_START.scalar(connection, values))

@@ -11,12 +11,13 @@ them, such as publishing the message, run in id order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from .errors import StoreError
 from .group_commit import GroupCommit
-from .records import MessageDraft, StoredMessage
+from .records import CommittedBatch, MessageDraft, StoredMessage
 from .store import Store
 
 
@@ -49,10 +50,22 @@ class WriterStats:
 class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
     label = "message writer"
 
-    def __init__(self, store: Store, *, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_batch: int = 500,
+        committed: Callable[[CommittedBatch], None] | None = None,
+        turn: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    ) -> None:
+        """``committed`` is told of each batch as soon as it is committed, before any of its futures
+        resolves; each insert runs inside ``turn`` (several processes: see
+        :mod:`chatapp.server.services.message_chain`, which reads the database in the same turns)."""
         super().__init__(max_batch=max_batch)
         self._store = store
         self._accepting = False
+        self._committed = committed
+        self._turn = turn
 
     @property
     def stats(self) -> WriterStats:
@@ -96,7 +109,12 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         return self._enqueue(draft)
 
     async def _run_batch(self, items: Sequence[MessageDraft]) -> list[StoredMessage]:
-        return await self._store.insert_messages(items)
+        if self._committed is None:
+            return await self._store.insert_messages(items)
+        async with self._turn() if self._turn is not None else nullcontext():
+            batch = await self._store.insert_batch(items)
+            self._committed(batch)
+        return batch.messages
 
     def _failure(self, cause: BaseException) -> BaseException:
         error = WriteFailed(f"the message was not stored: {cause!r}")
