@@ -67,9 +67,9 @@ from .logfiles import LogFiles
 from .pane import ChatLogControl
 from .paste import PastedLines, pasted
 from .perform import perform
-from .sanitize import sanitize
 from .state import ChatState
 from .themes import theme_depth, theme_style
+from .welcome import welcome
 from .winkeys import nick_list_pane, window_keys
 
 log = logging.getLogger("chatapp.client.screen")
@@ -211,7 +211,7 @@ class ChatScreen:
             for name in names:
                 self.state.ignores.add(name)
         pump = asyncio.create_task(self._pump(), name="chatapp-client-events")
-        self._welcome_lines()
+        welcome(self.state, self.session)
         try:
             await self.app.run_async(set_exception_handler=False, handle_sigint=self.handle_sigint)
         finally:
@@ -248,23 +248,6 @@ class ChatScreen:
         where = f" (details in {self.error_log})" if self.error_log else ""
         self.state.note(f"Something unexpected went wrong{where}; the client goes on.", level="error")
         self.app.invalidate()
-
-    def _welcome_lines(self) -> None:
-        welcome = self.session.welcome
-        server = f"{sanitize(welcome.server)}, protocol v{welcome.version}" if welcome else "chatapp"
-        me = sanitize(self.session.username or "?")
-        self.state.note(f"Connected to {self.session.address} ({server}) as {me}.", level="ok")
-        for problem in self.state.settings.problems:
-            self.state.note(sanitize(problem), level="error")
-        self.state.note(
-            "Type a message and press Enter to send it. /help lists the commands; /quit or Ctrl-D leaves."
-        )
-        if self.state.e2e is not None:
-            self.state.note("Direct messages are end-to-end encrypted (\N{LOCK}); /verify NAME compares "
-                            "keys.")
-        elif self.state.e2e_off is not None:
-            self.state.note(f"End-to-end encryption is off for this run: {self.state.e2e_off}. Direct "
-                            f"messages are sent in clear, marked [plain].", level="error")
 
     # -- events from the session ---------------------------------------------------------------------
 
