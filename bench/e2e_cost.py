@@ -25,7 +25,8 @@ from pathlib import Path
 import vodozemac
 
 from bench import procstat, servers
-from chatapp.protocol import Login, Register, SendDirect, encode
+from bench.raw_client import RawClient
+from chatapp.protocol import SendDirect, encode
 from chatapp.protocol.e2e_frames import Ciphertext, Envelope, IdentityKeys, PublishKeys, device_signing_text
 
 PASSWORD = "a long bench password for both users"
@@ -51,50 +52,16 @@ class E2eCost:
     rounds: int
 
 
-class _Client:
-    """Just enough of a client: frames out, lines in, counted by kind."""
+class _Client(RawClient):
+    """A raw client that counts the direct messages it receives."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.directs = 0
-        self._buffer = b""
-
-    @classmethod
-    async def connect(cls, port: int) -> _Client:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        client = cls(reader, writer)
-        await client.until(b'"welcome"')
-        return client
-
-    def send(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    async def until(self, marker: bytes) -> bytes:
-        """Read until a line holding ``marker``; that line."""
-        while True:
-            line = await self._line()
-            if marker in line:
-                return line
+    directs = 0
 
     async def count_directs(self, target: int) -> None:
         while self.directs < target:
-            line = await self._line()
+            line = await self.line()
             if b'"type":"direct"' in line:
                 self.directs += 1
-
-    async def drain(self) -> None:
-        """Read and drop everything (the sender's acknowledgments), so that it is never cut off."""
-        while await self.reader.read(1 << 16):
-            pass
-
-    async def _line(self) -> bytes:
-        while b"\n" not in self._buffer:
-            data = await self.reader.read(1 << 16)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            self._buffer += data
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
 
 
 def _frames(count: int, envelope: Envelope) -> tuple[list[bytes], list[bytes], int]:
@@ -111,14 +78,7 @@ def _frames(count: int, envelope: Envelope) -> tuple[list[bytes], list[bytes], i
 
 
 async def _sign_in(port: int, username: str) -> _Client:
-    client = await _Client.connect(port)
-    client.send(encode(Register(username=username, password=PASSWORD, ref=1)))
-    line = await client.until(b'"ref":1')
-    if b'"auth_ok"' not in line:
-        client.send(encode(Login(username=username, password=PASSWORD, ref=2)))
-        await client.until(b'"auth_ok"')
-    await client.until(b'"synced"')
-    return client
+    return await _Client.signed_in(port, username, PASSWORD)
 
 
 async def _run(port: int, pid: int, messages: int, rounds: int) -> E2eCost:

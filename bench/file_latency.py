@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import servers
-from chatapp.protocol import Login, Register, Send, encode
+from bench.raw_client import RawClient
+from chatapp.protocol import Send, encode
 
 PASSWORD = "a long bench password for every user"
 FILE_BYTES = 20 * 1024 * 1024
@@ -78,45 +79,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-class _Wire:
-    """Just enough of a client for Alice and Bob: frames out, lines in."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self._buffer = b""
-
-    @classmethod
-    async def signed_in(cls, port: int, username: str) -> _Wire:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        wire = cls(reader, writer)
-        await wire.until(b'"welcome"')
-        wire.writer.write(encode(Register(username=username, password=PASSWORD, ref=1)))
-        if b'"auth_ok"' not in await wire.until(b'"ref":1'):
-            wire.writer.write(encode(Login(username=username, password=PASSWORD, ref=2)))
-            await wire.until(b'"auth_ok"')
-        await wire.until(b'"synced"')
-        return wire
-
-    async def until(self, marker: bytes) -> bytes:
-        while True:
-            line = await self.line()
-            if marker in line:
-                return line
-
-    async def line(self) -> bytes:
-        while b"\n" not in self._buffer:
-            data = await self.reader.read(1 << 16)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            self._buffer += data
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
-
-
 class _Chat:
     """Alice writing to Bob at a steady pace; latencies of the messages sent while ``counting``."""
 
-    def __init__(self, alice: _Wire, bob: _Wire) -> None:
+    def __init__(self, alice: RawClient, bob: RawClient) -> None:
         self.alice, self.bob = alice, bob
         self.sent: dict[str, float] = {}
         self.latencies: list[float] = []
@@ -259,9 +225,10 @@ async def _phase(chat: _Chat, name: str, start: Callable[[], Awaitable[None]] | 
 
 
 async def _run(port: int, workdir: Path, file_bytes: int, samples: int) -> FileLatency:
-    alice, bob = await _Wire.signed_in(port, "alice"), await _Wire.signed_in(port, "bob")
+    alice = await RawClient.signed_in(port, "alice", PASSWORD)
+    bob = await RawClient.signed_in(port, "bob", PASSWORD)
     for user in ("carol", "dave"):  # accounts for the client processes
-        (await _Wire.signed_in(port, user)).writer.close()
+        (await RawClient.signed_in(port, user, PASSWORD)).writer.close()
     chat = _Chat(alice, bob)
     carol = _Client(await _client(port, "carol", workdir), workdir, file_bytes)
     dave = _Client(await _client(port, "dave", workdir), workdir, file_bytes)
