@@ -1,9 +1,11 @@
 """``--workers 2``: two supervised server processes on one port (SO_REUSEPORT), one PostgreSQL
 database and one Redis server. A worker killed with SIGKILL is restarted (and logged); SIGTERM
-stops them all cleanly. Without Redis, more than one worker is refused with a sentence."""
+stops them all cleanly; a supervisor killed with SIGKILL leaves no worker behind. Without Redis,
+more than one worker is refused with a sentence."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -74,3 +76,27 @@ def test_more_than_one_worker_without_redis_is_refused(
     server = server_factory(postgres_database, "--workers", "2")
     assert server.start_expecting_failure() == 2
     assert "--workers more than 1 needs --redis-url and a PostgreSQL database" in server.log
+
+
+def gone(pid: int) -> bool:
+    """The process exited (a zombie of a dead parent counts: init reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+async def test_workers_stop_when_the_supervisor_is_killed(
+    server_factory: type[ServerProcess], postgres_database: ScratchDatabase, redis_server: RedisServer
+) -> None:
+    server = server_factory(postgres_database, "--workers", "2", "--redis-url", redis_server.url).start()
+    wait_for_count(server, LISTENING, 2)
+    pids = [int(pid) for pid in re.findall(r"event=worker_started number=\d pid=(\d+)", server.log)]
+    server.kill()  # SIGKILL: the supervisor cannot stop them; the kernel tells them
+
+    async def all_gone() -> None:
+        while not all(gone(pid) for pid in pids):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(all_gone(), 15)

@@ -58,6 +58,17 @@ def worker_args(config: Config, argv: Sequence[str]) -> list[list[str]]:
     ]
 
 
+def _die_with_parent() -> None:
+    """In the worker before it runs: on Linux, a SIGTERM when the supervisor dies (even by SIGKILL),
+    so that no worker is left serving unsupervised."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Supervisor:
     def __init__(self, config: Config, argv: Sequence[str]) -> None:
         self._config = config
@@ -91,7 +102,9 @@ class Supervisor:
         return code
 
     def _start(self, number: int) -> None:
-        worker = subprocess.Popen([sys.executable, "-m", "chatapp.server", *self._args[number - 1]])
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "chatapp.server", *self._args[number - 1]], preexec_fn=_die_with_parent
+        )
         self._workers[number] = worker
         activity.record("worker_started", number=number, pid=worker.pid)
 
