@@ -106,22 +106,33 @@ async def test_a_login_on_another_process_replaces_and_a_killed_process_drops_ou
     carol = await WireClient.connect(second.host, second.port)
     await carol.register("carol")
     await until(dave, presence("online", "carol"))
+    erin = await WireClient.connect(second.host, second.port)
+    await erin.register("erin")
+    await until(dave, presence("online", "erin"))
 
-    # --duplicate-login replace: carol signs in on the third process; the second closes her old session.
+    # --duplicate-login replace: carol signs in on the third process; the second closes her old
+    # session, and nobody hears her go offline.
     again = await WireClient.connect(third.host, third.port)
     await again.login("carol")
     bye = await until(carol, lambda f: isinstance(f, Bye))
     assert isinstance(bye, Bye) and bye.reason == ByeReason.REPLACED
     assert await carol.closed()
     await carol.close()
-    assert await who(dave) == ["carol", "dave"]
-    assert await who(again) == ["carol", "dave"]
+    # Erin's change comes after carol's old session's end from the same process, so by then dave
+    # would have heard carol go offline, had she been announced.
+    await erin.send(Away(text="brb", ref=erin.next_ref()))
+    heard = []
+    while not presence("away", "erin")(frame := await dave.recv(TIMEOUT)):
+        heard.append(frame)
+    assert not [f for f in heard if isinstance(f, Presence) and f.username == "carol"], heard
+    assert await who(dave) == ["carol", "dave", "erin"]
+    assert await who(again) == ["carol", "dave", "erin"]
 
     # The third process dies without a word: carol drops out of who within the TTL (3 s) and dave
     # hears she went offline; she never went offline while she was replaced.
     third.kill()
     frame = await until(dave, lambda f: isinstance(f, Presence) and f.username == "carol")
     assert isinstance(frame, Presence) and frame.event == "offline", frame
-    assert await who(dave) == ["dave"]
-    await dave.close()
-    await again.close()
+    assert await who(dave) == ["dave", "erin"]
+    for client in (dave, erin, again):
+        await client.close()
