@@ -90,7 +90,21 @@ async def test_users_on_two_processes_see_each_other_and_a_second_login_is_refus
     await again.expect_error(ErrorCode.ALREADY_LOGGED_IN)
     await again.close()
 
+    # Bob's session resumed on the first process: the second hands it over, and alice (on the
+    # first) hears nothing of bob before the answer to her who.
+    moved = await WireClient.connect(first.host, first.port)
+    await moved.resume(bob.last_token)
+    assert isinstance(await until(bob, lambda f: isinstance(f, Bye)), Bye)
+    assert await bob.closed()
     await bob.close()
+    await alice.send(Who(room="general", ref=alice.next_ref()))
+    heard = []
+    while not isinstance(frame := await alice.recv(TIMEOUT), WhoList):
+        heard.append(frame)
+    assert [user.username for user in frame.users] == ["alice", "bob"]
+    assert not [f for f in heard if isinstance(f, Presence) and f.username == "bob"], heard
+
+    await moved.close()
     await until(alice, presence("offline", "bob"))
     assert await who(alice) == ["alice"]
     await alice.close()

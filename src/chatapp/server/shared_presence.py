@@ -157,7 +157,12 @@ class SharedHub(LocalHub):
 
     def attach(self, member: Member, rooms: Iterable[str]) -> Member | None:
         names = sorted(set(rooms))
-        previous = super().attach(member, names)
+        # Online on another process already (a replace or resume from there): it never went offline.
+        self._quiet = self.elsewhere(member.user_id) is not None
+        try:
+            previous = super().attach(member, names)
+        finally:
+            self._quiet = False
         if previous is None:
             self._share("online", member, names)
         return previous
