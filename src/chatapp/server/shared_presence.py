@@ -91,6 +91,9 @@ class SharedHub(LocalHub):
         self._client: Any = redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
         self._remote: dict[str, dict[int, RemoteUser]] = {}  # node -> its online users
         self._seqs: dict[str, int] = {}  # node -> the last change number applied
+        # room -> the users online in it through other processes: made again after any change,
+        # when next asked (the room list asks for every room's count at once)
+        self._by_room: dict[str, dict[int, RemoteUser]] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._quiet = False  # while set, this process's members are not told of a status change
 
@@ -138,12 +141,17 @@ class SharedHub(LocalHub):
 
     def _in_room(self, room: str) -> dict[int, OnlineUser]:
         """The users online in ``room`` through other processes only."""
+        if self._by_room is None:
+            self._by_room = {}
+            for users in self._remote.values():
+                for user in users.values():
+                    for name in user.rooms:
+                        self._by_room.setdefault(name, {})[user.id] = user
         here = self._rooms.get(room, {})
         return {
             user.id: OnlineUser(username=user.username, away=user.away)
-            for users in self._remote.values()
-            for user in users.values()
-            if room in user.rooms and user.id not in here
+            for user in self._by_room.get(room, {}).values()
+            if user.id not in here
         }
 
     def online_in(self, room: str) -> int:
@@ -214,6 +222,7 @@ class SharedHub(LocalHub):
             return
         if change.node == self.node:
             return
+        self._by_room = None
         if change.kind == "displace":
             member = self.online(change.user)
             if member is not None:
@@ -262,6 +271,7 @@ class SharedHub(LocalHub):
     def _drop_node(self, node: str) -> None:
         """A process shut down or died: its users went offline, unless online elsewhere."""
         users = self._remote.pop(node, {})
+        self._by_room = None
         for user in users.values():
             if not self.present(user.id):
                 self._announce("offline", user.username, user.rooms)
@@ -313,6 +323,7 @@ class SharedHub(LocalHub):
             if snapshot.seq >= self._seqs.get(snapshot.node, 0):
                 self._seqs[snapshot.node] = snapshot.seq
                 self._remote[snapshot.node] = {user.id: user for user in snapshot.users}
+                self._by_room = None
         for node in [node for node in self._remote if node not in alive]:
             log.info("event=presence_node_gone node=%s", node)
             self._drop_node(node)
