@@ -225,7 +225,9 @@ class SharedHub(LocalHub):
         self._by_room = None
         if change.kind == "displace":
             member = self.online(change.user)
-            if member is not None:
+            # Session ids come from one database sequence: of two sign-ins that went online at the
+            # same moment on two processes, the later one (the higher id) stays, never neither.
+            if member is not None and change.session >= member.session_id:
                 same = member.session_id == change.session
                 if same:
                     self.detach(member)  # its new link is on the other process; nothing takes its place here
