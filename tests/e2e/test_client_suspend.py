@@ -136,7 +136,9 @@ def test_ctrl_z_suspends_and_fg_brings_the_screen_back(server: ServerProcess, tm
         shell.fg()  # SIGCONT: the screen comes back, redrawn, with the line as it was typed
         shell.read_until(rb"(?s)\x1b\[\?1049h.*You are online in #general.*typed before", offset=stopped_at)
         shell.type(" and after\r")
-        shell.read_until(rb"<zed> typed before and after")
+        # The nick may be drawn in a style of its own: colour codes may stand around it.
+        style = rb"(?:\x1b\[[0-9;]*m)*"
+        shell.read_until(rb"<" + style + rb"zed" + style + rb">" + style + rb" typed before and after")
         shell.type("/quit\r")
         assert shell.report() == "exited 0"
     finally:
