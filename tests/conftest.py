@@ -166,10 +166,19 @@ def _migrate(url: str) -> None:
     in_thread(run)
 
 
+@pytest.fixture
+def redis_server(redis_process: redis_support.RedisServer) -> redis_support.RedisServer:
+    """This worker's private Redis server, emptied for this test (the keys of earlier tests'
+    processes, such as presence still within its TTL, would speak of users of another database);
+    a test that stops it must start it again before it ends (``restart``)."""
+    redis_process.flush()
+    return redis_process
+
+
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[redis_support.RedisServer]:
-    """This worker's private Redis server, started on first use (each pytest-xdist worker has its
-    own); a test that stops it must start it again before it ends (``restart``)."""
+def redis_process() -> Iterator[redis_support.RedisServer]:
+    """This worker's private Redis server process, started on first use (each pytest-xdist
+    worker has its own)."""
     if (why := _redis_unavailable()) is not None:
         pytest.skip(f"Redis: {why}")
     binary = redis_support.find_binary()

@@ -90,6 +90,15 @@ class RedisServer:
         except OSError:
             return False
 
+    def flush(self) -> None:
+        """Forget every key (FLUSHALL, in RESP by hand): what the previous test's processes left,
+        such as presence keys still within their TTL, must not reach the next test."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"*1\r\n$8\r\nFLUSHALL\r\n")
+            answer = sock.recv(64)
+        if not answer.startswith(b"+OK"):
+            raise RuntimeError(f"FLUSHALL was answered {answer!r}")
+
     @property
     def log(self) -> str:
         try:
