@@ -220,3 +220,35 @@ def test_a_redis_url_without_the_client_names_the_extra(
     with pytest.raises(SystemExit):
         load_config(["--redis-url", "redis://127.0.0.1/0", "--database-url", PG], environ={})
     assert "--redis-url needs the Redis client: pip install 'chatapp[redis]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"workers": 2, "database_url": PG},
+            "--workers more than 1 needs --redis-url and a PostgreSQL database (--database-url "
+            "postgresql+asyncpg://...), through which the worker processes share messages and data",
+        ),
+        (
+            {"workers": 2},
+            "--workers more than 1 needs --redis-url and a PostgreSQL database (--database-url "
+            "postgresql+asyncpg://...), through which the worker processes share messages and data",
+        ),
+        ({"workers": 0}, "--workers must be from 1 to 64"),
+        (
+            {"workers": 65, "redis_url": "redis://127.0.0.1/0", "database_url": PG},
+            "--workers must be from 1 to 64",
+        ),
+    ],
+)
+def test_workers_that_cannot_work_are_refused(settings: dict[str, object], problem: str) -> None:
+    assert validate(dataclasses.replace(Config(), **settings)) == problem  # type: ignore[arg-type]
+
+
+def test_several_workers_with_redis_and_postgresql_are_taken() -> None:
+    config = load_config(
+        ["--workers", "4", "--redis-url", "redis://127.0.0.1/0", "--database-url", PG], environ={}
+    )
+    assert config.workers == 4 and not config.reuse_port  # the supervisor sets it for its workers
+    assert load_config([], environ={}).workers == 1

@@ -15,6 +15,7 @@ from chatapp.server.filters import FilterFileError
 from chatapp.server.store import SchemaOutOfDate, StoreError
 from chatapp.server.tls import TlsSetupError
 from chatapp.server.transport.control import ControlSocketError
+from chatapp.server.workers import Supervisor
 
 log = logging.getLogger("chatapp.server")
 
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(argv)
     listener = activity.configure_logging(config.log_level)
     try:
+        if config.workers > 1:
+            return Supervisor(config, sys.argv[1:] if argv is None else argv).run()
         return _run(config)
     finally:
         listener.stop()  # writes every line still queued

@@ -54,6 +54,7 @@ from chatapp.server.transport.web import WebFront
 from chatapp.server.web_origin import OriginPolicy
 
 if TYPE_CHECKING:
+    from chatapp.server.node_watch import NodeWatch
     from chatapp.server.redis_link import RedisLink
 
 log = logging.getLogger("chatapp.server")
@@ -67,6 +68,7 @@ class ChatServer:
         self._writer: MessageWriter | None = None
         self._chain: MessageChain | None = None  # several processes (--redis-url) only
         self._link: RedisLink | None = None
+        self._nodes: NodeWatch | None = None
         self._retention: asyncio.Task[None] | None = None
         self._file_sweeper: asyncio.Task[None] | None = None
         self.files: FileSharing | None = None
@@ -148,9 +150,18 @@ class ChatServer:
                 schema=opened.revision,
                 migrated_from=opened.migrated_from or "no migration needed",
             )
-        closed = await self._store.end_open_sessions("server_restart", utc_now())
-        if closed:
-            activity.record("recovered_sessions", count=closed)
+        activity.record("node", id=self._store.node)
+        if config.redis_url:
+            # Other processes may be serving from this database: end only the sessions of those
+            # whose heartbeat expired (a crash), never the live ones'.
+            from chatapp.server.node_watch import NodeWatch  # the redis extra: only with --redis-url
+
+            self._nodes = NodeWatch(config.redis_url, self._store)
+            await self._nodes.start()
+        else:
+            closed = await self._store.end_open_sessions("server_restart", utc_now())
+            if closed:
+                activity.record("recovered_sessions", count=closed)
         self._hashing = PasswordHashing(
             memory_kib=config.argon2_memory_kib,
             time_cost=config.argon2_time_cost,
@@ -323,10 +334,14 @@ class ChatServer:
             # anything left open, then close() waits for it all.
             store, self._store = self._store, None  # a second shutdown finds nothing to close
             try:
-                await store.end_open_sessions("shutdown", utc_now())
+                await store.end_open_sessions("shutdown", utc_now(), own_only=self._nodes is not None)
             except Exception:
                 # The next start ends them ("server_restart"); the store must still be closed.
                 log.exception("could not end the sessions still open at shutdown")
+            if self._nodes is not None:
+                # Its heartbeat goes only now: the others never take this process's sessions for a
+                # lost node's while it ends them itself.
+                await self._nodes.close()
             await store.close()
         if self._hashing is not None:
             self._hashing.close()

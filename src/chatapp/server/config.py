@@ -104,6 +104,17 @@ class Config:
         "through this Redis server; needs the redis extra (pip install 'chatapp[redis]') "
         "(default: none, one process)",
     )
+    workers: int = _setting(
+        1,
+        "server processes to run on this machine, sharing the listening ports (SO_REUSEPORT) and "
+        "supervised: a worker that dies is restarted; more than 1 needs --redis-url and a PostgreSQL "
+        "database; each worker's control socket is --control-socket's path suffixed with .N",
+    )
+    reuse_port: bool = _setting(
+        False,
+        "let other server processes listen on the same ports (SO_REUSEPORT; --workers sets it): the "
+        "kernel spreads new connections among them",
+    )
     log_level: str = _setting("info", "log level", choices=("debug", "info", "warning", "error"))
     duplicate_login: str = _setting(
         "reject",

@@ -30,6 +30,13 @@ def validate(config: Config, descriptor_limit: int | None = None) -> str | None:
         return "--history-days must be 0 (keep forever) or more"
     if config.max_text < 1:
         return "--max-text must be at least 1"
+    if not 1 <= config.workers <= MAX_WORKERS:
+        return f"--workers must be from 1 to {MAX_WORKERS}"
+    if config.workers > 1 and not config.redis_url:
+        return (
+            "--workers more than 1 needs --redis-url and a PostgreSQL database (--database-url "
+            "postgresql+asyncpg://...), through which the worker processes share messages and data"
+        )
     problem = _check_files(config) or _check_redis(config)
     if problem:
         return problem
@@ -95,6 +102,7 @@ def _check_files(config: Config) -> str | None:
 
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MAX_WORKERS = 64
 
 
 def _check_redis(config: Config) -> str | None:

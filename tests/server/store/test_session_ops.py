@@ -108,6 +108,7 @@ async def test_both_paths_store_the_same_rows_and_return_the_same_records(
     for path in PATHS:
         db_path = tmp_path / path / "chat.db"
         store = await open_store(f"sqlite+aiosqlite:///{db_path}", path)
+        store.node = "0123456789abcdef"  # random per process; the same here, so the rows compare
         try:
             results[path] = await run_life_cycle(store, now)
         finally:
@@ -155,6 +156,7 @@ async def test_both_postgresql_paths_store_the_same_rows_and_return_the_same_rec
         database = ScratchDatabase("postgresql", postgres_databases.server.url(name))
         try:
             store = await open_store(database.url, path)
+            store.node = "0123456789abcdef"  # random per process; the same here, so the rows compare
             try:
                 results[path] = await run_life_cycle(store, now)
             finally:

@@ -131,6 +131,10 @@ class UserSession(Base):
     # Indexed because start-up crash recovery looks for the rows still open.
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    # The server process that opened (or last resumed) it: each process ends only its own at start
+    # and shutdown, and the others end those of a process that died (docs/design.md). NULL on rows
+    # from before revision 0012.
+    node: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class Room(Base):

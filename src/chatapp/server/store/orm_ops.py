@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -60,7 +60,7 @@ async def apply_session_op(session: AsyncSession, op: SessionOp) -> object:
         ).one_or_none()
         return None if found is None else (session_record(found.UserSession), user_record(found.User))
     if isinstance(op, ReopenSession):
-        owner = await _reopen(session, op.session_id, op.peer, op.now)
+        owner = await _reopen(session, op.session_id, op.peer, op.now, op.node)
         return None if owner is None else await rooms_of(session, owner)
     if isinstance(op, EndSession):
         values: dict[str, Any] = {"ended_at": op.now, "end_reason": op.reason, "last_seen_at": op.now}
@@ -80,7 +80,7 @@ async def apply_session_op(session: AsyncSession, op: SessionOp) -> object:
     if isinstance(op, EndOpenSessions):
         result = await session.execute(
             update(UserSession)
-            .where(UserSession.ended_at.is_(None))
+            .where(UserSession.ended_at.is_(None), true() if op.node is None else UserSession.node == op.node)
             .values(ended_at=op.now, end_reason=op.reason),
             execution_options=NO_SYNC,
         )
@@ -108,6 +108,7 @@ async def _create_session(session: AsyncSession, op: CreateSession) -> SignInRec
         created_at=op.now,
         last_seen_at=op.now,
         expires_at=op.expires_at,
+        node=op.node,
     )
     session.add(row)
     await session.flush()
@@ -128,14 +129,14 @@ async def _raise_seen(session: AsyncSession, user: int | ScalarSelect[int], mess
 
 
 async def _reopen(
-    session: AsyncSession, session_id: int, peer: str, now: datetime
+    session: AsyncSession, session_id: int, peer: str, now: datetime, node: str
 ) -> ScalarSelect[int] | None:
     """Re-open a session row and count it as a login of its user; the user's id, as a subquery.
     None, and nothing changed, when its token is no longer valid."""
     result = await session.execute(
         update(UserSession)
         .where(UserSession.id == session_id, UserSession.expires_at > now)
-        .values(ended_at=None, end_reason=None, peer=peer, last_seen_at=now),
+        .values(ended_at=None, end_reason=None, peer=peer, last_seen_at=now, node=node),
         execution_options=NO_SYNC,
     )
     if not cast(CursorResult[Any], result).rowcount:

@@ -85,8 +85,8 @@ _JOIN_GENERAL = (
     "INSERT INTO memberships (user_id, room_id, joined_at) SELECT $1, id, $2 FROM rooms WHERE name = $3"
 )
 _CREATE_SESSION = (
-    "WITH s AS (INSERT INTO sessions (user_id, token_hash, peer, created_at, last_seen_at, expires_at) "
-    "VALUES ($1, $2, $3, $4, $4, $5) RETURNING id), "
+    "WITH s AS (INSERT INTO sessions (user_id, token_hash, peer, created_at, last_seen_at, expires_at, node) "
+    "VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id), "
     "u AS (UPDATE users SET last_login_at = $4 WHERE id = $1 RETURNING seen_message_id) "
     "SELECT s.id AS session_id, (SELECT seen_message_id FROM u) AS seen FROM s"
 )
@@ -95,8 +95,8 @@ _FIND_SESSION = (
 )
 # Only while its token is valid: a revocation after the resume's check wins.
 _REOPEN = (
-    "WITH s AS (UPDATE sessions SET ended_at = NULL, end_reason = NULL, peer = $2, last_seen_at = $3 "
-    "WHERE id = $1 AND expires_at > $3 RETURNING user_id), "
+    "WITH s AS (UPDATE sessions SET ended_at = NULL, end_reason = NULL, peer = $2, last_seen_at = $3, "
+    "node = $4 WHERE id = $1 AND expires_at > $3 RETURNING user_id), "
     "u AS (UPDATE users SET last_login_at = $3 WHERE id = (SELECT user_id FROM s) RETURNING id) "
     "SELECT id FROM u"
 )
@@ -107,6 +107,7 @@ _END = (
 )
 _SEEN = "UPDATE users SET seen_message_id = $2 WHERE id = $1 AND seen_message_id < $2"
 _END_OPEN = "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL"
+_END_OPEN_OF_NODE = f"{_END_OPEN} AND node = $3"
 
 
 class PostgresSessions:
@@ -171,7 +172,7 @@ async def _apply(connection: Any, op: SessionOp) -> object:
         )
     if isinstance(op, CreateSession):
         created = await connection.fetchrow(
-            _CREATE_SESSION, op.user_id, op.token_hash, op.peer, op.now, op.expires_at
+            _CREATE_SESSION, op.user_id, op.token_hash, op.peer, op.now, op.expires_at, op.node
         )
         session_id, seen = created["session_id"], created["seen"]
         rooms = [_read(RoomRecord, "r", row) for row in await connection.fetch(_ROOMS_OF, op.user_id)]
@@ -191,7 +192,7 @@ async def _apply(connection: Any, op: SessionOp) -> object:
         row = await connection.fetchrow(_FIND_SESSION, op.token_hash)
         return None if row is None else (_read(SessionRecord, "s", row), _read(UserRecord, "u", row))
     if isinstance(op, ReopenSession):
-        user_id = await connection.fetchval(_REOPEN, op.session_id, op.peer, op.now)
+        user_id = await connection.fetchval(_REOPEN, op.session_id, op.peer, op.now, op.node)
         if user_id is None:
             return None
         return [_read(RoomRecord, "r", row) for row in await connection.fetch(_ROOMS_OF, user_id)]
@@ -202,6 +203,9 @@ async def _apply(connection: Any, op: SessionOp) -> object:
         await connection.execute(_SEEN, op.user_id, op.message_id)
         return None
     if isinstance(op, EndOpenSessions):
-        status = await connection.execute(_END_OPEN, op.now, op.reason)
+        if op.node is None:
+            status = await connection.execute(_END_OPEN, op.now, op.reason)
+        else:
+            status = await connection.execute(_END_OPEN_OF_NODE, op.now, op.reason, op.node)
         return int(status.rsplit(" ", 1)[1])  # "UPDATE <count>"
     raise TypeError(f"not a session op: {op!r}")  # pragma: no cover

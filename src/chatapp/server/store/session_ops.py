@@ -83,6 +83,7 @@ class CreateSession:
     peer: str
     now: datetime
     expires_at: datetime
+    node: str
     writes: ClassVar[bool] = True
 
 
@@ -106,6 +107,7 @@ class ReopenSession:
     session_id: int
     peer: str
     now: datetime
+    node: str
     writes: ClassVar[bool] = True
 
 
@@ -133,11 +135,13 @@ class SetSeen:
 
 @dataclass(frozen=True, slots=True)
 class EndOpenSessions:
-    """End every session still open; the result is how many. Queued like the others, so that it
-    comes after every end already submitted (which record a seen cursor too)."""
+    """End every session still open (with ``node``: only those of that server process); the result
+    is how many. Queued like the others, so that it comes after every end already submitted (which
+    record a seen cursor too)."""
 
     reason: str
     now: datetime
+    node: str | None
     writes: ClassVar[bool] = True
 
 

@@ -33,13 +33,15 @@ from .session_ops import (
 class Sessions:
     _backend: Backend
     _session_ops: SessionBatcher
+    node: str
+    """This server process's node id, written on the session rows it opens or resumes."""
 
     async def sign_in(
         self, user_id: int, token_hash: str, peer: str, now: datetime, expires_at: datetime
     ) -> SignInRecord:
         """Record a sign-in (a new session and the user's last login) and read the user's rooms and
         seen cursor, in one transaction."""
-        op = CreateSession(user_id, token_hash, peer, aware(now), aware(expires_at))
+        op = CreateSession(user_id, token_hash, peer, aware(now), aware(expires_at), self.node)
         return cast(SignInRecord, await self._session_ops.submit(op))
 
     async def find_session(self, token_hash: str) -> tuple[SessionRecord, UserRecord] | None:
@@ -56,7 +58,7 @@ class Sessions:
         None, and nothing changed, if its token is no longer valid (``expires_at`` passed: revoked
         or expired), however recently it was checked.
         """
-        rooms = await self._session_ops.submit(ReopenSession(session_id, peer, aware(now)))
+        rooms = await self._session_ops.submit(ReopenSession(session_id, peer, aware(now), self.node))
         return cast(list[RoomRecord] | None, rooms)
 
     async def end_session(
@@ -71,14 +73,36 @@ class Sessions:
         """
         await self._session_ops.submit(EndSession(session_id, reason, aware(now), revoke, seen_message_id))
 
-    async def end_open_sessions(self, reason: str, now: datetime) -> int:
-        """End every session still marked open; return how many.
+    async def end_open_sessions(self, reason: str, now: datetime, *, own_only: bool = False) -> int:
+        """End every session still marked open (``own_only``: only this process's); return how many.
 
         At start this closes what a crash left open; at shutdown, what is still
         connected (after every session end already submitted). ``last_seen_at``
         is left alone: after a crash it is the last sign of life we really saw.
         """
-        return cast(int, await self._session_ops.submit(EndOpenSessions(reason, aware(now))))
+        op = EndOpenSessions(reason, aware(now), self.node if own_only else None)
+        return cast(int, await self._session_ops.submit(op))
+
+    async def open_session_nodes(self) -> list[str | None]:
+        """The node ids that have open sessions (None: rows from before node ids)."""
+        async with self._backend.reading() as session:
+            open_rows = select(UserSession.node).where(UserSession.ended_at.is_(None)).distinct()
+            rows = await session.scalars(open_rows)
+            return list(rows)
+
+    async def end_node_sessions(self, node: str | None, reason: str, now: datetime) -> int:
+        """End the open sessions of another server process (None: those without a node); return
+        how many. Safe to race: a second process running it for the same node ends none."""
+        now = aware(now)
+        owned = UserSession.node.is_(None) if node is None else UserSession.node == node
+        async with self._backend.writing() as session:
+            result = await session.execute(
+                update(UserSession)
+                .where(owned, UserSession.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason),
+                execution_options=NO_SYNC,
+            )
+            return cast(CursorResult[Any], result).rowcount
 
     async def set_seen_message_id(self, user_id: int, message_id: int) -> None:
         """Record what was delivered to the user; never lowers the recorded id."""

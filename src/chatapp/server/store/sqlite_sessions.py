@@ -85,8 +85,8 @@ _ROOM_ID = "SELECT id FROM rooms WHERE name = ?"
 _INSERT_ROOM = "INSERT INTO rooms (name, topic, owner_id, created_at) VALUES (?, '', NULL, ?)"
 _INSERT_MEMBERSHIP = "INSERT INTO memberships (user_id, room_id, joined_at) VALUES (?, ?, ?)"
 _INSERT_SESSION = (
-    "INSERT INTO sessions (user_id, token_hash, peer, created_at, last_seen_at, expires_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO sessions (user_id, token_hash, peer, created_at, last_seen_at, expires_at, node) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _USER_LOGGED_IN = "UPDATE users SET last_login_at = ? WHERE id = ?"
 _ROOMS_OF_USER = (
@@ -102,7 +102,7 @@ _FIND_SESSION = (
 # Only while its token is valid: a token revoked (quit, ended by its user, taken over) after the
 # resume checked it must not bring the session back.
 _REOPEN = (
-    "UPDATE sessions SET ended_at = NULL, end_reason = NULL, peer = ?, last_seen_at = ? "
+    "UPDATE sessions SET ended_at = NULL, end_reason = NULL, peer = ?, last_seen_at = ?, node = ? "
     "WHERE id = ? AND expires_at > ?"
 )
 _OWNER = "(SELECT sessions.user_id FROM sessions WHERE sessions.id = ?)"
@@ -119,6 +119,7 @@ _END_REVOKE = (
 _SEEN_OF_OWNER = f"UPDATE users SET seen_message_id = ? WHERE id = {_OWNER} AND seen_message_id < ?"
 _SEEN = "UPDATE users SET seen_message_id = ? WHERE id = ? AND seen_message_id < ?"
 _END_OPEN = "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL"
+_END_OPEN_OF_NODE = f"{_END_OPEN} AND node = ?"
 
 
 def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
@@ -150,7 +151,8 @@ def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
     if isinstance(op, CreateSession):
         now = _STAMP(op.now)
         expires = _STAMP(op.expires_at)
-        cursor = connection.execute(_INSERT_SESSION, (op.user_id, op.token_hash, op.peer, now, now, expires))
+        values = (op.user_id, op.token_hash, op.peer, now, now, expires, op.node)
+        cursor = connection.execute(_INSERT_SESSION, values)
         assert cursor.lastrowid is not None
         connection.execute(_USER_LOGGED_IN, (now, op.user_id))
         stamp = _READ_STAMP(now)
@@ -174,7 +176,7 @@ def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
         return _SESSION.read(row[: len(_SESSION)]), _USER.read(row[len(_SESSION) :])
     if isinstance(op, ReopenSession):
         now = _STAMP(op.now)
-        if not connection.execute(_REOPEN, (op.peer, now, op.session_id, now)).rowcount:
+        if not connection.execute(_REOPEN, (op.peer, now, op.node, op.session_id, now)).rowcount:
             return None
         connection.execute(_LOGGED_IN, (now, op.session_id))
         return [_ROOM.read(row) for row in connection.execute(_ROOMS_OF_OWNER, (op.session_id,))]
@@ -191,7 +193,9 @@ def _apply(connection: sqlite3.Connection, op: SessionOp) -> object:
         connection.execute(_SEEN, (op.message_id, op.user_id, op.message_id))
         return None
     if isinstance(op, EndOpenSessions):
-        return connection.execute(_END_OPEN, (_STAMP(op.now), op.reason)).rowcount
+        if op.node is None:
+            return connection.execute(_END_OPEN, (_STAMP(op.now), op.reason)).rowcount
+        return connection.execute(_END_OPEN_OF_NODE, (_STAMP(op.now), op.reason, op.node)).rowcount
     raise TypeError(f"not a session op: {op!r}")  # pragma: no cover
 
 

@@ -18,6 +18,7 @@ errors other than those the store translates propagate unchanged.
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 from .account_moderation import AccountModeration
 from .audit import Audit
@@ -42,6 +43,7 @@ class Store(Users, Sessions, Rooms, RoomModeration, Messages, Audit, AccountMode
         """Use :meth:`open`; this does not check the schema."""
         self._backend = backend
         self.opened: OpenedDatabase | None = None
+        self.node = secrets.token_hex(8)  # this process's node id (see Sessions.node)
         # Signing in and out: many connections' session work per transaction (see session_ops).
         self._session_ops = SessionBatcher(backend.run_session_ops)
         self._last_id: int | None = None

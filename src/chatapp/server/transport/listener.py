@@ -140,6 +140,7 @@ class TcpListener:
                 endpoint.host,
                 endpoint.port,
                 reuse_address=True,
+                reuse_port=self._config.reuse_port or None,  # several processes on one port
                 backlog=LISTEN_BACKLOG,
                 start_serving=False,
             )
