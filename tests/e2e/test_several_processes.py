@@ -3,7 +3,7 @@
 Users on different processes chat in a room and by direct message: each gets every message
 meant for them exactly once and in id order, the sender its own copy (with its nonce). Redis
 stopped and started again mid-traffic loses nothing: what pub/sub dropped is read from
-PostgreSQL. Presence stays per process in this part (docs/design.md), so these tests pass over
+PostgreSQL. Presence across processes is tested in test_shared_presence.py; these tests pass over
 presence frames.
 """
 
@@ -147,7 +147,8 @@ async def test_a_redis_restart_mid_traffic_loses_nothing(
     await bob.close()
     for server in (first, second):
         server.stop()
-        assert server.log.count("event=redis_subscribed") == 2  # it came back to the channel
+        # It came back to the channel (and to the presence channel: tests/e2e/test_shared_presence.py).
+        assert server.log.count("event=redis_subscribed channel=chatapp:messages") == 2
     # What pub/sub lost while Redis was away, each process read from PostgreSQL.
     filled = [int(m) for m in re.findall(r"event=message_chain .*?filled=(\d+)", first.log + second.log)]
     assert len(filled) == 2 and all(n > 0 for n in filled), filled

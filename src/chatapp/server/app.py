@@ -56,6 +56,7 @@ from chatapp.server.web_origin import OriginPolicy
 if TYPE_CHECKING:
     from chatapp.server.node_watch import NodeWatch
     from chatapp.server.redis_link import RedisLink
+    from chatapp.server.shared_presence import SharedHub
 
 log = logging.getLogger("chatapp.server")
 
@@ -69,6 +70,7 @@ class ChatServer:
         self._chain: MessageChain | None = None  # several processes (--redis-url) only
         self._link: RedisLink | None = None
         self._nodes: NodeWatch | None = None
+        self._shared: SharedHub | None = None  # presence shared through Redis (--redis-url) only
         self._retention: asyncio.Task[None] | None = None
         self._file_sweeper: asyncio.Task[None] | None = None
         self.files: FileSharing | None = None
@@ -190,6 +192,8 @@ class ChatServer:
             self._chain.hub = self.hub
             await self._chain.start()
             await self._link.start()  # subscribed before the first client comes (or retrying)
+        if self._shared is not None:
+            await self._shared.start()  # the other processes' users known before the first client
         assert self._listener is not None
         await self._listener.serve(services)
         if self._control is not None:
@@ -234,7 +238,15 @@ class ChatServer:
         config = self.config
         suspensions, mutes, address_bans = sanctions
         delivery = Delivery(asyncio.get_running_loop().call_soon)
-        hub = self._hub = LocalHub(delivery, status_limit=config.room_status_limit)
+        if config.redis_url:
+            from chatapp.server.shared_presence import SharedHub  # the redis extra: only with --redis-url
+
+            limit = config.room_status_limit
+            shared = self._shared = SharedHub(delivery, config.redis_url, status_limit=limit)
+            hub: LocalHub = shared
+        else:
+            hub = LocalHub(delivery, status_limit=config.room_status_limit)
+        self._hub = hub
         limits = Limits(config, mutes=mutes)
         credentials = Credentials(config, store, hashing, suspensions=suspensions)
         audit = AuditTrail(store)
@@ -327,6 +339,8 @@ class ChatServer:
             activity.record("message_chain", applied=self._chain.applied, filled=self._chain.filled)
         if self._link is not None:
             await self._link.close()
+        if self._shared is not None:
+            await self._shared.close()
         if self._store is not None:
             # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
             # when it closed, and the store commits them many per transaction; a connection

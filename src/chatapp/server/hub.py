@@ -70,6 +70,19 @@ class Hub(Protocol):
         """The session through which ``user_id`` is online (one per account), if any."""
         ...
 
+    def present(self, user_id: int) -> bool:
+        """Whether ``user_id`` is online through this process or (``--redis-url``) another one."""
+        ...
+
+    def elsewhere(self, user_id: int) -> int | None:
+        """The session through which ``user_id`` is online on another process (``--redis-url``)."""
+        ...
+
+    def displace_elsewhere(self, user_id: int, session_id: int) -> None:
+        """``session_id`` went online here: tell another process holding ``user_id`` online to close
+        that session (or hand it over, if it is the same one, resumed here)."""
+        ...
+
     def online_in(self, room: str) -> int: ...
     def who(self, room: str) -> list[OnlineUser]: ...
     def away(self, user_id: int) -> str | None: ...
@@ -135,6 +148,15 @@ class LocalHub:
 
     def online(self, user_id: int) -> Member | None:
         return self._online.get(user_id)
+
+    def present(self, user_id: int) -> bool:
+        return user_id in self._online
+
+    def elsewhere(self, user_id: int) -> int | None:
+        return None  # one process: there is no elsewhere (see shared_presence.SharedHub)
+
+    def displace_elsewhere(self, user_id: int, session_id: int) -> None:
+        return None
 
     @property
     def online_count(self) -> int:

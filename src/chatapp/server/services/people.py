@@ -25,7 +25,7 @@ async def find_user(store: Store, username: str) -> UserRecord:
 
 async def whois(store: Store, hub: Hub, asker: Session, username: str, ref: Ref) -> UserInfo:
     target = await find_user(store, username)
-    online = hub.online(target.id) is not None
+    online = hub.present(target.id)
     last_seen = None if online else await store.last_seen(target.id)
     common = await store.rooms_in_common(asker.user_id, target.id)
     profile = await store.profile(target.id)

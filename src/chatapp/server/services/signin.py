@@ -114,6 +114,15 @@ class SignIn:
         if decision.verdict is Verdict.REJECT:
             assert decision.other is not None
             raise already_signed_in(decision.other)
+        if decision.verdict is Verdict.ADMIT and self._config.duplicate_login == "reject" and not takeover:
+            # Online through another process (--redis-url): the same refusal, from what is shared.
+            remote = self._hub.elsewhere(user_id)
+            if remote is not None and remote != session_id:
+                raise ProtocolError(
+                    ErrorCode.ALREADY_LOGGED_IN,
+                    "this account is already signed in elsewhere; quit there, "
+                    "or log in with takeover to end that session",
+                )
         return decision
 
     async def open_session(
@@ -189,6 +198,8 @@ class SignIn:
         previous = self._hub.attach(session, session.room_ids)
         if previous is not None and previous is not session:
             previous.displaced(same_session=previous.session_id == session.session_id)
+        # Online through another process too (a replace, a takeover, a resume there): that one closes.
+        self._hub.displace_elsewhere(session.user_id, session.session_id)
         activity.record(event, user=session.username, addr=peer.endpoint, session=session.session_id)
         return True
 
