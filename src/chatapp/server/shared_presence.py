@@ -6,8 +6,10 @@ see every process, and presence events reach members on every process.
 
 - Each process writes a snapshot of its own online users (id, name, away text, rooms) to one Redis
   key, ``chatapp:presence:node:<node>``, with a TTL of :data:`TTL` seconds, rewritten every
-  :data:`REFRESH` seconds. A process that dies stops refreshing it: its key expires and the others
-  drop its users (and tell their members they went offline). Nothing locks an account forever.
+  :data:`REFRESH` seconds, and at once after a change of this process (so a process that starts
+  now, and missed the change on the channel, does not take a user who just left for online). A
+  process that dies stops refreshing it: its key expires and the others drop its users (and tell
+  their members they went offline). Nothing locks an account forever.
 - Each change (online, offline, join, leave, away, back) is also published on the
   ``chatapp:presence`` channel; the others update their copy and deliver the presence event to
   their own members. Pub/sub may lose one: presence is state, and the next snapshot read (every
@@ -95,6 +97,7 @@ class SharedHub(LocalHub):
         # when next asked (the room list asks for every room's count at once)
         self._by_room: dict[str, dict[int, RemoteUser]] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()  # set by a change of this process: its snapshot is written soon
         self._quiet = False  # while set, this process's members are not told of a status change
 
     async def start(self) -> None:
@@ -211,6 +214,7 @@ class SharedHub(LocalHub):
         self._seq += 1
         who = (member.user_id, member.session_id, member.username)
         self._link.publish(_encode(Change(self.node, self._seq, kind, *who, rooms, text)))
+        self._changed.set()
 
     # -- the others' changes ---------------------------------------------------------------
 
@@ -281,14 +285,24 @@ class SharedHub(LocalHub):
     # -- snapshots ---------------------------------------------------------------------------
 
     async def _refresh_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_read = loop.time() + REFRESH
         while True:
-            await asyncio.sleep(REFRESH)
-            await self._refresh()
+            try:  # changes write at most one snapshot per round trip, however many come at once
+                await asyncio.wait_for(self._changed.wait(), max(0.0, next_read - loop.time()))
+            except TimeoutError:
+                pass
+            reading = loop.time() >= next_read
+            if reading:
+                next_read = loop.time() + REFRESH
+            await self._refresh(reading)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, reading: bool = True) -> None:
+        self._changed.clear()
         try:
             await self._write()
-            await self._read()
+            if reading:
+                await self._read()
         except (RedisError, OSError) as exc:
             # The copy in memory is kept as it is; the next refresh tries again.
             log.debug("event=presence_refresh_failed error=%r", exc)
