@@ -31,9 +31,9 @@ AFTER = 10
 """Messages she sends after resuming on the other process."""
 
 
-async def messages_until_closed(client: WireClient) -> list[Message]:
-    """Every message the client gets until its connection drops (presence passed over)."""
-    got: list[Message] = []
+async def messages_until_closed(client: WireClient, got: list[Message]) -> list[Message]:
+    """Every message the client gets until its connection drops (presence passed over), added to
+    ``got`` as they come."""
     try:
         while True:
             frame = await client.recv(30)
@@ -67,10 +67,17 @@ async def test_clients_of_a_killed_process_resume_on_another_which_ends_its_sess
     bob = await WireClient.connect(other.host, other.port)
     await bob.register("bob")
 
-    alice_got = asyncio.ensure_future(messages_until_closed(alice))
+    seen: list[Message] = []
+    alice_got = asyncio.ensure_future(messages_until_closed(alice, seen))
     for i in range(BEFORE):
         await alice.send(Send(room="general", text=f"m{i}", nonce=f"n{i}"))
         await asyncio.sleep(0.003)
+
+    async def acknowledged_so_far() -> None:
+        while not any(m.nonce == f"n{BEFORE - 1}" for m in seen):
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(acknowledged_so_far(), 15)  # on a busy machine the server may lag behind
     for i in range(BEFORE, BEFORE + DURING):
         try:
             await alice.send(Send(room="general", text=f"m{i}", nonce=f"n{i}"))

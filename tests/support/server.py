@@ -220,7 +220,12 @@ class ServerProcess:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        code = self.proc.wait(timeout)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # Its log says how far its shutdown got.
+            message = f"the server did not exit {timeout}s after signal {sig}:\n{self.log}"
+            raise AssertionError(message) from None
         if self._reader is not None:
             self._reader.join(timeout)
         if self.proc.stderr is not None:
