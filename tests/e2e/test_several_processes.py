@@ -152,3 +152,33 @@ async def test_a_redis_restart_mid_traffic_loses_nothing(
     # What pub/sub lost while Redis was away, each process read from PostgreSQL.
     filled = [int(m) for m in re.findall(r"event=message_chain .*?filled=(\d+)", first.log + second.log)]
     assert len(filled) == 2 and all(n > 0 for n in filled), filled
+
+
+async def test_a_client_that_resumes_on_a_process_behind_gets_nothing_twice(
+    server_factory: type[ServerProcess], postgres_database: ScratchDatabase, redis_server: RedisServer
+) -> None:
+    """alice has seen bob's messages on the first process; the second has not delivered them yet
+    (Redis is down, so it learns of them only from PostgreSQL, a moment later). She resumes there
+    from the last one she saw: its chain catching up must not hand them to her again."""
+    first, second = start_processes(server_factory, postgres_database, redis_server, 2)
+    alice = await WireClient.connect(first.host, first.port)
+    token = (await alice.register("alice")).token
+    bob = await WireClient.connect(first.host, first.port)
+    await bob.register("bob")
+    redis_server.stop()
+    try:
+        for i in range(20):
+            await bob.send(Send(room="general", text=f"m{i}", nonce=f"n{i}"))
+        seen = await collect(alice, 20)
+        await alice.close()
+        back = await WireClient.connect(second.host, second.port)
+        await back.resume(token, last_id=seen[-1].id)
+        assert back.replayed == []
+    finally:
+        redis_server.start()
+    await bob.send(Send(room="general", text="after", nonce="after"))
+    got = await collect(back, 1)
+    assert [f.text for f in got] == ["after"], "nothing she had seen, once more"
+    await no_more(back)
+    for client in (back, bob):
+        await client.close()

@@ -173,6 +173,23 @@ async def test_resume_replays_exactly_what_was_missed_even_while_others_talk(con
     assert all(m.replayed for m in bob_again.replayed)
 
 
+async def test_a_resume_from_an_id_never_written_still_gets_new_messages(connect: Connect) -> None:
+    """A client's last_id above every stored id (a database restored from an older backup, or a
+    made-up number) hides no message written from now on: what a resume passes over is never
+    above what is committed."""
+    alice = await online(connect, "alice")
+    bob = await online(connect, "bob")
+    await alice.expect(Presence)
+    token = bob.last_token
+    await bob.close()
+    bob_again = await connect()
+    await bob_again.resume(token, last_id=10**9)
+    assert bob_again.replayed == []
+    (sent,) = await say(alice, 1, text="new")
+    message = await bob_again.expect(Message, skip=(Presence,))
+    assert (message.id, message.text) == (sent, "new0")
+
+
 async def test_login_replays_what_was_missed_since_the_last_session(connect: Connect) -> None:
     alice = await online(connect, "alice")
     bob = await online(connect, "bob")

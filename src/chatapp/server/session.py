@@ -204,6 +204,7 @@ class Session:
         self._held: list[tuple[bytes, int]] | None = None  # live deliveries waiting for a replay
         self._held_bytes = 0
         self._replayed_ids: set[int] = set()
+        self._floor = 0  # see _deliver_above_floor
         # The fan-out loop calls this once per recipient: normally straight into the outbox.
         self.deliver: Callable[[bytes, int, Parts | None], None] = peer.outbox.push
 
@@ -263,7 +264,8 @@ class Session:
         """Hold live deliveries back while stored messages are sent, then release them.
 
         Whatever was both replayed and delivered live in the meantime is sent
-        once, so the client sees every message once and in order.
+        once, so the client sees every message once and in order; and none up
+        to the floor (:meth:`skip_live_through`) is sent at all.
         """
         if self._held is not None:  # already holding (nested): the outer one releases
             yield
@@ -276,10 +278,37 @@ class Session:
         finally:
             held, self._held = self._held, None
             replayed, self._replayed_ids = self._replayed_ids, set()
+            floor, self._floor = self._floor, 0
             self.deliver = push
             for data, message_id in held or ():
-                if not (message_id and message_id in replayed):
+                if not (message_id and (message_id in replayed or message_id <= floor)):
                     push(data)
+            if floor:
+                # With several processes, this one's chain may still be behind the process the
+                # client came from, and would hand it those messages again: they are passed over
+                # until the first one above the floor (ids come in order), then nothing is checked.
+                self._floor = floor
+                self.deliver = self._deliver_above_floor
+
+    def skip_live_through(self, message_id: int) -> None:
+        """While live deliveries are held: the client has every message up to ``message_id``
+        already (it signed in with it), so none of them is delivered live."""
+        if self._held is not None:
+            self._floor = message_id
+
+    def _deliver_above_floor(self, data: bytes, message_id: int, parts: Parts | None, /) -> None:
+        """``deliver`` until live delivery passes the floor the client signed in with."""
+        push = self.peer.outbox.push
+        floor = self._floor
+        if parts is not None and any(0 < part_id <= floor for _, part_id in parts):
+            for part, part_id in parts:
+                self._deliver_above_floor(part, part_id, None)
+            return
+        if 0 < message_id <= floor:
+            return
+        if message_id:
+            self.deliver = push  # past the floor: every later message is above it
+        push(data)
 
     def _deliver_held(self, data: bytes, message_id: int, parts: Parts | None, /) -> None:
         """``deliver`` while a replay is being sent: keep live deliveries for afterwards."""

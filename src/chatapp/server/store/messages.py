@@ -183,8 +183,9 @@ class Messages:
         """The highest id of a stored message; 0 if there is none.
 
         Remembered after the first query and raised by every insert, so asking
-        costs nothing on a sign-in. (Several server processes on one database
-        will need to ask the database, or the broker, instead.)
+        costs nothing on a sign-in. With several server processes, each one's
+        message chain raises it as it delivers the others' batches: it is what
+        this process has delivered, which may lag behind the database.
         """
         if self._last_id is None:
             async with self._last_id_lock:  # the sign-ins right after a start ask it once, not each
