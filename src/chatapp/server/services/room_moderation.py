@@ -7,6 +7,11 @@ it in the store (and in the sanctions cache), tell the room (a ``room_event`` to
 members, the target and the actor wherever they are; the actor's copy carries ``ref``), then
 record it in the audit trail. A kick or a ban takes the user out of the room at once: the stored
 membership, the hub and the session's rooms.
+
+With several server processes (``--redis-url``) each effect is also told to the others
+(:class:`~chatapp.server.control_events.Others`), after the store has it: the event to their
+members, the kicked or banned user taken out on the process holding them, the room's sanctions read
+again, a deleted room closed for their members.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from chatapp.clock import utc_now, wire_timestamp
-from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.protocol import ErrorCode, ProtocolError, encode
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.limits import DEFAULT_ROOM
 from chatapp.protocol.moderation_frames import (
@@ -34,6 +39,15 @@ from chatapp.protocol.moderation_frames import (
 )
 from chatapp.protocol.rules import check_reason
 from chatapp.server import policy
+from chatapp.server.control_events import (
+    ALONE,
+    Others,
+    PutOut,
+    RoomClosed,
+    RoomFrame,
+    RoomSanctionsChanged,
+    UsersFrame,
+)
 from chatapp.server.hub import Hub
 from chatapp.server.policy import Action
 from chatapp.server.services.audit import AuditTrail
@@ -42,7 +56,7 @@ from chatapp.server.services.people import find_user
 from chatapp.server.services.room_access import roles_in, visible_room
 from chatapp.server.services.room_sanctions import BAN, MUTE, RoomSanctions
 from chatapp.server.session import Session
-from chatapp.server.store import RoomRecord, SanctionRecord, Store, UserRecord
+from chatapp.server.store import RoomRecord, SanctionRecord, Store, StoredMessage, UserRecord
 
 _SETTLE = 5.0
 """Seconds a room's deletion waits for messages to it that are being committed."""
@@ -59,9 +73,16 @@ class _Target:
 
 class RoomModeration:
     def __init__(
-        self, store: Store, hub: Hub, sanctions: RoomSanctions, audit: AuditTrail, max_frame: int
+        self,
+        store: Store,
+        hub: Hub,
+        sanctions: RoomSanctions,
+        audit: AuditTrail,
+        max_frame: int,
+        others: Others = ALONE,
     ) -> None:
         self._store = store
+        self._others = others
         self._hub = hub
         self._sanctions = sanctions
         self._audit = audit
@@ -145,10 +166,12 @@ class RoomModeration:
                 until=until,
             )
             self._sanctions.put(room.name, record)
+            self._others.tell(RoomSanctionsChanged(room.name))
         elif action in ("unban", "unmute"):
             await self._sanctions.of_room(room.name, room.id)
             await store.lift_sanction(room.id, user.id, _SANCTIONS[action], now)
             self._sanctions.drop(room.name, user.id, _SANCTIONS[action])
+            self._others.tell(RoomSanctionsChanged(room.name))
         elif action == "op":
             await store.add_operator(room.id, user.id, session.username, now)
         elif action == "deop":
@@ -169,16 +192,17 @@ class RoomModeration:
         self._hub.publish(room.name, event, own=(session.user_id, own))
         if room.name not in session.room_ids:
             session.send(own)
+        self._others.tell(RoomFrame(room.name, encode(event)))
         if target is not None and not target.member and target.user.id != session.user_id:
             self._hub.send_to_users((target.user.id,), event)
+            self._others.tell(UsersFrame([target.user.id], encode(event)))
 
     def _put_out(self, user_id: int, room: str) -> None:
         """Take an online user out of a room they were kicked or banned from (its store membership
-        is gone already): the room hears them leave, and their session forgets it."""
-        member = self._hub.online(user_id)
-        if isinstance(member, Session) and room in member.room_ids:
-            self._hub.leave(member, room)
-            member.room_ids.pop(room, None)
+        is gone already): the room hears them leave, and their session forgets it; on whichever
+        process holds them online."""
+        put_out(self._hub, user_id, room)
+        self._others.tell(PutOut(user_id, room))
 
     # -- the room itself -----------------------------------------------------------
 
@@ -204,19 +228,20 @@ class RoomModeration:
         self._hub.publish(room.name, deleted, own=(session.user_id, own))
         if room.name not in session.room_ids:
             session.send(own)
+        # The other processes' members are told and taken out too (they submit nothing more to it;
+        # on PostgreSQL, the only database of several processes, a message of theirs already on
+        # its way is not refused by a foreign key: it is deleted with the room or, committed just
+        # after, kept unseen under the gone room's id).
+        self._others.tell(RoomClosed(room.name, encode(deleted)))
         # Out of the room in memory first, so that no new message is submitted to it; then the
         # messages already on their way are let in: one committed after the room is gone would
         # break its foreign key and fail the whole batch it is written with.
-        pending = []
-        for member in self._hub.close_room(room.name):
-            if isinstance(member, Session):
-                member.room_ids.pop(room.name, None)
-                if member.uncommitted and member.last_commit is not None:
-                    pending.append(member.last_commit)
+        pending = close_room(self._hub, room.name)
         if pending:
             await asyncio.wait(pending, timeout=_SETTLE)
         await self._store.delete_room(room.id)
         self._sanctions.forget(room.name)
+        self._others.tell(RoomSanctionsChanged(room.name))  # a room of that name made later starts clean
         await self._audit.record(
             session.username, "delete_room", room=room.name, reason=frame.reason, address=session.peer.address
         )
@@ -232,6 +257,26 @@ class RoomModeration:
             keep_newest=False,
         )
         return SanctionList(room=room.name, sanctions=infos, ref=frame.ref)
+
+
+def put_out(hub: Hub, user_id: int, room: str) -> None:
+    """Take a user online here out of a room they were kicked or banned from."""
+    member = hub.online(user_id)
+    if isinstance(member, Session) and room in member.room_ids:
+        hub.leave(member, room)
+        member.room_ids.pop(room, None)
+
+
+def close_room(hub: Hub, room: str) -> list[asyncio.Future[StoredMessage]]:
+    """Take every member online here out of a deleted room (told already); the last commit of each
+    who has messages on their way."""
+    pending: list[asyncio.Future[StoredMessage]] = []
+    for member in hub.close_room(room):
+        if isinstance(member, Session):
+            member.room_ids.pop(room, None)
+            if member.uncommitted and member.last_commit is not None:
+                pending.append(member.last_commit)
+    return pending
 
 
 def _info(record: SanctionRecord) -> SanctionInfo:
