@@ -126,10 +126,13 @@ ControlEvent = (
 
 
 class Told(msgspec.Struct, array_like=True, frozen=True):
-    """An event as it travels: which process told it."""
+    """Events as they travel: which process told them. The events of one action travel together
+    and are applied together (in one turn of the event loop, as the acting process applied them), so
+    that nobody there acts between them: a banned member is out of the room by the time the room
+    hears of the ban."""
 
     node: str
-    event: ControlEvent
+    events: list[ControlEvent]
 
 
 encode_told = msgspec.msgpack.Encoder().encode
@@ -139,15 +142,16 @@ decode_told = msgspec.msgpack.Decoder(Told).decode
 class Others(Protocol):
     """The other server processes, as far as a moderator's action needs them."""
 
-    def tell(self, event: ControlEvent) -> None:
-        """Have every other process apply ``event`` (call it once the change is committed)."""
+    def tell(self, *events: ControlEvent) -> None:
+        """Have every other process apply ``events``, in this order and together (call it once the
+        change is committed)."""
         ...
 
 
 class Alone:
     """One server process: there is nobody to tell."""
 
-    def tell(self, event: ControlEvent) -> None:
+    def tell(self, *events: ControlEvent) -> None:
         return None
 
 

@@ -67,6 +67,7 @@ class LiveSync:
             case RoomClosed(room, frame):
                 hub.publish_data(room, frame, 0)
                 close_room(hub, room)
+                services.sanctions.forget(room)
             case RoomSanctionsChanged(room):
                 services.sanctions.forget(room)
             case AccountSanction(user, kind, sanction):

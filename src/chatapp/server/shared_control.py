@@ -55,8 +55,8 @@ class SharedControl:
             task.cancel()
         await self._link.close()
 
-    def tell(self, event: ControlEvent) -> None:
-        self._link.publish(encode_told(Told(self._node, event)))
+    def tell(self, *events: ControlEvent) -> None:
+        self._link.publish(encode_told(Told(self._node, list(events))))
 
     def _received(self, data: bytes) -> None:
         try:
@@ -66,11 +66,12 @@ class SharedControl:
             return
         if told.node == self._node or self._follower is None:
             return  # this process applied its own event when it acted
-        try:
-            self._follower.apply(told.event)
-        except Exception:
-            log.exception("event=control_apply_failed kind=%s", type(told.event).__name__)
-        self.applied += 1
+        for event in told.events:
+            try:
+                self._follower.apply(event)
+            except Exception:  # a bug: logged, and the next events are applied still
+                log.exception("event=control_apply_failed kind=%s", type(event).__name__)
+            self.applied += 1
 
     def _subscribed(self) -> None:
         if self._follower is None:

@@ -77,9 +77,10 @@ async def on_join(session: Session, frame: Join, services: Services) -> None:
             )
             if newly_joined:
                 services.hub.join(session, room.name)
-        await services.replay.room_context(
-            session, frame.room, session.room_ids[frame.room], last_id=frame.last_id
-        )
+        room_id = session.room_ids.get(frame.room)
+        if room_id is None:
+            return  # kicked or banned meanwhile (by another process's moderator, say): told so already
+        await services.replay.room_context(session, frame.room, room_id, last_id=frame.last_id)
 
 
 async def on_leave(session: Session, frame: Leave, services: Services) -> None:

@@ -41,6 +41,7 @@ from chatapp.protocol.rules import check_reason
 from chatapp.server import policy
 from chatapp.server.control_events import (
     ALONE,
+    ControlEvent,
     Others,
     PutOut,
     RoomClosed,
@@ -61,6 +62,7 @@ from chatapp.server.store import RoomRecord, SanctionRecord, Store, StoredMessag
 _SETTLE = 5.0
 """Seconds a room's deletion waits for messages to it that are being committed."""
 _SANCTIONS = {"ban": BAN, "mute": MUTE, "unban": BAN, "unmute": MUTE}
+"""The actions that change a room's sanctions, and which kind."""
 _TIMED = frozenset({"ban", "mute"})
 
 
@@ -128,9 +130,13 @@ class RoomModeration:
             reason=frame.reason,
             address=session.peer.address,
         )
-        self._tell(session, room, event, frame.ref, target)
+        told = self._tell(session, room, event, frame.ref, target)
+        if frame.action in _SANCTIONS:
+            told.insert(0, RoomSanctionsChanged(room.name))  # in force there before anyone hears of it
         if frame.action in ("kick", "ban") and target.member:
-            self._put_out(user.id, room.name)
+            put_out(self._hub, user.id, room.name)
+            told.append(PutOut(user.id, room.name))  # on the process holding them online
+        self._others.tell(*told)
 
     async def _apply(
         self,
@@ -166,12 +172,10 @@ class RoomModeration:
                 until=until,
             )
             self._sanctions.put(room.name, record)
-            self._others.tell(RoomSanctionsChanged(room.name))
         elif action in ("unban", "unmute"):
             await self._sanctions.of_room(room.name, room.id)
             await store.lift_sanction(room.id, user.id, _SANCTIONS[action], now)
             self._sanctions.drop(room.name, user.id, _SANCTIONS[action])
-            self._others.tell(RoomSanctionsChanged(room.name))
         elif action == "op":
             await store.add_operator(room.id, user.id, session.username, now)
         elif action == "deop":
@@ -186,23 +190,18 @@ class RoomModeration:
 
     def _tell(
         self, session: Session, room: RoomRecord, event: RoomEvent, ref: Ref, target: _Target | None
-    ) -> None:
-        """The event to the room's online members, the target and the actor wherever they are."""
+    ) -> list[ControlEvent]:
+        """The event to the room's online members, the target and the actor wherever they are: here,
+        and what tells the other processes (for the caller to tell, with the rest of the action)."""
         own = msgspec.structs.replace(event, ref=ref)
         self._hub.publish(room.name, event, own=(session.user_id, own))
         if room.name not in session.room_ids:
             session.send(own)
-        self._others.tell(RoomFrame(room.name, encode(event)))
+        told: list[ControlEvent] = [RoomFrame(room.name, encode(event))]
         if target is not None and not target.member and target.user.id != session.user_id:
             self._hub.send_to_users((target.user.id,), event)
-            self._others.tell(UsersFrame([target.user.id], encode(event)))
-
-    def _put_out(self, user_id: int, room: str) -> None:
-        """Take an online user out of a room they were kicked or banned from (its store membership
-        is gone already): the room hears them leave, and their session forgets it; on whichever
-        process holds them online."""
-        put_out(self._hub, user_id, room)
-        self._others.tell(PutOut(user_id, room))
+            told.append(UsersFrame([target.user.id], encode(event)))
+        return told
 
     # -- the room itself -----------------------------------------------------------
 
@@ -215,7 +214,7 @@ class RoomModeration:
         await self._audit.record(
             session.username, f"make_{action}", room=room.name, address=session.peer.address
         )
-        self._tell(session, room, event, frame.ref, None)
+        self._others.tell(*self._tell(session, room, event, frame.ref, None))
 
     async def delete_room(self, session: Session, frame: DeleteRoom) -> None:
         check_reason(frame.reason)
@@ -241,7 +240,8 @@ class RoomModeration:
             await asyncio.wait(pending, timeout=_SETTLE)
         await self._store.delete_room(room.id)
         self._sanctions.forget(room.name)
-        self._others.tell(RoomSanctionsChanged(room.name))  # a room of that name made later starts clean
+        # A room of that name made later starts clean there too.
+        self._others.tell(RoomSanctionsChanged(room.name))
         await self._audit.record(
             session.username, "delete_room", room=room.name, reason=frame.reason, address=session.peer.address
         )
