@@ -31,6 +31,8 @@ from chatapp.protocol import (
     Send,
     SetTopic,
     TopicChanged,
+    Who,
+    WhoList,
 )
 from chatapp.protocol.moderation_frames import (
     Admin,
@@ -265,3 +267,32 @@ async def test_a_suspension_and_a_mute_made_while_redis_was_away_are_made_good(
     first.stop()
     second.stop()
     assert "event=control_resync" in second.log
+
+
+async def test_the_room_status_limit_counts_the_members_online_on_every_process(
+    server_factory: type[ServerProcess], postgres_database: ScratchDatabase, redis_server: RedisServer
+) -> None:
+    limit = ("--room-status-limit", "2")
+    first, second = (
+        server_factory(postgres_database, "--redis-url", redis_server.url, *limit).start() for _ in range(2)
+    )
+    alice = await registered(first, "alice")
+    bob = await registered(second, "bob")
+    await until(alice, lambda f: isinstance(f, Presence) and (f.event, f.username) == ("online", "bob"))
+    # A third member online, on alice's process: two here, three in all, over the limit of 2.
+    carol = await registered(first, "carol")
+    await alice.send(Who(room="general", ref="who"))
+    heard = []
+    while not isinstance(frame := await alice.recv(TIMEOUT), WhoList):
+        heard.append(frame)
+    assert [user.username for user in frame.users] == ["alice", "bob", "carol"]
+    assert not [f for f in heard if isinstance(f, Presence) and f.username == "carol"], heard
+    # Nor on bob's process, once it knows carol is online.
+    while True:
+        await bob.send(Who(room="general", ref="who"))
+        while not isinstance(frame := await bob.recv(TIMEOUT), WhoList):
+            assert not (isinstance(frame, Presence) and frame.username == "carol"), frame
+        if "carol" in [user.username for user in frame.users]:
+            break
+    for client in (alice, bob, carol):
+        await client.close()
