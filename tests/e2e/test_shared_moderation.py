@@ -13,6 +13,7 @@ process come in the order it told them), never for a time.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -64,10 +65,18 @@ async def until(client: WireClient, match: Callable[[object], bool], timeout: fl
 
 
 def two(
-    server_factory: type[ServerProcess], database: ScratchDatabase, redis: RedisServer
+    server_factory: type[ServerProcess], database: ScratchDatabase, redis: RedisServer, *args: str
 ) -> tuple[ServerProcess, ServerProcess]:
-    first, second = (server_factory(database, "--redis-url", redis.url).start() for _ in range(2))
+    first, second = (server_factory(database, "--redis-url", redis.url, *args).start() for _ in range(2))
     return first, second
+
+
+RULE = """
+[[rule]]
+name = "{word}"
+words = ["{word}"]
+action = "reject"
+"""
 
 
 async def registered(
@@ -106,18 +115,23 @@ async def refused(client: WireClient, frame: object, code: str) -> Error:
     return error
 
 
-async def sends(client: WireClient, room: str = "general") -> str:
+async def sends(client: WireClient, room: str = "general", text: str = "hello") -> str:
     """Send a message: ``sent``, or the refusal's code."""
     ref = client.next_ref()
-    await client.send(Send(room=room, text=f"message {ref}", ref=ref))
+    await client.send(Send(room=room, text=f"{text} {ref}", ref=ref))
     frame = await until(client, lambda f: (isinstance(f, Message) and f.ref == ref) or isinstance(f, Error))
     return frame.code if isinstance(frame, Error) else "sent"
 
 
 async def test_server_moderation_on_one_process_holds_on_the_other(
-    server_factory: type[ServerProcess], postgres_database: ScratchDatabase, redis_server: RedisServer
+    server_factory: type[ServerProcess],
+    postgres_database: ScratchDatabase,
+    redis_server: RedisServer,
+    tmp_path: Path,
 ) -> None:
-    first, second = two(server_factory, postgres_database, redis_server)
+    rules = tmp_path / "filters.toml"  # one file for both processes, as on one machine
+    rules.write_text(RULE.format(word="zanzibarite"))
+    first, second = two(server_factory, postgres_database, redis_server, "--filter-file", str(rules))
     alice = await registered(first, "alice", "admin")
     bob = await registered(second, "bob")
     dave = await registered(second, "dave")
@@ -171,6 +185,20 @@ async def test_server_moderation_on_one_process_holds_on_the_other(
     await barrier(alice, dave, "unbanned")
     welcome = await WireClient.connect(second.host, second.port, local_addr="127.0.0.2")
     await welcome.close()
+
+    # The content filters reloaded through the first process are reloaded by the second too (from
+    # its own file): dave's word there is refused once it has (it reads the file in a thread).
+    rules.write_text(RULE.format(word="zanzibarite") + RULE.format(word="quokka"))
+    assert (await act(alice, action="reload_filters")).count == 2
+    while (said := await sends(dave, text="a quokka")) == "sent":
+        pass
+    assert said == ErrorCode.FILTERED
+
+    # A disconnect through the first process closes dave's connection on the second.
+    done = await act(alice, action="disconnect", user="dave")
+    assert done.count == 1
+    bye = await dave.expect(Bye, skip=NOISE)
+    assert (bye.reason, bye.message) == (ByeReason.DISCONNECTED, "disconnected by alice")
 
     for client in (alice, bob, dave, carol):
         await client.close()
