@@ -134,6 +134,10 @@ class LiveSync:
             return
         activity.record("filters_reloaded", rules=rules, path=str(filters.path))
 
+    def close(self) -> None:
+        for task in list(self._reloads):
+            task.cancel()
+
     def _in_background(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(work)
         self._reloads.add(task)

@@ -34,6 +34,10 @@ class Follower(Protocol):
         """Events may have been lost: read the cached moderation state again from the database."""
         ...
 
+    def close(self) -> None:
+        """Stop what the applied events left running (before the store closes)."""
+        ...
+
 
 class SharedControl:
     def __init__(self, url: str, node: str) -> None:
@@ -54,6 +58,8 @@ class SharedControl:
         for task in list(self._resyncs):
             task.cancel()
         await self._link.close()
+        if self._follower is not None:
+            self._follower.close()
 
     def tell(self, *events: ControlEvent) -> None:
         self._link.publish(encode_told(Told(self._node, list(events))))
