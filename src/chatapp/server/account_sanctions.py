@@ -19,6 +19,8 @@ from chatapp.server.store import AccountSanctionRecord
 class AccountSanctions:
     def __init__(self, sanctions: Iterable[AccountSanctionRecord] = ()) -> None:
         self._by_user: dict[int, AccountSanctionRecord] = {}
+        self.changes = 0
+        """Bumped by every change: a read from the store that saw one meanwhile may be stale."""
         for sanction in sanctions:
             self.add(sanction)
 
@@ -27,9 +29,16 @@ class AccountSanctions:
 
     def add(self, sanction: AccountSanctionRecord) -> None:
         self._by_user[sanction.user_id] = sanction
+        self.changes += 1
 
     def remove(self, user_id: int) -> None:
         self._by_user.pop(user_id, None)
+        self.changes += 1
+
+    def replace(self, sanctions: Iterable[AccountSanctionRecord]) -> None:
+        """Keep exactly these (read again from the store: another process may have changed them)."""
+        self._by_user = {sanction.user_id: sanction for sanction in sanctions}
+        self.changes += 1
 
     def get(self, user_id: int, now: datetime) -> AccountSanctionRecord | None:
         """The account's sanction in force, if any."""

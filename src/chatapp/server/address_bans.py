@@ -88,6 +88,14 @@ class AddressBans:
         self._bans.pop(ipaddress.ip_network(network), None)
         self._rebuild()
 
+    def replace(self, bans: Iterable[AddressBanRecord]) -> list[AddressBanRecord]:
+        """Keep exactly these (read again from the store: another process may have changed them);
+        the ones that are new here."""
+        before = set(self._bans)
+        self._bans = {ipaddress.ip_network(ban.network): ban for ban in bans}
+        self._rebuild()
+        return [ban for network, ban in self._bans.items() if network not in before]
+
     def _rebuild(self) -> None:
         self._exact = {n.network_address for n in self._bans if n.num_addresses == 1}
         self._ranges = [n for n in self._bans if n.num_addresses > 1]

@@ -22,9 +22,11 @@ from chatapp.server.account_sanctions import AccountSanctions
 from chatapp.server.address_bans import AddressBans
 from chatapp.server.blobs import BlobStore
 from chatapp.server.config import PORT_OFF, Config
+from chatapp.server.control_events import ALONE, Others
 from chatapp.server.filters import ContentFilter, FilterFileError
 from chatapp.server.hub import LocalHub
 from chatapp.server.live import RunningServer
+from chatapp.server.live_sync import LiveSync
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.retention import prune_forever, prune_once
 from chatapp.server.services import Services
@@ -56,6 +58,7 @@ from chatapp.server.web_origin import OriginPolicy
 if TYPE_CHECKING:
     from chatapp.server.node_watch import NodeWatch
     from chatapp.server.redis_link import RedisLink
+    from chatapp.server.shared_control import SharedControl
     from chatapp.server.shared_presence import SharedHub
 
 log = logging.getLogger("chatapp.server")
@@ -71,6 +74,7 @@ class ChatServer:
         self._link: RedisLink | None = None
         self._nodes: NodeWatch | None = None
         self._shared: SharedHub | None = None  # presence shared through Redis (--redis-url) only
+        self._shared_control: SharedControl | None = None  # moderation shared (--redis-url) only
         self._retention: asyncio.Task[None] | None = None
         self._file_sweeper: asyncio.Task[None] | None = None
         self.files: FileSharing | None = None
@@ -194,6 +198,8 @@ class ChatServer:
             await self._link.start()  # subscribed before the first client comes (or retrying)
         if self._shared is not None:
             await self._shared.start()  # the other processes' users known before the first client
+        if self._shared_control is not None:
+            await self._shared_control.start()  # the others' moderation followed before the first client
         assert self._listener is not None
         await self._listener.serve(services)
         if self._control is not None:
@@ -247,23 +253,35 @@ class ChatServer:
         else:
             hub = LocalHub(delivery, status_limit=config.room_status_limit)
         self._hub = hub
+        others: Others = ALONE
+        if config.redis_url:
+            # Moderation and administration told to the other processes, and theirs followed here.
+            from chatapp.server.shared_control import SharedControl  # the redis extra
+
+            others = self._shared_control = SharedControl(config.redis_url, store.node)
         limits = Limits(config, mutes=mutes)
         credentials = Credentials(config, store, hashing, suspensions=suspensions)
         audit = AuditTrail(store)
         screening = Screening(self.filters, audit)
         room_sanctions = RoomSanctions(store)
-        devices = Devices(store, limits)
+        devices = Devices(store, limits, others)
         blobs = BlobStore(config.resolved_files_dir)
         files = self.files = FileSharing(config, store, blobs, room_sanctions)
         downloads = FileDownloads(config, store, blobs)
         assert self._listener is not None
         live = RunningServer(
-            hub, self._listener, suspensions=suspensions, mutes=mutes, address_bans=address_bans
+            hub,
+            self._listener,
+            suspensions=suspensions,
+            mutes=mutes,
+            address_bans=address_bans,
+            others=others,
         )
+        filters = self.filters if self.filters.path else None
         administration = self._administration = Administration(
-            config, store, audit, hashing, live, filters=self.filters if self.filters.path else None
+            config, store, audit, hashing, live, filters=filters, others=others
         )
-        return Services(
+        services = Services(
             config=config,
             store=store,
             hub=hub,
@@ -287,8 +305,8 @@ class ChatServer:
             replay=Replay(config, store, limits),
             audit=audit,
             sanctions=room_sanctions,
-            rooms=RoomModeration(store, hub, room_sanctions, audit, config.max_frame),
-            removal=MessageRemoval(store, hub, audit, on_removed=downloads.forget_message),
+            rooms=RoomModeration(store, hub, room_sanctions, audit, config.max_frame, others),
+            removal=MessageRemoval(store, hub, audit, on_removed=downloads.forget_message, others=others),
             administration=administration,
             address_bans=address_bans,
             suspensions=suspensions,
@@ -298,7 +316,11 @@ class ChatServer:
             devices=devices,
             files=files,
             downloads=downloads,
+            others=others,
         )
+        if self._shared_control is not None:
+            self._shared_control.follow(LiveSync(services, hub, live))
+        return services
 
     def reload_filters(self) -> None:
         """SIGHUP: read the filter file again; a bad file is logged and the rules in force stay."""
@@ -341,6 +363,8 @@ class ChatServer:
             await self._link.close()
         if self._shared is not None:
             await self._shared.close()
+        if self._shared_control is not None:
+            await self._shared_control.close()
         if self._store is not None:
             # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
             # when it closed, and the store commits them many per transaction; a connection

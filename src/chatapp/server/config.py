@@ -100,8 +100,8 @@ class Config:
     redis_url: str = _setting(
         "",
         "redis://HOST[:PORT][/DB] (or rediss:// for TLS, unix://PATH): run as one of several server "
-        "processes on one PostgreSQL database, each process's messages and presence reaching the "
-        "others' users through this Redis server; needs the redis extra (pip install 'chatapp[redis]') "
+        "processes on one PostgreSQL database, each process's messages, presence and moderation "
+        "reaching the others through this Redis server; needs the redis extra (pip install 'chatapp[redis]') "
         "(default: none, one process)",
     )
     workers: int = _setting(

@@ -293,8 +293,12 @@ class LocalHub:
 
     # -- fan-out --------------------------------------------------------------
 
+    def _within_status_limit(self, room: str) -> bool:
+        """Whether the room is small enough for status events (``status_limit``)."""
+        return not self._status_limit or len(self._rooms.get(room, ())) <= self._status_limit
+
     def _publish_status(self, room: str, frame: Presence, own: Own | None = None) -> None:
-        if not self._status_limit or len(self._rooms.get(room, ())) <= self._status_limit:
+        if self._within_status_limit(room):
             self.publish(room, frame, own=own)
             return
         if own is None:

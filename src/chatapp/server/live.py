@@ -8,6 +8,10 @@ in-memory suspensions, mutes and address bans that sign-ins, sends and the
 listener check, and has the transport close every connection from a newly
 banned range (:class:`Connections`, implemented by the TCP listener). The app
 builds it; chatapp-admin without a server runs the service without it.
+
+Each change is also told to the other server processes (:class:`Others`; with ``--redis-url``),
+which make the same change on theirs (:mod:`chatapp.server.live_sync` calls the ``*_here``
+methods): the administration calls these only after the change is committed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,15 @@ from typing import Protocol
 from chatapp.protocol import ByeReason
 from chatapp.server.account_sanctions import AccountSanctions
 from chatapp.server.address_bans import AddressBans, client_ip, covers, parse_network
+from chatapp.server.control_events import (
+    ALONE,
+    AccountSanction,
+    AddressBanned,
+    AddressUnbanned,
+    EndSessions,
+    Others,
+    RoleChanged,
+)
 from chatapp.server.hub import Hub
 from chatapp.server.session import Session
 from chatapp.server.store import AccountSanctionRecord, AddressBanRecord
@@ -41,8 +54,10 @@ class RunningServer:
         suspensions: AccountSanctions,
         mutes: AccountSanctions,
         address_bans: AddressBans,
+        others: Others = ALONE,
     ) -> None:
         self._hub = hub
+        self._others = others
         self._connections = connections
         self._suspensions = suspensions
         self._mutes = mutes
@@ -60,6 +75,14 @@ class RunningServer:
     def end_sessions(
         self, user_id: int, reason: ByeReason, message: str | None, *, session_id: int | None = None
     ) -> int:
+        closed = self.end_here(user_id, reason, message, session_id=session_id)
+        self._others.tell(EndSessions(user_id, reason.value, message, session_id))
+        return closed
+
+    def end_here(
+        self, user_id: int, reason: ByeReason, message: str | None, *, session_id: int | None = None
+    ) -> int:
+        """:meth:`end_sessions` on this process's connection only."""
         session = self._session(user_id)
         if session is None or (session_id is not None and session.session_id != session_id):
             return 0
@@ -68,17 +91,33 @@ class RunningServer:
         return 1
 
     def set_role(self, user_id: int, role: str) -> None:
+        self.role_here(user_id, role)
+        self._others.tell(RoleChanged(user_id, role))
+
+    def role_here(self, user_id: int, role: str) -> None:
         session = self._session(user_id)
         if session is not None:
             session.server_role = role
 
     def suspended(self, sanction: AccountSanctionRecord | None, user_id: int) -> None:
         _update(self._suspensions, sanction, user_id)
+        self._others.tell(AccountSanction(user_id, "suspend", sanction))
 
     def muted(self, sanction: AccountSanctionRecord | None, user_id: int) -> None:
         _update(self._mutes, sanction, user_id)
+        self._others.tell(AccountSanction(user_id, "mute", sanction))
+
+    def sanction_here(self, kind: str, sanction: AccountSanctionRecord | None, user_id: int) -> None:
+        """The account's ``kind`` of sanction ("suspend" or "mute") is now ``sanction``, here."""
+        _update(self._suspensions if kind == "suspend" else self._mutes, sanction, user_id)
 
     def address_banned(self, ban: AddressBanRecord, message: str) -> int:
+        closed = self.banned_here(ban, message)
+        self._others.tell(AddressBanned(ban, message))
+        return closed
+
+    def banned_here(self, ban: AddressBanRecord, message: str) -> int:
+        """:meth:`address_banned` on this process's connections only."""
         self._bans.add(ban)
         network = parse_network(ban.network)
 
@@ -90,6 +129,7 @@ class RunningServer:
 
     def address_unbanned(self, network: str) -> None:
         self._bans.remove(network)
+        self._others.tell(AddressUnbanned(network))
 
 
 def _update(table: AccountSanctions, sanction: AccountSanctionRecord | None, user_id: int) -> None:

@@ -194,6 +194,13 @@ class SharedHub(LocalHub):
         if not self._quiet:
             super()._publish_status(room, frame, own)
 
+    def _within_status_limit(self, room: str) -> bool:
+        # Counted over every process, so that a room gets status events on all of them or on none.
+        # The others' users are counted only when this process's alone are within the limit.
+        if not super()._within_status_limit(room):
+            return False
+        return not self._status_limit or self.online_in(room) <= self._status_limit
+
     def join(self, member: Member, room: str) -> None:
         super().join(member, room)
         self._share("join", member, [room])

@@ -22,9 +22,11 @@ from chatapp.protocol import (
     TopicChanged,
     Who,
     WhoList,
+    encode,
 )
 from chatapp.protocol.rules import check_room, check_topic
 from chatapp.server import activity, policy
+from chatapp.server.control_events import RoomFrame
 from chatapp.server.filters import Target
 from chatapp.server.policy import Action
 from chatapp.server.services import Services
@@ -75,9 +77,10 @@ async def on_join(session: Session, frame: Join, services: Services) -> None:
             )
             if newly_joined:
                 services.hub.join(session, room.name)
-        await services.replay.room_context(
-            session, frame.room, session.room_ids[frame.room], last_id=frame.last_id
-        )
+        room_id = session.room_ids.get(frame.room)
+        if room_id is None:
+            return  # kicked or banned meanwhile (by another process's moderator, say): told so already
+        await services.replay.room_context(session, frame.room, room_id, last_id=frame.last_id)
 
 
 async def on_leave(session: Session, frame: Leave, services: Services) -> None:
@@ -129,6 +132,7 @@ async def on_set_topic(session: Session, frame: SetTopic, services: Services) ->
     changed = TopicChanged(room=room.name, text=text, by=session.username)
     own = TopicChanged(room=room.name, text=text, by=session.username, ref=frame.ref)
     published = services.hub.publish(room.name, changed, own=(session.user_id, own))
+    services.others.tell(RoomFrame(room.name, encode(changed)))  # its members on the other processes
     if not published or room.name not in session.room_ids:
         session.send(own)  # the setter hears it even when not in the room
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from chatapp.server.account_sanctions import AccountSanctions
 from chatapp.server.address_bans import AddressBans
 from chatapp.server.config import Config
+from chatapp.server.control_events import ALONE, Others
 from chatapp.server.filters import ContentFilter
 from chatapp.server.hub import Hub
 from chatapp.server.services.administration import Administration
@@ -80,3 +81,5 @@ class Services:
     """Shared files: uploads and the sweeper; also claims the file a message posts."""
     downloads: FileDownloads
     """Shared files' downloads, by frame and by link."""
+    others: Others = ALONE
+    """The other server processes (``--redis-url``), told of what a moderator changed here."""

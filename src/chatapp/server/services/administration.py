@@ -21,7 +21,8 @@ and closing connections from a newly banned range. Without it (``None``:
 chatapp-admin on the database alone, no server running) every change is stored
 and a server started later loads it. ``filters`` (:class:`FilterReloader`), the
 server's content filter, serves ``reload_filters``; without it that action is
-refused as not supported.
+refused as not supported. ``others`` (:class:`~chatapp.server.control_events.Others`) are the
+other server processes (``--redis-url``), told to reload their filters too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from chatapp.protocol.moderation_frames import Admin, AdminDone, ServerAction
 from chatapp.server.account_sanctions import described
 from chatapp.server.address_bans import ban_message, normalise
 from chatapp.server.config import Config
+from chatapp.server.control_events import ALONE, FiltersReloaded, Others
 from chatapp.server.passwords import PasswordHashing
 from chatapp.server.policy import SERVER_ROLES, STORED_ROLES, Action, check, rank, roles_of
 from chatapp.server.services.audit import AuditTrail
@@ -62,6 +64,7 @@ class Administration(StaffLists):
         hashing: PasswordHashing,
         live: Live | None = None,
         filters: FilterReloader | None = None,
+        others: Others = ALONE,
     ) -> None:
         self._config = config
         self._store = store
@@ -69,6 +72,7 @@ class Administration(StaffLists):
         self._hashing = hashing
         self._live = live
         self._filters = filters
+        self._others = others
 
     # -- the admin frame -----------------------------------------------------------
 
@@ -264,6 +268,7 @@ class Administration(StaffLists):
             # does not count towards closing the connection of an admin who tries again.
             log.warning("the filters were not reloaded: %s", error)
             raise ProtocolError(ErrorCode.SERVER_ERROR, f"the filters were not reloaded: {error}") from None
+        self._others.tell(FiltersReloaded())  # the other processes read their filter files too
         await self._record(actor, Action.RELOAD_FILTERS, None, f"{rules} rules")
         return AdminDone(action="reload_filters", count=rules, ref=ref)
 

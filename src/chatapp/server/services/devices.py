@@ -6,7 +6,8 @@ own Ed25519 key for this user and id (:func:`chatapp.protocol.e2e_frames.device_
 the device limit, the key cap, and on every encrypted ``dm`` that the sending device is one of the
 sender's. That last check is on the message path, so the device ids and Curve25519 keys of each
 sender are kept in memory (:class:`DeviceCache`), read once and dropped whenever that user
-publishes or deletes a device.
+publishes or deletes a device (on any server process: with ``--redis-url`` the others are told,
+:class:`~chatapp.server.control_events.DevicesChanged`).
 
 An Ed25519 verification takes tens of microseconds: it runs on the event loop, as an executor hop
 would cost as much; ``publish_keys`` is limited to 10 a minute per connection.
@@ -32,6 +33,7 @@ from chatapp.protocol.e2e_frames import (
 )
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.limits import DEVICES_MAX, ONE_TIME_KEYS_MAX
+from chatapp.server.control_events import ALONE, DevicesChanged, Others
 from chatapp.server.services.limits import Limits
 from chatapp.server.services.people import find_user
 from chatapp.server.session import Session
@@ -76,6 +78,11 @@ class DeviceCache:
         self._changes += 1
         self._known.pop(user_id, None)
 
+    def forget_all(self) -> None:
+        """Changes may have been missed (a reconnect to the other processes): read everyone again."""
+        self._changes += 1
+        self._known.clear()
+
 
 def _info(record: DeviceRecord) -> DeviceInfo:
     return DeviceInfo(
@@ -94,10 +101,16 @@ def _no_such_device(device: str) -> ProtocolError:
 class Devices:
     """Publishing, listing, claiming and deleting devices and keys; the sending device's check."""
 
-    def __init__(self, store: Store, limits: Limits) -> None:
+    def __init__(self, store: Store, limits: Limits, others: Others = ALONE) -> None:
         self._store = store
         self._limits = limits
+        self._others = others
         self.cache = DeviceCache(store)
+
+    def _changed(self, user_id: int) -> None:
+        """The user's devices changed (or may have): read them again, here and on the others."""
+        self.cache.forget(user_id)
+        self._others.tell(DevicesChanged(user_id))
 
     async def publish(self, session: Session, frame: PublishKeys) -> KeysPublished:
         self._limits.check_keys(session, "publish")
@@ -141,7 +154,7 @@ class Devices:
                 f"over {exc.most}; nothing was added",
             ) from exc
         finally:
-            self.cache.forget(session.user_id)
+            self._changed(session.user_id)
         # Sizes and ids only: keys are public, but there is no use in logging them.
         log.debug("keys published user=%s device=%s unclaimed=%d", session.username, frame.device, unclaimed)
         return KeysPublished(device=frame.device, one_time_keys=unclaimed, ref=frame.ref)
@@ -169,7 +182,7 @@ class Devices:
         try:
             deleted = await self._store.delete_device(session.user_id, device)
         finally:
-            self.cache.forget(session.user_id)
+            self._changed(session.user_id)
         if not deleted:
             raise _no_such_device(device)
         return DeviceDeleted(device=device, ref=ref)

@@ -5,7 +5,8 @@ A room message may be removed by its sender or by the room's staff (the permissi
 room's, another conversation's, or none at all) is ``no_such_message``, whichever it is. Those
 who can see it get ``message_removed`` (the room's online members, or both parties of a direct
 message); history pages and replays carry the tombstone from then on (``removed_by`` and an
-empty ``text``), never the text.
+empty ``text``), never the text. With several server processes the event reaches those online
+on the others too (:class:`~chatapp.server.control_events.Others`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable
 import msgspec
 
 from chatapp.clock import utc_now
-from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.protocol import ErrorCode, ProtocolError, encode
 from chatapp.protocol.moderation_frames import DeleteMessage, MessageRemoved
 from chatapp.server import policy
+from chatapp.server.control_events import ALONE, MessageGone, Others, RoomFrame, UsersFrame
 from chatapp.server.hub import Hub
 from chatapp.server.policy import Action, Role
 from chatapp.server.services.audit import AuditTrail
@@ -30,9 +32,15 @@ _NOT_SEEN = "there is no message {id} that you can see"
 
 class MessageRemoval:
     def __init__(
-        self, store: Store, hub: Hub, audit: AuditTrail, on_removed: Callable[[int], None] | None = None
+        self,
+        store: Store,
+        hub: Hub,
+        audit: AuditTrail,
+        on_removed: Callable[[int], None] | None = None,
+        others: Others = ALONE,
     ) -> None:
         self._store = store
+        self._others = others
         self._hub = hub
         self._audit = audit
         self._on_removed = on_removed
@@ -52,6 +60,8 @@ class MessageRemoval:
         removed = await self._store.remove_message(origin.id, session.username, utc_now())
         if removed and self._on_removed is not None:
             self._on_removed(origin.id)
+        if removed:
+            self._others.tell(MessageGone(origin.id))
         by = session.username if removed or origin.removed_by is None else origin.removed_by
         event = MessageRemoved(id=origin.id, by=by, room=origin.room)
         own = msgspec.structs.replace(event, ref=frame.ref)
@@ -68,12 +78,14 @@ class MessageRemoval:
             )
         if origin.room is not None:
             self._hub.publish(origin.room, event, own=(session.user_id, own))
+            self._others.tell(RoomFrame(origin.room, encode(event)))
             if origin.room not in session.room_ids:
                 session.send(own)
         else:
             assert origin.recipient_id is not None
             parties = (origin.sender_id, origin.recipient_id)
             self._hub.send_to_users(parties, event, own=(session.user_id, own))
+            self._others.tell(UsersFrame([origin.recipient_id], encode(event)))
 
     @staticmethod
     def _sees(session: Session, origin: MessageOrigin) -> bool:

@@ -7,6 +7,11 @@ it in the store (and in the sanctions cache), tell the room (a ``room_event`` to
 members, the target and the actor wherever they are; the actor's copy carries ``ref``), then
 record it in the audit trail. A kick or a ban takes the user out of the room at once: the stored
 membership, the hub and the session's rooms.
+
+With several server processes (``--redis-url``) each effect is also told to the others
+(:class:`~chatapp.server.control_events.Others`), after the store has it: the event to their
+members, the kicked or banned user taken out on the process holding them, the room's sanctions read
+again, a deleted room closed for their members.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from chatapp.clock import utc_now, wire_timestamp
-from chatapp.protocol import ErrorCode, ProtocolError
+from chatapp.protocol import ErrorCode, ProtocolError, encode
 from chatapp.protocol.frame_base import Ref
 from chatapp.protocol.limits import DEFAULT_ROOM
 from chatapp.protocol.moderation_frames import (
@@ -34,6 +39,16 @@ from chatapp.protocol.moderation_frames import (
 )
 from chatapp.protocol.rules import check_reason
 from chatapp.server import policy
+from chatapp.server.control_events import (
+    ALONE,
+    ControlEvent,
+    Others,
+    PutOut,
+    RoomClosed,
+    RoomFrame,
+    RoomSanctionsChanged,
+    UsersFrame,
+)
 from chatapp.server.hub import Hub
 from chatapp.server.policy import Action
 from chatapp.server.services.audit import AuditTrail
@@ -42,11 +57,12 @@ from chatapp.server.services.people import find_user
 from chatapp.server.services.room_access import roles_in, visible_room
 from chatapp.server.services.room_sanctions import BAN, MUTE, RoomSanctions
 from chatapp.server.session import Session
-from chatapp.server.store import RoomRecord, SanctionRecord, Store, UserRecord
+from chatapp.server.store import RoomRecord, SanctionRecord, Store, StoredMessage, UserRecord
 
 _SETTLE = 5.0
 """Seconds a room's deletion waits for messages to it that are being committed."""
 _SANCTIONS = {"ban": BAN, "mute": MUTE, "unban": BAN, "unmute": MUTE}
+"""The actions that change a room's sanctions, and which kind."""
 _TIMED = frozenset({"ban", "mute"})
 
 
@@ -59,9 +75,16 @@ class _Target:
 
 class RoomModeration:
     def __init__(
-        self, store: Store, hub: Hub, sanctions: RoomSanctions, audit: AuditTrail, max_frame: int
+        self,
+        store: Store,
+        hub: Hub,
+        sanctions: RoomSanctions,
+        audit: AuditTrail,
+        max_frame: int,
+        others: Others = ALONE,
     ) -> None:
         self._store = store
+        self._others = others
         self._hub = hub
         self._sanctions = sanctions
         self._audit = audit
@@ -107,9 +130,13 @@ class RoomModeration:
             reason=frame.reason,
             address=session.peer.address,
         )
-        self._tell(session, room, event, frame.ref, target)
+        told = self._tell(session, room, event, frame.ref, target)
+        if frame.action in _SANCTIONS:
+            told.insert(0, RoomSanctionsChanged(room.name))  # in force there before anyone hears of it
         if frame.action in ("kick", "ban") and target.member:
-            self._put_out(user.id, room.name)
+            put_out(self._hub, user.id, room.name)
+            told.append(PutOut(user.id, room.name))  # on the process holding them online
+        self._others.tell(*told)
 
     async def _apply(
         self,
@@ -163,22 +190,18 @@ class RoomModeration:
 
     def _tell(
         self, session: Session, room: RoomRecord, event: RoomEvent, ref: Ref, target: _Target | None
-    ) -> None:
-        """The event to the room's online members, the target and the actor wherever they are."""
+    ) -> list[ControlEvent]:
+        """The event to the room's online members, the target and the actor wherever they are: here,
+        and what tells the other processes (for the caller to tell, with the rest of the action)."""
         own = msgspec.structs.replace(event, ref=ref)
         self._hub.publish(room.name, event, own=(session.user_id, own))
         if room.name not in session.room_ids:
             session.send(own)
+        told: list[ControlEvent] = [RoomFrame(room.name, encode(event))]
         if target is not None and not target.member and target.user.id != session.user_id:
             self._hub.send_to_users((target.user.id,), event)
-
-    def _put_out(self, user_id: int, room: str) -> None:
-        """Take an online user out of a room they were kicked or banned from (its store membership
-        is gone already): the room hears them leave, and their session forgets it."""
-        member = self._hub.online(user_id)
-        if isinstance(member, Session) and room in member.room_ids:
-            self._hub.leave(member, room)
-            member.room_ids.pop(room, None)
+            told.append(UsersFrame([target.user.id], encode(event)))
+        return told
 
     # -- the room itself -----------------------------------------------------------
 
@@ -191,7 +214,7 @@ class RoomModeration:
         await self._audit.record(
             session.username, f"make_{action}", room=room.name, address=session.peer.address
         )
-        self._tell(session, room, event, frame.ref, None)
+        self._others.tell(*self._tell(session, room, event, frame.ref, None))
 
     async def delete_room(self, session: Session, frame: DeleteRoom) -> None:
         check_reason(frame.reason)
@@ -204,19 +227,21 @@ class RoomModeration:
         self._hub.publish(room.name, deleted, own=(session.user_id, own))
         if room.name not in session.room_ids:
             session.send(own)
+        # The other processes' members are told and taken out too (they submit nothing more to it;
+        # on PostgreSQL, the only database of several processes, a message of theirs already on
+        # its way is not refused by a foreign key: it is deleted with the room or, committed just
+        # after, kept unseen under the gone room's id).
+        self._others.tell(RoomClosed(room.name, encode(deleted)))
         # Out of the room in memory first, so that no new message is submitted to it; then the
         # messages already on their way are let in: one committed after the room is gone would
         # break its foreign key and fail the whole batch it is written with.
-        pending = []
-        for member in self._hub.close_room(room.name):
-            if isinstance(member, Session):
-                member.room_ids.pop(room.name, None)
-                if member.uncommitted and member.last_commit is not None:
-                    pending.append(member.last_commit)
+        pending = close_room(self._hub, room.name)
         if pending:
             await asyncio.wait(pending, timeout=_SETTLE)
         await self._store.delete_room(room.id)
         self._sanctions.forget(room.name)
+        # A room of that name made later starts clean there too.
+        self._others.tell(RoomSanctionsChanged(room.name))
         await self._audit.record(
             session.username, "delete_room", room=room.name, reason=frame.reason, address=session.peer.address
         )
@@ -232,6 +257,26 @@ class RoomModeration:
             keep_newest=False,
         )
         return SanctionList(room=room.name, sanctions=infos, ref=frame.ref)
+
+
+def put_out(hub: Hub, user_id: int, room: str) -> None:
+    """Take a user online here out of a room they were kicked or banned from."""
+    member = hub.online(user_id)
+    if isinstance(member, Session) and room in member.room_ids:
+        hub.leave(member, room)
+        member.room_ids.pop(room, None)
+
+
+def close_room(hub: Hub, room: str) -> list[asyncio.Future[StoredMessage]]:
+    """Take every member online here out of a deleted room (told already); the last commit of each
+    who has messages on their way."""
+    pending: list[asyncio.Future[StoredMessage]] = []
+    for member in hub.close_room(room):
+        if isinstance(member, Session):
+            member.room_ids.pop(room, None)
+            if member.uncommitted and member.last_commit is not None:
+                pending.append(member.last_commit)
+    return pending
 
 
 def _info(record: SanctionRecord) -> SanctionInfo:

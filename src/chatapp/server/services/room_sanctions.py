@@ -6,9 +6,11 @@ starts (a send, a join, a history page, a ban), then kept: every ban, mute and l
 sanction whose ``until`` has passed counts as none (checked against the clock when met, then
 dropped). Only rooms that exist are cached, so the cache is bounded by the number of rooms.
 
-One process only: several server processes on one database (issue 16) must share the
-invalidation of these entries through the broker, or a ban given through one would not stop a
-send through another.
+Several server processes (``--redis-url``): a ban or mute given through another process arrives
+as :class:`~chatapp.server.control_events.RoomSanctionsChanged`, and the room is :meth:`forget`-ten
+here, to be read again from the store at its next use; after a reconnect to Redis (events may have
+been lost) every room is (:meth:`forget_all`). A read that was under way when a room was forgotten
+is not kept: it may predate the change.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class RoomSanctions:
         self._clock = clock
         self._rooms: dict[str, Entries] = {}
         self._loading: dict[str, asyncio.Future[Entries]] = {}
+        self._forgotten = 0
+        """Bumped by every :meth:`forget`: a read that saw one meanwhile is not kept."""
 
     # -- reading -------------------------------------------------------------------
 
@@ -47,6 +51,7 @@ class RoomSanctions:
             return await asyncio.shield(loading)
         future: asyncio.Future[Entries] = asyncio.get_running_loop().create_future()
         self._loading[room] = future
+        forgotten = self._forgotten
         try:
             records = await self._store.room_sanctions(room_id, self._clock())
         except asyncio.CancelledError:
@@ -61,7 +66,8 @@ class RoomSanctions:
         entries = {}
         for record in records:
             entries.setdefault(record.user_id, {})[record.kind] = record
-        self._rooms[room] = entries
+        if forgotten == self._forgotten:
+            self._rooms[room] = entries
         future.set_result(entries)
         return entries
 
@@ -146,8 +152,15 @@ class RoomSanctions:
             kinds.pop(kind, None)
 
     def forget(self, room: str) -> None:
-        """The room is gone (deleted): a room of the same name made later starts clean."""
+        """The room is gone (deleted), or its sanctions were changed by another process: read them
+        again at its next use (a room of the same name made later starts clean)."""
+        self._forgotten += 1
         self._rooms.pop(room, None)
+
+    def forget_all(self) -> None:
+        """Changes may have been missed (a reconnect to the other processes): read every room again."""
+        self._forgotten += 1
+        self._rooms.clear()
 
 
 def refuse_if_banned(ban: SanctionRecord | None, room: str) -> None:
