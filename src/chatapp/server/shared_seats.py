@@ -169,8 +169,8 @@ class SharedCapacity(Capacity):
         if rewrite:
             # After a failure Redis may have restarted empty, scripts and all.
             self._sha = await client.script_load(SEATS)
-        # One transaction: nobody reads this process's hash half rewritten.
-        pipe = client.pipeline(transaction=True)
+        # A rewrite is one transaction: nobody reads this process's hash half rewritten.
+        pipe = client.pipeline(transaction=rewrite)
         if rewrite:
             # This process's counts, whole: what Redis lost or missed while it was away is back.
             pipe.delete(self._key)
@@ -211,6 +211,11 @@ class SharedCapacity(Capacity):
         for op, result in zip(ops, results[first : first + len(ops)], strict=True):
             if op.answer is not None and not op.answer.done():
                 op.answer.set_result(_LIMITS.get(int(result)))
+        if beat and not results[-1] and self._addresses:
+            # The hash expired while this process held connections (its refreshes did not reach
+            # Redis in time): write it whole again.
+            self._dirty = True
+            self._wake.set()
 
     async def _beat_forever(self) -> None:
         while True:
