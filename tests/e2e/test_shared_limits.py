@@ -1,7 +1,7 @@
 """The limits per address and per account hold across real server processes on one PostgreSQL
-database and one Redis server (``--redis-url``): connections per address, failed logins and
-registrations, spread over two processes, are counted as one process counts them; the connections
-of a process killed with SIGKILL stop counting once its key expires.
+database and one Redis server (``--redis-url``): connections per address, failed logins,
+registrations and room creations, spread over two processes, are counted as one process counts
+them; the connections of a process killed with SIGKILL stop counting once its key expires.
 """
 
 from __future__ import annotations
@@ -10,7 +10,18 @@ import asyncio
 
 import pytest
 
-from chatapp.protocol import Bye, ByeReason, Login, Register, ServerFrame, Welcome
+from chatapp.protocol import (
+    Bye,
+    ByeReason,
+    Join,
+    Joined,
+    Login,
+    Message,
+    Presence,
+    Register,
+    ServerFrame,
+    Welcome,
+)
 from tests.support.databases import ScratchDatabase
 from tests.support.redis import RedisServer
 from tests.support.server import ServerProcess
@@ -71,7 +82,7 @@ async def test_connections_per_address_hold_across_processes_and_a_dead_ones_sto
             await client.close()
 
 
-async def test_failed_logins_and_registrations_are_counted_once_across_processes(
+async def test_failed_logins_registrations_and_room_creations_are_counted_once_across_processes(
     server_factory: type[ServerProcess], postgres_database: ScratchDatabase, redis_server: RedisServer
 ) -> None:
     first, second = start(
@@ -84,12 +95,24 @@ async def test_failed_logins_and_registrations_are_counted_once_across_processes
         "3",
         "--login-failures-per-address",
         "100",
+        "--room-creations-per-hour",
+        "1",
+        "--duplicate-login",
+        "replace",
     )
     # Registrations from one address: one on each process, then neither takes a third.
     on_first = await WireClient.connect(first.host, first.port, local_addr="127.0.0.4")
     on_second = await WireClient.connect(second.host, second.port, local_addr="127.0.0.4")
     await on_first.register("alice")
     await on_second.register("bob")
+    # Bob creates a room on the second process; signed in on the first, he may create no other.
+    await on_second.send(Join(room="first-room", ref=on_second.next_ref()))
+    assert (await on_second.expect(Joined, skip=(Presence, Message))).created
+    await on_first.close()
+    on_first = await WireClient.connect(first.host, first.port, local_addr="127.0.0.7")
+    await on_first.login("bob")  # replaces his session on the second process
+    await on_first.send(Join(room="second-room", ref=on_first.next_ref()))
+    await on_first.expect_error("rate_limited", skip=(Presence, Message))
     for client in (on_first, on_second):
         await client.close()
     for server in (first, second):
