@@ -33,6 +33,7 @@ from chatapp.server import activity
 from chatapp.server.capacity import Capacity, LogThrottle
 from chatapp.server.config import Config
 from chatapp.server.limit_scripts import FAILURES, WINDOW
+from chatapp.server.shared_seats import SharedCapacity
 from chatapp.server.throttles import (
     REGISTRATION_WINDOW,
     ROOM_CREATION_WINDOW,
@@ -80,7 +81,7 @@ class SharedLimits(Counters):
         self._window = self.client.register_script(WINDOW)
         self._down_until = 0.0
         self._log = LogThrottle()
-        self._seats: Capacity | None = None
+        self._seats: SharedCapacity | None = None
         self.logins: LoginThrottle = SharedLoginThrottle(self, config, local_clock)
         self.registrations: Window = SharedWindow(
             self, "registrations:", config.registrations_per_address, REGISTRATION_WINDOW, local_clock
@@ -133,8 +134,6 @@ class SharedLimits(Counters):
     ) -> Capacity:
         """Connections counted per address and per network across every process (the total stays
         this process's own: it stands for this process's file descriptors)."""
-        from chatapp.server.shared_seats import SharedCapacity
-
         seats = self._seats = SharedCapacity(
             self,
             total=total,
@@ -146,9 +145,7 @@ class SharedLimits(Counters):
         return seats
 
     async def close(self) -> None:
-        from chatapp.server.shared_seats import SharedCapacity
-
-        if isinstance(self._seats, SharedCapacity):
+        if self._seats is not None:
             await self._seats.close()
         await self.client.aclose()
 
