@@ -71,17 +71,23 @@ def test_one_user_is_in_so_many_rooms_at_most() -> None:
     assert error.code is ErrorCode.TOO_MANY_ROOMS and "2 rooms" in error.message
 
 
-def test_room_creations_per_hour_are_counted_per_user() -> None:
+async def test_room_creations_per_hour_are_counted_per_user() -> None:
     limits, session, clock = setup(room_creations_per_hour=2)
     for _ in range(2):
-        limits.check_room_creation(session)
-        limits.room_created(session)
-    error = refusal(limits.check_room_creation, session)
-    assert error.code is ErrorCode.RATE_LIMITED and error.retry_after == ROOM_CREATION_WINDOW
+        await limits.reserve_room_creation(session)
+    with pytest.raises(ProtocolError) as refused:
+        await limits.reserve_room_creation(session)
+    assert refused.value.code is ErrorCode.RATE_LIMITED and refused.value.retry_after == ROOM_CREATION_WINDOW
     other, _, _ = make_session(Delivery(Turns()), 2, "bob")
-    limits.check_room_creation(other)
+    await limits.reserve_room_creation(other)
     clock.now += ROOM_CREATION_WINDOW
-    limits.check_room_creation(session)
+    counted = await limits.reserve_room_creation(session)
+    # A join that found the room created meanwhile gives its count back.
+    await limits.reserve_room_creation(session)
+    await limits.room_not_created(counted)
+    await limits.reserve_room_creation(session)
+    with pytest.raises(ProtocolError):
+        await limits.reserve_room_creation(session)
 
 
 def test_a_replay_is_granted_up_to_the_most_per_replay_and_what_the_budget_holds() -> None:

@@ -48,6 +48,7 @@ from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.static_site import StaticSite
 from chatapp.server.store import CommittedBatch, MessageWriter, Store
+from chatapp.server.throttles import Counters
 from chatapp.server.tls import ServerTls, load_tls
 from chatapp.server.transport.control import ControlListener
 from chatapp.server.transport.delivery import Delivery
@@ -75,6 +76,7 @@ class ChatServer:
         self._nodes: NodeWatch | None = None
         self._shared: SharedHub | None = None  # presence shared through Redis (--redis-url) only
         self._shared_control: SharedControl | None = None  # moderation shared (--redis-url) only
+        self._counters: Counters | None = None
         self._retention: asyncio.Task[None] | None = None
         self._file_sweeper: asyncio.Task[None] | None = None
         self.files: FileSharing | None = None
@@ -201,7 +203,7 @@ class ChatServer:
         if self._shared_control is not None:
             await self._shared_control.start()  # the others' moderation followed before the first client
         assert self._listener is not None
-        await self._listener.serve(services)
+        await self._listener.serve(services, self._counters)
         if self._control is not None:
             await self._control.serve(services)
 
@@ -259,8 +261,15 @@ class ChatServer:
             from chatapp.server.shared_control import SharedControl  # the redis extra
 
             others = self._shared_control = SharedControl(config.redis_url, store.node)
-        limits = Limits(config, mutes=mutes)
-        credentials = Credentials(config, store, hashing, suspensions=suspensions)
+        # The limits per address and per account: counted once across the processes with Redis.
+        if config.redis_url:
+            from chatapp.server.shared_limits import SharedLimits  # the redis extra: only with --redis-url
+
+            self._counters = SharedLimits(config, store.node)
+        else:
+            self._counters = Counters(config)
+        limits = Limits(config, mutes=mutes, counters=self._counters)
+        credentials = Credentials(config, store, hashing, suspensions=suspensions, counters=self._counters)
         audit = AuditTrail(store)
         screening = Screening(self.filters, audit)
         room_sanctions = RoomSanctions(store)
@@ -365,6 +374,8 @@ class ChatServer:
             await self._shared.close()
         if self._shared_control is not None:
             await self._shared_control.close()
+        if self._counters is not None:
+            await self._counters.close()
         if self._store is not None:
             # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
             # when it closed, and the store commits them many per transaction; a connection

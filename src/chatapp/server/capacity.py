@@ -81,6 +81,11 @@ def network_of(address: str, ipv4_prefix: int, ipv6_prefix: int) -> tuple[str, s
 class Capacity:
     """Counts held seats in all, per network and per address, against their limits."""
 
+    confirms = False
+    """Whether a seat taken must also be confirmed (:meth:`confirm`) before the connection is
+    served: with ``--redis-url`` the other processes' connections count too
+    (:mod:`chatapp.server.shared_seats`)."""
+
     def __init__(
         self,
         *,
@@ -120,6 +125,10 @@ class Capacity:
         self._addresses[address] += 1
         self._networks[network] += 1
         return Seat(address, network)
+
+    async def confirm(self, seat: Seat) -> Limit | None:
+        """The limit that refuses a seat taken after all, or None. In one process, never one."""
+        return None
 
     def give_back(self, seat: Seat) -> None:
         self._held -= 1

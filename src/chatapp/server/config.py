@@ -101,7 +101,8 @@ class Config:
         "",
         "redis://HOST[:PORT][/DB] (or rediss:// for TLS, unix://PATH): run as one of several server "
         "processes on one PostgreSQL database, each process's messages, presence and moderation "
-        "reaching the others through this Redis server; needs the redis extra (pip install 'chatapp[redis]') "
+        "reaching the others through this Redis server, and the limits per address and per account "
+        "counted there once for all; needs the redis extra (pip install 'chatapp[redis]') "
         "(default: none, one process)",
     )
     workers: int = _setting(

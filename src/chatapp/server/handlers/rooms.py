@@ -34,6 +34,7 @@ from chatapp.server.services.frames import fit, reply_budget
 from chatapp.server.services.room_access import check_entry, roles_in, sees_every_room, visible_room
 from chatapp.server.session import Session
 from chatapp.server.store import RoomRecord, Store
+from chatapp.server.throttles import Counted
 
 
 async def on_join(session: Session, frame: Join, services: Services) -> None:
@@ -51,15 +52,22 @@ async def on_join(session: Session, frame: Join, services: Services) -> None:
             limits.check_room_count(session)
             existing = await store.get_room(frame.room)
             invited = False
+            creation: Counted | None = None
             if existing is None:
-                limits.check_room_creation(session)
+                creation = await limits.reserve_room_creation(session)
             else:
                 invited = await check_entry(store, services.sanctions, session, existing)
-            room, created, newly_joined = await store.join_room(session.user_id, frame.room, utc_now())
+            try:
+                room, created, newly_joined = await store.join_room(session.user_id, frame.room, utc_now())
+            except BaseException:
+                if creation is not None:
+                    await limits.room_not_created(creation)
+                raise
+            if creation is not None and not created:
+                await limits.room_not_created(creation)  # someone else created it meanwhile
             if invited:
                 await store.take_invite(room.id, session.user_id)  # an invitation lets one in once
             if created:
-                limits.room_created(session)
                 activity.record("room_created", user=session.username, room=room.name)
             role = "owner" if created else await store.room_role(room.id, session.user_id)
             if session.closing:

@@ -25,9 +25,10 @@ from chatapp.server.account_sanctions import AccountSanctions, described, until_
 from chatapp.server.config import Config
 from chatapp.server.password_strength import measure, too_weak
 from chatapp.server.passwords import PasswordHashing
-from chatapp.server.ratelimit import FailureThrottle, WindowCounter, address_key
+from chatapp.server.ratelimit import address_key
 from chatapp.server.session import SignedIn
 from chatapp.server.store import Store, UsernameTaken, UserRecord
+from chatapp.server.throttles import Attempt, Counters
 
 
 def token_digest(token: str) -> str:
@@ -51,39 +52,31 @@ class Credentials:
         hashing: PasswordHashing,
         clock: Callable[[], float] = monotonic,
         suspensions: AccountSanctions | None = None,
+        counters: Counters | None = None,
     ) -> None:
-        """``suspensions``: the suspensions in force (kept up to date by the administration)."""
+        """``suspensions``: the suspensions in force (kept up to date by the administration);
+        ``counters``: the login and registration throttles (this process's own unless given: the
+        app gives the ones shared by every process with ``--redis-url``)."""
         self._store = store
         self._suspensions = suspensions if suspensions is not None else AccountSanctions()
         self._hashing = hashing
-        self._clock = clock
         self._min_score = config.min_password_score
-        self._by_account = FailureThrottle(
-            config.login_failures_per_account,
-            max_delay=config.login_delay_max,
-            decay=config.login_failure_decay,
-        )
-        self._by_address = FailureThrottle(
-            config.login_failures_per_address,
-            max_delay=config.login_delay_max,
-            decay=config.login_failure_decay,
-        )
-        self._registrations = WindowCounter(config.registrations_per_address, 3600.0)
+        counters = counters if counters is not None else Counters(config, clock)
+        self._logins = counters.logins
+        self._registrations = counters.registrations
 
     async def register(self, username: str, password: str, address: str) -> UserRecord:
         check_username(username)
         check_password(username, password)
         # Counted before the hash, so a burst of registrations cannot all pass the check first.
-        reserved = self._clock()
-        counted_as = address_key(address)
-        wait = self._registrations.reserve(counted_as, reserved)
-        if wait:
-            raise _rate_limited(wait)
+        counted = await self._registrations.reserve(address_key(address))
+        if isinstance(counted, float):
+            raise _rate_limited(counted)
         try:
             await self.check_strength(password, username)
             user = await self._create_account(username, password)
         except BaseException:
-            self._registrations.cancel(counted_as, reserved)  # no account was made: it does not count
+            await self._registrations.cancel(counted)  # no account was made: it does not count
             raise
         activity.record("register", user=user.username, addr=address)
         return user
@@ -120,13 +113,12 @@ class Credentials:
         check_password(username, new)
         if new == old:
             raise ProtocolError(ErrorCode.WEAK_PASSWORD, "the new password must differ from the old one")
-        key = username_key(username)[:64]
-        self._reserve_login(username, key, address)
+        attempt = await self._reserve_login(username, address)
         verdict: bool | None = None
         try:
             user, verdict = await self._check_password(username, old)
         finally:
-            self._settle_login(key, address_key(address), verdict)
+            await self._logins.settle(attempt, verdict)
         if not verdict:
             activity.record("passwd_failed", user=username, addr=address)
             raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong password")
@@ -136,13 +128,12 @@ class Credentials:
         return user
 
     async def login(self, username: str, password: str, address: str) -> UserRecord:
-        key = username_key(username)[:64]
-        self._reserve_login(username, key, address)
+        attempt = await self._reserve_login(username, address)
         verdict: bool | None = None  # None: no verdict (an error), so the attempt is not counted
         try:
             user, verdict = await self._check_password(username, password)
         finally:
-            self._settle_login(key, address_key(address), verdict)
+            await self._logins.settle(attempt, verdict)
         if not verdict:
             activity.record("login_failed", user=username[:64], addr=address)
             raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong username or password")
@@ -164,42 +155,19 @@ class Credentials:
             ok = await self._hashing.verify(user.password_hash, password)
         return user, ok
 
-    def _reserve_login(self, username: str, key: str, address: str) -> None:
-        """Count the attempt against its address and account before the hash, or refuse it.
-
-        An account blocked by failures still lets an attempt from a *clean* address
-        (no failures, nothing in flight) be verified: its owner is never locked out
-        by someone guessing from elsewhere. A wrong password from there counts for
-        both, so the address is clean no more.
-        """
-        now = self._clock()
-        counted_as = address_key(address)
-        clean = self._by_address.is_clean(counted_as, now)
-        wait = self._by_address.reserve(counted_as, now)
-        if not wait:
-            wait = self._by_account.reserve(key, now, past_block=clean)
-            if wait:
-                self._by_address.release(counted_as, now)
-        if wait:
+    async def _reserve_login(self, username: str, address: str) -> Attempt:
+        """Count the attempt against its address and account before the hash, or refuse it
+        (an account blocked by failures still lets an attempt from a clean address through:
+        :class:`~chatapp.server.throttles.LoginThrottle`)."""
+        attempt = await self._logins.reserve(address_key(address), username_key(username)[:64])
+        if isinstance(attempt, float):
             activity.record("login_throttled", user=username[:64], addr=address)
-            raise _rate_limited(wait)
-
-    def _settle_login(self, key: str, counted_as: str, verdict: bool | None) -> None:
-        now = self._clock()
-        if verdict is False:
-            self._by_address.failed(counted_as, now)
-            self._by_account.failed(key, now)
-            return
-        self._by_address.release(counted_as, now)
-        if verdict:
-            self._by_account.succeeded(key, now)
-        else:
-            self._by_account.release(key, now)
+            raise _rate_limited(attempt)
+        return attempt
 
     async def check_token(self, token: str, address: str) -> SignedIn:
         """Find the session a resume token belongs to (without re-opening it yet)."""
-        now = self._clock()
-        wait = self._by_address.retry_after(address_key(address), now)
+        wait = await self._logins.blocked(address_key(address))
         if wait:
             raise _rate_limited(wait)
         found = await self._store.find_session(token_digest(token)) if len(token) <= TOKEN_MAX else None
@@ -209,7 +177,7 @@ class Credentials:
         if found is None or found[0].expires_at <= utc_now():
             # Not reserved: a token cannot be guessed, so a burst gains nothing; the count only
             # bounds what garbage costs (and a reconnect storm from one address is not held up).
-            self._by_address.failed(address_key(address), self._clock(), reserved=False)
+            await self._logins.failed(address_key(address))
             activity.record("resume_failed", addr=address)
             raise ProtocolError(ErrorCode.INVALID_TOKEN, "that session has expired or ended; log in again")
         session, user = found

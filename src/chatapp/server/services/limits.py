@@ -17,11 +17,12 @@ from chatapp.protocol import ErrorCode, ProtocolError
 from chatapp.server.account_sanctions import AccountSanctions, described, until_of
 from chatapp.server.config import Config
 from chatapp.server.flood import FloodGuard
-from chatapp.server.ratelimit import TokenBucket, WindowCounter
+from chatapp.server.ratelimit import TokenBucket
 from chatapp.server.replay_budget import ReplayBudget
 from chatapp.server.session import Budgets, KeyBudgets, Session
+from chatapp.server.throttles import ROOM_CREATION_WINDOW, Counted, Counters
 
-ROOM_CREATION_WINDOW = 3600.0
+__all__ = ["ROOM_CREATION_WINDOW", "Limits"]
 
 # End-to-end encryption's requests, per connection (docs/protocol.md): a client publishes keys when
 # it starts and tops them up now and then; it claims a key and lists devices per new conversation.
@@ -37,8 +38,11 @@ class Limits:
         config: Config,
         clock: Callable[[], float] = monotonic,
         mutes: AccountSanctions | None = None,
+        counters: Counters | None = None,
     ) -> None:
-        """``mutes``: the server-wide mutes in force (kept up to date by the administration)."""
+        """``mutes``: the server-wide mutes in force (kept up to date by the administration);
+        ``counters``: where room creations are counted (this process alone unless given: the app
+        gives the ones shared by every process with ``--redis-url``)."""
         self._config = config
         self._clock = clock
         self._mutes = mutes if mutes is not None else AccountSanctions()
@@ -49,7 +53,7 @@ class Limits:
             burst=config.resolved_account_send_burst,
             clock=clock,
         )
-        self._room_creations = WindowCounter(config.room_creations_per_hour, ROOM_CREATION_WINDOW)
+        self._room_creations = (counters if counters is not None else Counters(config, clock)).room_creations
         self._replay = ReplayBudget(config.replay_budget, clock)
 
     def budgets(self) -> Budgets:
@@ -109,18 +113,20 @@ class Limits:
                 ErrorCode.TOO_MANY_ROOMS, f"you are in {count} rooms, the most allowed; leave one first"
             )
 
-    def check_room_creation(self, session: Session) -> None:
-        """Before a join that would create the room."""
-        wait = self._room_creations.retry_after(str(session.user_id), self._clock())
-        if wait:
+    async def reserve_room_creation(self, session: Session) -> Counted:
+        """Before a join that would create the room: counted now (so concurrent joins, on any
+        process, cannot all pass), cancelled if the room turned out not to be new."""
+        counted = await self._room_creations.reserve(str(session.user_id))
+        if isinstance(counted, float):
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED,
                 "you have created many rooms lately; wait a while",
-                retry_after=round(wait),
+                retry_after=round(counted),
             )
+        return counted
 
-    def room_created(self, session: Session) -> None:
-        self._room_creations.add(str(session.user_id), self._clock())
+    async def room_not_created(self, counted: Counted) -> None:
+        await self._room_creations.cancel(counted)
 
     # -- replays ---------------------------------------------------------------
 

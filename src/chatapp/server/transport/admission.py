@@ -17,6 +17,7 @@ from chatapp.server import activity, descriptors
 from chatapp.server.address_bans import AddressBans, ban_message
 from chatapp.server.capacity import Capacity, Limit, Seat, connections_allowed
 from chatapp.server.config import Config
+from chatapp.server.throttles import Counters
 from chatapp.server.transport.tls_accept import Address
 
 BYES = {reason: encode(Bye(reason=reason.value)) for reason in ByeReason}
@@ -40,8 +41,9 @@ REFUSALS = {
 }
 
 
-def capacity_for(config: Config) -> Capacity:
-    """The connection limits in force, the total one derived from the open-file limit (logged)."""
+def capacity_for(config: Config, counters: Counters | None = None) -> Capacity:
+    """The connection limits in force, the total one derived from the open-file limit (logged);
+    counted by ``counters`` (across processes with ``--redis-url``), else by this process."""
     fd_limit = descriptors.limit()
     allowed = connections_allowed(fd_limit) if fd_limit is not None else None
     if config.max_connections:
@@ -64,7 +66,7 @@ def capacity_for(config: Config) -> Capacity:
         ipv4_prefix=config.ipv4_subnet_prefix,
         ipv6_prefix=config.ipv6_subnet_prefix,
     )
-    return Capacity(
+    return (counters if counters is not None else Counters(config)).capacity(
         total=total,
         per_address=config.max_connections_per_address,
         per_network=config.max_connections_per_subnet,

@@ -46,7 +46,8 @@ from chatapp.server import activity, descriptors
 from chatapp.server.capacity import LISTEN_BACKLOG, Capacity, LogThrottle, Seat
 from chatapp.server.config import Config
 from chatapp.server.services import Services
-from chatapp.server.transport.admission import BYES, Refusal, admit, capacity_for
+from chatapp.server.throttles import Counters
+from chatapp.server.transport.admission import BYES, REFUSALS, Refusal, admit, capacity_for
 from chatapp.server.transport.shell import ConnectionShell
 from chatapp.server.transport.tcp import TcpConnection
 from chatapp.server.transport.tls_accept import Address, HandOver, handshake_failure, open_tls_stream
@@ -146,11 +147,12 @@ class TcpListener:
             )
             self._servers.append((endpoint, server))
 
-    async def serve(self, services: Services) -> None:
-        """Start accepting connections, served with ``services``."""
+    async def serve(self, services: Services, counters: Counters | None = None) -> None:
+        """Start accepting connections, served with ``services``; the connection limits counted by
+        ``counters`` (this process's own unless given)."""
         assert self._servers, "bind first"
         self._services = services
-        self._capacity = capacity_for(self._config)
+        self._capacity = capacity_for(self._config, counters)
         loop = asyncio.get_running_loop()
         self._accept_guard = descriptors.AcceptGuard(
             loop, BYES[ByeReason.SERVER_FULL], self._on_out_of_descriptors
@@ -190,9 +192,22 @@ class TcpListener:
             self._refuse(admitted, address, writer, endpoint.web)
             return
         try:
+            refusal = await self._confirm(admitted)
+            if refusal is not None:
+                self._refuse(refusal, address, writer, endpoint.web)
+                return
             await self._serve(endpoint, reader, writer)
         finally:
             self._capacity.give_back(admitted)
+
+    async def _confirm(self, seat: Seat) -> Refusal | None:
+        """With ``--redis-url``: the other processes' connections from the seat's address and
+        network leave room for it, or why not (one Redis call; nothing read from the client yet)."""
+        assert self._capacity is not None
+        if not self._capacity.confirms:
+            return None
+        limit = await self._capacity.confirm(seat)
+        return None if limit is None else Refusal(REFUSALS[limit])
 
     def _admit(self, address: Address) -> Seat | Refusal:
         """A seat for a new connection from ``address``, or why it is refused."""
@@ -225,6 +240,11 @@ class TcpListener:
             self._refuse(admitted, address)
             return
         try:  # the seat is held through the handshake: a stalled one counts toward the limits
+            refusal = await self._confirm(admitted)
+            if refusal is not None:
+                sock.close()
+                self._refuse(refusal, address)
+                return
             streams = await self._handshake(tls, sock, address)
             if streams is not None:
                 await self._serve(endpoint, *streams)
