@@ -18,7 +18,6 @@ import dataclasses
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ import msgspec
 
 from bench import accounts, e2e_cost, file_latency, filter_cost, postgres, profile, servers
 from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
+from bench.driver_process import run_driver
 from bench.machine import loadavg, machine
 from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
 from bench.workloads import THROUGHPUT_A, Workload, default_suite, quick_suite
@@ -199,20 +199,7 @@ class Bench:
             module, payload = "bench.driver", msgspec.json.encode(spec)
         else:
             module, payload = "bench.signins", wrap(spec)
-        with open(stderr_path, "wb") as stderr:
-            proc = subprocess.run(
-                [sys.executable, "-m", module, "--spec", "-"],
-                input=payload,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                cwd=REPO,
-                timeout=timeout,
-            )
-        if proc.returncode != 0 or not proc.stdout.strip():
-            tail = stderr_path.read_text("utf-8", "replace")[-2000:]
-            raise RuntimeError(f"driver exited with {proc.returncode}: {tail}")
-        result: dict[str, Any] = json.loads(proc.stdout)
-        return result
+        return run_driver(module, payload, stderr_path, timeout)
 
     def run_one(self, workload: Workload, target: str, profile_to: Path | None = None) -> dict[str, Any]:
         started = time.monotonic()
