@@ -10,7 +10,8 @@ measured against.
 Per run: deliveries/s, server CPU of every server process in the send phase (read by the driver from
 ``/proc`` at its boundaries), PostgreSQL's and Redis's CPU over the same phase, the bytes Redis took
 in and sent out, and the transactions PostgreSQL committed (each message batch is one, a turn of the
-commit chain). :mod:`bench.report.scaling` lays them out, with the estimate for larger communities.
+commit chain); and once, how long a turn of the chain takes (:mod:`bench.chain_turn`).
+:mod:`bench.report.scaling` lays them out, with the estimate for larger communities.
 
 ``python -m bench.scaling`` runs the section alone and prints its raw results.
 """
@@ -31,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, postgres, redis_server, servers
+from bench import accounts, chain_turn, postgres, redis_server, servers
 from bench.driver.spec import DriverSpec
 from bench.driver_process import run_driver
 
@@ -261,6 +262,7 @@ def measure(
     logs: Path,
     log: Callable[[str], None],
     counts: tuple[int, ...] = PROCESS_COUNTS,
+    turns: int = 1000,
 ) -> dict[str, Any]:
     """Run the section; its raw results (``skipped`` says why when PostgreSQL or Redis is missing)."""
     if (why := unavailable()) is not None:
@@ -269,13 +271,17 @@ def measure(
     results: dict[str, Any] = {"counts": list(counts), "workloads": []}
     with tempfile.TemporaryDirectory(prefix="chatapp-scaling-") as tmp:
         workdir = Path(tmp)
-        needed = max(w.clients for w in workloads)
+        needed = max((w.clients for w in workloads), default=1)
         log(f"scaling: preparing {needed} accounts, starting a private PostgreSQL and Redis ...")
         prepared = accounts.prepare(workdir / "template.db", needed)
         scaling = Scaling(workdir, logs, log)
         try:
             for workload in workloads:
                 results["workloads"].append(scaling.run_workload(workload, prepared, counts))
+            log(f"scaling: timing {turns} turns of the commit chain ...")
+            url = scaling.pg.database_for(prepared.template)
+            results["turn"] = chain_turn.measure(url, turns, (1, prepared.usernames[0]))
+            scaling.pg.drop(url)
         finally:
             scaling.close()
     results["seconds"] = round(time.monotonic() - began, 1)
@@ -292,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[scaling {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     workloads = quick_workloads() if args.quick else default_workloads()
-    print(json.dumps(measure(workloads, args.logs, log), indent=1))
+    print(json.dumps(measure(workloads, args.logs, log, turns=100 if args.quick else 1000), indent=1))
     return 0
 
 
