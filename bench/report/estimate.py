@@ -41,8 +41,9 @@ SPARE = 1
 class Costs:
     delivery_us: float
     """Server CPU per delivery, one process with Redis."""
-    process_message_us: float
-    """Server CPU each further process adds per message."""
+    process_batch_us: float
+    """Server CPU each further process adds per committed batch (measured at about one message a
+    batch, so per message there): it receives every batch from Redis."""
     postgres_message_us: float | None
     redis_message_us: float | None
     """Redis CPU per message and subscribing process."""
@@ -57,9 +58,16 @@ class Need:
     users: int
     messages_s: float
     deliveries_s: float
+    batches_s: float
+    """Committed batches a second: one per message, or as many turns as the chain gives."""
     processes: int
+    fits: bool
+    """False: what each process spends on the other processes' batches is over its share of a core
+    by itself, so more processes do not help (the fan-out must be partitioned)."""
     machines: int
     server_cores: float
+    receiving_cores: float
+    """Of which on the other processes' batches."""
     postgres_cores: float | None
     chain_busy: float | None
     """Share of the chain's time in turns if each message took one turn of its own."""
@@ -86,7 +94,7 @@ def costs(results: Results) -> Costs | None:
     turn = (scaling.section_results(results) or {}).get("turn") or {}
     return Costs(
         delivery_us=one.cpu_us,
-        process_message_us=added,
+        process_batch_us=added,
         postgres_message_us=scaled(most.postgres_us, per_message),
         redis_message_us=scaled(most.redis_us, per_message / most.processes),
         redis_bytes=scaled(most.redis_out, 1 / most.processes),
@@ -98,21 +106,27 @@ def costs(results: Results) -> Costs | None:
 def need(c: Costs, users: int) -> Need:
     messages_s = users * MESSAGES_PER_MINUTE / 60
     deliveries_s = messages_s * RECIPIENTS
+    batches_s = messages_s if not c.turn_ms else min(messages_s, 1000 / c.turn_ms)
+    per_process = batches_s * c.process_batch_us / 1e6  # what one more process spends receiving
 
     def server_cores(processes: int) -> float:
-        return (deliveries_s * c.delivery_us + messages_s * (processes - 1) * c.process_message_us) / 1e6
+        return deliveries_s * c.delivery_us / 1e6 + (processes - 1) * per_process
 
     processes = max(1, math.ceil(users / CONNECTIONS_PER_PROCESS))
-    while server_cores(processes) > CORE_BUDGET * processes and processes < 10_000:
+    fits = per_process < CORE_BUDGET
+    while fits and server_cores(processes) > CORE_BUDGET * processes:
         processes += 1
     processes += SPARE
     return Need(
         users=users,
         messages_s=messages_s,
         deliveries_s=deliveries_s,
+        batches_s=batches_s,
         processes=processes,
+        fits=fits,
         machines=math.ceil(processes / PROCESSES_PER_MACHINE),
         server_cores=server_cores(processes),
+        receiving_cores=(processes - 1) * per_process,
         postgres_cores=None if c.postgres_message_us is None else messages_s * c.postgres_message_us / 1e6,
         chain_busy=None if c.turn_ms is None else messages_s * c.turn_ms / 1000,
         redis_cores=None if c.redis_message_us is None else messages_s * processes * c.redis_message_us / 1e6,
@@ -133,21 +147,26 @@ def section(results: Results) -> list[str]:
         f"{CONNECTIONS_PER_PROCESS:,} clients and uses at most {CORE_BUDGET:.0%} of its core; machines have "
         f"8 cores and run {PROCESSES_PER_MACHINE} processes each; {SPARE} process more than needed, so that "
         "one can be lost. Measured in this run, in the open-loop workload (steady rates as people type, "
-        f"not a flood; with {c.measured_processes} processes where it matters): server CPU "
-        f"{fmt(c.delivery_us)} µs per delivery; each further process adds {fmt(c.process_message_us)} µs "
-        f"per message (it receives every message from Redis); PostgreSQL {fmt(c.postgres_message_us)} µs "
-        f"per message; Redis {fmt(c.redis_message_us)} µs and {fmt_int(c.redis_bytes)} bytes per message "
-        f"and subscribing process; a chain turn {fmt(c.turn_ms, 3)} ms.",
+        f"not a flood, so about one message a batch; with {c.measured_processes} processes where it "
+        f"matters): server CPU {fmt(c.delivery_us)} µs per delivery; each further process adds "
+        f"{fmt(c.process_batch_us)} µs per batch (it receives every batch from Redis, decodes it and "
+        f"hands it out); PostgreSQL {fmt(c.postgres_message_us)} µs per message; Redis "
+        f"{fmt(c.redis_message_us)} µs and {fmt_int(c.redis_bytes)} bytes per message and subscribing "
+        f"process; a chain turn {fmt(c.turn_ms, 3)} ms, so at most "
+        f"{fmt_int(1000 / c.turn_ms if c.turn_ms else None)} batches a second.",
         "",
-        "| concurrent users | messages/s | deliveries/s | server processes | machines | server cores busy | "
-        "PostgreSQL cores | chain busy, one message a turn | Redis cores | Redis out MB/s |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| concurrent users | messages/s | deliveries/s | batches/s | server processes | machines | "
+        "server cores busy | of which receiving | PostgreSQL cores | chain busy, one message a turn | "
+        "Redis cores | Redis out MB/s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for n in needs:
+        processes = str(n.processes) if n.fits else f"{n.processes} (does not fit: see below)"
         lines.append(
-            f"| {n.users:,} | {fmt_int(n.messages_s)} | {fmt_int(n.deliveries_s)} | {n.processes} | "
-            f"{n.machines} | {fmt(n.server_cores)} | {fmt(n.postgres_cores)} | {fmt_pct(n.chain_busy)} | "
-            f"{fmt(n.redis_cores, 3)} | {fmt(n.redis_mb_s)} |"
+            f"| {n.users:,} | {fmt_int(n.messages_s)} | {fmt_int(n.deliveries_s)} | {fmt_int(n.batches_s)} | "
+            f"{processes} | {n.machines} | {fmt(n.server_cores)} | {fmt(n.receiving_cores)} | "
+            f"{fmt(n.postgres_cores)} | {fmt_pct(n.chain_busy)} | {fmt(n.redis_cores, 3)} | "
+            f"{fmt(n.redis_mb_s)} |"
         )
     lines += ["", *limits(c, needs), ""]
     return lines
@@ -155,24 +174,36 @@ def section(results: Results) -> list[str]:
 
 def limits(c: Costs, needs: list[Need]) -> list[str]:
     """What limits it, from the same figures."""
+    out = []
+    for n in needs:
+        by_connections = math.ceil(n.users / CONNECTIONS_PER_PROCESS) + SPARE
+        per_process = n.batches_s * c.process_batch_us / 1e6
+        if not n.fits:
+            out.append(
+                f"- **{n.users:,} users: the fan-out to every process does not fit.** Each process receives "
+                f"every batch ({fmt_int(n.batches_s)} a second) and would spend {fmt_pct(per_process)} of a "
+                f"core on them alone, over its {CORE_BUDGET:.0%}: more processes do not help. The "
+                f"{n.processes} processes the clients need (the table's figures assume them) would need the "
+                "fan-out partitioned: each process subscribed only to the rooms it has members in (a channel "
+                "per room, or per group of rooms) and its users' direct messages, or bigger batches (the "
+                "same batches carry more messages when the chain is busier)."
+            )
+            continue
+        bound = "the clients each process holds" if n.processes <= by_connections else "server CPU"
+        out.append(
+            f"- **{n.users:,} users**: {n.processes} processes on {n.machines} machine"
+            f"{'s' if n.machines > 1 else ''}, set by {bound}; receiving the other processes' batches is "
+            f"{fmt_pct(n.receiving_cores / (n.server_cores or 1))} of the server CPU, and grows with "
+            "processes × batches."
+        )
     big = needs[-1]
-    by_connections = math.ceil(big.users / CONNECTIONS_PER_PROCESS) + SPARE
-    bound = "the clients each process holds" if big.processes <= by_connections else "server CPU"
-    receiving = big.messages_s * (big.processes - 1) * c.process_message_us / 1e6
-    fanout_share = receiving / (big.server_cores or 1)
-    out = [
-        f"- **Processes** are set by {bound} at {big.users:,} users. Every process receives every message "
-        f"through Redis: at {big.processes} processes that part is {fmt_pct(fanout_share)} of the server "
-        "CPU; it grows with processes × messages, so past a few dozen processes, sending each process only "
-        "the rooms it has members in (a channel per room, or per group of rooms) is the next step.",
-    ]
     if big.chain_busy is not None:
         verdict = (
             "well within one chain"
             if big.chain_busy < 0.5
-            else "near what one chain gives when each message has a turn of its own; group commit then "
-            "puts several messages in a turn (each process's next batch gathers while it waits), so the "
-            "chain keeps up at the cost of latency"
+            else "near or past what one chain gives when each message has a turn of its own; group commit "
+            "then puts several messages in a turn (each process's next batch gathers while it waits), so "
+            "the chain keeps up at the cost of latency"
         )
         out.append(
             f"- **The commit chain's turns**: {fmt_int(big.messages_s)} messages/s at {fmt(c.turn_ms, 3)} "
@@ -183,8 +214,8 @@ def limits(c: Costs, needs: list[Need]) -> list[str]:
     if big.redis_mb_s is not None and big.redis_cores is not None:
         out.append(
             f"- **Redis pub/sub**: {fmt(big.redis_mb_s)} MB/s out to {big.processes} subscribers and "
-            f"{fmt(big.redis_cores, 3)} of a core: far from Redis's limits (one core, network bandwidth); "
-            "it grows with processes × messages, as above."
+            f"{fmt(big.redis_cores, 3)} of a core at {big.users:,} users; Redis runs commands on one core, "
+            "and this grows with processes × messages."
         )
     if big.postgres_cores is not None:
         out.append(
