@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 import tempfile
 import time
@@ -164,6 +165,7 @@ class Scaling:
             with ThreadPoolExecutor(len(procs)) as pool:
                 outcome["server_exit"] = list(pool.map(lambda proc: proc.stop(), procs))
             outcome["server_problems"] = [proc.problems() for proc in procs]
+            outcome["chain_filled"] = chain_filled(procs)
             # The server processes have gone, so their backends have reported their counts.
             outcome["commits"] = self.commits(database)
             self.pg.drop(url)
@@ -219,6 +221,16 @@ class Scaling:
         for key, outcomes in entry["all_runs"].items():
             entry["runs"][key] = least_cpu(outcomes)
         return entry
+
+
+CHAIN_LINE = re.compile(r"event=message_chain applied=\d+ filled=(\d+)")
+
+
+def chain_filled(procs: list[servers.ServerProcess]) -> int | None:
+    """Messages the processes delivered from PostgreSQL because Redis had not brought them in time
+    (each logs its count when it stops); None without Redis."""
+    counts = [CHAIN_LINE.findall(proc.log()) for proc in procs]
+    return sum(int(n) for found in counts for n in found) if any(counts) else None
 
 
 def cpu_per_delivery(outcome: dict[str, Any]) -> float | None:

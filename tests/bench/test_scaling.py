@@ -41,6 +41,8 @@ def test_one_and_two_processes_deliver_everything_and_the_section_reports_it(tmp
         assert set(d["watched_cpu_send"]) == {"postgres", "redis"}
         assert outcome["server_exit"] == [0] * int(key[0])
         assert outcome["commits"] > 0
+        # Without Redis there is no chain; with it, loopback Redis brought every batch.
+        assert outcome["chain_filled"] == (None if key == "1" else 0)
     # Without --redis-url nothing is published (Redis hears only the bench's own INFO); with it each
     # message's batch is (30 messages of over 100 bytes), and two subscribers get it back.
     alone = entry["runs"]["1"]["redis_bytes"]
