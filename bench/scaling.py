@@ -85,10 +85,10 @@ FANOUT = ScalingWorkload(
     clients=100,
     senders=10,
     messages=200,
-    rounds=4,
-    repeats=2,
+    rounds=3,
+    repeats=3,
     description="workload (a): N=100 in one room, S=10 senders, M=200 each as fast as possible (closed loop, "
-    "16 in flight per sender), 4 rounds per run, the best of 2 runs",
+    "16 in flight per sender), 3 rounds per run, the best of 3 runs",
 )
 LATENCY = ScalingWorkload(
     key="latency",

@@ -190,11 +190,17 @@ def limits(c: Costs, needs: list[Need]) -> list[str]:
             )
             continue
         bound = "the clients each process holds" if n.processes <= by_connections else "server CPU"
+        receiving = n.receiving_cores / (n.server_cores or 1)
+        advice = (
+            ": most of the CPU goes to the fan-out to every process, so sending each process only the "
+            "rooms it has members in (a channel per room, or per group of rooms) would save most of it"
+            if receiving > 0.5
+            else ""
+        )
         out.append(
             f"- **{n.users:,} users**: {n.processes} processes on {n.machines} machine"
             f"{'s' if n.machines > 1 else ''}, set by {bound}; receiving the other processes' batches is "
-            f"{fmt_pct(n.receiving_cores / (n.server_cores or 1))} of the server CPU, and grows with "
-            "processes × batches."
+            f"{fmt_pct(receiving)} of the server CPU, and grows with processes × batches{advice}."
         )
     big = needs[-1]
     if big.chain_busy is not None:

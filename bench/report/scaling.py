@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.report.cells import fmt, fmt_int, fmt_pct, row
+from bench.report.cells import align, fmt, fmt_int, fmt_pct, row
 from bench.report.lookup import Results
 
 TARGET_HOP = 1.3
@@ -50,6 +50,8 @@ class Point:
     p99: float | None = None
     filled: int | None = None
     """Messages the processes read from PostgreSQL because Redis had not brought them in time."""
+    cpu_range: tuple[float, float] | None = None
+    """Server CPU µs per delivery over every run of this setup, lowest and highest (with repeats)."""
     faults: str = ""
     """Lost, duplicated or out of order deliveries, errors: empty when clean."""
 
@@ -73,11 +75,12 @@ def points(results: Results, workload: str) -> list[Point]:
     scaling = section_results(results) or {}
     for entry in scaling.get("workloads", []):
         if entry["workload"]["key"] == workload:
-            return [point(key, outcome) for key, outcome in entry["runs"].items()]
+            every = entry.get("all_runs") or {}
+            return [point(key, outcome, every.get(key, [])) for key, outcome in entry["runs"].items()]
     return []
 
 
-def point(key: str, outcome: dict[str, Any]) -> Point:
+def point(key: str, outcome: dict[str, Any], every: list[dict[str, Any]] | None = None) -> Point:
     setup = outcome["setup"]
     d = outcome.get("driver")
     if not d:
@@ -120,8 +123,22 @@ def point(key: str, outcome: dict[str, Any]) -> Point:
         p50=(d.get("latency_ms") or {}).get("p50"),
         p99=(d.get("latency_ms") or {}).get("p99"),
         filled=outcome.get("chain_filled"),
+        cpu_range=cpu_range(every or []),
         faults="; ".join(faults)[:300],
     )
+
+
+def cpu_range(outcomes: list[dict[str, Any]]) -> tuple[float, float] | None:
+    values = sorted(
+        d["server"]["cpu_send"] * 1e6 / d["counted"]
+        for d in (o.get("driver") for o in outcomes)
+        if d and d.get("counted") and d["server"].get("cpu_send") is not None
+    )
+    return (values[0], values[-1]) if len(values) > 1 else None
+
+
+def spread(p: Point) -> str:
+    return "—" if p.cpu_range is None else f"{p.cpu_range[0]:.2f}–{p.cpu_range[1]:.2f}"
 
 
 def find(found: list[Point], processes: int, redis: bool) -> Point | None:
@@ -192,6 +209,7 @@ def table(found: list[Point]) -> list[str]:
             "setup",
             "deliveries/s",
             "server CPU ms per 1k deliveries",
+            "… over every run",
             "server cores busy",
             "deliveries/s per busy core",
             "× 1 process with Redis",
@@ -204,7 +222,7 @@ def table(found: list[Point]) -> list[str]:
             "p50 / p99 ms",
             "faults",
         ),
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        align("l", *["r"] * 13, "l"),
     ]
     for p in sorted(found, key=lambda p: (p.redis, p.processes)):
         traffic = "—" if not p.redis else f"{fmt_int(p.redis_in)} / {fmt_int(p.redis_out)}"
@@ -213,6 +231,7 @@ def table(found: list[Point]) -> list[str]:
                 p.label,
                 fmt_int(p.rate),
                 fmt(p.cpu_us),
+                spread(p),
                 fmt(p.busy),
                 fmt_int(p.per_core),
                 fmt_pct(efficiency(found, p)),
@@ -302,6 +321,22 @@ def reading(results: Results) -> list[str]:
     return [line for text in out for line in (text, "")]
 
 
+def overlap(one: Point, alone: Point) -> str:
+    """Whether the runs' spread of both setups overlaps (then the difference is the machine's noise)."""
+    if one.cpu_range is None or alone.cpu_range is None:
+        return ""
+    within = one.cpu_range[0] <= alone.cpu_range[1]
+    return (
+        f" Over every run the CPU per delivery was {spread(one)} µs with Redis and {spread(alone)} µs "
+        "without: "
+        + (
+            "the ranges overlap, so on this shared machine the difference is within the runs' noise."
+            if within
+            else "the ranges do not overlap."
+        )
+    )
+
+
 def analysis(results: Results, missed: list[str]) -> list[str]:
     """Why a scaling target was missed, from what the run measured."""
     found = points(results, FANOUT)
@@ -314,7 +349,7 @@ def analysis(results: Results, missed: list[str]) -> list[str]:
             f"- **The Redis hop** ({fmt(hop(found))}× the CPU per delivery of one process alone): the "
             f"process with Redis committed {fmt_int(one.commits_per_1k)} transactions per 1,000 messages "
             f"against {fmt_int(alone.commits_per_1k)} without, and publishes and reads back each batch "
-            "once; what is left is the chain's bookkeeping per message."
+            f"once; what is left is the chain's bookkeeping per message.{overlap(one, alone)}"
         )
     if "scaling-efficiency" in missed:
         several = [p for p in found if p.redis and p.processes > 1]
