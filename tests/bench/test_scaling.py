@@ -106,3 +106,16 @@ def test_estimate_says_when_the_fan_out_to_every_process_does_not_fit() -> None:
     assert need.receiving_cores == pytest.approx((need.processes - 1) * 0.6)
     lines = estimate.limits(costs(1.0, 600.0, turn_ms=1.0), [need])
     assert "does not fit" in lines[0]
+
+
+def test_a_run_without_postgresql_or_redis_says_so_in_the_report() -> None:
+    report = {"scaling": {"skipped": "redis-server is not installed"}}
+    assert scaling_report.section(report) == [
+        "### Several processes",
+        "",
+        "Not measured in this run: redis-server is not installed.",
+        "",
+    ]
+    (row,) = targets.scaling(report)
+    assert row.ok is None and "redis-server is not installed" in row.measured
+    assert estimate.section(report) == []
