@@ -308,10 +308,10 @@ def reading(results: Results) -> list[str]:
             continue
         verdict = "meets" if e >= TARGET_EFFICIENCY else "misses"
         out.append(
-            f"{p.processes} processes deliver {fmt_int(p.per_core)} messages per second per busy server "
-            f"core, {fmt_pct(e)} of one process's (with Redis; "
-            f"{fmt_pct(efficiency(found, p, redis=False))} of one without): it {verdict} the target of "
-            f"≥ {TARGET_EFFICIENCY:.0%}."
+            f"{p.processes} processes make {fmt_int(p.per_core)} deliveries per second per busy server "
+            f"core, {fmt_pct(e)} of one process's with Redis (the target's reference: the hop has a target "
+            f"of its own) and {fmt_pct(efficiency(found, p, redis=False))} of one's without: it {verdict} "
+            f"the target of ≥ {TARGET_EFFICIENCY:.0%}."
         )
     turn = (section_results(results) or {}).get("turn")
     if turn:
