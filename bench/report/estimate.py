@@ -218,10 +218,16 @@ def limits(c: Costs, needs: list[Need]) -> list[str]:
             "trips (two while the lock is held), which is the figure to measure there first."
         )
     if big.redis_mb_s is not None and big.redis_cores is not None:
+        over = (
+            ": more than the one core Redis runs commands on, so Redis too needs the fan-out partitioned "
+            "(Redis 7's sharded pub/sub spreads channels over a cluster's nodes)"
+            if big.redis_cores > 1
+            else ""
+        )
         out.append(
             f"- **Redis pub/sub**: {fmt(big.redis_mb_s)} MB/s out to {big.processes} subscribers and "
-            f"{fmt(big.redis_cores, 3)} of a core at {big.users:,} users; Redis runs commands on one core, "
-            "and this grows with processes × messages."
+            f"{fmt(big.redis_cores, 3)} cores at {big.users:,} users; Redis runs commands on one core, "
+            f"and this grows with processes × messages{over}."
         )
     if big.postgres_cores is not None:
         out.append(
