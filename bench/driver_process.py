@@ -1,20 +1,46 @@
 """What every load-driving process does around its run: its spec in, its event loop, its result out.
 
 The drivers (:mod:`bench.driver`, :mod:`bench.signins`) each run in a process of
-their own, started by :mod:`bench.run`: they read a JSON spec from a file or
-stdin, run on uvloop when it is installed (as the servers do), and print one
-JSON result on stdout.
+their own, started by :mod:`bench.run` (:func:`run_driver`): they read a JSON
+spec from a file or stdin, run on uvloop when it is installed (as the servers
+do), and print one JSON result on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import msgspec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_driver(module: str, payload: bytes, stderr_path: Path, timeout: float) -> dict[str, Any]:
+    """Run the driver ``module`` (``bench.driver``, ``bench.signins``) on the spec ``payload`` in a
+    process of its own, its stderr to ``stderr_path``; its result. Raises if it fails."""
+    stderr_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.run(
+            [sys.executable, "-m", module, "--spec", "-"],
+            input=payload,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            cwd=REPO,
+            timeout=timeout,
+        )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        tail = stderr_path.read_text("utf-8", "replace")[-2000:]
+        raise RuntimeError(f"driver exited with {proc.returncode}: {tail}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:

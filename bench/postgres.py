@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
-import os
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, text
@@ -71,22 +70,10 @@ class BenchPostgres:
         return self.server.url(name)
 
     def cpu_seconds(self) -> float | None:
-        """CPU seconds the PostgreSQL server's processes have used so far: the postmaster's own and
-        its reaped children's, and those of the children alive now (a session's backend process).
-        None without ``/proc``."""
+        """CPU seconds the PostgreSQL server's processes have used so far (the postmaster, its
+        backends alive now and those reaped). None without ``/proc``."""
         pid = self.server.pid
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, TypeError):
-            return None
-        ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-        total = ticks / os.sysconf("SC_CLK_TCK")
-        for child in procstat.children(pid) if pid is not None else []:
-            sample = procstat.sample(child)
-            if sample is not None:
-                total += sample.cpu
-        return total
+        return procstat.tree_cpu(pid) if pid is not None else None
 
     def drop(self, url: str) -> None:
         self.server.psql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')

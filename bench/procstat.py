@@ -57,3 +57,21 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def tree_cpu(pid: int) -> float | None:
+    """CPU seconds a process and its children have used so far: its own, its reaped children's
+    (cutime, cstime), and those of the children alive now (PostgreSQL's backends, say). None without
+    ``/proc`` or when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    total = sum(int(value) for value in fields[11:15]) / _TICKS  # utime, stime, cutime, cstime
+    for child in children(pid):
+        found = sample(child)
+        if found is not None:
+            total += found.cpu
+    return total

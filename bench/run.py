@@ -4,7 +4,10 @@ For every workload, the chatapp server and the two baseline servers
 (:mod:`bench.baseline_server`) are measured one after the other in this same
 run, each as a fresh subprocess, each loaded by the driver (:mod:`bench.driver`)
 in its own process. Then workload (a) is run once more with the chatapp server
-under py-spy to show where its time goes. Raw results go to
+under py-spy to show where its time goes. The side measurements come last,
+each with servers of its own; among them the scaling section
+(:mod:`bench.scaling`: 1, 2 and 4 server processes on one PostgreSQL and one
+Redis). Raw results go to
 ``bench/results/`` (not committed); the report and its chart go to ``docs/``.
 
 ``python -m bench.run --quick`` runs a small version of everything in well
@@ -18,7 +21,6 @@ import dataclasses
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +29,9 @@ from typing import Any
 
 import msgspec
 
-from bench import accounts, e2e_cost, file_latency, filter_cost, postgres, profile, servers
+from bench import accounts, e2e_cost, file_latency, filter_cost, postgres, profile, scaling, servers
 from bench.driver.spec import DriverSpec, ReplaySpec, StormSpec
+from bench.driver_process import run_driver
 from bench.machine import loadavg, machine
 from bench.signins.spec import ChurnSpec, RegistrationSpec, wrap
 from bench.workloads import THROUGHPUT_A, Workload, default_suite, quick_suite
@@ -36,7 +39,7 @@ from bench.workloads import THROUGHPUT_A, Workload, default_suite, quick_suite
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 
-SIDE_MEASUREMENTS = ("filter_cost", "e2e_cost", "files")
+SIDE_MEASUREMENTS = ("filter_cost", "e2e_cost", "files", "scaling")
 """Measurements with a server of their own, after the workloads; with --only, only those it names."""
 
 Spec = DriverSpec | ChurnSpec | RegistrationSpec
@@ -199,20 +202,7 @@ class Bench:
             module, payload = "bench.driver", msgspec.json.encode(spec)
         else:
             module, payload = "bench.signins", wrap(spec)
-        with open(stderr_path, "wb") as stderr:
-            proc = subprocess.run(
-                [sys.executable, "-m", module, "--spec", "-"],
-                input=payload,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                cwd=REPO,
-                timeout=timeout,
-            )
-        if proc.returncode != 0 or not proc.stdout.strip():
-            tail = stderr_path.read_text("utf-8", "replace")[-2000:]
-            raise RuntimeError(f"driver exited with {proc.returncode}: {tail}")
-        result: dict[str, Any] = json.loads(proc.stdout)
-        return result
+        return run_driver(module, payload, stderr_path, timeout)
 
     def run_one(self, workload: Workload, target: str, profile_to: Path | None = None) -> dict[str, Any]:
         started = time.monotonic()
@@ -372,6 +362,11 @@ def run_suite(suite: list[Workload], args: argparse.Namespace) -> dict[str, Any]
         log("measuring chat latency while a 20 MiB file is uploaded and downloaded ...")
         files = file_latency.measure()
         results["file_latency"] = {**dataclasses.asdict(files), "worst_ratio": round(files.worst_ratio, 2)}
+    if "scaling" in extra:
+        log("scaling: the same workloads on 1, 2 and 4 server processes sharing PostgreSQL and Redis ...")
+        workloads = scaling.quick_workloads() if args.quick else scaling.default_workloads()
+        turns = 100 if args.quick else 1000
+        results["scaling"] = scaling.measure(workloads, args.results / "logs", log, turns=turns)
     info["loadavg_end"] = loadavg()
     info["suite_seconds"] = round(time.monotonic() - began, 1)
     return results
@@ -383,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default="",
         help="comma-separated workload keys (a,b,c,d,e,n50,...) and side measurements (filter_cost, "
-        "e2e_cost, files: chat latency during a 20 MiB transfer); without it, everything",
+        "e2e_cost, files: chat latency during a 20 MiB transfer, scaling: 1, 2 and 4 server processes "
+        "on PostgreSQL and Redis); without it, everything",
     )
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--profile-rounds", type=int, default=8)

@@ -63,6 +63,10 @@ class ServerProcess:
         """The server itself (not py-spy, when profiled)."""
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
+        return self.launch().wait_listening(timeout)
+
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it to listen (several servers start at once)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -74,6 +78,11 @@ class ServerProcess:
                 env=_clean_env(),
                 start_new_session=True,
             )
+        return self
+
+    def wait_listening(self, timeout: float = 60.0) -> ServerProcess:
+        """Wait for the ``listening`` line and read the address it names; raise if the server exits."""
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = LISTENING.search(self.log_path.read_bytes())

@@ -64,8 +64,9 @@ class Tally:
         self.last_id: int | None = 0 if spec.target == "chatapp" else None
         """The newest message id seen before signing in: a resume replays only what came after it
         (every run starts on a database without messages, unless it fills one)."""
-        self.count_presence = spec.storm is not None or spec.replay is not None
-        """Presence frames can arrive while the clock runs (others signing in): not deliveries."""
+        self.count_presence = spec.storm is not None or spec.replay is not None or bool(spec.ports)
+        """Presence frames can arrive while the clock runs (others signing in, or another process's
+        news of a sign-in arriving late): not deliveries."""
         self.target = spec.clients * spec.senders * spec.messages * spec.rounds
         self.counted = 0
         self.last_delivery = 0

@@ -57,7 +57,12 @@ class Run:
         )
 
     def _server(self) -> procstat.ProcSample | None:
-        return procstat.sample(self.spec.server_pid) if self.spec.server_pid else None
+        """The server's CPU and memory: every server process's, added up."""
+        return server_usage(self.spec)
+
+    def _watched(self) -> dict[str, float]:
+        found = {name: procstat.tree_cpu(pid) for name, pid in self.spec.watched_pids.items()}
+        return {name: cpu for name, cpu in found.items() if cpu is not None}
 
     # -- phases --------------------------------------------------------------------------
 
@@ -74,7 +79,7 @@ class Run:
             _, client = await self.loop.create_connection(
                 lambda: client_class(self.tally, index),
                 spec.host,
-                spec.port,
+                spec.ports[index % len(spec.ports)] if spec.ports else spec.port,
                 local_addr=(source_address(index, spec.per_address), 0),
                 ssl=_unverified_tls() if spec.tls else None,
             )
@@ -159,6 +164,7 @@ class Run:
         storm_task = None
         tally.phase = "send"
         server0 = self._server()
+        watched0 = self._watched()
         cpu0 = _cpu_self()
         sys0 = _sys_self()
         busy = 0
@@ -189,6 +195,10 @@ class Run:
                 break
         cpu1 = _cpu_self()
         server1 = self._server()
+        watched1 = self._watched()
+        result.watched_cpu_send = {
+            name: round(watched1[name] - before, 3) for name, before in watched0.items() if name in watched1
+        }
         for sender in self.senders:
             sender.stop()
         result.counted = tally.counted
@@ -249,7 +259,7 @@ async def drive(spec: DriverSpec) -> DriverResult:
         if run.complete:
             await run.send()
         if spec.server_pid:
-            end = procstat.sample(spec.server_pid)
+            end = server_usage(spec)
             if end is not None:
                 result.server.rss_end = end.rss
                 result.server.peak_rss = end.hwm
@@ -263,6 +273,17 @@ async def drive(spec: DriverSpec) -> DriverResult:
         run.verify()
     await asyncio.sleep(0.05)  # let the closes go out
     return result
+
+
+def server_usage(spec: DriverSpec) -> procstat.ProcSample | None:
+    """CPU and memory of the server processes, added up (peak RSS: the sum of each one's peak)."""
+    pids = [spec.server_pid, *spec.server_pids] if spec.server_pid else []
+    samples = [s for s in map(procstat.sample, pids) if s is not None]
+    if not samples:
+        return None
+    return procstat.ProcSample(
+        cpu=sum(s.cpu for s in samples), rss=sum(s.rss for s in samples), hwm=sum(s.hwm for s in samples)
+    )
 
 
 @functools.cache

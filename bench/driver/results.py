@@ -86,6 +86,8 @@ class DriverResult(msgspec.Struct):
     timed_out: bool = False
     problems: list[str] = []
     server: ServerUsage = msgspec.field(default_factory=ServerUsage)
+    watched_cpu_send: dict[str, float] = {}
+    """CPU seconds of each of the spec's ``watched_pids`` (children included) in the send phase."""
     driver_cpu_connect: float | None = None
     driver_cpu_send: float | None = None
     driver_sys_send: float | None = None

@@ -52,6 +52,14 @@ class DriverSpec(msgspec.Struct, frozen=True):
     usernames: list[str] = []
     """One per client; the baseline puts them in its frames."""
     server_pid: int | None = None
+    ports: list[int] = []
+    """Several server processes on ``host`` (the scaling section): client ``i`` connects to
+    ``ports[i % len(ports)]``, so a room has members on every process; empty: ``port`` alone."""
+    server_pids: list[int] = []
+    """The other server processes: their CPU and memory are added to ``server_pid``'s."""
+    watched_pids: dict[str, int] = {}
+    """Other processes by name (PostgreSQL's postmaster, Redis) whose CPU, their children's included,
+    is read at the send phase's boundaries."""
     per_address: int = 20
     connect_concurrency: int = 100
     connect_timeout: float = 120.0

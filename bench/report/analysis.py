@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.report import postgres as pg_report
+from bench.report import scaling as scaling_report
 from bench.report.cells import fmt, fmt_int, fmt_mib, fmt_pct
 from bench.report.hotspots import top_costs
 from bench.report.lookup import (
@@ -26,6 +27,7 @@ def analysis(results: Results, missed: list[str]) -> list[str]:
         return [*out, "Every target was met in this run.", ""]
     if "pg" in missed:
         out += pg_report.analysis(pg_report.comparisons(results))
+    out += scaling_report.analysis(results, missed)
     no_history = run_of(results, "f", "chatapp")
     for key in ("a", "b"):
         chat, coal = run_of(results, key, "chatapp"), run_of(results, key, "coalesced")

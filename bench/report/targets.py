@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.report import postgres as pg_report
+from bench.report import scaling as scaling_report
 from bench.report.cells import align, fmt, fmt_int, fmt_mib, fmt_pct, row
 from bench.report.lookup import Results, driver_of, every_run, p99_of, rate_of, ratio_of, run_of
 
@@ -215,6 +216,10 @@ def postgres(results: Results) -> list[Verdict]:
     return [Verdict(target, measured if verdict is not None else f"{measured}: {note}", verdict, note, "pg")]
 
 
+def scaling(results: Results) -> list[Verdict]:
+    return [Verdict(*cells) for cells in scaling_report.target_rows(results)]
+
+
 TARGETS: list[Callable[[Results], list[Verdict]]] = [
     throughput,
     latency,
@@ -224,6 +229,7 @@ TARGETS: list[Callable[[Results], list[Verdict]]] = [
     churn,
     registrations,
     postgres,
+    scaling,
     correctness,
 ]
 """The table's rows, in order: a new target is a function here."""
