@@ -11,8 +11,7 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,6 @@ from chatapp.server.services.devices import Devices
 from chatapp.server.services.file_downloads import FileDownloads
 from chatapp.server.services.file_sharing import FileSharing, sweep_forever, sweep_interval
 from chatapp.server.services.limits import Limits
-from chatapp.server.services.message_chain import MessageChain
 from chatapp.server.services.message_log import DurableMessageLog, MemoryMessageLog, MessageLog
 from chatapp.server.services.message_removal import MessageRemoval
 from chatapp.server.services.messaging import Messaging
@@ -47,7 +45,7 @@ from chatapp.server.services.room_sanctions import RoomSanctions
 from chatapp.server.services.screening import Screening
 from chatapp.server.services.signin import SignIn
 from chatapp.server.static_site import StaticSite
-from chatapp.server.store import CommittedBatch, MessageWriter, Store
+from chatapp.server.store import MessageWriter, Store
 from chatapp.server.throttles import Counters
 from chatapp.server.tls import ServerTls, load_tls
 from chatapp.server.transport.control import ControlListener
@@ -57,10 +55,7 @@ from chatapp.server.transport.web import WebFront
 from chatapp.server.web_origin import OriginPolicy
 
 if TYPE_CHECKING:
-    from chatapp.server.node_watch import NodeWatch
-    from chatapp.server.redis_link import RedisLink
-    from chatapp.server.shared_control import SharedControl
-    from chatapp.server.shared_presence import SharedHub
+    from chatapp.server.several import SeveralProcesses
 
 log = logging.getLogger("chatapp.server")
 
@@ -71,11 +66,7 @@ class ChatServer:
         self._store: Store | None = None
         self._hashing: PasswordHashing | None = None
         self._writer: MessageWriter | None = None
-        self._chain: MessageChain | None = None  # several processes (--redis-url) only
-        self._link: RedisLink | None = None
-        self._nodes: NodeWatch | None = None
-        self._shared: SharedHub | None = None  # presence shared through Redis (--redis-url) only
-        self._shared_control: SharedControl | None = None  # moderation shared (--redis-url) only
+        self._several: SeveralProcesses | None = None  # one of several processes (--redis-url) only
         self._counters: Counters | None = None
         self._retention: asyncio.Task[None] | None = None
         self._file_sweeper: asyncio.Task[None] | None = None
@@ -162,10 +153,10 @@ class ChatServer:
         if config.redis_url:
             # Other processes may be serving from this database: end only the sessions of those
             # whose heartbeat expired (a crash), never the live ones'.
-            from chatapp.server.node_watch import NodeWatch  # the redis extra: only with --redis-url
+            from chatapp.server.several import SeveralProcesses  # the redis extra: only with --redis-url
 
-            self._nodes = NodeWatch(config.redis_url, self._store)
-            await self._nodes.start()
+            several = self._several = SeveralProcesses(config, self._store)
+            await several.nodes.start()
         else:
             closed = await self._store.end_open_sessions("server_restart", utc_now())
             if closed:
@@ -178,8 +169,9 @@ class ChatServer:
         )
         await self._hashing.start()
         messages: MessageLog
-        if config.history and config.redis_url:
-            self._writer = MessageWriter(self._store, committed=self._start_chain(), turn=self._chain_turn)
+        chain = self._several.chain if self._several is not None else None
+        if config.history and chain is not None:
+            self._writer = MessageWriter(self._store, committed=chain.committed, turn=chain.turn)
             await self._writer.start()
             messages = DurableMessageLog(self._writer)
         elif config.history:
@@ -194,34 +186,12 @@ class ChatServer:
         services = self._services(self._store, self._hashing, messages, await _sanctions(self._store))
         if config.files_enabled:
             self._file_sweeper = asyncio.create_task(sweep_forever(services.files, sweep_interval(config)))
-        if self._chain is not None and self._link is not None:
-            self._chain.hub = self.hub
-            await self._chain.start()
-            await self._link.start()  # subscribed before the first client comes (or retrying)
-        if self._shared is not None:
-            await self._shared.start()  # the other processes' users known before the first client
-        if self._shared_control is not None:
-            await self._shared_control.start()  # the others' moderation followed before the first client
+        if self._several is not None:
+            await self._several.start()  # the others' batches, users and moderation before the first client
         assert self._listener is not None
         await self._listener.serve(services, self._counters)
         if self._control is not None:
             await self._control.serve(services)
-
-    def _start_chain(self) -> Callable[[CommittedBatch], None]:
-        """The chain and the Redis channel of several processes; what the writer tells of each batch."""
-        from chatapp.server.redis_link import RedisLink  # the redis extra: only with --redis-url
-
-        store = self._store
-        assert store is not None
-        link = self._link = RedisLink(
-            self.config.redis_url, lambda data: chain.received(data), lambda: chain.reconnected()
-        )
-        chain = self._chain = MessageChain(store, link.publish)
-        return chain.committed
-
-    def _chain_turn(self) -> AbstractAsyncContextManager[object]:
-        assert self._chain is not None
-        return self._chain.turn()
 
     async def _web_endpoints(self) -> list[Endpoint]:
         """The web client's endpoints (--web-port, --web-tls-port), its files read first (off the
@@ -246,28 +216,18 @@ class ChatServer:
         config = self.config
         suspensions, mutes, address_bans = sanctions
         delivery = Delivery(asyncio.get_running_loop().call_soon)
-        if config.redis_url:
-            from chatapp.server.shared_presence import SharedHub  # the redis extra: only with --redis-url
-
-            limit = config.room_status_limit
-            shared = self._shared = SharedHub(delivery, config.redis_url, status_limit=limit)
-            hub: LocalHub = shared
+        several = self._several
+        # With several processes: presence, moderation and the limits per address and per account
+        # shared with the others through Redis.
+        hub: LocalHub
+        others: Others
+        if several is not None:
+            hub = several.make_hub(delivery, config.room_status_limit)
+            others, self._counters = several.control, several.limits
         else:
             hub = LocalHub(delivery, status_limit=config.room_status_limit)
+            others, self._counters = ALONE, Counters(config)
         self._hub = hub
-        others: Others = ALONE
-        if config.redis_url:
-            # Moderation and administration told to the other processes, and theirs followed here.
-            from chatapp.server.shared_control import SharedControl  # the redis extra
-
-            others = self._shared_control = SharedControl(config.redis_url, store.node)
-        # The limits per address and per account: counted once across the processes with Redis.
-        if config.redis_url:
-            from chatapp.server.shared_limits import SharedLimits  # the redis extra: only with --redis-url
-
-            self._counters = SharedLimits(config, store.node)
-        else:
-            self._counters = Counters(config)
         limits = Limits(config, mutes=mutes, counters=self._counters)
         credentials = Credentials(config, store, hashing, suspensions=suspensions, counters=self._counters)
         audit = AuditTrail(store)
@@ -309,7 +269,7 @@ class ChatServer:
                 screening,
                 devices,
                 files,
-                chain=self._chain,
+                chain=several.chain if several is not None else None,
             ),
             replay=Replay(config, store, limits),
             audit=audit,
@@ -327,8 +287,8 @@ class ChatServer:
             downloads=downloads,
             others=others,
         )
-        if self._shared_control is not None:
-            self._shared_control.follow(LiveSync(services, hub, live))
+        if several is not None:
+            several.control.follow(LiveSync(services, hub, live))
         return services
 
     def reload_filters(self) -> None:
@@ -365,16 +325,9 @@ class ChatServer:
                 largest_batch=stats.largest_batch,
                 failed_batches=stats.failed_batches,
             )
-        if self._chain is not None:
-            await self._chain.close()
-            activity.record("message_chain", applied=self._chain.applied, filled=self._chain.filled)
-        if self._link is not None:
-            await self._link.close()
-        if self._shared is not None:
-            await self._shared.close()
-        if self._shared_control is not None:
-            await self._shared_control.close()
-        if self._counters is not None:
+        if self._several is not None:
+            await self._several.close()
+        elif self._counters is not None:
             await self._counters.close()
         if self._store is not None:
             # Sessions are ended in bulk: every connection's end (with its seen cursor) was queued
@@ -383,14 +336,14 @@ class ChatServer:
             # anything left open, then close() waits for it all.
             store, self._store = self._store, None  # a second shutdown finds nothing to close
             try:
-                await store.end_open_sessions("shutdown", utc_now(), own_only=self._nodes is not None)
+                await store.end_open_sessions("shutdown", utc_now(), own_only=self._several is not None)
             except Exception:
                 # The next start ends them ("server_restart"); the store must still be closed.
                 log.exception("could not end the sessions still open at shutdown")
-            if self._nodes is not None:
+            if self._several is not None:
                 # Its heartbeat goes only now: the others never take this process's sessions for a
                 # lost node's while it ends them itself.
-                await self._nodes.close()
+                await self._several.nodes.close()
             await store.close()
         if self._hashing is not None:
             self._hashing.close()
