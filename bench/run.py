@@ -344,7 +344,7 @@ def run_suite(suite: list[Workload], args: argparse.Namespace) -> dict[str, Any]
         try:
             for workload in suite:
                 results["workloads"].append(bench.run_workload(workload))
-            if not args.no_profile:
+            if not args.no_profile and suite:  # --only naming side measurements alone prepares no accounts
                 results["profile"] = run_profile(bench, 2 if args.quick else args.profile_rounds)
         finally:
             if pg is not None:
