@@ -101,6 +101,7 @@ class MessageChain:
         self._pending: dict[int, _Batch] = {}  # prev -> a batch waiting for its predecessor
         self._wanted = 0  # the highest committed id known (by the idle check or a reconnect)
         self._filler: asyncio.Task[None] | None = None
+        self._reading = False  # the filler is reading the database (not only waiting to)
         self._watcher: asyncio.Task[None] | None = None
         self._last_arrival = time.monotonic()
         self.filled = 0  # messages delivered from the database (pub/sub lost them or was slow)
@@ -189,7 +190,9 @@ class MessageChain:
             self._forget(batch)
             return
         incomplete = not batch.local and len(batch.entries) < batch.count
-        if self._filler is None and batch.prev <= self.applied and not incomplete:
+        # A filler still waiting for a missing batch does not hold up one that follows on: the
+        # missing one itself, come through Redis a moment after its successor, goes at once.
+        if not self._reading and batch.prev <= self.applied and not incomplete:
             self._apply(batch)
             self._drain()
             return
@@ -258,6 +261,7 @@ class MessageChain:
             if delay:
                 await asyncio.sleep(delay)  # the missing batch may still come through Redis
             self._drain()
+            self._reading = True
             while (target := self._target()) > self.applied:
                 async with self._lock:
                     if target >= 2**62:
@@ -274,6 +278,7 @@ class MessageChain:
             log.warning("event=chain_fill_failed error=%r", exc)  # the next batch or check tries again
         finally:
             self._filler = None
+            self._reading = False
         if self._pending and min(self._pending) <= self.applied:
             self._drain()
 
