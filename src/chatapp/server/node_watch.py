@@ -11,7 +11,11 @@ ended some logs it. Rows from before node ids (NULL) count as a lost node's.
 A process cut off from Redis for longer than the TTL is taken for dead by the others, which end
 its sessions while its clients are still connected: the rows are ended again when those clients
 leave. A sweep runs only after this process's own heartbeat was written, so a process that cannot
-reach Redis ends nobody's sessions.
+reach Redis ends nobody's sessions. And when this process's own key was gone as it wrote it (Redis
+restarted or was emptied, or this process was cut off from it for a whole TTL; and at start, when
+it cannot tell), every key may be missing for the same reason: no node is taken for lost until the
+others have had a whole TTL to write theirs again (a Redis restart once ended a live process's
+sessions).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from chatapp.clock import utc_now
+from chatapp.clock import monotonic, utc_now
 from chatapp.server import activity
 from chatapp.server.store import Store
 
@@ -44,12 +48,13 @@ class NodeWatch:
         self._key = KEY_PREFIX + store.node
         self._client: Any = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._task: asyncio.Task[None] | None = None
+        self._sweep_after = 0.0  # monotonic time before which no node is taken for lost (see above)
         self.lost: list[str] = []
         """The nodes whose sessions this process ended (a node without id as ``"-"``)."""
 
     async def start(self) -> None:
         """Write the heartbeat and sweep once (before the server takes clients), then keep at it."""
-        if await self._beat():
+        if await self._beat() and monotonic() >= self._sweep_after:
             await self._sweep()
         self._task = asyncio.create_task(self._run())
 
@@ -71,7 +76,7 @@ class NodeWatch:
         while True:
             await asyncio.sleep(BEAT_EVERY)
             try:
-                if await self._beat():
+                if await self._beat() and monotonic() >= self._sweep_after:
                     await self._sweep()
             except Exception:
                 # A database hiccup must not stop the heartbeat: the next round tries again.
@@ -79,10 +84,12 @@ class NodeWatch:
 
     async def _beat(self) -> bool:
         try:
-            await self._client.set(self._key, b"1", px=round(HEARTBEAT_TTL * 1000))
+            previous = await self._client.set(self._key, b"1", px=round(HEARTBEAT_TTL * 1000), get=True)
         except (RedisError, OSError) as exc:
             log.debug("event=node_heartbeat_failed error=%r", exc)
             return False
+        if previous is None:
+            self._sweep_after = monotonic() + HEARTBEAT_TTL
         return True
 
     async def _sweep(self) -> None:

@@ -25,6 +25,10 @@ BACKOFF_FIRST = 0.1
 BACKOFF_MOST = 2.0
 """Seconds between attempts to reach Redis again: doubling from the first to the most."""
 
+CLOSE_WITHIN = 2.0
+"""Seconds a subscription may take to close (a connection left odd by a Redis restart must not
+hold up a shutdown)."""
+
 QUEUE_MOST = 10_000
 """Batches waiting to be published; beyond, they are dropped (the others read them from the database)."""
 
@@ -103,8 +107,8 @@ class RedisLink:
                 self.connected.clear()
             finally:
                 try:
-                    await pubsub.aclose()
-                except (RedisError, OSError):
+                    await asyncio.wait_for(pubsub.aclose(), CLOSE_WITHIN)
+                except (RedisError, OSError):  # TimeoutError among them
                     pass
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MOST)

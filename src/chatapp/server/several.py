@@ -11,6 +11,10 @@ closes all but the node watch, whose heartbeat must outlive the ending of this p
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable
+
 from chatapp.server import activity
 from chatapp.server.config import Config
 from chatapp.server.node_watch import NodeWatch
@@ -21,6 +25,12 @@ from chatapp.server.shared_limits import SharedLimits
 from chatapp.server.shared_presence import SharedHub
 from chatapp.server.store import Store
 from chatapp.server.transport.delivery import Delivery
+
+log = logging.getLogger("chatapp.redis")
+
+CLOSE_WITHIN = 3.0
+"""Seconds each part may take to close: Redis unreachable or odd after a restart must not hold up a
+shutdown (what a part could not say goodbye with expires in Redis by itself)."""
 
 
 class SeveralProcesses:
@@ -56,9 +66,16 @@ class SeveralProcesses:
         if self.chain is not None:
             await self.chain.close()
             activity.record("message_chain", applied=self.chain.applied, filled=self.chain.filled)
+        closing = [_bounded("control", self.control.close()), _bounded("limits", self.limits.close())]
         if self._link is not None:
-            await self._link.close()
+            closing.append(_bounded("messages", self._link.close()))
         if self.hub is not None:
-            await self.hub.close()
-        await self.control.close()
-        await self.limits.close()
+            closing.append(_bounded("presence", self.hub.close()))
+        await asyncio.gather(*closing)  # side by side: a shutdown waits CLOSE_WITHIN at most for all
+
+
+async def _bounded(part: str, closing: Awaitable[None]) -> None:
+    try:
+        await asyncio.wait_for(closing, CLOSE_WITHIN)
+    except TimeoutError:
+        log.warning("event=redis_close_slow part=%s seconds=%s", part, CLOSE_WITHIN)

@@ -90,7 +90,9 @@ class SharedHub(LocalHub):
         self.node = secrets.token_hex(8)
         self._seq = 0
         self._link = RedisLink(url, self._received, lambda: None, channel=CHANNEL)
-        self._client: Any = redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+        self._client: Any = redis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=2, socket_keepalive=True
+        )
         self._remote: dict[str, dict[int, RemoteUser]] = {}  # node -> its online users
         self._seqs: dict[str, int] = {}  # node -> the last change number applied
         # room -> the users online in it through other processes: made again after any change,
