@@ -152,6 +152,8 @@ async def test_a_redis_restart_mid_traffic_loses_nothing(
     # What pub/sub lost while Redis was away, each process read from PostgreSQL.
     filled = [int(m) for m in re.findall(r"event=message_chain .*?filled=(\d+)", first.log + second.log)]
     assert len(filled) == 2 and all(n > 0 for n in filled), filled
+    # Redis came back without the heartbeat keys: neither process took the other for lost.
+    assert "event=node_lost" not in first.log + second.log
 
 
 async def test_a_client_that_resumes_on_a_process_behind_gets_nothing_twice(
