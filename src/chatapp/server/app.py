@@ -170,7 +170,7 @@ class ChatServer:
         await self._hashing.start()
         messages: MessageLog
         chain = self._several.chain if self._several is not None else None
-        if config.history and chain is not None:
+        if chain is not None:  # made with history only
             self._writer = MessageWriter(self._store, committed=chain.committed, turn=chain.turn)
             await self._writer.start()
             messages = DurableMessageLog(self._writer)

@@ -63,13 +63,10 @@ class Replay:
         """
         store = self._store
         until = await store.last_message_id()
-        if after > until:
-            # The client has seen more than this process has delivered: with several processes, the
-            # one it came from was ahead, and this one's chain would hand those messages over again.
-            # (Never above what is committed: a client's made-up last_id must not hide new messages.)
-            session.skip_live_through(min(after, await store.newest_message_id()))
-        else:
-            session.skip_live_through(after)
+        # Above what this process has delivered, the client came from another process that was
+        # ahead (this one's chain would hand it those messages again), or made its last_id up: never
+        # above what is committed, so that no new message is hidden.
+        session.skip_live_through(after if after <= until else min(after, await store.newest_message_id()))
         if after >= until:
             session.send(Synced(last_id=after))  # nothing was missed: the common case, and free
             return
