@@ -98,6 +98,8 @@ class RedisLink:
             wire = None
             try:
                 wire = await connect(self._address, self._published)
+                # No replies: each would wake this process once per publish, to be thrown away.
+                wire.write(command(b"CLIENT", b"REPLY", b"OFF"))
                 self._publisher = wire
                 self._publishing.set()
                 delay = BACKOFF_FIRST
