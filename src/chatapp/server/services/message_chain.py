@@ -35,7 +35,7 @@ import msgspec
 from chatapp.protocol import encode
 from chatapp.server.hub import LocalHub
 from chatapp.server.services.frames import message_frame
-from chatapp.server.store import CommittedBatch, Routed, Store
+from chatapp.server.store import SHARED_PACE, CommittedBatch, MessageWriter, Routed, Store
 
 log = logging.getLogger("chatapp.chain")
 
@@ -119,6 +119,11 @@ class MessageChain:
                     await task
                 except asyncio.CancelledError:
                     pass
+
+    def writer(self) -> MessageWriter:
+        """This process's message writer: its inserts take turns with the chain's reads, it tells
+        the chain of each batch it commits, and it paces its batches while others commit."""
+        return MessageWriter(self._store, committed=self.committed, turn=self.turn, pace=SHARED_PACE)
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
