@@ -74,7 +74,7 @@ async def test_messages_gather_into_one_batch_while_another_process_commits(
     process, other = two
     await process.send(now)
     await other.insert_messages(theirs(process, now))
-    await process.send(now)  # its batch follows the other's: the database is shared right now
+    await process.send(now, count=2)  # a batch of two after the other's: shared, and busy
     before = len(process.batches)
 
     stored = await process.send(now, count=3, gap=GAP)
@@ -86,7 +86,7 @@ async def test_messages_gather_into_one_batch_while_another_process_commits(
 async def test_a_process_alone_never_waits(two: tuple[Process, Store], now: datetime) -> None:
     process, _ = two
     await process.send(now)
-    await process.send(now)  # nobody committed between: nothing to wait for
+    await process.send(now, count=2)  # nobody committed between: nothing to wait for
     before = len(process.batches)
 
     await process.send(now, count=3, gap=GAP)
@@ -100,7 +100,7 @@ async def test_a_message_after_a_quiet_moment_does_not_wait(
     process, other = two
     await process.send(now)
     await other.insert_messages(theirs(process, now))
-    await process.send(now)
+    await process.send(now, count=2)
     await asyncio.sleep(2 * PACE + GAP)  # this process's last batch is long gone
     before = len(process.batches)
 
@@ -108,3 +108,16 @@ async def test_a_message_after_a_quiet_moment_does_not_wait(
 
     assert len(process.batches) == before + 2, "the first goes at once, alone"
 
+
+
+async def test_one_message_at_a_time_does_not_wait(two: tuple[Process, Store], now: datetime) -> None:
+    """A light load (each batch one message) is not slowed down, though the database is shared."""
+    process, other = two
+    await process.send(now)
+    await other.insert_messages(theirs(process, now))
+    await process.send(now)  # shared, but a batch of one
+    before = len(process.batches)
+
+    await process.send(now, count=2, gap=GAP)
+
+    assert len(process.batches) == before + 2

@@ -77,6 +77,7 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         self._pace = pace
         self._own_last = 0  # the highest id of this writer's last batch
         self._shared = False  # another writer committed between this writer's last two batches
+        self._gathered = False  # this writer's last batch held more than one new message
         self._ended_at = 0.0  # loop time when the last batch was committed
 
     @property
@@ -134,6 +135,7 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         new = [message.id for message in batch.messages if not message.duplicate]
         if new:
             self._shared = self._own_last != 0 and batch.prev != self._own_last
+            self._gathered = len(new) > 1
             self._own_last = max(new)
         self._ended_at = asyncio.get_running_loop().time()
 
@@ -142,14 +144,15 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
 
         Each process's group commit gathers only its own senders' messages: with N processes each
         batch holds about 1/N of what one process's would, so there are N times as many, and every
-        one of them costs every process a turn and each of its recipients a write. So when another
-        process committed between this one's last two batches, and this one's last batch ended
-        less than twice ``pace`` ago, the batch is taken ``pace`` after its oldest message came.
-        A message after a quiet moment goes at once, and so does every message of one process
-        alone: nobody commits between its batches (the idea of PostgreSQL's ``commit_delay`` with
+        one of them costs every process a turn and each of its recipients a write. So while this
+        process is busy (its last batch held several messages and ended less than twice ``pace``
+        ago) and another process committed between its last two batches, the batch is taken
+        ``pace`` after its oldest message came. A message after a quiet moment, or under a light
+        load (one message a batch), goes at once, and so does every message of one process alone:
+        nobody commits between its batches (the idea of PostgreSQL's ``commit_delay`` with
         ``commit_siblings``).
         """
-        if self._shared:
+        if self._shared and self._gathered:
             now = asyncio.get_running_loop().time()
             if now - self._ended_at < 2 * self._pace:
                 wait = self.first_queued_at + self._pace - now
