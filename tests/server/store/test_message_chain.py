@@ -73,3 +73,28 @@ async def test_a_late_predecessor_goes_at_once_and_its_successor_after_it(store:
         assert alice.ids == [1, 2, 3, 4, 5, 6] and chain.filled == 0
     finally:
         await chain.close()
+
+
+async def test_its_own_batches_coming_back_are_passed_over(store: Store) -> None:
+    """The channel hands a process its own batches too: they were delivered here when committed,
+    so they are passed over (without being decoded), and only they: a node id that differs in its
+    last character is another process."""
+    delivery = Delivery(lambda end_turn: None)
+    hub = LocalHub(delivery)
+    alice = Member()
+    hub.attach(alice, ["general"])
+    delivery.end_turn()
+    alice.ids.clear()
+    chain = MessageChain(store, lambda data: None)
+    chain.hub = hub
+    await chain.start()
+    try:
+        chain.received(batch(chain.node, 0, [1]))
+        delivery.end_turn()
+        assert alice.ids == [] and chain.applied == 0
+        other = chain.node[:-1] + ("0" if chain.node[-1] != "0" else "1")
+        chain.received(batch(other, 0, [1]))
+        delivery.end_turn()
+        assert alice.ids == [1] and chain.applied == 1
+    finally:
+        await chain.close()

@@ -95,6 +95,10 @@ class MessageChain:
         self.hub: LocalHub | None = None
         self._publish = publish
         self.node = secrets.token_hex(8)
+        # How this process's own batches begin on the wire: they come back from the channel too,
+        # and are passed over without being decoded.
+        empty = _encode_wire(WireBatch(self.node, 0, 0, 0, []))
+        self._own_prefix = empty[: empty.index(self.node.encode()) + len(self.node)]
         self.applied = 0
         self._lock = asyncio.Lock()
         self._awaiting: dict[int, _Batch] = {}  # id of a local message not yet applied -> its batch
@@ -171,13 +175,13 @@ class MessageChain:
 
     def received(self, data: bytes) -> None:
         """A batch from the Redis channel."""
+        if data.startswith(self._own_prefix):
+            return  # this process's own, delivered here already (or waiting in order)
         try:
             wire = _decode_wire(data)
         except msgspec.DecodeError:
             log.warning("event=chain_undecodable bytes=%d", len(data))
             return
-        if wire.node == self.node:
-            return  # this process's own, delivered here already (or waiting in order)
         batch = _Batch(wire.prev, wire.last, wire.count, local=False)
         batch.entries = wire.entries
         self._arrive(batch)
