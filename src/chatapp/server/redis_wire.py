@@ -43,6 +43,10 @@ def command(*parts: bytes) -> bytes:
     return b"".join(out)
 
 
+class Refused(ConnectionError):
+    """Redis refused the password (or the ACL user): its own words, which never hold the password."""
+
+
 @dataclass(frozen=True)
 class Address:
     """Where a Redis server is and how to sign in to it, read from a ``--redis-url``."""
@@ -114,10 +118,14 @@ class Wire(asyncio.Protocol):
         reader.feed(data)
         try:
             while (reply := reader.gets()) is not False:
-                self._on_reply(reply)
+                self._on_reply(reply)  # read each time: replies_to may change it in between
         except Exception as exc:  # a reply Redis cannot have sent, or a bug in what handles it
             log.warning("event=redis_reply_failed error=%r", exc)
             self.close(exc)
+
+    def replies_to(self, on_reply: Callable[[Reply], None]) -> None:
+        """Hand the replies from now on to ``on_reply`` (once signed in)."""
+        self._on_reply = on_reply
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None
@@ -142,27 +150,43 @@ class Wire(asyncio.Protocol):
 
 
 async def connect(address: Address, on_reply: Callable[[Reply], None]) -> Wire:
-    """Open a connection to ``address`` and send ``AUTH`` when it has a password (its reply, ``OK``
-    or an error, comes to ``on_reply`` first). OSError or TimeoutError if it cannot be opened."""
+    """Open a connection to ``address`` and sign in when it has a password, so that every reply
+    ``on_reply`` gets is to a command of the caller's. :class:`Refused` when Redis refuses the
+    password; OSError or TimeoutError if the connection cannot be opened within
+    :data:`CONNECT_WITHIN` (signing in included)."""
     loop = asyncio.get_running_loop()
-    wire = Wire(on_reply)
-    async with asyncio.timeout(CONNECT_WITHIN):
-        if address.path is not None:
-            await loop.create_unix_connection(lambda: wire, address.path)
-        else:
-            context = None
-            if address.tls:
-                context = ssl.create_default_context()
-                if not address.verify:
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-            await loop.create_connection(
-                lambda: wire,
-                address.host,
-                address.port,
-                ssl=context,
-                server_hostname=address.host if context else None,
-            )
-    if (auth := address.sign_in()) != b"":
-        wire.write(auth)
+    auth = address.sign_in()
+    signed_in: asyncio.Future[Reply] = loop.create_future()
+    wire = Wire(signed_in.set_result if auth else on_reply)
+    try:
+        async with asyncio.timeout(CONNECT_WITHIN):
+            if address.path is not None:
+                await loop.create_unix_connection(lambda: wire, address.path)
+            else:
+                context = None
+                if address.tls:
+                    context = ssl.create_default_context()
+                    if not address.verify:
+                        context.check_hostname = False
+                        context.verify_mode = ssl.CERT_NONE
+                await loop.create_connection(
+                    lambda: wire,
+                    address.host,
+                    address.port,
+                    ssl=context,
+                    server_hostname=address.host if context else None,
+                )
+            if auth:
+                # AUTH's reply is awaited (once per connection): a refusal is told apart from a
+                # Redis that is down, and nothing is sent before Redis knows who this is.
+                wire.write(auth)
+                await asyncio.wait((signed_in, wire.closed), return_when=asyncio.FIRST_COMPLETED)
+                if not signed_in.done():
+                    raise ConnectionResetError(f"closed at AUTH: {wire.closed.result()!r}")
+                if isinstance(reply := signed_in.result(), hiredis.ReplyError):
+                    raise Refused(f"Redis refused the password: {reply}")
+                wire.replies_to(on_reply)
+    except BaseException:
+        wire.close()
+        raise
     return wire
