@@ -260,7 +260,7 @@ async def test_unsent_bytes_stop_growing_at_their_bound(redis_server: RedisServe
         await link.close()
 
 
-@pytest.mark.parametrize("kind", ["password", "acl user", "unix socket", "tls unchecked"])
+@pytest.mark.parametrize("kind", ["password", "acl user", "unix socket", "tls with its ca", "tls unchecked"])
 async def test_a_link_signs_in_and_works_over_every_kind_of_address(
     secured: Secured, channel: str, kind: str
 ) -> None:
@@ -268,6 +268,7 @@ async def test_a_link_signs_in_and_works_over_every_kind_of_address(
         "password": secured.url(),
         "acl user": secured.url(ALICE, user="alice"),
         "unix socket": f"unix://:{PASSWORD}@{secured.socket_path}",
+        "tls with its ca": f"rediss://:{PASSWORD}@127.0.0.1:{secured.tls_port}/0?ssl_ca_certs={secured.ca}",
         "tls unchecked": f"rediss://:{PASSWORD}@127.0.0.1:{secured.tls_port}/0?ssl_cert_reqs=none",
     }[kind]
     link, heard = await linked(url, channel)
@@ -275,6 +276,20 @@ async def test_a_link_signs_in_and_works_over_every_kind_of_address(
         assert link.connected.is_set()
         link.publish(b"signed in")
         await until(lambda: heard.messages == [b"signed in"])
+    finally:
+        await link.close()
+
+
+async def test_tls_with_a_certificate_of_an_unknown_ca_is_not_taken(
+    secured: Secured, channel: str, caplog: pytest.LogCaptureFixture, short_start: float
+) -> None:
+    url = f"rediss://:{PASSWORD}@127.0.0.1:{secured.tls_port}/0"  # the system's CAs: ours is not among them
+    link = RedisLink(url, lambda data: None, lambda: None, channel=channel)
+    try:
+        async with asyncio.timeout(short_start + 3):
+            await link.start()
+        assert not link.connected.is_set()
+        assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
     finally:
         await link.close()
 

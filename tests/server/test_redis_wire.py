@@ -86,6 +86,33 @@ def test_a_unix_url_is_read_and_its_password_never_shown(password: str | None) -
     assert password is None or password not in repr(address)
 
 
+@pytest.mark.parametrize(
+    ("query", "verify"),
+    [
+        ("", True),
+        ("?ssl_cert_reqs=required", True),
+        ("?ssl_cert_reqs=none", False),
+        ("?ssl_cert_reqs=optional", True),
+    ],
+)
+def test_tls_checks_the_certificate_unless_told_none(query: str, verify: bool) -> None:
+    # In Python's ssl, CERT_OPTIONAL means CERT_REQUIRED for a client: "optional" must not turn
+    # the check off (it did: a MITM's certificate was taken).
+    address = Address.from_url(f"rediss://redis.example.org:6380/0{query}")
+    assert address.tls and address.verify is verify
+    context = address.tls_context()
+    assert context is not None
+    assert context.check_hostname is verify
+
+
+def test_the_tls_files_of_the_url_are_read() -> None:
+    query = "ssl_ca_certs=/etc/ca.pem&ssl_certfile=/etc/me.pem&ssl_keyfile=/etc/me.key"
+    address = Address.from_url(f"rediss://h/0?{query}")
+    assert address.ca_certs == "/etc/ca.pem"
+    assert (address.certfile, address.keyfile) == ("/etc/me.pem", "/etc/me.key")
+    assert Address.from_url("redis://h/0").tls_context() is None
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "redis:/x", "redis://h:notaport/0"])
 def test_what_is_not_a_redis_url_is_refused(url: str) -> None:
     with pytest.raises(ValueError):

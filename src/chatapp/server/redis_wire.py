@@ -57,7 +57,15 @@ class Address:
     """A Unix socket's path (``unix://``), instead of host and port."""
     tls: bool = False
     verify: bool = True
-    """With TLS, whether the server's certificate is checked (``?ssl_cert_reqs=none`` turns it off)."""
+    """With TLS, whether the server's certificate is checked (``?ssl_cert_reqs=none`` turns it off;
+    ``optional`` checks it, as it does for a client in Python's ``ssl``)."""
+    ca_certs: str | None = None
+    """With TLS, the CA file the server's certificate is checked against (``?ssl_ca_certs=``),
+    instead of the system's."""
+    certfile: str | None = None
+    keyfile: str | None = None
+    """With TLS, this process's own certificate and key (``?ssl_certfile=&ssl_keyfile=``), for a
+    Redis that asks its clients for one (its ``tls-auth-clients``, on by default)."""
     username: str | None = None
     password: str | None = None
 
@@ -73,7 +81,10 @@ class Address:
             host=str(options.get("host") or "localhost"),
             port=int(options.get("port") or 6379),
             tls=connection is SSLConnection,
-            verify=str(options.get("ssl_cert_reqs", "required")).lower() not in ("none", "optional"),
+            verify=str(options.get("ssl_cert_reqs", "required")).lower() != "none",
+            ca_certs=options.get("ssl_ca_certs"),
+            certfile=options.get("ssl_certfile"),
+            keyfile=options.get("ssl_keyfile"),
             username=username,
             password=password,
         )
@@ -87,6 +98,19 @@ class Address:
             parts.append(self.username.encode())
         parts.append(self.password.encode())
         return command(*parts)
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS settings of a ``rediss://`` address (None without TLS); OSError (an
+        ``ssl.SSLError``) when a certificate file cannot be read."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_certs)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.certfile is not None:
+            context.load_cert_chain(self.certfile, self.keyfile)
+        return context
 
     def __repr__(self) -> str:  # never the password (it would end up in a log line)
         where = self.path or f"{self.host}:{self.port}"
@@ -163,12 +187,7 @@ async def connect(address: Address, on_reply: Callable[[Reply], None]) -> Wire:
             if address.path is not None:
                 await loop.create_unix_connection(lambda: wire, address.path)
             else:
-                context = None
-                if address.tls:
-                    context = ssl.create_default_context()
-                    if not address.verify:
-                        context.check_hostname = False
-                        context.verify_mode = ssl.CERT_NONE
+                context = address.tls_context()
                 await loop.create_connection(
                     lambda: wire,
                     address.host,
