@@ -202,6 +202,40 @@ async def test_after_redis_is_killed_mid_publish_both_links_come_back(
             redis_server.start()
 
 
+async def test_a_subscribed_or_received_callback_that_fails_costs_only_its_connection(
+    redis_server: RedisServer, channel: str
+) -> None:
+    events: list[bytes | None] = []
+    failures = {"subscribed": 1, "received": 1}
+
+    def subscribed() -> None:
+        events.append(None)
+        if failures["subscribed"]:
+            failures["subscribed"] -= 1
+            raise RuntimeError("a bug in subscribed")
+
+    def received(data: bytes) -> None:
+        if data == b"boom" and failures["received"]:
+            failures["received"] -= 1
+            raise RuntimeError("a bug in received")
+        events.append(data)
+
+    link = RedisLink(redis_server.url, received, subscribed, channel=channel)
+    other, heard = await linked(redis_server.url, channel)
+    try:
+        await link.start()
+        await until(lambda: events.count(None) == 2)  # the first subscription's connection was remade
+        await until(link.connected.is_set)
+        other.publish(b"boom")
+        await until(lambda: events.count(None) == 3)  # and again after received() failed
+        other.publish(b"after")
+        await until(lambda: events[-1] == b"after")
+        assert heard.messages == [b"boom", b"after"] and heard.subscriptions == 1  # the other: untouched
+    finally:
+        await link.close()
+        await other.close()
+
+
 async def test_a_publish_while_redis_is_down_is_dropped_and_close_is_bounded(
     redis_server: RedisServer, channel: str
 ) -> None:

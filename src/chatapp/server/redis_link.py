@@ -53,8 +53,8 @@ class RedisLink:
         channel: str = CHANNEL,
     ) -> None:
         """``received`` gets each message of the channel (this process's own too); ``subscribed``
-        is called each time the subscription is (re)made, after which nothing published meanwhile
-        will come."""
+        is called each time the subscription is (re)made, before the first message it brings,
+        after which nothing published meanwhile will come."""
         self._address = Address.from_url(url)
         self._channel = channel.encode()
         self._received = received
@@ -141,9 +141,6 @@ class RedisLink:
                     raise ConnectionError(f"closed before the subscription: {wire.closed.result()!r}")
                 if isinstance(refusal := confirmed.result(), hiredis.ReplyError):
                     raise Refused(f"Redis refused the subscription: {refusal}")  # an ACL without the channel
-                log.info("event=redis_subscribed channel=%s", self._channel.decode())
-                self.connected.set()
-                self._subscribed()
                 delay, told = BACKOFF_FIRST, ""
                 lost = await wire.closed
                 raise ConnectionError(lost)
@@ -166,7 +163,8 @@ class RedisLink:
     def _hearing(self, confirmed: asyncio.Future[Reply]) -> Callable[[Reply], None]:
         """What takes the replies of one subscribed connection. ``confirmed`` resolves with the
         subscription (None) or Redis's refusal of it (a ReplyError: a result, not an exception,
-        so none is left unretrieved)."""
+        so none is left unretrieved). ``subscribed`` is called right there, before a message that
+        came in the same read is handed out (one before it would look like a gap to the chain)."""
         received = self._received
 
         def heard(reply: Reply) -> None:
@@ -175,6 +173,9 @@ class RedisLink:
                     received(reply[2])
                 elif reply[0] == b"subscribe" and not confirmed.done():
                     confirmed.set_result(None)
+                    log.info("event=redis_subscribed channel=%s", self._channel.decode())
+                    self.connected.set()
+                    self._subscribed()  # raising, it ends this connection (Wire), and another is made
             elif isinstance(reply, hiredis.ReplyError) and not confirmed.done():
                 confirmed.set_result(reply)
 
