@@ -267,6 +267,16 @@ async def test_close_is_bounded_where_no_redis_ever_was(channel: str, short_star
         await link.close()
 
 
+async def test_a_close_that_is_cancelled_stays_cancelled(redis_server: RedisServer, channel: str) -> None:
+    link, _heard = await linked(redis_server.url, channel)
+    closing = asyncio.create_task(link.close())
+    await asyncio.sleep(0)  # close() has cancelled its tasks and waits for them
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):  # not swallowed (a shutdown's timeout relies on it)
+        await closing
+    await link.close()  # and closing again is harmless
+
+
 async def test_unsent_bytes_stop_growing_at_their_bound(redis_server: RedisServer, channel: str) -> None:
     link, _heard = await linked(redis_server.url, channel)
     chunk = b"u" * (256 * 1024)

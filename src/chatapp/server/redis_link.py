@@ -76,13 +76,13 @@ class RedisLink:
 
     async def close(self) -> None:
         """Stop both connections; bounded whatever Redis does (nothing here waits for it)."""
-        for task in self._tasks:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        # gather, not a loop of awaits that swallows CancelledError: a caller cancelled here is
+        # cancelled still; and a task's own failure is retrieved (never "never retrieved").
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.connected.clear()
 
     def unsent(self) -> int:
         """Bytes of publishes Redis has not taken yet (at most about :data:`UNSENT_MOST`)."""
