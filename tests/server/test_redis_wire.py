@@ -6,6 +6,7 @@ are in ``test_redis_link.py`` (they need a server with a password)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from urllib.parse import quote
 
 import pytest
@@ -159,3 +160,22 @@ async def test_connecting_where_no_redis_is_fails_with_oserror() -> None:
 
     with pytest.raises(OSError):
         await connect(Address.from_url(f"redis://127.0.0.1:{free_port()}/0"), lambda reply: None)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux's TCP options")
+async def test_a_redis_gone_without_closing_is_found_within_seconds(redis_server: RedisServer) -> None:
+    # A network cut cannot be made here without privileges; what finds one is the socket's
+    # settings, read back from the connection: probes after 5 s idle (not the system's 2 hours),
+    # and data unacknowledged for 15 s given up.
+    wire = await connect(Address.from_url(redis_server.url), lambda reply: None)
+    try:
+        assert wire.transport is not None
+        sock = wire.transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+        probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+        interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+        assert idle + probes * interval <= 15
+        assert 0 < sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) <= 15_000
+    finally:
+        wire.close()
