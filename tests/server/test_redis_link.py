@@ -375,3 +375,34 @@ async def test_a_refused_sign_in_is_said_once_without_the_password_and_breaks_no
     finally:
         await link.close()
         await right.close()
+
+
+def open_sockets() -> set[str]:
+    """This process's sockets (Linux: /proc/self/fd)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, gone already
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux's /proc")
+@pytest.mark.parametrize("kind", ["plain", "tls"])
+async def test_close_returns_with_its_sockets_released(
+    redis_server: RedisServer, secured: Secured, channel: str, kind: str
+) -> None:
+    # Closing a transport only asks; a loop that ended before it let go left the socket open
+    # (ResourceWarning: unclosed transport, seen at the end of a test).
+    url = redis_server.url
+    if kind == "tls":
+        url = f"rediss://:{PASSWORD}@127.0.0.1:{secured.tls_port}/0?ssl_ca_certs={secured.ca}"
+    before = open_sockets()
+    link, _heard = await linked(url, channel)
+    assert len(open_sockets() - before) == 2  # subscribed and publishing
+    async with asyncio.timeout(3):
+        await link.close()
+    assert open_sockets() - before == set()  # at once, without another turn of the loop

@@ -120,7 +120,7 @@ class RedisLink:
                 self._publisher = None
                 self._publishing.clear()
                 if wire is not None:
-                    wire.close()
+                    await wire.shut()  # even when cancelled (close): nothing left for a closed loop
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MOST)
 
@@ -156,7 +156,7 @@ class RedisLink:
                 self.connected.clear()
             finally:
                 if wire is not None:
-                    wire.close()
+                    await wire.shut()
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MOST)
 

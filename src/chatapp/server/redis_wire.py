@@ -29,6 +29,10 @@ log = logging.getLogger("chatapp.redis")
 CONNECT_WITHIN = 2.0
 """Seconds a connection may take to open (TCP, TLS) before the attempt counts as failed."""
 
+RELEASE_WITHIN = 1.0
+"""Seconds a closing connection may take to let go of its socket (a TLS goodbye to a Redis that
+does not answer) before it is aborted."""
+
 Reply = Any
 """What hiredis makes of one reply: bytes, int, a list, None, or a :class:`hiredis.ReplyError`."""
 
@@ -153,7 +157,10 @@ class Wire(asyncio.Protocol):
         self._on_reply = on_reply
         self._reader = hiredis.Reader()
         self.transport: asyncio.Transport | None = None
-        self.closed: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[BaseException | None] = loop.create_future()
+        self._released: asyncio.Future[None] = loop.create_future()
+        """Resolves when the transport has let go of its socket (connection_lost)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is one, without the base class
@@ -192,9 +199,23 @@ class Wire(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    async def shut(self) -> None:
+        """Close, and return once the socket is released: ``close`` only asks the transport,
+        which lets go in a later turn of the loop (a TLS one after its goodbye), and a loop
+        ending first leaves the socket open ("unclosed transport"). Bounded by
+        :data:`RELEASE_WITHIN`, after which the transport is aborted."""
+        self.close()
+        if self.transport is None:
+            return
+        await asyncio.wait((self._released,), timeout=RELEASE_WITHIN)
+        if not self._released.done():
+            self.transport.abort()
+
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
             self.closed.set_result(exc or ConnectionResetError("Redis closed the connection"))
+        if not self._released.done():
+            self._released.set_result(None)
 
 
 async def connect(address: Address, on_reply: Callable[[Reply], None]) -> Wire:
@@ -230,6 +251,6 @@ async def connect(address: Address, on_reply: Callable[[Reply], None]) -> Wire:
                     raise Refused(f"Redis refused the password: {reply}")
                 wire.replies_to(on_reply)
     except BaseException:
-        wire.close()
+        await wire.shut()
         raise
     return wire
