@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import hiredis
 
-from chatapp.server.redis_wire import Address, Reply, Wire, command, connect
+from chatapp.server.redis_wire import Address, Refused, Reply, Wire, command, connect
 
 log = logging.getLogger("chatapp.redis")
 
@@ -38,6 +38,11 @@ UNSENT_MOST = 8 * 1024 * 1024
 from the database) rather than held in memory."""
 
 
+START_WITHIN = 5.0
+"""Seconds :meth:`RedisLink.start` waits for the first subscription; after, it goes on trying in
+the background and the process starts without it."""
+
+
 class RedisLink:
     def __init__(
         self,
@@ -48,8 +53,8 @@ class RedisLink:
         channel: str = CHANNEL,
     ) -> None:
         """``received`` gets each message of the channel (this process's own too); ``subscribed``
-        is called each time the subscription is (re)made, after which nothing published meanwhile
-        will come."""
+        is called each time the subscription is (re)made, before the first message it brings,
+        after which nothing published meanwhile will come."""
         self._address = Address.from_url(url)
         self._channel = channel.encode()
         self._received = received
@@ -63,20 +68,25 @@ class RedisLink:
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._publish_through())]
         try:  # the first subscription before the server takes clients: nothing published is missed
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(START_WITHIN):
                 await self.connected.wait()
                 await self._publishing.wait()
         except TimeoutError:
             log.warning("event=redis_unreachable address=%r (retrying in the background)", self._address)
 
     async def close(self) -> None:
-        for task in self._tasks:
+        """Stop both connections; bounded whatever Redis does (nothing here waits for it)."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        # gather, not a loop of awaits that swallows CancelledError: a caller cancelled here is
+        # cancelled still; and a task's own failure is retrieved (never "never retrieved").
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.connected.clear()
+
+    def unsent(self) -> int:
+        """Bytes of publishes Redis has not taken yet (at most about :data:`UNSENT_MOST`)."""
+        return self._publisher.buffered() if self._publisher is not None else 0
 
     def publish(self, data: bytes) -> None:
         publisher = self._publisher
@@ -88,7 +98,7 @@ class RedisLink:
     # -- publishing ------------------------------------------------------------------------
 
     def _published(self, reply: Reply) -> None:
-        if isinstance(reply, hiredis.ReplyError):  # a password refused, say: the next ones fail too
+        if isinstance(reply, hiredis.ReplyError):  # CLIENT REPLY OFF refused, say: each publish is told
             self.dropped += 1
             log.debug("event=redis_publish_failed error=%s", reply)
 
@@ -104,13 +114,13 @@ class RedisLink:
                 self._publishing.set()
                 delay = BACKOFF_FIRST
                 await wire.closed
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError) as exc:  # the listener says why at warning level
                 log.debug("event=redis_publisher_down error=%r", exc)
             finally:
                 self._publisher = None
                 self._publishing.clear()
                 if wire is not None:
-                    wire.close()
+                    await wire.shut()  # even when cancelled (close): nothing left for a closed loop
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MOST)
 
@@ -118,9 +128,10 @@ class RedisLink:
 
     async def _listen(self) -> None:
         delay = BACKOFF_FIRST
+        told = ""  # the failure last logged as a warning: the same one again is logged at debug
         while True:
             wire = None
-            confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            confirmed: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             try:
                 wire = await connect(self._address, self._hearing(confirmed))
                 wire.write(command(b"SUBSCRIBE", self._channel))
@@ -128,28 +139,32 @@ class RedisLink:
                     await asyncio.wait((confirmed, wire.closed), return_when=asyncio.FIRST_COMPLETED)
                 if not confirmed.done():
                     raise ConnectionError(f"closed before the subscription: {wire.closed.result()!r}")
-                confirmed.result()  # ConnectionRefusedError when Redis refused (a wrong password)
-                log.info("event=redis_subscribed channel=%s", self._channel.decode())
-                self.connected.set()
-                self._subscribed()
-                delay = BACKOFF_FIRST
+                if isinstance(refusal := confirmed.result(), hiredis.ReplyError):
+                    raise Refused(f"Redis refused the subscription: {refusal}")  # an ACL without the channel
+                delay, told = BACKOFF_FIRST, ""
                 lost = await wire.closed
                 raise ConnectionError(lost)
             except (OSError, TimeoutError) as exc:
+                why = repr(exc)
                 if self.connected.is_set():
-                    log.warning("event=redis_lost error=%r", exc)
+                    log.warning("event=redis_lost error=%s", why)
+                elif why != told:
+                    log.warning("event=redis_unreachable address=%r error=%s (retrying)", self._address, why)
+                    told = why
                 else:
-                    log.debug("event=redis_unreachable error=%r", exc)
+                    log.debug("event=redis_unreachable error=%s", why)
                 self.connected.clear()
             finally:
                 if wire is not None:
-                    wire.close()
+                    await wire.shut()
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MOST)
 
-    def _hearing(self, confirmed: asyncio.Future[None]) -> Callable[[Reply], None]:
-        """What takes the replies of one subscribed connection; ``confirmed`` resolves with the
-        subscription (or fails with Redis's refusal)."""
+    def _hearing(self, confirmed: asyncio.Future[Reply]) -> Callable[[Reply], None]:
+        """What takes the replies of one subscribed connection. ``confirmed`` resolves with the
+        subscription (None) or Redis's refusal of it (a ReplyError: a result, not an exception,
+        so none is left unretrieved). ``subscribed`` is called right there, before a message that
+        came in the same read is handed out (one before it would look like a gap to the chain)."""
         received = self._received
 
         def heard(reply: Reply) -> None:
@@ -158,7 +173,10 @@ class RedisLink:
                     received(reply[2])
                 elif reply[0] == b"subscribe" and not confirmed.done():
                     confirmed.set_result(None)
+                    log.info("event=redis_subscribed channel=%s", self._channel.decode())
+                    self.connected.set()
+                    self._subscribed()  # raising, it ends this connection (Wire), and another is made
             elif isinstance(reply, hiredis.ReplyError) and not confirmed.done():
-                confirmed.set_exception(ConnectionRefusedError(f"Redis refused: {reply}"))
+                confirmed.set_result(reply)
 
         return heard
