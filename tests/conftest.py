@@ -65,7 +65,7 @@ def _redis_unavailable() -> str | None:
     """What to do to run the tests that need Redis here; None if they can run."""
     if redis_support.find_binary() is None:
         return redis_support.INSTALL_HINT
-    if importlib.util.find_spec("redis") is None:
+    if importlib.util.find_spec("redis") is None or importlib.util.find_spec("hiredis") is None:
         return "install the client (pip install -e '.[redis]', as make test does) to run them"
     return None
 

@@ -211,12 +211,13 @@ def test_a_redis_url_that_cannot_work_is_refused(settings: dict[str, object], pr
     assert validate(dataclasses.replace(Config(), **settings)) == problem  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("missing", ["redis", "hiredis"])  # the extra brings both
 def test_a_redis_url_without_the_client_names_the_extra(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], missing: str
 ) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "redis", None)  # what find_spec reports for a missing package
+    monkeypatch.setitem(sys.modules, missing, None)  # what find_spec reports for a missing package
     with pytest.raises(SystemExit):
         load_config(["--redis-url", "redis://127.0.0.1/0", "--database-url", PG], environ={})
     assert "--redis-url needs the Redis client: pip install 'chatapp[redis]'" in capsys.readouterr().err

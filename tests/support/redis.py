@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.postgres import free_port
@@ -29,9 +30,12 @@ def find_binary() -> Path | None:
 
 
 class RedisServer:
-    def __init__(self, base: Path, binary: Path) -> None:
+    def __init__(self, base: Path, binary: Path, options: Sequence[str] = ()) -> None:
+        """``options`` are more of redis-server's (``--requirepass``, ``--user``, ``--unixsocket``,
+        ``--tls-port`` ...), for a test of signing in or of another way to connect."""
         self.base = base
         self.binary = binary
+        self.options = tuple(options)
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -71,6 +75,7 @@ class RedisServer:
                 "no",
                 "--protected-mode",
                 "yes",
+                *self.options,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -87,11 +92,12 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start within {timeout}s:\n{self.log}")
 
     def ping(self) -> bool:
-        """Whether it answers PING (spoken in RESP by hand: the test needs no client for this)."""
+        """Whether it answers PING (spoken in RESP by hand: the test needs no client for this); one
+        that wants a password answers that it does, which is as good."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                 sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
+                return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 

@@ -171,7 +171,7 @@ class ChatServer:
         messages: MessageLog
         chain = self._several.chain if self._several is not None else None
         if chain is not None:  # made with history only
-            self._writer = MessageWriter(self._store, committed=chain.committed, turn=chain.turn)
+            self._writer = chain.writer()
             await self._writer.start()
             messages = DurableMessageLog(self._writer)
         elif config.history:

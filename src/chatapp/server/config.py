@@ -99,7 +99,8 @@ class Config:
     )
     redis_url: str = _setting(
         "",
-        "redis://HOST[:PORT][/DB] (or rediss:// for TLS, unix://PATH): run as one of several server "
+        "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss:// for TLS, with ?ssl_ca_certs=FILE for "
+        "a private CA; unix://PATH): run as one of several server "
         "processes on one PostgreSQL database, each process's messages, presence and moderation "
         "reaching the others through this Redis server, and the limits per address and per account "
         "counted there once for all; needs the redis extra (pip install 'chatapp[redis]') "

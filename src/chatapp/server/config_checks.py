@@ -117,7 +117,7 @@ def _check_redis(config: Config) -> str | None:
         )
     if not config.history:
         return "--redis-url needs the message history: --no-history has no commits for the processes to share"
-    if importlib.util.find_spec("redis") is None:
+    if importlib.util.find_spec("redis") is None or importlib.util.find_spec("hiredis") is None:
         return "--redis-url needs the Redis client: pip install 'chatapp[redis]'"
     return None
 

@@ -27,8 +27,10 @@ class Member:
 
     def __init__(self) -> None:
         self.ids: list[int] = []
+        self.writes = 0  # deliveries (each would be one write at the end of its turn)
 
     def deliver(self, data: bytes, message_id: int, parts: Parts | None, /) -> None:
+        self.writes += 1
         if parts:
             self.ids.extend(part_id for _, part_id in parts)
         else:
@@ -71,5 +73,65 @@ async def test_a_late_predecessor_goes_at_once_and_its_successor_after_it(store:
         await asyncio.sleep(GAP_WAIT * 2)  # the filler's wait ran out: nothing more, nothing twice
         delivery.end_turn()
         assert alice.ids == [1, 2, 3, 4, 5, 6] and chain.filled == 0
+    finally:
+        await chain.close()
+
+
+async def test_its_own_batches_coming_back_are_passed_over(store: Store) -> None:
+    """The channel hands a process its own batches too: they were delivered here when committed,
+    so they are passed over (without being decoded), and only they: a node id that differs in its
+    last character is another process."""
+    delivery = Delivery(lambda end_turn: None)
+    hub = LocalHub(delivery)
+    alice = Member()
+    hub.attach(alice, ["general"])
+    delivery.end_turn()
+    alice.ids.clear()
+    chain = MessageChain(store, lambda data: None)
+    chain.hub = hub
+    await chain.start()
+    try:
+        chain.received(batch(chain.node, 0, [1]))
+        delivery.end_turn()
+        assert alice.ids == [] and chain.applied == 0
+        other = chain.node[:-1] + ("0" if chain.node[-1] != "0" else "1")
+        chain.received(batch(other, 0, [1]))
+        delivery.end_turn()
+        assert alice.ids == [1] and chain.applied == 1
+    finally:
+        await chain.close()
+
+
+async def test_others_batches_that_come_close_together_are_delivered_together(store: Store) -> None:
+    """Busy (batches of several messages, one after another), the others' batches that come within
+    ``gather`` of the last delivery go out together, as one write to each recipient; a lone message
+    never waits."""
+    delivery = Delivery(lambda end_turn: None)
+    hub = LocalHub(delivery)
+    alice = Member()
+    hub.attach(alice, ["general"])
+    delivery.end_turn()
+    alice.ids.clear()
+    chain = MessageChain(store, lambda data: None, gather=0.3)
+    chain.hub = hub
+    await chain.start()
+    try:
+        chain.received(batch("b", 0, [1, 2]))  # nothing delivered a moment ago: at once
+        delivery.end_turn()
+        assert alice.ids == [1, 2]
+        writes = alice.writes
+        chain.received(batch("c", 2, [3, 4]))  # right after a delivery: waits for company
+        chain.received(batch("b", 4, [5]))  # and what comes after it waits with it
+        delivery.end_turn()
+        assert alice.ids == [1, 2]
+        async with asyncio.timeout(2):
+            while chain.applied < 5:
+                await asyncio.sleep(0.01)
+        delivery.end_turn()
+        assert alice.ids == [1, 2, 3, 4, 5]
+        assert alice.writes == writes + 1, "both batches reach her as one"
+        chain.received(batch("c", 5, [6]))  # one message (a light load): at once
+        delivery.end_turn()
+        assert alice.ids[-1] == 6
     finally:
         await chain.close()

@@ -14,6 +14,10 @@ last id it applied:
 - when no batch came for :data:`IDLE_CHECK` seconds, the highest committed id is read, so a lost
   last batch is found too; and after Redis comes back, the same.
 
+Busy, another process's batch of several messages that comes less than :data:`GATHER` after this
+process's last delivery waits out the rest of it with those that follow, and they go out together:
+one write to each recipient instead of one per batch, however many processes commit.
+
 A batch this process committed is told to the chain by the message writer before its futures
 resolve, and the writer inserts inside :meth:`MessageChain.turn`, in which the database is also
 read: so a read never returns a batch of this process that the chain does not know of, and such a
@@ -35,7 +39,7 @@ import msgspec
 from chatapp.protocol import encode
 from chatapp.server.hub import LocalHub
 from chatapp.server.services.frames import message_frame
-from chatapp.server.store import CommittedBatch, Routed, Store
+from chatapp.server.store import SHARED_PACE, CommittedBatch, MessageWriter, Routed, Store
 
 log = logging.getLogger("chatapp.chain")
 
@@ -47,6 +51,10 @@ IDLE_CHECK = 1.0
 
 READ_PAGE = 500
 """Messages read from the database at a time when filling a gap."""
+
+GATHER = SHARED_PACE
+"""Seconds a batch of several messages from another process may wait for others when this process
+delivered one less than that ago (see :meth:`MessageChain.received`)."""
 
 
 class Entry(msgspec.Struct, array_like=True, frozen=True):
@@ -88,13 +96,17 @@ class _Batch:
 
 
 class MessageChain:
-    def __init__(self, store: Store, publish: Callable[[bytes], None]) -> None:
+    def __init__(self, store: Store, publish: Callable[[bytes], None], *, gather: float = GATHER) -> None:
         """``publish`` sends an encoded batch to the other processes (it may lose it). The hub
         (:attr:`hub`) is set before :meth:`start`: the writer is made before it."""
         self._store = store
         self.hub: LocalHub | None = None
         self._publish = publish
         self.node = secrets.token_hex(8)
+        # How this process's own batches begin on the wire: they come back from the channel too,
+        # and are passed over without being decoded.
+        empty = _encode_wire(WireBatch(self.node, 0, 0, 0, []))
+        self._own_prefix = empty[: empty.index(self.node.encode()) + len(self.node)]
         self.applied = 0
         self._lock = asyncio.Lock()
         self._awaiting: dict[int, _Batch] = {}  # id of a local message not yet applied -> its batch
@@ -105,6 +117,10 @@ class MessageChain:
         self._watcher: asyncio.Task[None] | None = None
         self._last_arrival = time.monotonic()
         self.filled = 0  # messages delivered from the database (pub/sub lost them or was slow)
+        self._gather = gather
+        self._gathered: list[_Batch] = []  # others' batches waiting to be delivered together
+        self._gathering: asyncio.TimerHandle | None = None
+        self._applied_at = 0.0  # loop time of the last batch applied
 
     async def start(self) -> None:
         self.applied = await self._store.newest_message_id()
@@ -112,6 +128,8 @@ class MessageChain:
         self._watcher = asyncio.create_task(self._watch())
 
     async def close(self) -> None:
+        if self._gathering is not None:
+            self._gathering.cancel()
         for task in (self._watcher, self._filler):
             if task is not None:
                 task.cancel()
@@ -119,6 +137,11 @@ class MessageChain:
                     await task
                 except asyncio.CancelledError:
                     pass
+
+    def writer(self) -> MessageWriter:
+        """This process's message writer: its inserts take turns with the chain's reads, it tells
+        the chain of each batch it commits, and it paces its batches while others commit."""
+        return MessageWriter(self._store, committed=self.committed, turn=self.turn, pace=SHARED_PACE)
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -166,16 +189,33 @@ class MessageChain:
 
     def received(self, data: bytes) -> None:
         """A batch from the Redis channel."""
+        if data.startswith(self._own_prefix):
+            return  # this process's own, delivered here already (or waiting in order)
         try:
             wire = _decode_wire(data)
         except msgspec.DecodeError:
             log.warning("event=chain_undecodable bytes=%d", len(data))
             return
-        if wire.node == self.node:
-            return  # this process's own, delivered here already (or waiting in order)
         batch = _Batch(wire.prev, wire.last, wire.count, local=False)
         batch.entries = wire.entries
+        if self._gathered or (wire.count > 1 and self._gather):
+            loop = asyncio.get_running_loop()
+            since = loop.time() - self._applied_at
+            if self._gathered or since < self._gather:
+                # Busy: several processes' batches come one after another, each costing every
+                # recipient a write of its own. Those that come within ``gather`` of the last
+                # delivery go out together. A lone message (a light load) never waits.
+                self._gathered.append(batch)
+                if self._gathering is None:
+                    self._gathering = loop.call_later(self._gather - since, self._deliver_gathered)
+                return
         self._arrive(batch)
+
+    def _deliver_gathered(self) -> None:
+        self._gathering = None
+        gathered, self._gathered = self._gathered, []
+        for batch in gathered:
+            self._arrive(batch)
 
     def reconnected(self) -> None:
         """The Redis channel was (re)subscribed: what was published meanwhile was lost to us."""
@@ -208,6 +248,7 @@ class MessageChain:
                 self._deliver(entry, batch.own.get(entry.id))
         self._forget(batch)
         self._advance(batch.last)
+        self._applied_at = asyncio.get_running_loop().time()
 
     def _forget(self, batch: _Batch) -> None:
         if not batch.local:

@@ -49,7 +49,7 @@ from .records import (
 )
 from .startup import DatabaseUnavailable
 from .store import Store
-from .writer import MessageWriter, WriteFailed, WriterClosed, WriterStats
+from .writer import SHARED_PACE, MessageWriter, WriteFailed, WriterClosed, WriterStats
 
 __all__ = [
     "Routed",
@@ -75,6 +75,7 @@ __all__ = [
     "MessageDraft",
     "MessageOrigin",
     "MessageWriter",
+    "SHARED_PACE",
     "OpenedDatabase",
     "ProfileRecord",
     "RoomRecord",

@@ -4,7 +4,9 @@ A commit costs about the same whatever it holds, so work is written in
 batches: while one batch commits, the next gathers in the queue, and the task
 takes all of it (up to ``max_batch``) as soon as the commit is done. There is
 no timer: a lone item runs at once, and under load batches grow by themselves
-to what arrives during one commit. Futures resolve in submit order, so
+to what arrives during one commit. (The one exception is the message writer of
+one process among several, which may wait a few milliseconds while others commit:
+see :meth:`.writer.MessageWriter._before_taking`.) Futures resolve in submit order, so
 callbacks added to them run in that order too.
 
 The message writer and the session batcher are both this, with their own
@@ -59,6 +61,8 @@ class GroupCommit(Generic[Item, Result]):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.group_stats = GroupStats()
+        self.first_queued_at = 0.0
+        """Loop time when the oldest item now queued was submitted (the queue was empty before it)."""
 
     @property
     def queued(self) -> int:
@@ -71,6 +75,10 @@ class GroupCommit(Generic[Item, Result]):
         """Run ``items`` in one transaction: per item its result, or the exception that failed it
         alone. Raises if the whole batch failed."""
         raise NotImplementedError
+
+    async def _before_taking(self) -> None:
+        """Runs before each batch is taken from the queue (by default: nothing; the message writer
+        of one process among several may wait here for its batch to grow)."""
 
     def _keep(self, item: Item, future: asyncio.Future[Result]) -> bool:
         """Whether a queued item still runs when its batch is taken (by default: unless cancelled)."""
@@ -98,7 +106,10 @@ class GroupCommit(Generic[Item, Result]):
         """The task ended (however): refuse new items from now on."""
 
     def _enqueue(self, item: Item) -> asyncio.Future[Result]:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        if not self._queue:
+            self.first_queued_at = loop.time()
         self._queue.append((item, future))
         if self._task is None:
             self._start()
@@ -139,6 +150,7 @@ class GroupCommit(Generic[Item, Result]):
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            await self._before_taking()
             batch = self._take()
             if batch:
                 await self._execute(batch)

@@ -36,6 +36,11 @@ class WriterClosed(StoreError):
     """:meth:`MessageWriter.submit` was called before :meth:`MessageWriter.start` or after ``stop``."""
 
 
+SHARED_PACE = 0.005
+"""Seconds at least between two batches of one process while other processes commit between them
+(several processes on one database; see :meth:`MessageWriter._before_taking`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class WriterStats:
     batches: int = 0
@@ -57,15 +62,23 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         max_batch: int = 500,
         committed: Callable[[CommittedBatch], None] | None = None,
         turn: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        pace: float = 0.0,
     ) -> None:
         """``committed`` is told of each batch as soon as it is committed, before any of its futures
         resolves; each insert runs inside ``turn`` (several processes: see
-        :mod:`chatapp.server.services.message_chain`, which reads the database in the same turns)."""
+        :mod:`chatapp.server.services.message_chain`, which reads the database in the same turns).
+        ``pace``: seconds at least between two batches while others commit between them (0: never
+        wait; :data:`SHARED_PACE` for one process among several)."""
         super().__init__(max_batch=max_batch)
         self._store = store
         self._accepting = False
         self._committed = committed
         self._turn = turn
+        self._pace = pace
+        self._own_last = 0  # the highest id of this writer's last batch
+        self._shared = False  # another writer committed between this writer's last two batches
+        self._gathered = False  # this writer's last batch held more than one new message
+        self._ended_at = 0.0  # loop time when the last batch was committed
 
     @property
     def stats(self) -> WriterStats:
@@ -114,7 +127,37 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         async with self._turn() if self._turn is not None else nullcontext():
             batch = await self._store.insert_batch(items)
             self._committed(batch)
+        if self._pace:
+            self._note_pace(batch)
         return batch.messages
+
+    def _note_pace(self, batch: CommittedBatch) -> None:
+        new = [message.id for message in batch.messages if not message.duplicate]
+        if new:
+            self._shared = self._own_last != 0 and batch.prev != self._own_last
+            self._gathered = len(new) > 1
+            self._own_last = max(new)
+        self._ended_at = asyncio.get_running_loop().time()
+
+    async def _before_taking(self) -> None:
+        """With several processes, let a batch grow for up to ``pace`` while the database is busy.
+
+        Each process's group commit gathers only its own senders' messages: with N processes each
+        batch holds about 1/N of what one process's would, so there are N times as many, and every
+        one of them costs every process a turn and each of its recipients a write. So while this
+        process is busy (its last batch held several messages and ended less than twice ``pace``
+        ago) and another process committed between its last two batches, the batch is taken
+        ``pace`` after its oldest message came. A message after a quiet moment, or under a light
+        load (one message a batch), goes at once, and so does every message of one process alone:
+        nobody commits between its batches (the idea of PostgreSQL's ``commit_delay`` with
+        ``commit_siblings``).
+        """
+        if self._shared and self._gathered:
+            now = asyncio.get_running_loop().time()
+            if now - self._ended_at < 2 * self._pace:
+                wait = self.first_queued_at + self._pace - now
+                if wait > 0:
+                    await asyncio.sleep(wait)
 
     def _failure(self, cause: BaseException) -> BaseException:
         error = WriteFailed(f"the message was not stored: {cause!r}")
