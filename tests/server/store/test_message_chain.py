@@ -10,6 +10,8 @@ it: 50 ms at the 99th percentile of every delivery with two processes or more.)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from chatapp.server.hub import LocalHub
@@ -43,22 +45,34 @@ class Member:
         pass
 
 
+@asynccontextmanager
+async def alice_and_chain(
+    store: Store, **options: float
+) -> AsyncIterator[tuple[MessageChain, Delivery, Member]]:
+    """A started chain on an empty database (it starts at 0), delivering to a hub where Alice is
+    in ``general`` (her own presence already handed out)."""
+    delivery = Delivery(lambda end_turn: None)
+    hub = LocalHub(delivery)
+    alice = Member()
+    hub.attach(alice, ["general"])
+    delivery.end_turn()
+    alice.ids.clear()
+    chain = MessageChain(store, lambda data: None, **options)
+    chain.hub = hub
+    await chain.start()
+    try:
+        yield chain, delivery, alice
+    finally:
+        await chain.close()
+
+
 def batch(node: str, prev: int, ids: list[int]) -> bytes:
     entries = [Entry(i, "general", None, f'{{"id":{i}}}\n'.encode()) for i in ids]
     return _encode_wire(WireBatch(node, prev, ids[-1], len(ids), entries))
 
 
 async def test_a_late_predecessor_goes_at_once_and_its_successor_after_it(store: Store) -> None:
-    delivery = Delivery(lambda end_turn: None)
-    hub = LocalHub(delivery)
-    alice = Member()
-    hub.attach(alice, ["general"])
-    delivery.end_turn()
-    alice.ids.clear()  # her own presence
-    chain = MessageChain(store, lambda data: None)
-    chain.hub = hub
-    await chain.start()  # an empty database: the chain starts at 0
-    try:
+    async with alice_and_chain(store) as (chain, delivery, alice):
         chain.received(batch("b", 3, [4, 5]))  # the successor, first
         delivery.end_turn()
         assert alice.ids == [] and chain.applied == 0
@@ -73,24 +87,13 @@ async def test_a_late_predecessor_goes_at_once_and_its_successor_after_it(store:
         await asyncio.sleep(GAP_WAIT * 2)  # the filler's wait ran out: nothing more, nothing twice
         delivery.end_turn()
         assert alice.ids == [1, 2, 3, 4, 5, 6] and chain.filled == 0
-    finally:
-        await chain.close()
 
 
 async def test_its_own_batches_coming_back_are_passed_over(store: Store) -> None:
     """The channel hands a process its own batches too: they were delivered here when committed,
     so they are passed over (without being decoded), and only they: a node id that differs in its
     last character is another process."""
-    delivery = Delivery(lambda end_turn: None)
-    hub = LocalHub(delivery)
-    alice = Member()
-    hub.attach(alice, ["general"])
-    delivery.end_turn()
-    alice.ids.clear()
-    chain = MessageChain(store, lambda data: None)
-    chain.hub = hub
-    await chain.start()
-    try:
+    async with alice_and_chain(store) as (chain, delivery, alice):
         chain.received(batch(chain.node, 0, [1]))
         delivery.end_turn()
         assert alice.ids == [] and chain.applied == 0
@@ -98,24 +101,13 @@ async def test_its_own_batches_coming_back_are_passed_over(store: Store) -> None
         chain.received(batch(other, 0, [1]))
         delivery.end_turn()
         assert alice.ids == [1] and chain.applied == 1
-    finally:
-        await chain.close()
 
 
 async def test_others_batches_that_come_close_together_are_delivered_together(store: Store) -> None:
     """Busy (batches of several messages, one after another), the others' batches that come within
     ``gather`` of the last delivery go out together, as one write to each recipient; a lone message
     never waits."""
-    delivery = Delivery(lambda end_turn: None)
-    hub = LocalHub(delivery)
-    alice = Member()
-    hub.attach(alice, ["general"])
-    delivery.end_turn()
-    alice.ids.clear()
-    chain = MessageChain(store, lambda data: None, gather=0.3)
-    chain.hub = hub
-    await chain.start()
-    try:
+    async with alice_and_chain(store, gather=0.3) as (chain, delivery, alice):
         chain.received(batch("b", 0, [1, 2]))  # nothing delivered a moment ago: at once
         delivery.end_turn()
         assert alice.ids == [1, 2]
@@ -133,5 +125,3 @@ async def test_others_batches_that_come_close_together_are_delivered_together(st
         chain.received(batch("c", 5, [6]))  # one message (a light load): at once
         delivery.end_turn()
         assert alice.ids[-1] == 6
-    finally:
-        await chain.close()

@@ -63,6 +63,13 @@ async def two(postgres_database: ScratchDatabase, now: datetime) -> AsyncIterato
         await other.close()
 
 
+async def shared_and_busy(process: Process, other: Store, now: datetime) -> None:
+    """This process's last batch: two messages (busy), after one of the other's (shared)."""
+    await process.send(now)
+    await other.insert_messages(theirs(process, now))
+    await process.send(now, count=2)
+
+
 def theirs(process: Process, now: datetime) -> list[MessageDraft]:
     """A message the other process commits."""
     return [MessageDraft(sender_id=process.alice_id, room_id=1, text="theirs", created_at=now)]
@@ -72,9 +79,7 @@ async def test_messages_gather_into_one_batch_while_another_process_commits(
     two: tuple[Process, Store], now: datetime
 ) -> None:
     process, other = two
-    await process.send(now)
-    await other.insert_messages(theirs(process, now))
-    await process.send(now, count=2)  # a batch of two after the other's: shared, and busy
+    await shared_and_busy(process, other, now)
     before = len(process.batches)
 
     stored = await process.send(now, count=3, gap=GAP)
@@ -98,9 +103,7 @@ async def test_a_message_after_a_quiet_moment_does_not_wait(
     two: tuple[Process, Store], now: datetime
 ) -> None:
     process, other = two
-    await process.send(now)
-    await other.insert_messages(theirs(process, now))
-    await process.send(now, count=2)
+    await shared_and_busy(process, other, now)
     await asyncio.sleep(2 * PACE + GAP)  # this process's last batch is long gone
     before = len(process.batches)
 
