@@ -37,8 +37,8 @@ class WriterClosed(StoreError):
 
 
 SHARED_PACE = 0.005
-"""Seconds at least between two batches of one process while other processes commit between them
-(several processes on one database; see :meth:`MessageWriter._before_taking`)."""
+"""Seconds a batch of one process among several may wait for more messages while the others
+commit theirs (see :meth:`MessageWriter._before_taking`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +67,8 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         """``committed`` is told of each batch as soon as it is committed, before any of its futures
         resolves; each insert runs inside ``turn`` (several processes: see
         :mod:`chatapp.server.services.message_chain`, which reads the database in the same turns).
-        ``pace``: seconds at least between two batches while others commit between them (0: never
-        wait; :data:`SHARED_PACE` for one process among several)."""
+        ``pace``: seconds a busy batch may wait for more messages while others commit between this
+        writer's batches (0: never wait; :data:`SHARED_PACE` for one process among several)."""
         super().__init__(max_batch=max_batch)
         self._store = store
         self._accepting = False
@@ -77,7 +77,7 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         self._pace = pace
         self._own_last = 0  # the highest id of this writer's last batch
         self._shared = False  # another writer committed between this writer's last two batches
-        self._gathered = False  # this writer's last batch held more than one new message
+        self._last_held_several = False  # this writer's last batch held more than one new message
         self._ended_at = 0.0  # loop time when the last batch was committed
 
     @property
@@ -135,7 +135,7 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         new = [message.id for message in batch.messages if not message.duplicate]
         if new:
             self._shared = self._own_last != 0 and batch.prev != self._own_last
-            self._gathered = len(new) > 1
+            self._last_held_several = len(new) > 1
             self._own_last = max(new)
         self._ended_at = asyncio.get_running_loop().time()
 
@@ -152,7 +152,7 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         nobody commits between its batches (the idea of PostgreSQL's ``commit_delay`` with
         ``commit_siblings``).
         """
-        if self._shared and self._gathered:
+        if self._shared and self._last_held_several:
             now = asyncio.get_running_loop().time()
             if now - self._ended_at < 2 * self._pace:
                 wait = self.first_queued_at + self._pace - now
