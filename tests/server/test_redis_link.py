@@ -164,6 +164,41 @@ async def test_every_message_arrives_once_in_publish_order_at_every_link(
         await b.close()
 
 
+async def test_a_held_link_reads_nothing_meanwhile_then_all_of_it_in_one_read(
+    redis_server: RedisServer, channel: str
+) -> None:
+    """``hold(seconds)``: what is published meanwhile waits, and is handed out after the hold, all
+    of it in one read (before anything the first message's callback schedules runs); then the link
+    reads as before. A hold left running when the link closes is simply dropped."""
+    loop = asyncio.get_running_loop()
+    heard: list[tuple[float, bytes]] = []
+
+    def received(data: bytes) -> None:
+        if not heard:  # runs after every message of the read that brought this one
+            loop.call_soon(heard.append, (loop.time(), b"next turn"))
+        heard.append((loop.time(), data))
+
+    a, _ = await linked(redis_server.url, channel)
+    b = RedisLink(redis_server.url, received, lambda: None, channel=channel)
+    try:
+        await b.start()
+        held_at = loop.time()
+        b.hold(1.0)  # far longer than the publishing takes, even on a busy machine
+        for i in range(3):  # separate writes, that would be separate reads
+            a.publish(b"m%d" % i)
+            await asyncio.sleep(0.02)
+        await until(lambda: len(heard) == 4)
+        assert [data for _, data in heard] == [b"m0", b"m1", b"m2", b"next turn"]
+        assert heard[0][0] >= held_at + 1.0 - 0.01  # (the loop's timers may run a tick early)
+        a.publish(b"after")  # no longer held
+        await until(lambda: heard[-1][1] == b"after")
+        b.hold(WAIT)
+    finally:
+        await a.close()
+        async with asyncio.timeout(WAIT / 2):
+            await b.close()
+
+
 async def test_after_redis_is_killed_mid_publish_both_links_come_back(
     redis_server: RedisServer, channel: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -60,6 +60,7 @@ class RedisLink:
         self._received = received
         self._subscribed = subscribed
         self._publisher: Wire | None = None
+        self._listener: Wire | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
         self.connected = asyncio.Event()
@@ -94,6 +95,12 @@ class RedisLink:
             self.dropped += 1
             return
         publisher.write(command(b"PUBLISH", self._channel, data))
+
+    def hold(self, seconds: float) -> None:
+        """Read nothing from the channel for ``seconds`` (see :meth:`Wire.hold`): its messages wait
+        in the socket meanwhile, and are handed out together after, each one still."""
+        if self._listener is not None:
+            self._listener.hold(seconds)
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -133,7 +140,7 @@ class RedisLink:
             wire = None
             confirmed: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             try:
-                wire = await connect(self._address, self._hearing(confirmed))
+                wire = self._listener = await connect(self._address, self._hearing(confirmed))
                 wire.write(command(b"SUBSCRIBE", self._channel))
                 async with asyncio.timeout(SUBSCRIBE_WITHIN):
                     await asyncio.wait((confirmed, wire.closed), return_when=asyncio.FIRST_COMPLETED)
@@ -155,6 +162,7 @@ class RedisLink:
                     log.debug("event=redis_unreachable error=%s", why)
                 self.connected.clear()
             finally:
+                self._listener = None
                 if wire is not None:
                     await wire.shut()
             await asyncio.sleep(delay)

@@ -161,6 +161,7 @@ class Wire(asyncio.Protocol):
         self.closed: asyncio.Future[BaseException | None] = loop.create_future()
         self._released: asyncio.Future[None] = loop.create_future()
         """Resolves when the transport has let go of its socket (connection_lost)."""
+        self._holding: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is one, without the base class
@@ -193,7 +194,25 @@ class Wire(asyncio.Protocol):
     def is_open(self) -> bool:
         return self.transport is not None and not self.transport.is_closing() and not self.closed.done()
 
+    def hold(self, seconds: float) -> None:
+        """Read nothing for ``seconds``: what comes meanwhile waits in the socket, and is then read
+        and handed out together. Holding already, or closed, nothing changes."""
+        if self._holding is not None or not self.is_open():
+            return
+        assert self.transport is not None
+        self.transport.pause_reading()
+        self._holding = asyncio.get_running_loop().call_later(seconds, self._let_go)
+
+    def _let_go(self) -> None:
+        self._holding = None
+        if self.is_open():
+            assert self.transport is not None
+            self.transport.resume_reading()
+
     def close(self, why: BaseException | None = None) -> None:
+        if self._holding is not None:
+            self._holding.cancel()
+            self._holding = None
         if not self.closed.done():
             self.closed.set_result(why)
         if self.transport is not None:

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from chatapp.server.hub import LocalHub
 from chatapp.server.services.message_chain import GAP_WAIT, Entry, MessageChain, WireBatch, _encode_wire
@@ -47,7 +48,7 @@ class Member:
 
 @asynccontextmanager
 async def alice_and_chain(
-    store: Store, **options: float
+    store: Store, **options: Any
 ) -> AsyncIterator[tuple[MessageChain, Delivery, Member]]:
     """A started chain on an empty database (it starts at 0), delivering to a hub where Alice is
     in ``general`` (her own presence already handed out)."""
@@ -103,25 +104,37 @@ async def test_its_own_batches_coming_back_are_passed_over(store: Store) -> None
         assert alice.ids == [1] and chain.applied == 1
 
 
-async def test_others_batches_that_come_close_together_are_delivered_together(store: Store) -> None:
-    """Busy (batches of several messages, one after another), the others' batches that come within
-    ``gather`` of the last delivery go out together, as one write to each recipient; a lone message
-    never waits."""
-    async with alice_and_chain(store, gather=0.3) as (chain, delivery, alice):
-        chain.received(batch("b", 0, [1, 2]))  # nothing delivered a moment ago: at once
+async def test_busy_the_channel_is_held_and_every_batch_still_goes_at_once(store: Store) -> None:
+    """Busy (a batch of several messages right after a delivery), the chain asks for the channel
+    not to be read for ``hold_for``, so the batches that come meanwhile are read together; the
+    batch itself is delivered at once. After a quiet moment, or for one message, nothing is held."""
+    held: list[float] = []
+    async with alice_and_chain(store, hold=held.append, hold_for=0.3) as (chain, delivery, alice):
+        chain.received(batch("b", 0, [1, 2]))  # nothing delivered a moment ago: not busy
         delivery.end_turn()
-        assert alice.ids == [1, 2]
-        writes = alice.writes
-        chain.received(batch("c", 2, [3, 4]))  # right after a delivery: waits for company
-        chain.received(batch("b", 4, [5]))  # and what comes after it waits with it
+        assert alice.ids == [1, 2] and held == []
+        chain.received(batch("c", 2, [3]))  # one message: a light load
         delivery.end_turn()
-        assert alice.ids == [1, 2]
-        async with asyncio.timeout(2):
-            while chain.applied < 5:
-                await asyncio.sleep(0.01)
+        assert alice.ids == [1, 2, 3] and held == []
+        chain.received(batch("c", 3, [4, 5]))  # several, right after a delivery: busy
         delivery.end_turn()
-        assert alice.ids == [1, 2, 3, 4, 5]
-        assert alice.writes == writes + 1, "both batches reach her as one"
-        chain.received(batch("c", 5, [6]))  # one message (a light load): at once
+        assert alice.ids == [1, 2, 3, 4, 5] and held == [0.3]
+
+
+async def test_a_batch_that_came_late_in_the_fillers_wait_gets_its_own_full_wait(store: Store) -> None:
+    """The filler began for one missing batch, which then came; another batch came out of order just
+    before the filler's wait ran out. Its predecessor gets a full wait too, and, come through Redis
+    within it, is delivered: it is not read from the database too early (on this empty database, a
+    read would have found nothing and passed over it)."""
+    async with alice_and_chain(store) as (chain, delivery, alice):
+        chain.received(batch("b", 1, [2]))  # 1 is missing: the filler begins its wait
+        await asyncio.sleep(GAP_WAIT / 5)
+        chain.received(batch("a", 0, [1]))  # it came: 1 and 2 go
+        await asyncio.sleep(GAP_WAIT * 3 / 5)
+        chain.received(batch("b", 3, [4]))  # 3 is missing, just before the first wait runs out
+        await asyncio.sleep(GAP_WAIT * 2 / 5)  # the first wait is over; 3's is not
+        chain.received(batch("a", 2, [3]))
         delivery.end_turn()
-        assert alice.ids[-1] == 6
+        assert alice.ids == [1, 2, 3, 4] and chain.applied == 4
+        await asyncio.sleep(GAP_WAIT)
+        assert chain.filled == 0
