@@ -15,7 +15,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from chatapp.server.hub import LocalHub
+from chatapp.server.services import message_chain
 from chatapp.server.services.message_chain import GAP_WAIT, Entry, MessageChain, WireBatch, _encode_wire
 from chatapp.server.store import Store
 from chatapp.server.transport.delivery import Delivery, Parts
@@ -121,20 +124,24 @@ async def test_busy_the_channel_is_held_and_every_batch_still_goes_at_once(store
         assert alice.ids == [1, 2, 3, 4, 5] and held == [0.3]
 
 
-async def test_a_batch_that_came_late_in_the_fillers_wait_gets_its_own_full_wait(store: Store) -> None:
+async def test_a_batch_that_came_late_in_the_fillers_wait_gets_its_own_full_wait(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The filler began for one missing batch, which then came; another batch came out of order just
     before the filler's wait ran out. Its predecessor gets a full wait too, and, come through Redis
     within it, is delivered: it is not read from the database too early (on this empty database, a
     read would have found nothing and passed over it)."""
+    wait = 0.5  # long enough that a busy machine's late wake-ups do not change the order below
+    monkeypatch.setattr(message_chain, "GAP_WAIT", wait)
     async with alice_and_chain(store) as (chain, delivery, alice):
         chain.received(batch("b", 1, [2]))  # 1 is missing: the filler begins its wait
-        await asyncio.sleep(GAP_WAIT / 5)
+        await asyncio.sleep(wait / 5)
         chain.received(batch("a", 0, [1]))  # it came: 1 and 2 go
-        await asyncio.sleep(GAP_WAIT * 3 / 5)
+        await asyncio.sleep(wait * 3 / 5)
         chain.received(batch("b", 3, [4]))  # 3 is missing, just before the first wait runs out
-        await asyncio.sleep(GAP_WAIT * 2 / 5)  # the first wait is over; 3's is not
+        await asyncio.sleep(wait * 2 / 5)  # the first wait is over; 3's is not
         chain.received(batch("a", 2, [3]))
         delivery.end_turn()
         assert alice.ids == [1, 2, 3, 4] and chain.applied == 4
-        await asyncio.sleep(GAP_WAIT)
+        await asyncio.sleep(wait)
         assert chain.filled == 0
