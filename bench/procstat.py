@@ -3,6 +3,13 @@
 Used by the driver to measure the server it loads (and itself) at the exact
 boundaries of a measured phase. Everything degrades to ``None`` where ``/proc``
 is missing, so the suite still runs (without those columns) elsewhere.
+
+CPU time is read to the nanosecond from each thread's ``schedstat`` (the time the
+scheduler ran it). ``/proc/<pid>/stat`` counts it in clock ticks, 10 ms here: a
+send phase of a few hundred milliseconds of server CPU, read at both ends in each
+of four processes, would be off by up to 80 ms, as much as a setup's difference;
+it is the fallback where ``schedstat`` is missing. A thread that ended between
+two readings takes its time with it (the servers' threads live as long as they do).
 """
 
 from __future__ import annotations
@@ -23,6 +30,30 @@ class ProcSample:
     """Peak resident set size so far (VmHWM), in bytes."""
 
 
+def _stat_fields(stat: bytes) -> list[bytes]:
+    """The fields of a ``stat`` file after the command name (field 2), which may contain spaces
+    and parentheses: split after the last ')'. Index 11 is utime (field 14)."""
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def thread_cpu(pid: int) -> float | None:
+    """CPU seconds every thread of ``pid`` alive now has run, to the nanosecond; None where the
+    kernel keeps no ``schedstat`` or the process is gone."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            if tid == str(pid):
+                return None  # no schedstat at all (the main thread lives as long as the process)
+    return total / 1e9
+
+
 def sample(pid: int) -> ProcSample | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -31,9 +62,10 @@ def sample(pid: int) -> ProcSample | None:
             status = f.read()
     except OSError:
         return None
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    cpu = thread_cpu(pid)
+    if cpu is None:
+        fields = _stat_fields(stat)
+        cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
     rss = hwm = 0
     for line in status.splitlines():
         if line.startswith(b"VmRSS:"):
@@ -68,8 +100,12 @@ def tree_cpu(pid: int) -> float | None:
             stat = f.read()
     except OSError:
         return None
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    total = sum(int(value) for value in fields[11:15]) / _TICKS  # utime, stime, cutime, cstime
+    fields = _stat_fields(stat)
+    # Reaped children are known only in ticks (cutime, cstime); the process itself to the nanosecond.
+    own = thread_cpu(pid)
+    if own is None:
+        own = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    total = own + (int(fields[13]) + int(fields[14])) / _TICKS
     for child in children(pid):
         found = sample(child)
         if found is not None:
