@@ -87,7 +87,7 @@ _decode_wire = msgspec.msgpack.Decoder(WireBatch).decode
 
 
 class _Batch:
-    __slots__ = ("came", "count", "entries", "handed", "last", "local", "own", "prev")
+    __slots__ = ("came", "count", "entries", "give_up", "handed", "last", "local", "own", "prev")
 
     def __init__(self, prev: int, last: int, count: int, *, local: bool) -> None:
         self.prev = prev
@@ -98,6 +98,7 @@ class _Batch:
         self.entries: list[Entry] = []
         self.own: dict[int, tuple[int, bytes]] = {}  # message id -> (sender, its own copy)
         self.came = 0.0  # loop time it began waiting for its predecessor
+        self.give_up: asyncio.TimerHandle | None = None  # a local batch's wait for its messages
 
 
 class MessageChain:
@@ -171,7 +172,7 @@ class MessageChain:
             self._awaiting[message_id] = pending
         # Normally every message comes back through :meth:`local` this turn; one whose sender's
         # future was cancelled never does, and the batch must not wait for it forever.
-        asyncio.get_running_loop().call_later(GAP_WAIT, self._give_up_waiting, pending)
+        pending.give_up = asyncio.get_running_loop().call_later(GAP_WAIT, self._give_up_waiting, pending)
 
     def local(self, entry: Entry, own: tuple[int, bytes]) -> None:
         """A message of this process's batch, ready to deliver: ``own`` is its sender's copy."""
@@ -191,6 +192,10 @@ class MessageChain:
 
     def _handed_over(self, batch: _Batch) -> None:
         batch.handed = True
+        if batch.give_up is not None:
+            # Not left to fire for nothing: an idle process would wake for it, once per batch.
+            batch.give_up.cancel()
+            batch.give_up = None
         batch.entries.sort(key=lambda entry: entry.id)
         self._publish(_encode_wire(WireBatch(self.node, batch.prev, batch.last, batch.count, batch.entries)))
         self._arrive(batch)
