@@ -5,7 +5,10 @@ PostgreSQL, and the processes share one private Redis (:mod:`bench.redis_server`
 its own port of 127.0.0.1. The driver spreads its clients over the processes (client ``i`` on process
 ``i mod N``), so every room has members on every process and each message crosses to all of them.
 One more run, one process without ``--redis-url`` on the same PostgreSQL, is what the Redis hop is
-measured against.
+measured against. And for the fan-out workload, a control: as many copies of that one-process run
+as the most processes measured, side by side, each with its own database, its own clients and its
+own driver, sharing nothing (:meth:`Scaling.run_copies`): what running that many busy servers on
+this machine's cores costs a process by itself, without any of the sharing.
 
 Per run: deliveries/s, server CPU of every server process in the send phase (read by the driver from
 ``/proc`` at its boundaries), PostgreSQL's and Redis's CPU over the same phase, the bytes Redis took
@@ -46,20 +49,29 @@ class Setup:
 
     processes: int
     redis: bool
+    copies: bool = False
+    """``processes`` copies of the one-process run (no Redis) at once, sharing nothing."""
 
     @property
     def key(self) -> str:
-        return f"{self.processes}{'r' if self.redis else ''}"
+        return f"{self.processes}{'r' if self.redis else ''}{'c' if self.copies else ''}"
 
     @property
     def label(self) -> str:
+        if self.copies:
+            n = self.processes
+            return f"{n} processes sharing nothing ({n} copies of 1 process, no Redis)"
         noun = "process" if self.processes == 1 else "processes"
         return f"{self.processes} {noun}" + (" with Redis" if self.redis else ", no Redis")
 
 
-def setups(counts: tuple[int, ...] = PROCESS_COUNTS) -> list[Setup]:
-    """One process without Redis (the reference of the Redis hop), then each count with Redis."""
-    return [Setup(1, redis=False), *(Setup(n, redis=True) for n in counts)]
+def setups(counts: tuple[int, ...] = PROCESS_COUNTS, *, control: bool = False) -> list[Setup]:
+    """One process without Redis (the reference of the Redis hop), then each count with Redis; with
+    ``control``, copies of the first as many as the most processes."""
+    found = [Setup(1, redis=False), *(Setup(n, redis=True) for n in counts)]
+    if control and max(counts) > 1:
+        found.append(Setup(max(counts), redis=False, copies=True))
+    return found
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,8 @@ class ScalingWorkload:
     """Runs per setup (interleaved); the report takes the one that spent the least server CPU per
     delivery: on a shared machine the least disturbed."""
     description: str = ""
+    control: bool = False
+    """Also run the copies that share nothing (:meth:`Scaling.run_copies`)."""
 
 
 FANOUT = ScalingWorkload(
@@ -89,6 +103,7 @@ FANOUT = ScalingWorkload(
     repeats=3,
     description="workload (a): N=100 in one room, S=10 senders, M=200 each as fast as possible (closed loop, "
     "16 in flight per sender), 3 rounds per run, the best of 3 runs",
+    control=True,
 )
 LATENCY = ScalingWorkload(
     key="latency",
@@ -132,6 +147,8 @@ class Scaling:
         self.pg.stop()
 
     def run_one(self, workload: ScalingWorkload, setup: Setup, prepared: accounts.Accounts) -> dict[str, Any]:
+        if setup.copies:
+            return self.run_copies(workload, setup, prepared)
         self.counter += 1
         started = time.monotonic()
         url = self.pg.database_for(prepared.template)
@@ -169,6 +186,56 @@ class Scaling:
             # The server processes have gone, so their backends have reported their counts.
             outcome["commits"] = self.commits(database)
             self.pg.drop(url)
+        outcome["wall_seconds"] = round(time.monotonic() - started, 2)
+        return outcome
+
+    def run_copies(
+        self, workload: ScalingWorkload, setup: Setup, prepared: accounts.Accounts
+    ) -> dict[str, Any]:
+        """The control: ``setup.processes`` copies of the one-process run without Redis at once, each
+        with a database of its own, the workload's clients and a driver of its own; the drivers start
+        sending together (a barrier) and their results are added up (:func:`added_up`).
+
+        Each process does what the one process alone does, and they share nothing (no Redis, no
+        rows): the only difference is that they take turns on this machine's cores with each
+        other and with their drivers, as the sharing processes do. So the CPU per delivery here
+        against one process's is what the machine costs a process with that many busy beside it."""
+        self.counter += 1
+        started = time.monotonic()
+        urls = [self.pg.database_for(prepared.template) for _ in range(setup.processes)]
+        name = f"scaling-{self.counter:02d}-{setup.key}"
+        procs = [servers.chatapp_server(url, self.logs / f"{name}-{i + 1}.log") for i, url in enumerate(urls)]
+        outcome: dict[str, Any] = {"setup": dataclasses.asdict(setup)}
+        try:
+            for proc in procs:
+                proc.launch()
+            for proc in procs:
+                proc.wait_listening()
+            barrier = Path(tempfile.mkdtemp(prefix="barrier-", dir=self.workdir))
+            specs = [
+                msgspec.structs.replace(
+                    self.spec(workload, [proc], prepared), barrier=str(barrier), barrier_count=len(procs)
+                )
+                for proc in procs
+            ]
+            timeout = 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
+
+            def drive(index: int) -> dict[str, Any]:
+                stderr = self.logs / f"{name}-driver-{index + 1}.log"
+                return run_driver("bench.driver", msgspec.json.encode(specs[index]), stderr, timeout)
+
+            with ThreadPoolExecutor(len(procs)) as pool:
+                outcome["driver"] = added_up(list(pool.map(drive, range(len(procs)))))
+        except Exception as exc:  # recorded in the report, the section goes on
+            outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        finally:
+            with ThreadPoolExecutor(len(procs)) as pool:
+                outcome["server_exit"] = list(pool.map(lambda proc: proc.stop(), procs))
+            outcome["server_problems"] = [proc.problems() for proc in procs]
+            counts = [self.commits(url.rsplit("/", 1)[1]) for url in urls]
+            outcome["commits"] = None if None in counts else sum(c or 0 for c in counts)
+            for url in urls:
+                self.pg.drop(url)
         outcome["wall_seconds"] = round(time.monotonic() - started, 2)
         return outcome
 
@@ -210,7 +277,7 @@ class Scaling:
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {"workload": dataclasses.asdict(workload), "runs": {}, "all_runs": {}}
         for repeat in range(workload.repeats):
-            for setup in setups(counts):
+            for setup in setups(counts, control=workload.control):
                 label = f"scaling, {workload.title}: {setup.label}" + (
                     f" ({repeat + 1}/{workload.repeats})" if workload.repeats > 1 else ""
                 )
@@ -221,6 +288,42 @@ class Scaling:
         for key, outcomes in entry["all_runs"].items():
             entry["runs"][key] = least_cpu(outcomes)
         return entry
+
+
+def added_up(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The drivers of :meth:`Scaling.run_copies` as one: deliveries, server CPU and faults added up;
+    the longest send phase; the latency percentiles of the copy with the worst p99 (and the count of
+    all); PostgreSQL's CPU (one
+    server for all, each driver reading it over its own phase, which overlap) the most any read.
+    ``clients`` stays one copy's: the room's size, which deliveries per message are counted by."""
+    out = dict(results[0])
+    for name in (
+        "expected", "counted", "lost", "duplicated", "out_of_order", "id_order_violations",
+        "received_messages", "disconnected",
+    ):
+        out[name] = sum(int(d.get(name) or 0) for d in results)
+    seconds = [d["send_seconds"] for d in results if d.get("send_seconds")]
+    out["send_seconds"] = max(seconds) if len(seconds) == len(results) else None
+    rates = [d["deliveries_per_s"] for d in results if d.get("deliveries_per_s")]
+    out["deliveries_per_s"] = round(sum(rates), 1) if len(rates) == len(results) else None
+    cpus = [d["server"].get("cpu_send") for d in results]
+    out["server"] = {**results[0]["server"], "cpu_send": None if None in cpus else round(sum(cpus), 6)}
+    out["problems"] = [problem for d in results for problem in d.get("problems") or []]
+    out["verified"] = all(d.get("verified") for d in results)
+    worst = max(results, key=lambda d: (d.get("latency_ms") or {}).get("p99") or 0.0)
+    out["latency_ms"] = {
+        **worst["latency_ms"],
+        "count": sum(int((d.get("latency_ms") or {}).get("count") or 0) for d in results),
+    }
+    other: dict[str, int] = {}
+    for d in results:
+        for kind, n in (d.get("other_frames") or {}).items():
+            other[kind] = other.get(kind, 0) + n
+    out["other_frames"] = other
+    watched = [d.get("watched_cpu_send") or {} for d in results]
+    out["watched_cpu_send"] = {name: max(w[name] for w in watched if name in w) for name in watched[0]}
+    out["copies"] = len(results)
+    return out
 
 
 CHAIN_LINE = re.compile(r"event=message_chain applied=\d+ filled=(\d+)")

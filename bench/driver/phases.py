@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import os
 import resource
 import ssl
 import time
+from pathlib import Path
 
 from bench import procstat
 from bench.driver.counting import CountingClient, Sender, Tally
@@ -156,6 +158,8 @@ class Run:
             return
         if spec.target == "chatapp":
             await self._sync()
+        if spec.barrier:
+            await self._meet(Path(spec.barrier), spec.barrier_count)
         for client in self.clients:
             client.start_recording()
         self.senders = [Sender(tally, self.clients[sid], sid) for sid in range(spec.senders)]
@@ -232,6 +236,16 @@ class Run:
             self.result.problems.append(
                 f"only {self.tally.pongs} of {self.spec.clients} pongs before sending"
             )
+
+    async def _meet(self, barrier: Path, count: int) -> None:
+        """Wait for the other drivers of the barrier to be ready to send too."""
+        (barrier / str(os.getpid())).touch()
+        deadline = time.monotonic() + self.spec.connect_timeout
+        while len(list(barrier.iterdir())) < count:
+            if time.monotonic() > deadline:
+                self.result.problems.append(f"the other drivers were not ready to send in time ({barrier})")
+                return
+            await asyncio.sleep(0.002)
 
     def close(self) -> None:
         self.tally.phase = "closing"

@@ -73,6 +73,11 @@ class DriverSpec(msgspec.Struct, frozen=True):
     tls: bool = False
     """Connect over TLS (the server's certificate is not verified: this measures the cost of TLS; the
     tests check the trust)."""
+    barrier: str = ""
+    barrier_count: int = 0
+    """Several drivers, each loading servers of its own, start their send phases together: each,
+    ready to send, leaves a file in the directory ``barrier`` and waits until ``barrier_count`` are
+    there. Empty: no waiting."""
     decode_live: bool = False
     """Decode every delivery through the protocol object while the clock runs instead of only counting
     it: not for the suite, only to measure what that costs the driver (``python -m bench.driver_cost``)."""

@@ -31,6 +31,8 @@ class Point:
     key: str
     processes: int
     redis: bool
+    copies: bool = False
+    """The control: copies of the one-process run side by side, sharing nothing."""
     rate: float | None = None
     messages: int = 0
     deliveries: int = 0
@@ -57,6 +59,9 @@ class Point:
 
     @property
     def label(self) -> str:
+        if self.copies:
+            n = self.processes
+            return f"{n} processes sharing nothing ({n} copies of 1 process, no Redis)"
         noun = "process" if self.processes == 1 else "processes"
         return f"{self.processes} {noun}" + (" with Redis" if self.redis else ", no Redis")
 
@@ -85,7 +90,7 @@ def point(key: str, outcome: dict[str, Any], every: list[dict[str, Any]] | None 
     d = outcome.get("driver")
     if not d:
         error = str(outcome.get("error", "no result"))[:200]
-        return Point(key, setup["processes"], setup["redis"], faults=error)
+        return Point(key, setup["processes"], setup["redis"], setup.get("copies", False), faults=error)
     counted = int(d.get("counted") or 0)
     clients = int(d["clients"]) or 1
     messages = counted // clients
@@ -109,6 +114,7 @@ def point(key: str, outcome: dict[str, Any], every: list[dict[str, Any]] | None 
         key=key,
         processes=setup["processes"],
         redis=setup["redis"],
+        copies=setup.get("copies", False),
         rate=d.get("deliveries_per_s"),
         messages=messages,
         deliveries=counted,
@@ -142,7 +148,12 @@ def spread(p: Point) -> str:
 
 
 def find(found: list[Point], processes: int, redis: bool) -> Point | None:
-    return next((p for p in found if p.processes == processes and p.redis == redis), None)
+    return next((p for p in found if p.processes == processes and p.redis == redis and not p.copies), None)
+
+
+def control(found: list[Point]) -> Point | None:
+    """The copies that share nothing, if they ran."""
+    return next((p for p in found if p.copies), None)
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -227,7 +238,7 @@ def table(found: list[Point]) -> list[str]:
         ),
         align("l", *["r"] * 13, "l"),
     ]
-    for p in sorted(found, key=lambda p: (p.redis, p.processes)):
+    for p in sorted(found, key=lambda p: (p.copies, p.redis, p.processes)):
         traffic = "—" if not p.redis else f"{fmt_int(p.redis_in)} / {fmt_int(p.redis_out)}"
         lines.append(
             row(
@@ -263,7 +274,11 @@ def section(results: Results) -> list[str]:
         "The same workloads on 1, 2 and 4 chatapp server processes on this one machine (`bench/scaling.py`), "
         "all on one private PostgreSQL (as in the PostgreSQL section) and one private Redis (`redis-server`, "
         "loopback, no persistence), each process on its own port with `--redis-url`; one more run is one "
-        "process without `--redis-url` on the same PostgreSQL, the reference of the Redis hop. The driver "
+        "process without `--redis-url` on the same PostgreSQL, the reference of the Redis hop. For the "
+        "fan-out, a control runs as many copies of that one-process run at once as the most processes, "
+        "each with its own database, clients and driver, sharing nothing (the drivers start sending "
+        "together): what taking turns on this machine's cores costs that many busy processes by "
+        "themselves. The driver "
         "spreads its clients over the processes (client i on process i mod N), so the room has members on "
         "every process and each message crosses to all of them. Server CPU is every server process's, read "
         "from `/proc` at the send phase's boundaries, as are PostgreSQL's (its backends) and Redis's; "
@@ -313,6 +328,7 @@ def reading(results: Results) -> list[str]:
             f"of its own) and {fmt_pct(efficiency(found, p, redis=False))} of one's without: it {verdict} "
             f"the target of ≥ {TARGET_EFFICIENCY:.0%}."
         )
+    out += control_reading(found)
     turn = (section_results(results) or {}).get("turn")
     if turn:
         out.append(
@@ -322,6 +338,27 @@ def reading(results: Results) -> list[str]:
             f"{fmt_int(1000 / turn['mean_ms'])} turns a second for all processes together."
         )
     return [line for text in out for line in (text, "")]
+
+
+def control_reading(found: list[Point]) -> list[str]:
+    """What the copies that share nothing say: the machine's own part of the efficiency."""
+    copies, alone = control(found), find(found, 1, False)
+    sharing = None if copies is None else find(found, copies.processes, True)
+    machine = None if copies is None or alone is None else ratio(copies.per_core, alone.per_core)
+    if copies is None or sharing is None or machine is None:
+        return []
+    shared = efficiency(found, sharing)
+    of_control = ratio(shared, machine)
+    return [
+        f"The control: {copies.processes} copies of the one-process run without Redis at once, each "
+        "with its own database, its own clients (the whole room) and its own driver, sharing nothing, make "
+        f"{fmt_int(copies.per_core)} deliveries per second per busy server core: {fmt_pct(machine)} of "
+        f"one process's alone. That is what this machine's cores cost a server process with "
+        f"{copies.processes - 1} others as busy beside it (and their drivers), before any sharing: the "
+        f"same work, taking turns on the cores. The {sharing.processes} processes sharing the room "
+        f"through Redis keep {fmt_pct(shared)} of one process's, {fmt_pct(of_control)} of what sharing "
+        "nothing keeps here."
+    ]
 
 
 def overlap(one: Point, alone: Point) -> str:
@@ -337,6 +374,17 @@ def overlap(one: Point, alone: Point) -> str:
             if within
             else "the ranges do not overlap."
         )
+    )
+
+
+def control_note(found: list[Point], p: Point) -> str:
+    copies, alone = control(found), find(found, 1, False)
+    if copies is None or alone is None or copies.processes != p.processes:
+        return ""
+    return (
+        f" How much of that is the machine, the control shows: {p.processes} copies of one process that "
+        f"share nothing keep {fmt_pct(ratio(copies.per_core, alone.per_core))} of one process's "
+        "deliveries per busy core here."
     )
 
 
@@ -372,5 +420,6 @@ def analysis(results: Results, missed: list[str]) -> list[str]:
                 "cores with the driver, PostgreSQL "
                 f"and Redis ({fmt(p.busy)} server cores busy; PostgreSQL and Redis {fmt(others, 3)} µs per "
                 "delivery more), so with more processes than cores they take turns on them."
+                + control_note(found, p)
             )
     return [*out, ""]

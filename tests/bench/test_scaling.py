@@ -21,7 +21,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 FANOUT = scaling.ScalingWorkload(
-    key=scaling_report.FANOUT, title="fan-out smoke", clients=4, senders=2, messages=15, description="smoke"
+    key=scaling_report.FANOUT,
+    title="fan-out smoke",
+    clients=4,
+    senders=2,
+    messages=15,
+    description="smoke",
+    control=True,
 )
 
 
@@ -30,7 +36,8 @@ def test_one_and_two_processes_deliver_everything_and_the_section_reports_it(tmp
     results = scaling.measure([FANOUT], logs, lambda _: None, counts=(1, 2), turns=20)
 
     (entry,) = results["workloads"]
-    assert set(entry["runs"]) == {"1", "1r", "2r"}
+    assert set(entry["runs"]) == {"1", "1r", "2r", "2c"}
+    copies = entry["runs"].pop("2c")
     for key, outcome in entry["runs"].items():
         assert "error" not in outcome, outcome.get("error")
         d = outcome["driver"]
@@ -54,11 +61,32 @@ def test_one_and_two_processes_deliver_everything_and_the_section_reports_it(tmp
     assert [len(re.findall(r"event=resume\b", text)) for text in logged] == [2, 2]
     assert results["turn"]["inserts"] == 20 and results["turn"]["mean_ms"] > 0
 
+    # The control: two copies of the one-process run, each its own database, clients and driver, each
+    # delivering everything to its own room; added up as one result.
+    assert "error" not in copies, copies.get("error")
+    d = copies["driver"]
+    assert_all_delivered_once_in_order(d)
+    assert d["copies"] == 2 and d["clients"] == 4
+    assert d["expected"] == d["counted"] == 2 * 4 * 2 * 15
+    assert d["server"]["cpu_send"] > 0
+    assert copies["server_exit"] == [0, 0] and copies["commits"] > 0
+    servers = sorted(path for path in logs.glob("scaling-04-2c-*.log") if "driver" not in path.name)
+    logged = [path.read_text() for path in servers]
+    assert [len(re.findall(r"event=resume\b", text)) for text in logged] == [4, 4]
+    assert "redis" not in "".join(logged).lower()
+    entry["runs"]["2c"] = copies
+
     report = {"scaling": results}
     text = "\n".join(scaling_report.section(report))
     assert "### Several processes" in text
-    for label in ("1 process, no Redis", "1 process with Redis", "2 processes with Redis"):
+    for label in (
+        "1 process, no Redis",
+        "1 process with Redis",
+        "2 processes with Redis",
+        "2 processes sharing nothing (2 copies of 1 process, no Redis)",
+    ):
         assert f"| {label} |" in text
+    assert "The control: 2 copies of the one-process run" in text
     rows = targets.scaling(report)
     assert [row.key for row in rows] == ["scaling-hop", "scaling-efficiency"]
     assert all(row.ok is not None for row in rows)
