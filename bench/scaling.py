@@ -28,8 +28,9 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,26 +163,19 @@ class Scaling:
         ]
         outcome: dict[str, Any] = {"setup": dataclasses.asdict(setup)}
         try:
-            for proc in procs:
-                proc.launch()
-            for proc in procs:
-                proc.wait_listening()
-            spec = self.spec(workload, procs, prepared)
-            traffic0 = self.redis.traffic()
-            timeout = 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
-            stderr = self.logs / f"scaling-{self.counter:02d}-driver.log"
-            outcome["driver"] = run_driver("bench.driver", msgspec.json.encode(spec), stderr, timeout)
-            traffic1 = self.redis.traffic()
-            outcome["redis_bytes"] = {
-                "received": traffic1.received - traffic0.received,
-                "sent": traffic1.sent - traffic0.sent,
-            }
-        except Exception as exc:  # recorded in the report, the section goes on
-            outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+            with self._running(procs, outcome):
+                spec = self.spec(workload, procs, prepared)
+                traffic0 = self.redis.traffic()
+                stderr = self.logs / f"scaling-{self.counter:02d}-driver.log"
+                outcome["driver"] = run_driver(
+                    "bench.driver", msgspec.json.encode(spec), stderr, driver_timeout(workload)
+                )
+                traffic1 = self.redis.traffic()
+                outcome["redis_bytes"] = {
+                    "received": traffic1.received - traffic0.received,
+                    "sent": traffic1.sent - traffic0.sent,
+                }
         finally:
-            with ThreadPoolExecutor(len(procs)) as pool:
-                outcome["server_exit"] = list(pool.map(lambda proc: proc.stop(), procs))
-            outcome["server_problems"] = [proc.problems() for proc in procs]
             outcome["chain_filled"] = chain_filled(procs)
             # The server processes have gone, so their backends have reported their counts.
             outcome["commits"] = self.commits(database)
@@ -207,37 +201,47 @@ class Scaling:
         procs = [servers.chatapp_server(url, self.logs / f"{name}-{i + 1}.log") for i, url in enumerate(urls)]
         outcome: dict[str, Any] = {"setup": dataclasses.asdict(setup)}
         try:
-            for proc in procs:
-                proc.launch()
-            for proc in procs:
-                proc.wait_listening()
-            barrier = Path(tempfile.mkdtemp(prefix="barrier-", dir=self.workdir))
-            specs = [
-                msgspec.structs.replace(
-                    self.spec(workload, [proc], prepared), barrier=str(barrier), barrier_count=len(procs)
-                )
-                for proc in procs
-            ]
-            timeout = 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
+            with self._running(procs, outcome):
+                barrier = Path(tempfile.mkdtemp(prefix="barrier-", dir=self.workdir))
+                specs = [
+                    msgspec.structs.replace(
+                        self.spec(workload, [proc], prepared), barrier=str(barrier), barrier_count=len(procs)
+                    )
+                    for proc in procs
+                ]
 
-            def drive(index: int) -> dict[str, Any]:
-                stderr = self.logs / f"{name}-driver-{index + 1}.log"
-                return run_driver("bench.driver", msgspec.json.encode(specs[index]), stderr, timeout)
+                def drive(index: int) -> dict[str, Any]:
+                    stderr = self.logs / f"{name}-driver-{index + 1}.log"
+                    spec = msgspec.json.encode(specs[index])
+                    return run_driver("bench.driver", spec, stderr, driver_timeout(workload))
 
-            with ThreadPoolExecutor(len(procs)) as pool:
-                outcome["driver"] = added_up(list(pool.map(drive, range(len(procs)))))
-        except Exception as exc:  # recorded in the report, the section goes on
-            outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+                with ThreadPoolExecutor(len(procs)) as pool:
+                    outcome["driver"] = added_up(list(pool.map(drive, range(len(procs)))))
         finally:
-            with ThreadPoolExecutor(len(procs)) as pool:
-                outcome["server_exit"] = list(pool.map(lambda proc: proc.stop(), procs))
-            outcome["server_problems"] = [proc.problems() for proc in procs]
             counts = [self.commits(url.rsplit("/", 1)[1]) for url in urls]
             outcome["commits"] = None if None in counts else sum(c or 0 for c in counts)
             for url in urls:
                 self.pg.drop(url)
         outcome["wall_seconds"] = round(time.monotonic() - started, 2)
         return outcome
+
+    @contextmanager
+    def _running(self, procs: list[servers.ServerProcess], outcome: dict[str, Any]) -> Iterator[None]:
+        """Start ``procs`` and wait until they listen; after (whatever happened), stop them and note
+        their exit codes and problems in ``outcome``. An error in between is noted there too, and
+        the section goes on."""
+        try:
+            for proc in procs:
+                proc.launch()
+            for proc in procs:
+                proc.wait_listening()
+            yield
+        except Exception as exc:  # recorded in the report
+            outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        finally:
+            with ThreadPoolExecutor(len(procs)) as pool:
+                outcome["server_exit"] = list(pool.map(lambda proc: proc.stop(), procs))
+            outcome["server_problems"] = [proc.problems() for proc in procs]
 
     def spec(
         self, workload: ScalingWorkload, procs: list[servers.ServerProcess], prepared: accounts.Accounts
@@ -288,6 +292,11 @@ class Scaling:
         for key, outcomes in entry["all_runs"].items():
             entry["runs"][key] = least_cpu(outcomes)
         return entry
+
+
+def driver_timeout(workload: ScalingWorkload) -> float:
+    """Seconds a driver may take for a run of ``workload`` (connecting included)."""
+    return 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
 
 
 def added_up(results: list[dict[str, Any]]) -> dict[str, Any]:
