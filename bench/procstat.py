@@ -54,6 +54,12 @@ def thread_cpu(pid: int) -> float | None:
     return total / 1e9
 
 
+def _own_cpu(pid: int, fields: list[bytes]) -> float:
+    """The process's CPU seconds: to the nanosecond, or from its ``stat`` fields in ticks."""
+    cpu = thread_cpu(pid)
+    return cpu if cpu is not None else (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
 def sample(pid: int) -> ProcSample | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -62,10 +68,7 @@ def sample(pid: int) -> ProcSample | None:
             status = f.read()
     except OSError:
         return None
-    cpu = thread_cpu(pid)
-    if cpu is None:
-        fields = _stat_fields(stat)
-        cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    cpu = _own_cpu(pid, _stat_fields(stat))
     rss = hwm = 0
     for line in status.splitlines():
         if line.startswith(b"VmRSS:"):
@@ -102,10 +105,7 @@ def tree_cpu(pid: int) -> float | None:
         return None
     fields = _stat_fields(stat)
     # Reaped children are known only in ticks (cutime, cstime); the process itself to the nanosecond.
-    own = thread_cpu(pid)
-    if own is None:
-        own = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
-    total = own + (int(fields[13]) + int(fields[14])) / _TICKS
+    total = _own_cpu(pid, fields) + (int(fields[13]) + int(fields[14])) / _TICKS
     for child in children(pid):
         found = sample(child)
         if found is not None:

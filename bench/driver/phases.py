@@ -8,6 +8,7 @@ import math
 import os
 import resource
 import ssl
+import tempfile
 import time
 from pathlib import Path
 
@@ -158,8 +159,8 @@ class Run:
             return
         if spec.target == "chatapp":
             await self._sync()
-        if spec.barrier:
-            await self._meet(Path(spec.barrier), spec.barrier_count)
+        if spec.barrier and not await meet(Path(spec.barrier), spec.barrier_count, spec.connect_timeout):
+            self.result.problems.append(f"the other drivers were not ready to send in time ({spec.barrier})")
         for client in self.clients:
             client.start_recording()
         self.senders = [Sender(tally, self.clients[sid], sid) for sid in range(spec.senders)]
@@ -237,16 +238,6 @@ class Run:
                 f"only {self.tally.pongs} of {self.spec.clients} pongs before sending"
             )
 
-    async def _meet(self, barrier: Path, count: int) -> None:
-        """Wait for the other drivers of the barrier to be ready to send too."""
-        (barrier / str(os.getpid())).touch()
-        deadline = time.monotonic() + self.spec.connect_timeout
-        while len(list(barrier.iterdir())) < count:
-            if time.monotonic() > deadline:
-                self.result.problems.append(f"the other drivers were not ready to send in time ({barrier})")
-                return
-            await asyncio.sleep(0.002)
-
     def close(self) -> None:
         self.tally.phase = "closing"
         if self.replay is not None:
@@ -286,6 +277,19 @@ async def drive(spec: DriverSpec) -> DriverResult:
         run.verify()
     await asyncio.sleep(0.05)  # let the closes go out
     return result
+
+
+async def meet(barrier: Path, count: int, timeout: float) -> bool:
+    """Leave a mark of this driver's in the directory ``barrier`` and wait until ``count`` marks are
+    there (every driver ready to send); False if they were not within ``timeout`` seconds."""
+    mark, _ = tempfile.mkstemp(dir=barrier, prefix=f"{os.getpid()}-")
+    os.close(mark)
+    deadline = time.monotonic() + timeout
+    while len(list(barrier.iterdir())) < count:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.002)
+    return True
 
 
 def server_usage(spec: DriverSpec) -> procstat.ProcSample | None:
