@@ -91,7 +91,7 @@ class ScalingWorkload:
     delivery: on a shared machine the least disturbed."""
     description: str = ""
     control: bool = False
-    """Also run the copies that share nothing (:meth:`Scaling.run_copies`)."""
+    """Also run the copies that share nothing (``Setup.copies``)."""
 
 
 FANOUT = ScalingWorkload(
@@ -148,28 +148,34 @@ class Scaling:
         self.pg.stop()
 
     def run_one(self, workload: ScalingWorkload, setup: Setup, prepared: accounts.Accounts) -> dict[str, Any]:
-        if setup.copies:
-            return self.run_copies(workload, setup, prepared)
+        """One run of ``workload`` on ``setup``: its servers started on fresh databases, the driver,
+        the servers stopped; what the driver measured and what the servers and databases tell.
+
+        The control's copies (``setup.copies``) each have a database of their own and no Redis,
+        and the one driver gives each its own clients, as many as the workload's room, and
+        senders (:attr:`DriverSpec.groups`): each does what the one process alone does, sharing
+        nothing, and they take turns on the cores with each other and the driver as the sharing
+        processes do. So their CPU per delivery against one process's is what the machine costs a
+        process with that many busy beside it."""
         self.counter += 1
         started = time.monotonic()
-        url = self.pg.database_for(prepared.template)
-        database = url.rsplit("/", 1)[1]
+        groups = setup.processes if setup.copies else 1
+        urls = [self.pg.database_for(prepared.template) for _ in range(groups)]
         self.redis.flush()
         extra = ("--redis-url", self.redis.url) if setup.redis else ()
         name = f"scaling-{self.counter:02d}-{setup.key}"
         procs = [
-            servers.chatapp_server(url, self.logs / f"{name}-{i + 1}.log", extra)
+            servers.chatapp_server(urls[i % groups], self.logs / f"{name}-{i + 1}.log", extra)
             for i in range(setup.processes)
         ]
         outcome: dict[str, Any] = {"setup": dataclasses.asdict(setup)}
         try:
             with self._running(procs, outcome):
-                spec = self.spec(workload, procs, prepared)
+                spec = self.spec(workload, procs, prepared, groups)
                 traffic0 = self.redis.traffic()
+                timeout = 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
                 stderr = self.logs / f"scaling-{self.counter:02d}-driver.log"
-                outcome["driver"] = run_driver(
-                    "bench.driver", msgspec.json.encode(spec), stderr, driver_timeout(workload)
-                )
+                outcome["driver"] = run_driver("bench.driver", msgspec.json.encode(spec), stderr, timeout)
                 traffic1 = self.redis.traffic()
                 outcome["redis_bytes"] = {
                     "received": traffic1.received - traffic0.received,
@@ -178,48 +184,8 @@ class Scaling:
         finally:
             outcome["chain_filled"] = chain_filled(procs)
             # The server processes have gone, so their backends have reported their counts.
-            outcome["commits"] = self.commits(database)
-            self.pg.drop(url)
-        outcome["wall_seconds"] = round(time.monotonic() - started, 2)
-        return outcome
-
-    def run_copies(
-        self, workload: ScalingWorkload, setup: Setup, prepared: accounts.Accounts
-    ) -> dict[str, Any]:
-        """The control: ``setup.processes`` copies of the one-process run without Redis at once, each
-        with a database of its own, the workload's clients and a driver of its own; the drivers start
-        sending together (a barrier) and their results are added up (:func:`added_up`).
-
-        Each process does what the one process alone does, and they share nothing (no Redis, no
-        rows): the only difference is that they take turns on this machine's cores with each
-        other and with their drivers, as the sharing processes do. So the CPU per delivery here
-        against one process's is what the machine costs a process with that many busy beside it."""
-        self.counter += 1
-        started = time.monotonic()
-        urls = [self.pg.database_for(prepared.template) for _ in range(setup.processes)]
-        name = f"scaling-{self.counter:02d}-{setup.key}"
-        procs = [servers.chatapp_server(url, self.logs / f"{name}-{i + 1}.log") for i, url in enumerate(urls)]
-        outcome: dict[str, Any] = {"setup": dataclasses.asdict(setup)}
-        try:
-            with self._running(procs, outcome):
-                barrier = Path(tempfile.mkdtemp(prefix="barrier-", dir=self.workdir))
-                specs = [
-                    msgspec.structs.replace(
-                        self.spec(workload, [proc], prepared), barrier=str(barrier), barrier_count=len(procs)
-                    )
-                    for proc in procs
-                ]
-
-                def drive(index: int) -> dict[str, Any]:
-                    stderr = self.logs / f"{name}-driver-{index + 1}.log"
-                    spec = msgspec.json.encode(specs[index])
-                    return run_driver("bench.driver", spec, stderr, driver_timeout(workload))
-
-                with ThreadPoolExecutor(len(procs)) as pool:
-                    outcome["driver"] = added_up(list(pool.map(drive, range(len(procs)))))
-        finally:
             counts = [self.commits(url.rsplit("/", 1)[1]) for url in urls]
-            outcome["commits"] = None if None in counts else sum(c or 0 for c in counts)
+            outcome["commits"] = None if None in counts else sum(count or 0 for count in counts)
             for url in urls:
                 self.pg.drop(url)
         outcome["wall_seconds"] = round(time.monotonic() - started, 2)
@@ -244,9 +210,16 @@ class Scaling:
             outcome["server_problems"] = [proc.problems() for proc in procs]
 
     def spec(
-        self, workload: ScalingWorkload, procs: list[servers.ServerProcess], prepared: accounts.Accounts
+        self,
+        workload: ScalingWorkload,
+        procs: list[servers.ServerProcess],
+        prepared: accounts.Accounts,
+        groups: int = 1,
     ) -> DriverSpec:
-        n = workload.clients
+        """The driver's run: the workload's clients and senders on ``procs``, or with ``groups``,
+        that many rooms apart of them, each on its own process: client ``i`` signs in as account
+        ``i // groups`` (the same accounts in each copy's database)."""
+        n = workload.clients * groups
         watched = {"postgres": self.pg.server.pid, "redis": self.redis.pid}
         return DriverSpec(
             target="chatapp",
@@ -254,16 +227,17 @@ class Scaling:
             port=procs[0].port,
             ports=[proc.port for proc in procs],
             clients=n,
-            senders=workload.senders,
+            senders=workload.senders * groups,
             messages=workload.messages,
             rounds=workload.rounds,
             rate=workload.rate,
-            tokens=prepared.tokens[:n],
-            usernames=prepared.usernames[:n],
+            tokens=[prepared.tokens[i // groups] for i in range(n)],
+            usernames=[prepared.usernames[i // groups] for i in range(n)],
             server_pid=procs[0].pid,
             server_pids=[proc.pid for proc in procs[1:]],
             watched_pids={name: pid for name, pid in watched.items() if pid is not None},
             connect_concurrency=50,
+            groups=groups,
         )
 
     def commits(self, database: str) -> int | None:
@@ -292,47 +266,6 @@ class Scaling:
         for key, outcomes in entry["all_runs"].items():
             entry["runs"][key] = least_cpu(outcomes)
         return entry
-
-
-def driver_timeout(workload: ScalingWorkload) -> float:
-    """Seconds a driver may take for a run of ``workload`` (connecting included)."""
-    return 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
-
-
-def added_up(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The drivers of :meth:`Scaling.run_copies` as one: deliveries, server CPU and faults added up;
-    the longest send phase; the latency percentiles of the copy with the worst p99 (and the count of
-    all); PostgreSQL's CPU (one
-    server for all, each driver reading it over its own phase, which overlap) the most any read.
-    ``clients`` stays one copy's: the room's size, which deliveries per message are counted by."""
-    out = dict(results[0])
-    for name in (
-        "expected", "counted", "lost", "duplicated", "out_of_order", "id_order_violations",
-        "received_messages", "disconnected",
-    ):
-        out[name] = sum(int(d.get(name) or 0) for d in results)
-    seconds = [d["send_seconds"] for d in results if d.get("send_seconds")]
-    out["send_seconds"] = max(seconds) if len(seconds) == len(results) else None
-    rates = [d["deliveries_per_s"] for d in results if d.get("deliveries_per_s")]
-    out["deliveries_per_s"] = round(sum(rates), 1) if len(rates) == len(results) else None
-    cpus = [d["server"].get("cpu_send") for d in results]
-    out["server"] = {**results[0]["server"], "cpu_send": None if None in cpus else round(sum(cpus), 6)}
-    out["problems"] = [problem for d in results for problem in d.get("problems") or []]
-    out["verified"] = all(d.get("verified") for d in results)
-    worst = max(results, key=lambda d: (d.get("latency_ms") or {}).get("p99") or 0.0)
-    out["latency_ms"] = {
-        **worst["latency_ms"],
-        "count": sum(int((d.get("latency_ms") or {}).get("count") or 0) for d in results),
-    }
-    other: dict[str, int] = {}
-    for d in results:
-        for kind, n in (d.get("other_frames") or {}).items():
-            other[kind] = other.get(kind, 0) + n
-    out["other_frames"] = other
-    watched = [d.get("watched_cpu_send") or {} for d in results]
-    out["watched_cpu_send"] = {name: max(w[name] for w in watched if name in w) for name in watched[0]}
-    out["copies"] = len(results)
-    return out
 
 
 CHAIN_LINE = re.compile(r"event=message_chain applied=\d+ filled=(\d+)")

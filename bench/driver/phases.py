@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
-import os
 import resource
 import ssl
-import tempfile
 import time
-from pathlib import Path
 
 from bench import procstat
 from bench.driver.counting import CountingClient, Sender, Tally
@@ -44,7 +41,9 @@ class Run:
         self.senders: list[Sender] = []
         self.replay = Replay(loop, spec, spec.replay) if spec.replay is not None else None
         self.storm_window: tuple[int, int] | None = None
-        self.presence_expected = spec.clients * (spec.clients + 1) // 2 if spec.target == "chatapp" else 0
+        # Each sign-in is told to every member of its room online then (itself included).
+        joins = sum(n * (n + 1) // 2 for n in spec.group_sizes())
+        self.presence_expected = joins if spec.target == "chatapp" else 0
         self.ready_at: list[float] = []
         self.complete = True
         """Every client signed in; the send phase runs only then."""
@@ -159,12 +158,10 @@ class Run:
             return
         if spec.target == "chatapp":
             await self._sync()
-        if spec.barrier and not await meet(Path(spec.barrier), spec.barrier_count, spec.connect_timeout):
-            self.result.problems.append(f"the other drivers were not ready to send in time ({spec.barrier})")
         for client in self.clients:
             client.start_recording()
         self.senders = [Sender(tally, self.clients[sid], sid) for sid in range(spec.senders)]
-        per_round = spec.clients * spec.senders * spec.messages
+        per_round = tally.target // spec.rounds
         storm_task = None
         tally.phase = "send"
         server0 = self._server()
@@ -277,19 +274,6 @@ async def drive(spec: DriverSpec) -> DriverResult:
         run.verify()
     await asyncio.sleep(0.05)  # let the closes go out
     return result
-
-
-async def meet(barrier: Path, count: int, timeout: float) -> bool:
-    """Leave a mark of this driver's in the directory ``barrier`` and wait until ``count`` marks are
-    there (every driver ready to send); False if they were not within ``timeout`` seconds."""
-    mark, _ = tempfile.mkstemp(dir=barrier, prefix=f"{os.getpid()}-")
-    os.close(mark)
-    deadline = time.monotonic() + timeout
-    while len(list(barrier.iterdir())) < count:
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.002)
-    return True
 
 
 def server_usage(spec: DriverSpec) -> procstat.ProcSample | None:

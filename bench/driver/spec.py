@@ -73,11 +73,18 @@ class DriverSpec(msgspec.Struct, frozen=True):
     tls: bool = False
     """Connect over TLS (the server's certificate is not verified: this measures the cost of TLS; the
     tests check the trust)."""
-    barrier: str = ""
-    barrier_count: int = 0
-    """Several drivers, each loading servers of its own, start their send phases together: each,
-    ready to send, leaves a file in the directory ``barrier`` and waits until ``barrier_count`` are
-    there. Empty: no waiting."""
+    groups: int = 1
+    """Clients in as many rooms apart, on servers that share nothing (the scaling section's control):
+    client ``i`` is in group ``i mod groups`` (with as many ``ports``, on that group's server) and
+    gets only the messages of the senders in its group."""
     decode_live: bool = False
     """Decode every delivery through the protocol object while the clock runs instead of only counting
     it: not for the suite, only to measure what that costs the driver (``python -m bench.driver_cost``)."""
+
+    def senders_for(self, index: int) -> list[int]:
+        """The senders whose messages client ``index`` gets: those of its group."""
+        return [sid for sid in range(self.senders) if sid % self.groups == index % self.groups]
+
+    def group_sizes(self) -> list[int]:
+        """How many clients each group has."""
+        return [len(range(group, self.clients, self.groups)) for group in range(self.groups)]

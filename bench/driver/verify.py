@@ -35,6 +35,7 @@ def verify(
     other: dict[str, int] = {}
     received = lost = duplicated = out_of_order = id_violations = 0
     for client in clients:
+        heard = spec.senders_for(client.index)
         seqs: list[list[int]] = [[] for _ in range(spec.senders)]
         ids: list[int] = []
         partial = b""
@@ -66,6 +67,7 @@ def verify(
                 sent = int(text[15:34])
                 if (
                     sid >= spec.senders
+                    or sid % spec.groups != client.index % spec.groups
                     or frame.room != DEFAULT_ROOM
                     or (names[sid] is not None and frame.sender != names[sid])
                 ):
@@ -80,7 +82,7 @@ def verify(
                     storm_latencies.append(latency)
                 if replay_window is not None and replay_window[0] <= sent <= replay_window[1]:
                     replay_latencies.append(latency)
-        for got in seqs:
+        for got in (seqs[sid] for sid in heard):
             if got == want:
                 continue
             unique = len(set(got))

@@ -92,8 +92,9 @@ def point(key: str, outcome: dict[str, Any], every: list[dict[str, Any]] | None 
         error = str(outcome.get("error", "no result"))[:200]
         return Point(key, setup["processes"], setup["redis"], setup.get("copies", False), faults=error)
     counted = int(d.get("counted") or 0)
-    clients = int(d["clients"]) or 1
-    messages = counted // clients
+    # The room's size: the control's clients are in as many rooms apart as it has copies.
+    room = int(d["clients"]) // (setup["processes"] if setup.get("copies") else 1) or 1
+    messages = counted // room
     cpu = d["server"].get("cpu_send")
     watched = d.get("watched_cpu_send") or {}
     traffic = outcome.get("redis_bytes") or {}
@@ -276,8 +277,8 @@ def section(results: Results) -> list[str]:
         "loopback, no persistence), each process on its own port with `--redis-url`; one more run is one "
         "process without `--redis-url` on the same PostgreSQL, the reference of the Redis hop. For the "
         "fan-out, a control runs as many copies of that one-process run at once as the most processes, "
-        "each with its own database, clients and driver, sharing nothing (the drivers start sending "
-        "together): what taking turns on this machine's cores costs that many busy processes by "
+        "each with its own database and, from the one driver, its own room of clients and senders, "
+        "sharing nothing: what taking turns on this machine's cores costs that many busy processes by "
         "themselves. The driver "
         "spreads its clients over the processes (client i on process i mod N), so the room has members on "
         "every process and each message crosses to all of them. Server CPU is every server process's, read "
@@ -351,10 +352,11 @@ def control_reading(found: list[Point]) -> list[str]:
     of_control = ratio(shared, machine)
     return [
         f"The control: {copies.processes} copies of the one-process run without Redis at once, each "
-        "with its own database, its own clients (the whole room) and its own driver, sharing nothing, make "
+        "with its own database and its own room of clients and senders (from the one driver), sharing "
+        "nothing, make "
         f"{fmt_int(copies.per_core)} deliveries per second per busy server core: {fmt_pct(machine)} of "
         f"one process's alone. That is what this machine's cores cost a server process with "
-        f"{copies.processes - 1} others as busy beside it (and their drivers), before any sharing: the "
+        f"{copies.processes - 1} others as busy beside it, before any sharing: the "
         f"same work, taking turns on the cores. The {sharing.processes} processes sharing the room "
         f"through Redis keep {fmt_pct(shared)} of one process's, {fmt_pct(of_control)} of what sharing "
         "nothing keeps here."

@@ -61,12 +61,12 @@ def test_one_and_two_processes_deliver_everything_and_the_section_reports_it(tmp
     assert [len(re.findall(r"event=resume\b", text)) for text in logged] == [2, 2]
     assert results["turn"]["inserts"] == 20 and results["turn"]["mean_ms"] > 0
 
-    # The control: two copies of the one-process run, each its own database, clients and driver, each
-    # delivering everything to its own room; added up as one result.
+    # The control: two copies of the one-process run, each with its own database and its own room of
+    # clients and senders, each delivering all of its room's messages and none of the other's.
     assert "error" not in copies, copies.get("error")
     d = copies["driver"]
     assert_all_delivered_once_in_order(d)
-    assert d["copies"] == 2 and d["clients"] == 4
+    assert d["clients"] == 2 * 4 and d["senders"] == 2 * 2
     assert d["expected"] == d["counted"] == 2 * 4 * 2 * 15
     assert d["server"]["cpu_send"] > 0
     assert copies["server_exit"] == [0, 0] and copies["commits"] > 0
