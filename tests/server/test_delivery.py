@@ -96,6 +96,23 @@ def test_frames_published_to_a_room_in_one_turn_reach_each_member_as_one_run() -
     assert alice.calls[0][0] is bob.calls[0][0]  # joined once, the same bytes for everyone
 
 
+def test_several_frames_published_at_once_join_the_room_s_run_in_order() -> None:
+    """Another process's batch comes as its frames at once (``publish_parts``): they go on the
+    room's run of this turn like frames published one by one, and the run after them too."""
+    delivery = Delivery(Turns())
+    alice = Recipient()
+    dev = {1: alice}
+    delivery.publish(dev, frame(1), 1)
+    delivery.publish_parts(dev, [(frame(2), 2), (frame(3), 3)])
+    delivery.publish(dev, frame(4), 4)
+    delivery.publish_parts({1: alice}, [(frame(5, "ops"), 5)])  # another room: a run of its own
+    delivery.hand_out()
+    (data, last_id, parts), (ops, ops_id, ops_parts) = alice.calls
+    assert data == frame(1) + frame(2) + frame(3) + frame(4) and last_id == 4
+    assert parts is not None and [message_id for _, message_id in parts] == [1, 2, 3, 4]
+    assert (ops, ops_id, ops_parts) == (frame(5, "ops"), 5, None)
+
+
 def test_a_lone_frame_is_handed_out_without_parts() -> None:
     delivery = Delivery(Turns())
     alice = Recipient()

@@ -107,6 +107,26 @@ async def test_its_own_batches_coming_back_are_passed_over(store: Store) -> None
         assert alice.ids == [1] and chain.applied == 1
 
 
+async def test_another_process_s_batch_reaches_a_member_in_one_delivery_per_run(store: Store) -> None:
+    """The messages of another process's batch to one room go to its members together (one
+    delivery each, with every message's id); a direct message between them keeps its place, and
+    what was applied already is passed over."""
+    async with alice_and_chain(store) as (chain, delivery, alice):
+        alice.writes = 0  # her own presence was one
+        chain.received(batch("b", 0, [1, 2]))
+        delivery.end_turn()
+        assert alice.ids == [1, 2] and alice.writes == 1
+        room = [Entry(i, "general", None, f'{{"id":{i}}}\n'.encode()) for i in (1, 2, 3, 4)]
+        direct = Entry(5, None, (2, 1), b'{"id":5}\n')  # to Alice (user 1) from user 2
+        after = [Entry(i, "general", None, f'{{"id":{i}}}\n'.encode()) for i in (6, 7)]
+        alice.writes = 0
+        # The same process's next batch, sent again from its start (ids 1 and 2 are applied).
+        chain.received(_encode_wire(WireBatch("b", 0, 7, 7, [*room, direct, *after])))
+        delivery.end_turn()
+        assert alice.ids == [1, 2, 3, 4, 5, 6, 7] and chain.applied == 7
+        assert alice.writes == 3  # 3 and 4 together, the direct message, 6 and 7 together
+
+
 async def test_busy_the_channel_is_held_and_every_batch_still_goes_at_once(store: Store) -> None:
     """Busy (a batch of several messages right after a delivery), the chain asks for the channel
     not to be read for ``hold_for``, so the batches that come meanwhile are read together; the

@@ -139,6 +139,12 @@ class _Run:
         if message_id:
             self.last_id = message_id
 
+    def extend(self, parts: Parts) -> None:
+        """Several frames at once, in order, none with an own copy."""
+        self.parts.extend(parts)
+        if parts and parts[-1][1]:
+            self.last_id = parts[-1][1]
+
     def parts_for(self, user_id: int) -> Parts:
         """The run as ``user_id`` gets it: with its own copies in place of the shared ones."""
         mine = self.own.get(user_id) if self.own is not None else None
@@ -210,6 +216,18 @@ class Delivery:
             return
         run = _Run(members)
         run.add(data, message_id, own)
+        runs.append(run)
+        self._wake()
+
+    def publish_parts(self, members: Mapping[int, Recipient], parts: Parts) -> None:
+        """:meth:`publish` of several frames to the same members, in order, each with its message id
+        (another process's batch): one call for all of them."""
+        runs = self._runs
+        if runs and runs[-1].members is members:
+            runs[-1].extend(parts)
+            return
+        run = _Run(members)
+        run.extend(parts)
         runs.append(run)
         self._wake()
 
