@@ -6,9 +6,10 @@ its own port of 127.0.0.1. The driver spreads its clients over the processes (cl
 ``i mod N``), so every room has members on every process and each message crosses to all of them.
 One more run, one process without ``--redis-url`` on the same PostgreSQL, is what the Redis hop is
 measured against. And for the fan-out workload, a control: as many copies of that one-process run
-as the most processes measured, side by side, each with its own database, its own clients and its
-own driver, sharing nothing (:meth:`Scaling.run_copies`): what running that many busy servers on
-this machine's cores costs a process by itself, without any of the sharing.
+as the most processes measured, side by side, each with its own database (no Redis) and, from the
+one driver, its own room of clients and senders (``Setup.copies``, ``DriverSpec.groups``), sharing
+nothing: what running that many busy servers on this machine's cores costs a process by itself,
+without any of the sharing.
 
 Per run: deliveries/s, server CPU of every server process in the send phase (read by the driver from
 ``/proc`` at its boundaries), PostgreSQL's and Redis's CPU over the same phase, the bytes Redis took
