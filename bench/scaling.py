@@ -29,9 +29,8 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,18 +170,26 @@ class Scaling:
         ]
         outcome: dict[str, Any] = {"setup": dataclasses.asdict(setup)}
         try:
-            with self._running(procs, outcome):
-                spec = self.spec(workload, procs, prepared, groups)
-                traffic0 = self.redis.traffic()
-                timeout = 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
-                stderr = self.logs / f"scaling-{self.counter:02d}-driver.log"
-                outcome["driver"] = run_driver("bench.driver", msgspec.json.encode(spec), stderr, timeout)
-                traffic1 = self.redis.traffic()
-                outcome["redis_bytes"] = {
-                    "received": traffic1.received - traffic0.received,
-                    "sent": traffic1.sent - traffic0.sent,
-                }
+            for proc in procs:
+                proc.launch()
+            for proc in procs:
+                proc.wait_listening()
+            spec = self.spec(workload, procs, prepared, groups)
+            traffic0 = self.redis.traffic()
+            timeout = 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
+            stderr = self.logs / f"scaling-{self.counter:02d}-driver.log"
+            outcome["driver"] = run_driver("bench.driver", msgspec.json.encode(spec), stderr, timeout)
+            traffic1 = self.redis.traffic()
+            outcome["redis_bytes"] = {
+                "received": traffic1.received - traffic0.received,
+                "sent": traffic1.sent - traffic0.sent,
+            }
+        except Exception as exc:  # recorded in the report, the section goes on
+            outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         finally:
+            with ThreadPoolExecutor(len(procs)) as pool:
+                outcome["server_exit"] = list(pool.map(lambda proc: proc.stop(), procs))
+            outcome["server_problems"] = [proc.problems() for proc in procs]
             outcome["chain_filled"] = chain_filled(procs)
             # The server processes have gone, so their backends have reported their counts.
             counts = [self.commits(url.rsplit("/", 1)[1]) for url in urls]
@@ -191,24 +198,6 @@ class Scaling:
                 self.pg.drop(url)
         outcome["wall_seconds"] = round(time.monotonic() - started, 2)
         return outcome
-
-    @contextmanager
-    def _running(self, procs: list[servers.ServerProcess], outcome: dict[str, Any]) -> Iterator[None]:
-        """Start ``procs`` and wait until they listen; after (whatever happened), stop them and note
-        their exit codes and problems in ``outcome``. An error in between is noted there too, and
-        the section goes on."""
-        try:
-            for proc in procs:
-                proc.launch()
-            for proc in procs:
-                proc.wait_listening()
-            yield
-        except Exception as exc:  # recorded in the report
-            outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-        finally:
-            with ThreadPoolExecutor(len(procs)) as pool:
-                outcome["server_exit"] = list(pool.map(lambda proc: proc.stop(), procs))
-            outcome["server_problems"] = [proc.problems() for proc in procs]
 
     def spec(
         self,

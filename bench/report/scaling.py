@@ -341,13 +341,21 @@ def reading(results: Results) -> list[str]:
     return [line for text in out for line in (text, "")]
 
 
+def machine_part(found: list[Point]) -> tuple[Point, float] | None:
+    """The control and its deliveries per busy core against one process's without Redis: what the
+    machine costs that many busy processes sharing nothing; None if it did not run."""
+    copies, alone = control(found), find(found, 1, False)
+    machine = None if copies is None or alone is None else ratio(copies.per_core, alone.per_core)
+    return None if copies is None or machine is None else (copies, machine)
+
+
 def control_reading(found: list[Point]) -> list[str]:
     """What the copies that share nothing say: the machine's own part of the efficiency."""
-    copies, alone = control(found), find(found, 1, False)
-    sharing = None if copies is None else find(found, copies.processes, True)
-    machine = None if copies is None or alone is None else ratio(copies.per_core, alone.per_core)
-    if copies is None or sharing is None or machine is None:
+    part = machine_part(found)
+    sharing = None if part is None else find(found, part[0].processes, True)
+    if part is None or sharing is None:
         return []
+    copies, machine = part
     shared = efficiency(found, sharing)
     of_control = ratio(shared, machine)
     return [
@@ -380,13 +388,12 @@ def overlap(one: Point, alone: Point) -> str:
 
 
 def control_note(found: list[Point], p: Point) -> str:
-    copies, alone = control(found), find(found, 1, False)
-    if copies is None or alone is None or copies.processes != p.processes:
+    part = machine_part(found)
+    if part is None or part[0].processes != p.processes:
         return ""
     return (
         f" How much of that is the machine, the control shows: {p.processes} copies of one process that "
-        f"share nothing keep {fmt_pct(ratio(copies.per_core, alone.per_core))} of one process's "
-        "deliveries per busy core here."
+        f"share nothing keep {fmt_pct(part[1])} of one process's deliveries per busy core here."
     )
 
 

@@ -210,26 +210,23 @@ class Delivery:
         whoever changes it hands out the pending runs first. With ``own``, that
         user gets its own copy (bytes) instead.
         """
-        runs = self._runs
-        if runs and runs[-1].members is members:
-            runs[-1].add(data, message_id, own)
-            return
-        run = _Run(members)
-        run.add(data, message_id, own)
-        runs.append(run)
-        self._wake()
+        self._run_for(members).add(data, message_id, own)
 
     def publish_parts(self, members: Mapping[int, Recipient], parts: Parts) -> None:
         """:meth:`publish` of several frames to the same members, in order, each with its message id
         (another process's batch): one call for all of them."""
+        self._run_for(members).extend(parts)
+
+    def _run_for(self, members: Mapping[int, Recipient]) -> _Run:
+        """The run this turn's next frames to ``members`` join: the last one if it is theirs (frames
+        published one after another to a room), else a new one."""
         runs = self._runs
         if runs and runs[-1].members is members:
-            runs[-1].extend(parts)
-            return
+            return runs[-1]
         run = _Run(members)
-        run.extend(parts)
         runs.append(run)
         self._wake()
+        return run
 
     def hand_out(self) -> None:
         """Hand every run published so far to its recipients, in publishing order."""
