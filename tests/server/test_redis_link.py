@@ -199,6 +199,33 @@ async def test_a_held_link_reads_nothing_meanwhile_then_all_of_it_in_one_read(
             await b.close()
 
 
+async def test_let_go_ends_a_hold_at_once(redis_server: RedisServer, channel: str) -> None:
+    """``let_go()``: what waited in the socket is read now, not when the hold would have ended, and
+    the link reads as before; not holding, it changes nothing."""
+    loop = asyncio.get_running_loop()
+    heard: list[tuple[float, bytes]] = []
+    a, _ = await linked(redis_server.url, channel)
+    b = RedisLink(
+        redis_server.url, lambda data: heard.append((loop.time(), data)), lambda: None, channel=channel
+    )
+    try:
+        await b.start()
+        b.let_go()  # not holding: nothing changes
+        b.hold(60.0)
+        a.publish(b"held")
+        await asyncio.sleep(0.1)
+        assert heard == []  # it waits in the socket
+        let_go_at = loop.time()
+        b.let_go()
+        await until(lambda: len(heard) == 1)
+        assert heard[0][1] == b"held" and heard[0][0] - let_go_at < 30.0  # long before the minute is up
+        a.publish(b"after")
+        await until(lambda: heard[-1][1] == b"after")
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_after_redis_is_killed_mid_publish_both_links_come_back(
     redis_server: RedisServer, channel: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -102,6 +102,11 @@ class RedisLink:
         if self._listener is not None:
             self._listener.hold(seconds)
 
+    def let_go(self) -> None:
+        """Read the channel again now if it is held (see :meth:`Wire.let_go`)."""
+        if self._listener is not None:
+            self._listener.let_go()
+
     # -- publishing ------------------------------------------------------------------------
 
     def _published(self, reply: Reply) -> None:

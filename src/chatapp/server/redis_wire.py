@@ -203,6 +203,12 @@ class Wire(asyncio.Protocol):
         self.transport.pause_reading()
         self._holding = asyncio.get_running_loop().call_later(seconds, self._let_go)
 
+    def let_go(self) -> None:
+        """End a hold early: read what waits in the socket now. Not holding, nothing changes."""
+        if self._holding is not None:
+            self._holding.cancel()
+            self._let_go()
+
     def _let_go(self) -> None:
         self._holding = None
         if self.is_open():

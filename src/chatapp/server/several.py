@@ -41,7 +41,7 @@ class SeveralProcesses:
         self._link: RedisLink | None = None
         if config.history:  # without stored history there is no chain of batches to follow
             link = self._link = RedisLink(url, lambda data: chain.received(data), lambda: chain.reconnected())
-            chain = self.chain = MessageChain(store, link.publish, hold=link.hold)
+            chain = self.chain = MessageChain(store, link.publish, hold=link.hold, let_go=link.let_go)
         self.control = SharedControl(url, store.node)
         self.limits = SharedLimits(config, store.node)
         self.hub: SharedHub | None = None

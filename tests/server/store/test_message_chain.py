@@ -20,7 +20,7 @@ import pytest
 from chatapp.server.hub import LocalHub
 from chatapp.server.services import message_chain
 from chatapp.server.services.message_chain import GAP_WAIT, Entry, MessageChain, WireBatch, _encode_wire
-from chatapp.server.store import Store
+from chatapp.server.store import CommittedBatch, Store, StoredMessage
 from chatapp.server.transport.delivery import Delivery, Parts
 
 
@@ -142,6 +142,30 @@ async def test_busy_the_channel_is_held_and_every_batch_still_goes_at_once(store
         chain.received(batch("c", 3, [4, 5]))  # several, right after a delivery: busy
         delivery.end_turn()
         assert alice.ids == [1, 2, 3, 4, 5] and held == [0.3]
+
+
+async def test_its_own_batch_waiting_for_another_s_ends_the_hold(store: Store) -> None:
+    """This process committed a batch whose predecessor, another process's, is not here yet: it
+    may be waiting in the held channel, and the batch's senders wait for their own copies behind
+    it. So the channel is read again at once (``let_go``), and nothing is held while it waits."""
+    held: list[float] = []
+    let_go: list[bool] = []
+    options = {"hold": held.append, "let_go": lambda: let_go.append(True), "hold_for": 0.3}
+    async with alice_and_chain(store, **options) as (chain, delivery, alice):
+        chain.received(batch("b", 0, [1, 2]))
+        delivery.end_turn()
+        chain.received(batch("b", 2, [3, 4]))  # busy: held
+        assert held == [0.3] and let_go == []
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        # Its own batch, 7: another process committed 5 and 6 in between.
+        chain.committed(CommittedBatch([StoredMessage(7, "general", "alice", None, "hi", "n", now)], 6))
+        chain.local(Entry(7, "general", None, b'{"id":7}\n'), (1, b'{"id":7,"nonce":"n"}\n'))
+        delivery.end_turn()
+        assert alice.ids == [1, 2, 3, 4] and let_go == [True]  # waiting for 5 and 6: read again
+        chain.received(batch("c", 4, [5, 6]))  # busy, yet not held: its own batch was waiting
+        assert held == [0.3]
+        delivery.end_turn()
+        assert alice.ids == [1, 2, 3, 4, 5, 6, 7] and chain.applied == 7
 
 
 async def test_a_batch_that_came_late_in_the_fillers_wait_gets_its_own_full_wait(

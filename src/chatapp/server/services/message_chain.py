@@ -18,7 +18,10 @@ Busy, when another process's batch of several messages comes less than :data:`HO
 process's last delivery, the channel is not read for that long: the batches published meanwhile
 wait in the socket, and are read, decoded and delivered together, one write to each recipient for
 all of them, however many processes commit. A lone message, or one after a quiet moment, never
-waits.
+waits; nor does a batch of this process's own that waits for another's: its senders wait for their
+own copies behind it, so the channel is read again at once (``let_go``), and not held while it
+waits (measured with 4 processes at 20 messages per second per sender, the 99th percentile of
+delivery fell from 7–19 ms to 7–15 ms).
 
 A batch this process committed is told to the chain by the message writer before its futures
 resolve, and the writer inserts inside :meth:`MessageChain.turn`, in which the database is also
@@ -108,11 +111,12 @@ class MessageChain:
         publish: Callable[[bytes], None],
         *,
         hold: Callable[[float], None] | None = None,
+        let_go: Callable[[], None] | None = None,
         hold_for: float = HOLD,
     ) -> None:
         """``publish`` sends an encoded batch to the other processes (it may lose it); ``hold``
-        stops reading their batches for a number of seconds. The hub (:attr:`hub`) is set before
-        :meth:`start`: the writer is made before it."""
+        stops reading their batches for a number of seconds, ``let_go`` reads them again at once.
+        The hub (:attr:`hub`) is set before :meth:`start`: the writer is made before it."""
         self._store = store
         self.hub: LocalHub | None = None
         self._publish = publish
@@ -132,6 +136,7 @@ class MessageChain:
         self._last_arrival = time.monotonic()
         self.filled = 0  # messages delivered from the database (pub/sub lost them or was slow)
         self._hold = hold
+        self._let_go = let_go
         self._hold_for = hold_for
         self._applied_at = 0.0  # loop time of the last batch applied
 
@@ -214,7 +219,7 @@ class MessageChain:
         batch = _Batch(wire.prev, wire.last, wire.count, local=False)
         batch.entries = wire.entries
         busy = wire.count > 1 and asyncio.get_running_loop().time() - self._applied_at < self._hold_for
-        if busy and self._hold is not None:
+        if busy and self._hold is not None and not self._own_waiting():
             # Several processes' batches come one after another, and each, read alone, would wake
             # this process and cost every recipient a write of its own. Those that come in the
             # next moment are read together.
@@ -245,7 +250,13 @@ class MessageChain:
         else:
             batch.came = asyncio.get_running_loop().time()
             self._pending[batch.prev] = batch
+            if batch.local and self._let_go is not None:
+                self._let_go()
         self._fill_soon(GAP_WAIT)
+
+    def _own_waiting(self) -> bool:
+        """A batch of this process waits for another's (few wait at a time: a short look)."""
+        return any(batch.local for batch in self._pending.values())
 
     def _apply(self, batch: _Batch) -> None:
         if batch.own:
