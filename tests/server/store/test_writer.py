@@ -290,3 +290,30 @@ async def test_cancelling_the_writer_task_mid_batch_fails_that_batch(
 
     for future in [*in_flight, *queued]:
         assert isinstance(future.exception(), WriteFailed)
+
+
+async def test_on_postgresql_the_writer_connects_as_it_starts_not_on_its_first_message(
+    postgres_database: ScratchDatabase, now: datetime
+) -> None:
+    """The message writer's own connection is opened (and its statement prepared) as it starts: the
+    first message waits for no connection, and opens none."""
+
+    def connections() -> int:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        return int(postgres_database.scalar(sql))
+
+    store = await Store.open(postgres_database.url)
+    try:
+        (alice,) = await make_users(store, now, "Alice")
+        dev, _, _ = await store.join_room(alice.id, "dev", now)
+        writer = MessageWriter(store)
+        before = connections()
+        await writer.start()
+        started = connections()
+        try:
+            await writer.submit(room_draft(alice, dev.id, "hi", now))
+            assert started == before + 1 and connections() == started
+        finally:
+            await writer.stop()
+    finally:
+        await store.close()

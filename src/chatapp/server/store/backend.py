@@ -57,6 +57,10 @@ class Backend:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    async def warm_up_writer(self) -> None:
+        """Open now what the message writer's first batch would otherwise open (here: nothing; the
+        engine's pool already holds the connection the schema was checked on)."""
+
     async def close(self) -> None:
         """Let go of every resource; the store has finished its queued work first."""
         await self._readers.close()

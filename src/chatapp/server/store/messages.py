@@ -32,6 +32,11 @@ class Messages:
         (:meth:`insert_batch` without its ``prev``)."""
         return (await self.insert_batch(drafts)).messages
 
+    async def warm_up_writer(self) -> None:
+        """Open what the message writer's first batch would otherwise open (see
+        :meth:`Backend.warm_up_writer`)."""
+        await self._backend.warm_up_writer()
+
     async def insert_batch(self, drafts: Sequence[MessageDraft]) -> CommittedBatch:
         """Store a batch of messages in one transaction; the results are in the order of ``drafts``,
         with the batch's ``prev`` (see :class:`CommittedBatch`).

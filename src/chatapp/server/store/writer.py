@@ -93,9 +93,11 @@ class MessageWriter(GroupCommit[MessageDraft, StoredMessage]):
         )
 
     async def start(self) -> None:
-        """Start the writer task; a writer starts once."""
+        """Open its database connection (see :meth:`Store.warm_up_writer`), then start the writer
+        task; a writer starts once."""
         if self._task is not None or self._stopping:
             raise RuntimeError("a message writer starts once")
+        await self._store.warm_up_writer()
         self._accepting = True
         self._start()
 
