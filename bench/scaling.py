@@ -11,10 +11,14 @@ one driver, its own room of clients and senders (``Setup.copies``, ``DriverSpec.
 nothing: what running that many busy servers on this machine's cores costs a process by itself,
 without any of the sharing.
 
-Per run: deliveries/s, server CPU of every server process in the send phase (read by the driver from
-``/proc`` at its boundaries), PostgreSQL's and Redis's CPU over the same phase, the bytes Redis took
-in and sent out, and the transactions PostgreSQL committed (each message batch is one, a turn of the
-commit chain); and once, how long a turn of the chain takes (:mod:`bench.chain_turn`).
+Each run sends one warm-up round before the measured ones (``ScalingWorkload.warmup_rounds``): what
+each process pays once (its message writer's connection, its first read of a room) would otherwise
+be counted as the cost of every message of a send phase that lasts a fraction of a second, once per
+process. Per run: deliveries/s, server CPU of every server process in the measured rounds (read by
+the driver from ``/proc`` at their boundaries), PostgreSQL's and Redis's CPU over the same phase, the
+bytes Redis took in and sent out, and the transactions PostgreSQL committed (each message batch is
+one, a turn of the commit chain: these two over the whole run, the warm-up's messages counted too);
+and once, how long a turn of the chain takes (:mod:`bench.chain_turn`).
 :mod:`bench.report.scaling` lays them out, with the estimate for larger communities.
 
 ``python -m bench.scaling`` runs the section alone and prints its raw results.
@@ -84,6 +88,10 @@ class ScalingWorkload:
     messages: int
     """Per sender and round."""
     rounds: int = 1
+    warmup_rounds: int = 1
+    """Rounds before the measured ones (see :attr:`DriverSpec.warmup_rounds`): what each process
+    pays once (its writer's connection, a room's first read) is not counted as the cost of every
+    message, where more processes each pay it once more."""
     rate: float | None = None
     """Messages per second per sender (open loop); None: closed loop, 16 in flight per sender."""
     repeats: int = 1
@@ -103,7 +111,7 @@ FANOUT = ScalingWorkload(
     rounds=3,
     repeats=3,
     description="workload (a): N=100 in one room, S=10 senders, M=200 each as fast as possible (closed loop, "
-    "16 in flight per sender), 3 rounds per run, the best of 3 runs",
+    "16 in flight per sender), 3 rounds per run after a warm-up round, the best of 3 runs",
     control=True,
 )
 LATENCY = ScalingWorkload(
@@ -113,7 +121,8 @@ LATENCY = ScalingWorkload(
     senders=10,
     messages=60,
     rate=20.0,
-    description="workload (c), shorter: N=100, S=10, each sender 20 msg/s (open loop) for 3 s; one run",
+    description="workload (c), shorter: N=100, S=10, each sender 20 msg/s (open loop) for 3 s after a "
+    "warm-up round of 3 s; one run",
 )
 
 
@@ -176,7 +185,8 @@ class Scaling:
                 proc.wait_listening()
             spec = self.spec(workload, procs, prepared, groups)
             traffic0 = self.redis.traffic()
-            timeout = 120.0 + 60.0 * workload.rounds + workload.messages / (workload.rate or 1000.0)
+            rounds = workload.warmup_rounds + workload.rounds
+            timeout = 120.0 + 60.0 * rounds + rounds * workload.messages / (workload.rate or 1000.0)
             stderr = self.logs / f"scaling-{self.counter:02d}-driver.log"
             outcome["driver"] = run_driver("bench.driver", msgspec.json.encode(spec), stderr, timeout)
             traffic1 = self.redis.traffic()
@@ -220,6 +230,7 @@ class Scaling:
             senders=workload.senders * groups,
             messages=workload.messages,
             rounds=workload.rounds,
+            warmup_rounds=workload.warmup_rounds,
             rate=workload.rate,
             tokens=[prepared.tokens[i // groups] for i in range(n)],
             usernames=[prepared.usernames[i // groups] for i in range(n)],

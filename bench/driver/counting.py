@@ -67,8 +67,9 @@ class Tally:
         self.count_presence = spec.storm is not None or spec.replay is not None or bool(spec.ports)
         """Presence frames can arrive while the clock runs (others signing in, or another process's
         news of a sign-in arriving late): not deliveries."""
-        per_round = sum(len(spec.senders_for(i)) for i in range(spec.clients)) * spec.messages
-        self.target = per_round * spec.rounds
+        self.per_round = sum(len(spec.senders_for(i)) for i in range(spec.clients)) * spec.messages
+        """Deliveries in one round."""
+        self.target = self.per_round * (spec.warmup_rounds + spec.rounds)
         self.counted = 0
         self.last_delivery = 0
         self.all_delivered = asyncio.Event()

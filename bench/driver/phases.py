@@ -54,7 +54,8 @@ class Run:
             senders=spec.senders,
             messages=spec.messages,
             rounds=spec.rounds,
-            expected=self.tally.target,
+            warmup_rounds=spec.warmup_rounds,
+            expected=self.tally.per_round * spec.rounds,
         )
 
     def _server(self) -> procstat.ProcSample | None:
@@ -161,9 +162,15 @@ class Run:
         for client in self.clients:
             client.start_recording()
         self.senders = [Sender(tally, self.clients[sid], sid) for sid in range(spec.senders)]
-        per_round = tally.target // spec.rounds
-        storm_task = None
+        per_round = tally.per_round
         tally.phase = "send"
+        for index in range(spec.warmup_rounds):
+            if await self._round(index, per_round) is None:
+                for sender in self.senders:
+                    sender.stop()
+                return
+        warmed_up = tally.counted
+        storm_task = None
         server0 = self._server()
         watched0 = self._watched()
         cpu0 = _cpu_self()
@@ -175,25 +182,12 @@ class Run:
         replay_task = None
         if self.replay is not None and self.result.replay is not None:
             replay_task = asyncio.ensure_future(self.replay.catch_up(first))
-        for index in range(spec.rounds):
-            tally.target = per_round * (index + 1)
-            tally.all_delivered.clear()
-            t0 = time.monotonic_ns()
-            for sender in self.senders:
-                sender.start_round(index)
-            try:
-                await asyncio.wait_for(tally.all_delivered.wait(), spec.run_timeout)
-            except TimeoutError:
-                result.timed_out = True
-            t1 = tally.last_delivery if tally.last_delivery > t0 else time.monotonic_ns()
-            busy += t1 - t0
-            result.round_rates.append(round(per_round / max(t1 - t0, 1) * 1e9, 1))
-            if result.timed_out or tally.counted < tally.target:
-                result.problems.append(
-                    f"round {index}: {tally.counted} of {tally.target} deliveries counted"
-                    + (" (timed out)" if result.timed_out else " (a client was cut off)")
-                )
+        for index in range(spec.warmup_rounds, spec.warmup_rounds + spec.rounds):
+            took = await self._round(index, per_round)
+            if took is None:
                 break
+            busy += took
+            result.round_rates.append(round(per_round / max(took, 1) * 1e9, 1))
         cpu1 = _cpu_self()
         server1 = self._server()
         watched1 = self._watched()
@@ -202,10 +196,10 @@ class Run:
         }
         for sender in self.senders:
             sender.stop()
-        result.counted = tally.counted
+        result.counted = tally.counted - warmed_up
         result.send_seconds = round(busy / 1e9, 4)
         if busy:
-            result.deliveries_per_s = round(tally.counted / (busy / 1e9), 1)
+            result.deliveries_per_s = round(result.counted / (busy / 1e9), 1)
             result.driver_cpu_share = round((cpu1 - cpu0) / (busy / 1e9), 3)
         result.driver_cpu_send = round(cpu1 - cpu0, 3)
         result.driver_sys_send = round(_sys_self() - sys0, 3)
@@ -218,6 +212,29 @@ class Run:
         if replay_task is not None and self.replay is not None:
             await replay_task
             self.replay.check()
+
+    async def _round(self, index: int, per_round: int) -> int | None:
+        """Send round ``index``: nanoseconds from its first send to its last delivery, or None
+        if it did not complete (a problem noted)."""
+        tally = self.tally
+        result = self.result
+        tally.target = per_round * (index + 1)
+        tally.all_delivered.clear()
+        t0 = time.monotonic_ns()
+        for sender in self.senders:
+            sender.start_round(index)
+        try:
+            await asyncio.wait_for(tally.all_delivered.wait(), self.spec.run_timeout)
+        except TimeoutError:
+            result.timed_out = True
+        t1 = tally.last_delivery if tally.last_delivery > t0 else time.monotonic_ns()
+        if result.timed_out or tally.counted < tally.target:
+            result.problems.append(
+                f"round {index}: {tally.counted} of {tally.target} deliveries counted"
+                + (" (timed out)" if result.timed_out else " (a client was cut off)")
+            )
+            return None
+        return t1 - t0
 
     async def _sync(self) -> None:
         """Every client pings and waits for its pong before the clock starts.

@@ -59,6 +59,8 @@ class DriverResult(msgspec.Struct):
     senders: int
     messages: int
     rounds: int = 1
+    warmup_rounds: int = 0
+    """Rounds before the measured ones: their messages are checked, not counted or timed."""
     ready_clients: int = 0
     connect_seconds: float | None = None
     ready_quantiles: dict[str, float] = {}

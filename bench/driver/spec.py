@@ -42,6 +42,10 @@ class DriverSpec(msgspec.Struct, frozen=True):
     """Per sender and round."""
     rounds: int = 1
     """The send phase is repeated this many times on the same connections (more time measured)."""
+    warmup_rounds: int = 0
+    """Rounds sent before the clock starts, as the measured ones are: every server process has
+    opened its connections and read what it caches, and run its message path. Their messages are
+    checked (each once, in order) but not counted, timed or measured."""
     rate: float | None = None
     """Messages per second per sender (open loop); None sends as fast as the window allows."""
     window: int = 16

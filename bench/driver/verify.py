@@ -1,8 +1,9 @@
 """After the clock stopped: decode what every client recorded, and check it.
 
 Each receiver must have every sender's messages exactly once and in order per
-sender (chatapp's ids increasing too); every latency is the arrival time of the
-chunk a message came in minus the send time in its text. Anything else that
+sender (chatapp's ids increasing too), those of the warm-up rounds included; every
+latency (of the measured rounds) is the arrival time of the chunk a message came
+in minus the send time in its text. Anything else that
 came while the clock ran is counted by kind, for the report.
 """
 
@@ -30,7 +31,8 @@ def verify(
     latencies: list[int] = []
     storm_latencies: list[int] = []
     replay_latencies: list[int] = []
-    want = list(range(spec.messages * spec.rounds))
+    want = list(range(spec.messages * (spec.warmup_rounds + spec.rounds)))
+    measured = spec.messages * spec.warmup_rounds  # the first sequence number of the measured rounds
     names = {sid: (spec.usernames[sid] if spec.usernames else None) for sid in range(spec.senders)}
     other: dict[str, int] = {}
     received = lost = duplicated = out_of_order = id_violations = 0
@@ -76,6 +78,8 @@ def verify(
                 received += 1
                 seqs[sid].append(seq)
                 ids.append(frame.id)
+                if seq < measured:
+                    continue
                 latency = when - sent
                 latencies.append(latency)
                 if storm_window is not None and storm_window[0] <= sent <= storm_window[1]:

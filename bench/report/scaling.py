@@ -103,8 +103,12 @@ def point(key: str, outcome: dict[str, Any], every: list[dict[str, Any]] | None 
     def per_delivery(seconds: float | None) -> float | None:
         return None if seconds is None or not counted else seconds * 1e6 / counted
 
+    # Redis's traffic and the commits are counted over the whole run: the warm-up's messages too.
+    rounds = int(d.get("rounds") or 1)
+    sent = messages * (rounds + int(d.get("warmup_rounds") or 0)) / rounds
+
     def per_message(amount: float | None) -> float | None:
-        return None if amount is None or not messages else amount / messages
+        return None if amount is None or not sent else amount / sent
 
     faults = [
         f"{d[name]} {label}"
@@ -126,7 +130,7 @@ def point(key: str, outcome: dict[str, Any], every: list[dict[str, Any]] | None 
         redis_us=per_delivery(watched.get("redis")),
         redis_in=per_message(traffic.get("received")),
         redis_out=per_message(traffic.get("sent")),
-        commits_per_1k=None if commits is None or not messages else commits * 1000 / messages,
+        commits_per_1k=None if commits is None or not sent else commits * 1000 / sent,
         p50=(d.get("latency_ms") or {}).get("p50"),
         p99=(d.get("latency_ms") or {}).get("p99"),
         filled=outcome.get("chain_filled"),

@@ -50,7 +50,9 @@ def assert_all_delivered_once_in_order(
     assert result["verified"]
     assert result["ready_clients"] == result["clients"]
     assert result["counted"] == result["expected"] > 0
-    assert result["received_messages"] == result["expected"]
+    # The warm-up rounds' messages are checked too, though not counted.
+    rounds = result["rounds"]
+    assert result["received_messages"] == result["expected"] * (rounds + result["warmup_rounds"]) // rounds
     assert result["lost"] == 0
     assert result["duplicated"] == 0
     assert result["out_of_order"] == 0
@@ -118,6 +120,17 @@ def test_chatapp_closed_loop_delivers_everything_once_in_order(
     runs = {"chatapp": {"target": "chatapp", "driver": result}}
     text = report.render({"machine": machine, "workloads": [{"workload": workload, "runs": runs}]}, None)
     assert "(a) smoke" in text and "0 lost, 0 duplicated" in text
+
+
+def test_a_warm_up_round_is_checked_but_not_counted_timed_or_measured(
+    chatapp: servers.ServerProcess, prepared: accounts.Accounts
+) -> None:
+    spec = chatapp_spec(chatapp, prepared, 4, senders=2, messages=20, rounds=1, warmup_rounds=1, window=4)
+    result = drive(spec)
+    assert_all_delivered_once_in_order(result)
+    assert result["expected"] == result["counted"] == 4 * 2 * 20  # the measured round alone
+    assert result["received_messages"] == 2 * 4 * 2 * 20  # both rounds, each message once, in order
+    assert len(result["round_rates"]) == 1 and result["latency_ms"]["count"] == 4 * 2 * 20
 
 
 def test_chatapp_open_loop_with_a_login_storm_and_a_replay(
