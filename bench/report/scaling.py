@@ -395,9 +395,16 @@ def control_note(found: list[Point], p: Point) -> str:
     part = machine_part(found)
     if part is None or part[0].processes != p.processes:
         return ""
+    bound = ""
+    if part[1] < TARGET_EFFICIENCY:
+        bound = (
+            " That is below the target itself: sharing that cost nothing beyond the Redis hop (which the "
+            "reference, one process with Redis, pays too) would keep about as much, not "
+            f"{fmt_pct(TARGET_EFFICIENCY)}, on this machine."
+        )
     return (
         f" How much of that is the machine, the control shows: {p.processes} copies of one process that "
-        f"share nothing keep {fmt_pct(part[1])} of one process's deliveries per busy core here."
+        f"share nothing keep {fmt_pct(part[1])} of one process's deliveries per busy core here.{bound}"
     )
 
 

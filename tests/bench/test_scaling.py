@@ -147,3 +147,22 @@ def test_a_run_without_postgresql_or_redis_says_so_in_the_report() -> None:
     (row,) = targets.scaling(report)
     assert row.ok is None and "redis-server is not installed" in row.measured
     assert estimate.section(report) == []
+
+
+def test_a_control_below_the_target_is_said_to_bound_it() -> None:
+    """When the copies that share nothing keep less than the target themselves, the missed target's
+    analysis says that sharing at no cost could not reach it on this machine; above it, not."""
+
+    def found(control_us: float) -> list[scaling_report.Point]:
+        return [
+            scaling_report.Point(key="1", processes=1, redis=False, cpu_us=0.25),
+            scaling_report.Point(key="1r", processes=1, redis=True, cpu_us=0.30),
+            scaling_report.Point(key="4r", processes=4, redis=True, cpu_us=0.40),
+            scaling_report.Point(key="4c", processes=4, redis=False, copies=True, cpu_us=control_us),
+        ]
+
+    four = found(0.0)[2]
+    slow = scaling_report.control_note(found(0.25 / 0.77), four)
+    assert "keep 77% of one process's" in slow and "below the target itself" in slow
+    fast = scaling_report.control_note(found(0.25 / 0.90), four)
+    assert "keep 90% of one process's" in fast and "below the target" not in fast
