@@ -32,7 +32,7 @@ def verify(
     storm_latencies: list[int] = []
     replay_latencies: list[int] = []
     want = list(range(spec.messages * (spec.warmup_rounds + spec.rounds)))
-    measured = spec.messages * spec.warmup_rounds  # the first sequence number of the measured rounds
+    first_measured = spec.messages * spec.warmup_rounds  # a sender's first sequence number measured
     names = {sid: (spec.usernames[sid] if spec.usernames else None) for sid in range(spec.senders)}
     other: dict[str, int] = {}
     received = lost = duplicated = out_of_order = id_violations = 0
@@ -78,7 +78,7 @@ def verify(
                 received += 1
                 seqs[sid].append(seq)
                 ids.append(frame.id)
-                if seq < measured:
+                if seq < first_measured:
                     continue
                 latency = when - sent
                 latencies.append(latency)
