@@ -433,6 +433,51 @@ async def test_rooms_topics_people_unread_and_history_upward(
     assert page_errors(hal) == [] and page_errors(ivy) == []
 
 
+ASK_FOR_THE_NEWEST_PAGE_AT_THE_TOP = """() => {
+    // A page of history on its way that brings nothing above what is shown (the newest page asked
+    // again, as a page asked before any message was shown, its messages come live meanwhile), while
+    // the reader is at the top: scrolling there while it loads does nothing.
+    const app = window.ChatApp;
+    const target = app.active();
+    target.loading = true;
+    app.link.request({ type: "history", room: target.name, limit: 50 },
+                     { action: "history", key: target.key, room: target.name });
+    document.getElementById("messages").scrollTop = 0;
+}"""
+
+
+async def test_at_the_top_when_a_page_brings_nothing_above_the_page_before_it_is_fetched(
+    web_server: ServerProcess, browser_context: Any
+) -> None:
+    """A reader who scrolled to the top while a page of history was on its way, a page that then
+    brings nothing above (its messages had come live), gets the page before it without scrolling
+    again: the scroll that would have asked for it came while the first page loaded."""
+    lou = await WireClient.connect(web_server.host, web_server.port)
+    await lou.register("lou")
+    await lou.send(Join(room="stacks"))
+    for number in range(1, 81):
+        await lou.send(Send(room="stacks", text=f"stacked {number:02}"))
+    await lou.send(Send(room="stacks", text="stacked end", ref="end"))
+    while (await lou.recv()).ref != "end":
+        pass
+    reader = await open_page(browser_context, web_server)
+    await register(reader, "mae")
+    await say(reader, "/join stacks")
+    await reader.locator("#target-title", has_text="#stacks").wait_for(timeout=WAIT_MS)
+    await shown(reader, "stacked end")
+    await reader.wait_for_function("() => !window.ChatApp.active().loading", timeout=WAIT_MS)
+    shown_before = await reader.locator("#messages li.msg").count()
+    assert shown_before == 50
+    await reader.evaluate(ASK_FOR_THE_NEWEST_PAGE_AT_THE_TOP)
+    await reader.wait_for_function(
+        "before => document.querySelectorAll('#messages li.msg').length > before", arg=shown_before,
+        timeout=WAIT_MS,
+    )
+    await shown(reader, "stacked 01")
+    await lou.close()
+    assert page_errors(reader) == []
+
+
 async def test_signed_in_elsewhere_take_over_then_sign_out(
     web_server: ServerProcess, browser_context: Any
 ) -> None:

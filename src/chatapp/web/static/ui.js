@@ -369,7 +369,9 @@
       input.focus();
     },
     afterPage: function (target) {
-      if (target.hasMore !== false && list.scrollHeight <= list.clientHeight + 80) {
+      // Too few to scroll, or the reader is still at the top: a scroll there while the page was
+      // on its way asked for nothing, and a page that brought nothing above leaves them there.
+      if (target.hasMore !== false && (list.scrollHeight <= list.clientHeight + 80 || list.scrollTop < 80)) {
         App.fetchOlder(target);
       }
     },
