@@ -162,10 +162,9 @@ class Run:
         for client in self.clients:
             client.start_recording()
         self.senders = [Sender(tally, self.clients[sid], sid) for sid in range(spec.senders)]
-        per_round = tally.per_round
         tally.phase = "send"
         for index in range(spec.warmup_rounds):
-            if await self._round(index, per_round) is None:
+            if await self._round(index) is None:
                 for sender in self.senders:
                     sender.stop()
                 return
@@ -183,11 +182,11 @@ class Run:
         if self.replay is not None and self.result.replay is not None:
             replay_task = asyncio.ensure_future(self.replay.catch_up(first))
         for index in range(spec.warmup_rounds, spec.warmup_rounds + spec.rounds):
-            took = await self._round(index, per_round)
+            took = await self._round(index)
             if took is None:
                 break
             busy += took
-            result.round_rates.append(round(per_round / max(took, 1) * 1e9, 1))
+            result.round_rates.append(round(tally.per_round / max(took, 1) * 1e9, 1))
         cpu1 = _cpu_self()
         server1 = self._server()
         watched1 = self._watched()
@@ -213,12 +212,12 @@ class Run:
             await replay_task
             self.replay.check()
 
-    async def _round(self, index: int, per_round: int) -> int | None:
+    async def _round(self, index: int) -> int | None:
         """Send round ``index``: nanoseconds from its first send to its last delivery, or None
         if it did not complete (a problem noted)."""
         tally = self.tally
         result = self.result
-        tally.target = per_round * (index + 1)
+        tally.target = tally.per_round * (index + 1)
         tally.all_delivered.clear()
         t0 = time.monotonic_ns()
         for sender in self.senders:

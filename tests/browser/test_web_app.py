@@ -403,33 +403,35 @@ async def test_rooms_topics_people_unread_and_history_upward(
 
     # History upward: a room with more than a page of messages, read back to its beginning.
     jay = await WireClient.connect(web_server.host, web_server.port)
-    await jay.register("jay")
-    await jay.send(Join(room="archive"))
-    for number in range(1, 131):
-        await jay.send(Send(room="archive", text=f"old message {number:03}"))
-    await say(hal, "/join archive")
-    await hal.locator("#target-title", has_text="#archive").wait_for(timeout=WAIT_MS)
-    await shown(hal, "old message 130")
-    beginning = hal.locator("#messages li.beginning", has_text="Beginning of the history of #archive")
-    for _ in range(10):  # scroll to the top, wait for the page above, again
-        if await beginning.count():
-            break
-        before = await hal.locator("#messages li.msg").count()
-        await hal.locator("#messages").evaluate(TO_THE_TOP)
-        await hal.wait_for_function(
-            """before => document.querySelectorAll("#messages li.msg").length > before
+    try:
+        await jay.register("jay")
+        await jay.send(Join(room="archive"))
+        for number in range(1, 131):
+            await jay.send(Send(room="archive", text=f"old message {number:03}"))
+        await say(hal, "/join archive")
+        await hal.locator("#target-title", has_text="#archive").wait_for(timeout=WAIT_MS)
+        await shown(hal, "old message 130")
+        beginning = hal.locator("#messages li.beginning", has_text="Beginning of the history of #archive")
+        for _ in range(10):  # scroll to the top, wait for the page above, again
+            if await beginning.count():
+                break
+            before = await hal.locator("#messages li.msg").count()
+            await hal.locator("#messages").evaluate(TO_THE_TOP)
+            await hal.wait_for_function(
+                """before => document.querySelectorAll("#messages li.msg").length > before
                 || /^Beginning/.test(document.querySelector("#messages li.beginning")?.textContent || "")""",
-            arg=before, timeout=WAIT_MS,
-        )
-    await beginning.wait_for(timeout=WAIT_MS)
-    olds = [text for text in await texts(hal) if text.startswith("old message")]
-    assert olds == [f"old message {number:03}" for number in range(1, 131)]
+                arg=before, timeout=WAIT_MS,
+            )
+        await beginning.wait_for(timeout=WAIT_MS)
+        olds = [text for text in await texts(hal) if text.startswith("old message")]
+        assert olds == [f"old message {number:03}" for number in range(1, 131)]
 
-    # Leaving: the room is gone from the sidebar, and the view is back in #general.
-    await hal.click("#leave")
-    await hal.locator("#target-title", has_text="#general").wait_for(timeout=WAIT_MS)
-    assert await hal.locator("#room-list button:has-text('#archive')").count() == 0
-    await jay.close()
+        # Leaving: the room is gone from the sidebar, and the view is back in #general.
+        await hal.click("#leave")
+        await hal.locator("#target-title", has_text="#general").wait_for(timeout=WAIT_MS)
+        assert await hal.locator("#room-list button:has-text('#archive')").count() == 0
+    finally:
+        await jay.close()
     assert page_errors(hal) == [] and page_errors(ivy) == []
 
 
@@ -453,28 +455,30 @@ async def test_at_the_top_when_a_page_brings_nothing_above_the_page_before_it_is
     brings nothing above (its messages had come live), gets the page before it without scrolling
     again: the scroll that would have asked for it came while the first page loaded."""
     lou = await WireClient.connect(web_server.host, web_server.port)
-    await lou.register("lou")
-    await lou.send(Join(room="stacks"))
-    for number in range(1, 81):
-        await lou.send(Send(room="stacks", text=f"stacked {number:02}"))
-    await lou.send(Send(room="stacks", text="stacked end", ref="end"))
-    while (await lou.recv()).ref != "end":
-        pass
-    reader = await open_page(browser_context, web_server)
-    await register(reader, "mae")
-    await say(reader, "/join stacks")
-    await reader.locator("#target-title", has_text="#stacks").wait_for(timeout=WAIT_MS)
-    await shown(reader, "stacked end")
-    await reader.wait_for_function("() => !window.ChatApp.active().loading", timeout=WAIT_MS)
-    shown_before = await reader.locator("#messages li.msg").count()
-    assert shown_before == 50
-    await reader.evaluate(ASK_FOR_THE_NEWEST_PAGE_AT_THE_TOP)
-    await reader.wait_for_function(
-        "before => document.querySelectorAll('#messages li.msg').length > before", arg=shown_before,
-        timeout=WAIT_MS,
-    )
-    await shown(reader, "stacked 01")
-    await lou.close()
+    try:
+        await lou.register("lou")
+        await lou.send(Join(room="stacks"))
+        for number in range(1, 81):
+            await lou.send(Send(room="stacks", text=f"stacked {number:02}"))
+        await lou.send(Send(room="stacks", text="stacked end", ref="end"))
+        while (await lou.recv()).ref != "end":
+            pass
+        reader = await open_page(browser_context, web_server)
+        await register(reader, "mae")
+        await say(reader, "/join stacks")
+        await reader.locator("#target-title", has_text="#stacks").wait_for(timeout=WAIT_MS)
+        await shown(reader, "stacked end")
+        await reader.wait_for_function("() => !window.ChatApp.active().loading", timeout=WAIT_MS)
+        shown_before = await reader.locator("#messages li.msg").count()
+        assert shown_before == 50
+        await reader.evaluate(ASK_FOR_THE_NEWEST_PAGE_AT_THE_TOP)
+        await reader.wait_for_function(
+            "before => document.querySelectorAll('#messages li.msg').length > before", arg=shown_before,
+            timeout=WAIT_MS,
+        )
+        await shown(reader, "stacked 01")
+    finally:
+        await lou.close()
     assert page_errors(reader) == []
 
 

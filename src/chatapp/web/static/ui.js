@@ -142,6 +142,11 @@
     return list.scrollHeight - list.scrollTop - list.clientHeight < 48;
   }
 
+  // Near the top: scrolled up to where the page before the first message shown is wanted.
+  function nearTop() {
+    return list.scrollTop < 80;
+  }
+
   function toBottom() {
     list.scrollTop = list.scrollHeight;
     $("jump").hidden = true;
@@ -149,7 +154,7 @@
 
   list.addEventListener("scroll", function () {
     const target = App.active();
-    if (target !== null && list.scrollTop < 80) {
+    if (target !== null && nearTop()) {
       App.fetchOlder(target);
     }
     if (atBottom()) {
@@ -371,7 +376,7 @@
     afterPage: function (target) {
       // Too few to scroll, or the reader is still at the top: a scroll there while the page was
       // on its way asked for nothing, and a page that brought nothing above leaves them there.
-      if (target.hasMore !== false && (list.scrollHeight <= list.clientHeight + 80 || list.scrollTop < 80)) {
+      if (target.hasMore !== false && (list.scrollHeight <= list.clientHeight + 80 || nearTop())) {
         App.fetchOlder(target);
       }
     },
