@@ -78,6 +78,14 @@ async def shown(page: Any, text: str) -> None:
     await message(page, text).first.wait_for(timeout=WAIT_MS)
 
 
+async def fill(client: WireClient, name: str, room: str, lines: list[str]) -> None:
+    """``client`` registers as ``name``, joins ``room`` and sends ``lines`` there, in order."""
+    await client.register(name)
+    await client.send(Join(room=room))
+    for line in lines:
+        await client.send(Send(room=room, text=line))
+
+
 async def texts(page: Any) -> list[str]:
     return list(await page.locator("#messages li.msg:not(.pending) .text").all_text_contents())
 
@@ -404,10 +412,7 @@ async def test_rooms_topics_people_unread_and_history_upward(
     # History upward: a room with more than a page of messages, read back to its beginning.
     jay = await WireClient.connect(web_server.host, web_server.port)
     try:
-        await jay.register("jay")
-        await jay.send(Join(room="archive"))
-        for number in range(1, 131):
-            await jay.send(Send(room="archive", text=f"old message {number:03}"))
+        await fill(jay, "jay", "archive", [f"old message {number:03}" for number in range(1, 131)])
         await say(hal, "/join archive")
         await hal.locator("#target-title", has_text="#archive").wait_for(timeout=WAIT_MS)
         await shown(hal, "old message 130")
@@ -456,10 +461,7 @@ async def test_at_the_top_when_a_page_brings_nothing_above_the_page_before_it_is
     again: the scroll that would have asked for it came while the first page loaded."""
     lou = await WireClient.connect(web_server.host, web_server.port)
     try:
-        await lou.register("lou")
-        await lou.send(Join(room="stacks"))
-        for number in range(1, 81):
-            await lou.send(Send(room="stacks", text=f"stacked {number:02}"))
+        await fill(lou, "lou", "stacks", [f"stacked {number:02}" for number in range(1, 81)])
         await lou.send(Send(room="stacks", text="stacked end", ref="end"))
         while (await lou.recv()).ref != "end":
             pass
